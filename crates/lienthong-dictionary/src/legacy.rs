@@ -1,0 +1,306 @@
+//! Legacy Vietnamese encodings seen inside UTF-8 files: TCVN3 (TCVN 5712:1993, ".VnTime"
+//! fonts), VNI-Windows, and UTF-8 read as Windows-1252 ("mojibake"), possibly twice.
+//!
+//! Written by hand because no maintained Rust crate converts TCVN3 or VNI (the tables are
+//! small); Windows-1252 itself comes from `encoding_rs`. Text from a legacy file that was
+//! opened as Latin-1/Windows-1252 and saved as UTF-8 shows each legacy byte as the Latin-1
+//! character with the same value, so the tables below map *characters* U+00A1..U+00FF.
+//!
+//! Each encoder is the exact inverse of its decoder on the text it can represent, which the
+//! synthetic generator relies on; `repair` detects which one (if any) a value went through.
+
+use crate::vn::{join_tone, split_tone, syllable_plausible, Tone};
+
+/// Which legacy encoding a value was repaired from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Legacy {
+    Tcvn3,
+    Vni,
+    Mojibake,
+}
+
+impl Legacy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Legacy::Tcvn3 => "tcvn3",
+            Legacy::Vni => "vni",
+            Legacy::Mojibake => "utf8_as_cp1252",
+        }
+    }
+}
+
+/// TCVN3 byte (as Latin-1 char) → Unicode, lower-case font. Upper-case accented letters lived
+/// in separate fonts reusing the same bytes, so their case is lost; only Ă Â Ê Ô Ơ Ư Đ exist.
+const TCVN3: &[(u8, char)] = &[
+    (0xA1, 'Ă'), (0xA2, 'Â'), (0xA3, 'Ê'), (0xA4, 'Ô'), (0xA5, 'Ơ'), (0xA6, 'Ư'), (0xA7, 'Đ'),
+    (0xA8, 'ă'), (0xA9, 'â'), (0xAA, 'ê'), (0xAB, 'ô'), (0xAC, 'ơ'), (0xAD, 'ư'), (0xAE, 'đ'),
+    (0xB5, 'à'), (0xB6, 'ả'), (0xB7, 'ã'), (0xB8, 'á'), (0xB9, 'ạ'),
+    (0xBB, 'ằ'), (0xBC, 'ẳ'), (0xBD, 'ẵ'), (0xBE, 'ắ'), (0xC6, 'ặ'),
+    (0xC7, 'ầ'), (0xC8, 'ẩ'), (0xC9, 'ẫ'), (0xCA, 'ấ'), (0xCB, 'ậ'),
+    (0xCC, 'è'), (0xCE, 'ẻ'), (0xCF, 'ẽ'), (0xD0, 'é'), (0xD1, 'ẹ'),
+    (0xD2, 'ề'), (0xD3, 'ể'), (0xD4, 'ễ'), (0xD5, 'ế'), (0xD6, 'ệ'),
+    (0xD7, 'ì'), (0xD8, 'ỉ'), (0xDC, 'ĩ'), (0xDD, 'í'), (0xDE, 'ị'),
+    (0xDF, 'ò'), (0xE1, 'ỏ'), (0xE2, 'õ'), (0xE3, 'ó'), (0xE4, 'ọ'),
+    (0xE5, 'ồ'), (0xE6, 'ổ'), (0xE7, 'ỗ'), (0xE8, 'ố'), (0xE9, 'ộ'),
+    (0xEA, 'ờ'), (0xEB, 'ở'), (0xEC, 'ỡ'), (0xED, 'ớ'), (0xEE, 'ợ'),
+    (0xEF, 'ù'), (0xF1, 'ủ'), (0xF2, 'ũ'), (0xF3, 'ú'), (0xF4, 'ụ'),
+    (0xF5, 'ừ'), (0xF6, 'ử'), (0xF7, 'ữ'), (0xF8, 'ứ'), (0xF9, 'ự'),
+    (0xFA, 'ỳ'), (0xFB, 'ỷ'), (0xFC, 'ỹ'), (0xFD, 'ý'), (0xFE, 'ỵ'),
+];
+
+fn tcvn3_decode_char(c: char) -> Option<char> {
+    let code = u32::from(c);
+    if !(0xA1..=0xFE).contains(&code) {
+        return None;
+    }
+    TCVN3.iter().find(|(b, _)| u32::from(*b) == code).map(|(_, u)| *u)
+}
+
+/// Encodes text as TCVN3-in-Latin-1, losing the case of accented capitals as the fonts did.
+pub fn tcvn3_encode(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let find = |t: char| TCVN3.iter().find(|(_, u)| *u == t).map(|(b, _)| char::from(*b));
+            find(c)
+                .or_else(|| c.to_lowercase().next().and_then(find))
+                .unwrap_or(c)
+        })
+        .collect()
+}
+
+pub fn tcvn3_decode(s: &str) -> String {
+    s.chars().map(|c| tcvn3_decode_char(c).unwrap_or(c)).collect()
+}
+
+// VNI-Windows: base letter followed by a mark byte. Index = tone (0 none, 1 grave, 2 acute,
+// 3 hook, 4 tilde, 5 dot).
+const VNI_TONE: [char; 6] = ['\0', 'ø', 'ù', 'û', 'õ', 'ï'];
+const VNI_CIRC: [char; 6] = ['â', 'à', 'á', 'å', 'ã', 'ä'];
+const VNI_BREVE: [char; 6] = ['ê', 'è', 'é', 'ú', 'ü', 'ë'];
+const VNI_I: [char; 6] = ['i', 'ì', 'í', 'æ', 'ó', 'ò'];
+
+fn upper(c: char) -> char {
+    c.to_uppercase().next().unwrap_or(c)
+}
+
+fn lower(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
+}
+
+/// Encodes text as VNI-Windows-in-Latin-1.
+pub fn vni_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        let cased = |ch: char, is_upper: bool| if is_upper { upper(ch) } else { ch };
+        if c == 'đ' || c == 'Đ' {
+            out.push(cased('ñ', c == 'Đ'));
+            continue;
+        }
+        let Some((base, tone)) = split_tone(c) else {
+            out.push(c);
+            continue;
+        };
+        let up = base.is_uppercase();
+        let t = usize::from(tone);
+        match lower(base) {
+            'i' => out.push(cased(VNI_I[t], up)),
+            'y' if tone == 5 => out.push(cased('î', up)),
+            'â' | 'ê' | 'ô' => {
+                out.push(cased(plain_of(lower(base)), up));
+                out.push(cased(VNI_CIRC[t], up));
+            }
+            'ă' => {
+                out.push(cased('a', up));
+                out.push(cased(VNI_BREVE[t], up));
+            }
+            b => {
+                let lead = match b {
+                    'ơ' => 'ô',
+                    'ư' => 'ö',
+                    other => other,
+                };
+                out.push(cased(lead, up));
+                if tone != 0 {
+                    out.push(cased(VNI_TONE[t], up));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn plain_of(b: char) -> char {
+    match b {
+        'â' | 'ă' => 'a',
+        'ê' => 'e',
+        'ô' | 'ơ' => 'o',
+        'ư' => 'u',
+        o => o,
+    }
+}
+
+fn position(table: &[char; 6], c: char) -> Option<Tone> {
+    let l = lower(c);
+    table.iter().position(|t| *t == l && *t != '\0').map(|i| i as Tone)
+}
+
+pub fn vni_decode(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let up = c.is_uppercase();
+        let next = chars.get(i + 1).copied();
+        let lead = match lower(c) {
+            'ô' => Some('ơ'),
+            'ö' => Some('ư'),
+            l @ ('a' | 'e' | 'o' | 'u' | 'y') => Some(l),
+            _ => None,
+        };
+        if let (Some(lead), Some(n)) = (lead, next) {
+            let combined = match lead {
+                'a' | 'e' | 'o' => position(&VNI_CIRC, n)
+                    .map(|t| (circ_of(lead), t))
+                    .or_else(|| (lead == 'a').then(|| position(&VNI_BREVE, n).map(|t| ('ă', t))).flatten())
+                    .or_else(|| position(&VNI_TONE, n).map(|t| (lead, t))),
+                _ => position(&VNI_TONE, n).map(|t| (lead, t)),
+            };
+            if let Some((base, tone)) = combined {
+                let base = if up { upper(base) } else { base };
+                if let Some(v) = join_tone(base, tone) {
+                    out.push(v);
+                    i += 2;
+                    continue;
+                }
+            }
+        }
+        let single = match lower(c) {
+            'ô' => Some('ơ'),
+            'ö' => Some('ư'),
+            'ñ' => Some('đ'),
+            'î' => Some('ỵ'),
+            l => position(&VNI_I, l).filter(|t| *t != 0).and_then(|t| join_tone('i', t)),
+        };
+        out.push(match single {
+            Some(v) if up => upper(v),
+            Some(v) => v,
+            None => c,
+        });
+        i += 1;
+    }
+    out
+}
+
+fn circ_of(b: char) -> char {
+    match b {
+        'a' => 'â',
+        'e' => 'ê',
+        _ => 'ô',
+    }
+}
+
+/// UTF-8 bytes shown as Windows-1252 characters: `Nguyễn` → `Nguyá»…n`.
+pub fn mojibake_encode(s: &str) -> String {
+    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(s.as_bytes());
+    text.into_owned()
+}
+
+/// Reverses [`mojibake_encode`] when the value is exactly that: every character representable
+/// in Windows-1252 and the bytes valid UTF-8 with at least one non-ASCII character.
+pub fn mojibake_decode(s: &str) -> Option<String> {
+    if s.is_ascii() {
+        return None;
+    }
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(s);
+    if unmappable {
+        return None;
+    }
+    let decoded = std::str::from_utf8(&bytes).ok()?;
+    (decoded != s).then(|| decoded.to_owned())
+}
+
+fn words(s: &str) -> impl Iterator<Item = &str> {
+    s.split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '-' | '/' | '(' | ')' | ';' | ':'))
+        .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn plausible_words(s: &str) -> usize {
+    words(s).filter(|w| syllable_plausible(w)).count()
+}
+
+fn all_vietnamese(s: &str) -> bool {
+    s.chars().all(|c| crate::vn::is_vietnamese_char(c) || c.is_whitespace() || c.is_ascii_punctuation())
+}
+
+/// Detects and repairs a value that went through a legacy encoding. Returns the repaired text
+/// and the encoding, or `None` when the value reads as ordinary Unicode Vietnamese.
+pub fn repair(s: &str) -> Option<(String, Legacy)> {
+    if s.is_ascii() {
+        return None;
+    }
+    if let Some(once) = mojibake_decode(s) {
+        // UTF-8 decoded as Windows-1252 twice over is common after two bad imports.
+        let fixed = mojibake_decode(&once).unwrap_or(once);
+        return Some((fixed, Legacy::Mojibake));
+    }
+    let original_ok = all_vietnamese(s);
+    let original_score = plausible_words(s);
+    let total = words(s).count();
+    if original_ok && original_score == total {
+        return None;
+    }
+    let mut best: Option<(String, Legacy, usize)> = None;
+    for (kind, candidate) in [(Legacy::Tcvn3, tcvn3_decode(s)), (Legacy::Vni, vni_decode(s))] {
+        if candidate == s || !all_vietnamese(&candidate) {
+            continue;
+        }
+        let score = plausible_words(&candidate);
+        if score > original_score && best.as_ref().is_none_or(|(_, _, b)| score > *b) {
+            best = Some((candidate, kind, score));
+        }
+    }
+    best.map(|(text, kind, _)| (text, kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_samples_decode() {
+        assert_eq!(tcvn3_decode("B¶o Th¾ng"), "Bảo Thắng");
+        assert_eq!(tcvn3_decode("Ninh B×nh"), "Ninh Bình");
+        assert_eq!(tcvn3_decode("M\u{AD}êng Kh\u{AD}¬ng"), "Mường Khương");
+        assert_eq!(vni_decode("Xin chaøo caùc baïn"), "Xin chào các bạn");
+        assert_eq!(mojibake_decode("Nguyá»…n").as_deref(), Some("Nguyễn"));
+    }
+
+    #[test]
+    fn repair_detects_each_encoding() {
+        let cases = [
+            ("Nguyễn Thị Hồng Nhung", Legacy::Tcvn3),
+            ("Trần Văn Đức", Legacy::Vni),
+            ("Phường Ba Đình, Thành phố Hà Nội", Legacy::Mojibake),
+            ("Lê Thị Ánh Tuyết", Legacy::Vni),
+            ("Đặng Quốc Việt", Legacy::Tcvn3),
+        ];
+        for (text, kind) in cases {
+            let encoded = match kind {
+                Legacy::Tcvn3 => tcvn3_encode(text),
+                Legacy::Vni => vni_encode(text),
+                Legacy::Mojibake => mojibake_encode(text),
+            };
+            let (fixed, found) = repair(&encoded).unwrap_or_else(|| panic!("not detected: {encoded}"));
+            assert_eq!(found, kind, "{encoded}");
+            assert_eq!(crate::vn::fold_key(&fixed), crate::vn::fold_key(text), "{encoded}");
+        }
+    }
+
+    #[test]
+    fn clean_text_is_left_alone() {
+        for clean in ["Nguyễn Văn An", "H'Hen Niê", "Giàng A Pao", "Phường Văn Miếu - Quốc Tử Giám", "Số 12, Thôn Bản Phố", "Hoà", "Ksor Y Blốk"] {
+            assert_eq!(repair(clean), None, "{clean}");
+        }
+    }
+}

@@ -1,0 +1,2 @@
+pub mod legacy;
+pub mod vn;

@@ -1,0 +1,277 @@
+//! Vietnamese letters: tone and vowel-quality decomposition, key folding, canonical tone
+//! placement and syllable plausibility. Pure functions over `&str`.
+//!
+//! Canonical tone placement (documented in docs/dictionary.md): the *classic* style used by
+//! QĐ 19/2025's unit names and most government text — in an open syllable whose nucleus is
+//! `oa`, `oe` or `uy` the tone sits on the first vowel (`hòa`, `khỏe`, `thủy`); with a final
+//! consonant both styles agree (`hoàng`, `huỳnh`). `qu` + `y` keeps the tone on `y` (`quý`).
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use unicode_normalization::UnicodeNormalization;
+
+/// The five marked tones, in the order used by [`Tone`] indices 1..=5.
+const TONE_MARKS: [char; 5] = ['\u{300}', '\u{301}', '\u{309}', '\u{303}', '\u{323}'];
+
+/// Tone of a Vietnamese vowel: 0 level, 1 grave (huyền), 2 acute (sắc), 3 hook (hỏi),
+/// 4 tilde (ngã), 5 dot below (nặng).
+pub type Tone = u8;
+
+/// Vowel bases with their quality marks (ă â ê ô ơ ư), lower and upper case.
+const BASES: &str = "aăâeêioôơuưyAĂÂEÊIOÔƠUƯY";
+
+struct Tables {
+    /// toned vowel → (base vowel, tone)
+    split: HashMap<char, (char, Tone)>,
+    /// (base vowel, tone) → toned vowel
+    join: HashMap<(char, Tone), char>,
+}
+
+fn tables() -> &'static Tables {
+    static T: OnceLock<Tables> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut split = HashMap::new();
+        let mut join = HashMap::new();
+        for base in BASES.chars() {
+            split.insert(base, (base, 0));
+            join.insert((base, 0), base);
+            for (i, mark) in TONE_MARKS.iter().enumerate() {
+                // Through NFC, not char::compose: ặ/ậ/ệ/ộ decompose with the dot below first.
+                let composed: String = [base, *mark].iter().collect::<String>().nfc().collect();
+                let toned = composed.chars().next().filter(|_| composed.chars().count() == 1)
+                    .expect("every Vietnamese vowel composes with every tone");
+                split.insert(toned, (base, i as Tone + 1));
+                join.insert((base, i as Tone + 1), toned);
+            }
+        }
+        Tables { split, join }
+    })
+}
+
+/// Splits a vowel into its base (keeping ă/â/ê/ô/ơ/ư) and tone; `None` for non-vowels.
+pub fn split_tone(c: char) -> Option<(char, Tone)> {
+    tables().split.get(&c).copied()
+}
+
+/// Joins a base vowel and a tone into one precomposed character.
+pub fn join_tone(base: char, tone: Tone) -> Option<char> {
+    tables().join.get(&(base, tone)).copied()
+}
+
+/// Removes vowel quality: ă/â → a, ê → e, ô/ơ → o, ư → u (case kept).
+fn plain_vowel(base: char) -> char {
+    match base {
+        'ă' | 'â' => 'a',
+        'Ă' | 'Â' => 'A',
+        'ê' => 'e',
+        'Ê' => 'E',
+        'ô' | 'ơ' => 'o',
+        'Ô' | 'Ơ' => 'O',
+        'ư' => 'u',
+        'Ư' => 'U',
+        other => other,
+    }
+}
+
+/// Folds a letter to lower-case ASCII where it is a Vietnamese letter: tones and vowel
+/// qualities removed, Đ/đ (and the look-alikes Ð U+00D0, Ɖ U+0189) → d.
+pub fn fold_char(c: char) -> char {
+    match c {
+        'Đ' | 'đ' | 'Ð' | 'Ɖ' | 'ð' | 'ɖ' => 'd',
+        _ => match split_tone(c) {
+            Some((base, _)) => plain_vowel(base).to_ascii_lowercase(),
+            None => {
+                let mut lower = c.to_lowercase();
+                let first = lower.next().unwrap_or(c);
+                if lower.next().is_some() {
+                    c
+                } else {
+                    first
+                }
+            }
+        },
+    }
+}
+
+/// The matching key of a text: NFC-insensitive (expects NFC input), case-, tone- and
+/// Đ-folded, whitespace collapsed to single spaces. `"  Nguyễn  Văn ĐỨC"` → `"nguyen van duc"`.
+pub fn fold_key(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for c in s.chars() {
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        out.push(fold_char(c));
+    }
+    out
+}
+
+/// True when the text carries any Vietnamese diacritic (tone, vowel quality or đ).
+pub fn has_diacritics(s: &str) -> bool {
+    s.chars().any(|c| !c.is_ascii() && fold_char(c) != c.to_lowercase().next().unwrap_or(c))
+}
+
+/// True for a character that belongs to written Vietnamese: ASCII, Vietnamese vowels and đ.
+pub fn is_vietnamese_char(c: char) -> bool {
+    c.is_ascii() || split_tone(c).is_some() || matches!(c, 'đ' | 'Đ')
+}
+
+/// Vowel nuclei (tone removed, lower case) that Vietnamese syllables use.
+const NUCLEI: &[&str] = &[
+    "a", "ă", "â", "e", "ê", "i", "o", "ô", "ơ", "u", "ư", "y", "ai", "ao", "au", "ay", "âu", "ây",
+    "eo", "êu", "ia", "iê", "iu", "oa", "oă", "oe", "oi", "ôi", "ơi", "oo", "ua", "uâ", "uê", "ui",
+    "uô", "uơ", "uy", "ưa", "ưi", "ưu", "ươ", "yê", "iêu", "oai", "oay", "oao", "oeo", "uây",
+    "uôi", "ươi", "ươu", "uya", "uyê", "uyu", "yêu", "ưo",
+];
+const INITIALS: &[&str] = &[
+    "", "b", "c", "ch", "d", "đ", "g", "gh", "gi", "h", "k", "kh", "l", "m", "n", "ng", "ngh",
+    "nh", "p", "ph", "qu", "r", "s", "t", "th", "tr", "v", "x",
+];
+const FINALS: &[&str] = &["", "c", "ch", "m", "n", "ng", "nh", "p", "t", "i", "o", "u", "y"];
+
+/// Whether a single word reads as a Vietnamese syllable: known initial, known vowel nucleus,
+/// known final, at most one tone mark. Used to choose between candidate decodings of legacy
+/// text; minority and foreign names may fail it, so it never rejects a value on its own.
+pub fn syllable_plausible(word: &str) -> bool {
+    let mut tones = 0;
+    let mut plain = String::with_capacity(word.len());
+    for c in word.chars() {
+        if let Some((base, tone)) = split_tone(c) {
+            if tone != 0 {
+                tones += 1;
+            }
+            plain.extend(base.to_lowercase());
+        } else if c == 'đ' || c == 'Đ' {
+            plain.push('đ');
+        } else if c.is_ascii_alphabetic() {
+            plain.push(c.to_ascii_lowercase());
+        } else {
+            return false;
+        }
+    }
+    if tones > 1 || plain.is_empty() {
+        return false;
+    }
+    let is_vowel = |c: char| "aăâeêioôơuưy".contains(c);
+    let chars: Vec<char> = plain.chars().collect();
+    let start = chars.iter().position(|c| is_vowel(*c)).unwrap_or(chars.len());
+    let mut initial: String = chars[..start].iter().collect();
+    let mut rest: Vec<char> = chars[start..].to_vec();
+    // `qu` and `gi` take their vowel letter into the initial.
+    if (initial == "q" && rest.first() == Some(&'u')) || (initial == "g" && rest.first() == Some(&'i') && rest.len() > 1 && rest[1..].iter().any(|c| is_vowel(*c))) {
+        initial.push(rest.remove(0));
+    }
+    let vowel_end = rest.iter().position(|c| !is_vowel(*c)).unwrap_or(rest.len());
+    let nucleus: String = rest[..vowel_end].iter().collect();
+    let final_: String = rest[vowel_end..].iter().collect();
+    INITIALS.contains(&initial.as_str())
+        && (NUCLEI.contains(&nucleus.as_str()) || (nucleus.is_empty() && initial == "gi"))
+        && FINALS.contains(&final_.as_str())
+        && !(nucleus.is_empty() && final_.is_empty())
+}
+
+/// Moves the tone of open `oa`/`oe`/`uy` syllables to the canonical (classic) position:
+/// `hoà` → `hòa`, `thuỷ` → `thủy`, `khoẻ` → `khỏe`. Returns `None` when nothing changes.
+pub fn canonical_tone_placement(s: &str) -> Option<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out: Option<Vec<char>> = None;
+    let mut i = 0;
+    while i + 1 < chars.len() {
+        let (a, b) = (chars[i], chars[i + 1]);
+        let next_is_letter = chars.get(i + 2).is_some_and(|c| c.is_alphabetic());
+        let prev = if i > 0 { Some(chars[i - 1]) } else { None };
+        if let (Some((ba, ta)), Some((bb, tb))) = (split_tone(a), split_tone(b)) {
+            let pair = (ba.to_lowercase().next().unwrap_or(ba), bb.to_lowercase().next().unwrap_or(bb));
+            let eligible = matches!(pair, ('o', 'a') | ('o', 'e') | ('u', 'y'))
+                && ta == 0
+                && tb != 0
+                && !next_is_letter
+                && !(pair.0 == 'u' && matches!(prev, Some('q' | 'Q')))
+                && !prev.is_some_and(|p| split_tone(p).is_some());
+            if eligible {
+                let buf = out.get_or_insert_with(|| chars.clone());
+                buf[i] = join_tone(ba, tb).unwrap_or(a);
+                buf[i + 1] = join_tone(bb, 0).unwrap_or(b);
+            }
+        }
+        i += 1;
+    }
+    out.map(|v| v.into_iter().collect())
+}
+
+/// Title-cases words (first letter upper, rest lower), keeping separators as they are.
+pub fn title_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut at_word_start = true;
+    for c in s.chars() {
+        if c.is_alphabetic() {
+            if at_word_start {
+                out.extend(c.to_uppercase());
+            } else {
+                out.extend(c.to_lowercase());
+            }
+            at_word_start = false;
+        } else {
+            out.push(c);
+            at_word_start = c.is_whitespace() || matches!(c, '-' | '\'');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_tones_qualities_and_d() {
+        assert_eq!(fold_key("  Nguyễn  Văn ĐỨC "), "nguyen van duc");
+        assert_eq!(fold_key("Ðặng Ɖức"), "dang duc");
+        assert_eq!(fold_key("Thủy Hòa"), fold_key("Thuỷ Hoà"));
+    }
+
+    #[test]
+    fn tone_placement_canonicalises_open_syllables_only() {
+        let cases = [
+            ("Khánh Hoà", Some("Khánh Hòa")),
+            ("Thanh Hoá", Some("Thanh Hóa")),
+            ("thuỷ", Some("thủy")),
+            ("khoẻ", Some("khỏe")),
+            ("HOÀ", Some("HÒA")),
+            ("Khánh Hòa", None),
+            ("hoàng", None),
+            ("huỳnh", None),
+            ("quý", None),
+            ("Nguyễn", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(canonical_tone_placement(input).as_deref(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn syllables() {
+        for ok in ["nguyễn", "văn", "thị", "hòa", "hoà", "quý", "giữa", "gì", "đường", "khuya", "ngoằn"] {
+            assert!(syllable_plausible(ok), "{ok}");
+        }
+        for bad in ["nguyeón", "ngưêng", "xyz", "bảó", "th¾ng"] {
+            assert!(!syllable_plausible(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn diacritics_and_title_case() {
+        assert!(has_diacritics("Lê Văn A"));
+        assert!(has_diacritics("Đinh"));
+        assert!(!has_diacritics("Nguyen Van A"));
+        assert_eq!(title_case("NGUYỄN THỊ ÁNH"), "Nguyễn Thị Ánh");
+        assert_eq!(title_case("h'hen niê"), "H'Hen Niê");
+    }
+}
