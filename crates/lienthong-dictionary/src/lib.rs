@@ -1,2 +1,10 @@
+//! The shared data dictionary of lienthong: elements, code lists, administrative units,
+//! validators and normalisers. Pure: no file, network or clock access (the caller passes
+//! "today" in [`validate::Options`]); input arrives as `&str` or `impl BufRead`.
+
+pub mod codes;
+pub mod element;
+pub mod finding;
 pub mod legacy;
+pub mod units;
 pub mod vn;

@@ -1,0 +1,752 @@
+//! Dictionary elements: name, labels, type, format, code-list binding, sensitivity and the
+//! single-value check + normaliser. Cross-field rules live in `validate`.
+
+use std::borrow::Cow;
+
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+
+use crate::codes::{self, CodeSystem};
+use crate::finding::{Finding, Severity};
+use crate::legacy;
+use crate::units;
+use crate::vn;
+
+/// Sensitivity class per Law 91/2025/QH15 (personal data) and NĐ 356/2025 (sensitive data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sensitivity {
+    Public,
+    Personal,
+    SensitivePersonal,
+}
+
+impl Sensitivity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sensitivity::Public => "public",
+            Sensitivity::Personal => "personal",
+            Sensitivity::SensitivePersonal => "sensitive_personal",
+        }
+    }
+}
+
+/// Which characters an identifier may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    Digits,
+    UpperAlnum,
+}
+
+/// The value type of an element, which selects its check and normaliser.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    PersonalId,
+    OldId,
+    /// A person's name or name part.
+    Name,
+    Text { max_chars: usize },
+    Address,
+    /// A calendar date; `year_only` accepts a bare year (birth dates in C06 data).
+    Date { year_only: bool },
+    Timestamp,
+    Coded(&'static CodeSystem),
+    /// Code bound per dataset field to one of the two ethnic orderings.
+    Ethnicity,
+    Religion,
+    Nationality,
+    ProvinceCode,
+    CommuneCode,
+    Phone,
+    Email,
+    AmountVnd,
+    LandParcelId,
+    Identifier { min_len: usize, max_len: usize, charset: Charset },
+    Enum(&'static [&'static str]),
+    Decimal { min: f64, max: f64 },
+}
+
+impl Kind {
+    /// JSON Schema / OpenAPI type of the normalised value.
+    pub fn json_type(&self) -> &'static str {
+        match self {
+            Kind::Decimal { .. } => "number",
+            _ => "string",
+        }
+    }
+}
+
+/// A shared data element.
+#[derive(Debug)]
+pub struct Element {
+    /// snake_case name, the key every dataset field maps to.
+    pub name: &'static str,
+    pub label_vi: &'static str,
+    pub label_en: &'static str,
+    pub kind: Kind,
+    /// The normalised form in words, with length where it is fixed.
+    pub format: &'static str,
+    pub sensitivity: Sensitivity,
+    /// What the normaliser does, in words (shown in exports and docs).
+    pub normaliser: &'static str,
+}
+
+impl Element {
+    /// Code system and version this element's values come from, if any.
+    pub fn binding(&self) -> Option<(&'static str, &'static str)> {
+        match self.kind {
+            Kind::Coded(s) => Some((s.id, s.version)),
+            Kind::Ethnicity => Some((codes::ETHNICITY_QD121.id, codes::ETHNICITY_QD121.version)),
+            Kind::Religion => Some((codes::RELIGION_QCVN109.id, codes::RELIGION_QCVN109.version)),
+            Kind::Nationality => Some(("iso-3166-1-alpha-2", "2020")),
+            Kind::ProvinceCode | Kind::CommuneCode => Some(("admin-units/qd19-2025", units::REFORM_DATE)),
+            _ => None,
+        }
+    }
+}
+
+/// Per-field settings the dataset gives an element.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldOpts {
+    /// Ethnic code ordering for `Kind::Ethnicity`.
+    pub ethnicity: &'static CodeSystem,
+}
+
+impl Default for FieldOpts {
+    fn default() -> Self {
+        FieldOpts { ethnicity: &codes::ETHNICITY_QD121 }
+    }
+}
+
+/// Collects findings for one field.
+pub struct Out<'a> {
+    pub field: &'static str,
+    pub findings: &'a mut Vec<Finding>,
+}
+
+impl Out<'_> {
+    fn push(&mut self, rule: &'static str, severity: Severity, message: impl Into<String>) {
+        self.findings.push(Finding::new(self.field, rule, severity, message));
+    }
+    fn error(&mut self, rule: &'static str, message: impl Into<String>) {
+        self.push(rule, Severity::Error, message);
+    }
+    fn repaired(&mut self, rule: &'static str, message: impl Into<String>) {
+        self.push(rule, Severity::Repaired, message);
+    }
+    fn warning(&mut self, rule: &'static str, message: impl Into<String>) {
+        self.push(rule, Severity::Warning, message);
+    }
+}
+
+/// Checks one non-empty value and returns its normalised form (the trimmed input when the
+/// value is invalid, so nothing is lost).
+pub fn check(kind: &Kind, opts: &FieldOpts, raw: &str, out: &mut Out<'_>) -> String {
+    match kind {
+        Kind::PersonalId => digits_id(raw, 12, out),
+        Kind::OldId => digits_id(raw, 9, out),
+        Kind::Name => name(raw, out),
+        Kind::Text { max_chars } => {
+            let t = clean_text(raw, out).into_owned();
+            if t.chars().count() > *max_chars {
+                out.error("text.too_long", format!("longer than {max_chars} characters"));
+            }
+            t
+        }
+        Kind::Address => address(raw, out),
+        Kind::Date { year_only } => date(raw, *year_only, out),
+        Kind::Timestamp => timestamp(raw, out),
+        Kind::Coded(system) => coded(raw, system, out),
+        Kind::Ethnicity => ethnicity(raw, opts.ethnicity, out),
+        Kind::Religion => religion(raw, out),
+        Kind::Nationality => nationality(raw, out),
+        Kind::ProvinceCode => province_code(raw, out),
+        Kind::CommuneCode => commune_code(raw, out),
+        Kind::Phone => phone(raw, out),
+        Kind::Email => email(raw, out),
+        Kind::AmountVnd => amount_vnd(raw, out),
+        Kind::LandParcelId => land_parcel_id(raw, out),
+        Kind::Identifier { min_len, max_len, charset } => identifier(raw, *min_len, *max_len, *charset, out),
+        Kind::Enum(values) => {
+            let v = raw.trim();
+            if !values.contains(&v) {
+                out.error("code.unknown", format!("not one of {}", values.join(", ")));
+            }
+            v.to_owned()
+        }
+        Kind::Decimal { min, max } => {
+            let v = raw.trim().replace(',', ".");
+            match v.parse::<f64>() {
+                Ok(x) if x.is_finite() && x >= *min && x <= *max => v,
+                Ok(_) => {
+                    out.error("number.range", format!("outside {min}..{max}"));
+                    v
+                }
+                Err(_) => {
+                    out.error("number.format", "not a decimal number");
+                    v
+                }
+            }
+        }
+    }
+}
+
+fn digits_id(raw: &str, len: usize, out: &mut Out<'_>) -> String {
+    let stripped: String = raw.chars().filter(|c| !matches!(c, ' ' | '.' | '-')).collect();
+    if stripped.len() != raw.trim().len() {
+        out.repaired("id.separators", "spaces, dots or dashes removed");
+    }
+    if !stripped.chars().all(|c| c.is_ascii_digit()) {
+        out.error("id.non_digit", "contains characters other than digits");
+    } else if len == 12 && stripped.len() == 9 {
+        out.error("personal_id.is_cmnd", "9 digits: an old CMND number in the personal-ID field");
+    } else if stripped.len() == len - 1 {
+        out.error("id.length", format!("{} digits, {len} expected; a leading zero may have been lost (0{stripped}?)", stripped.len()));
+    } else if stripped.len() != len {
+        out.error("id.length", format!("{} digits, {len} expected", stripped.len()));
+    }
+    stripped
+}
+
+/// NFC, legacy-encoding repair, whitespace, canonical tone placement. Each change reported.
+pub fn clean_text<'a>(raw: &'a str, out: &mut Out<'_>) -> Cow<'a, str> {
+    let mut s: Cow<'a, str> = Cow::Borrowed(raw);
+    if is_nfc_quick(s.chars()) != IsNormalized::Yes {
+        let n: String = s.nfc().collect();
+        if n != *s {
+            out.repaired("text.not_nfc", "decomposed (NFD) text recomposed to NFC");
+            s = Cow::Owned(n);
+        }
+    }
+    if !s.is_ascii() {
+        if let Some((fixed, kind)) = legacy::repair(&s) {
+            out.repaired("text.legacy_encoding", format!("repaired from {}", kind.name()));
+            s = Cow::Owned(fixed.nfc().collect());
+        }
+    }
+    if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) || s.contains("  ") || s.contains(['\t', '\u{a0}']) {
+        out.repaired("text.whitespace", "whitespace trimmed and collapsed");
+        s = Cow::Owned(s.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
+    if !s.is_ascii() {
+        if let Some(fixed) = vn::canonical_tone_placement(&s) {
+            out.repaired("text.tone_placement", "tone mark moved to the canonical position (hòa, thủy)");
+            s = Cow::Owned(fixed);
+        }
+    }
+    s
+}
+
+fn is_all_upper(s: &str) -> bool {
+    let mut letters = s.chars().filter(|c| c.is_alphabetic()).peekable();
+    letters.peek().is_some() && s.chars().filter(|c| c.is_alphabetic()).count() > 1 && letters.all(|c| !c.is_lowercase())
+}
+
+fn name(raw: &str, out: &mut Out<'_>) -> String {
+    let mut s = clean_text(raw, out).into_owned();
+    if is_all_upper(&s) {
+        out.repaired("text.upper_case", "upper-case name title-cased");
+        s = vn::title_case(&s);
+    } else if s.chars().any(|c| c.is_alphabetic()) && !s.chars().any(|c| c.is_uppercase()) {
+        out.repaired("text.lower_case", "lower-case name title-cased");
+        s = vn::title_case(&s);
+    }
+    if s.chars().any(|c| !(c.is_alphabetic() || c == ' ' || c == '\'' || c == '-')) {
+        out.error("name.invalid_chars", "contains digits or symbols");
+    } else if s.contains(' ') && !vn::has_diacritics(&s) {
+        out.warning("name.no_diacritics", "written without Vietnamese diacritics");
+    }
+    s
+}
+
+/// A comma-separated address split into street part, commune, district and province.
+#[derive(Debug, Default, PartialEq)]
+pub struct AddressParts<'a> {
+    pub street: Vec<&'a str>,
+    pub commune: Option<&'a str>,
+    pub district: Option<&'a str>,
+    pub province: Option<&'a str>,
+}
+
+const COMMUNE_PREFIXES: [&str; 4] = ["phuong ", "xa ", "thi tran ", "dac khu "];
+const DISTRICT_PREFIXES: [&str; 4] = ["quan ", "huyen ", "thi xa ", "thanh pho "];
+
+pub fn parse_address(s: &str) -> AddressParts<'_> {
+    let mut parts = AddressParts::default();
+    let segments: Vec<&str> = s.split(',').map(str::trim).filter(|x| !x.is_empty()).collect();
+    let n = segments.len();
+    for (i, seg) in segments.iter().enumerate() {
+        let key = vn::fold_key(seg);
+        let starts = |prefixes: &[&str]| prefixes.iter().any(|p| key.starts_with(p));
+        if i + 1 == n && n > 1 {
+            parts.province = Some(seg);
+        } else if parts.commune.is_none() && starts(&COMMUNE_PREFIXES) {
+            parts.commune = Some(seg);
+        } else if parts.commune.is_some() && parts.district.is_none() && starts(&DISTRICT_PREFIXES) {
+            parts.district = Some(seg);
+        } else {
+            parts.street.push(seg);
+        }
+    }
+    parts
+}
+
+/// Expands a unit abbreviation at the start of an address segment.
+fn expand_segment(seg: &str) -> Option<String> {
+    let t = seg.trim();
+    let compact: String = t.chars().filter(|c| !c.is_whitespace() && *c != '.').collect::<String>().to_uppercase();
+    if matches!(compact.as_str(), "TPHCM" | "HCM") {
+        return Some("Thành phố Hồ Chí Minh".into());
+    }
+    const ABBR: [(&str, &str); 12] = [
+        ("T.P.", "Thành phố"), ("T.P", "Thành phố"), ("TP.", "Thành phố"), ("Tp.", "Thành phố"), ("TP ", "Thành phố"),
+        ("TX.", "Thị xã"), ("T.X.", "Thị xã"), ("TT.", "Thị trấn"), ("P.", "Phường"), ("X.", "Xã"), ("Q.", "Quận"), ("H.", "Huyện"),
+    ];
+    for (abbr, full) in ABBR {
+        if let Some(rest) = t.strip_prefix(abbr) {
+            let rest = rest.trim_start();
+            if !rest.is_empty() {
+                return Some(format!("{full} {rest}"));
+            }
+        }
+    }
+    if let Some(rest) = t.strip_prefix("KP").filter(|r| r.starts_with([' ', '.'])) {
+        return Some(format!("Khu phố {}", rest.trim_start_matches('.').trim_start()));
+    }
+    None
+}
+
+fn address(raw: &str, out: &mut Out<'_>) -> String {
+    let mut s = clean_text(raw, out).into_owned();
+    if is_all_upper(&s) {
+        out.repaired("text.upper_case", "upper-case address title-cased");
+        s = vn::title_case(&s);
+    }
+    let mut expanded = false;
+    let segments: Vec<String> = s
+        .split(',')
+        .map(|seg| match expand_segment(seg) {
+            Some(full) => {
+                expanded = true;
+                full
+            }
+            None => seg.trim().to_owned(),
+        })
+        .collect();
+    if expanded {
+        out.repaired("address.abbreviation", "unit abbreviations expanded (TP., P., Q., X., …)");
+        s = segments.join(", ");
+    }
+    if let Some(mapped) = old_units(&s, out) {
+        s = mapped;
+    }
+    s
+}
+
+/// Detects pre-2025 unit names (district level, townships, merged provinces) and maps them
+/// to current units where the mapping is unambiguous.
+fn old_units(s: &str, out: &mut Out<'_>) -> Option<String> {
+    let parts = parse_address(s);
+    let province = parts.province?;
+    let current_province = units::current().province_by_name(province);
+    let township = parts.commune.is_some_and(|c| vn::fold_key(c).starts_with("thi tran "));
+    if parts.district.is_none() && current_province.is_some() && !township {
+        return None;
+    }
+    let old_province = units::pre_2025().province_by_name(province);
+    let Some(old_province) = old_province else {
+        if current_province.is_none() {
+            out.warning("address.unknown_province", "the province in the address is not a known unit");
+        }
+        return None;
+    };
+    // Find the old commune by name within the old province (and district when given).
+    let commune_key = parts.commune.map(vn::fold_key);
+    let district_key = parts.district.map(vn::fold_key);
+    let old = units::pre_2025();
+    let candidates: Vec<&units::Commune> = old
+        .communes_of(&old_province.code)
+        .filter(|c| Some(vn::fold_key(&c.full_name)) == commune_key)
+        .filter(|c| {
+            district_key.as_ref().is_none_or(|d| {
+                c.district_code.as_deref().and_then(|dc| old.district(dc)).is_some_and(|dd| vn::fold_key(&dd.full_name) == *d)
+            })
+        })
+        .collect();
+    let successor = match candidates.as_slice() {
+        [one] => units::current().commune(&one.code),
+        _ => None,
+    };
+    match successor {
+        Some(new) => {
+            let new_province = units::current().province(&new.province_code)?;
+            out.repaired(
+                "address.old_units",
+                format!("pre-2025 unit names mapped to {}, {}", new.full_name, new_province.full_name),
+            );
+            let mut segs: Vec<&str> = parts.street.clone();
+            segs.push(&new.full_name);
+            segs.push(&new_province.full_name);
+            Some(segs.join(", "))
+        }
+        None => {
+            out.warning("address.old_units", "pre-2025 unit names with no unambiguous current unit; left as written");
+            None
+        }
+    }
+}
+
+/// Parses an accepted date form into (year, month, day); month/day 0 for a bare year.
+fn parse_date(v: &str) -> Option<(u32, u32, u32)> {
+    let num = |s: &str| -> Option<u32> { (!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())).then(|| s.parse().ok()).flatten() };
+    let b = v.as_bytes();
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        return Some((num(&v[..4])?, num(&v[5..7])?, num(&v[8..])?));
+    }
+    if b.len() == 8 && v.chars().all(|c| c.is_ascii_digit()) {
+        return Some((num(&v[..4])?, num(&v[4..6])?, num(&v[6..])?));
+    }
+    if b.len() == 4 {
+        return Some((num(v)?, 0, 0));
+    }
+    let parts: Vec<&str> = v.split(['/', '.', '-']).collect();
+    if parts.len() == 3 && parts[2].len() == 4 && parts[0].len() <= 2 && parts[1].len() <= 2 {
+        return Some((num(parts[2])?, num(parts[1])?, num(parts[0])?));
+    }
+    None
+}
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+fn date(raw: &str, year_only: bool, out: &mut Out<'_>) -> String {
+    let v = raw.trim();
+    let Some((y, m, d)) = parse_date(v) else {
+        out.error("date.format", "not a date in an accepted form (YYYY-MM-DD, YYYYMMDD, DD/MM/YYYY, YYYY)");
+        return v.to_owned();
+    };
+    if m == 0 {
+        if !year_only {
+            out.error("date.format", "a year alone is not accepted for this field");
+        }
+        if !(1800..=2200).contains(&y) {
+            out.error("date.impossible", format!("year {y} is out of range"));
+        }
+        return format!("{y:04}");
+    }
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) || !(1800..=2200).contains(&y) {
+        out.error("date.impossible", format!("{v} is not a calendar date (day and month swapped?)"));
+        return v.to_owned();
+    }
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn timestamp(raw: &str, out: &mut Out<'_>) -> String {
+    let v = raw.trim();
+    let (date_part, rest) = if v.len() >= 19 && matches!(v.as_bytes()[10], b'T' | b' ') { (&v[..10], &v[11..]) } else { (v, "") };
+    let mut sub = Out { field: out.field, findings: &mut Vec::new() };
+    let d = date(date_part, false, &mut sub);
+    let time_ok = rest.len() >= 8
+        && rest.as_bytes()[2] == b':'
+        && rest.as_bytes()[5] == b':'
+        && rest[..2].parse::<u32>().is_ok_and(|h| h < 24)
+        && rest[3..5].parse::<u32>().is_ok_and(|m| m < 60)
+        && rest[6..8].parse::<u32>().is_ok_and(|s| s < 61);
+    if !sub.findings.is_empty() || !time_ok {
+        out.error("timestamp.format", "not an RFC 3339 timestamp (YYYY-MM-DDTHH:MM:SS+07:00)");
+        return v.to_owned();
+    }
+    let tail = &rest[8..];
+    let (frac, zone) = match tail.strip_prefix('.') {
+        Some(t) => {
+            let n = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            (&tail[..n + 1], &t[n..])
+        }
+        None => ("", tail),
+    };
+    let zone_ok = zone.is_empty()
+        || zone == "Z"
+        || (zone.len() == 6 && matches!(zone.as_bytes()[0], b'+' | b'-') && zone.as_bytes()[3] == b':');
+    if !zone_ok {
+        out.error("timestamp.format", "bad time-zone offset");
+        return v.to_owned();
+    }
+    // A timestamp without an offset is Vietnam time (UTC+07:00).
+    let zone = if zone.is_empty() { "+07:00" } else { zone };
+    format!("{d}T{}{frac}{zone}", &rest[..8])
+}
+
+fn coded(raw: &str, system: &'static CodeSystem, out: &mut Out<'_>) -> String {
+    let v = raw.trim();
+    if system.get(v).is_some() {
+        return v.to_owned();
+    }
+    if let Some(c) = system.by_label(v) {
+        out.repaired("code.label_as_code", format!("label written instead of code {}", c.code));
+        return c.code.to_owned();
+    }
+    out.error("code.unknown", format!("not a code of {}", system.id));
+    v.to_owned()
+}
+
+fn ethnicity(raw: &str, system: &'static CodeSystem, out: &mut Out<'_>) -> String {
+    let v = raw.trim();
+    if v.len() == 1 && v.chars().all(|c| c.is_ascii_digit()) {
+        out.repaired("code.leading_zero", "leading zero restored");
+        return coded(&format!("0{v}"), system, out);
+    }
+    coded(v, system, out)
+}
+
+fn religion(raw: &str, out: &mut Out<'_>) -> String {
+    let v = raw.trim();
+    if matches!(v, "00" | "99") || vn::fold_key(v) == "khong" {
+        out.repaired("religion.none_code", "a 'no religion' code; stored as empty (QCVN 109 has no code for none)");
+        return String::new();
+    }
+    coded(v, &codes::RELIGION_QCVN109, out)
+}
+
+fn nationality(raw: &str, out: &mut Out<'_>) -> String {
+    let v = raw.trim();
+    let up = v.to_ascii_uppercase();
+    if codes::is_iso_alpha2(&up) {
+        if up != v {
+            out.repaired("nationality.case", "country code upper-cased");
+        }
+        return up;
+    }
+    if matches!(vn::fold_key(v).as_str(), "viet nam" | "vietnam" | "vn" | "vnm") {
+        out.repaired("nationality.name_as_code", "country name written instead of VN");
+        return "VN".into();
+    }
+    out.error("nationality.unknown", "not an ISO 3166-1 alpha-2 code");
+    v.to_owned()
+}
+
+fn padded_code(raw: &str, width: usize, out: &mut Out<'_>) -> Option<String> {
+    let v = raw.trim();
+    if v.is_empty() || !v.chars().all(|c| c.is_ascii_digit()) || v.len() > width {
+        out.error("unit_code.format", format!("not a {width}-digit code"));
+        return None;
+    }
+    if v.len() < width {
+        out.repaired("unit_code.leading_zero", "leading zeros restored");
+        return Some(format!("{v:0>width$}"));
+    }
+    Some(v.to_owned())
+}
+
+fn province_code(raw: &str, out: &mut Out<'_>) -> String {
+    let Some(code) = padded_code(raw, 2, out) else { return raw.trim().to_owned() };
+    if units::current().province(&code).is_none() {
+        match units::successor_province(&code) {
+            Some(p) if units::pre_2025().province(&code).is_some() => out.error(
+                "province_code.retired",
+                format!("pre-2025 province {code}, merged into {} {} on {}", p.code, p.name, units::REFORM_DATE),
+            ),
+            _ => out.error("province_code.unknown", "not a province code"),
+        }
+    }
+    code
+}
+
+fn commune_code(raw: &str, out: &mut Out<'_>) -> String {
+    let Some(code) = padded_code(raw, 5, out) else { return raw.trim().to_owned() };
+    if units::current().commune(&code).is_none() {
+        if units::pre_2025().commune(&code).is_some() {
+            out.error("commune_code.retired", format!("pre-2025 commune code, not in force since {}", units::REFORM_DATE));
+        } else {
+            out.error("commune_code.unknown", "not a commune code");
+        }
+    }
+    code
+}
+
+/// 2018 renumbering of 11-digit mobile numbers (Bộ TT&TT): old prefix → new prefix.
+const OLD_MOBILE: [(&str, &str); 21] = [
+    ("120", "70"), ("121", "79"), ("122", "77"), ("126", "76"), ("128", "78"), ("123", "83"), ("124", "84"),
+    ("125", "85"), ("127", "81"), ("129", "82"), ("162", "32"), ("163", "33"), ("164", "34"), ("165", "35"),
+    ("166", "36"), ("167", "37"), ("168", "38"), ("169", "39"), ("186", "56"), ("188", "58"), ("199", "59"),
+];
+
+fn phone(raw: &str, out: &mut Out<'_>) -> String {
+    let v = raw.trim();
+    let digits: String = v.chars().filter(|c| c.is_ascii_digit()).collect();
+    let junk = v.chars().any(|c| !(c.is_ascii_digit() || matches!(c, ' ' | '.' | '-' | '(' | ')' | '+')));
+    let national = if let Some(rest) = v.strip_prefix('+').map(|_| digits.as_str()).and_then(|d| d.strip_prefix("84")) {
+        rest.to_owned()
+    } else if let Some(rest) = digits.strip_prefix('0') {
+        rest.to_owned()
+    } else if digits.len() == 11 && digits.starts_with("84") {
+        digits[2..].to_owned()
+    } else {
+        String::new()
+    };
+    let mobile = national.len() == 9 && national.starts_with(['3', '5', '7', '8', '9']);
+    let landline = national.len() == 10 && national.starts_with('2');
+    if !junk && (mobile || landline) {
+        return format!("+84{national}");
+    }
+    if !junk && national.len() == 10 {
+        if let Some((_, new)) = OLD_MOBILE.iter().find(|(old, _)| national.starts_with(old)) {
+            out.repaired("phone.old_mobile_prefix", "11-digit mobile number renumbered (2018 plan)");
+            return format!("+84{new}{}", &national[3..]);
+        }
+    }
+    out.error("phone.format", "not a Vietnamese mobile or landline number");
+    v.to_owned()
+}
+
+fn email(raw: &str, out: &mut Out<'_>) -> String {
+    let v = raw.trim();
+    let ok = v.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && !domain.contains('@')
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !v.contains(char::is_whitespace)
+            && v.is_ascii()
+    });
+    if !ok {
+        out.error("email.format", "not an e-mail address");
+        return v.to_owned();
+    }
+    let (local, domain) = v.split_once('@').unwrap_or((v, ""));
+    format!("{local}@{}", domain.to_ascii_lowercase())
+}
+
+fn amount_vnd(raw: &str, out: &mut Out<'_>) -> String {
+    let v = raw.trim();
+    let body = v.trim_end_matches(|c: char| c.is_alphabetic() || c == ' ' || c == '₫');
+    let digits: String = body.chars().filter(|c| !matches!(c, '.' | ',' | ' ')).collect();
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        out.error("amount_vnd.format", "not a whole, non-negative amount of đồng");
+        return v.to_owned();
+    }
+    let trimmed = digits.trim_start_matches('0');
+    if trimmed.is_empty() { "0".to_owned() } else { trimmed.to_owned() }
+}
+
+fn land_parcel_id(raw: &str, out: &mut Out<'_>) -> String {
+    let v = raw.trim();
+    let parts: Vec<&str> = v.split('-').collect();
+    let shape = parts.len() == 3
+        && parts[0].len() == 5
+        && (1..=4).contains(&parts[1].len())
+        && (1..=5).contains(&parts[2].len())
+        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()));
+    if !shape {
+        out.error("land_parcel_id.format", "expected COMMUNE(5 digits)-SHEET(1-4)-PARCEL(1-5), e.g. 00004-12-345");
+    } else if units::current().commune(parts[0]).is_none() && units::pre_2025().commune(parts[0]).is_none() {
+        out.error("land_parcel_id.unknown_commune", "the commune part is not a commune code");
+    }
+    v.to_owned()
+}
+
+fn identifier(raw: &str, min_len: usize, max_len: usize, charset: Charset, out: &mut Out<'_>) -> String {
+    let v = raw.trim().to_ascii_uppercase();
+    let ok_chars = match charset {
+        Charset::Digits => v.chars().all(|c| c.is_ascii_digit()),
+        Charset::UpperAlnum => v.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+    };
+    if !ok_chars || v.len() < min_len || v.len() > max_len {
+        let what = if charset == Charset::Digits { "digits" } else { "letters and digits" };
+        let len = if min_len == max_len { format!("{min_len}") } else { format!("{min_len}-{max_len}") };
+        out.error("id.format", format!("expected {len} {what}"));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(kind: Kind, raw: &str) -> (String, Vec<(&'static str, Severity)>) {
+        let mut findings = Vec::new();
+        let mut out = Out { field: "f", findings: &mut findings };
+        let v = check(&kind, &FieldOpts::default(), raw, &mut out);
+        (v, findings.into_iter().map(|f| (f.rule, f.severity)).collect())
+    }
+
+    #[test]
+    fn data_driven_single_values() {
+        use Severity::*;
+        let cases: Vec<(Kind, &str, &str, Vec<(&str, Severity)>)> = vec![
+            (Kind::PersonalId, "001090123456", "001090123456", vec![]),
+            (Kind::PersonalId, "001 090 123 456", "001090123456", vec![("id.separators", Repaired)]),
+            (Kind::PersonalId, "01090123456", "01090123456", vec![("id.length", Error)]),
+            (Kind::PersonalId, "012345678", "012345678", vec![("personal_id.is_cmnd", Error)]),
+            (Kind::PersonalId, "00109012345X", "00109012345X", vec![("id.non_digit", Error)]),
+            (Kind::Name, "NGUYỄN VĂN AN", "Nguyễn Văn An", vec![("text.upper_case", Repaired)]),
+            (Kind::Name, "Nguyen Van An", "Nguyen Van An", vec![("name.no_diacritics", Warning)]),
+            (Kind::Name, "Nguyễn  Văn An ", "Nguyễn Văn An", vec![("text.whitespace", Repaired)]),
+            (Kind::Name, "Lê Thị Hoà", "Lê Thị Hòa", vec![("text.tone_placement", Repaired)]),
+            (Kind::Name, "Nguyá»…n VÄƒn An", "Nguyễn Văn An", vec![("text.legacy_encoding", Repaired)]),
+            (Kind::Name, "Nguy\u{65}\u{302}\u{303}n Văn An", "Nguyễn Văn An", vec![("text.not_nfc", Repaired)]),
+            (Kind::Name, "Nguyễn Văn 2", "Nguyễn Văn 2", vec![("name.invalid_chars", Error)]),
+            (Kind::Date { year_only: true }, "1990-03-25", "1990-03-25", vec![]),
+            (Kind::Date { year_only: true }, "19900325", "1990-03-25", vec![]),
+            (Kind::Date { year_only: true }, "25/03/1990", "1990-03-25", vec![]),
+            (Kind::Date { year_only: true }, "1990", "1990", vec![]),
+            (Kind::Date { year_only: true }, "03/25/1990", "03/25/1990", vec![("date.impossible", Error)]),
+            (Kind::Date { year_only: true }, "1990-02-30", "1990-02-30", vec![("date.impossible", Error)]),
+            (Kind::Date { year_only: false }, "1990", "1990", vec![("date.format", Error)]),
+            (Kind::Date { year_only: true }, "hôm qua", "hôm qua", vec![("date.format", Error)]),
+            (Kind::Timestamp, "2025-08-01 10:20:30", "2025-08-01T10:20:30+07:00", vec![]),
+            (Kind::Timestamp, "2025-08-01T10:20:30.5Z", "2025-08-01T10:20:30.5Z", vec![]),
+            (Kind::Timestamp, "2025-08-01", "2025-08-01", vec![("timestamp.format", Error)]),
+            (Kind::Coded(&codes::SEX), "Nữ", "2", vec![("code.label_as_code", Repaired)]),
+            (Kind::Coded(&codes::SEX), "3", "3", vec![("code.unknown", Error)]),
+            (Kind::Ethnicity, "Khmer", "05", vec![("code.label_as_code", Repaired)]),
+            (Kind::Ethnicity, "1", "01", vec![("code.leading_zero", Repaired)]),
+            (Kind::Religion, "00", "", vec![("religion.none_code", Repaired)]),
+            (Kind::Religion, "15", "15", vec![("code.unknown", Error)]),
+            (Kind::Nationality, "vn", "VN", vec![("nationality.case", Repaired)]),
+            (Kind::Nationality, "XX", "XX", vec![("nationality.unknown", Error)]),
+            (Kind::ProvinceCode, "1", "01", vec![("unit_code.leading_zero", Repaired)]),
+            (Kind::ProvinceCode, "02", "02", vec![("province_code.retired", Error)]),
+            (Kind::ProvinceCode, "99", "99", vec![("province_code.unknown", Error)]),
+            (Kind::CommuneCode, "4", "00004", vec![("unit_code.leading_zero", Repaired)]),
+            (Kind::CommuneCode, "00001", "00001", vec![("commune_code.retired", Error)]),
+            (Kind::Phone, "0912 345 678", "+84912345678", vec![]),
+            (Kind::Phone, "+84 24 3825 1234", "+842438251234", vec![]),
+            (Kind::Phone, "01662345678", "+84362345678", vec![("phone.old_mobile_prefix", Repaired)]),
+            (Kind::Phone, "12345", "12345", vec![("phone.format", Error)]),
+            (Kind::Email, "an.nguyen@Gmail.COM", "an.nguyen@gmail.com", vec![]),
+            (Kind::Email, "an.nguyen@", "an.nguyen@", vec![("email.format", Error)]),
+            (Kind::AmountVnd, "1.500.000 đ", "1500000", vec![]),
+            (Kind::AmountVnd, "-5", "-5", vec![("amount_vnd.format", Error)]),
+            (Kind::LandParcelId, "00004-12-345", "00004-12-345", vec![]),
+            (Kind::LandParcelId, "4-12-345", "4-12-345", vec![("land_parcel_id.format", Error)]),
+            (Kind::Address, "Số 1, P. Ba Đình, TP. Hà Nội", "Số 1, Phường Ba Đình, Thành phố Hà Nội", vec![("address.abbreviation", Repaired)]),
+            (Kind::Address, "Số 1, Phường Ba Đình, Thành phố Hà Nội", "Số 1, Phường Ba Đình, Thành phố Hà Nội", vec![]),
+            (
+                Kind::Address,
+                "Số 1, Phường Trúc Bạch, Quận Ba Đình, Thành phố Hà Nội",
+                "Số 1, Phường Ba Đình, Thành phố Hà Nội",
+                vec![("address.old_units", Repaired)],
+            ),
+        ];
+        for (kind, raw, want, want_findings) in cases {
+            let (got, findings) = run(kind, raw);
+            assert_eq!(got, want, "{raw}");
+            assert_eq!(findings, want_findings, "{raw}");
+        }
+    }
+
+    #[test]
+    fn address_parts() {
+        let p = parse_address("Số 3, Thôn Đông, Xã An Khánh, Huyện Hoài Đức, Thành phố Hà Nội");
+        assert_eq!(p.street, vec!["Số 3", "Thôn Đông"]);
+        assert_eq!(p.commune, Some("Xã An Khánh"));
+        assert_eq!(p.district, Some("Huyện Hoài Đức"));
+        assert_eq!(p.province, Some("Thành phố Hà Nội"));
+    }
+}
