@@ -8,3 +8,5 @@ pub mod finding;
 pub mod legacy;
 pub mod units;
 pub mod vn;
+pub mod catalog;
+pub mod validate;

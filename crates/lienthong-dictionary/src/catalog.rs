@@ -1,0 +1,247 @@
+//! The element catalogue and the shipped datasets (the citizen register and the sector
+//! datasets the synthetic generator produces).
+
+use crate::codes::{self, CodeSystem};
+use crate::element::{Charset, Element, FieldOpts, Kind, Sensitivity};
+
+use Sensitivity::{Personal, Public, SensitivePersonal};
+
+macro_rules! el {
+    ($name:literal, $vi:literal, $en:literal, $kind:expr, $format:literal, $sens:expr, $norm:expr) => {
+        Element { name: $name, label_vi: $vi, label_en: $en, kind: $kind, format: $format, sensitivity: $sens, normaliser: $norm }
+    };
+}
+
+const TEXT_NORM: &str = "NFC; legacy encodings (TCVN3, VNI, UTF-8 read as Windows-1252) repaired and reported; whitespace collapsed; canonical tone placement";
+
+/// Every element of the shared dictionary.
+pub static ELEMENTS: &[Element] = &[
+    el!("personal_id", "Số định danh cá nhân", "Personal identification number", Kind::PersonalId, "12 digits, PPP G YY RRRRRR", Personal, "spaces, dots and dashes removed; structure checked against birth date, sex and the 63 pre-2025 province codes (warning only)"),
+    el!("old_id", "Số CMND", "Old identity card number (CMND)", Kind::OldId, "9 digits", Personal, "spaces, dots and dashes removed"),
+    el!("full_name", "Họ và tên", "Full name", Kind::Name, "text, at most 100 characters", Personal, "text normaliser; upper or lower case title-cased"),
+    el!("family_name", "Họ", "Family name", Kind::Name, "text", Personal, "as full_name"),
+    el!("middle_name", "Chữ đệm", "Middle name", Kind::Name, "text", Personal, "as full_name"),
+    el!("given_name", "Tên", "Given name", Kind::Name, "text", Personal, "as full_name"),
+    el!("birth_date", "Ngày tháng năm sinh", "Date of birth", Kind::Date { year_only: true }, "YYYY-MM-DD or YYYY", Personal, "accepts ISO, YYYYMMDD, DD/MM/YYYY and a year alone; writes ISO"),
+    el!("sex", "Giới tính", "Sex", Kind::Coded(&codes::SEX), "1 male, 2 female", Personal, "Nam/Nữ/M/F written as the code"),
+    el!("ethnicity", "Dân tộc", "Ethnic group", Kind::Ethnicity, "2-digit code with its code system", SensitivePersonal, "names and aliases written as the code; a 1-digit code gets its leading zero"),
+    el!("ethnicity_name", "Tên dân tộc", "Ethnic group name", Kind::Text { max_chars: 50 }, "text", SensitivePersonal, TEXT_NORM),
+    el!("religion", "Tôn giáo", "Religion", Kind::Religion, "2-digit QCVN 109 Appendix G code, empty for none", SensitivePersonal, "00/99/Không become empty"),
+    el!("nationality", "Quốc tịch", "Nationality", Kind::Nationality, "ISO 3166-1 alpha-2", Personal, "upper-cased; Việt Nam written as VN"),
+    el!("marital_status", "Tình trạng hôn nhân", "Marital status", Kind::Coded(&codes::MARITAL_STATUS), "1 digit", Personal, "labels written as the code"),
+    el!("province_code", "Mã tỉnh", "Province code", Kind::ProvinceCode, "2 digits (QĐ 19/2025)", Public, "lost leading zeros restored"),
+    el!("commune_code", "Mã xã", "Commune code", Kind::CommuneCode, "5 digits (QĐ 19/2025)", Public, "lost leading zeros restored; checked to belong to its province"),
+    el!("address", "Địa chỉ", "Address", Kind::Address, "street, commune, province separated by commas", Personal, "text normaliser; abbreviations expanded (TP., Q., P., TX., …); pre-2025 units mapped where unambiguous, otherwise flagged"),
+    el!("phone", "Số điện thoại", "Phone number", Kind::Phone, "E.164, +84…", Personal, "mobile and landline forms to E.164; 11-digit mobiles renumbered"),
+    el!("email", "Thư điện tử", "E-mail", Kind::Email, "local@domain", Personal, "domain lower-cased"),
+    el!("amount_vnd", "Số tiền (đồng)", "Amount in VND", Kind::AmountVnd, "non-negative integer", Public, "thousands separators and currency sign removed"),
+    el!("date", "Ngày", "Date", Kind::Date { year_only: false }, "YYYY-MM-DD", Public, "accepts ISO, YYYYMMDD, DD/MM/YYYY; writes ISO"),
+    el!("timestamp", "Thời điểm", "Timestamp", Kind::Timestamp, "RFC 3339", Public, "a space separator accepted; no offset means +07:00"),
+    el!("land_parcel_id", "Mã thửa đất", "Land parcel identifier", Kind::LandParcelId, "CCCCC-S-N: commune code, map sheet, parcel number", Public, "none"),
+    el!("event_id", "Mã sự kiện hộ tịch", "Civil-status event id", Kind::Identifier { min_len: 6, max_len: 20, charset: Charset::UpperAlnum }, "6-20 letters and digits", Public, "upper-cased"),
+    el!("event_type", "Loại sự kiện", "Civil-status event type", Kind::Enum(&["birth", "death", "marriage"]), "birth | death | marriage", Public, "none"),
+    el!("insurance_no", "Mã số BHXH", "Social-insurance number", Kind::Identifier { min_len: 10, max_len: 10, charset: Charset::Digits }, "10 digits", Personal, "none"),
+    el!("employer_name", "Đơn vị sử dụng lao động", "Employer", Kind::Text { max_chars: 200 }, "text", Public, TEXT_NORM),
+    el!("insurance_status", "Trạng thái tham gia", "Participation status", Kind::Enum(&["active", "suspended", "closed"]), "active | suspended | closed", Public, "none"),
+    el!("health_card_no", "Mã thẻ BHYT", "Health-insurance card number", Kind::Identifier { min_len: 15, max_len: 15, charset: Charset::UpperAlnum }, "15 letters and digits", Personal, "upper-cased"),
+    el!("area_m2", "Diện tích (m²)", "Area in square metres", Kind::Decimal { min: 0.0, max: 1.0e9 }, "decimal", Public, "comma decimal separator accepted"),
+    el!("land_use_code", "Mục đích sử dụng đất", "Land use", Kind::Enum(&["ODT", "ONT", "LUA", "CLN", "BHK", "RSX", "NTS", "SKC"]), "land-use code", Public, "none"),
+    el!("share_pct", "Tỷ lệ sở hữu (%)", "Ownership share", Kind::Decimal { min: 0.0, max: 100.0 }, "0-100", Public, "none"),
+    el!("student_id", "Mã học sinh", "Student id", Kind::Identifier { min_len: 10, max_len: 12, charset: Charset::UpperAlnum }, "10-12 letters and digits", Personal, "upper-cased"),
+    el!("school_name", "Tên trường", "School", Kind::Text { max_chars: 200 }, "text", Public, TEXT_NORM),
+    el!("education_level", "Cấp học", "Education level", Kind::Enum(&["primary", "lower_secondary", "upper_secondary", "higher"]), "level", Public, "none"),
+    el!("school_year", "Năm học", "School year", Kind::Text { max_chars: 9 }, "YYYY-YYYY", Public, "none"),
+];
+
+pub fn element(name: &str) -> Option<&'static Element> {
+    ELEMENTS.iter().find(|e| e.name == name)
+}
+
+/// A dataset field bound to a dictionary element.
+#[derive(Debug)]
+pub struct Field {
+    pub name: &'static str,
+    pub element: &'static str,
+    pub mandatory: bool,
+    pub opts: FieldOpts,
+}
+
+/// Checks that span fields (and, for one, another dataset).
+#[derive(Debug, Clone, Copy)]
+pub enum CrossCheck {
+    /// `PPP G YY` of the personal ID against birth date, sex and the 63 pre-2025 provinces.
+    PersonalIdStructure { id: &'static str, birth_date: &'static str, sex: Option<&'static str> },
+    /// The commune belongs to the province (current tree).
+    CommuneInProvince { commune: &'static str, province: &'static str },
+    /// The address names the coded commune and province.
+    AddressAgrees { address: &'static str, commune: Option<&'static str>, province: &'static str },
+    /// The ethnic code agrees with the ethnic name in the same record.
+    EthnicityLabel { code: &'static str, label: &'static str },
+    /// A participant recorded as deceased in the civil-status register is not `active`.
+    NotDeceasedWhenActive { id: &'static str, status: &'static str },
+    /// `from` is not after `to`.
+    DateOrder { from: &'static str, to: &'static str },
+}
+
+/// A named list of fields with keys, mandatory fields and cross-field checks.
+#[derive(Debug)]
+pub struct Dataset {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub fields: &'static [Field],
+    /// Fields that together identify a record; a repeated key is a duplicate.
+    pub key: &'static [&'static str],
+    /// Whether columns beyond `fields` are tolerated (and ignored).
+    pub allow_extra: bool,
+    pub checks: &'static [CrossCheck],
+}
+
+impl Dataset {
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+}
+
+const QD121: FieldOpts = FieldOpts { ethnicity: &codes::ETHNICITY_QD121 };
+
+macro_rules! f {
+    ($name:literal) => { f!($name, $name, false) };
+    ($name:literal, !) => { f!($name, $name, true) };
+    ($name:literal, $el:literal) => { f!($name, $el, false) };
+    ($name:literal, $el:literal, !) => { f!($name, $el, true) };
+    ($name:literal, $el:literal, $m:expr) => {
+        Field { name: $name, element: $el, mandatory: $m, opts: QD121 }
+    };
+}
+
+/// The citizen register (`citizen`): the contract other tools and tests rely on.
+pub static CITIZEN: Dataset = Dataset {
+    name: "citizen",
+    title: "Citizen register (CSDL quốc gia về dân cư, synthetic)",
+    fields: &[
+        f!("personal_id", !), f!("full_name", !), f!("birth_date", !), f!("sex", !), f!("ethnicity"), f!("religion"),
+        f!("nationality"), f!("province_code", !), f!("commune_code", !), f!("address"), f!("phone"), f!("email"),
+        f!("updated_at", "timestamp"),
+    ],
+    key: &["personal_id"],
+    allow_extra: false,
+    checks: &[
+        CrossCheck::PersonalIdStructure { id: "personal_id", birth_date: "birth_date", sex: Some("sex") },
+        CrossCheck::CommuneInProvince { commune: "commune_code", province: "province_code" },
+        CrossCheck::AddressAgrees { address: "address", commune: Some("commune_code"), province: "province_code" },
+    ],
+};
+
+pub static CIVIL_STATUS_EVENT: Dataset = Dataset {
+    name: "civil_status_event",
+    title: "Civil-status events: births, deaths, marriages (hộ tịch)",
+    fields: &[
+        f!("event_id", !), f!("event_type", !), f!("personal_id", !), f!("full_name", !), f!("event_date", "date", !),
+        f!("province_code", !), f!("commune_code", !), f!("registered_at", "timestamp"),
+    ],
+    key: &["event_id"],
+    allow_extra: false,
+    checks: &[CrossCheck::CommuneInProvince { commune: "commune_code", province: "province_code" }],
+};
+
+pub static SOCIAL_INSURANCE: Dataset = Dataset {
+    name: "social_insurance",
+    title: "Social-insurance participants (BHXH)",
+    fields: &[
+        f!("insurance_no", !), f!("personal_id", !), f!("full_name", !), f!("birth_date", !), f!("employer_name", !),
+        f!("monthly_salary_vnd", "amount_vnd"), f!("status", "insurance_status", !), f!("province_code", !), f!("updated_at", "timestamp"),
+    ],
+    key: &["insurance_no"],
+    allow_extra: false,
+    checks: &[CrossCheck::NotDeceasedWhenActive { id: "personal_id", status: "status" }],
+};
+
+pub static HEALTH_INSURANCE: Dataset = Dataset {
+    name: "health_insurance",
+    title: "Health-insurance cards (BHYT)",
+    fields: &[
+        f!("card_no", "health_card_no", !), f!("personal_id", !), f!("full_name", !), f!("birth_date", !), f!("sex", !),
+        f!("ethnicity"), f!("ethnicity_name"), f!("valid_from", "date", !), f!("valid_to", "date", !), f!("province_code", !),
+    ],
+    key: &["card_no"],
+    allow_extra: false,
+    checks: &[
+        CrossCheck::EthnicityLabel { code: "ethnicity", label: "ethnicity_name" },
+        CrossCheck::DateOrder { from: "valid_from", to: "valid_to" },
+    ],
+};
+
+pub static LAND_PARCEL: Dataset = Dataset {
+    name: "land_parcel",
+    title: "Land parcels (thửa đất)",
+    fields: &[
+        f!("parcel_id", "land_parcel_id", !), f!("province_code", !), f!("commune_code", !), f!("area_m2", !),
+        f!("land_use", "land_use_code", !), f!("address"),
+    ],
+    key: &["parcel_id"],
+    allow_extra: false,
+    checks: &[
+        CrossCheck::CommuneInProvince { commune: "commune_code", province: "province_code" },
+        CrossCheck::AddressAgrees { address: "address", commune: Some("commune_code"), province: "province_code" },
+    ],
+};
+
+pub static LAND_OWNER: Dataset = Dataset {
+    name: "land_owner",
+    title: "Land-use right holders",
+    fields: &[f!("parcel_id", "land_parcel_id", !), f!("personal_id", !), f!("full_name", !), f!("share_pct", !), f!("since", "date")],
+    key: &["parcel_id", "personal_id"],
+    allow_extra: false,
+    checks: &[],
+};
+
+pub static EDUCATION_ENROLMENT: Dataset = Dataset {
+    name: "education_enrolment",
+    title: "School and university enrolments",
+    fields: &[
+        f!("student_id", !), f!("personal_id", !), f!("full_name", !), f!("birth_date", !), f!("school_name", !),
+        f!("level", "education_level", !), f!("school_year", !), f!("province_code", !), f!("commune_code"),
+    ],
+    key: &["student_id"],
+    allow_extra: false,
+    checks: &[CrossCheck::CommuneInProvince { commune: "commune_code", province: "province_code" }],
+};
+
+/// Every shipped dataset.
+pub static DATASETS: &[&Dataset] =
+    &[&CITIZEN, &CIVIL_STATUS_EVENT, &SOCIAL_INSURANCE, &HEALTH_INSURANCE, &LAND_PARCEL, &LAND_OWNER, &EDUCATION_ENROLMENT];
+
+pub fn dataset(name: &str) -> Option<&'static Dataset> {
+    DATASETS.iter().copied().find(|d| d.name == name)
+}
+
+/// The ethnic ordering a dataset field is declared with.
+pub fn ethnicity_system(field: &Field) -> &'static CodeSystem {
+    field.opts.ethnicity
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_binds_to_an_element_and_every_check_to_fields() {
+        for d in DATASETS {
+            for f in d.fields {
+                assert!(element(f.element).is_some(), "{}.{} → {}", d.name, f.name, f.element);
+            }
+            for k in d.key {
+                assert!(d.field(k).is_some_and(|f| f.mandatory), "{}: key {k}", d.name);
+            }
+        }
+        let mut names: Vec<_> = ELEMENTS.iter().map(|e| e.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ELEMENTS.len(), "element names are unique");
+        assert!(ELEMENTS.iter().all(|e| e.name.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())));
+    }
+}
