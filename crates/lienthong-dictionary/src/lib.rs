@@ -10,3 +10,5 @@ pub mod units;
 pub mod vn;
 pub mod catalog;
 pub mod validate;
+pub mod input;
+pub mod report;
