@@ -8,7 +8,15 @@ use Sensitivity::{Personal, Public, SensitivePersonal};
 
 macro_rules! el {
     ($name:literal, $vi:literal, $en:literal, $kind:expr, $format:literal, $sens:expr, $norm:expr) => {
-        Element { name: $name, label_vi: $vi, label_en: $en, kind: $kind, format: $format, sensitivity: $sens, normaliser: $norm }
+        Element {
+            name: $name,
+            label_vi: $vi,
+            label_en: $en,
+            kind: $kind,
+            format: $format,
+            sensitivity: $sens,
+            normaliser: $norm,
+        }
     };
 }
 
@@ -70,17 +78,37 @@ pub struct Field {
 #[derive(Debug, Clone, Copy)]
 pub enum CrossCheck {
     /// `PPP G YY` of the personal ID against birth date, sex and the 63 pre-2025 provinces.
-    PersonalIdStructure { id: &'static str, birth_date: &'static str, sex: Option<&'static str> },
+    PersonalIdStructure {
+        id: &'static str,
+        birth_date: &'static str,
+        sex: Option<&'static str>,
+    },
     /// The commune belongs to the province (current tree).
-    CommuneInProvince { commune: &'static str, province: &'static str },
+    CommuneInProvince {
+        commune: &'static str,
+        province: &'static str,
+    },
     /// The address names the coded commune and province.
-    AddressAgrees { address: &'static str, commune: Option<&'static str>, province: &'static str },
+    AddressAgrees {
+        address: &'static str,
+        commune: Option<&'static str>,
+        province: &'static str,
+    },
     /// The ethnic code agrees with the ethnic name in the same record.
-    EthnicityLabel { code: &'static str, label: &'static str },
+    EthnicityLabel {
+        code: &'static str,
+        label: &'static str,
+    },
     /// A participant recorded as deceased in the civil-status register is not `active`.
-    NotDeceasedWhenActive { id: &'static str, status: &'static str },
+    NotDeceasedWhenActive {
+        id: &'static str,
+        status: &'static str,
+    },
     /// `from` is not after `to`.
-    DateOrder { from: &'static str, to: &'static str },
+    DateOrder {
+        from: &'static str,
+        to: &'static str,
+    },
 }
 
 /// A named list of fields with keys, mandatory fields and cross-field checks.
@@ -106,15 +134,30 @@ impl Dataset {
     }
 }
 
-const QD121: FieldOpts = FieldOpts { ethnicity: &codes::ETHNICITY_QD121 };
+const QD121: FieldOpts = FieldOpts {
+    ethnicity: &codes::ETHNICITY_QD121,
+};
 
 macro_rules! f {
-    ($name:literal) => { f!($name, $name, false) };
-    ($name:literal, !) => { f!($name, $name, true) };
-    ($name:literal, $el:literal) => { f!($name, $el, false) };
-    ($name:literal, $el:literal, !) => { f!($name, $el, true) };
+    ($name:literal) => {
+        f!($name, $name, false)
+    };
+    ($name:literal, !) => {
+        f!($name, $name, true)
+    };
+    ($name:literal, $el:literal) => {
+        f!($name, $el, false)
+    };
+    ($name:literal, $el:literal, !) => {
+        f!($name, $el, true)
+    };
     ($name:literal, $el:literal, $m:expr) => {
-        Field { name: $name, element: $el, mandatory: $m, opts: QD121 }
+        Field {
+            name: $name,
+            element: $el,
+            mandatory: $m,
+            opts: QD121,
+        }
     };
 }
 
@@ -123,16 +166,37 @@ pub static CITIZEN: Dataset = Dataset {
     name: "citizen",
     title: "Citizen register (CSDL quốc gia về dân cư, synthetic)",
     fields: &[
-        f!("personal_id", !), f!("full_name", !), f!("birth_date", !), f!("sex", !), f!("ethnicity"), f!("religion"),
-        f!("nationality"), f!("province_code", !), f!("commune_code", !), f!("address"), f!("phone"), f!("email"),
+        f!("personal_id", !),
+        f!("full_name", !),
+        f!("birth_date", !),
+        f!("sex", !),
+        f!("ethnicity"),
+        f!("religion"),
+        f!("nationality"),
+        f!("province_code", !),
+        f!("commune_code", !),
+        f!("address"),
+        f!("phone"),
+        f!("email"),
         f!("updated_at", "timestamp"),
     ],
     key: &["personal_id"],
     allow_extra: false,
     checks: &[
-        CrossCheck::PersonalIdStructure { id: "personal_id", birth_date: "birth_date", sex: Some("sex") },
-        CrossCheck::CommuneInProvince { commune: "commune_code", province: "province_code" },
-        CrossCheck::AddressAgrees { address: "address", commune: Some("commune_code"), province: "province_code" },
+        CrossCheck::PersonalIdStructure {
+            id: "personal_id",
+            birth_date: "birth_date",
+            sex: Some("sex"),
+        },
+        CrossCheck::CommuneInProvince {
+            commune: "commune_code",
+            province: "province_code",
+        },
+        CrossCheck::AddressAgrees {
+            address: "address",
+            commune: Some("commune_code"),
+            province: "province_code",
+        },
     ],
 };
 
@@ -140,38 +204,76 @@ pub static CIVIL_STATUS_EVENT: Dataset = Dataset {
     name: "civil_status_event",
     title: "Civil-status events: births, deaths, marriages (hộ tịch)",
     fields: &[
-        f!("event_id", !), f!("event_type", !), f!("personal_id", !), f!("full_name", !), f!("event_date", "date", !),
-        f!("province_code", !), f!("commune_code", !), f!("registered_at", "timestamp"),
+        f!("event_id", !),
+        f!("event_type", !),
+        f!("personal_id", !),
+        f!("full_name", !),
+        f!("event_date", "date", !),
+        f!("province_code", !),
+        f!("commune_code", !),
+        f!("registered_at", "timestamp"),
     ],
     key: &["event_id"],
     allow_extra: false,
-    checks: &[CrossCheck::CommuneInProvince { commune: "commune_code", province: "province_code" }],
+    checks: &[CrossCheck::CommuneInProvince {
+        commune: "commune_code",
+        province: "province_code",
+    }],
 };
 
 pub static SOCIAL_INSURANCE: Dataset = Dataset {
     name: "social_insurance",
     title: "Social-insurance participants (BHXH)",
     fields: &[
-        f!("insurance_no", !), f!("personal_id", !), f!("full_name", !), f!("birth_date", !), f!("employer_name", !),
-        f!("monthly_salary_vnd", "amount_vnd"), f!("status", "insurance_status", !), f!("province_code", !), f!("updated_at", "timestamp"),
+        f!("insurance_no", !),
+        f!("personal_id", !),
+        f!("full_name", !),
+        f!("birth_date", !),
+        f!("employer_name", !),
+        f!("monthly_salary_vnd", "amount_vnd"),
+        f!("status", "insurance_status", !),
+        f!("province_code", !),
+        f!("updated_at", "timestamp"),
     ],
     key: &["insurance_no"],
     allow_extra: false,
-    checks: &[CrossCheck::NotDeceasedWhenActive { id: "personal_id", status: "status" }],
+    checks: &[CrossCheck::NotDeceasedWhenActive {
+        id: "personal_id",
+        status: "status",
+    }],
 };
 
 pub static HEALTH_INSURANCE: Dataset = Dataset {
     name: "health_insurance",
     title: "Health-insurance cards (BHYT)",
     fields: &[
-        f!("card_no", "health_card_no", !), f!("personal_id", !), f!("full_name", !), f!("birth_date", !), f!("sex", !),
-        f!("ethnicity"), f!("ethnicity_name"), f!("valid_from", "date", !), f!("valid_to", "date", !), f!("province_code", !),
+        f!("card_no", "health_card_no", !),
+        f!("personal_id", !),
+        f!("full_name", !),
+        f!("birth_date", !),
+        f!("sex", !),
+        f!("ethnicity"),
+        f!("ethnicity_name"),
+        f!("valid_from", "date", !),
+        f!("valid_to", "date", !),
+        f!("province_code", !),
     ],
     key: &["card_no"],
     allow_extra: false,
     checks: &[
-        CrossCheck::EthnicityLabel { code: "ethnicity", label: "ethnicity_name" },
-        CrossCheck::DateOrder { from: "valid_from", to: "valid_to" },
+        CrossCheck::PersonalIdStructure {
+            id: "personal_id",
+            birth_date: "birth_date",
+            sex: Some("sex"),
+        },
+        CrossCheck::EthnicityLabel {
+            code: "ethnicity",
+            label: "ethnicity_name",
+        },
+        CrossCheck::DateOrder {
+            from: "valid_from",
+            to: "valid_to",
+        },
     ],
 };
 
@@ -179,21 +281,38 @@ pub static LAND_PARCEL: Dataset = Dataset {
     name: "land_parcel",
     title: "Land parcels (thửa đất)",
     fields: &[
-        f!("parcel_id", "land_parcel_id", !), f!("province_code", !), f!("commune_code", !), f!("area_m2", !),
-        f!("land_use", "land_use_code", !), f!("address"),
+        f!("parcel_id", "land_parcel_id", !),
+        f!("province_code", !),
+        f!("commune_code", !),
+        f!("area_m2", !),
+        f!("land_use", "land_use_code", !),
+        f!("address"),
     ],
     key: &["parcel_id"],
     allow_extra: false,
     checks: &[
-        CrossCheck::CommuneInProvince { commune: "commune_code", province: "province_code" },
-        CrossCheck::AddressAgrees { address: "address", commune: Some("commune_code"), province: "province_code" },
+        CrossCheck::CommuneInProvince {
+            commune: "commune_code",
+            province: "province_code",
+        },
+        CrossCheck::AddressAgrees {
+            address: "address",
+            commune: Some("commune_code"),
+            province: "province_code",
+        },
     ],
 };
 
 pub static LAND_OWNER: Dataset = Dataset {
     name: "land_owner",
     title: "Land-use right holders",
-    fields: &[f!("parcel_id", "land_parcel_id", !), f!("personal_id", !), f!("full_name", !), f!("share_pct", !), f!("since", "date")],
+    fields: &[
+        f!("parcel_id", "land_parcel_id", !),
+        f!("personal_id", !),
+        f!("full_name", !),
+        f!("share_pct", !),
+        f!("since", "date"),
+    ],
     key: &["parcel_id", "personal_id"],
     allow_extra: false,
     checks: &[],
@@ -203,17 +322,34 @@ pub static EDUCATION_ENROLMENT: Dataset = Dataset {
     name: "education_enrolment",
     title: "School and university enrolments",
     fields: &[
-        f!("student_id", !), f!("personal_id", !), f!("full_name", !), f!("birth_date", !), f!("school_name", !),
-        f!("level", "education_level", !), f!("school_year", !), f!("province_code", !), f!("commune_code"),
+        f!("student_id", !),
+        f!("personal_id", !),
+        f!("full_name", !),
+        f!("birth_date", !),
+        f!("school_name", !),
+        f!("level", "education_level", !),
+        f!("school_year", !),
+        f!("province_code", !),
+        f!("commune_code"),
     ],
     key: &["student_id"],
     allow_extra: false,
-    checks: &[CrossCheck::CommuneInProvince { commune: "commune_code", province: "province_code" }],
+    checks: &[CrossCheck::CommuneInProvince {
+        commune: "commune_code",
+        province: "province_code",
+    }],
 };
 
 /// Every shipped dataset.
-pub static DATASETS: &[&Dataset] =
-    &[&CITIZEN, &CIVIL_STATUS_EVENT, &SOCIAL_INSURANCE, &HEALTH_INSURANCE, &LAND_PARCEL, &LAND_OWNER, &EDUCATION_ENROLMENT];
+pub static DATASETS: &[&Dataset] = &[
+    &CITIZEN,
+    &CIVIL_STATUS_EVENT,
+    &SOCIAL_INSURANCE,
+    &HEALTH_INSURANCE,
+    &LAND_PARCEL,
+    &LAND_OWNER,
+    &EDUCATION_ENROLMENT,
+];
 
 pub fn dataset(name: &str) -> Option<&'static Dataset> {
     DATASETS.iter().copied().find(|d| d.name == name)
@@ -232,16 +368,29 @@ mod tests {
     fn every_field_binds_to_an_element_and_every_check_to_fields() {
         for d in DATASETS {
             for f in d.fields {
-                assert!(element(f.element).is_some(), "{}.{} → {}", d.name, f.name, f.element);
+                assert!(
+                    element(f.element).is_some(),
+                    "{}.{} → {}",
+                    d.name,
+                    f.name,
+                    f.element
+                );
             }
             for k in d.key {
-                assert!(d.field(k).is_some_and(|f| f.mandatory), "{}: key {k}", d.name);
+                assert!(
+                    d.field(k).is_some_and(|f| f.mandatory),
+                    "{}: key {k}",
+                    d.name
+                );
             }
         }
         let mut names: Vec<_> = ELEMENTS.iter().map(|e| e.name).collect();
         names.sort();
         names.dedup();
         assert_eq!(names.len(), ELEMENTS.len(), "element names are unique");
-        assert!(ELEMENTS.iter().all(|e| e.name.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())));
+        assert!(ELEMENTS.iter().all(|e| e
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())));
     }
 }

@@ -34,15 +34,18 @@ impl CodeSystem {
     /// Finds an entry by its label or an alias, ignoring case, tones, Đ/D and spacing.
     pub fn by_label(&self, label: &str) -> Option<&'static Code> {
         let key = label_key(label);
-        self.codes.iter().find(|c| {
-            label_key(c.label) == key || c.aliases.iter().any(|a| label_key(a) == key)
-        })
+        self.codes
+            .iter()
+            .find(|c| label_key(c.label) == key || c.aliases.iter().any(|a| label_key(a) == key))
     }
 }
 
 /// Folded label key: hyphens, apostrophes and spaces ignored (`Khơ-me` = `Khơ Me` = `khome`).
 pub fn label_key(s: &str) -> String {
-    fold_key(s).chars().filter(|c| c.is_alphanumeric()).collect()
+    fold_key(s)
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect()
 }
 
 macro_rules! codes {
@@ -151,13 +154,23 @@ pub fn iso_alpha2_codes() -> impl Iterator<Item = &'static str> {
 
 /// The code systems an element can bind to, by id.
 pub fn system(id: &str) -> Option<&'static CodeSystem> {
-    [&ETHNICITY_QD121, &ETHNICITY_GSO, &RELIGION_QCVN109, &SEX, &MARITAL_STATUS]
-        .into_iter()
-        .find(|s| s.id == id)
+    [
+        &ETHNICITY_QD121,
+        &ETHNICITY_GSO,
+        &RELIGION_QCVN109,
+        &SEX,
+        &MARITAL_STATUS,
+    ]
+    .into_iter()
+    .find(|s| s.id == id)
 }
 
 /// The same ethnic group in the other ordering, by name.
-pub fn ethnicity_crosswalk(code: &str, from: &CodeSystem, to: &'static CodeSystem) -> Option<&'static Code> {
+pub fn ethnicity_crosswalk(
+    code: &str,
+    from: &CodeSystem,
+    to: &'static CodeSystem,
+) -> Option<&'static Code> {
     from.get(code).and_then(|c| to.by_label(c.label))
 }
 
@@ -172,8 +185,13 @@ mod tests {
         assert_eq!(iso_alpha2_codes().count(), 249);
         for (i, c) in ETHNICITY_QD121.codes.iter().enumerate() {
             assert_eq!(c.code, format!("{:02}", i + 1));
-            let other = ETHNICITY_GSO.by_label(c.label).unwrap_or_else(|| panic!("{} has no census code", c.label));
-            assert_eq!(ETHNICITY_QD121.by_label(other.label).map(|x| x.code), Some(c.code));
+            let other = ETHNICITY_GSO
+                .by_label(c.label)
+                .unwrap_or_else(|| panic!("{} has no census code", c.label));
+            assert_eq!(
+                ETHNICITY_QD121.by_label(other.label).map(|x| x.code),
+                Some(c.code)
+            );
         }
     }
 
@@ -181,9 +199,18 @@ mod tests {
     fn orderings_differ_where_documented() {
         assert_eq!(ETHNICITY_QD121.get("04").map(|c| c.label), Some("Hoa"));
         assert_eq!(ETHNICITY_GSO.get("04").map(|c| c.label), Some("Mường"));
-        assert_eq!(ethnicity_crosswalk("04", &ETHNICITY_GSO, &ETHNICITY_QD121).map(|c| c.code), Some("06"));
-        assert_eq!(ETHNICITY_QD121.by_label("khmer").map(|c| c.code), Some("05"));
-        assert_eq!(ETHNICITY_QD121.by_label("H'MÔNG").map(|c| c.code), Some("08"));
+        assert_eq!(
+            ethnicity_crosswalk("04", &ETHNICITY_GSO, &ETHNICITY_QD121).map(|c| c.code),
+            Some("06")
+        );
+        assert_eq!(
+            ETHNICITY_QD121.by_label("khmer").map(|c| c.code),
+            Some("05")
+        );
+        assert_eq!(
+            ETHNICITY_QD121.by_label("H'MÔNG").map(|c| c.code),
+            Some("08")
+        );
         assert!(is_iso_alpha2("VN") && !is_iso_alpha2("XX") && !is_iso_alpha2("vn"));
     }
 }

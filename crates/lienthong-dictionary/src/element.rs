@@ -43,10 +43,14 @@ pub enum Kind {
     OldId,
     /// A person's name or name part.
     Name,
-    Text { max_chars: usize },
+    Text {
+        max_chars: usize,
+    },
     Address,
     /// A calendar date; `year_only` accepts a bare year (birth dates in C06 data).
-    Date { year_only: bool },
+    Date {
+        year_only: bool,
+    },
     Timestamp,
     Coded(&'static CodeSystem),
     /// Code bound per dataset field to one of the two ethnic orderings.
@@ -59,9 +63,16 @@ pub enum Kind {
     Email,
     AmountVnd,
     LandParcelId,
-    Identifier { min_len: usize, max_len: usize, charset: Charset },
+    Identifier {
+        min_len: usize,
+        max_len: usize,
+        charset: Charset,
+    },
     Enum(&'static [&'static str]),
-    Decimal { min: f64, max: f64 },
+    Decimal {
+        min: f64,
+        max: f64,
+    },
 }
 
 impl Kind {
@@ -97,7 +108,9 @@ impl Element {
             Kind::Ethnicity => Some((codes::ETHNICITY_QD121.id, codes::ETHNICITY_QD121.version)),
             Kind::Religion => Some((codes::RELIGION_QCVN109.id, codes::RELIGION_QCVN109.version)),
             Kind::Nationality => Some(("iso-3166-1-alpha-2", "2020")),
-            Kind::ProvinceCode | Kind::CommuneCode => Some(("admin-units/qd19-2025", units::REFORM_DATE)),
+            Kind::ProvinceCode | Kind::CommuneCode => {
+                Some(("admin-units/qd19-2025", units::REFORM_DATE))
+            }
             _ => None,
         }
     }
@@ -112,7 +125,9 @@ pub struct FieldOpts {
 
 impl Default for FieldOpts {
     fn default() -> Self {
-        FieldOpts { ethnicity: &codes::ETHNICITY_QD121 }
+        FieldOpts {
+            ethnicity: &codes::ETHNICITY_QD121,
+        }
     }
 }
 
@@ -124,7 +139,8 @@ pub struct Out<'a> {
 
 impl Out<'_> {
     fn push(&mut self, rule: &'static str, severity: Severity, message: impl Into<String>) {
-        self.findings.push(Finding::new(self.field, rule, severity, message));
+        self.findings
+            .push(Finding::new(self.field, rule, severity, message));
     }
     fn error(&mut self, rule: &'static str, message: impl Into<String>) {
         self.push(rule, Severity::Error, message);
@@ -147,7 +163,10 @@ pub fn check(kind: &Kind, opts: &FieldOpts, raw: &str, out: &mut Out<'_>) -> Str
         Kind::Text { max_chars } => {
             let t = clean_text(raw, out).into_owned();
             if t.chars().count() > *max_chars {
-                out.error("text.too_long", format!("longer than {max_chars} characters"));
+                out.error(
+                    "text.too_long",
+                    format!("longer than {max_chars} characters"),
+                );
             }
             t
         }
@@ -164,7 +183,11 @@ pub fn check(kind: &Kind, opts: &FieldOpts, raw: &str, out: &mut Out<'_>) -> Str
         Kind::Email => email(raw, out),
         Kind::AmountVnd => amount_vnd(raw, out),
         Kind::LandParcelId => land_parcel_id(raw, out),
-        Kind::Identifier { min_len, max_len, charset } => identifier(raw, *min_len, *max_len, *charset, out),
+        Kind::Identifier {
+            min_len,
+            max_len,
+            charset,
+        } => identifier(raw, *min_len, *max_len, *charset, out),
         Kind::Enum(values) => {
             let v = raw.trim();
             if !values.contains(&v) {
@@ -190,18 +213,33 @@ pub fn check(kind: &Kind, opts: &FieldOpts, raw: &str, out: &mut Out<'_>) -> Str
 }
 
 fn digits_id(raw: &str, len: usize, out: &mut Out<'_>) -> String {
-    let stripped: String = raw.chars().filter(|c| !matches!(c, ' ' | '.' | '-')).collect();
+    let stripped: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-'))
+        .collect();
     if stripped.len() != raw.trim().len() {
         out.repaired("id.separators", "spaces, dots or dashes removed");
     }
     if !stripped.chars().all(|c| c.is_ascii_digit()) {
         out.error("id.non_digit", "contains characters other than digits");
     } else if len == 12 && stripped.len() == 9 {
-        out.error("personal_id.is_cmnd", "9 digits: an old CMND number in the personal-ID field");
+        out.error(
+            "personal_id.is_cmnd",
+            "9 digits: an old CMND number in the personal-ID field",
+        );
     } else if stripped.len() == len - 1 {
-        out.error("id.length", format!("{} digits, {len} expected; a leading zero may have been lost (0{stripped}?)", stripped.len()));
+        out.error(
+            "id.length",
+            format!(
+                "{} digits, {len} expected; a leading zero may have been lost (0{stripped}?)",
+                stripped.len()
+            ),
+        );
     } else if stripped.len() != len {
-        out.error("id.length", format!("{} digits, {len} expected", stripped.len()));
+        out.error(
+            "id.length",
+            format!("{} digits, {len} expected", stripped.len()),
+        );
     }
     stripped
 }
@@ -218,17 +256,27 @@ pub fn clean_text<'a>(raw: &'a str, out: &mut Out<'_>) -> Cow<'a, str> {
     }
     if !s.is_ascii() {
         if let Some((fixed, kind)) = legacy::repair(&s) {
-            out.repaired("text.legacy_encoding", format!("repaired from {}", kind.name()));
+            out.repaired(
+                "text.legacy_encoding",
+                format!("repaired from {}", kind.name()),
+            );
             s = Cow::Owned(fixed.nfc().collect());
         }
     }
-    if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) || s.contains("  ") || s.contains(['\t', '\u{a0}']) {
+    if s.starts_with(char::is_whitespace)
+        || s.ends_with(char::is_whitespace)
+        || s.contains("  ")
+        || s.contains(['\t', '\u{a0}'])
+    {
         out.repaired("text.whitespace", "whitespace trimmed and collapsed");
         s = Cow::Owned(s.split_whitespace().collect::<Vec<_>>().join(" "));
     }
     if !s.is_ascii() {
         if let Some(fixed) = vn::canonical_tone_placement(&s) {
-            out.repaired("text.tone_placement", "tone mark moved to the canonical position (hòa, thủy)");
+            out.repaired(
+                "text.tone_placement",
+                "tone mark moved to the canonical position (hòa, thủy)",
+            );
             s = Cow::Owned(fixed);
         }
     }
@@ -237,7 +285,9 @@ pub fn clean_text<'a>(raw: &'a str, out: &mut Out<'_>) -> Cow<'a, str> {
 
 fn is_all_upper(s: &str) -> bool {
     let mut letters = s.chars().filter(|c| c.is_alphabetic()).peekable();
-    letters.peek().is_some() && s.chars().filter(|c| c.is_alphabetic()).count() > 1 && letters.all(|c| !c.is_lowercase())
+    letters.peek().is_some()
+        && s.chars().filter(|c| c.is_alphabetic()).count() > 1
+        && letters.all(|c| !c.is_lowercase())
 }
 
 fn name(raw: &str, out: &mut Out<'_>) -> String {
@@ -249,10 +299,15 @@ fn name(raw: &str, out: &mut Out<'_>) -> String {
         out.repaired("text.lower_case", "lower-case name title-cased");
         s = vn::title_case(&s);
     }
-    if s.chars().any(|c| !(c.is_alphabetic() || c == ' ' || c == '\'' || c == '-')) {
+    if s.chars()
+        .any(|c| !(c.is_alphabetic() || c == ' ' || c == '\'' || c == '-'))
+    {
         out.error("name.invalid_chars", "contains digits or symbols");
     } else if s.contains(' ') && !vn::has_diacritics(&s) {
-        out.warning("name.no_diacritics", "written without Vietnamese diacritics");
+        out.warning(
+            "name.no_diacritics",
+            "written without Vietnamese diacritics",
+        );
     }
     s
 }
@@ -271,7 +326,11 @@ const DISTRICT_PREFIXES: [&str; 4] = ["quan ", "huyen ", "thi xa ", "thanh pho "
 
 pub fn parse_address(s: &str) -> AddressParts<'_> {
     let mut parts = AddressParts::default();
-    let segments: Vec<&str> = s.split(',').map(str::trim).filter(|x| !x.is_empty()).collect();
+    let segments: Vec<&str> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .collect();
     let n = segments.len();
     for (i, seg) in segments.iter().enumerate() {
         let key = vn::fold_key(seg);
@@ -280,7 +339,8 @@ pub fn parse_address(s: &str) -> AddressParts<'_> {
             parts.province = Some(seg);
         } else if parts.commune.is_none() && starts(&COMMUNE_PREFIXES) {
             parts.commune = Some(seg);
-        } else if parts.commune.is_some() && parts.district.is_none() && starts(&DISTRICT_PREFIXES) {
+        } else if parts.commune.is_some() && parts.district.is_none() && starts(&DISTRICT_PREFIXES)
+        {
             parts.district = Some(seg);
         } else {
             parts.street.push(seg);
@@ -292,13 +352,27 @@ pub fn parse_address(s: &str) -> AddressParts<'_> {
 /// Expands a unit abbreviation at the start of an address segment.
 fn expand_segment(seg: &str) -> Option<String> {
     let t = seg.trim();
-    let compact: String = t.chars().filter(|c| !c.is_whitespace() && *c != '.').collect::<String>().to_uppercase();
+    let compact: String = t
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '.')
+        .collect::<String>()
+        .to_uppercase();
     if matches!(compact.as_str(), "TPHCM" | "HCM") {
         return Some("Thành phố Hồ Chí Minh".into());
     }
     const ABBR: [(&str, &str); 12] = [
-        ("T.P.", "Thành phố"), ("T.P", "Thành phố"), ("TP.", "Thành phố"), ("Tp.", "Thành phố"), ("TP ", "Thành phố"),
-        ("TX.", "Thị xã"), ("T.X.", "Thị xã"), ("TT.", "Thị trấn"), ("P.", "Phường"), ("X.", "Xã"), ("Q.", "Quận"), ("H.", "Huyện"),
+        ("T.P.", "Thành phố"),
+        ("T.P", "Thành phố"),
+        ("TP.", "Thành phố"),
+        ("Tp.", "Thành phố"),
+        ("TP ", "Thành phố"),
+        ("TX.", "Thị xã"),
+        ("T.X.", "Thị xã"),
+        ("TT.", "Thị trấn"),
+        ("P.", "Phường"),
+        ("X.", "Xã"),
+        ("Q.", "Quận"),
+        ("H.", "Huyện"),
     ];
     for (abbr, full) in ABBR {
         if let Some(rest) = t.strip_prefix(abbr) {
@@ -309,7 +383,10 @@ fn expand_segment(seg: &str) -> Option<String> {
         }
     }
     if let Some(rest) = t.strip_prefix("KP").filter(|r| r.starts_with([' ', '.'])) {
-        return Some(format!("Khu phố {}", rest.trim_start_matches('.').trim_start()));
+        return Some(format!(
+            "Khu phố {}",
+            rest.trim_start_matches('.').trim_start()
+        ));
     }
     None
 }
@@ -332,7 +409,10 @@ fn address(raw: &str, out: &mut Out<'_>) -> String {
         })
         .collect();
     if expanded {
-        out.repaired("address.abbreviation", "unit abbreviations expanded (TP., P., Q., X., …)");
+        out.repaired(
+            "address.abbreviation",
+            "unit abbreviations expanded (TP., P., Q., X., …)",
+        );
         s = segments.join(", ");
     }
     if let Some(mapped) = old_units(&s, out) {
@@ -347,14 +427,19 @@ fn old_units(s: &str, out: &mut Out<'_>) -> Option<String> {
     let parts = parse_address(s);
     let province = parts.province?;
     let current_province = units::current().province_by_name(province);
-    let township = parts.commune.is_some_and(|c| vn::fold_key(c).starts_with("thi tran "));
+    let township = parts
+        .commune
+        .is_some_and(|c| vn::fold_key(c).starts_with("thi tran "));
     if parts.district.is_none() && current_province.is_some() && !township {
         return None;
     }
     let old_province = units::pre_2025().province_by_name(province);
     let Some(old_province) = old_province else {
         if current_province.is_none() {
-            out.warning("address.unknown_province", "the province in the address is not a known unit");
+            out.warning(
+                "address.unknown_province",
+                "the province in the address is not a known unit",
+            );
         }
         return None;
     };
@@ -367,7 +452,10 @@ fn old_units(s: &str, out: &mut Out<'_>) -> Option<String> {
         .filter(|c| Some(vn::fold_key(&c.full_name)) == commune_key)
         .filter(|c| {
             district_key.as_ref().is_none_or(|d| {
-                c.district_code.as_deref().and_then(|dc| old.district(dc)).is_some_and(|dd| vn::fold_key(&dd.full_name) == *d)
+                c.district_code
+                    .as_deref()
+                    .and_then(|dc| old.district(dc))
+                    .is_some_and(|dd| vn::fold_key(&dd.full_name) == *d)
             })
         })
         .collect();
@@ -380,7 +468,10 @@ fn old_units(s: &str, out: &mut Out<'_>) -> Option<String> {
             let new_province = units::current().province(&new.province_code)?;
             out.repaired(
                 "address.old_units",
-                format!("pre-2025 unit names mapped to {}, {}", new.full_name, new_province.full_name),
+                format!(
+                    "pre-2025 unit names mapped to {}, {}",
+                    new.full_name, new_province.full_name
+                ),
             );
             let mut segs: Vec<&str> = parts.street.clone();
             segs.push(&new.full_name);
@@ -388,7 +479,10 @@ fn old_units(s: &str, out: &mut Out<'_>) -> Option<String> {
             Some(segs.join(", "))
         }
         None => {
-            out.warning("address.old_units", "pre-2025 unit names with no unambiguous current unit; left as written");
+            out.warning(
+                "address.old_units",
+                "pre-2025 unit names with no unambiguous current unit; left as written",
+            );
             None
         }
     }
@@ -396,7 +490,11 @@ fn old_units(s: &str, out: &mut Out<'_>) -> Option<String> {
 
 /// Parses an accepted date form into (year, month, day); month/day 0 for a bare year.
 fn parse_date(v: &str) -> Option<(u32, u32, u32)> {
-    let num = |s: &str| -> Option<u32> { (!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())).then(|| s.parse().ok()).flatten() };
+    let num = |s: &str| -> Option<u32> {
+        (!s.is_empty() && s.chars().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
     let b = v.as_bytes();
     if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
         return Some((num(&v[..4])?, num(&v[5..7])?, num(&v[8..])?));
@@ -414,11 +512,12 @@ fn parse_date(v: &str) -> Option<(u32, u32, u32)> {
     None
 }
 
-fn days_in_month(y: u32, m: u32) -> u32 {
+/// Days in month `m` of year `y` (Gregorian); 0 for a month outside 1..=12.
+pub fn days_in_month(y: u32, m: u32) -> u32 {
     match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
         2 => 28,
         _ => 0,
     }
@@ -427,7 +526,10 @@ fn days_in_month(y: u32, m: u32) -> u32 {
 fn date(raw: &str, year_only: bool, out: &mut Out<'_>) -> String {
     let v = raw.trim();
     let Some((y, m, d)) = parse_date(v) else {
-        out.error("date.format", "not a date in an accepted form (YYYY-MM-DD, YYYYMMDD, DD/MM/YYYY, YYYY)");
+        out.error(
+            "date.format",
+            "not a date in an accepted form (YYYY-MM-DD, YYYYMMDD, DD/MM/YYYY, YYYY)",
+        );
         return v.to_owned();
     };
     if m == 0 {
@@ -440,7 +542,10 @@ fn date(raw: &str, year_only: bool, out: &mut Out<'_>) -> String {
         return format!("{y:04}");
     }
     if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) || !(1800..=2200).contains(&y) {
-        out.error("date.impossible", format!("{v} is not a calendar date (day and month swapped?)"));
+        out.error(
+            "date.impossible",
+            format!("{v} is not a calendar date (day and month swapped?)"),
+        );
         return v.to_owned();
     }
     format!("{y:04}-{m:02}-{d:02}")
@@ -448,8 +553,15 @@ fn date(raw: &str, year_only: bool, out: &mut Out<'_>) -> String {
 
 fn timestamp(raw: &str, out: &mut Out<'_>) -> String {
     let v = raw.trim();
-    let (date_part, rest) = if v.len() >= 19 && matches!(v.as_bytes()[10], b'T' | b' ') { (&v[..10], &v[11..]) } else { (v, "") };
-    let mut sub = Out { field: out.field, findings: &mut Vec::new() };
+    let (date_part, rest) = if v.len() >= 19 && matches!(v.as_bytes()[10], b'T' | b' ') {
+        (&v[..10], &v[11..])
+    } else {
+        (v, "")
+    };
+    let mut sub = Out {
+        field: out.field,
+        findings: &mut Vec::new(),
+    };
     let d = date(date_part, false, &mut sub);
     let time_ok = rest.len() >= 8
         && rest.as_bytes()[2] == b':'
@@ -458,7 +570,10 @@ fn timestamp(raw: &str, out: &mut Out<'_>) -> String {
         && rest[3..5].parse::<u32>().is_ok_and(|m| m < 60)
         && rest[6..8].parse::<u32>().is_ok_and(|s| s < 61);
     if !sub.findings.is_empty() || !time_ok {
-        out.error("timestamp.format", "not an RFC 3339 timestamp (YYYY-MM-DDTHH:MM:SS+07:00)");
+        out.error(
+            "timestamp.format",
+            "not an RFC 3339 timestamp (YYYY-MM-DDTHH:MM:SS+07:00)",
+        );
         return v.to_owned();
     }
     let tail = &rest[8..];
@@ -471,7 +586,9 @@ fn timestamp(raw: &str, out: &mut Out<'_>) -> String {
     };
     let zone_ok = zone.is_empty()
         || zone == "Z"
-        || (zone.len() == 6 && matches!(zone.as_bytes()[0], b'+' | b'-') && zone.as_bytes()[3] == b':');
+        || (zone.len() == 6
+            && matches!(zone.as_bytes()[0], b'+' | b'-')
+            && zone.as_bytes()[3] == b':');
     if !zone_ok {
         out.error("timestamp.format", "bad time-zone offset");
         return v.to_owned();
@@ -487,7 +604,10 @@ fn coded(raw: &str, system: &'static CodeSystem, out: &mut Out<'_>) -> String {
         return v.to_owned();
     }
     if let Some(c) = system.by_label(v) {
-        out.repaired("code.label_as_code", format!("label written instead of code {}", c.code));
+        out.repaired(
+            "code.label_as_code",
+            format!("label written instead of code {}", c.code),
+        );
         return c.code.to_owned();
     }
     out.error("code.unknown", format!("not a code of {}", system.id));
@@ -506,7 +626,10 @@ fn ethnicity(raw: &str, system: &'static CodeSystem, out: &mut Out<'_>) -> Strin
 fn religion(raw: &str, out: &mut Out<'_>) -> String {
     let v = raw.trim();
     if matches!(v, "00" | "99") || vn::fold_key(v) == "khong" {
-        out.repaired("religion.none_code", "a 'no religion' code; stored as empty (QCVN 109 has no code for none)");
+        out.repaired(
+            "religion.none_code",
+            "a 'no religion' code; stored as empty (QCVN 109 has no code for none)",
+        );
         return String::new();
     }
     coded(v, &codes::RELIGION_QCVN109, out)
@@ -521,8 +644,14 @@ fn nationality(raw: &str, out: &mut Out<'_>) -> String {
         }
         return up;
     }
-    if matches!(vn::fold_key(v).as_str(), "viet nam" | "vietnam" | "vn" | "vnm") {
-        out.repaired("nationality.name_as_code", "country name written instead of VN");
+    if matches!(
+        vn::fold_key(v).as_str(),
+        "viet nam" | "vietnam" | "vn" | "vnm"
+    ) {
+        out.repaired(
+            "nationality.name_as_code",
+            "country name written instead of VN",
+        );
         return "VN".into();
     }
     out.error("nationality.unknown", "not an ISO 3166-1 alpha-2 code");
@@ -543,12 +672,19 @@ fn padded_code(raw: &str, width: usize, out: &mut Out<'_>) -> Option<String> {
 }
 
 fn province_code(raw: &str, out: &mut Out<'_>) -> String {
-    let Some(code) = padded_code(raw, 2, out) else { return raw.trim().to_owned() };
+    let Some(code) = padded_code(raw, 2, out) else {
+        return raw.trim().to_owned();
+    };
     if units::current().province(&code).is_none() {
         match units::successor_province(&code) {
             Some(p) if units::pre_2025().province(&code).is_some() => out.error(
                 "province_code.retired",
-                format!("pre-2025 province {code}, merged into {} {} on {}", p.code, p.name, units::REFORM_DATE),
+                format!(
+                    "pre-2025 province {code}, merged into {} {} on {}",
+                    p.code,
+                    p.name,
+                    units::REFORM_DATE
+                ),
             ),
             _ => out.error("province_code.unknown", "not a province code"),
         }
@@ -557,10 +693,18 @@ fn province_code(raw: &str, out: &mut Out<'_>) -> String {
 }
 
 fn commune_code(raw: &str, out: &mut Out<'_>) -> String {
-    let Some(code) = padded_code(raw, 5, out) else { return raw.trim().to_owned() };
+    let Some(code) = padded_code(raw, 5, out) else {
+        return raw.trim().to_owned();
+    };
     if units::current().commune(&code).is_none() {
         if units::pre_2025().commune(&code).is_some() {
-            out.error("commune_code.retired", format!("pre-2025 commune code, not in force since {}", units::REFORM_DATE));
+            out.error(
+                "commune_code.retired",
+                format!(
+                    "pre-2025 commune code, not in force since {}",
+                    units::REFORM_DATE
+                ),
+            );
         } else {
             out.error("commune_code.unknown", "not a commune code");
         }
@@ -570,16 +714,40 @@ fn commune_code(raw: &str, out: &mut Out<'_>) -> String {
 
 /// 2018 renumbering of 11-digit mobile numbers (Bộ TT&TT): old prefix → new prefix.
 const OLD_MOBILE: [(&str, &str); 21] = [
-    ("120", "70"), ("121", "79"), ("122", "77"), ("126", "76"), ("128", "78"), ("123", "83"), ("124", "84"),
-    ("125", "85"), ("127", "81"), ("129", "82"), ("162", "32"), ("163", "33"), ("164", "34"), ("165", "35"),
-    ("166", "36"), ("167", "37"), ("168", "38"), ("169", "39"), ("186", "56"), ("188", "58"), ("199", "59"),
+    ("120", "70"),
+    ("121", "79"),
+    ("122", "77"),
+    ("126", "76"),
+    ("128", "78"),
+    ("123", "83"),
+    ("124", "84"),
+    ("125", "85"),
+    ("127", "81"),
+    ("129", "82"),
+    ("162", "32"),
+    ("163", "33"),
+    ("164", "34"),
+    ("165", "35"),
+    ("166", "36"),
+    ("167", "37"),
+    ("168", "38"),
+    ("169", "39"),
+    ("186", "56"),
+    ("188", "58"),
+    ("199", "59"),
 ];
 
 fn phone(raw: &str, out: &mut Out<'_>) -> String {
     let v = raw.trim();
     let digits: String = v.chars().filter(|c| c.is_ascii_digit()).collect();
-    let junk = v.chars().any(|c| !(c.is_ascii_digit() || matches!(c, ' ' | '.' | '-' | '(' | ')' | '+')));
-    let national = if let Some(rest) = v.strip_prefix('+').map(|_| digits.as_str()).and_then(|d| d.strip_prefix("84")) {
+    let junk = v
+        .chars()
+        .any(|c| !(c.is_ascii_digit() || matches!(c, ' ' | '.' | '-' | '(' | ')' | '+')));
+    let national = if let Some(rest) = v
+        .strip_prefix('+')
+        .map(|_| digits.as_str())
+        .and_then(|d| d.strip_prefix("84"))
+    {
         rest.to_owned()
     } else if let Some(rest) = digits.strip_prefix('0') {
         rest.to_owned()
@@ -595,7 +763,10 @@ fn phone(raw: &str, out: &mut Out<'_>) -> String {
     }
     if !junk && national.len() == 10 {
         if let Some((_, new)) = OLD_MOBILE.iter().find(|(old, _)| national.starts_with(old)) {
-            out.repaired("phone.old_mobile_prefix", "11-digit mobile number renumbered (2018 plan)");
+            out.repaired(
+                "phone.old_mobile_prefix",
+                "11-digit mobile number renumbered (2018 plan)",
+            );
             return format!("+84{new}{}", &national[3..]);
         }
     }
@@ -625,13 +796,23 @@ fn email(raw: &str, out: &mut Out<'_>) -> String {
 fn amount_vnd(raw: &str, out: &mut Out<'_>) -> String {
     let v = raw.trim();
     let body = v.trim_end_matches(|c: char| c.is_alphabetic() || c == ' ' || c == '₫');
-    let digits: String = body.chars().filter(|c| !matches!(c, '.' | ',' | ' ')).collect();
+    let digits: String = body
+        .chars()
+        .filter(|c| !matches!(c, '.' | ',' | ' '))
+        .collect();
     if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
-        out.error("amount_vnd.format", "not a whole, non-negative amount of đồng");
+        out.error(
+            "amount_vnd.format",
+            "not a whole, non-negative amount of đồng",
+        );
         return v.to_owned();
     }
     let trimmed = digits.trim_start_matches('0');
-    if trimmed.is_empty() { "0".to_owned() } else { trimmed.to_owned() }
+    if trimmed.is_empty() {
+        "0".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 fn land_parcel_id(raw: &str, out: &mut Out<'_>) -> String {
@@ -643,22 +824,46 @@ fn land_parcel_id(raw: &str, out: &mut Out<'_>) -> String {
         && (1..=5).contains(&parts[2].len())
         && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()));
     if !shape {
-        out.error("land_parcel_id.format", "expected COMMUNE(5 digits)-SHEET(1-4)-PARCEL(1-5), e.g. 00004-12-345");
-    } else if units::current().commune(parts[0]).is_none() && units::pre_2025().commune(parts[0]).is_none() {
-        out.error("land_parcel_id.unknown_commune", "the commune part is not a commune code");
+        out.error(
+            "land_parcel_id.format",
+            "expected COMMUNE(5 digits)-SHEET(1-4)-PARCEL(1-5), e.g. 00004-12-345",
+        );
+    } else if units::current().commune(parts[0]).is_none()
+        && units::pre_2025().commune(parts[0]).is_none()
+    {
+        out.error(
+            "land_parcel_id.unknown_commune",
+            "the commune part is not a commune code",
+        );
     }
     v.to_owned()
 }
 
-fn identifier(raw: &str, min_len: usize, max_len: usize, charset: Charset, out: &mut Out<'_>) -> String {
+fn identifier(
+    raw: &str,
+    min_len: usize,
+    max_len: usize,
+    charset: Charset,
+    out: &mut Out<'_>,
+) -> String {
     let v = raw.trim().to_ascii_uppercase();
     let ok_chars = match charset {
         Charset::Digits => v.chars().all(|c| c.is_ascii_digit()),
-        Charset::UpperAlnum => v.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+        Charset::UpperAlnum => v
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
     };
     if !ok_chars || v.len() < min_len || v.len() > max_len {
-        let what = if charset == Charset::Digits { "digits" } else { "letters and digits" };
-        let len = if min_len == max_len { format!("{min_len}") } else { format!("{min_len}-{max_len}") };
+        let what = if charset == Charset::Digits {
+            "digits"
+        } else {
+            "letters and digits"
+        };
+        let len = if min_len == max_len {
+            format!("{min_len}")
+        } else {
+            format!("{min_len}-{max_len}")
+        };
         out.error("id.format", format!("expected {len} {what}"));
     }
     v
@@ -670,9 +875,15 @@ mod tests {
 
     fn run(kind: Kind, raw: &str) -> (String, Vec<(&'static str, Severity)>) {
         let mut findings = Vec::new();
-        let mut out = Out { field: "f", findings: &mut findings };
+        let mut out = Out {
+            field: "f",
+            findings: &mut findings,
+        };
         let v = check(&kind, &FieldOpts::default(), raw, &mut out);
-        (v, findings.into_iter().map(|f| (f.rule, f.severity)).collect())
+        (
+            v,
+            findings.into_iter().map(|f| (f.rule, f.severity)).collect(),
+        )
     }
 
     #[test]
@@ -680,53 +891,253 @@ mod tests {
         use Severity::*;
         let cases: Vec<(Kind, &str, &str, Vec<(&str, Severity)>)> = vec![
             (Kind::PersonalId, "001090123456", "001090123456", vec![]),
-            (Kind::PersonalId, "001 090 123 456", "001090123456", vec![("id.separators", Repaired)]),
-            (Kind::PersonalId, "01090123456", "01090123456", vec![("id.length", Error)]),
-            (Kind::PersonalId, "012345678", "012345678", vec![("personal_id.is_cmnd", Error)]),
-            (Kind::PersonalId, "00109012345X", "00109012345X", vec![("id.non_digit", Error)]),
-            (Kind::Name, "NGUYỄN VĂN AN", "Nguyễn Văn An", vec![("text.upper_case", Repaired)]),
-            (Kind::Name, "Nguyen Van An", "Nguyen Van An", vec![("name.no_diacritics", Warning)]),
-            (Kind::Name, "Nguyễn  Văn An ", "Nguyễn Văn An", vec![("text.whitespace", Repaired)]),
-            (Kind::Name, "Lê Thị Hoà", "Lê Thị Hòa", vec![("text.tone_placement", Repaired)]),
-            (Kind::Name, "Nguyá»…n VÄƒn An", "Nguyễn Văn An", vec![("text.legacy_encoding", Repaired)]),
-            (Kind::Name, "Nguy\u{65}\u{302}\u{303}n Văn An", "Nguyễn Văn An", vec![("text.not_nfc", Repaired)]),
-            (Kind::Name, "Nguyễn Văn 2", "Nguyễn Văn 2", vec![("name.invalid_chars", Error)]),
-            (Kind::Date { year_only: true }, "1990-03-25", "1990-03-25", vec![]),
-            (Kind::Date { year_only: true }, "19900325", "1990-03-25", vec![]),
-            (Kind::Date { year_only: true }, "25/03/1990", "1990-03-25", vec![]),
+            (
+                Kind::PersonalId,
+                "001 090 123 456",
+                "001090123456",
+                vec![("id.separators", Repaired)],
+            ),
+            (
+                Kind::PersonalId,
+                "01090123456",
+                "01090123456",
+                vec![("id.length", Error)],
+            ),
+            (
+                Kind::PersonalId,
+                "012345678",
+                "012345678",
+                vec![("personal_id.is_cmnd", Error)],
+            ),
+            (
+                Kind::PersonalId,
+                "00109012345X",
+                "00109012345X",
+                vec![("id.non_digit", Error)],
+            ),
+            (
+                Kind::Name,
+                "NGUYỄN VĂN AN",
+                "Nguyễn Văn An",
+                vec![("text.upper_case", Repaired)],
+            ),
+            (
+                Kind::Name,
+                "Nguyen Van An",
+                "Nguyen Van An",
+                vec![("name.no_diacritics", Warning)],
+            ),
+            (
+                Kind::Name,
+                "Nguyễn  Văn An ",
+                "Nguyễn Văn An",
+                vec![("text.whitespace", Repaired)],
+            ),
+            (
+                Kind::Name,
+                "Lê Thị Hoà",
+                "Lê Thị Hòa",
+                vec![("text.tone_placement", Repaired)],
+            ),
+            (
+                Kind::Name,
+                "Nguyá»…n VÄƒn An",
+                "Nguyễn Văn An",
+                vec![("text.legacy_encoding", Repaired)],
+            ),
+            (
+                Kind::Name,
+                "Nguy\u{65}\u{302}\u{303}n Văn An",
+                "Nguyễn Văn An",
+                vec![("text.not_nfc", Repaired)],
+            ),
+            (
+                Kind::Name,
+                "Nguyễn Văn 2",
+                "Nguyễn Văn 2",
+                vec![("name.invalid_chars", Error)],
+            ),
+            (
+                Kind::Date { year_only: true },
+                "1990-03-25",
+                "1990-03-25",
+                vec![],
+            ),
+            (
+                Kind::Date { year_only: true },
+                "19900325",
+                "1990-03-25",
+                vec![],
+            ),
+            (
+                Kind::Date { year_only: true },
+                "25/03/1990",
+                "1990-03-25",
+                vec![],
+            ),
             (Kind::Date { year_only: true }, "1990", "1990", vec![]),
-            (Kind::Date { year_only: true }, "03/25/1990", "03/25/1990", vec![("date.impossible", Error)]),
-            (Kind::Date { year_only: true }, "1990-02-30", "1990-02-30", vec![("date.impossible", Error)]),
-            (Kind::Date { year_only: false }, "1990", "1990", vec![("date.format", Error)]),
-            (Kind::Date { year_only: true }, "hôm qua", "hôm qua", vec![("date.format", Error)]),
-            (Kind::Timestamp, "2025-08-01 10:20:30", "2025-08-01T10:20:30+07:00", vec![]),
-            (Kind::Timestamp, "2025-08-01T10:20:30.5Z", "2025-08-01T10:20:30.5Z", vec![]),
-            (Kind::Timestamp, "2025-08-01", "2025-08-01", vec![("timestamp.format", Error)]),
-            (Kind::Coded(&codes::SEX), "Nữ", "2", vec![("code.label_as_code", Repaired)]),
-            (Kind::Coded(&codes::SEX), "3", "3", vec![("code.unknown", Error)]),
-            (Kind::Ethnicity, "Khmer", "05", vec![("code.label_as_code", Repaired)]),
-            (Kind::Ethnicity, "1", "01", vec![("code.leading_zero", Repaired)]),
-            (Kind::Religion, "00", "", vec![("religion.none_code", Repaired)]),
+            (
+                Kind::Date { year_only: true },
+                "03/25/1990",
+                "03/25/1990",
+                vec![("date.impossible", Error)],
+            ),
+            (
+                Kind::Date { year_only: true },
+                "1990-02-30",
+                "1990-02-30",
+                vec![("date.impossible", Error)],
+            ),
+            (
+                Kind::Date { year_only: false },
+                "1990",
+                "1990",
+                vec![("date.format", Error)],
+            ),
+            (
+                Kind::Date { year_only: true },
+                "hôm qua",
+                "hôm qua",
+                vec![("date.format", Error)],
+            ),
+            (
+                Kind::Timestamp,
+                "2025-08-01 10:20:30",
+                "2025-08-01T10:20:30+07:00",
+                vec![],
+            ),
+            (
+                Kind::Timestamp,
+                "2025-08-01T10:20:30.5Z",
+                "2025-08-01T10:20:30.5Z",
+                vec![],
+            ),
+            (
+                Kind::Timestamp,
+                "2025-08-01",
+                "2025-08-01",
+                vec![("timestamp.format", Error)],
+            ),
+            (
+                Kind::Coded(&codes::SEX),
+                "Nữ",
+                "2",
+                vec![("code.label_as_code", Repaired)],
+            ),
+            (
+                Kind::Coded(&codes::SEX),
+                "3",
+                "3",
+                vec![("code.unknown", Error)],
+            ),
+            (
+                Kind::Ethnicity,
+                "Khmer",
+                "05",
+                vec![("code.label_as_code", Repaired)],
+            ),
+            (
+                Kind::Ethnicity,
+                "1",
+                "01",
+                vec![("code.leading_zero", Repaired)],
+            ),
+            (
+                Kind::Religion,
+                "00",
+                "",
+                vec![("religion.none_code", Repaired)],
+            ),
             (Kind::Religion, "15", "15", vec![("code.unknown", Error)]),
-            (Kind::Nationality, "vn", "VN", vec![("nationality.case", Repaired)]),
-            (Kind::Nationality, "XX", "XX", vec![("nationality.unknown", Error)]),
-            (Kind::ProvinceCode, "1", "01", vec![("unit_code.leading_zero", Repaired)]),
-            (Kind::ProvinceCode, "02", "02", vec![("province_code.retired", Error)]),
-            (Kind::ProvinceCode, "99", "99", vec![("province_code.unknown", Error)]),
-            (Kind::CommuneCode, "4", "00004", vec![("unit_code.leading_zero", Repaired)]),
-            (Kind::CommuneCode, "00001", "00001", vec![("commune_code.retired", Error)]),
+            (
+                Kind::Nationality,
+                "vn",
+                "VN",
+                vec![("nationality.case", Repaired)],
+            ),
+            (
+                Kind::Nationality,
+                "XX",
+                "XX",
+                vec![("nationality.unknown", Error)],
+            ),
+            (
+                Kind::ProvinceCode,
+                "1",
+                "01",
+                vec![("unit_code.leading_zero", Repaired)],
+            ),
+            (
+                Kind::ProvinceCode,
+                "02",
+                "02",
+                vec![("province_code.retired", Error)],
+            ),
+            (
+                Kind::ProvinceCode,
+                "99",
+                "99",
+                vec![("province_code.unknown", Error)],
+            ),
+            (
+                Kind::CommuneCode,
+                "4",
+                "00004",
+                vec![("unit_code.leading_zero", Repaired)],
+            ),
+            (
+                Kind::CommuneCode,
+                "00001",
+                "00001",
+                vec![("commune_code.retired", Error)],
+            ),
             (Kind::Phone, "0912 345 678", "+84912345678", vec![]),
             (Kind::Phone, "+84 24 3825 1234", "+842438251234", vec![]),
-            (Kind::Phone, "01662345678", "+84362345678", vec![("phone.old_mobile_prefix", Repaired)]),
+            (
+                Kind::Phone,
+                "01662345678",
+                "+84362345678",
+                vec![("phone.old_mobile_prefix", Repaired)],
+            ),
             (Kind::Phone, "12345", "12345", vec![("phone.format", Error)]),
-            (Kind::Email, "an.nguyen@Gmail.COM", "an.nguyen@gmail.com", vec![]),
-            (Kind::Email, "an.nguyen@", "an.nguyen@", vec![("email.format", Error)]),
+            (
+                Kind::Email,
+                "an.nguyen@Gmail.COM",
+                "an.nguyen@gmail.com",
+                vec![],
+            ),
+            (
+                Kind::Email,
+                "an.nguyen@",
+                "an.nguyen@",
+                vec![("email.format", Error)],
+            ),
             (Kind::AmountVnd, "1.500.000 đ", "1500000", vec![]),
-            (Kind::AmountVnd, "-5", "-5", vec![("amount_vnd.format", Error)]),
+            (
+                Kind::AmountVnd,
+                "-5",
+                "-5",
+                vec![("amount_vnd.format", Error)],
+            ),
             (Kind::LandParcelId, "00004-12-345", "00004-12-345", vec![]),
-            (Kind::LandParcelId, "4-12-345", "4-12-345", vec![("land_parcel_id.format", Error)]),
-            (Kind::Address, "Số 1, P. Ba Đình, TP. Hà Nội", "Số 1, Phường Ba Đình, Thành phố Hà Nội", vec![("address.abbreviation", Repaired)]),
-            (Kind::Address, "Số 1, Phường Ba Đình, Thành phố Hà Nội", "Số 1, Phường Ba Đình, Thành phố Hà Nội", vec![]),
+            (
+                Kind::LandParcelId,
+                "4-12-345",
+                "4-12-345",
+                vec![("land_parcel_id.format", Error)],
+            ),
+            (
+                Kind::Address,
+                "Số 1, P. Ba Đình, TP. Hà Nội",
+                "Số 1, Phường Ba Đình, Thành phố Hà Nội",
+                vec![("address.abbreviation", Repaired)],
+            ),
+            (
+                Kind::Address,
+                "Số 1, Phường Ba Đình, Thành phố Hà Nội",
+                "Số 1, Phường Ba Đình, Thành phố Hà Nội",
+                vec![],
+            ),
             (
                 Kind::Address,
                 "Số 1, Phường Trúc Bạch, Quận Ba Đình, Thành phố Hà Nội",

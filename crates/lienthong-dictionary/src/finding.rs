@@ -36,7 +36,17 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(field: &'static str, rule: &'static str, severity: Severity, message: impl Into<String>) -> Self {
-        Finding { field, rule, severity, message: message.into() }
+    pub fn new(
+        field: &'static str,
+        rule: &'static str,
+        severity: Severity,
+        message: impl Into<String>,
+    ) -> Self {
+        Finding {
+            field,
+            rule,
+            severity,
+            message: message.into(),
+        }
     }
 }

@@ -37,9 +37,17 @@ pub enum InputError {
     #[error("line {line}: bytes are not valid UTF-8 (convert the file to UTF-8 first)")]
     Encoding { line: u64 },
     #[error("header lacks mandatory column(s) of dataset {dataset}: {columns}")]
-    MissingColumns { dataset: &'static str, columns: String },
-    #[error("column(s) not in dataset {dataset}: {columns} (the dataset does not allow extra columns)")]
-    UnknownColumns { dataset: &'static str, columns: String },
+    MissingColumns {
+        dataset: &'static str,
+        columns: String,
+    },
+    #[error(
+        "column(s) not in dataset {dataset}: {columns} (the dataset does not allow extra columns)"
+    )]
+    UnknownColumns {
+        dataset: &'static str,
+        columns: String,
+    },
     #[error("header repeats column {column}")]
     DuplicateColumn { column: String },
     #[error("line {line}: CSV syntax error: {message}")]
@@ -66,14 +74,21 @@ impl RawRecord {
 
 /// Maps input columns to dataset fields. Columns the dataset lacks are rejected unless it
 /// allows extras; missing optional columns read as empty.
-fn column_map(dataset: &'static Dataset, header: &[String]) -> Result<(Vec<Option<usize>>, Vec<&'static str>), InputError> {
+fn column_map(
+    dataset: &'static Dataset,
+    header: &[String],
+) -> Result<(Vec<Option<usize>>, Vec<&'static str>), InputError> {
     let mut map = Vec::with_capacity(header.len());
     let mut unknown = Vec::new();
     let mut seen = vec![false; dataset.fields.len()];
     for col in header {
         let name = col.trim();
         match dataset.index(name) {
-            Some(i) if seen[i] => return Err(InputError::DuplicateColumn { column: name.to_owned() }),
+            Some(i) if seen[i] => {
+                return Err(InputError::DuplicateColumn {
+                    column: name.to_owned(),
+                })
+            }
             Some(i) => {
                 seen[i] = true;
                 map.push(Some(i));
@@ -85,13 +100,31 @@ fn column_map(dataset: &'static Dataset, header: &[String]) -> Result<(Vec<Optio
         }
     }
     if !unknown.is_empty() && !dataset.allow_extra {
-        return Err(InputError::UnknownColumns { dataset: dataset.name, columns: unknown.join(", ") });
+        return Err(InputError::UnknownColumns {
+            dataset: dataset.name,
+            columns: unknown.join(", "),
+        });
     }
-    let missing: Vec<&str> = dataset.fields.iter().zip(&seen).filter(|(f, s)| f.mandatory && !**s).map(|(f, _)| f.name).collect();
+    let missing: Vec<&str> = dataset
+        .fields
+        .iter()
+        .zip(&seen)
+        .filter(|(f, s)| f.mandatory && !**s)
+        .map(|(f, _)| f.name)
+        .collect();
     if !missing.is_empty() {
-        return Err(InputError::MissingColumns { dataset: dataset.name, columns: missing.join(", ") });
+        return Err(InputError::MissingColumns {
+            dataset: dataset.name,
+            columns: missing.join(", "),
+        });
     }
-    let absent = dataset.fields.iter().zip(&seen).filter(|(_, s)| !**s).map(|(f, _)| f.name).collect();
+    let absent = dataset
+        .fields
+        .iter()
+        .zip(&seen)
+        .filter(|(_, s)| !**s)
+        .map(|(f, _)| f.name)
+        .collect();
     Ok((map, absent))
 }
 
@@ -106,31 +139,68 @@ pub struct Reader<R: BufRead> {
 }
 
 enum Inner<R: BufRead> {
-    Csv { reader: csv::Reader<R>, buf: csv::ByteRecord },
-    Jsonl { reader: R, line: u64, buf: Vec<u8> },
+    Csv {
+        reader: csv::Reader<R>,
+        buf: csv::ByteRecord,
+    },
+    Jsonl {
+        reader: R,
+        line: u64,
+        buf: Vec<u8>,
+    },
 }
 
 impl<R: BufRead> Reader<R> {
     pub fn new(input: R, format: Format, dataset: &'static Dataset) -> Result<Self, InputError> {
         match format {
             Format::Csv => {
-                let mut reader = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(input);
+                let mut reader = csv::ReaderBuilder::new()
+                    .flexible(true)
+                    .has_headers(true)
+                    .from_reader(input);
                 let header = reader.byte_headers().map_err(csv_error)?.clone();
                 if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
                     return Err(InputError::Empty);
                 }
                 let mut names = Vec::with_capacity(header.len());
                 for (i, h) in header.iter().enumerate() {
-                    let h = if i == 0 { h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h) } else { h };
-                    names.push(std::str::from_utf8(h).map_err(|_| InputError::Encoding { line: 1 })?.to_owned());
+                    let h = if i == 0 {
+                        h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
+                    } else {
+                        h
+                    };
+                    names.push(
+                        std::str::from_utf8(h)
+                            .map_err(|_| InputError::Encoding { line: 1 })?
+                            .to_owned(),
+                    );
                 }
                 let (map, absent) = column_map(dataset, &names)?;
-                Ok(Reader { inner: Inner::Csv { reader, buf: csv::ByteRecord::new() }, dataset, map, absent_columns: absent, record: 0 })
+                Ok(Reader {
+                    inner: Inner::Csv {
+                        reader,
+                        buf: csv::ByteRecord::new(),
+                    },
+                    dataset,
+                    map,
+                    absent_columns: absent,
+                    record: 0,
+                })
             }
             Format::Jsonl => {
                 // JSONL has no header: every dataset field may appear; unknown keys are checked per line.
                 let map = (0..dataset.fields.len()).map(Some).collect();
-                Ok(Reader { inner: Inner::Jsonl { reader: input, line: 0, buf: Vec::new() }, dataset, map, absent_columns: Vec::new(), record: 0 })
+                Ok(Reader {
+                    inner: Inner::Jsonl {
+                        reader: input,
+                        line: 0,
+                        buf: Vec::new(),
+                    },
+                    dataset,
+                    map,
+                    absent_columns: Vec::new(),
+                    record: 0,
+                })
             }
         }
     }
@@ -156,7 +226,8 @@ impl<R: BufRead> Reader<R> {
                     ));
                 }
                 for (value, target) in buf.iter().zip(&self.map) {
-                    let text = std::str::from_utf8(value).map_err(|_| InputError::Encoding { line })?;
+                    let text =
+                        std::str::from_utf8(value).map_err(|_| InputError::Encoding { line })?;
                     if let Some(i) = target {
                         out.values[*i].push_str(text);
                     }
@@ -171,7 +242,9 @@ impl<R: BufRead> Reader<R> {
                     return Ok(false);
                 }
                 *line += 1;
-                let text = std::str::from_utf8(buf).map_err(|_| InputError::Encoding { line: *line })?.trim();
+                let text = std::str::from_utf8(buf)
+                    .map_err(|_| InputError::Encoding { line: *line })?
+                    .trim();
                 if text.is_empty() {
                     continue;
                 }
@@ -190,18 +263,33 @@ fn csv_error(e: csv::Error) -> InputError {
     match e.kind() {
         csv::ErrorKind::Io(_) => match e.into_kind() {
             csv::ErrorKind::Io(io) => InputError::Io(io),
-            _ => InputError::Csv { line, message: "i/o".into() },
+            _ => InputError::Csv {
+                line,
+                message: "i/o".into(),
+            },
         },
         csv::ErrorKind::Utf8 { .. } => InputError::Encoding { line },
-        _ => InputError::Csv { line, message: e.to_string() },
+        _ => InputError::Csv {
+            line,
+            message: e.to_string(),
+        },
     }
 }
 
-fn json_record(text: &str, dataset: &'static Dataset, out: &mut RawRecord) -> Result<(), InputError> {
+fn json_record(
+    text: &str,
+    dataset: &'static Dataset,
+    out: &mut RawRecord,
+) -> Result<(), InputError> {
     let parsed: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(text) {
         Ok(m) => m,
         Err(e) => {
-            out.findings.push(Finding::new("record", "record.malformed", Severity::Error, format!("not a JSON object: {e}")));
+            out.findings.push(Finding::new(
+                "record",
+                "record.malformed",
+                Severity::Error,
+                format!("not a JSON object: {e}"),
+            ));
             return Ok(());
         }
     };
@@ -210,7 +298,10 @@ fn json_record(text: &str, dataset: &'static Dataset, out: &mut RawRecord) -> Re
             if dataset.allow_extra {
                 continue;
             }
-            return Err(InputError::UnknownColumns { dataset: dataset.name, columns: key });
+            return Err(InputError::UnknownColumns {
+                dataset: dataset.name,
+                columns: key,
+            });
         };
         out.values[i] = match value {
             serde_json::Value::String(s) => s,
@@ -220,7 +311,12 @@ fn json_record(text: &str, dataset: &'static Dataset, out: &mut RawRecord) -> Re
             serde_json::Value::Number(n) => n.to_string(),
             serde_json::Value::Bool(b) => b.to_string(),
             other => {
-                out.findings.push(Finding::new(dataset.fields[i].name, "record.not_scalar", Severity::Error, "value is an array or object"));
+                out.findings.push(Finding::new(
+                    dataset.fields[i].name,
+                    "record.not_scalar",
+                    Severity::Error,
+                    "value is an array or object",
+                ));
                 other.to_string()
             }
         };
@@ -271,9 +367,17 @@ mod tests {
 
     #[test]
     fn record_level_problems_are_findings() {
-        let recs = read_all(Format::Csv, b"personal_id,full_name,birth_date,sex,province_code,commune_code\n1,2\n").unwrap();
+        let recs = read_all(
+            Format::Csv,
+            b"personal_id,full_name,birth_date,sex,province_code,commune_code\n1,2\n",
+        )
+        .unwrap();
         assert_eq!(recs[0].findings[0].rule, "record.field_count");
-        let recs = read_all(Format::Jsonl, b"{\"personal_id\": 1090123456}\nnot json\n\n{\"sex\": null}\n").unwrap();
+        let recs = read_all(
+            Format::Jsonl,
+            b"{\"personal_id\": 1090123456}\nnot json\n\n{\"sex\": null}\n",
+        )
+        .unwrap();
         assert_eq!(recs.len(), 3);
         assert_eq!(recs[0].values[0], "1090123456");
         assert_eq!(recs[1].findings[0].rule, "record.malformed");

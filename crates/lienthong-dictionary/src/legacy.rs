@@ -32,20 +32,80 @@ impl Legacy {
 /// TCVN3 byte (as Latin-1 char) → Unicode, lower-case font. Upper-case accented letters lived
 /// in separate fonts reusing the same bytes, so their case is lost; only Ă Â Ê Ô Ơ Ư Đ exist.
 const TCVN3: &[(u8, char)] = &[
-    (0xA1, 'Ă'), (0xA2, 'Â'), (0xA3, 'Ê'), (0xA4, 'Ô'), (0xA5, 'Ơ'), (0xA6, 'Ư'), (0xA7, 'Đ'),
-    (0xA8, 'ă'), (0xA9, 'â'), (0xAA, 'ê'), (0xAB, 'ô'), (0xAC, 'ơ'), (0xAD, 'ư'), (0xAE, 'đ'),
-    (0xB5, 'à'), (0xB6, 'ả'), (0xB7, 'ã'), (0xB8, 'á'), (0xB9, 'ạ'),
-    (0xBB, 'ằ'), (0xBC, 'ẳ'), (0xBD, 'ẵ'), (0xBE, 'ắ'), (0xC6, 'ặ'),
-    (0xC7, 'ầ'), (0xC8, 'ẩ'), (0xC9, 'ẫ'), (0xCA, 'ấ'), (0xCB, 'ậ'),
-    (0xCC, 'è'), (0xCE, 'ẻ'), (0xCF, 'ẽ'), (0xD0, 'é'), (0xD1, 'ẹ'),
-    (0xD2, 'ề'), (0xD3, 'ể'), (0xD4, 'ễ'), (0xD5, 'ế'), (0xD6, 'ệ'),
-    (0xD7, 'ì'), (0xD8, 'ỉ'), (0xDC, 'ĩ'), (0xDD, 'í'), (0xDE, 'ị'),
-    (0xDF, 'ò'), (0xE1, 'ỏ'), (0xE2, 'õ'), (0xE3, 'ó'), (0xE4, 'ọ'),
-    (0xE5, 'ồ'), (0xE6, 'ổ'), (0xE7, 'ỗ'), (0xE8, 'ố'), (0xE9, 'ộ'),
-    (0xEA, 'ờ'), (0xEB, 'ở'), (0xEC, 'ỡ'), (0xED, 'ớ'), (0xEE, 'ợ'),
-    (0xEF, 'ù'), (0xF1, 'ủ'), (0xF2, 'ũ'), (0xF3, 'ú'), (0xF4, 'ụ'),
-    (0xF5, 'ừ'), (0xF6, 'ử'), (0xF7, 'ữ'), (0xF8, 'ứ'), (0xF9, 'ự'),
-    (0xFA, 'ỳ'), (0xFB, 'ỷ'), (0xFC, 'ỹ'), (0xFD, 'ý'), (0xFE, 'ỵ'),
+    (0xA1, 'Ă'),
+    (0xA2, 'Â'),
+    (0xA3, 'Ê'),
+    (0xA4, 'Ô'),
+    (0xA5, 'Ơ'),
+    (0xA6, 'Ư'),
+    (0xA7, 'Đ'),
+    (0xA8, 'ă'),
+    (0xA9, 'â'),
+    (0xAA, 'ê'),
+    (0xAB, 'ô'),
+    (0xAC, 'ơ'),
+    (0xAD, 'ư'),
+    (0xAE, 'đ'),
+    (0xB5, 'à'),
+    (0xB6, 'ả'),
+    (0xB7, 'ã'),
+    (0xB8, 'á'),
+    (0xB9, 'ạ'),
+    (0xBB, 'ằ'),
+    (0xBC, 'ẳ'),
+    (0xBD, 'ẵ'),
+    (0xBE, 'ắ'),
+    (0xC6, 'ặ'),
+    (0xC7, 'ầ'),
+    (0xC8, 'ẩ'),
+    (0xC9, 'ẫ'),
+    (0xCA, 'ấ'),
+    (0xCB, 'ậ'),
+    (0xCC, 'è'),
+    (0xCE, 'ẻ'),
+    (0xCF, 'ẽ'),
+    (0xD0, 'é'),
+    (0xD1, 'ẹ'),
+    (0xD2, 'ề'),
+    (0xD3, 'ể'),
+    (0xD4, 'ễ'),
+    (0xD5, 'ế'),
+    (0xD6, 'ệ'),
+    (0xD7, 'ì'),
+    (0xD8, 'ỉ'),
+    (0xDC, 'ĩ'),
+    (0xDD, 'í'),
+    (0xDE, 'ị'),
+    (0xDF, 'ò'),
+    (0xE1, 'ỏ'),
+    (0xE2, 'õ'),
+    (0xE3, 'ó'),
+    (0xE4, 'ọ'),
+    (0xE5, 'ồ'),
+    (0xE6, 'ổ'),
+    (0xE7, 'ỗ'),
+    (0xE8, 'ố'),
+    (0xE9, 'ộ'),
+    (0xEA, 'ờ'),
+    (0xEB, 'ở'),
+    (0xEC, 'ỡ'),
+    (0xED, 'ớ'),
+    (0xEE, 'ợ'),
+    (0xEF, 'ù'),
+    (0xF1, 'ủ'),
+    (0xF2, 'ũ'),
+    (0xF3, 'ú'),
+    (0xF4, 'ụ'),
+    (0xF5, 'ừ'),
+    (0xF6, 'ử'),
+    (0xF7, 'ữ'),
+    (0xF8, 'ứ'),
+    (0xF9, 'ự'),
+    (0xFA, 'ỳ'),
+    (0xFB, 'ỷ'),
+    (0xFC, 'ỹ'),
+    (0xFD, 'ý'),
+    (0xFE, 'ỵ'),
 ];
 
 fn tcvn3_decode_char(c: char) -> Option<char> {
@@ -53,14 +113,22 @@ fn tcvn3_decode_char(c: char) -> Option<char> {
     if !(0xA1..=0xFE).contains(&code) {
         return None;
     }
-    TCVN3.iter().find(|(b, _)| u32::from(*b) == code).map(|(_, u)| *u)
+    TCVN3
+        .iter()
+        .find(|(b, _)| u32::from(*b) == code)
+        .map(|(_, u)| *u)
 }
 
 /// Encodes text as TCVN3-in-Latin-1, losing the case of accented capitals as the fonts did.
 pub fn tcvn3_encode(s: &str) -> String {
     s.chars()
         .map(|c| {
-            let find = |t: char| TCVN3.iter().find(|(_, u)| *u == t).map(|(b, _)| char::from(*b));
+            let find = |t: char| {
+                TCVN3
+                    .iter()
+                    .find(|(_, u)| *u == t)
+                    .map(|(b, _)| char::from(*b))
+            };
             find(c)
                 .or_else(|| c.to_lowercase().next().and_then(find))
                 .unwrap_or(c)
@@ -69,7 +137,9 @@ pub fn tcvn3_encode(s: &str) -> String {
 }
 
 pub fn tcvn3_decode(s: &str) -> String {
-    s.chars().map(|c| tcvn3_decode_char(c).unwrap_or(c)).collect()
+    s.chars()
+        .map(|c| tcvn3_decode_char(c).unwrap_or(c))
+        .collect()
 }
 
 // VNI-Windows: base letter followed by a mark byte. Index = tone (0 none, 1 grave, 2 acute,
@@ -141,7 +211,10 @@ fn plain_of(b: char) -> char {
 
 fn position(table: &[char; 6], c: char) -> Option<Tone> {
     let l = lower(c);
-    table.iter().position(|t| *t == l && *t != '\0').map(|i| i as Tone)
+    table
+        .iter()
+        .position(|t| *t == l && *t != '\0')
+        .map(|i| i as Tone)
 }
 
 pub fn vni_decode(s: &str) -> String {
@@ -162,7 +235,11 @@ pub fn vni_decode(s: &str) -> String {
             let combined = match lead {
                 'a' | 'e' | 'o' => position(&VNI_CIRC, n)
                     .map(|t| (circ_of(lead), t))
-                    .or_else(|| (lead == 'a').then(|| position(&VNI_BREVE, n).map(|t| ('ă', t))).flatten())
+                    .or_else(|| {
+                        (lead == 'a')
+                            .then(|| position(&VNI_BREVE, n).map(|t| ('ă', t)))
+                            .flatten()
+                    })
                     .or_else(|| position(&VNI_TONE, n).map(|t| (lead, t))),
                 _ => position(&VNI_TONE, n).map(|t| (lead, t)),
             };
@@ -180,7 +257,9 @@ pub fn vni_decode(s: &str) -> String {
             'ö' => Some('ư'),
             'ñ' => Some('đ'),
             'î' => Some('ỵ'),
-            l => position(&VNI_I, l).filter(|t| *t != 0).and_then(|t| join_tone('i', t)),
+            l => position(&VNI_I, l)
+                .filter(|t| *t != 0)
+                .and_then(|t| join_tone('i', t)),
         };
         out.push(match single {
             Some(v) if up => upper(v),
@@ -221,8 +300,10 @@ pub fn mojibake_decode(s: &str) -> Option<String> {
 }
 
 fn words(s: &str) -> impl Iterator<Item = &str> {
-    s.split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '-' | '/' | '(' | ')' | ';' | ':'))
-        .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
+    s.split(|c: char| {
+        c.is_whitespace() || matches!(c, ',' | '.' | '-' | '/' | '(' | ')' | ';' | ':')
+    })
+    .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn plausible_words(s: &str) -> usize {
@@ -230,7 +311,15 @@ fn plausible_words(s: &str) -> usize {
 }
 
 fn all_vietnamese(s: &str) -> bool {
-    s.chars().all(|c| crate::vn::is_vietnamese_char(c) || c.is_whitespace() || c.is_ascii_punctuation())
+    s.chars()
+        .all(|c| crate::vn::is_vietnamese_char(c) || c.is_whitespace() || c.is_ascii_punctuation())
+}
+
+/// Whether a legacy-encoded form of `original` can be told from clean text by the value
+/// alone: it has characters outside written Vietnamese, or fewer words that read as
+/// Vietnamese syllables. (VNI turns "Hồng" into "Hoàng", which no detector can catch.)
+pub fn detectable(original: &str, encoded: &str) -> bool {
+    !all_vietnamese(encoded) || plausible_words(encoded) < plausible_words(original)
 }
 
 /// Detects and repairs a value that went through a legacy encoding. Returns the repaired text
@@ -246,17 +335,22 @@ pub fn repair(s: &str) -> Option<(String, Legacy)> {
     }
     let original_ok = all_vietnamese(s);
     let original_score = plausible_words(s);
-    let total = words(s).count();
-    if original_ok && original_score == total {
+    if original_ok && original_score == words(s).count() {
         return None;
     }
     let mut best: Option<(String, Legacy, usize)> = None;
-    for (kind, candidate) in [(Legacy::Tcvn3, tcvn3_decode(s)), (Legacy::Vni, vni_decode(s))] {
+    for (kind, candidate) in [
+        (Legacy::Tcvn3, tcvn3_decode(s)),
+        (Legacy::Vni, vni_decode(s)),
+    ] {
         if candidate == s || !all_vietnamese(&candidate) {
             continue;
         }
         let score = plausible_words(&candidate);
-        if score > original_score && best.as_ref().is_none_or(|(_, _, b)| score > *b) {
+        // Characters outside Vietnamese are evidence on their own; otherwise the decoding
+        // must read as more Vietnamese than the value does.
+        let better = score > original_score || (!original_ok && score >= original_score);
+        if better && best.as_ref().is_none_or(|(_, _, b)| score > *b) {
             best = Some((candidate, kind, score));
         }
     }
@@ -291,15 +385,28 @@ mod tests {
                 Legacy::Vni => vni_encode(text),
                 Legacy::Mojibake => mojibake_encode(text),
             };
-            let (fixed, found) = repair(&encoded).unwrap_or_else(|| panic!("not detected: {encoded}"));
+            let (fixed, found) =
+                repair(&encoded).unwrap_or_else(|| panic!("not detected: {encoded}"));
             assert_eq!(found, kind, "{encoded}");
-            assert_eq!(crate::vn::fold_key(&fixed), crate::vn::fold_key(text), "{encoded}");
+            assert_eq!(
+                crate::vn::fold_key(&fixed),
+                crate::vn::fold_key(text),
+                "{encoded}"
+            );
         }
     }
 
     #[test]
     fn clean_text_is_left_alone() {
-        for clean in ["Nguyễn Văn An", "H'Hen Niê", "Giàng A Pao", "Phường Văn Miếu - Quốc Tử Giám", "Số 12, Thôn Bản Phố", "Hoà", "Ksor Y Blốk"] {
+        for clean in [
+            "Nguyễn Văn An",
+            "H'Hen Niê",
+            "Giàng A Pao",
+            "Phường Văn Miếu - Quốc Tử Giám",
+            "Số 12, Thôn Bản Phố",
+            "Hoà",
+            "Ksor Y Blốk",
+        ] {
             assert_eq!(repair(clean), None, "{clean}");
         }
     }

@@ -2,13 +2,14 @@
 //! validators and normalisers. Pure: no file, network or clock access (the caller passes
 //! "today" in [`validate::Options`]); input arrives as `&str` or `impl BufRead`.
 
+pub mod catalog;
 pub mod codes;
 pub mod element;
 pub mod finding;
-pub mod legacy;
-pub mod units;
-pub mod vn;
-pub mod catalog;
-pub mod validate;
 pub mod input;
+pub mod legacy;
 pub mod report;
+pub mod schema;
+pub mod units;
+pub mod validate;
+pub mod vn;

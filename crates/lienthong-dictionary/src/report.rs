@@ -47,7 +47,13 @@ impl Report {
     }
 
     /// Adds one record's findings; `value_of` gives the raw value of a field for examples.
-    pub fn add<'a>(&mut self, record: u64, line: u64, findings: &[Finding], value_of: impl Fn(&str) -> &'a str) {
+    pub fn add<'a>(
+        &mut self,
+        record: u64,
+        line: u64,
+        findings: &[Finding],
+        value_of: impl Fn(&str) -> &'a str,
+    ) {
         self.records += 1;
         let has = |s: Severity| findings.iter().any(|f| f.severity == s);
         self.invalid_records += u64::from(has(Severity::Error));
@@ -57,7 +63,12 @@ impl Report {
             let stats = self.rules.entry((f.rule, f.field, f.severity)).or_default();
             stats.count += 1;
             if stats.examples.len() < self.examples_max {
-                stats.examples.push(Example { record, line, value: value_of(f.field).to_owned(), message: f.message.clone() });
+                stats.examples.push(Example {
+                    record,
+                    line,
+                    value: value_of(f.field).to_owned(),
+                    message: f.message.clone(),
+                });
             }
         }
     }
@@ -101,12 +112,21 @@ impl Report {
             self.repaired_records
         );
         if !self.rules.is_empty() {
-            s.push_str(&format!("{:<9} {:>10}  {:<32} {}\n", "severity", "count", "rule", "field"));
+            s.push_str(&format!(
+                "{:<9} {:>10}  {:<32} {}\n",
+                "severity", "count", "rule", "field"
+            ));
         }
         let mut rows: Vec<_> = self.rules.iter().collect();
         rows.sort_by(|a, b| b.0 .2.cmp(&a.0 .2).then(b.1.count.cmp(&a.1.count)));
         for ((rule, field, sev), stats) in rows {
-            s.push_str(&format!("{:<9} {:>10}  {:<32} {}\n", sev.as_str(), stats.count, rule, field));
+            s.push_str(&format!(
+                "{:<9} {:>10}  {:<32} {}\n",
+                sev.as_str(),
+                stats.count,
+                rule,
+                field
+            ));
         }
         s
     }
@@ -121,13 +141,26 @@ mod tests {
         let mut r = Report::new("citizen", 1);
         let f = |rule, sev| Finding::new("personal_id", rule, sev, "m");
         r.add(1, 2, &[f("id.length", Severity::Error)], |_| "123");
-        r.add(2, 3, &[f("id.length", Severity::Error), f("id.separators", Severity::Repaired)], |_| "1 23");
+        r.add(
+            2,
+            3,
+            &[
+                f("id.length", Severity::Error),
+                f("id.separators", Severity::Repaired),
+            ],
+            |_| "1 23",
+        );
         r.add(3, 4, &[], |_| "");
         let j = r.to_json();
         assert_eq!(j["records"], 3);
         assert_eq!(j["invalid_records"], 2);
         assert_eq!(j["repaired_records"], 1);
-        let rule = j["rules"].as_array().unwrap().iter().find(|x| x["rule"] == "id.length").unwrap();
+        let rule = j["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["rule"] == "id.length")
+            .unwrap();
         assert_eq!(rule["count"], 2);
         assert_eq!(rule["examples"].as_array().unwrap().len(), 1);
         assert!(r.summary().contains("id.length"));

@@ -71,11 +71,18 @@ impl UnitTree {
     /// Finds a province by name with or without its prefix (`Tỉnh`, `Thành phố`, `TP.`),
     /// ignoring case, tone placement and Đ/D; common aliases (`TP.HCM`, `Sài Gòn`) included.
     pub fn province_by_name(&self, name: &str) -> Option<&Province> {
-        self.province_by_name.get(&province_key(name)).map(|i| &self.provinces[*i])
+        self.province_by_name
+            .get(&province_key(name))
+            .map(|i| &self.provinces[*i])
     }
 
-    pub fn communes_of<'a>(&'a self, province_code: &'a str) -> impl Iterator<Item = &'a Commune> + 'a {
-        self.communes.iter().filter(move |c| c.province_code == province_code)
+    pub fn communes_of<'a>(
+        &'a self,
+        province_code: &'a str,
+    ) -> impl Iterator<Item = &'a Commune> + 'a {
+        self.communes
+            .iter()
+            .filter(move |c| c.province_code == province_code)
     }
 }
 
@@ -128,11 +135,27 @@ fn build(json: &str, effective_from: &'static str, effective_to: Option<&'static
             for w in d.ward.into_iter().flatten() {
                 communes.push(commune(w, Some(d.code.clone())));
             }
-            districts.push(District { code: d.code, name: d.name, full_name: d.full_name, province_code: p.code.clone() });
+            districts.push(District {
+                code: d.code,
+                name: d.name,
+                full_name: d.full_name,
+                province_code: p.code.clone(),
+            });
         }
-        provinces.push(Province { code: p.code, name: p.name, full_name: p.full_name, name_en: p.name_en });
+        provinces.push(Province {
+            code: p.code,
+            name: p.name,
+            full_name: p.full_name,
+            name_en: p.name_en,
+        });
     }
-    let index = |codes: Vec<&String>| codes.into_iter().enumerate().map(|(i, c)| (c.clone(), i)).collect();
+    let index = |codes: Vec<&String>| {
+        codes
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), i))
+            .collect()
+    };
     let mut province_by_name: HashMap<String, usize> = HashMap::new();
     for (i, p) in provinces.iter().enumerate() {
         province_by_name.insert(province_key(&p.name), i);
@@ -158,13 +181,25 @@ fn build(json: &str, effective_from: &'static str, effective_to: Option<&'static
 /// The tree in force from 2025-07-01: 34 provinces, 3,321 communes.
 pub fn current() -> &'static UnitTree {
     static T: OnceLock<UnitTree> = OnceLock::new();
-    T.get_or_init(|| build(include_str!("../data/admin-units/units-2025-07-01.json"), REFORM_DATE, None))
+    T.get_or_init(|| {
+        build(
+            include_str!("../data/admin-units/units-2025-07-01.json"),
+            REFORM_DATE,
+            None,
+        )
+    })
 }
 
 /// The tree in force until 2025-06-30: 63 provinces, 696 districts, 10,035 communes.
 pub fn pre_2025() -> &'static UnitTree {
     static T: OnceLock<UnitTree> = OnceLock::new();
-    T.get_or_init(|| build(include_str!("../data/admin-units/units-2025-03-01.json"), "2025-03-01", Some("2025-06-30")))
+    T.get_or_init(|| {
+        build(
+            include_str!("../data/admin-units/units-2025-03-01.json"),
+            "2025-03-01",
+            Some("2025-06-30"),
+        )
+    })
 }
 
 /// The tree in force on an ISO date (`YYYY-MM-DD`; a year alone counts as its first day).
@@ -185,7 +220,9 @@ pub fn successor_province(old_code: &str) -> Option<&'static Province> {
         let mut votes: HashMap<(String, String), usize> = HashMap::new();
         for c in &current().communes {
             if let Some(old) = pre_2025().commune(&c.code) {
-                *votes.entry((old.province_code.clone(), c.province_code.clone())).or_default() += 1;
+                *votes
+                    .entry((old.province_code.clone(), c.province_code.clone()))
+                    .or_default() += 1;
             }
         }
         let mut best: HashMap<String, (String, usize)> = HashMap::new();
@@ -206,32 +243,79 @@ mod tests {
 
     #[test]
     fn counts_match_the_official_figures() {
-        assert_eq!((current().provinces.len(), current().communes.len()), (34, 3321));
         assert_eq!(
-            (pre_2025().provinces.len(), pre_2025().districts.len(), pre_2025().communes.len()),
+            (current().provinces.len(), current().communes.len()),
+            (34, 3321)
+        );
+        assert_eq!(
+            (
+                pre_2025().provinces.len(),
+                pre_2025().districts.len(),
+                pre_2025().communes.len()
+            ),
             (63, 696, 10035)
         );
     }
 
     #[test]
     fn merged_provinces_map_to_the_seat_code() {
-        let cases = [("24", "24"), ("27", "24"), ("02", "08"), ("64", "52"), ("87", "82"), ("72", "80"), ("45", "44"), ("10", "15"), ("89", "91"), ("74", "79"), ("77", "79"), ("46", "46")];
+        let cases = [
+            ("24", "24"),
+            ("27", "24"),
+            ("02", "08"),
+            ("64", "52"),
+            ("87", "82"),
+            ("72", "80"),
+            ("45", "44"),
+            ("10", "15"),
+            ("89", "91"),
+            ("74", "79"),
+            ("77", "79"),
+            ("46", "46"),
+        ];
         for (old, new) in cases {
-            assert_eq!(successor_province(old).map(|p| p.code.as_str()), Some(new), "old {old}");
+            assert_eq!(
+                successor_province(old).map(|p| p.code.as_str()),
+                Some(new),
+                "old {old}"
+            );
         }
         for p in &pre_2025().provinces {
-            assert!(successor_province(&p.code).is_some(), "{} has no successor", p.name);
+            assert!(
+                successor_province(&p.code).is_some(),
+                "{} has no successor",
+                p.name
+            );
         }
     }
 
     #[test]
     fn provinces_by_name_and_alias() {
         let t = current();
-        for (name, code) in [("Hà Nội", "01"), ("thanh pho ho chi minh", "79"), ("TP.HCM", "79"), ("Sài Gòn", "79"), ("Tỉnh Khánh Hoà", "56"), ("Thừa Thiên Huế", "46")] {
-            assert_eq!(t.province_by_name(name).map(|p| p.code.as_str()), Some(code), "{name}");
+        for (name, code) in [
+            ("Hà Nội", "01"),
+            ("thanh pho ho chi minh", "79"),
+            ("TP.HCM", "79"),
+            ("Sài Gòn", "79"),
+            ("Tỉnh Khánh Hoà", "56"),
+            ("Thừa Thiên Huế", "46"),
+        ] {
+            assert_eq!(
+                t.province_by_name(name).map(|p| p.code.as_str()),
+                Some(code),
+                "{name}"
+            );
         }
         assert!(t.province_by_name("Hà Giang").is_none());
-        assert_eq!(pre_2025().province_by_name("Hà Giang").map(|p| p.code.as_str()), Some("02"));
-        assert_eq!(t.commune("00004").map(|c| c.province_code.as_str()), Some("01"));
+        assert_eq!(
+            pre_2025()
+                .province_by_name("Hà Giang")
+                .map(|p| p.code.as_str()),
+            Some("02")
+        );
+        assert_eq!(
+            t.commune("00004").map(|c| c.province_code.as_str()),
+            Some("01")
+        );
     }
 }

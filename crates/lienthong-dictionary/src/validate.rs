@@ -47,22 +47,37 @@ impl Validator {
             .iter()
             .map(|f| element(f.element).expect("shipped datasets bind to known elements (tested)"))
             .collect();
-        Validator { dataset, elements, options }
+        Validator {
+            dataset,
+            elements,
+            options,
+        }
     }
 
     /// Validates one record given as raw values in dataset field order (empty = absent).
     pub fn validate(&self, raw: &[&str]) -> Outcome {
         debug_assert_eq!(raw.len(), self.dataset.fields.len());
-        let mut out = Outcome { values: Vec::with_capacity(raw.len()), findings: Vec::new() };
+        let mut out = Outcome {
+            values: Vec::with_capacity(raw.len()),
+            findings: Vec::new(),
+        };
         for ((field, el), value) in self.dataset.fields.iter().zip(&self.elements).zip(raw) {
             if value.trim().is_empty() {
                 if field.mandatory {
-                    out.findings.push(Finding::new(field.name, "mandatory.missing", Severity::Error, "mandatory field is empty"));
+                    out.findings.push(Finding::new(
+                        field.name,
+                        "mandatory.missing",
+                        Severity::Error,
+                        "mandatory field is empty",
+                    ));
                 }
                 out.values.push(String::new());
                 continue;
             }
-            let mut o = Out { field: field.name, findings: &mut out.findings };
+            let mut o = Out {
+                field: field.name,
+                findings: &mut out.findings,
+            };
             out.values.push(check(&el.kind, &field.opts, value, &mut o));
         }
         if !self.options.today.is_empty() {
@@ -70,8 +85,17 @@ impl Validator {
                 let v = out.values[i].as_str();
                 let is_date = matches!(el.kind, crate::element::Kind::Date { .. });
                 // ISO strings compare in date order; a bare year compares below its own days.
-                if is_date && !v.is_empty() && v > self.options.today.as_str() && field_valid(&out.findings, field.name) {
-                    out.findings.push(Finding::new(field.name, "date.future", Severity::Error, "date is in the future"));
+                if is_date
+                    && !v.is_empty()
+                    && v > self.options.today.as_str()
+                    && field_valid(&out.findings, field.name)
+                {
+                    out.findings.push(Finding::new(
+                        field.name,
+                        "date.future",
+                        Severity::Error,
+                        "date is in the future",
+                    ));
                 }
             }
         }
@@ -89,32 +113,74 @@ impl Validator {
 
     fn cross(&self, check: &CrossCheck, out: &mut Outcome) {
         let finding = match *check {
-            CrossCheck::PersonalIdStructure { id, birth_date, sex } => {
-                let (Some(pid), Some(birth)) = (self.value(out, id), self.value(out, birth_date)) else { return };
+            CrossCheck::PersonalIdStructure {
+                id,
+                birth_date,
+                sex,
+            } => {
+                let (Some(pid), Some(birth)) = (self.value(out, id), self.value(out, birth_date))
+                else {
+                    return;
+                };
                 let sex = sex.and_then(|s| self.value(out, s));
-                personal_id_structure(pid, birth, sex).map(|m| Finding::new(field_name(self.dataset, id), "personal_id.structure", Severity::Warning, m))
-            }
-            CrossCheck::CommuneInProvince { commune, province } => {
-                let (Some(c), Some(p)) = (self.value(out, commune), self.value(out, province)) else { return };
-                units::current().commune(c).filter(|unit| unit.province_code != p).map(|unit| {
+                personal_id_structure(pid, birth, sex).map(|m| {
                     Finding::new(
-                        field_name(self.dataset, commune),
-                        "commune_code.not_in_province",
-                        Severity::Error,
-                        format!("commune {c} belongs to province {}, not {p}", unit.province_code),
+                        field_name(self.dataset, id),
+                        "personal_id.structure",
+                        Severity::Warning,
+                        m,
                     )
                 })
             }
-            CrossCheck::AddressAgrees { address, commune, province } => {
-                let Some(addr) = self.value(out, address) else { return };
-                let commune = commune.and_then(|c| self.value(out, c)).and_then(|c| units::current().commune(c));
-                let province = self.value(out, province).and_then(|p| units::current().province(p));
-                address_agrees(addr, commune, province).map(|m| Finding::new(field_name(self.dataset, address), "address.unit_mismatch", Severity::Warning, m))
+            CrossCheck::CommuneInProvince { commune, province } => {
+                let (Some(c), Some(p)) = (self.value(out, commune), self.value(out, province))
+                else {
+                    return;
+                };
+                units::current()
+                    .commune(c)
+                    .filter(|unit| unit.province_code != p)
+                    .map(|unit| {
+                        Finding::new(
+                            field_name(self.dataset, commune),
+                            "commune_code.not_in_province",
+                            Severity::Error,
+                            format!(
+                                "commune {c} belongs to province {}, not {p}",
+                                unit.province_code
+                            ),
+                        )
+                    })
+            }
+            CrossCheck::AddressAgrees {
+                address,
+                commune,
+                province,
+            } => {
+                let Some(addr) = self.value(out, address) else {
+                    return;
+                };
+                let commune = commune
+                    .and_then(|c| self.value(out, c))
+                    .and_then(|c| units::current().commune(c));
+                let province = self
+                    .value(out, province)
+                    .and_then(|p| units::current().province(p));
+                address_agrees(addr, commune, province).map(|m| {
+                    Finding::new(
+                        field_name(self.dataset, address),
+                        "address.unit_mismatch",
+                        Severity::Warning,
+                        m,
+                    )
+                })
             }
             CrossCheck::EthnicityLabel { code, label } => {
                 let i = self.dataset.index(code).unwrap_or(0);
                 let system = self.dataset.fields[i].opts.ethnicity;
-                let (Some(c), Some(l)) = (self.value(out, code), self.value(out, label)) else { return };
+                let (Some(c), Some(l)) = (self.value(out, code), self.value(out, label)) else {
+                    return;
+                };
                 let (c, l) = (c.to_owned(), l.to_owned());
                 match ethnicity_label(&c, &l, system) {
                     LabelVerdict::Agrees => None,
@@ -131,20 +197,41 @@ impl Validator {
                         field_name(self.dataset, code),
                         "ethnicity.label_mismatch",
                         Severity::Error,
-                        format!("code {c} does not match the ethnic name in the record ({})", system.id),
+                        format!(
+                            "code {c} does not match the ethnic name in the record ({})",
+                            system.id
+                        ),
                     )),
                 }
             }
             CrossCheck::NotDeceasedWhenActive { id, status } => {
-                let Some(deceased) = &self.options.deceased else { return };
-                let (Some(pid), Some(st)) = (self.value(out, id), self.value(out, status)) else { return };
+                let Some(deceased) = &self.options.deceased else {
+                    return;
+                };
+                let (Some(pid), Some(st)) = (self.value(out, id), self.value(out, status)) else {
+                    return;
+                };
                 (st == "active" && deceased.contains(pid)).then(|| {
-                    Finding::new(field_name(self.dataset, status), "status.deceased_active", Severity::Error, "active although the civil-status register records a death")
+                    Finding::new(
+                        field_name(self.dataset, status),
+                        "status.deceased_active",
+                        Severity::Error,
+                        "active although the civil-status register records a death",
+                    )
                 })
             }
             CrossCheck::DateOrder { from, to } => {
-                let (Some(a), Some(b)) = (self.value(out, from), self.value(out, to)) else { return };
-                (a > b).then(|| Finding::new(field_name(self.dataset, to), "date.order", Severity::Error, format!("{to} is before {from}")))
+                let (Some(a), Some(b)) = (self.value(out, from), self.value(out, to)) else {
+                    return;
+                };
+                (a > b).then(|| {
+                    Finding::new(
+                        field_name(self.dataset, to),
+                        "date.order",
+                        Severity::Error,
+                        format!("{to} is before {from}"),
+                    )
+                })
             }
         };
         out.findings.extend(finding);
@@ -156,7 +243,9 @@ fn field_name(dataset: &Dataset, name: &str) -> &'static str {
 }
 
 fn field_valid(findings: &[Finding], field: &str) -> bool {
-    !findings.iter().any(|f| f.field == field && f.severity == Severity::Error)
+    !findings
+        .iter()
+        .any(|f| f.field == field && f.severity == Severity::Error)
 }
 
 /// Checks `PPP G YY` against birth date (`YYYY…`) and sex; `Some(message)` on mismatch.
@@ -166,7 +255,9 @@ pub fn personal_id_structure(pid: &str, birth: &str, sex: Option<&str>) -> Optio
     }
     let mut problems = Vec::new();
     let ppp = &pid[..3];
-    let old_province = ppp.strip_prefix('0').and_then(|p| units::pre_2025().province(p));
+    let old_province = ppp
+        .strip_prefix('0')
+        .and_then(|p| units::pre_2025().province(p));
     if old_province.is_none() {
         problems.push(format!("PPP {ppp} is not one of the 63 province codes"));
     }
@@ -179,27 +270,47 @@ pub fn personal_id_structure(pid: &str, birth: &str, sex: Option<&str>) -> Optio
         _ => None,
     };
     match want_g {
-        Some(w) if w != g => problems.push(format!("century/sex digit {g} does not match birth year {year} and sex (expected {w})")),
-        None if g / 2 != century_digit / 2 => problems.push(format!("century digit {g} does not match birth year {year}")),
+        Some(w) if w != g => problems.push(format!(
+            "century/sex digit {g} does not match birth year {year} and sex (expected {w})"
+        )),
+        None if g / 2 != century_digit / 2 => problems.push(format!(
+            "century digit {g} does not match birth year {year}"
+        )),
         _ => {}
     }
     if pid[4..6] != birth[2..4] {
-        problems.push(format!("YY {} does not match birth year {year}", &pid[4..6]));
+        problems.push(format!(
+            "YY {} does not match birth year {year}",
+            &pid[4..6]
+        ));
     }
     (!problems.is_empty()).then(|| problems.join("; "))
 }
 
-fn address_agrees(addr: &str, commune: Option<&units::Commune>, province: Option<&units::Province>) -> Option<String> {
+fn address_agrees(
+    addr: &str,
+    commune: Option<&units::Commune>,
+    province: Option<&units::Province>,
+) -> Option<String> {
     let parts = parse_address(addr);
     let mut problems = Vec::new();
     if let (Some(written), Some(c)) = (parts.commune, commune) {
         if fold_key(written) != fold_key(&c.full_name) {
-            problems.push(format!("address names '{written}' but commune_code is {} {}", c.code, c.full_name));
+            problems.push(format!(
+                "address names '{written}' but commune_code is {} {}",
+                c.code, c.full_name
+            ));
         }
     }
     if let (Some(written), Some(p)) = (parts.province, province) {
-        if units::current().province_by_name(written).is_none_or(|w| w.code != p.code) {
-            problems.push(format!("address names '{written}' but province_code is {} {}", p.code, p.full_name));
+        if units::current()
+            .province_by_name(written)
+            .is_none_or(|w| w.code != p.code)
+        {
+            problems.push(format!(
+                "address names '{written}' but province_code is {} {}",
+                p.code, p.full_name
+            ));
         }
     }
     (!problems.is_empty()).then(|| problems.join("; "))
@@ -216,7 +327,11 @@ fn ethnicity_label(code: &str, label: &str, system: &'static CodeSystem) -> Labe
     if named.is_some_and(|n| n.code == code) {
         return LabelVerdict::Agrees;
     }
-    let other = if std::ptr::eq(system, &codes::ETHNICITY_QD121) { &codes::ETHNICITY_GSO } else { &codes::ETHNICITY_QD121 };
+    let other = if std::ptr::eq(system, &codes::ETHNICITY_QD121) {
+        &codes::ETHNICITY_GSO
+    } else {
+        &codes::ETHNICITY_QD121
+    };
     match (named, other.by_label(label)) {
         (Some(n), Some(o)) if o.code == code => LabelVerdict::OtherOrdering(n.code),
         _ => LabelVerdict::Mismatch,
@@ -265,12 +380,30 @@ mod tests {
     use crate::catalog::{CITIZEN, HEALTH_INSURANCE};
 
     fn citizen(values: [&str; 13]) -> Outcome {
-        Validator::new(&CITIZEN, Options { today: "2026-11-23".into(), deceased: None }).validate(&values)
+        Validator::new(
+            &CITIZEN,
+            Options {
+                today: "2026-11-23".into(),
+                deceased: None,
+            },
+        )
+        .validate(&values)
     }
 
     const CLEAN: [&str; 13] = [
-        "001090123456", "Nguyễn Văn An", "1990-03-25", "1", "01", "", "VN", "01", "00004",
-        "Số 12, Phố Quán Thánh, Phường Ba Đình, Thành phố Hà Nội", "0912345678", "an@example.vn", "2025-08-01T10:00:00+07:00",
+        "001090123456",
+        "Nguyễn Văn An",
+        "1990-03-25",
+        "1",
+        "01",
+        "",
+        "VN",
+        "01",
+        "00004",
+        "Số 12, Phố Quán Thánh, Phường Ba Đình, Thành phố Hà Nội",
+        "0912345678",
+        "an@example.vn",
+        "2025-08-01T10:00:00+07:00",
     ];
 
     #[test]
@@ -288,7 +421,11 @@ mod tests {
             (2, "1991-03-25", "personal_id.structure"),
             (3, "2", "personal_id.structure"),
             (8, "00691", "commune_code.not_in_province"),
-            (9, "Số 12, Phường Hồng Hà, Thành phố Hà Nội", "address.unit_mismatch"),
+            (
+                9,
+                "Số 12, Phường Hồng Hà, Thành phố Hà Nội",
+                "address.unit_mismatch",
+            ),
             (2, "2030-01-01", "date.future"),
             (1, "", "mandatory.missing"),
         ];
@@ -296,17 +433,38 @@ mod tests {
             let mut rec = CLEAN;
             rec[i] = v;
             let o = citizen(rec);
-            assert!(o.findings.iter().any(|f| f.rule == rule), "{v}: {:?}", o.findings);
+            assert!(
+                o.findings.iter().any(|f| f.rule == rule),
+                "{v}: {:?}",
+                o.findings
+            );
         }
     }
 
     #[test]
     fn ethnicity_label_detects_the_other_ordering() {
         let v = Validator::new(&HEALTH_INSURANCE, Options::default());
-        let rec = ["DN4010123456789", "001090123456", "Đinh Văn Hùng", "1990-03-25", "1", "04", "Mường", "2025-01-01", "2025-12-31", "01"];
+        let rec = [
+            "DN4010123456789",
+            "001090123456",
+            "Đinh Văn Hùng",
+            "1990-03-25",
+            "1",
+            "04",
+            "Mường",
+            "2025-01-01",
+            "2025-12-31",
+            "01",
+        ];
         let o = v.validate(&rec);
         assert_eq!(o.values[5], "06");
-        assert!(o.findings.iter().any(|f| f.rule == "ethnicity.other_ordering"), "{:?}", o.findings);
+        assert!(
+            o.findings
+                .iter()
+                .any(|f| f.rule == "ethnicity.other_ordering"),
+            "{:?}",
+            o.findings
+        );
     }
 
     #[test]

@@ -39,7 +39,10 @@ fn tables() -> &'static Tables {
             for (i, mark) in TONE_MARKS.iter().enumerate() {
                 // Through NFC, not char::compose: ặ/ậ/ệ/ộ decompose with the dot below first.
                 let composed: String = [base, *mark].iter().collect::<String>().nfc().collect();
-                let toned = composed.chars().next().filter(|_| composed.chars().count() == 1)
+                let toned = composed
+                    .chars()
+                    .next()
+                    .filter(|_| composed.chars().count() == 1)
                     .expect("every Vietnamese vowel composes with every tone");
                 split.insert(toned, (base, i as Tone + 1));
                 join.insert((base, i as Tone + 1), toned);
@@ -115,7 +118,8 @@ pub fn fold_key(s: &str) -> String {
 
 /// True when the text carries any Vietnamese diacritic (tone, vowel quality or đ).
 pub fn has_diacritics(s: &str) -> bool {
-    s.chars().any(|c| !c.is_ascii() && fold_char(c) != c.to_lowercase().next().unwrap_or(c))
+    s.chars()
+        .any(|c| !c.is_ascii() && fold_char(c) != c.to_lowercase().next().unwrap_or(c))
 }
 
 /// True for a character that belongs to written Vietnamese: ASCII, Vietnamese vowels and đ.
@@ -134,7 +138,9 @@ const INITIALS: &[&str] = &[
     "", "b", "c", "ch", "d", "đ", "g", "gh", "gi", "h", "k", "kh", "l", "m", "n", "ng", "ngh",
     "nh", "p", "ph", "qu", "r", "s", "t", "th", "tr", "v", "x",
 ];
-const FINALS: &[&str] = &["", "c", "ch", "m", "n", "ng", "nh", "p", "t", "i", "o", "u", "y"];
+const FINALS: &[&str] = &[
+    "", "c", "ch", "m", "n", "ng", "nh", "p", "t", "i", "o", "u", "y",
+];
 
 /// Whether a single word reads as a Vietnamese syllable: known initial, known vowel nucleus,
 /// known final, at most one tone mark. Used to choose between candidate decodings of legacy
@@ -161,16 +167,63 @@ pub fn syllable_plausible(word: &str) -> bool {
     }
     let is_vowel = |c: char| "aăâeêioôơuưy".contains(c);
     let chars: Vec<char> = plain.chars().collect();
-    let start = chars.iter().position(|c| is_vowel(*c)).unwrap_or(chars.len());
+    let start = chars
+        .iter()
+        .position(|c| is_vowel(*c))
+        .unwrap_or(chars.len());
     let mut initial: String = chars[..start].iter().collect();
     let mut rest: Vec<char> = chars[start..].to_vec();
     // `qu` and `gi` take their vowel letter into the initial.
-    if (initial == "q" && rest.first() == Some(&'u')) || (initial == "g" && rest.first() == Some(&'i') && rest.len() > 1 && rest[1..].iter().any(|c| is_vowel(*c))) {
+    if (initial == "q" && rest.first() == Some(&'u'))
+        || (initial == "g"
+            && rest.first() == Some(&'i')
+            && rest.len() > 1
+            && rest[1..].iter().any(|c| is_vowel(*c)))
+    {
         initial.push(rest.remove(0));
     }
-    let vowel_end = rest.iter().position(|c| !is_vowel(*c)).unwrap_or(rest.len());
+    let vowel_end = rest
+        .iter()
+        .position(|c| !is_vowel(*c))
+        .unwrap_or(rest.len());
     let nucleus: String = rest[..vowel_end].iter().collect();
     let final_: String = rest[vowel_end..].iter().collect();
+    // Nuclei ending in a glide (sáu, tôi, kêu) take no final consonant, and their tone never
+    // sits on the glide.
+    const GLIDE_ENDED: &[&str] = &[
+        "ai", "ao", "au", "ay", "âu", "ây", "eo", "êu", "ia", "iu", "oi", "ôi", "ơi", "ui", "ưi",
+        "ưu", "ưa", "iêu", "yêu", "oai", "oay", "oao", "oeo", "uây", "uôi", "ươi", "ươu", "uya",
+        "uyu",
+    ];
+    let glide_ended = GLIDE_ENDED.contains(&nucleus.as_str());
+    if glide_ended && !final_.is_empty() {
+        return false;
+    }
+    if glide_ended
+        && tones == 1
+        && matches!(
+            nucleus.as_str(),
+            "ai" | "ao"
+                | "au"
+                | "ay"
+                | "âu"
+                | "ây"
+                | "eo"
+                | "êu"
+                | "iu"
+                | "oi"
+                | "ôi"
+                | "ơi"
+                | "ui"
+                | "ưi"
+                | "ưu"
+        )
+    {
+        let last_vowel = word.chars().rev().find(|c| split_tone(*c).is_some());
+        if last_vowel.and_then(split_tone).is_some_and(|(_, t)| t != 0) {
+            return false;
+        }
+    }
     INITIALS.contains(&initial.as_str())
         && (NUCLEI.contains(&nucleus.as_str()) || (nucleus.is_empty() && initial == "gi"))
         && FINALS.contains(&final_.as_str())
@@ -188,13 +241,16 @@ pub fn canonical_tone_placement(s: &str) -> Option<String> {
         let next_is_letter = chars.get(i + 2).is_some_and(|c| c.is_alphabetic());
         let prev = if i > 0 { Some(chars[i - 1]) } else { None };
         if let (Some((ba, ta)), Some((bb, tb))) = (split_tone(a), split_tone(b)) {
-            let pair = (ba.to_lowercase().next().unwrap_or(ba), bb.to_lowercase().next().unwrap_or(bb));
+            let pair = (
+                ba.to_lowercase().next().unwrap_or(ba),
+                bb.to_lowercase().next().unwrap_or(bb),
+            );
             let eligible = matches!(pair, ('o', 'a') | ('o', 'e') | ('u', 'y'))
                 && ta == 0
                 && tb != 0
                 && !next_is_letter
                 && !(pair.0 == 'u' && matches!(prev, Some('q' | 'Q')))
-                && !prev.is_some_and(|p| split_tone(p).is_some());
+                && prev.is_none_or(|p| split_tone(p).is_none());
             if eligible {
                 let buf = out.get_or_insert_with(|| chars.clone());
                 buf[i] = join_tone(ba, tb).unwrap_or(a);
@@ -258,10 +314,24 @@ mod tests {
 
     #[test]
     fn syllables() {
-        for ok in ["nguyễn", "văn", "thị", "hòa", "hoà", "quý", "giữa", "gì", "đường", "khuya", "ngoằn"] {
+        for ok in [
+            "nguyễn",
+            "văn",
+            "thị",
+            "hòa",
+            "hoà",
+            "quý",
+            "giữa",
+            "gì",
+            "đường",
+            "khuya",
+            "ngoằn",
+        ] {
             assert!(syllable_plausible(ok), "{ok}");
         }
-        for bad in ["nguyeón", "ngưêng", "xyz", "bảó", "th¾ng"] {
+        for bad in [
+            "nguyeón", "ngưêng", "xyz", "bảó", "th¾ng", "aùnh", "saú", "tôin",
+        ] {
             assert!(!syllable_plausible(bad), "{bad}");
         }
     }

@@ -1,1 +1,314 @@
-fn main(){}
+//! `lienthong`: the one binary. Reads argv and the environment (nothing else does), builds
+//! typed configuration and calls the library crates.
+
+mod bench;
+mod validate;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use lienthong_dictionary::{catalog, codes, schema, units};
+use lienthong_synth::{Config, Defect};
+
+/// lienthong: connect, share and sync government databases against one shared dictionary.
+#[derive(Parser)]
+#[command(name = "lienthong", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a synthetic citizen register and sector datasets with recorded defects.
+    #[command(
+        after_long_help = "Example:\n  lienthong synth --citizens 100000 --seed 7 --out data/\n  lienthong synth --citizens 1000 --seed 1 --out small/ --noise tcvn3=0.05 --noise duplicate=0"
+    )]
+    Synth {
+        /// Number of citizens in the register.
+        #[arg(long, default_value_t = 10_000)]
+        citizens: u64,
+        /// Seed; the same seed gives the same files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Override a defect rate, CLASS=RATE (0..1), repeatable. Classes: nfd, tcvn3, vni,
+        /// mojibake, deaccented, upper_case, abbreviation, old_unit_name, lost_leading_zeros,
+        /// cmnd_in_id, wrong_century, swapped_day_month, duplicate, deceased_active,
+        /// stale_address, missing_mandatory, other_ethnicity_ordering.
+        #[arg(long, value_name = "CLASS=RATE")]
+        noise: Vec<String>,
+    },
+    /// The shared data dictionary: validate data, export schemas, list code lists.
+    Dictionary {
+        #[command(subcommand)]
+        command: DictionaryCommand,
+    },
+    /// Benchmarks that measure lienthong against its anchors in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DictionaryCommand {
+    /// Validate and normalise a CSV or JSONL file against a dataset. Exit 0: every record
+    /// valid; 1: some records invalid; 2: the input is unusable.
+    #[command(
+        after_long_help = "Example:\n  lienthong dictionary validate --dataset citizen --input data/citizen.csv --report report.json"
+    )]
+    Validate(validate::Args),
+    /// Export JSON Schema 2020-12 (one dataset) or an OpenAPI 3.1 components document.
+    Export {
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Dataset name; required for json-schema, optional for openapi (default: all).
+        #[arg(long)]
+        dataset: Option<String>,
+    },
+    /// Print a code list.
+    Codes {
+        #[arg(value_enum)]
+        list: CodeList,
+        /// Ethnic ordering: qd121 (QĐ 121-TCTK, default) or gso (census).
+        #[arg(long, default_value = "qd121")]
+        ordering: String,
+        /// Only the communes of this province (for `commune`).
+        #[arg(long)]
+        province: Option<String>,
+        /// Unit tree in force on this date (YYYY-MM-DD; default: current).
+        #[arg(long)]
+        on: Option<String>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// List the datasets and their fields.
+    Datasets,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Validation throughput against pandera and Great Expectations on the same file.
+    Validate(bench::Args),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    JsonSchema,
+    Openapi,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CodeList {
+    Province,
+    Commune,
+    Ethnicity,
+    Religion,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum OutputFormat {
+    Table,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Synth {
+            citizens,
+            seed,
+            out,
+            noise,
+        } => {
+            let mut config = Config::new(citizens, seed);
+            for spec in &noise {
+                let (class, rate) = spec
+                    .split_once('=')
+                    .with_context(|| format!("--noise {spec}: expected CLASS=RATE"))?;
+                let defect = Defect::from_name(class)
+                    .with_context(|| format!("--noise {spec}: unknown defect class {class}"))?;
+                let rate: f64 = rate
+                    .parse()
+                    .ok()
+                    .filter(|r: &f64| (0.0..=1.0).contains(r))
+                    .with_context(|| {
+                        format!("--noise {spec}: rate must be a number from 0 to 1")
+                    })?;
+                config.set_rate(defect, rate);
+            }
+            let bar = progress_bar(citizens, "citizens");
+            let summary = lienthong_synth::generate(&config, &out, |n| bar.set_position(n))
+                .with_context(|| format!("generating into {}", out.display()))?;
+            bar.finish_and_clear();
+            let mut stdout = std::io::stdout().lock();
+            for (dataset, n) in &summary.records {
+                writeln!(
+                    stdout,
+                    "{dataset:<22} {n:>10} records  {}/{dataset}.csv|.jsonl",
+                    out.display()
+                )?;
+            }
+            writeln!(
+                stdout,
+                "truth: {} defects, {} duplicate pairs  {}/truth.json",
+                summary.defects.len(),
+                summary.duplicates.len(),
+                out.display()
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dictionary { command } => dictionary(command),
+        Command::Bench {
+            command: BenchCommand::Validate(args),
+        } => bench::validate(args),
+    }
+}
+
+/// A progress bar on stderr when it is a terminal; hidden otherwise.
+pub fn progress_bar(len: u64, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}})"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn dataset(name: &str) -> Result<&'static catalog::Dataset> {
+    catalog::dataset(name).with_context(|| {
+        let names: Vec<_> = catalog::DATASETS.iter().map(|d| d.name).collect();
+        format!(
+            "unknown dataset {name:?}; known datasets: {}",
+            names.join(", ")
+        )
+    })
+}
+
+fn dictionary(command: DictionaryCommand) -> Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    match command {
+        DictionaryCommand::Validate(args) => validate::run(args),
+        DictionaryCommand::Export {
+            format,
+            dataset: name,
+        } => {
+            let doc = match format {
+                ExportFormat::JsonSchema => {
+                    let Some(name) = name else {
+                        bail!("--dataset is required for --format json-schema")
+                    };
+                    schema::json_schema(dataset(&name)?)
+                }
+                ExportFormat::Openapi => schema::openapi(name.as_deref().map(dataset).transpose()?),
+            };
+            serde_json::to_writer_pretty(&mut stdout, &doc)?;
+            writeln!(stdout)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DictionaryCommand::Codes {
+            list,
+            ordering,
+            province,
+            on,
+            format,
+        } => {
+            let tree = match &on {
+                Some(date) => {
+                    if date.len() != 10 || date.as_bytes()[4] != b'-' {
+                        bail!("--on {date}: expected YYYY-MM-DD");
+                    }
+                    units::tree_on(date)
+                }
+                None => units::current(),
+            };
+            let rows: Vec<(String, String, String)> = match list {
+                CodeList::Province => tree
+                    .provinces
+                    .iter()
+                    .map(|p| (p.code.clone(), p.full_name.clone(), String::new()))
+                    .collect(),
+                CodeList::Commune => {
+                    if let Some(p) = &province {
+                        if tree.province(p).is_none() {
+                            bail!(
+                                "--province {p}: not a province code in the tree in force from {}",
+                                tree.effective_from
+                            );
+                        }
+                    }
+                    tree.communes
+                        .iter()
+                        .filter(|c| province.as_ref().is_none_or(|p| &c.province_code == p))
+                        .map(|c| (c.code.clone(), c.full_name.clone(), c.province_code.clone()))
+                        .collect()
+                }
+                CodeList::Ethnicity | CodeList::Religion => {
+                    let system = match (list, ordering.as_str()) {
+                        (CodeList::Religion, _) => &codes::RELIGION_QCVN109,
+                        (_, "qd121") => &codes::ETHNICITY_QD121,
+                        (_, "gso") => &codes::ETHNICITY_GSO,
+                        (_, other) => bail!("--ordering {other}: expected qd121 or gso"),
+                    };
+                    system
+                        .codes
+                        .iter()
+                        .map(|c| (c.code.to_owned(), c.label.to_owned(), system.id.to_owned()))
+                        .collect()
+                }
+            };
+            if format == OutputFormat::Json {
+                let items: Vec<_> = rows.iter().map(|(c, n, x)| serde_json::json!({ "code": c, "name": n, "parent_or_system": x })).collect();
+                serde_json::to_writer_pretty(&mut stdout, &items)?;
+                writeln!(stdout)?;
+            } else {
+                for (code, name, extra) in rows {
+                    writeln!(stdout, "{code}\t{name}\t{extra}")?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DictionaryCommand::Datasets => {
+            for d in catalog::DATASETS {
+                let fields: Vec<String> = d
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        if f.mandatory {
+                            format!("{}*", f.name)
+                        } else {
+                            f.name.to_owned()
+                        }
+                    })
+                    .collect();
+                writeln!(
+                    stdout,
+                    "{:<20} {}\n  {}",
+                    d.name,
+                    d.title,
+                    fields.join(", ")
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! `lienthong dictionary validate`: streams a file through the dictionary.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use lienthong_dictionary::catalog::{self, Dataset};
+use lienthong_dictionary::finding::{Finding, Severity};
+use lienthong_dictionary::input::{Format, RawRecord, Reader};
+use lienthong_dictionary::report::Report;
+use lienthong_dictionary::validate::{record_key, KeyTracker, Options, Validator};
+
+#[derive(clap::Args, Clone)]
+pub struct Args {
+    /// Dataset the input claims to be (see `lienthong dictionary datasets`).
+    #[arg(long)]
+    pub dataset: String,
+    /// Input file (CSV with a header line, or JSON Lines).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Input format; by default taken from the file extension.
+    #[arg(long, value_parser = ["csv", "jsonl"])]
+    pub format: Option<String>,
+    /// Write the JSON report here (counts per rule and field, examples).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Write the valid records, normalised, here (same format as the input). Invalid records
+    /// are left out: the report and --findings list them.
+    #[arg(long)]
+    pub normalized_out: Option<PathBuf>,
+    /// Write every finding as JSON Lines (record, line, field, rule, severity, message).
+    #[arg(long)]
+    pub findings: Option<PathBuf>,
+    /// Reference dataset for cross-dataset checks, NAME=FILE (civil_status_event=FILE lets
+    /// social_insurance flag deceased participants still active).
+    #[arg(long, value_name = "NAME=FILE")]
+    pub reference: Vec<String>,
+    /// Examples kept per rule and field in the report.
+    #[arg(long, default_value_t = 5)]
+    pub examples: usize,
+    /// Today's date for "date in the future" checks (default: the system date).
+    #[arg(long)]
+    pub today: Option<String>,
+    /// Print no summary (exit code and files only).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn open(path: &Path) -> Result<BufReader<File>> {
+    let file = File::open(path).with_context(|| format!("opening input {}", path.display()))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        bail!("input {} is a directory", path.display());
+    }
+    Ok(BufReader::with_capacity(1 << 20, file))
+}
+
+fn format_of(explicit: Option<&str>, path: &Path) -> Result<Format> {
+    match explicit {
+        Some("csv") => Ok(Format::Csv),
+        Some("jsonl") => Ok(Format::Jsonl),
+        _ => Format::from_path(&path.to_string_lossy()).with_context(|| {
+            format!(
+                "cannot tell the format of {} from its extension; pass --format csv|jsonl",
+                path.display()
+            )
+        }),
+    }
+}
+
+/// Today in UTC as YYYY-MM-DD, from the system clock (the CLI is the edge that may read it).
+fn today() -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400) as i64;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn load_deceased(spec: &str) -> Result<HashSet<String>> {
+    let (name, path) = spec
+        .split_once('=')
+        .with_context(|| format!("--reference {spec}: expected NAME=FILE"))?;
+    if name != catalog::CIVIL_STATUS_EVENT.name {
+        bail!(
+            "--reference {spec}: only {} is used as a reference",
+            catalog::CIVIL_STATUS_EVENT.name
+        );
+    }
+    let path = Path::new(path);
+    let mut reader = Reader::new(
+        open(path)?,
+        format_of(None, path)?,
+        &catalog::CIVIL_STATUS_EVENT,
+    )
+    .with_context(|| format!("reference {}", path.display()))?;
+    let (kind, pid) = (
+        catalog::CIVIL_STATUS_EVENT.index("event_type"),
+        catalog::CIVIL_STATUS_EVENT.index("personal_id"),
+    );
+    let (Some(kind), Some(pid)) = (kind, pid) else {
+        bail!("civil_status_event lacks event_type or personal_id")
+    };
+    let mut set = HashSet::new();
+    let mut rec = RawRecord::default();
+    while reader
+        .next_into(&mut rec)
+        .with_context(|| format!("reference {}", path.display()))?
+    {
+        if rec.values[kind].trim() == "death" {
+            set.insert(rec.values[pid].trim().to_owned());
+        }
+    }
+    Ok(set)
+}
+
+/// Writes normalised records in the input's format.
+enum NormalizedOut {
+    Csv(csv::Writer<BufWriter<File>>),
+    Jsonl(BufWriter<File>),
+}
+
+impl NormalizedOut {
+    fn create(path: &Path, format: Format, dataset: &Dataset) -> Result<Self> {
+        let file = BufWriter::with_capacity(
+            1 << 20,
+            File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        Ok(match format {
+            Format::Csv => {
+                let mut w = csv::Writer::from_writer(file);
+                w.write_record(dataset.fields.iter().map(|f| f.name))?;
+                NormalizedOut::Csv(w)
+            }
+            Format::Jsonl => NormalizedOut::Jsonl(file),
+        })
+    }
+
+    fn write(&mut self, dataset: &Dataset, values: &[String]) -> Result<()> {
+        match self {
+            NormalizedOut::Csv(w) => w.write_record(values)?,
+            NormalizedOut::Jsonl(w) => {
+                let obj: serde_json::Map<String, serde_json::Value> = dataset
+                    .fields
+                    .iter()
+                    .zip(values)
+                    .map(|(f, v)| (f.name.to_owned(), v.clone().into()))
+                    .collect();
+                serde_json::to_writer(&mut *w, &obj)?;
+                w.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        match self {
+            NormalizedOut::Csv(mut w) => w.flush()?,
+            NormalizedOut::Jsonl(mut w) => w.flush()?,
+        }
+        Ok(())
+    }
+}
+
+/// Everything a run produces besides files: the report.
+pub fn validate_stream(
+    args: &Args,
+    input: impl BufRead,
+    format: Format,
+    dataset: &'static Dataset,
+) -> Result<Report> {
+    let deceased = match args.reference.as_slice() {
+        [] => None,
+        specs => {
+            let mut all = HashSet::new();
+            for s in specs {
+                all.extend(load_deceased(s)?);
+            }
+            Some(all)
+        }
+    };
+    let options = Options {
+        today: args.today.clone().unwrap_or_else(today),
+        deceased,
+    };
+    let validator = Validator::new(dataset, options);
+    let mut reader = Reader::new(input, format, dataset)
+        .with_context(|| format!("input {}", args.input.display()))?;
+    if !reader.absent_columns.is_empty() && !args.quiet {
+        eprintln!(
+            "note: optional column(s) absent from the input, read as empty: {}",
+            reader.absent_columns.join(", ")
+        );
+    }
+    let mut report = Report::new(dataset.name, args.examples);
+    let mut keys = KeyTracker::default();
+    let mut normalized = args
+        .normalized_out
+        .as_deref()
+        .map(|p| NormalizedOut::create(p, format, dataset))
+        .transpose()?;
+    let mut findings_out = match &args.findings {
+        Some(p) => Some(BufWriter::new(
+            File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let mut rec = RawRecord::default();
+    while reader
+        .next_into(&mut rec)
+        .with_context(|| format!("input {}", args.input.display()))?
+    {
+        let read_findings = std::mem::take(&mut rec.findings);
+        let strs = rec.as_strs();
+        let mut outcome = validator.validate(&strs);
+        outcome.findings.extend(read_findings);
+        if let Some(key) = record_key(dataset, &outcome) {
+            if let Some(first) = keys.observe(key, rec.record) {
+                let field = dataset
+                    .key
+                    .first()
+                    .and_then(|k| dataset.field(k))
+                    .map_or("record", |f| f.name);
+                outcome.findings.push(Finding::new(
+                    field,
+                    "key.duplicate",
+                    Severity::Error,
+                    format!("same key as record {first}"),
+                ));
+            }
+        }
+        report.add(rec.record, rec.line, &outcome.findings, |field| {
+            dataset.index(field).map_or("", |i| strs[i])
+        });
+        if let Some(w) = findings_out.as_mut() {
+            for f in &outcome.findings {
+                let line = serde_json::json!({
+                    "record": rec.record, "line": rec.line, "field": f.field, "rule": f.rule,
+                    "severity": f.severity.as_str(), "message": f.message,
+                });
+                serde_json::to_writer(&mut *w, &line)?;
+                w.write_all(b"\n")?;
+            }
+        }
+        if let Some(out) = normalized.as_mut() {
+            if outcome.is_valid() {
+                out.write(dataset, &outcome.values)?;
+            }
+        }
+    }
+    if let Some(out) = normalized {
+        out.finish().context("writing normalised output")?;
+    }
+    if let Some(mut w) = findings_out {
+        w.flush().context("writing findings")?;
+    }
+    Ok(report)
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let dataset = crate::dataset(&args.dataset)?;
+    let format = format_of(args.format.as_deref(), &args.input)?;
+    if let Some(t) = &args.today {
+        if t.len() != 10 || t.as_bytes()[4] != b'-' || t.as_bytes()[7] != b'-' {
+            bail!("--today {t}: expected YYYY-MM-DD");
+        }
+    }
+    let input = open(&args.input)?;
+    let report = validate_stream(&args, input, format, dataset)?;
+    if let Some(path) = &args.report {
+        let mut w = BufWriter::new(
+            File::create(path).with_context(|| format!("creating report {}", path.display()))?,
+        );
+        serde_json::to_writer_pretty(&mut w, &report.to_json())?;
+        w.write_all(b"\n")?;
+        w.flush()?;
+    }
+    if !args.quiet {
+        print!("{}", report.summary());
+    }
+    Ok(if report.invalid_records == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,142 @@
+//! Unusable input gives exit 2 and one clear line on stderr; valid and invalid data give 0 and 1.
+
+use crate::lienthong;
+
+const HEADER: &str = "personal_id,full_name,birth_date,sex,ethnicity,religion,nationality,province_code,commune_code,address,phone,email,updated_at\n";
+const CLEAN: &str = "001090123456,Nguyễn Văn An,1990-03-25,1,01,,VN,01,00004,\"Số 12, Phố Quán Thánh, Phường Ba Đình, Thành phố Hà Nội\",0912345678,an@example.vn,2025-08-01T10:00:00+07:00\n";
+
+fn validate(dir: &std::path::Path, dataset: &str, file: &str) -> std::process::Output {
+    lienthong(
+        &[
+            "dictionary",
+            "validate",
+            "--dataset",
+            dataset,
+            "--input",
+            file,
+            "--today",
+            "2026-11-23",
+            "--report",
+            "report.json",
+            "--normalized-out",
+            "norm.csv",
+        ],
+        dir,
+    )
+}
+
+#[test]
+fn exit_codes_and_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("clean.csv"), format!("{HEADER}{CLEAN}")).unwrap();
+    std::fs::write(
+        d.join("dirty.csv"),
+        format!(
+            "{HEADER}{CLEAN}{}",
+            CLEAN.replace("001090123456", "01090123456")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("extra.csv"),
+        HEADER.replace("updated_at", "updated_at,nickname"),
+    )
+    .unwrap();
+    std::fs::write(d.join("short.csv"), "personal_id,full_name\n").unwrap();
+    std::fs::write(
+        d.join("binary.csv"),
+        [HEADER.as_bytes(), b"\xff\xfe\x00,1\n"].concat(),
+    )
+    .unwrap();
+    std::fs::write(d.join("empty.csv"), "").unwrap();
+    std::fs::write(d.join("data.txt"), HEADER).unwrap();
+
+    let ok = validate(d, "citizen", "clean.csv");
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let norm = std::fs::read_to_string(d.join("norm.csv")).unwrap();
+    assert!(norm.contains("+84912345678"), "{norm}");
+
+    let bad = validate(d, "citizen", "dirty.csv");
+    assert_eq!(bad.status.code(), Some(1));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["invalid_records"], 1);
+    let rule = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "id.length")
+        .unwrap();
+    assert_eq!(rule["examples"][0]["value"], "01090123456");
+    assert_eq!(rule["examples"][0]["line"], 3);
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("id.length"));
+
+    let cases = [
+        ("citizen", "missing.csv", "opening input"),
+        ("nope", "clean.csv", "unknown dataset"),
+        ("citizen", "extra.csv", "nickname"),
+        ("citizen", "short.csv", "lacks mandatory column"),
+        ("citizen", "binary.csv", "not valid UTF-8"),
+        ("citizen", "empty.csv", "empty"),
+        ("citizen", "data.txt", "--format"),
+    ];
+    for (dataset, file, want) in cases {
+        let out = validate(d, dataset, file);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {err}");
+        assert!(err.contains(want), "{file}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{file}: one line: {err}");
+    }
+}
+
+#[test]
+fn export_and_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lienthong(
+        &[
+            "dictionary",
+            "export",
+            "--format",
+            "json-schema",
+            "--dataset",
+            "citizen",
+        ],
+        dir.path(),
+    );
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schema["$id"], "urn:lienthong:dataset:citizen");
+    let out = lienthong(&["dictionary", "export", "--format", "openapi"], dir.path());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let out = lienthong(&["dictionary", "codes", "province"], dir.path());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 34);
+    let out = lienthong(
+        &["dictionary", "codes", "commune", "--province", "01"],
+        dir.path(),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 126);
+    let out = lienthong(
+        &["dictionary", "codes", "province", "--on", "2025-01-01"],
+        dir.path(),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 63);
+    let out = lienthong(
+        &["dictionary", "codes", "ethnicity", "--ordering", "gso"],
+        dir.path(),
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("04\tMường"));
+    let out = lienthong(
+        &["dictionary", "export", "--format", "json-schema"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = lienthong(&["synth", "--out", "x", "--noise", "bogus=1"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown defect class"));
+}
