@@ -889,7 +889,13 @@ mod tests {
     #[test]
     fn data_driven_single_values() {
         use Severity::*;
-        let cases: Vec<(Kind, &str, &str, Vec<(&str, Severity)>)> = vec![
+        type Case = (
+            Kind,
+            &'static str,
+            &'static str,
+            Vec<(&'static str, Severity)>,
+        );
+        let cases: Vec<Case> = vec![
             (Kind::PersonalId, "001090123456", "001090123456", vec![]),
             (
                 Kind::PersonalId,

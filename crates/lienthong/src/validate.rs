@@ -127,7 +127,7 @@ fn load_deceased(spec: &str) -> Result<HashSet<String>> {
 
 /// Writes normalised records in the input's format.
 enum NormalizedOut {
-    Csv(csv::Writer<BufWriter<File>>),
+    Csv(Box<csv::Writer<BufWriter<File>>>),
     Jsonl(BufWriter<File>),
 }
 
@@ -141,7 +141,7 @@ impl NormalizedOut {
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(file);
                 w.write_record(dataset.fields.iter().map(|f| f.name))?;
-                NormalizedOut::Csv(w)
+                NormalizedOut::Csv(Box::new(w))
             }
             Format::Jsonl => NormalizedOut::Jsonl(file),
         })

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The test command (README's second command; .ci/run calls exactly this).
+# Brings up the services the tests use (PostgreSQL :5432, MariaDB :3306, NATS JetStream :4222),
+# installing any that is missing, exports LIENTHONG_TEST_*_URL, then runs rustfmt, clippy,
+# the fuzz-target build and every test. Under CI=true a service that cannot be brought up fails
+# the run; elsewhere it is reported and the tests that need it say so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[test] %s\n' "$*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {
+  local port=$1 i
+  for i in $(seq 1 60); do port_open "$port" && return 0; sleep 1; done
+  return 1
+}
+
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then return 1; fi
+  if [ -z "${APT_UPDATED:-}" ]; then apt-get update -qq >&2 && APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+service_failed() {
+  if [ "${CI:-}" = "true" ]; then log "FAIL: $1"; exit 1; fi
+  log "warning: $1 (tests needing it will report it)"
+}
+
+ensure_postgres() {
+  port_open 5432 && return 0
+  log "PostgreSQL not answering on :5432; starting it"
+  command -v pg_ctlcluster >/dev/null || apt_install postgresql || true
+  local version
+  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -1)
+  if [ -n "$version" ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || true
+  fi
+  wait_port 5432 || service_failed "PostgreSQL could not be started"
+}
+
+ensure_mariadb() {
+  port_open 3306 && return 0
+  log "MariaDB not answering on :3306; starting it"
+  [ -x /usr/sbin/mariadbd ] || apt_install mariadb-server || true
+  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd >&2 || true
+  wait_port 3306 || service_failed "MariaDB could not be started"
+}
+
+ensure_nats() {
+  port_open 4222 && return 0
+  log "NATS not answering on :4222; starting it with JetStream"
+  [ -x /usr/sbin/nats-server ] || apt_install nats-server || true
+  mkdir -p /var/lib/nats-server
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log >&2 || true
+  wait_port 4222 || service_failed "NATS JetStream could not be started"
+}
+
+ensure_postgres
+ensure_mariadb
+ensure_nats
+export LIENTHONG_TEST_POSTGRES_URL="${LIENTHONG_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+export LIENTHONG_TEST_MARIADB_URL="${LIENTHONG_TEST_MARIADB_URL:-mysql://root@127.0.0.1:3306/test}"
+export LIENTHONG_TEST_NATS_URL="${LIENTHONG_TEST_NATS_URL:-nats://127.0.0.1:4222}"
+log "services: postgres, mariadb, nats answering"
+
+log "cargo fmt --check"
+cargo fmt --all --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+log "building fuzz targets (fuzz/)"
+cargo build --manifest-path fuzz/Cargo.toml --bins
+log "cargo test"
+out=$(mktemp)
+cargo test --workspace 2>&1 | tee "$out"
+# One closing line over all test binaries (cargo prints one per binary, doc tests last).
+awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "all tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$out"
+rm -f "$out"
