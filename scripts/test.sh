@@ -77,5 +77,5 @@ log "cargo test"
 out=$(mktemp)
 cargo test --workspace 2>&1 | tee "$out"
 # One closing line over all test binaries (cargo prints one per binary, doc tests last).
-awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "all tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$out"
+awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$out"
 rm -f "$out"

@@ -145,7 +145,20 @@ VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
 
 /// ISO 3166-1 alpha-2 country codes (QCVN 109 Appendix H uses them for nationality).
 pub fn is_iso_alpha2(code: &str) -> bool {
-    code.len() == 2 && ISO_ALPHA2.split(' ').any(|c| c == code)
+    // The list is sorted with a fixed stride of three bytes ("AD AE …"): binary search.
+    if code.len() != 2 {
+        return false;
+    }
+    let (mut lo, mut hi) = (0, ISO_ALPHA2.len().div_ceil(3));
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match ISO_ALPHA2[mid * 3..mid * 3 + 2].cmp(code) {
+            std::cmp::Ordering::Equal => return true,
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+        }
+    }
+    false
 }
 
 pub fn iso_alpha2_codes() -> impl Iterator<Item = &'static str> {

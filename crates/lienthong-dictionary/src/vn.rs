@@ -21,9 +21,13 @@ pub type Tone = u8;
 /// Vowel bases with their quality marks (ă â ê ô ơ ư), lower and upper case.
 const BASES: &str = "aăâeêioôơuưyAĂÂEÊIOÔƠUƯY";
 
+/// Code points below this bound are looked up in a flat table (Vietnamese letters end at
+/// U+1EF9); a flat table keeps the per-character lookup off the hash path.
+const TABLE_END: usize = 0x1F00;
+
 struct Tables {
-    /// toned vowel → (base vowel, tone)
-    split: HashMap<char, (char, Tone)>,
+    /// toned vowel → (base vowel, tone), indexed by code point
+    split: Vec<Option<(char, Tone)>>,
     /// (base vowel, tone) → toned vowel
     join: HashMap<(char, Tone), char>,
 }
@@ -31,10 +35,10 @@ struct Tables {
 fn tables() -> &'static Tables {
     static T: OnceLock<Tables> = OnceLock::new();
     T.get_or_init(|| {
-        let mut split = HashMap::new();
+        let mut split = vec![None; TABLE_END];
         let mut join = HashMap::new();
         for base in BASES.chars() {
-            split.insert(base, (base, 0));
+            split[base as usize] = Some((base, 0));
             join.insert((base, 0), base);
             for (i, mark) in TONE_MARKS.iter().enumerate() {
                 // Through NFC, not char::compose: ặ/ậ/ệ/ộ decompose with the dot below first.
@@ -44,7 +48,7 @@ fn tables() -> &'static Tables {
                     .next()
                     .filter(|_| composed.chars().count() == 1)
                     .expect("every Vietnamese vowel composes with every tone");
-                split.insert(toned, (base, i as Tone + 1));
+                split[toned as usize] = Some((base, i as Tone + 1));
                 join.insert((base, i as Tone + 1), toned);
             }
         }
@@ -54,7 +58,7 @@ fn tables() -> &'static Tables {
 
 /// Splits a vowel into its base (keeping ă/â/ê/ô/ơ/ư) and tone; `None` for non-vowels.
 pub fn split_tone(c: char) -> Option<(char, Tone)> {
-    tables().split.get(&c).copied()
+    tables().split.get(c as usize).copied().flatten()
 }
 
 /// Joins a base vowel and a tone into one precomposed character.
@@ -146,48 +150,51 @@ const FINALS: &[&str] = &[
 /// known final, at most one tone mark. Used to choose between candidate decodings of legacy
 /// text; minority and foreign names may fail it, so it never rejects a value on its own.
 pub fn syllable_plausible(word: &str) -> bool {
+    const MAX: usize = 16;
     let mut tones = 0;
-    let mut plain = String::with_capacity(word.len());
+    // Fixed buffers: this runs on every word of every text value.
+    let mut plain = ['\0'; MAX];
+    let mut len = 0;
     for c in word.chars() {
-        if let Some((base, tone)) = split_tone(c) {
+        if len == MAX {
+            return false;
+        }
+        plain[len] = if let Some((base, tone)) = split_tone(c) {
             if tone != 0 {
                 tones += 1;
             }
-            plain.extend(base.to_lowercase());
+            base.to_lowercase().next().unwrap_or(base)
         } else if c == 'đ' || c == 'Đ' {
-            plain.push('đ');
+            'đ'
         } else if c.is_ascii_alphabetic() {
-            plain.push(c.to_ascii_lowercase());
+            c.to_ascii_lowercase()
         } else {
             return false;
-        }
+        };
+        len += 1;
     }
-    if tones > 1 || plain.is_empty() {
+    if tones > 1 || len == 0 {
         return false;
     }
+    let chars = &plain[..len];
     let is_vowel = |c: char| "aăâeêioôơuưy".contains(c);
-    let chars: Vec<char> = plain.chars().collect();
-    let start = chars
-        .iter()
-        .position(|c| is_vowel(*c))
-        .unwrap_or(chars.len());
-    let mut initial: String = chars[..start].iter().collect();
-    let mut rest: Vec<char> = chars[start..].to_vec();
+    let mut start = chars.iter().position(|c| is_vowel(*c)).unwrap_or(len);
     // `qu` and `gi` take their vowel letter into the initial.
-    if (initial == "q" && rest.first() == Some(&'u'))
-        || (initial == "g"
-            && rest.first() == Some(&'i')
-            && rest.len() > 1
-            && rest[1..].iter().any(|c| is_vowel(*c)))
-    {
-        initial.push(rest.remove(0));
+    let takes_vowel = (start == 1 && chars[0] == 'q' && chars.get(1) == Some(&'u'))
+        || (start == 1
+            && chars[0] == 'g'
+            && chars.get(1) == Some(&'i')
+            && chars[2..].iter().any(|c| is_vowel(*c)));
+    if takes_vowel {
+        start += 1;
     }
-    let vowel_end = rest
+    let vowel_end = chars[start..]
         .iter()
         .position(|c| !is_vowel(*c))
-        .unwrap_or(rest.len());
-    let nucleus: String = rest[..vowel_end].iter().collect();
-    let final_: String = rest[vowel_end..].iter().collect();
+        .map_or(len, |p| start + p);
+    let initial: String = chars[..start].iter().collect();
+    let nucleus: String = chars[start..vowel_end].iter().collect();
+    let final_: String = chars[vowel_end..].iter().collect();
     // Nuclei ending in a glide (sáu, tôi, kêu) take no final consonant, and their tone never
     // sits on the glide.
     const GLIDE_ENDED: &[&str] = &[
@@ -233,6 +240,18 @@ pub fn syllable_plausible(word: &str) -> bool {
 /// Moves the tone of open `oa`/`oe`/`uy` syllables to the canonical (classic) position:
 /// `hoà` → `hòa`, `thuỷ` → `thủy`, `khoẻ` → `khỏe`. Returns `None` when nothing changes.
 pub fn canonical_tone_placement(s: &str) -> Option<String> {
+    // Cheap scan first: a toned a/e/y right after o/u is the only pattern that can move.
+    let mut prev = ' ';
+    let candidate = s.chars().any(|c| {
+        let hit = matches!(prev, 'o' | 'u' | 'O' | 'U')
+            && split_tone(c)
+                .is_some_and(|(b, t)| t != 0 && matches!(b, 'a' | 'e' | 'y' | 'A' | 'E' | 'Y'));
+        prev = c;
+        hit
+    });
+    if !candidate {
+        return None;
+    }
     let chars: Vec<char> = s.chars().collect();
     let mut out: Option<Vec<char>> = None;
     let mut i = 0;
