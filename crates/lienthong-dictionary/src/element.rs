@@ -284,10 +284,15 @@ pub fn clean_text<'a>(raw: &'a str, out: &mut Out<'_>) -> Cow<'a, str> {
 }
 
 fn is_all_upper(s: &str) -> bool {
-    let mut letters = s.chars().filter(|c| c.is_alphabetic()).peekable();
-    letters.peek().is_some()
-        && s.chars().filter(|c| c.is_alphabetic()).count() > 1
-        && letters.all(|c| !c.is_lowercase())
+    // One pass, out at the first lower-case letter (the second character of most names).
+    let mut upper = 0;
+    for c in s.chars() {
+        if c.is_lowercase() {
+            return false;
+        }
+        upper += usize::from(c.is_uppercase());
+    }
+    upper > 1
 }
 
 fn name(raw: &str, out: &mut Out<'_>) -> String {
@@ -333,8 +338,7 @@ pub fn parse_address(s: &str) -> AddressParts<'_> {
         .collect();
     let n = segments.len();
     for (i, seg) in segments.iter().enumerate() {
-        let key = vn::fold_key(seg);
-        let starts = |prefixes: &[&str]| prefixes.iter().any(|p| key.starts_with(p));
+        let starts = |prefixes: &[&str]| prefixes.iter().any(|p| vn::folded_starts_with(seg, p));
         if i + 1 == n && n > 1 {
             parts.province = Some(seg);
         } else if parts.commune.is_none() && starts(&COMMUNE_PREFIXES) {
@@ -352,6 +356,16 @@ pub fn parse_address(s: &str) -> AddressParts<'_> {
 /// Expands a unit abbreviation at the start of an address segment.
 fn expand_segment(seg: &str) -> Option<String> {
     let t = seg.trim();
+    // Only a first word with a dot, or one of the dotless forms, can be an abbreviation.
+    let first = t.split(' ').next().unwrap_or("");
+    if !first.contains('.')
+        && !matches!(
+            first.to_ascii_uppercase().as_str(),
+            "TP" | "KP" | "TPHCM" | "HCM"
+        )
+    {
+        return None;
+    }
     let compact: String = t
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '.')
@@ -396,6 +410,12 @@ fn address(raw: &str, out: &mut Out<'_>) -> String {
     if is_all_upper(&s) {
         out.repaired("text.upper_case", "upper-case address title-cased");
         s = vn::title_case(&s);
+    }
+    if !s.split(',').any(|seg| expand_segment(seg).is_some()) {
+        if let Some(mapped) = old_units(&s, out) {
+            s = mapped;
+        }
+        return s;
     }
     let mut expanded = false;
     let segments: Vec<String> = s
@@ -548,6 +568,9 @@ fn date(raw: &str, year_only: bool, out: &mut Out<'_>) -> String {
         );
         return v.to_owned();
     }
+    if v.len() == 10 && v.as_bytes()[4] == b'-' {
+        return v.to_owned();
+    }
     format!("{y:04}-{m:02}-{d:02}")
 }
 
@@ -591,6 +614,9 @@ fn timestamp(raw: &str, out: &mut Out<'_>) -> String {
             && zone.as_bytes()[3] == b':');
     if !zone_ok {
         out.error("timestamp.format", "bad time-zone offset");
+        return v.to_owned();
+    }
+    if !zone.is_empty() && v.as_bytes()[10] == b'T' {
         return v.to_owned();
     }
     // A timestamp without an offset is Vietnam time (UTC+07:00).

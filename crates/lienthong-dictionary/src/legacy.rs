@@ -315,6 +315,20 @@ fn all_vietnamese(s: &str) -> bool {
         .all(|c| crate::vn::is_vietnamese_char(c) || c.is_whitespace() || c.is_ascii_punctuation())
 }
 
+/// Fast path for clean text: every legacy form above is made of Latin-1 / Windows-1252
+/// characters only, so a value that holds a Vietnamese letter beyond Latin-1 (ă, đ, ơ, ư, ạ…)
+/// and nothing outside written Vietnamese was not produced by any of them.
+fn reads_as_unicode_vietnamese(s: &str) -> bool {
+    let mut beyond_latin1 = false;
+    for c in s.chars() {
+        if !(crate::vn::is_vietnamese_char(c) || c.is_whitespace()) {
+            return false;
+        }
+        beyond_latin1 |= u32::from(c) > 0xFF;
+    }
+    beyond_latin1
+}
+
 /// Whether a legacy-encoded form of `original` can be told from clean text by the value
 /// alone: it has characters outside written Vietnamese, or fewer words that read as
 /// Vietnamese syllables. (VNI turns "Hồng" into "Hoàng", which no detector can catch.)
@@ -325,7 +339,7 @@ pub fn detectable(original: &str, encoded: &str) -> bool {
 /// Detects and repairs a value that went through a legacy encoding. Returns the repaired text
 /// and the encoding, or `None` when the value reads as ordinary Unicode Vietnamese.
 pub fn repair(s: &str) -> Option<(String, Legacy)> {
-    if s.is_ascii() {
+    if s.is_ascii() || reads_as_unicode_vietnamese(s) {
         return None;
     }
     if let Some(once) = mojibake_decode(s) {

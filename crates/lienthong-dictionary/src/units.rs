@@ -53,6 +53,8 @@ pub struct UnitTree {
     commune_index: HashMap<String, usize>,
     district_index: HashMap<String, usize>,
     province_by_name: HashMap<String, usize>,
+    /// Exact full names ("Thành phố Hà Nội"): the common case, looked up before folding.
+    province_by_full_name: HashMap<String, usize>,
 }
 
 impl UnitTree {
@@ -71,9 +73,11 @@ impl UnitTree {
     /// Finds a province by name with or without its prefix (`Tỉnh`, `Thành phố`, `TP.`),
     /// ignoring case, tone placement and Đ/D; common aliases (`TP.HCM`, `Sài Gòn`) included.
     pub fn province_by_name(&self, name: &str) -> Option<&Province> {
-        self.province_by_name
-            .get(&province_key(name))
-            .map(|i| &self.provinces[*i])
+        let i = self
+            .province_by_full_name
+            .get(name)
+            .or_else(|| self.province_by_name.get(&province_key(name)));
+        i.map(|i| &self.provinces[*i])
     }
 
     pub fn communes_of<'a>(
@@ -172,6 +176,11 @@ fn build(json: &str, effective_from: &'static str, effective_to: Option<&'static
         commune_index: index(communes.iter().map(|c| &c.code).collect()),
         district_index: index(districts.iter().map(|d| &d.code).collect()),
         province_by_name,
+        province_by_full_name: provinces
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.full_name.clone(), i))
+            .collect(),
         provinces,
         districts,
         communes,

@@ -295,7 +295,7 @@ fn address_agrees(
     let parts = parse_address(addr);
     let mut problems = Vec::new();
     if let (Some(written), Some(c)) = (parts.commune, commune) {
-        if fold_key(written) != fold_key(&c.full_name) {
+        if written != c.full_name && fold_key(written) != fold_key(&c.full_name) {
             problems.push(format!(
                 "address names '{written}' but commune_code is {} {}",
                 c.code, c.full_name

@@ -120,6 +120,12 @@ pub fn fold_key(s: &str) -> String {
     out
 }
 
+/// Whether the folded form of `s` starts with `prefix` (given folded), without allocating.
+pub fn folded_starts_with(s: &str, prefix: &str) -> bool {
+    let mut folded = s.chars().map(fold_char);
+    prefix.chars().all(|p| folded.next() == Some(p))
+}
+
 /// True when the text carries any Vietnamese diacritic (tone, vowel quality or đ).
 pub fn has_diacritics(s: &str) -> bool {
     s.chars()
