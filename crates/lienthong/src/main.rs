@@ -2,6 +2,7 @@
 //! typed configuration and calls the library crates.
 
 mod bench;
+mod pipeline;
 mod validate;
 
 use std::io::Write;
@@ -13,6 +14,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use lienthong_dictionary::{catalog, codes, schema, units};
 use lienthong_synth::{Config, Defect};
+
+/// The validation pipeline allocates on one thread and frees on another; glibc's allocator
+/// serialises that, mimalloc does not (measured in docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// lienthong: connect, share and sync government databases against one shared dictionary.
 #[derive(Parser)]

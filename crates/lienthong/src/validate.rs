@@ -11,6 +11,8 @@ use lienthong_dictionary::catalog::{self, Dataset};
 use lienthong_dictionary::finding::{Finding, Severity};
 use lienthong_dictionary::input::{Format, RawRecord, Reader};
 use lienthong_dictionary::report::Report;
+
+use crate::pipeline::{validate_in_order, Limits};
 use lienthong_dictionary::validate::{record_key, KeyTracker, Options, Validator};
 
 #[derive(clap::Args, Clone)]
@@ -44,6 +46,9 @@ pub struct Args {
     /// Today's date for "date in the future" checks (default: the system date).
     #[arg(long)]
     pub today: Option<String>,
+    /// Validation threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Print no summary (exit code and files only).
     #[arg(long)]
     pub quiet: bool,
@@ -176,7 +181,7 @@ impl NormalizedOut {
 /// Everything a run produces besides files: the report.
 pub fn validate_stream(
     args: &Args,
-    input: impl BufRead,
+    input: impl BufRead + Send,
     format: Format,
     dataset: &'static Dataset,
 ) -> Result<Report> {
@@ -195,7 +200,7 @@ pub fn validate_stream(
         deceased,
     };
     let validator = Validator::new(dataset, options);
-    let mut reader = Reader::new(input, format, dataset)
+    let reader = Reader::new(input, format, dataset)
         .with_context(|| format!("input {}", args.input.display()))?;
     if !reader.absent_columns.is_empty() && !args.quiet {
         eprintln!(
@@ -216,15 +221,14 @@ pub fn validate_stream(
         )),
         None => None,
     };
-    let mut rec = RawRecord::default();
-    while reader
-        .next_into(&mut rec)
-        .with_context(|| format!("input {}", args.input.display()))?
-    {
-        let read_findings = std::mem::take(&mut rec.findings);
-        let strs = rec.as_strs();
-        let mut outcome = validator.validate(&strs);
-        outcome.findings.extend(read_findings);
+    let workers = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let limits = Limits {
+        workers,
+        batch_rows_max: 1024,
+    };
+    validate_in_order(reader, &validator, &limits, |rec, mut outcome| {
         if let Some(key) = record_key(dataset, &outcome) {
             if let Some(first) = keys.observe(key, rec.record) {
                 let field = dataset
@@ -241,7 +245,7 @@ pub fn validate_stream(
             }
         }
         report.add(rec.record, rec.line, &outcome.findings, |field| {
-            dataset.index(field).map_or("", |i| strs[i])
+            dataset.index(field).map_or("", |i| rec.values[i].as_str())
         });
         if let Some(w) = findings_out.as_mut() {
             for f in &outcome.findings {
@@ -258,7 +262,9 @@ pub fn validate_stream(
                 out.write(dataset, &outcome.values)?;
             }
         }
-    }
+        Ok(())
+    })
+    .with_context(|| format!("input {}", args.input.display()))?;
     if let Some(out) = normalized {
         out.finish().context("writing normalised output")?;
     }
