@@ -281,7 +281,8 @@ fn circ_of(b: char) -> char {
 
 /// UTF-8 bytes shown as Windows-1252 characters: `Nguyễn` → `Nguyá»…n`.
 pub fn mojibake_encode(s: &str) -> String {
-    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(s.as_bytes());
+    // Without BOM sniffing: a leading U+FEFF must survive as "ï»¿" (found by fuzzing).
+    let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(s.as_bytes());
     text.into_owned()
 }
 
@@ -382,6 +383,9 @@ mod tests {
         assert_eq!(tcvn3_decode("M\u{AD}êng Kh\u{AD}¬ng"), "Mường Khương");
         assert_eq!(vni_decode("Xin chaøo caùc baïn"), "Xin chào các bạn");
         assert_eq!(mojibake_decode("Nguyá»…n").as_deref(), Some("Nguyễn"));
+        // Regression (fuzz): a leading byte-order mark round-trips.
+        let bom = "\u{feff}Hà";
+        assert_eq!(mojibake_decode(&mojibake_encode(bom)).as_deref(), Some(bom));
     }
 
     #[test]
