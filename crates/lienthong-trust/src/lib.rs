@@ -8,7 +8,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::{Signer, Verifier};
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -36,11 +39,16 @@ impl SigningKey {
     }
 
     pub fn from_pem(pem: &str) -> Result<Self, TrustError> {
-        ed25519_dalek::SigningKey::from_pkcs8_pem(pem).map(SigningKey).map_err(|e| TrustError::Key(e.to_string()))
+        ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+            .map(SigningKey)
+            .map_err(|e| TrustError::Key(e.to_string()))
     }
 
     pub fn to_pem(&self) -> Result<String, TrustError> {
-        self.0.to_pkcs8_pem(Default::default()).map(|p| p.to_string()).map_err(|e| TrustError::Key(e.to_string()))
+        self.0
+            .to_pkcs8_pem(Default::default())
+            .map(|p| p.to_string())
+            .map_err(|e| TrustError::Key(e.to_string()))
     }
 
     /// The public half, base64 (what the registry publishes).
@@ -56,10 +64,22 @@ impl SigningKey {
 
 /// Verifies a detached base64 signature with a base64 public key.
 pub fn verify(public_b64: &str, message: &[u8], signature_b64: &str) -> Result<(), TrustError> {
-    let key: [u8; 32] = B64.decode(public_b64).ok().and_then(|k| k.try_into().ok()).ok_or(TrustError::Key("public key is not 32 bytes of base64".into()))?;
-    let key = ed25519_dalek::VerifyingKey::from_bytes(&key).map_err(|e| TrustError::Key(e.to_string()))?;
-    let sig: [u8; 64] = B64.decode(signature_b64).ok().and_then(|s| s.try_into().ok()).ok_or(TrustError::BadSignature)?;
-    key.verify(message, &ed25519_dalek::Signature::from_bytes(&sig)).map_err(|_| TrustError::BadSignature)
+    let key: [u8; 32] = B64
+        .decode(public_b64)
+        .ok()
+        .and_then(|k| k.try_into().ok())
+        .ok_or(TrustError::Key(
+            "public key is not 32 bytes of base64".into(),
+        ))?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&key)
+        .map_err(|e| TrustError::Key(e.to_string()))?;
+    let sig: [u8; 64] = B64
+        .decode(signature_b64)
+        .ok()
+        .and_then(|s| s.try_into().ok())
+        .ok_or(TrustError::BadSignature)?;
+    key.verify(message, &ed25519_dalek::Signature::from_bytes(&sig))
+        .map_err(|_| TrustError::BadSignature)
 }
 
 /// SHA-256, hex.
@@ -75,7 +95,8 @@ pub fn sha512_b64(bytes: &[u8]) -> String {
 
 /// SHA-256 fingerprint of a PEM certificate's DER bytes, hex.
 pub fn cert_fingerprint(cert_pem: &str) -> Result<String, TrustError> {
-    let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|e| TrustError::Certificate(e.to_string()))?;
+    let der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
+        .map_err(|e| TrustError::Certificate(e.to_string()))?;
     Ok(sha256_hex(&der))
 }
 
@@ -86,7 +107,11 @@ fn ca_params(name: &str) -> CertificateParams {
     dn.push(DnType::OrganizationName, "lienthong");
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     params.not_before = rcgen::date_time_ymd(2025, 1, 1);
     params.not_after = rcgen::date_time_ymd(2035, 12, 31);
     params
@@ -103,13 +128,23 @@ pub struct Ca {
 impl Ca {
     pub fn generate(name: &str) -> Result<Ca, TrustError> {
         let key = KeyPair::generate().map_err(|e| TrustError::Key(e.to_string()))?;
-        let cert = ca_params(name).self_signed(&key).map_err(|e| TrustError::Certificate(e.to_string()))?;
-        Ok(Ca { name: name.to_owned(), key, cert_pem: cert.pem() })
+        let cert = ca_params(name)
+            .self_signed(&key)
+            .map_err(|e| TrustError::Certificate(e.to_string()))?;
+        Ok(Ca {
+            name: name.to_owned(),
+            key,
+            cert_pem: cert.pem(),
+        })
     }
 
     pub fn from_pem(name: &str, cert_pem: &str, key_pem: &str) -> Result<Ca, TrustError> {
         let key = KeyPair::from_pem(key_pem).map_err(|e| TrustError::Key(e.to_string()))?;
-        Ok(Ca { name: name.to_owned(), key, cert_pem: cert_pem.to_owned() })
+        Ok(Ca {
+            name: name.to_owned(),
+            key,
+            cert_pem: cert_pem.to_owned(),
+        })
     }
 
     pub fn key_pem(&self) -> String {
@@ -119,16 +154,23 @@ impl Ca {
     /// Issues a TLS certificate for a node (client and server auth). Returns (cert, key) PEM.
     pub fn issue(&self, node: &str, hosts: &[&str]) -> Result<(String, String), TrustError> {
         let key = KeyPair::generate().map_err(|e| TrustError::Key(e.to_string()))?;
-        let mut params = CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>()).map_err(|e| TrustError::Certificate(e.to_string()))?;
+        let mut params =
+            CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
+                .map_err(|e| TrustError::Certificate(e.to_string()))?;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, node);
         params.distinguished_name = dn;
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.not_before = rcgen::date_time_ymd(2025, 1, 1);
         params.not_after = rcgen::date_time_ymd(2030, 12, 31);
         let issuer = Issuer::new(ca_params(&self.name), &self.key);
-        let cert = params.signed_by(&key, &issuer).map_err(|e| TrustError::Certificate(e.to_string()))?;
+        let cert = params
+            .signed_by(&key, &issuer)
+            .map_err(|e| TrustError::Certificate(e.to_string()))?;
         Ok((cert.pem(), key.serialize_pem()))
     }
 }
@@ -140,7 +182,9 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 fn roots(ca_pem: &str) -> Result<RootCertStore, TrustError> {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.map_err(|e| TrustError::Certificate(e.to_string()))?).map_err(|e| TrustError::Certificate(e.to_string()))?;
+        roots
+            .add(cert.map_err(|e| TrustError::Certificate(e.to_string()))?)
+            .map_err(|e| TrustError::Certificate(e.to_string()))?;
     }
     if roots.is_empty() {
         return Err(TrustError::Certificate("no CA certificate in PEM".into()));
@@ -148,18 +192,29 @@ fn roots(ca_pem: &str) -> Result<RootCertStore, TrustError> {
     Ok(roots)
 }
 
-fn chain_and_key(cert_pem: &str, key_pem: &str) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TrustError> {
-    let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes()).collect::<Result<Vec<_>, _>>().map_err(|e| TrustError::Certificate(e.to_string()))?;
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| TrustError::Key(e.to_string()))?;
+fn chain_and_key(
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TrustError> {
+    let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TrustError::Certificate(e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| TrustError::Key(e.to_string()))?;
     Ok((chain, key))
 }
 
 /// Server side of node-to-node mutual TLS: TLS 1.3 only, a client certificate from the
 /// registry CA is required.
-pub fn server_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<Arc<ServerConfig>, TrustError> {
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider())
-        .build()
-        .map_err(|e| TrustError::Tls(e.to_string()))?;
+pub fn server_config(
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<Arc<ServerConfig>, TrustError> {
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider())
+            .build()
+            .map_err(|e| TrustError::Tls(e.to_string()))?;
     let (chain, key) = chain_and_key(cert_pem, key_pem)?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -172,7 +227,11 @@ pub fn server_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<Arc<
 }
 
 /// Client side of node-to-node mutual TLS: TLS 1.3 only, trusts only the registry CA.
-pub fn client_config(ca_pem: &str, cert_pem: &str, key_pem: &str) -> Result<Arc<ClientConfig>, TrustError> {
+pub fn client_config(
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<Arc<ClientConfig>, TrustError> {
     let (chain, key) = chain_and_key(cert_pem, key_pem)?;
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -197,14 +256,19 @@ mod tests {
         let other = SigningKey::generate();
         assert!(verify(&other.public_b64(), b"hello", &sig).is_err());
         let pem = key.to_pem().unwrap();
-        assert_eq!(SigningKey::from_pem(&pem).unwrap().public_b64(), key.public_b64());
+        assert_eq!(
+            SigningKey::from_pem(&pem).unwrap().public_b64(),
+            key.public_b64()
+        );
         assert!(verify("not base64!", b"x", &sig).is_err());
     }
 
     #[test]
     fn ca_issues_certificates_usable_by_rustls() {
         let ca = Ca::generate("VN").unwrap();
-        let (cert, key) = ca.issue("VN/GOV/BCA/DANCU", &["127.0.0.1", "localhost"]).unwrap();
+        let (cert, key) = ca
+            .issue("VN/GOV/BCA/DANCU", &["127.0.0.1", "localhost"])
+            .unwrap();
         assert!(server_config(&ca.cert_pem, &cert, &key).is_ok());
         assert!(client_config(&ca.cert_pem, &cert, &key).is_ok());
         let again = Ca::from_pem("VN", &ca.cert_pem, &ca.key_pem()).unwrap();

@@ -1,0 +1,289 @@
+//! The registry: who the members are, where their nodes listen, which certificate and signing
+//! key each uses, which services exist and which agreements allow whom to call what, for which
+//! purposes. Published as a signed snapshot with a monotonic version and an expiry; nodes
+//! verify it against the pinned registry key and refuse rollbacks and expired snapshots.
+
+pub mod server;
+
+use std::collections::BTreeMap;
+
+use lienthong_core::{MemberId, ServiceId};
+use serde::{Deserialize, Serialize};
+
+/// A member subsystem's entry. Wire format (registry TOML and snapshot JSON).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// `INSTANCE/CLASS/MEMBER/SUBSYSTEM`.
+    pub id: String,
+    pub name: String,
+    /// Ed25519 public key, base64: verifies the member's signed messages.
+    pub signing_key: String,
+    /// Where the member's node accepts node-to-node calls (`host:port`), if it provides services.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// SHA-256 fingerprint (hex) of the node's TLS certificate; the peer must present exactly it.
+    pub cert_fingerprint: String,
+}
+
+/// A service a provider publishes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// `INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE`.
+    pub id: String,
+    /// The dictionary dataset the service returns (for field names and sensitivity).
+    pub dataset: String,
+    /// Whether responses carry personal data (then a purpose is mandatory).
+    #[serde(default = "yes")]
+    pub personal_data: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Permission for a consumer subsystem to call a service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Agreement {
+    pub consumer: String,
+    pub service: String,
+    /// Field names the consumer may receive; `*` = every non-sensitive field. Sensitive fields
+    /// (dictionary class `sensitive_personal`) are returned only when named here.
+    pub fields: Vec<String>,
+    /// Purposes (codes) the consumer may state.
+    pub purposes: Vec<String>,
+    pub legal_basis: String,
+    /// ISO dates, inclusive.
+    pub valid_from: String,
+    pub valid_to: String,
+}
+
+/// Everything the registry publishes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    pub instance: String,
+    #[serde(default)]
+    pub members: Vec<Member>,
+    #[serde(default)]
+    pub services: Vec<Service>,
+    #[serde(default)]
+    pub agreements: Vec<Agreement>,
+    /// Revoked member ids: their calls are refused whatever their agreements.
+    #[serde(default)]
+    pub revoked: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("registry content: {0}")]
+    Invalid(String),
+    #[error("snapshot signature does not verify against the pinned registry key")]
+    BadSignature,
+    #[error("snapshot version {got} is older than the cached version {have} (rollback refused)")]
+    Rollback { got: u64, have: u64 },
+    #[error("snapshot expired at {expires_at} (now {now}); refusing to serve on stale rules")]
+    Expired { expires_at: u64, now: u64 },
+    #[error("snapshot is not valid JSON: {0}")]
+    Malformed(String),
+}
+
+impl Registry {
+    /// Checks identifiers and references; every error names the entry.
+    pub fn validate(&self) -> Result<(), RegistryError> {
+        let bad = |m: String| Err(RegistryError::Invalid(m));
+        let mut members = BTreeMap::new();
+        for m in &self.members {
+            let id = MemberId::parse(&m.id)
+                .map_err(|e| RegistryError::Invalid(format!("member {}: {e}", m.id)))?;
+            if id.subsystem.is_none() {
+                return bad(format!("member {}: a subsystem is required", m.id));
+            }
+            if members.insert(m.id.clone(), m).is_some() {
+                return bad(format!("member {} listed twice", m.id));
+            }
+        }
+        for s in &self.services {
+            let id = ServiceId::parse(&s.id)
+                .map_err(|e| RegistryError::Invalid(format!("service {}: {e}", s.id)))?;
+            if !members.contains_key(&id.provider.to_string()) {
+                return bad(format!("service {}: provider is not a member", s.id));
+            }
+        }
+        for a in &self.agreements {
+            if !members.contains_key(&a.consumer) {
+                return bad(format!(
+                    "agreement {} → {}: consumer is not a member",
+                    a.consumer, a.service
+                ));
+            }
+            if !self.services.iter().any(|s| s.id == a.service) {
+                return bad(format!(
+                    "agreement {} → {}: no such service",
+                    a.consumer, a.service
+                ));
+            }
+            if a.valid_from > a.valid_to {
+                return bad(format!(
+                    "agreement {} → {}: valid_from after valid_to",
+                    a.consumer, a.service
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn member(&self, id: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.id == id)
+    }
+
+    pub fn service(&self, id: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.id == id)
+    }
+
+    pub fn is_revoked(&self, id: &str) -> bool {
+        self.revoked
+            .iter()
+            .any(|r| r == id || id.starts_with(&format!("{r}/")))
+    }
+}
+
+/// The signed unit: exact JSON bytes of [`SnapshotBody`] and the registry's signature.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignedSnapshot {
+    pub body: String,
+    pub signature: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SnapshotBody {
+    pub version: u64,
+    /// Unix seconds.
+    pub issued_at: u64,
+    pub expires_at: u64,
+    pub registry: Registry,
+}
+
+impl SignedSnapshot {
+    pub fn sign(body: &SnapshotBody, key: &lienthong_trust::SigningKey) -> SignedSnapshot {
+        let body = serde_json::to_string(body).expect("snapshot serialises");
+        let signature = key.sign(body.as_bytes());
+        SignedSnapshot { body, signature }
+    }
+
+    /// Verifies signature, version (no rollback below `have`) and expiry at `now`.
+    pub fn verify(
+        &self,
+        registry_key: &str,
+        have: Option<u64>,
+        now: u64,
+    ) -> Result<SnapshotBody, RegistryError> {
+        lienthong_trust::verify(registry_key, self.body.as_bytes(), &self.signature)
+            .map_err(|_| RegistryError::BadSignature)?;
+        let body: SnapshotBody = serde_json::from_str(&self.body)
+            .map_err(|e| RegistryError::Malformed(e.to_string()))?;
+        if let Some(have) = have {
+            if body.version < have {
+                return Err(RegistryError::Rollback {
+                    got: body.version,
+                    have,
+                });
+            }
+        }
+        if now >= body.expires_at {
+            return Err(RegistryError::Expired {
+                expires_at: body.expires_at,
+                now,
+            });
+        }
+        Ok(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry() -> Registry {
+        toml::from_str(
+            r#"
+            instance = "VN"
+            [[members]]
+            id = "VN/GOV/BCA/DANCU"
+            name = "Bộ Công an — dân cư"
+            signing_key = "AAAA"
+            address = "127.0.0.1:1"
+            cert_fingerprint = "00"
+            [[members]]
+            id = "VN/GOV/BHXH/SI"
+            name = "BHXH"
+            signing_key = "AAAA"
+            cert_fingerprint = "00"
+            [[services]]
+            id = "VN/GOV/BCA/DANCU/citizen"
+            dataset = "citizen"
+            [[agreements]]
+            consumer = "VN/GOV/BHXH/SI"
+            service = "VN/GOV/BCA/DANCU/citizen"
+            fields = ["personal_id", "full_name"]
+            purposes = ["insurance-enrolment"]
+            legal_basis = "Luật BHXH 2024"
+            valid_from = "2025-01-01"
+            valid_to = "2030-12-31"
+            "#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn validates_references() {
+        assert!(registry().validate().is_ok());
+        let mut r = registry();
+        r.agreements[0].service = "VN/GOV/BCA/DANCU/nope".into();
+        assert!(r
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("no such service"));
+        let mut r = registry();
+        r.members[1].id = "VN/GOV/BHXH".into();
+        assert!(r.validate().is_err());
+    }
+
+    #[test]
+    fn snapshot_signature_rollback_and_expiry() {
+        let key = lienthong_trust::SigningKey::generate();
+        let body = SnapshotBody {
+            version: 5,
+            issued_at: 100,
+            expires_at: 200,
+            registry: registry(),
+        };
+        let signed = SignedSnapshot::sign(&body, &key);
+        assert_eq!(
+            signed.verify(&key.public_b64(), Some(5), 150).unwrap(),
+            body
+        );
+        assert!(matches!(
+            signed.verify(&key.public_b64(), Some(6), 150),
+            Err(RegistryError::Rollback { .. })
+        ));
+        assert!(matches!(
+            signed.verify(&key.public_b64(), None, 200),
+            Err(RegistryError::Expired { .. })
+        ));
+        let other = lienthong_trust::SigningKey::generate();
+        assert!(matches!(
+            signed.verify(&other.public_b64(), None, 150),
+            Err(RegistryError::BadSignature)
+        ));
+        let mut tampered = signed.clone();
+        tampered.body = tampered.body.replace("insurance-enrolment", "anything");
+        assert!(matches!(
+            tampered.verify(&key.public_b64(), None, 150),
+            Err(RegistryError::BadSignature)
+        ));
+    }
+}
