@@ -233,13 +233,13 @@ pub fn client_config(
     key_pem: &str,
 ) -> Result<Arc<ClientConfig>, TrustError> {
     let (chain, key) = chain_and_key(cert_pem, key_pem)?;
-    let mut config = ClientConfig::builder_with_provider(provider())
+    let config = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| TrustError::Tls(e.to_string()))?
         .with_root_certificates(roots(ca_pem)?)
         .with_client_auth_cert(chain, key)
         .map_err(|e| TrustError::Tls(e.to_string()))?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    // ALPN (h2) is set by the HTTP connector that uses this config.
     Ok(Arc::new(config))
 }
 

@@ -1,0 +1,748 @@
+//! A node: the client face (X-Road REST for the agency's own systems, plain HTTP on a local
+//! address) and the peer face (node-to-node, mutual TLS 1.3, signed messages).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Extension, Router};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use lienthong_core::{MemberId, ServiceId};
+use lienthong_dictionary::catalog;
+use lienthong_dictionary::element::Sensitivity;
+use lienthong_registry::{Agreement, SnapshotBody};
+use lienthong_trust::SigningKey;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::backend::{TableConfig, TableService};
+use crate::error::GatewayError;
+use crate::protocol::{canonical_response, header, xroad, RequestParts};
+use crate::snapshot::{now_s, SnapshotCache};
+
+/// Typed node configuration (the CLI builds it from node TOML).
+pub struct NodeConfig {
+    /// The subsystem this node acts for, `INSTANCE/CLASS/MEMBER/SUBSYSTEM`.
+    pub member: MemberId,
+    pub client_listen: SocketAddr,
+    pub peer_listen: SocketAddr,
+    pub signing_key: SigningKey,
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub registry_url: String,
+    pub registry_key: String,
+    pub registry_poll_ms: u64,
+    pub request_timeout_ms: u64,
+    pub body_bytes_max: usize,
+    /// Accepted clock difference between nodes, and how long message ids are remembered.
+    pub replay_window_s: u64,
+    pub replay_entries_max: usize,
+    pub tables: Vec<TableConfig>,
+}
+
+/// Remembers message ids inside the timestamp window; bounded.
+struct ReplayGuard {
+    seen: HashMap<String, u64>,
+    window_s: u64,
+    entries_max: usize,
+}
+
+impl ReplayGuard {
+    fn check(&mut self, message_id: &str, timestamp: u64, now: u64) -> Result<(), GatewayError> {
+        if timestamp + self.window_s < now || timestamp > now + self.window_s {
+            return Err(GatewayError::StaleMessage(self.window_s));
+        }
+        if self.seen.len() >= self.entries_max {
+            let horizon = now.saturating_sub(self.window_s);
+            self.seen.retain(|_, t| *t >= horizon);
+            if self.seen.len() >= self.entries_max {
+                return Err(GatewayError::Backend("replay cache full; try again".into()));
+            }
+        }
+        if self.seen.insert(message_id.to_owned(), timestamp).is_some() {
+            return Err(GatewayError::Replay(message_id.chars().take(64).collect()));
+        }
+        Ok(())
+    }
+}
+
+struct Inner {
+    config: NodeConfig,
+    snapshot: Arc<SnapshotCache>,
+    services: HashMap<String, TableService>,
+    replay: Mutex<ReplayGuard>,
+    client: Client<
+        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+        Full<Bytes>,
+    >,
+}
+
+/// A running node; dropping it does not stop it, call [`RunningNode::shutdown`].
+pub struct RunningNode {
+    pub client_addr: SocketAddr,
+    pub peer_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningNode {
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts a node: loads the registry snapshot (failing if none can be had), connects its
+/// tables, binds both faces.
+pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
+    let snapshot = Arc::new(SnapshotCache::new(
+        config.registry_url.clone(),
+        config.registry_key.clone(),
+    ));
+    snapshot
+        .refresh()
+        .await
+        .map_err(|e| format!("loading the registry snapshot: {e}"))?;
+    let mut services = HashMap::new();
+    for t in config.tables.clone() {
+        let code = t.code.clone();
+        services.insert(code, TableService::connect(t).await?);
+    }
+    let tls = lienthong_trust::client_config(&config.ca_pem, &config.cert_pem, &config.key_pem)
+        .map_err(|e| e.to_string())?;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*tls).clone())
+        .https_only()
+        .enable_http2()
+        .build();
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(connector);
+    let server_tls =
+        lienthong_trust::server_config(&config.ca_pem, &config.cert_pem, &config.key_pem)
+            .map_err(|e| e.to_string())?;
+    let client_listener = TcpListener::bind(config.client_listen)
+        .await
+        .map_err(|e| format!("binding client face {}: {e}", config.client_listen))?;
+    let peer_listener = TcpListener::bind(config.peer_listen)
+        .await
+        .map_err(|e| format!("binding peer face {}: {e}", config.peer_listen))?;
+    let client_addr = client_listener.local_addr().map_err(|e| e.to_string())?;
+    let peer_addr = peer_listener.local_addr().map_err(|e| e.to_string())?;
+    let replay = Mutex::new(ReplayGuard {
+        seen: HashMap::new(),
+        window_s: config.replay_window_s,
+        entries_max: config.replay_entries_max,
+    });
+    let poll = Duration::from_millis(config.registry_poll_ms.max(100));
+    let inner = Arc::new(Inner {
+        config,
+        snapshot: snapshot.clone(),
+        services,
+        replay,
+        client,
+    });
+    let (stop, stop_rx) = watch::channel(false);
+
+    let client_app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/r1/{*rest}", any(consumer))
+        .with_state(inner.clone());
+    let mut stop1 = stop_rx.clone();
+    let client_task = tokio::spawn(async move {
+        let _ = axum::serve(client_listener, client_app)
+            .with_graceful_shutdown(async move {
+                let _ = stop1.changed().await;
+            })
+            .await;
+    });
+    let peer_app = Router::new()
+        .route("/lt1/{*rest}", any(provider))
+        .with_state(inner.clone());
+    let peer_task = tokio::spawn(serve_mtls(peer_listener, server_tls, peer_app, stop_rx));
+    let poll_task = tokio::spawn(async move { snapshot.poll(poll).await });
+    Ok(RunningNode {
+        client_addr,
+        peer_addr,
+        stop,
+        tasks: vec![client_task, peer_task, poll_task],
+    })
+}
+
+/// The TLS peer's certificate fingerprint, attached to every request on that connection.
+#[derive(Clone)]
+struct PeerFingerprint(String);
+
+async fn serve_mtls(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+    mut stop: watch::Receiver<bool>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => return,
+        };
+        let Ok((tcp, remote)) = accepted else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::info!(%remote, error = %e, "tls handshake refused");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let fingerprint = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| lienthong_trust::sha256_hex(c))
+                .unwrap_or_default();
+            let service = hyper_util::service::TowerToHyperService::new(
+                app.layer(Extension(PeerFingerprint(fingerprint))),
+            );
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Client face: `{METHOD} /r1/{INSTANCE}/{CLASS}/{MEMBER}/{SUBSYSTEM}/{SERVICE}[/path][?query]`.
+async fn consumer(
+    State(node): State<Arc<Inner>>,
+    Path(rest): Path<String>,
+    request: Request,
+) -> Response {
+    match consume(node, rest, request).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn consume(
+    node: Arc<Inner>,
+    rest: String,
+    request: Request,
+) -> Result<Response, GatewayError> {
+    let (parts, body) = request.into_parts();
+    let segments: Vec<&str> = rest.splitn(6, '/').collect();
+    if segments.len() < 5 {
+        return Err(GatewayError::BadRequest(
+            "path must be /r1/{INSTANCE}/{CLASS}/{MEMBER}/{SUBSYSTEM}/{SERVICE}[/…]".into(),
+        ));
+    }
+    let service_id = ServiceId::parse(&segments[..5].join("/"))
+        .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    let sub_path = segments.get(5).map(|p| format!("/{p}")).unwrap_or_default();
+    let client_header = header_str(&parts.headers, xroad::CLIENT);
+    if client_header.is_empty() {
+        return Err(GatewayError::BadRequest(
+            "X-Road-Client header is mandatory".into(),
+        ));
+    }
+    let client =
+        MemberId::parse(client_header).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    if client != node.config.member {
+        return Err(GatewayError::InvalidClient(client.to_string()));
+    }
+    let snapshot = node.snapshot.current()?;
+    let provider = snapshot
+        .registry
+        .member(&service_id.provider.to_string())
+        .ok_or_else(|| GatewayError::UnknownService(service_id.to_string()))?;
+    let address = provider.address.clone().ok_or_else(|| {
+        GatewayError::UnknownService(format!("{} has no node address", provider.id))
+    })?;
+    let service_meta = snapshot
+        .registry
+        .service(&service_id.to_string())
+        .ok_or_else(|| GatewayError::UnknownService(service_id.to_string()))?;
+    let purpose = header_str(&parts.headers, xroad::PURPOSE).to_owned();
+    if service_meta.personal_data && purpose.is_empty() {
+        return Err(GatewayError::PurposeRequired(service_id.to_string()));
+    }
+    let body = Limited::new(body, node.config.body_bytes_max)
+        .collect()
+        .await
+        .map_err(|e| GatewayError::BadRequest(format!("request body: {e}")))?
+        .to_bytes();
+    let message_id = match header_str(&parts.headers, xroad::ID) {
+        "" => uuid::Uuid::new_v4().to_string(),
+        id => id.to_owned(),
+    };
+    let user_id = header_str(&parts.headers, xroad::USER_ID).to_owned();
+    let issue = header_str(&parts.headers, xroad::ISSUE).to_owned();
+    let query = parts.uri.query().unwrap_or("").to_owned();
+    let body_sha = lienthong_trust::sha256_hex(&body);
+    let timestamp = now_s();
+    let client_s = client.to_string();
+    let service_s = service_id.to_string();
+    let signed = RequestParts {
+        method: parts.method.as_str(),
+        path: &sub_path,
+        query: &query,
+        client: &client_s,
+        service: &service_s,
+        message_id: &message_id,
+        timestamp,
+        purpose: &purpose,
+        user_id: &user_id,
+        issue: &issue,
+        body_sha256: &body_sha,
+    };
+    let request_hash = signed.hash();
+    let signature = node.config.signing_key.sign(signed.canonical().as_bytes());
+    let uri = format!(
+        "https://{address}/lt1/{service_s}{sub_path}{}{query}",
+        if query.is_empty() { "" } else { "?" }
+    );
+    let mut outgoing = hyper::Request::builder()
+        .method(parts.method.clone())
+        .uri(&uri);
+    for (name, value) in [
+        (header::CLIENT, client_s.as_str()),
+        (header::SERVICE, service_s.as_str()),
+        (header::MESSAGE_ID, message_id.as_str()),
+        (header::PURPOSE, purpose.as_str()),
+        (header::USER_ID, user_id.as_str()),
+        (header::ISSUE, issue.as_str()),
+        (header::SIGNATURE, signature.as_str()),
+    ] {
+        outgoing = outgoing.header(name, value);
+    }
+    outgoing = outgoing.header(header::TIMESTAMP, timestamp.to_string());
+    if let Some(ct) = parts.headers.get("content-type") {
+        outgoing = outgoing.header("content-type", ct);
+    }
+    let outgoing = outgoing
+        .body(Full::new(body))
+        .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    let timeout = Duration::from_millis(node.config.request_timeout_ms);
+    let response = tokio::time::timeout(timeout, node.client.request(outgoing))
+        .await
+        .map_err(|_| GatewayError::Timeout(node.config.request_timeout_ms))?
+        .map_err(|e| GatewayError::ProviderUnreachable(format!("{address}: {e}")))?;
+    let (rparts, rbody) = response.into_parts();
+    let rbody = tokio::time::timeout(
+        timeout,
+        Limited::new(rbody, node.config.body_bytes_max).collect(),
+    )
+    .await
+    .map_err(|_| GatewayError::Timeout(node.config.request_timeout_ms))?
+    .map_err(|e| GatewayError::ProviderUnreachable(format!("reading response: {e}")))?
+    .to_bytes();
+    // The provider's signature binds status, body and our request hash.
+    let r_hash = header_str(&rparts.headers, header::REQUEST_HASH);
+    let r_ts: u64 = header_str(&rparts.headers, header::TIMESTAMP)
+        .parse()
+        .unwrap_or(0);
+    let r_sig = header_str(&rparts.headers, header::SIGNATURE);
+    let canonical = canonical_response(
+        r_hash,
+        rparts.status.as_u16(),
+        &lienthong_trust::sha256_hex(&rbody),
+        r_ts,
+    );
+    if r_hash != request_hash
+        || lienthong_trust::verify(&provider.signing_key, canonical.as_bytes(), r_sig).is_err()
+    {
+        return Err(GatewayError::BadResponse);
+    }
+    let mut out = Response::builder().status(rparts.status);
+    for name in ["content-type", xroad::ERROR] {
+        if let Some(v) = rparts.headers.get(name) {
+            out = out.header(name, v);
+        }
+    }
+    let request_id = header_str(&rparts.headers, header::REQUEST_ID).to_owned();
+    out = out
+        .header(xroad::CLIENT, client_s)
+        .header(xroad::SERVICE, service_s)
+        .header(xroad::ID, message_id)
+        .header(xroad::REQUEST_ID, request_id)
+        .header(xroad::REQUEST_HASH, request_hash);
+    out.body(Body::from(rbody))
+        .map_err(|e| GatewayError::Backend(e.to_string()))
+}
+
+/// Peer face: verifies the calling node and member, the agreement, then reads the table.
+async fn provider(
+    State(node): State<Arc<Inner>>,
+    Extension(peer): Extension<PeerFingerprint>,
+    Path(rest): Path<String>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, node.config.body_bytes_max)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return GatewayError::BadRequest(format!("request body: {e}")).into_response(),
+    };
+    let query = parts.uri.query().unwrap_or("").to_owned();
+    let service_s = header_str(&parts.headers, header::SERVICE).to_owned();
+    let sub_path = rest
+        .strip_prefix(service_s.as_str())
+        .unwrap_or("")
+        .to_owned();
+    let message_id = header_str(&parts.headers, header::MESSAGE_ID).to_owned();
+    let timestamp: u64 = header_str(&parts.headers, header::TIMESTAMP)
+        .parse()
+        .unwrap_or(0);
+    let signed = RequestParts {
+        method: parts.method.as_str(),
+        path: &sub_path,
+        query: &query,
+        client: header_str(&parts.headers, header::CLIENT),
+        service: &service_s,
+        message_id: &message_id,
+        timestamp,
+        purpose: header_str(&parts.headers, header::PURPOSE),
+        user_id: header_str(&parts.headers, header::USER_ID),
+        issue: header_str(&parts.headers, header::ISSUE),
+        body_sha256: &lienthong_trust::sha256_hex(&body),
+    };
+    let request_hash = signed.hash();
+    let result = serve_call(
+        &node,
+        &peer.0,
+        &parts.method,
+        &signed,
+        &parts.headers,
+        &rest,
+    )
+    .await;
+    let (status, body) = match result {
+        Ok(json) => (StatusCode::OK, json),
+        Err(e) => {
+            let code = e.code();
+            let response = e.into_response();
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let mut r = sign_response(&node, &request_hash, status, bytes);
+            r.headers_mut()
+                .insert(xroad::ERROR, HeaderValue::from_static(code));
+            return r;
+        }
+    };
+    let mut r = sign_response(&node, &request_hash, status, Bytes::from(body));
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    r
+}
+
+fn sign_response(node: &Inner, request_hash: &str, status: StatusCode, body: Bytes) -> Response {
+    let ts = now_s();
+    let canonical = canonical_response(
+        request_hash,
+        status.as_u16(),
+        &lienthong_trust::sha256_hex(&body),
+        ts,
+    );
+    let signature = node.config.signing_key.sign(canonical.as_bytes());
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    for (name, value) in [
+        (header::REQUEST_HASH, request_hash.to_owned()),
+        (header::SIGNATURE, signature),
+        (header::TIMESTAMP, ts.to_string()),
+        (header::REQUEST_ID, uuid::Uuid::new_v4().to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    r
+}
+
+fn agreement_for<'a>(
+    snapshot: &'a SnapshotBody,
+    consumer: &str,
+    service: &str,
+) -> Option<&'a Agreement> {
+    snapshot
+        .registry
+        .agreements
+        .iter()
+        .find(|a| a.consumer == consumer && a.service == service)
+}
+
+fn today() -> String {
+    // Days since the epoch to a civil date (Howard Hinnant's algorithm).
+    let z = (now_s() / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    format!("{:04}-{m:02}-{d:02}", yoe + era * 400 + i64::from(m <= 2))
+}
+
+/// Identity, signature, replay and agreement checks, all before the backend is touched.
+async fn serve_call(
+    node: &Inner,
+    peer_fingerprint: &str,
+    method: &Method,
+    signed: &RequestParts<'_>,
+    headers: &HeaderMap,
+    rest: &str,
+) -> Result<Vec<u8>, GatewayError> {
+    let snapshot = node.snapshot.current()?;
+    let consumer =
+        MemberId::parse(signed.client).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    let consumer_s = consumer.to_string();
+    if snapshot.registry.is_revoked(&consumer_s) {
+        return Err(GatewayError::Revoked(consumer_s));
+    }
+    let member = snapshot
+        .registry
+        .member(&consumer_s)
+        .ok_or_else(|| GatewayError::UnknownService(format!("member {consumer_s}")))?;
+    if member.cert_fingerprint != peer_fingerprint {
+        return Err(GatewayError::PeerCertificate(consumer_s));
+    }
+    let signature = header_str(headers, header::SIGNATURE);
+    lienthong_trust::verify(
+        &member.signing_key,
+        signed.canonical().as_bytes(),
+        signature,
+    )
+    .map_err(|_| GatewayError::BadSignature)?;
+    let replay_check = node
+        .replay
+        .lock()
+        .map_err(|_| GatewayError::Backend("replay lock poisoned".into()))?
+        .check(signed.message_id, signed.timestamp, now_s());
+    replay_check?;
+    let service_id =
+        ServiceId::parse(signed.service).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    if !rest.starts_with(signed.service) || service_id.provider != node.config.member {
+        return Err(GatewayError::UnknownService(signed.service.to_owned()));
+    }
+    let meta = snapshot
+        .registry
+        .service(signed.service)
+        .ok_or_else(|| GatewayError::UnknownService(signed.service.to_owned()))?;
+    let agreement = agreement_for(&snapshot, &consumer_s, signed.service).ok_or_else(|| {
+        GatewayError::NoAgreement {
+            consumer: consumer_s.clone(),
+            service: signed.service.to_owned(),
+        }
+    })?;
+    let today = today();
+    if today < agreement.valid_from || today > agreement.valid_to {
+        return Err(GatewayError::AgreementNotInForce {
+            service: signed.service.to_owned(),
+            from: agreement.valid_from.clone(),
+            to: agreement.valid_to.clone(),
+        });
+    }
+    if meta.personal_data && signed.purpose.is_empty() {
+        return Err(GatewayError::PurposeRequired(signed.service.to_owned()));
+    }
+    if !signed.purpose.is_empty() && !agreement.purposes.iter().any(|p| p == signed.purpose) {
+        return Err(GatewayError::PurposeNotAllowed {
+            purpose: signed.purpose.chars().take(64).collect(),
+            service: signed.service.to_owned(),
+        });
+    }
+    if method != Method::GET {
+        return Err(GatewayError::BadRequest(
+            "dataset services answer GET only".into(),
+        ));
+    }
+    let table = node
+        .services
+        .get(&service_id.code)
+        .ok_or_else(|| GatewayError::UnknownService(signed.service.to_owned()))?;
+    let filter = |row: Vec<(&'static str, String)>| project(row, agreement, table.config.dataset);
+    let json = if let Some(key) = signed.path.strip_prefix("/records/") {
+        serde_json::Value::Object(filter(table.get(key).await?))
+    } else if signed.path == "/records" || signed.path == "/records/" {
+        let mut filters = Vec::new();
+        let mut limit = 100;
+        let mut cursor = None;
+        for (k, v) in form_pairs(signed.query) {
+            match k.as_str() {
+                "limit" => {
+                    limit = v
+                        .parse()
+                        .map_err(|_| GatewayError::BadRequest("limit must be a number".into()))?
+                }
+                "cursor" => cursor = Some(v),
+                _ => filters.push((k, v)),
+            }
+        }
+        for (field, _) in &filters {
+            if !field_allowed(agreement, field, table.config.dataset) {
+                return Err(GatewayError::FieldNotAllowed(field.clone()));
+            }
+        }
+        let (rows, next) = table.query(&filters, limit, cursor.as_deref()).await?;
+        serde_json::json!({ "records": rows.into_iter().map(filter).collect::<Vec<_>>(), "next_cursor": next })
+    } else {
+        return Err(GatewayError::BadRequest(
+            "paths: /records/{key} or /records?field=value&limit=&cursor=".into(),
+        ));
+    };
+    serde_json::to_vec(&json).map_err(|e| GatewayError::Backend(e.to_string()))
+}
+
+fn sensitivity(dataset: &catalog::Dataset, field: &str) -> Sensitivity {
+    dataset
+        .field(field)
+        .and_then(|f| catalog::element(f.element))
+        .map_or(Sensitivity::SensitivePersonal, |e| e.sensitivity)
+}
+
+fn field_allowed(agreement: &Agreement, field: &str, dataset: &catalog::Dataset) -> bool {
+    agreement.fields.iter().any(|f| f == field)
+        || (agreement.fields.iter().any(|f| f == "*")
+            && sensitivity(dataset, field) != Sensitivity::SensitivePersonal)
+}
+
+/// Keeps the fields the agreement allows; under `*`, sensitive fields are masked unless named.
+fn project(
+    row: Vec<(&'static str, String)>,
+    agreement: &Agreement,
+    dataset: &catalog::Dataset,
+) -> serde_json::Map<String, serde_json::Value> {
+    let all = agreement.fields.iter().any(|f| f == "*");
+    row.into_iter()
+        .filter_map(|(field, value)| {
+            if agreement.fields.iter().any(|f| f == field) {
+                Some((field.to_owned(), value.into()))
+            } else if all {
+                let v = if sensitivity(dataset, field) == Sensitivity::SensitivePersonal {
+                    "***".to_owned()
+                } else {
+                    value
+                };
+                Some((field.to_owned(), v.into()))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// `a=b&c=d` with percent-decoding.
+fn form_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_guard_rejects_repeats_and_stale_messages() {
+        let mut g = ReplayGuard {
+            seen: HashMap::new(),
+            window_s: 300,
+            entries_max: 2,
+        };
+        assert!(g.check("a", 1000, 1000).is_ok());
+        assert!(matches!(
+            g.check("a", 1000, 1001),
+            Err(GatewayError::Replay(_))
+        ));
+        assert!(matches!(
+            g.check("b", 600, 1000),
+            Err(GatewayError::StaleMessage(_))
+        ));
+        assert!(matches!(
+            g.check("c", 1400, 1000),
+            Err(GatewayError::StaleMessage(_))
+        ));
+        assert!(g.check("d", 1000, 1000).is_ok());
+        // Full: entries older than the window are dropped first.
+        assert!(g.check("e", 2000, 2000).is_ok());
+    }
+
+    #[test]
+    fn query_strings_decode() {
+        assert_eq!(
+            form_pairs("province_code=01&limit=5&name=Nguy%E1%BB%85n+A"),
+            vec![
+                ("province_code".into(), "01".into()),
+                ("limit".into(), "5".into()),
+                ("name".into(), "Nguyễn A".into())
+            ]
+        );
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+}

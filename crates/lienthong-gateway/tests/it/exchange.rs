@@ -1,0 +1,352 @@
+//! Exchange behaviour end to end: allowed, refused and masked calls through the consumer node,
+//! and attacks straight at the provider's peer face.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use lienthong_gateway::protocol::{header, RequestParts};
+
+use crate::harness::*;
+
+type PeerClient = Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
+
+const PURPOSE: (&str, &str) = ("X-Lienthong-Purpose", "insurance-enrolment");
+const CLIENT: (&str, &str) = ("X-Road-Client", CONSUMER);
+
+#[tokio::test]
+async fn allowed_lookup_returns_normalised_allowed_fields_with_xroad_headers() {
+    let t = start(3600).await;
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[
+            CLIENT,
+            PURPOSE,
+            ("X-Road-UserId", "VN001"),
+            ("X-Road-Id", "msg-1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["personal_id"], PID);
+    // Normalised by the dictionary on the way out.
+    assert_eq!(r.json["full_name"], "Nguyễn Văn An");
+    // Sensitive fields: masked under "*", visible when named (religion).
+    assert_eq!(r.json["ethnicity"], "***");
+    assert_eq!(r.json["religion"], "02");
+    assert_eq!(r.headers["x-road-id"], "msg-1");
+    assert_eq!(r.headers["x-road-client"], CONSUMER);
+    assert_eq!(r.headers["x-road-service"], SERVICE);
+    assert!(!r.headers["x-road-request-hash"].is_empty());
+    assert!(!r.headers["x-road-request-id"].is_empty());
+    t.provider.shutdown().await;
+    t.consumer.shutdown().await;
+}
+
+#[tokio::test]
+async fn filtered_query_pages_with_a_cursor() {
+    let t = start(3600).await;
+    let first = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records?province_code=01&limit=1"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(first.status, 200, "{}", first.json);
+    assert_eq!(first.json["records"].as_array().unwrap().len(), 1);
+    let cursor = first.json["next_cursor"].as_str().unwrap().to_owned();
+    let second = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records?province_code=01&limit=1&cursor={cursor}"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(second.json["records"][0]["personal_id"], "001190123457");
+    assert!(second.json["next_cursor"].is_null());
+    let undeclared = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records?full_name=x"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(undeclared.status, 400);
+}
+
+#[tokio::test]
+async fn refusals_are_clear_client_errors() {
+    let t = start(3600).await;
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            format!("/r1/{SERVICE}/records/{PID}"),
+            vec![CLIENT],
+            400,
+            "Client.PurposeRequired",
+        ),
+        (
+            format!("/r1/{SERVICE}/records/{PID}"),
+            vec![CLIENT, ("X-Lienthong-Purpose", "marketing")],
+            403,
+            "Client.PurposeNotAllowed",
+        ),
+        (
+            format!("/r1/{PROVIDER}/household/records/{PID}"),
+            vec![CLIENT, PURPOSE],
+            403,
+            "Client.AccessDenied",
+        ),
+        (
+            format!("/r1/{SERVICE}/records/{PID}"),
+            vec![PURPOSE],
+            400,
+            "Client.BadRequest",
+        ),
+        (
+            format!("/r1/{SERVICE}/records/{PID}"),
+            vec![("X-Road-Client", "VN/GOV/OTHER/X"), PURPOSE],
+            401,
+            "Client.InvalidClient",
+        ),
+        (
+            format!("/r1/{SERVICE}/records/000000000000"),
+            vec![CLIENT, PURPOSE],
+            404,
+            "Client.NotFound",
+        ),
+        (
+            format!("/r1/{PROVIDER}/nope/records/{PID}"),
+            vec![CLIENT, PURPOSE],
+            404,
+            "Client.UnknownService",
+        ),
+    ];
+    for (path, headers, status, code) in cases {
+        let r = call(&t.consumer, &path, &headers).await;
+        assert_eq!(
+            (
+                r.status,
+                r.headers.get("x-road-error").and_then(|v| v.to_str().ok())
+            ),
+            (status, Some(code)),
+            "{path}: {}",
+            r.json
+        );
+        assert_eq!(r.json["type"], code);
+    }
+}
+
+/// A client of the peer face with the given TLS identity (or none).
+fn peer_client(
+    ca_pem: &str,
+    ident: Option<&Identity>,
+) -> Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+> {
+    let tls = match ident {
+        Some(i) => (*lienthong_trust::client_config(ca_pem, &i.cert, &i.tls_key).unwrap()).clone(),
+        None => {
+            let mut roots = rustls::RootCertStore::empty();
+            use rustls::pki_types::pem::PemObject;
+            roots
+                .add(rustls::pki_types::CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap())
+                .unwrap();
+            rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth()
+        }
+    };
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http2()
+        .build();
+    Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build(connector)
+}
+
+fn signed_request(
+    t: &Topology,
+    key: &lienthong_trust::SigningKey,
+    message_id: &str,
+    purpose: &str,
+    tamper_purpose: Option<&str>,
+) -> hyper::Request<Full<Bytes>> {
+    let ts = lienthong_gateway::snapshot::now_s();
+    let path = format!("/records/{PID}");
+    let body_sha = lienthong_trust::sha256_hex(b"");
+    let parts = RequestParts {
+        method: "GET",
+        path: &path,
+        query: "",
+        client: CONSUMER,
+        service: SERVICE,
+        message_id,
+        timestamp: ts,
+        purpose,
+        user_id: "",
+        issue: "",
+        body_sha256: &body_sha,
+    };
+    let signature = key.sign(parts.canonical().as_bytes());
+    hyper::Request::get(format!(
+        "https://{}/lt1/{SERVICE}{path}",
+        t.provider.peer_addr
+    ))
+    .header(header::CLIENT, CONSUMER)
+    .header(header::SERVICE, SERVICE)
+    .header(header::MESSAGE_ID, message_id)
+    .header(header::TIMESTAMP, ts.to_string())
+    .header(header::PURPOSE, tamper_purpose.unwrap_or(purpose))
+    .header(header::USER_ID, "")
+    .header(header::ISSUE, "")
+    .header(header::SIGNATURE, signature)
+    .body(Full::new(Bytes::new()))
+    .unwrap()
+}
+
+async fn status_and_error(
+    client: &Client<
+        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+        Full<Bytes>,
+    >,
+    req: hyper::Request<Full<Bytes>>,
+) -> Result<(u16, String), String> {
+    let r = client.request(req).await.map_err(|e| format!("{e:?}"))?;
+    let status = r.status().as_u16();
+    let code = r
+        .headers()
+        .get("x-road-error")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let _ = r.into_body().collect().await;
+    Ok((status, code))
+}
+
+#[tokio::test]
+async fn peer_face_rejects_replay_tampering_and_foreign_identities() {
+    let t = start(3600).await;
+    let client = peer_client(&t.ca.cert_pem, Some(&t.consumer_id));
+    let ok = status_and_error(
+        &client,
+        signed_request(&t, &t.consumer_id.key, "m-1", "insurance-enrolment", None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ok, (200, String::new()));
+    // The same message again.
+    let replay = status_and_error(
+        &client,
+        signed_request(&t, &t.consumer_id.key, "m-1", "insurance-enrolment", None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(replay, (403, "Client.Replay".into()));
+    // A header changed after signing.
+    let tampered = status_and_error(
+        &client,
+        signed_request(
+            &t,
+            &t.consumer_id.key,
+            "m-2",
+            "insurance-enrolment",
+            Some("marketing"),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tampered, (401, "Client.BadSignature".into()));
+    // Signed with a key the registry does not list for the member.
+    let wrong_key = status_and_error(
+        &client,
+        signed_request(
+            &t,
+            &lienthong_trust::SigningKey::generate(),
+            "m-3",
+            "insurance-enrolment",
+            None,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(wrong_key, (401, "Client.BadSignature".into()));
+    // A certificate from the right CA that the registry does not list for the member.
+    let intruder = identity(&t.ca, "intruder");
+    let other = peer_client(&t.ca.cert_pem, Some(&intruder));
+    let foreign = status_and_error(
+        &other,
+        signed_request(&t, &t.consumer_id.key, "m-4", "insurance-enrolment", None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(foreign, (401, "Client.PeerCertificate".into()));
+    // No client certificate: the TLS handshake itself fails.
+    let anonymous = peer_client(&t.ca.cert_pem, None);
+    assert!(status_and_error(
+        &anonymous,
+        signed_request(&t, &t.consumer_id.key, "m-5", "insurance-enrolment", None)
+    )
+    .await
+    .is_err());
+    // A certificate from another CA: refused at the handshake.
+    let other_ca = lienthong_trust::Ca::generate("XX").unwrap();
+    let stranger = identity(&other_ca, CONSUMER);
+    let mixed = peer_client(&t.ca.cert_pem, Some(&stranger));
+    assert!(status_and_error(
+        &mixed,
+        signed_request(&t, &t.consumer_id.key, "m-6", "insurance-enrolment", None)
+    )
+    .await
+    .is_err());
+}
+
+#[tokio::test]
+async fn provider_down_gives_a_server_error_within_the_timeout() {
+    let t = start(3600).await;
+    t.provider.shutdown().await;
+    let started = std::time::Instant::now();
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(r.status, 502, "{}", r.json);
+    assert_eq!(r.json["type"], "Server.ProviderUnreachable");
+}
+
+#[tokio::test]
+async fn registry_down_serves_cached_rules_until_expiry_then_refuses() {
+    let t = start(2).await;
+    t.registry_task.abort();
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(r.status, 503, "{}", r.json);
+    assert_eq!(r.json["type"], "Server.RegistryUnavailable");
+    let _ = (&t.registry_key, t.registry_addr, &t.provider_id);
+}

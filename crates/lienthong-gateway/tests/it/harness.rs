@@ -1,0 +1,277 @@
+//! Builds a small national topology: CA, member keys, registry server, provider and consumer.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use lienthong_core::MemberId;
+use lienthong_dictionary::catalog;
+use lienthong_gateway::backend::TableConfig;
+use lienthong_gateway::node::{self, NodeConfig, RunningNode};
+use lienthong_registry::{Agreement, Member, Registry, Service};
+use lienthong_trust::{Ca, SigningKey};
+
+pub const PROVIDER: &str = "VN/GOV/BCA/DANCU";
+pub const CONSUMER: &str = "VN/GOV/BHXH/SI";
+pub const SERVICE: &str = "VN/GOV/BCA/DANCU/citizen";
+pub const PID: &str = "001090123456";
+
+pub struct Identity {
+    pub key: SigningKey,
+    pub cert: String,
+    pub tls_key: String,
+}
+
+pub fn identity(ca: &Ca, name: &str) -> Identity {
+    let (cert, tls_key) = ca.issue(name, &["127.0.0.1", "localhost"]).unwrap();
+    Identity {
+        key: SigningKey::generate(),
+        cert,
+        tls_key,
+    }
+}
+
+pub fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+pub async fn sqlite_table(dir: &Path) -> String {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("dancu.db").display());
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let cols: Vec<String> = catalog::CITIZEN
+        .fields
+        .iter()
+        .map(|f| format!("{} TEXT", f.name))
+        .collect();
+    sqlx::query(&format!("CREATE TABLE citizen ({})", cols.join(", ")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    for (pid, name, province, commune, addr) in [
+        (
+            PID,
+            "NGUYỄN VĂN AN",
+            "01",
+            "00004",
+            "Số 12, Phường Ba Đình, Thành phố Hà Nội",
+        ),
+        (
+            "001190123457",
+            "Trần Thị Bình",
+            "01",
+            "00008",
+            "Số 3, Phường Ngọc Hà, Thành phố Hà Nội",
+        ),
+        (
+            "079090123458",
+            "Lê Văn Cường",
+            "79",
+            "25747",
+            "Số 9, Phường Thủ Dầu Một, Thành phố Hồ Chí Minh",
+        ),
+    ] {
+        let sex = if pid.as_bytes()[3] % 2 == 0 { "1" } else { "2" };
+        sqlx::query("INSERT INTO citizen (personal_id, full_name, birth_date, sex, ethnicity, religion, nationality, province_code, commune_code, address) VALUES (?, ?, '1990-03-25', ?, '01', '02', 'VN', ?, ?, ?)")
+            .bind(pid).bind(name).bind(sex).bind(province).bind(commune).bind(addr)
+            .execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+    url
+}
+
+pub struct Topology {
+    pub ca: Ca,
+    pub registry_key: SigningKey,
+    pub registry_addr: SocketAddr,
+    pub registry_task: tokio::task::JoinHandle<()>,
+    pub provider: RunningNode,
+    pub consumer: RunningNode,
+    pub provider_id: Identity,
+    pub consumer_id: Identity,
+    pub _dir: tempfile::TempDir,
+}
+
+pub fn registry(provider: &Identity, provider_addr: SocketAddr, consumer: &Identity) -> Registry {
+    let member = |id: &str, ident: &Identity, addr: Option<SocketAddr>| Member {
+        id: id.into(),
+        name: id.into(),
+        signing_key: ident.key.public_b64(),
+        address: addr.map(|a| a.to_string()),
+        cert_fingerprint: lienthong_trust::cert_fingerprint(&ident.cert).unwrap(),
+    };
+    Registry {
+        instance: "VN".into(),
+        members: vec![
+            member(PROVIDER, provider, Some(provider_addr)),
+            member(CONSUMER, consumer, None),
+        ],
+        services: vec![
+            Service {
+                id: SERVICE.into(),
+                dataset: "citizen".into(),
+                personal_data: true,
+            },
+            Service {
+                id: format!("{PROVIDER}/household"),
+                dataset: "citizen".into(),
+                personal_data: true,
+            },
+        ],
+        agreements: vec![Agreement {
+            consumer: CONSUMER.into(),
+            service: SERVICE.into(),
+            fields: vec!["*".into(), "religion".into()],
+            purposes: vec!["insurance-enrolment".into()],
+            legal_basis: "Luật Bảo hiểm xã hội 2024".into(),
+            valid_from: "2025-01-01".into(),
+            valid_to: "2099-12-31".into(),
+        }],
+        revoked: vec![],
+    }
+}
+
+pub async fn serve_registry(
+    registry: Registry,
+    key_pem: &str,
+    dir: &Path,
+    validity_s: u64,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let app = lienthong_registry::server::app(lienthong_registry::server::Config {
+        registry,
+        key: SigningKey::from_pem(key_pem).unwrap(),
+        state_file: dir.join("registry.state"),
+        validity_s,
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (
+        addr,
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() }),
+    )
+}
+
+pub fn node_config(
+    member: &str,
+    ident: &Identity,
+    ca: &Ca,
+    registry_addr: SocketAddr,
+    registry_key: &str,
+    peer: SocketAddr,
+    tables: Vec<TableConfig>,
+) -> NodeConfig {
+    NodeConfig {
+        member: MemberId::parse(member).unwrap(),
+        client_listen: "127.0.0.1:0".parse().unwrap(),
+        peer_listen: peer,
+        signing_key: SigningKey::from_pem(&ident.key.to_pem().unwrap()).unwrap(),
+        ca_pem: ca.cert_pem.clone(),
+        cert_pem: ident.cert.clone(),
+        key_pem: ident.tls_key.clone(),
+        registry_url: format!("http://{registry_addr}"),
+        registry_key: registry_key.into(),
+        registry_poll_ms: 200,
+        request_timeout_ms: 3000,
+        body_bytes_max: 1 << 20,
+        replay_window_s: 300,
+        replay_entries_max: 100_000,
+        tables,
+    }
+}
+
+pub fn table(code: &str, url: &str) -> TableConfig {
+    TableConfig {
+        code: code.into(),
+        dataset: &catalog::CITIZEN,
+        database_url: url.into(),
+        table: "citizen".into(),
+        filters: vec!["province_code".into()],
+        connections_max: 4,
+    }
+}
+
+/// Starts the registry and both nodes, with the provider's tables given by `tables(url)`.
+pub async fn start(validity_s: u64) -> Topology {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_table(dir.path()).await;
+    let ca = Ca::generate("VN").unwrap();
+    let provider_id = identity(&ca, PROVIDER);
+    let consumer_id = identity(&ca, CONSUMER);
+    let registry_key = SigningKey::generate();
+    let peer = free_port();
+    let (registry_addr, registry_task) = serve_registry(
+        registry(&provider_id, peer, &consumer_id),
+        &registry_key.to_pem().unwrap(),
+        dir.path(),
+        validity_s,
+    )
+    .await;
+    let pub_key = registry_key.public_b64();
+    let provider = node::start(node_config(
+        PROVIDER,
+        &provider_id,
+        &ca,
+        registry_addr,
+        &pub_key,
+        peer,
+        vec![table("citizen", &url), table("household", &url)],
+    ))
+    .await
+    .unwrap();
+    let consumer = node::start(node_config(
+        CONSUMER,
+        &consumer_id,
+        &ca,
+        registry_addr,
+        &pub_key,
+        "127.0.0.1:0".parse().unwrap(),
+        vec![],
+    ))
+    .await
+    .unwrap();
+    Topology {
+        ca,
+        registry_key,
+        registry_addr,
+        registry_task,
+        provider,
+        consumer,
+        provider_id,
+        consumer_id,
+        _dir: dir,
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub json: serde_json::Value,
+}
+
+/// A plain HTTP call to a node's client face, as an unmodified X-Road REST client makes it.
+pub async fn call(node: &RunningNode, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut req = hyper::Request::get(format!("http://{}{path}", node.client_addr));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let response = client
+        .request(req.body(Empty::new()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        json: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    }
+}

@@ -1,0 +1,5 @@
+//! A registry and two nodes on loopback over real mutual TLS, with a dataset published from a
+//! real SQLite table (and PostgreSQL / MariaDB tables when their URLs are set).
+
+mod exchange;
+mod harness;
