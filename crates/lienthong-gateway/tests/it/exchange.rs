@@ -142,13 +142,7 @@ async fn refusals_are_clear_client_errors() {
 }
 
 /// A client of the peer face with the given TLS identity (or none).
-fn peer_client(
-    ca_pem: &str,
-    ident: Option<&Identity>,
-) -> Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
-> {
+fn peer_client(ca_pem: &str, ident: Option<&Identity>) -> PeerClient {
     let tls = match ident {
         Some(i) => (*lienthong_trust::client_config(ca_pem, &i.cert, &i.tls_key).unwrap()).clone(),
         None => {
@@ -217,10 +211,7 @@ fn signed_request(
 }
 
 async fn status_and_error(
-    client: &Client<
-        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-        Full<Bytes>,
-    >,
+    client: &PeerClient,
     req: hyper::Request<Full<Bytes>>,
 ) -> Result<(u16, String), String> {
     let r = client.request(req).await.map_err(|e| format!("{e:?}"))?;
