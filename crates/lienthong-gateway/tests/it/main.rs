@@ -3,3 +3,4 @@
 
 mod exchange;
 mod harness;
+mod tables;
