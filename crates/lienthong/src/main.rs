@@ -3,6 +3,7 @@
 
 mod bench;
 mod pipeline;
+mod roles;
 mod validate;
 
 use std::io::Write;
@@ -56,6 +57,22 @@ enum Command {
         #[command(subcommand)]
         command: DictionaryCommand,
     },
+    /// Keys and certificates: the registry CA, member signing keys, node TLS certificates.
+    #[command(after_long_help = "Joining sequence: see docs/guide/join.md")]
+    Keys {
+        #[command(subcommand)]
+        command: roles::KeysCommand,
+    },
+    /// The registry: publishes the signed snapshot of members, services and agreements.
+    Registry {
+        #[command(subcommand)]
+        command: RunCommand,
+    },
+    /// A node: the agency's gateway to the exchange.
+    Node {
+        #[command(subcommand)]
+        command: RunCommand,
+    },
     /// Benchmarks that measure lienthong against its anchors in the same run.
     Bench {
         #[command(subcommand)]
@@ -97,6 +114,15 @@ enum DictionaryCommand {
     },
     /// List the datasets and their fields.
     Datasets,
+}
+
+#[derive(Subcommand)]
+enum RunCommand {
+    /// Run with a TOML configuration file (validated in full before anything starts).
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -185,7 +211,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Validate(args),
         } => bench::validate(args),
+        Command::Keys { command } => roles::keys(command),
+        Command::Registry {
+            command: RunCommand::Run { config },
+        } => runtime()?.block_on(roles::registry_run(&config)),
+        Command::Node {
+            command: RunCommand::Run { config },
+        } => runtime()?.block_on(roles::node_run(&config)),
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// A progress bar on stderr when it is a terminal; hidden otherwise.

@@ -1,0 +1,311 @@
+//! `lienthong keys …`, `lienthong registry run`, `lienthong node run`: reads the TOML
+//! configuration (the wire format of config lives here, at the edge), validates all of it
+//! before starting, and hands typed configuration to the registry and gateway crates.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use lienthong_core::MemberId;
+use lienthong_gateway::backend::TableConfig;
+use lienthong_gateway::node::{self, NodeConfig};
+use lienthong_registry::Registry;
+use lienthong_trust::{Ca, SigningKey};
+use serde::Deserialize;
+
+#[derive(clap::Subcommand)]
+pub enum KeysCommand {
+    /// Create the registry CA (ca.crt, ca.key) — done once, by the registry operator.
+    Ca {
+        /// Instance name, e.g. VN.
+        #[arg(long, default_value = "VN")]
+        name: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Create a member's Ed25519 signing key (signing.key) and print its public key.
+    Member {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Issue a node TLS certificate from the registry CA (node.crt, node.key) and print its
+    /// fingerprint for the registry entry.
+    Node {
+        /// Directory with ca.crt and ca.key.
+        #[arg(long)]
+        ca_dir: PathBuf,
+        /// The member subsystem the node acts for, e.g. VN/GOV/BCA/DANCU.
+        #[arg(long)]
+        member: String,
+        /// Host names or IP addresses the node is reached at (repeatable).
+        #[arg(long = "host", default_value = "127.0.0.1")]
+        hosts: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn write_new(path: &Path, contents: &str) -> Result<()> {
+    if path.exists() {
+        bail!(
+            "{} already exists; refusing to overwrite a key",
+            path.display()
+        );
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn ca_name(ca_pem_path: &Path) -> Result<String> {
+    // The CA name is stored beside the key so issuance can rebuild the issuer.
+    Ok(read(&ca_pem_path.with_file_name("ca.name"))?
+        .trim()
+        .to_owned())
+}
+
+pub fn keys(command: KeysCommand) -> Result<ExitCode> {
+    match command {
+        KeysCommand::Ca { name, out } => {
+            let ca = Ca::generate(&name)?;
+            write_new(&out.join("ca.key"), &ca.key_pem())?;
+            write_new(&out.join("ca.crt"), &ca.cert_pem)?;
+            write_new(&out.join("ca.name"), &format!("{name}\n"))?;
+            println!(
+                "registry CA {name}: {}/ca.crt (give to every node), {}/ca.key (keep secret)",
+                out.display(),
+                out.display()
+            );
+        }
+        KeysCommand::Member { out } => {
+            let key = SigningKey::generate();
+            write_new(&out.join("signing.key"), &key.to_pem()?)?;
+            println!("signing_key = \"{}\"", key.public_b64());
+        }
+        KeysCommand::Node {
+            ca_dir,
+            member,
+            hosts,
+            out,
+        } => {
+            MemberId::parse(&member)?;
+            let ca = Ca::from_pem(
+                &ca_name(&ca_dir.join("ca.crt"))?,
+                &read(&ca_dir.join("ca.crt"))?,
+                &read(&ca_dir.join("ca.key"))?,
+            )?;
+            let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+            let (cert, key) = ca.issue(&member, &hosts)?;
+            write_new(&out.join("node.key"), &key)?;
+            write_new(&out.join("node.crt"), &cert)?;
+            if !out.join("ca.crt").exists() {
+                write_new(&out.join("ca.crt"), &ca.cert_pem)?;
+            }
+            println!(
+                "cert_fingerprint = \"{}\"",
+                lienthong_trust::cert_fingerprint(&cert)?
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `registry.toml`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistryFile {
+    listen: SocketAddr,
+    /// The registry's Ed25519 key (from `lienthong keys member`); nodes pin its public half.
+    signing_key: PathBuf,
+    state_file: PathBuf,
+    #[serde(default = "default_validity")]
+    snapshot_validity_s: u64,
+    registry: Registry,
+}
+
+fn default_validity() -> u64 {
+    3600
+}
+
+fn relative(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
+
+fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    toml::from_str(&read(path)?).with_context(|| format!("config {}", path.display()))
+}
+
+pub async fn registry_run(config: &Path) -> Result<ExitCode> {
+    let file: RegistryFile = parse_toml(config)?;
+    if file.snapshot_validity_s < 10 {
+        bail!(
+            "config {}: snapshot_validity_s must be at least 10",
+            config.display()
+        );
+    }
+    file.registry
+        .validate()
+        .with_context(|| format!("config {}", config.display()))?;
+    let key = SigningKey::from_pem(&read(&relative(config, &file.signing_key))?)?;
+    let public = key.public_b64();
+    let app = lienthong_registry::server::app(lienthong_registry::server::Config {
+        registry: file.registry,
+        key,
+        state_file: relative(config, &file.state_file),
+        validity_s: file.snapshot_validity_s,
+    })?;
+    let listener = tokio::net::TcpListener::bind(file.listen)
+        .await
+        .with_context(|| format!("binding {}", file.listen))?;
+    eprintln!(
+        "registry listening on http://{} (pin registry_key = \"{public}\")",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `node.toml`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeFile {
+    member: String,
+    client_listen: SocketAddr,
+    peer_listen: SocketAddr,
+    signing_key: PathBuf,
+    ca_cert: PathBuf,
+    tls_cert: PathBuf,
+    tls_key: PathBuf,
+    registry_url: String,
+    registry_key: String,
+    #[serde(default = "d_poll")]
+    registry_poll_ms: u64,
+    #[serde(default = "d_timeout")]
+    request_timeout_ms: u64,
+    #[serde(default = "d_body")]
+    body_bytes_max: usize,
+    #[serde(default = "d_window")]
+    replay_window_s: u64,
+    #[serde(default = "d_entries")]
+    replay_entries_max: usize,
+    #[serde(default)]
+    tables: Vec<TableFile>,
+}
+
+fn d_poll() -> u64 {
+    30_000
+}
+fn d_timeout() -> u64 {
+    10_000
+}
+fn d_body() -> usize {
+    16 << 20
+}
+fn d_window() -> u64 {
+    300
+}
+fn d_entries() -> usize {
+    1_000_000
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableFile {
+    service: String,
+    dataset: String,
+    database_url: String,
+    table: String,
+    #[serde(default)]
+    filters: Vec<String>,
+    #[serde(default = "d_conns")]
+    connections_max: u32,
+}
+
+fn d_conns() -> u32 {
+    8
+}
+
+pub async fn node_run(config: &Path) -> Result<ExitCode> {
+    let f: NodeFile = parse_toml(config)?;
+    let ctx = || format!("config {}", config.display());
+    let member = MemberId::parse(&f.member).with_context(ctx)?;
+    if member.subsystem.is_none() {
+        bail!(
+            "config {}: member must name a subsystem (INSTANCE/CLASS/MEMBER/SUBSYSTEM)",
+            config.display()
+        );
+    }
+    if !f.registry_url.starts_with("http://") && !f.registry_url.starts_with("https://") {
+        bail!(
+            "config {}: registry_url must start with http:// or https://",
+            config.display()
+        );
+    }
+    if f.request_timeout_ms == 0
+        || f.body_bytes_max == 0
+        || f.replay_window_s == 0
+        || f.replay_entries_max == 0
+    {
+        bail!("config {}: request_timeout_ms, body_bytes_max, replay_window_s and replay_entries_max must be positive", config.display());
+    }
+    let mut tables = Vec::new();
+    for t in f.tables {
+        let dataset = lienthong_dictionary::catalog::dataset(&t.dataset).with_context(|| {
+            format!(
+                "{}: table service {}: unknown dataset {}",
+                ctx(),
+                t.service,
+                t.dataset
+            )
+        })?;
+        tables.push(TableConfig {
+            code: t.service,
+            dataset,
+            database_url: t.database_url,
+            table: t.table,
+            filters: t.filters,
+            connections_max: t.connections_max,
+        });
+    }
+    let node = node::start(NodeConfig {
+        member,
+        client_listen: f.client_listen,
+        peer_listen: f.peer_listen,
+        signing_key: SigningKey::from_pem(&read(&relative(config, &f.signing_key))?)?,
+        ca_pem: read(&relative(config, &f.ca_cert))?,
+        cert_pem: read(&relative(config, &f.tls_cert))?,
+        key_pem: read(&relative(config, &f.tls_key))?,
+        registry_url: f.registry_url,
+        registry_key: f.registry_key,
+        registry_poll_ms: f.registry_poll_ms,
+        request_timeout_ms: f.request_timeout_ms,
+        body_bytes_max: f.body_bytes_max,
+        replay_window_s: f.replay_window_s,
+        replay_entries_max: f.replay_entries_max,
+        tables,
+    })
+    .await
+    .map_err(anyhow::Error::msg)
+    .with_context(ctx)?;
+    eprintln!(
+        "node {} : client face http://{}  peer face https://{}",
+        f.member, node.client_addr, node.peer_addr
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    node.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
