@@ -45,7 +45,7 @@ ensure_mariadb() {
   log "MariaDB not answering on :3306; starting it"
   [ -x /usr/sbin/mariadbd ] || apt_install mariadb-server || true
   mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
-  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd >&2 || true
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql >&2 || true
   wait_port 3306 || service_failed "MariaDB could not be started"
 }
 
@@ -65,7 +65,7 @@ ensure_nats
 export LIENTHONG_TEST_POSTGRES_URL="${LIENTHONG_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 export LIENTHONG_TEST_MARIADB_URL="${LIENTHONG_TEST_MARIADB_URL:-mysql://root@127.0.0.1:3306/test}"
 export LIENTHONG_TEST_NATS_URL="${LIENTHONG_TEST_NATS_URL:-nats://127.0.0.1:4222}"
-log "services: postgres, mariadb, nats answering"
+for p in 5432 3306 4222; do port_open "$p" || log "warning: nothing answers on :$p"; done
 
 log "cargo fmt --check"
 cargo fmt --all --check

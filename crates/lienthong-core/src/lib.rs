@@ -100,8 +100,36 @@ impl fmt::Display for ServiceId {
     }
 }
 
+/// Vietnam's offset from UTC (no daylight saving).
+pub const VIETNAM_UTC_OFFSET_S: i64 = 7 * 3600;
+
+/// The calendar date (`YYYY-MM-DD`) in Vietnam at a Unix time, pure arithmetic
+/// (civil-from-days, Howard Hinnant's algorithm); callers bring the clock.
+pub fn vietnam_date(unix_s: i64) -> String {
+    let days = (unix_s + VIETNAM_UTC_OFFSET_S).div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn vietnam_dates() {
+        assert_eq!(super::vietnam_date(0), "1970-01-01");
+        // 2026-11-23T17:00:00Z is already the 24th in Hà Nội.
+        assert_eq!(super::vietnam_date(1_795_453_200), "2026-11-24");
+        assert_eq!(super::vietnam_date(1_795_453_199), "2026-11-23");
+        assert_eq!(super::vietnam_date(951_782_400), "2000-02-29");
+    }
+
     use super::*;
 
     #[test]

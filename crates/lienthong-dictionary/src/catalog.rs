@@ -1,7 +1,7 @@
 //! The element catalogue and the shipped datasets (the citizen register and the sector
 //! datasets the synthetic generator produces).
 
-use crate::codes::{self, CodeSystem};
+use crate::codes;
 use crate::element::{Charset, Element, FieldOpts, Kind, Sensitivity};
 
 use Sensitivity::{Personal, Public, SensitivePersonal};
@@ -353,11 +353,6 @@ pub static DATASETS: &[&Dataset] = &[
 
 pub fn dataset(name: &str) -> Option<&'static Dataset> {
     DATASETS.iter().copied().find(|d| d.name == name)
-}
-
-/// The ethnic ordering a dataset field is declared with.
-pub fn ethnicity_system(field: &Field) -> &'static CodeSystem {
-    field.opts.ethnicity
 }
 
 #[cfg(test)]

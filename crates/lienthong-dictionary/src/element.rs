@@ -297,6 +297,11 @@ fn is_all_upper(s: &str) -> bool {
 
 fn name(raw: &str, out: &mut Out<'_>) -> String {
     let mut s = clean_text(raw, out).into_owned();
+    // Ê Đê and Gia Rai names (H’Hen) are often typed with a typographic apostrophe.
+    if s.contains(['\u{2019}', '\u{2018}', '\u{02BC}']) {
+        out.repaired("text.apostrophe", "typographic apostrophe replaced by '");
+        s = s.replace(['\u{2019}', '\u{2018}', '\u{02BC}'], "'");
+    }
     if is_all_upper(&s) {
         out.repaired("text.upper_case", "upper-case name title-cased");
         s = vn::title_case(&s);
@@ -508,6 +513,14 @@ fn old_units(s: &str, out: &mut Out<'_>) -> Option<String> {
     }
 }
 
+/// Whether `s` is a real calendar date written `YYYY-MM-DD`.
+pub fn is_iso_date(s: &str) -> bool {
+    s.len() == 10
+        && s.as_bytes()[4] == b'-'
+        && parse_date(s)
+            .is_some_and(|(y, m, d)| (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m))
+}
+
 /// Parses an accepted date form into (year, month, day); month/day 0 for a bare year.
 fn parse_date(v: &str) -> Option<(u32, u32, u32)> {
     let num = |s: &str| -> Option<u32> {
@@ -587,6 +600,7 @@ fn timestamp(raw: &str, out: &mut Out<'_>) -> String {
     };
     let d = date(date_part, false, &mut sub);
     let time_ok = rest.len() >= 8
+        && rest.as_bytes()[..8].is_ascii()
         && rest.as_bytes()[2] == b':'
         && rest.as_bytes()[5] == b':'
         && rest[..2].parse::<u32>().is_ok_and(|h| h < 24)
@@ -603,6 +617,13 @@ fn timestamp(raw: &str, out: &mut Out<'_>) -> String {
     let (frac, zone) = match tail.strip_prefix('.') {
         Some(t) => {
             let n = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            if n == 0 {
+                out.error(
+                    "timestamp.format",
+                    "a decimal point with no fraction digits",
+                );
+                return v.to_owned();
+            }
             (&tail[..n + 1], &t[n..])
         }
         None => ("", tail),
@@ -611,7 +632,9 @@ fn timestamp(raw: &str, out: &mut Out<'_>) -> String {
         || zone == "Z"
         || (zone.len() == 6
             && matches!(zone.as_bytes()[0], b'+' | b'-')
-            && zone.as_bytes()[3] == b':');
+            && zone.as_bytes()[3] == b':'
+            && zone[1..3].parse::<u32>().is_ok_and(|h| h <= 14)
+            && zone[4..6].parse::<u32>().is_ok_and(|m| m < 60));
     if !zone_ok {
         out.error("timestamp.format", "bad time-zone offset");
         return v.to_owned();
@@ -985,6 +1008,12 @@ mod tests {
             ),
             (
                 Kind::Name,
+                "H\u{2019}Hen Niê",
+                "H'Hen Niê",
+                vec![("text.apostrophe", Repaired)],
+            ),
+            (
+                Kind::Name,
                 "Nguyễn Văn 2",
                 "Nguyễn Văn 2",
                 vec![("name.invalid_chars", Error)],
@@ -1048,6 +1077,24 @@ mod tests {
                 Kind::Timestamp,
                 "2025-08-01",
                 "2025-08-01",
+                vec![("timestamp.format", Error)],
+            ),
+            (
+                Kind::Timestamp,
+                "2025-08-01T10:20:3é",
+                "2025-08-01T10:20:3é",
+                vec![("timestamp.format", Error)],
+            ),
+            (
+                Kind::Timestamp,
+                "2025-08-01T10:20:30+ab:cd",
+                "2025-08-01T10:20:30+ab:cd",
+                vec![("timestamp.format", Error)],
+            ),
+            (
+                Kind::Timestamp,
+                "2025-08-01T10:20:30.Z",
+                "2025-08-01T10:20:30.Z",
                 vec![("timestamp.format", Error)],
             ),
             (
@@ -1181,6 +1228,23 @@ mod tests {
             let (got, findings) = run(kind, raw);
             assert_eq!(got, want, "{raw}");
             assert_eq!(findings, want_findings, "{raw}");
+        }
+    }
+
+    proptest::proptest! {
+        /// No check panics, whatever the text (found: a non-ASCII byte inside a timestamp).
+        #[test]
+        fn no_check_panics_on_any_text(s in proptest::prop_oneof![
+            proptest::prelude::any::<String>(),
+            "[0-9:T +.Z/-]{0,30}\\PC{0,3}",
+            "20[0-9]{2}-[0-9]{2}-[0-9]{2}[T ][0-9:]{0,8}\\PC{0,6}",
+            "(Số 1, )?(P\\.|TP\\.|X\\.|Q\\.|KP)?\\PC{0,12}(, \\PC{0,10}){0,4}",
+        ]) {
+            for el in crate::catalog::ELEMENTS {
+                let mut findings = Vec::new();
+                let mut out = Out { field: "f", findings: &mut findings };
+                let _ = check(&el.kind, &FieldOpts::default(), &s, &mut out);
+            }
         }
     }
 

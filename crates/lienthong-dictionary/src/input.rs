@@ -27,6 +27,9 @@ impl Format {
     }
 }
 
+/// Longest JSONL line read; a longer one is not a record but a broken file.
+pub const LINE_BYTES_MAX: usize = 1 << 20;
+
 /// Why an input cannot be validated at all.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -48,6 +51,8 @@ pub enum InputError {
         dataset: &'static str,
         columns: String,
     },
+    #[error("line {line}: longer than {max} bytes (one JSON object per line expected)")]
+    LineTooLong { line: u64, max: usize },
     #[error("header repeats column {column}")]
     DuplicateColumn { column: String },
     #[error("line {line}: CSV syntax error: {message}")]
@@ -238,10 +243,18 @@ impl<R: BufRead> Reader<R> {
             }
             Inner::Jsonl { reader, line, buf } => loop {
                 buf.clear();
-                if reader.read_until(b'\n', buf)? == 0 {
+                let n = std::io::Read::take(&mut *reader, LINE_BYTES_MAX as u64 + 1)
+                    .read_until(b'\n', buf)?;
+                if n == 0 {
                     return Ok(false);
                 }
                 *line += 1;
+                if buf.len() > LINE_BYTES_MAX {
+                    return Err(InputError::LineTooLong {
+                        line: *line,
+                        max: LINE_BYTES_MAX,
+                    });
+                }
                 let text = std::str::from_utf8(buf)
                     .map_err(|_| InputError::Encoding { line: *line })?
                     .trim();
@@ -251,7 +264,7 @@ impl<R: BufRead> Reader<R> {
                 self.record += 1;
                 out.record = self.record;
                 out.line = *line;
-                json_record(text, self.dataset, out)?;
+                json_record(text, self.dataset, out);
                 return Ok(true);
             },
         }
@@ -276,11 +289,8 @@ fn csv_error(e: csv::Error) -> InputError {
     }
 }
 
-fn json_record(
-    text: &str,
-    dataset: &'static Dataset,
-    out: &mut RawRecord,
-) -> Result<(), InputError> {
+/// Fills `out` from one JSON line; problems with the line are record findings.
+fn json_record(text: &str, dataset: &'static Dataset, out: &mut RawRecord) {
     let parsed: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(text) {
         Ok(m) => m,
         Err(e) => {
@@ -290,18 +300,21 @@ fn json_record(
                 Severity::Error,
                 format!("not a JSON object: {e}"),
             ));
-            return Ok(());
+            return;
         }
     };
     for (key, value) in parsed {
         let Some(i) = dataset.index(&key) else {
-            if dataset.allow_extra {
-                continue;
+            if !dataset.allow_extra {
+                let name: String = key.chars().take(64).collect();
+                out.findings.push(Finding::new(
+                    "record",
+                    "record.unknown_field",
+                    Severity::Error,
+                    format!("field {name:?} is not in dataset {}", dataset.name),
+                ));
             }
-            return Err(InputError::UnknownColumns {
-                dataset: dataset.name,
-                columns: key,
-            });
+            continue;
         };
         out.values[i] = match value {
             serde_json::Value::String(s) => s,
@@ -321,7 +334,6 @@ fn json_record(
             }
         };
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -361,8 +373,16 @@ mod tests {
             let err = read_all(Format::Csv, input).expect_err(want);
             assert!(err.to_string().contains(want), "{err}");
         }
-        let err = read_all(Format::Jsonl, b"{\"personal_id\":\"1\",\"nope\":2}\n").unwrap_err();
-        assert!(err.to_string().contains("nope"));
+        let long = [
+            b"{\"personal_id\":\"".as_slice(),
+            &vec![b'1'; LINE_BYTES_MAX],
+            b"\"}\n",
+        ]
+        .concat();
+        assert!(matches!(
+            read_all(Format::Jsonl, &long),
+            Err(InputError::LineTooLong { line: 1, .. })
+        ));
     }
 
     #[test]
@@ -375,10 +395,11 @@ mod tests {
         assert_eq!(recs[0].findings[0].rule, "record.field_count");
         let recs = read_all(
             Format::Jsonl,
-            b"{\"personal_id\": 1090123456}\nnot json\n\n{\"sex\": null}\n",
+            b"{\"personal_id\": 1090123456, \"nope\": 1}\nnot json\n\n{\"sex\": null}\n",
         )
         .unwrap();
         assert_eq!(recs.len(), 3);
+        assert_eq!(recs[0].findings[0].rule, "record.unknown_field");
         assert_eq!(recs[0].values[0], "1090123456");
         assert_eq!(recs[1].findings[0].rule, "record.malformed");
         assert_eq!((recs[2].record, recs[2].line), (3, 4));

@@ -176,7 +176,7 @@ pub fn vni_encode(s: &str) -> String {
             'i' => out.push(cased(VNI_I[t], up)),
             'y' if tone == 5 => out.push(cased('î', up)),
             'â' | 'ê' | 'ô' => {
-                out.push(cased(plain_of(lower(base)), up));
+                out.push(cased(crate::vn::plain_vowel(lower(base)), up));
                 out.push(cased(VNI_CIRC[t], up));
             }
             'ă' => {
@@ -197,16 +197,6 @@ pub fn vni_encode(s: &str) -> String {
         }
     }
     out
-}
-
-fn plain_of(b: char) -> char {
-    match b {
-        'â' | 'ă' => 'a',
-        'ê' => 'e',
-        'ô' | 'ơ' => 'o',
-        'ư' => 'u',
-        o => o,
-    }
 }
 
 fn position(table: &[char; 6], c: char) -> Option<Tone> {

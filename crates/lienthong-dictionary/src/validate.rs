@@ -250,7 +250,13 @@ fn field_valid(findings: &[Finding], field: &str) -> bool {
 
 /// Checks `PPP G YY` against birth date (`YYYY…`) and sex; `Some(message)` on mismatch.
 pub fn personal_id_structure(pid: &str, birth: &str, sex: Option<&str>) -> Option<String> {
-    if pid.len() != 12 || birth.len() < 4 {
+    if pid.len() != 12
+        || !pid.bytes().all(|b| b.is_ascii_digit())
+        || !birth
+            .as_bytes()
+            .get(..4)
+            .is_some_and(|y| y.iter().all(u8::is_ascii_digit))
+    {
         return None;
     }
     let mut problems = Vec::new();
@@ -263,7 +269,13 @@ pub fn personal_id_structure(pid: &str, birth: &str, sex: Option<&str>) -> Optio
     }
     let g = pid.as_bytes()[3] - b'0';
     let year: u32 = birth[..4].parse().ok()?;
-    let century_digit = ((year / 100).saturating_sub(19) * 2) as u8;
+    if !(1900..=2399).contains(&year) {
+        problems.push(format!(
+            "birth year {year} has no century digit in the ID scheme (1900-2399)"
+        ));
+        return Some(problems.join("; "));
+    }
+    let century_digit = ((year / 100 - 19) * 2) as u8;
     let want_g = match sex {
         Some("1") => Some(century_digit),
         Some("2") => Some(century_digit + 1),

@@ -67,7 +67,7 @@ pub fn join_tone(base: char, tone: Tone) -> Option<char> {
 }
 
 /// Removes vowel quality: ă/â → a, ê → e, ô/ơ → o, ư → u (case kept).
-fn plain_vowel(base: char) -> char {
+pub fn plain_vowel(base: char) -> char {
     match base {
         'ă' | 'â' => 'a',
         'Ă' | 'Â' => 'A',
@@ -276,7 +276,16 @@ pub fn canonical_tone_placement(s: &str) -> Option<String> {
                 && !next_is_letter
                 && !(pair.0 == 'u' && matches!(prev, Some('q' | 'Q')))
                 && prev.is_none_or(|p| split_tone(p).is_none());
-            if eligible {
+            // Only inside a word that reads as a Vietnamese syllable ("Chloé" stays as it is).
+            let word_ok = || {
+                let start = chars[..i]
+                    .iter()
+                    .rposition(|c| !c.is_alphabetic())
+                    .map_or(0, |p| p + 1);
+                let word: String = chars[start..i + 2].iter().collect();
+                syllable_plausible(&word)
+            };
+            if eligible && word_ok() {
                 let buf = out.get_or_insert_with(|| chars.clone());
                 buf[i] = join_tone(ba, tb).unwrap_or(a);
                 buf[i + 1] = join_tone(bb, 0).unwrap_or(b);
@@ -331,6 +340,7 @@ mod tests {
             ("huỳnh", None),
             ("quý", None),
             ("Nguyễn", None),
+            ("Chloé", None),
         ];
         for (input, want) in cases {
             assert_eq!(canonical_tone_placement(input).as_deref(), want, "{input}");

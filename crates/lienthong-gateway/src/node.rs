@@ -505,16 +505,7 @@ fn agreement_for<'a>(
 }
 
 fn today() -> String {
-    // Days since the epoch to a civil date (Howard Hinnant's algorithm).
-    let z = (now_s() / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    format!("{:04}-{m:02}-{d:02}", yoe + era * 400 + i64::from(m <= 2))
+    lienthong_core::vietnam_date(now_s() as i64)
 }
 
 /// Identity, signature, replay and agreement checks, all before the backend is touched.

@@ -83,46 +83,44 @@ struct Sink {
     dataset: &'static Dataset,
     csv: csv::Writer<BufWriter<File>>,
     jsonl: BufWriter<File>,
-    path: PathBuf,
+    csv_path: PathBuf,
+    jsonl_path: PathBuf,
     records: u64,
+}
+
+fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> SynthError + '_ {
+    move |source| SynthError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl Sink {
     fn open(dir: &Path, dataset: &'static Dataset) -> Result<Sink, SynthError> {
-        let path = dir.join(format!("{}.csv", dataset.name));
-        let err = |p: &Path| {
-            let p = p.to_path_buf();
-            move |source| SynthError::Write { path: p, source }
-        };
-        let csv_file = File::create(&path).map_err(err(&path))?;
-        let jpath = dir.join(format!("{}.jsonl", dataset.name));
-        let jsonl = BufWriter::with_capacity(1 << 20, File::create(&jpath).map_err(err(&jpath))?);
+        let csv_path = dir.join(format!("{}.csv", dataset.name));
+        let jsonl_path = dir.join(format!("{}.jsonl", dataset.name));
+        let csv_file = File::create(&csv_path).map_err(write_error(&csv_path))?;
+        let jsonl = BufWriter::with_capacity(
+            1 << 20,
+            File::create(&jsonl_path).map_err(write_error(&jsonl_path))?,
+        );
         let mut csv = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, csv_file));
         csv.write_record(dataset.fields.iter().map(|f| f.name))
-            .map_err(|e| SynthError::Write {
-                path: path.clone(),
-                source: e.into(),
-            })?;
+            .map_err(|e| write_error(&csv_path)(e.into()))?;
         Ok(Sink {
             dataset,
             csv,
             jsonl,
-            path,
+            csv_path,
+            jsonl_path,
             records: 0,
         })
     }
 
     fn write(&mut self, values: &[String]) -> Result<u64, SynthError> {
-        let err = |path: &Path| {
-            let p = path.to_path_buf();
-            move |e: std::io::Error| SynthError::Write { path: p, source: e }
-        };
         self.csv
             .write_record(values)
-            .map_err(|e| SynthError::Write {
-                path: self.path.clone(),
-                source: e.into(),
-            })?;
+            .map_err(|e| write_error(&self.csv_path)(e.into()))?;
         let mut line = String::with_capacity(256);
         line.push('{');
         for (i, (f, v)) in self.dataset.fields.iter().zip(values).enumerate() {
@@ -136,20 +134,14 @@ impl Sink {
         line.push_str("}\n");
         self.jsonl
             .write_all(line.as_bytes())
-            .map_err(err(&self.path))?;
+            .map_err(write_error(&self.jsonl_path))?;
         self.records += 1;
         Ok(self.records)
     }
 
     fn finish(mut self) -> Result<(&'static str, u64), SynthError> {
-        let path = self.path.clone();
-        self.csv.flush().map_err(|source| SynthError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        self.jsonl
-            .flush()
-            .map_err(|source| SynthError::Write { path, source })?;
+        self.csv.flush().map_err(write_error(&self.csv_path))?;
+        self.jsonl.flush().map_err(write_error(&self.jsonl_path))?;
         Ok((self.dataset.name, self.records))
     }
 }
@@ -312,10 +304,16 @@ pub fn generate(
                 p.commune.code.clone(),
                 timestamp(&mut rng),
             ];
+            // A death event is the reference for `deceased_active`: keep it readable.
+            let locked = if kind == "death" {
+                HashSet::from(["personal_id", "event_type"])
+            } else {
+                HashSet::new()
+            };
             let mut d = Draft {
                 dataset: &catalog::CIVIL_STATUS_EVENT,
                 values,
-                locked: HashSet::new(),
+                locked,
                 commune: None,
                 street: "",
             };

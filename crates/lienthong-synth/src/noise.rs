@@ -346,8 +346,11 @@ fn apply(
                 return None;
             }
             let code = d.get("ethnicity")?;
-            let label = ETHNICITY_QD121.get(code)?.label;
-            let other = ETHNICITY_GSO.by_label(label)?;
+            let other = lienthong_dictionary::codes::ethnicity_crosswalk(
+                code,
+                &ETHNICITY_QD121,
+                &ETHNICITY_GSO,
+            )?;
             if other.code == code {
                 return None;
             }

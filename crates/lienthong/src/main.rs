@@ -36,8 +36,8 @@ enum Command {
         after_long_help = "Example:\n  lienthong synth --citizens 100000 --seed 7 --out data/\n  lienthong synth --citizens 1000 --seed 1 --out small/ --noise tcvn3=0.05 --noise duplicate=0"
     )]
     Synth {
-        /// Number of citizens in the register.
-        #[arg(long, default_value_t = 10_000)]
+        /// Number of citizens in the register (1 to 100,000,000).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
         citizens: u64,
         /// Seed; the same seed gives the same files.
         #[arg(long, default_value_t = 1)]
@@ -280,8 +280,8 @@ fn dictionary(command: DictionaryCommand) -> Result<ExitCode> {
         } => {
             let tree = match &on {
                 Some(date) => {
-                    if date.len() != 10 || date.as_bytes()[4] != b'-' {
-                        bail!("--on {date}: expected YYYY-MM-DD");
+                    if !lienthong_dictionary::element::is_iso_date(date) {
+                        bail!("--on {date}: expected a calendar date YYYY-MM-DD");
                     }
                     units::tree_on(date)
                 }

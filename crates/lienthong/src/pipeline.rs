@@ -9,6 +9,7 @@ use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
+use lienthong_dictionary::finding::{Finding, Severity};
 use lienthong_dictionary::input::{InputError, RawRecord, Reader};
 use lienthong_dictionary::validate::{Outcome, Validator};
 
@@ -69,7 +70,13 @@ pub fn validate_in_order<R: BufRead + Send>(
                     .into_iter()
                     .map(|mut rec| {
                         let read_findings = std::mem::take(&mut rec.findings);
-                        let mut outcome = validator.validate(&rec.as_strs());
+                        // A bug in a check must cost one record, not the run (and must not
+                        // leave the reader blocked on a full queue).
+                        let validated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| validator.validate(&rec.as_strs())));
+                        let mut outcome = validated.unwrap_or_else(|_| Outcome {
+                            values: rec.values.clone(),
+                            findings: vec![Finding::new("record", "record.internal_error", Severity::Error, "the validator failed on this record (a bug: please report it with the record)")],
+                        });
                         outcome.findings.extend(read_findings);
                         (rec, outcome)
                     })

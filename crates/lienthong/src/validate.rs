@@ -47,8 +47,8 @@ pub struct Args {
     #[arg(long)]
     pub today: Option<String>,
     /// Validation threads (default: one per core).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
     /// Print no summary (exit code and files only).
     #[arg(long)]
     pub quiet: bool,
@@ -75,22 +75,12 @@ fn format_of(explicit: Option<&str>, path: &Path) -> Result<Format> {
     }
 }
 
-/// Today in UTC as YYYY-MM-DD, from the system clock (the CLI is the edge that may read it).
-fn today() -> String {
-    let days = std::time::SystemTime::now()
+/// Today in Vietnam, from the system clock (the CLI is the edge that may read it).
+pub fn today() -> String {
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400) as i64;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+        .map_or(0, |d| d.as_secs());
+    lienthong_core::vietnam_date(now as i64)
 }
 
 fn load_deceased(spec: &str) -> Result<HashSet<String>> {
@@ -117,14 +107,18 @@ fn load_deceased(spec: &str) -> Result<HashSet<String>> {
     let (Some(kind), Some(pid)) = (kind, pid) else {
         bail!("civil_status_event lacks event_type or personal_id")
     };
+    // Reference records go through the dictionary too, so "1090123456" and "001090123456"
+    // name the same person on both sides.
+    let validator = Validator::new(&catalog::CIVIL_STATUS_EVENT, Options::default());
     let mut set = HashSet::new();
     let mut rec = RawRecord::default();
     while reader
         .next_into(&mut rec)
         .with_context(|| format!("reference {}", path.display()))?
     {
-        if rec.values[kind].trim() == "death" {
-            set.insert(rec.values[pid].trim().to_owned());
+        let outcome = validator.validate(&rec.as_strs());
+        if outcome.values[kind] == "death" && !outcome.values[pid].is_empty() {
+            set.insert(outcome.values[pid].clone());
         }
     }
     Ok(set)
@@ -223,6 +217,7 @@ pub fn validate_stream(
     };
     let workers = args
         .threads
+        .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let limits = Limits {
         workers,
@@ -278,16 +273,34 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let dataset = crate::dataset(&args.dataset)?;
     let format = format_of(args.format.as_deref(), &args.input)?;
     if let Some(t) = &args.today {
-        if t.len() != 10 || t.as_bytes()[4] != b'-' || t.as_bytes()[7] != b'-' {
-            bail!("--today {t}: expected YYYY-MM-DD");
+        if !lienthong_dictionary::element::is_iso_date(t) {
+            bail!("--today {t}: expected a calendar date YYYY-MM-DD");
         }
     }
     let input = open(&args.input)?;
-    let report = validate_stream(&args, input, format, dataset)?;
-    if let Some(path) = &args.report {
-        let mut w = BufWriter::new(
+    // Outputs must never overwrite the input, and must be writable before a long run starts.
+    let input_path = std::fs::canonicalize(&args.input)
+        .with_context(|| format!("resolving {}", args.input.display()))?;
+    for out in [&args.report, &args.normalized_out, &args.findings]
+        .into_iter()
+        .flatten()
+    {
+        if std::fs::canonicalize(out).is_ok_and(|p| p == input_path) {
+            bail!(
+                "{} is the input file; choose another output path",
+                out.display()
+            );
+        }
+    }
+    let report_file = match &args.report {
+        Some(path) => Some(
             File::create(path).with_context(|| format!("creating report {}", path.display()))?,
-        );
+        ),
+        None => None,
+    };
+    let report = validate_stream(&args, input, format, dataset)?;
+    if let Some(file) = report_file {
+        let mut w = BufWriter::new(file);
         serde_json::to_writer_pretty(&mut w, &report.to_json())?;
         w.write_all(b"\n")?;
         w.flush()?;
