@@ -100,3 +100,46 @@ impl SnapshotCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lienthong_registry::{Registry, SignedSnapshot, SnapshotBody};
+
+    #[test]
+    fn older_snapshots_and_foreign_signatures_are_refused() {
+        let key = lienthong_trust::SigningKey::generate();
+        let cache = SnapshotCache::new("http://127.0.0.1:1".into(), key.public_b64());
+        assert!(cache.current().is_err(), "nothing loaded yet");
+        let snap = |version| {
+            SignedSnapshot::sign(
+                &SnapshotBody {
+                    version,
+                    issued_at: now_s(),
+                    expires_at: now_s() + 60,
+                    registry: Registry::default(),
+                },
+                &key,
+            )
+        };
+        assert_eq!(cache.install(&snap(3)).unwrap(), 3);
+        assert!(cache
+            .install(&snap(2))
+            .unwrap_err()
+            .to_string()
+            .contains("rollback"));
+        assert_eq!(cache.current().unwrap().version, 3);
+        let other = lienthong_trust::SigningKey::generate();
+        let forged = SignedSnapshot::sign(
+            &SnapshotBody {
+                version: 9,
+                issued_at: now_s(),
+                expires_at: now_s() + 60,
+                registry: Registry::default(),
+            },
+            &other,
+        );
+        assert!(cache.install(&forged).is_err());
+        assert_eq!(cache.current().unwrap().version, 3);
+    }
+}

@@ -341,3 +341,61 @@ async fn registry_down_serves_cached_rules_until_expiry_then_refuses() {
     assert_eq!(r.json["type"], "Server.RegistryUnavailable");
     let _ = (&t.registry_key, t.registry_addr, &t.provider_id);
 }
+
+#[tokio::test]
+async fn revoked_member_and_expired_agreement_are_refused() {
+    let t = start_with(3600, |r| r.revoked.push(CONSUMER.into())).await;
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["type"].as_str()),
+        (403, Some("Client.Revoked")),
+        "{}",
+        r.json
+    );
+    let t = start_with(3600, |r| r.agreements[0].valid_to = "2025-06-30".into()).await;
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["type"].as_str()),
+        (403, Some("Client.AgreementNotInForce")),
+        "{}",
+        r.json
+    );
+    let t = start_with(3600, |r| {
+        r.agreements[0].fields = vec!["personal_id".into()]
+    })
+    .await;
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records?province_code=01"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["type"].as_str()),
+        (400, Some("Client.FieldNotAllowed")),
+        "{}",
+        r.json
+    );
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(
+        r.json
+            .as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["personal_id".to_owned()])
+    );
+}

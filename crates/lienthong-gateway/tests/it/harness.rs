@@ -199,6 +199,11 @@ pub fn table(code: &str, url: &str) -> TableConfig {
 
 /// Starts the registry and both nodes, with the provider's tables given by `tables(url)`.
 pub async fn start(validity_s: u64) -> Topology {
+    start_with(validity_s, |_| {}).await
+}
+
+/// As [`start`], with the registry content adjusted first.
+pub async fn start_with(validity_s: u64, adjust: impl FnOnce(&mut Registry)) -> Topology {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_table(dir.path()).await;
     let ca = Ca::generate("VN").unwrap();
@@ -206,8 +211,10 @@ pub async fn start(validity_s: u64) -> Topology {
     let consumer_id = identity(&ca, CONSUMER);
     let registry_key = SigningKey::generate();
     let peer = free_port();
+    let mut content = registry(&provider_id, peer, &consumer_id);
+    adjust(&mut content);
     let (registry_addr, registry_task) = serve_registry(
-        registry(&provider_id, peer, &consumer_id),
+        content,
         &registry_key.to_pem().unwrap(),
         dir.path(),
         validity_s,
