@@ -72,7 +72,8 @@ cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 log "building fuzz targets (fuzz/)"
-cargo build --manifest-path fuzz/Cargo.toml --bins
+# Same target directory as the workspace: the shared dependencies are built once.
+cargo build --manifest-path fuzz/Cargo.toml --bins --target-dir target
 log "cargo test"
 out=$(mktemp)
 cargo test --workspace 2>&1 | tee "$out"

@@ -25,7 +25,7 @@ use tokio::sync::watch;
 
 use crate::backend::{TableConfig, TableService};
 use crate::error::GatewayError;
-use crate::protocol::{canonical_response, header, xroad, RequestParts};
+use crate::protocol::{canonical_response, header, parse_query, xroad, RequestParts};
 use crate::snapshot::{now_s, SnapshotCache};
 
 /// Typed node configuration (the CLI builds it from node TOML).
@@ -592,7 +592,7 @@ async fn serve_call(
         let mut filters = Vec::new();
         let mut limit = 100;
         let mut cursor = None;
-        for (k, v) in form_pairs(signed.query) {
+        for (k, v) in parse_query(signed.query) {
             match k.as_str() {
                 "limit" => {
                     limit = v
@@ -656,45 +656,6 @@ fn project(
         .collect()
 }
 
-/// `a=b&c=d` with percent-decoding.
-fn form_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                    16,
-                ) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -724,16 +685,4 @@ mod tests {
         assert!(g.check("e", 2000, 2000).is_ok());
     }
 
-    #[test]
-    fn query_strings_decode() {
-        assert_eq!(
-            form_pairs("province_code=01&limit=5&name=Nguy%E1%BB%85n+A"),
-            vec![
-                ("province_code".into(), "01".into()),
-                ("limit".into(), "5".into()),
-                ("name".into(), "Nguyễn A".into())
-            ]
-        );
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
-    }
 }

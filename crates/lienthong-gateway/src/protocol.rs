@@ -89,9 +89,63 @@ pub fn canonical_response(
     format!("lt1-response\n{request_hash}\n{status}\n{body_sha256}\n{timestamp}")
 }
 
+/// Parses a query string `a=b&c=d` with percent-decoding (bounded by the body limit of the
+/// request it came with; invalid escapes are kept as written).
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_strings_decode() {
+        assert_eq!(
+            parse_query("province_code=01&limit=5&name=Nguy%E1%BB%85n+A"),
+            vec![
+                ("province_code".into(), "01".into()),
+                ("limit".into(), "5".into()),
+                ("name".into(), "Nguyễn A".into())
+            ]
+        );
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+    }
+
 
     fn parts() -> RequestParts<'static> {
         RequestParts {
