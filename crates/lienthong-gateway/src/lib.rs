@@ -10,3 +10,4 @@ pub mod error;
 pub mod node;
 pub mod protocol;
 pub mod snapshot;
+pub mod telemetry;

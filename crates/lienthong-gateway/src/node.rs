@@ -34,6 +34,8 @@ pub struct NodeConfig {
     pub member: MemberId,
     pub client_listen: SocketAddr,
     pub peer_listen: SocketAddr,
+    /// `/healthz` and Prometheus `/metrics`.
+    pub admin_listen: SocketAddr,
     pub signing_key: SigningKey,
     pub ca_pem: String,
     pub cert_pem: String,
@@ -90,6 +92,7 @@ struct Inner {
 pub struct RunningNode {
     pub client_addr: SocketAddr,
     pub peer_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -140,6 +143,10 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
     let peer_listener = TcpListener::bind(config.peer_listen)
         .await
         .map_err(|e| format!("binding peer face {}: {e}", config.peer_listen))?;
+    let admin_listener = TcpListener::bind(config.admin_listen)
+        .await
+        .map_err(|e| format!("binding admin face {}: {e}", config.admin_listen))?;
+    let admin_addr = admin_listener.local_addr().map_err(|e| e.to_string())?;
     let client_addr = client_listener.local_addr().map_err(|e| e.to_string())?;
     let peer_addr = peer_listener.local_addr().map_err(|e| e.to_string())?;
     let replay = Mutex::new(ReplayGuard {
@@ -172,14 +179,46 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
     let peer_app = Router::new()
         .route("/lt1/{*rest}", any(provider))
         .with_state(inner.clone());
+    crate::telemetry::handle();
+    let admin_app = Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/metrics",
+            get(|| async { crate::telemetry::handle().render() }),
+        )
+        .with_state(inner.clone());
+    let mut stop2 = stop_rx.clone();
+    let admin_task = tokio::spawn(async move {
+        let _ = axum::serve(admin_listener, admin_app)
+            .with_graceful_shutdown(async move {
+                let _ = stop2.changed().await;
+            })
+            .await;
+    });
     let peer_task = tokio::spawn(serve_mtls(peer_listener, server_tls, peer_app, stop_rx));
     let poll_task = tokio::spawn(async move { snapshot.poll(poll).await });
     Ok(RunningNode {
         client_addr,
         peer_addr,
+        admin_addr,
         stop,
-        tasks: vec![client_task, peer_task, poll_task],
+        tasks: vec![client_task, peer_task, admin_task, poll_task],
     })
+}
+
+/// Healthy while the node holds a registry snapshot that has not expired.
+async fn healthz(State(node): State<Arc<Inner>>) -> Response {
+    match node.snapshot.current() {
+        Ok(s) => (
+            StatusCode::OK,
+            format!(
+                "ok: registry snapshot v{} valid until {}\n",
+                s.version, s.expires_at
+            ),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {e}\n")).into_response(),
+    }
 }
 
 /// The TLS peer's certificate fingerprint, attached to every request on that connection.
@@ -243,9 +282,38 @@ async fn consumer(
     Path(rest): Path<String>,
     request: Request,
 ) -> Response {
-    match consume(node, rest, request).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+    let started = std::time::Instant::now();
+    let member = node.config.member.to_string();
+    let service = service_label(&node, &rest);
+    let (response, code) = match consume(node, rest, request).await {
+        Ok(r) => {
+            let code = if r.status().is_success() {
+                "ok"
+            } else {
+                "provider_error"
+            };
+            (r, code)
+        }
+        Err(e) => {
+            let code = e.code();
+            (e.into_response(), code)
+        }
+    };
+    crate::telemetry::exchange("consumer", &member, &service, code, started);
+    response
+}
+
+/// The service id for metrics when the registry knows it, else a fixed label (bounded).
+fn service_label(node: &Inner, rest: &str) -> String {
+    let id: String = rest.splitn(6, '/').take(5).collect::<Vec<_>>().join("/");
+    let known = node
+        .snapshot
+        .current()
+        .is_ok_and(|s| s.registry.service(&id).is_some());
+    if known {
+        id
+    } else {
+        "unknown".into()
     }
 }
 
@@ -434,6 +502,7 @@ async fn provider(
         body_sha256: &lienthong_trust::sha256_hex(&body),
     };
     let request_hash = signed.hash();
+    let started = std::time::Instant::now();
     let result = serve_call(
         &node,
         &peer.0,
@@ -443,6 +512,14 @@ async fn provider(
         &rest,
     )
     .await;
+    let code = result.as_ref().map_or_else(|e| e.code(), |_| "ok");
+    crate::telemetry::exchange(
+        "provider",
+        &node.config.member.to_string(),
+        &service_label(&node, &service_s),
+        code,
+        started,
+    );
     let (status, body) = match result {
         Ok(json) => (StatusCode::OK, json),
         Err(e) => {
@@ -684,5 +761,4 @@ mod tests {
         // Full: entries older than the window are dropped first.
         assert!(g.check("e", 2000, 2000).is_ok());
     }
-
 }

@@ -146,7 +146,6 @@ mod tests {
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 
-
     fn parts() -> RequestParts<'static> {
         RequestParts {
             method: "GET",

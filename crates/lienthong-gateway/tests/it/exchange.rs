@@ -399,3 +399,49 @@ async fn revoked_member_and_expired_agreement_are_refused() {
         Some(vec!["personal_id".to_owned()])
     );
 }
+
+#[tokio::test]
+async fn admin_face_reports_health_and_prometheus_metrics() {
+    let t = start(3600).await;
+    let _ = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    let _ = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[CLIENT, ("X-Lienthong-Purpose", "marketing")],
+    )
+    .await;
+    let get = |addr: std::net::SocketAddr, path: &'static str| async move {
+        let client: Client<_, http_body_util::Empty<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let r = client
+            .get(format!("http://{addr}{path}").parse().unwrap())
+            .await
+            .unwrap();
+        (
+            r.status().as_u16(),
+            String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap(),
+        )
+    };
+    let (status, body) = get(t.consumer.admin_addr, "/healthz").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, metrics) = get(t.provider.admin_addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("lienthong_exchange_requests_total"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"side="provider""#)
+            && metrics.contains(r#"code="Client.PurposeNotAllowed""#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("lienthong_exchange_duration_seconds_bucket"),
+        "{metrics}"
+    );
+}

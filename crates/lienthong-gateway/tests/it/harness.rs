@@ -171,6 +171,7 @@ pub fn node_config(
         member: MemberId::parse(member).unwrap(),
         client_listen: "127.0.0.1:0".parse().unwrap(),
         peer_listen: peer,
+        admin_listen: "127.0.0.1:0".parse().unwrap(),
         signing_key: SigningKey::from_pem(&ident.key.to_pem().unwrap()).unwrap(),
         ca_pem: ca.cert_pem.clone(),
         cert_pem: ident.cert.clone(),

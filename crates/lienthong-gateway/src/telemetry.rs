@@ -1,0 +1,45 @@
+//! Prometheus metrics (the `metrics` facade with the Prometheus exporter). One recorder per
+//! process, installed on first use; every node in the process shares it and labels its series
+//! with its member. Label values are bounded: members and services come from the registry,
+//! codes from `GatewayError::code`.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets(&[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ])
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (an embedding program): keep ours local
+        // to `render` then.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Records one exchange on a side (`consumer` or `provider`).
+pub fn exchange(
+    side: &'static str,
+    member: &str,
+    service: &str,
+    code: &'static str,
+    started: Instant,
+) {
+    let labels = [
+        ("side", side.to_owned()),
+        ("member", member.to_owned()),
+        ("service", service.to_owned()),
+        ("code", code.to_owned()),
+    ];
+    metrics::counter!("lienthong_exchange_requests_total", &labels).increment(1);
+    metrics::histogram!("lienthong_exchange_duration_seconds", &labels[..3])
+        .record(started.elapsed().as_secs_f64());
+}
