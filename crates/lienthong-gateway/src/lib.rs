@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod error;
+pub mod metadata;
 pub mod node;
 pub mod protocol;
 pub mod snapshot;

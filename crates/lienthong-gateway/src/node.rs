@@ -303,6 +303,46 @@ async fn consumer(
     response
 }
 
+/// X-Road metadata services, answered from the registry snapshot; `None` for ordinary calls.
+fn metadata_call(
+    node: &Inner,
+    rest: &str,
+    parts: &axum::http::request::Parts,
+) -> Result<Option<Response>, GatewayError> {
+    use crate::metadata;
+    let segments: Vec<&str> = rest.split('/').collect();
+    let answer = match segments.as_slice() {
+        ["listClients"] => metadata::list_clients(&*node.snapshot.current()?),
+        [i, c, m, s, method] if metadata::METHODS.contains(method) => {
+            let provider = MemberId::parse(&format!("{i}/{c}/{m}/{s}"))
+                .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+            let snapshot = node.snapshot.current()?;
+            match *method {
+                "listMethods" => metadata::methods(&snapshot, &provider, None, &today()),
+                "allowedMethods" => {
+                    let client = MemberId::parse(header_str(&parts.headers, xroad::CLIENT))
+                        .map_err(|_| {
+                            GatewayError::BadRequest("X-Road-Client header is mandatory".into())
+                        })?;
+                    metadata::methods(&snapshot, &provider, Some(&client), &today())
+                }
+                _ => {
+                    let code = parse_query(parts.uri.query().unwrap_or(""))
+                        .into_iter()
+                        .find(|(k, _)| k == "serviceCode")
+                        .map(|(_, v)| v);
+                    let code = code.ok_or_else(|| {
+                        GatewayError::BadRequest("getOpenAPI needs ?serviceCode=".into())
+                    })?;
+                    metadata::open_api(&snapshot, &provider, &code)?
+                }
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(axum::Json(answer).into_response()))
+}
+
 /// The service id for metrics when the registry knows it, else a fixed label (bounded).
 fn service_label(node: &Inner, rest: &str) -> String {
     let id: String = rest.splitn(6, '/').take(5).collect::<Vec<_>>().join("/");
@@ -323,6 +363,9 @@ async fn consume(
     request: Request,
 ) -> Result<Response, GatewayError> {
     let (parts, body) = request.into_parts();
+    if let Some(answer) = metadata_call(&node, &rest, &parts)? {
+        return Ok(answer);
+    }
     let segments: Vec<&str> = rest.splitn(6, '/').collect();
     if segments.len() < 5 {
         return Err(GatewayError::BadRequest(

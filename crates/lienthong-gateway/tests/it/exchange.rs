@@ -445,3 +445,55 @@ async fn admin_face_reports_health_and_prometheus_metrics() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn metadata_services_answer_from_the_registry() {
+    let t = start(3600).await;
+    let r = call(&t.consumer, "/r1/listClients", &[CLIENT]).await;
+    assert_eq!(
+        r.json["member"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        r.json
+    );
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{PROVIDER}/listMethods"),
+        &[CLIENT],
+    )
+    .await;
+    assert_eq!(
+        r.json["service"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        r.json
+    );
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{PROVIDER}/allowedMethods"),
+        &[CLIENT],
+    )
+    .await;
+    let allowed = r.json["service"].as_array().unwrap();
+    assert_eq!(allowed.len(), 1, "{}", r.json);
+    assert_eq!(allowed[0]["service_code"], "citizen");
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{PROVIDER}/getOpenAPI?serviceCode=citizen"),
+        &[CLIENT],
+    )
+    .await;
+    assert_eq!(r.json["openapi"], "3.1.0");
+    assert!(
+        r.json["paths"]["/records/{personal_id}"]["get"].is_object(),
+        "{}",
+        r.json
+    );
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{PROVIDER}/getOpenAPI?serviceCode=nope"),
+        &[CLIENT],
+    )
+    .await;
+    assert_eq!(r.json["type"], "Client.UnknownService");
+}
