@@ -93,7 +93,7 @@ pub fn open_api(
     let mut doc = lienthong_dictionary::schema::openapi(Some(dataset));
     let record = json!({ "$ref": format!("#/components/schemas/{}", dataset.name) });
     let key = dataset.key.first().copied().unwrap_or("key");
-    doc["info"]["title"] = format!("{id}").into();
+    doc["info"]["title"] = id.clone().into();
     doc["paths"] = json!({
         format!("/records/{{{key}}}"): { "get": {
             "operationId": "getRecord",
