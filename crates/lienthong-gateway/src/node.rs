@@ -49,6 +49,17 @@ pub struct NodeConfig {
     pub replay_window_s: u64,
     pub replay_entries_max: usize,
     pub tables: Vec<TableConfig>,
+    /// Services proxied to an existing REST backend.
+    pub rest: Vec<RestConfig>,
+}
+
+/// A service answered by an existing REST backend (plain HTTP on the provider's side).
+#[derive(Debug, Clone)]
+pub struct RestConfig {
+    /// Service code (last part of the service id).
+    pub code: String,
+    /// `http://host:port[/prefix]`; the call's sub-path and query are appended.
+    pub base_url: String,
 }
 
 /// Remembers message ids inside the timestamp window; bounded.
@@ -81,6 +92,8 @@ struct Inner {
     config: NodeConfig,
     snapshot: Arc<SnapshotCache>,
     services: HashMap<String, TableService>,
+    rest: HashMap<String, RestConfig>,
+    backend_client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     replay: Mutex<ReplayGuard>,
     client: Client<
         hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
@@ -155,8 +168,29 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
         entries_max: config.replay_entries_max,
     });
     let poll = Duration::from_millis(config.registry_poll_ms.max(100));
+    let mut rest = HashMap::new();
+    for r in config.rest.clone() {
+        if !r.base_url.starts_with("http://") {
+            return Err(format!(
+                "rest service {}: base_url must start with http://",
+                r.code
+            ));
+        }
+        if services.contains_key(&r.code) {
+            return Err(format!(
+                "service {} is configured both as a table and as a REST backend",
+                r.code
+            ));
+        }
+        rest.insert(r.code.clone(), r);
+    }
+    let backend_client = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build_http();
     let inner = Arc::new(Inner {
         config,
+        rest,
+        backend_client,
         snapshot: snapshot.clone(),
         services,
         replay,
@@ -553,6 +587,7 @@ async fn provider(
         &signed,
         &parts.headers,
         &rest,
+        body.clone(),
     )
     .await;
     let code = result.as_ref().map_or_else(|e| e.code(), |_| "ok");
@@ -564,7 +599,7 @@ async fn provider(
         started,
     );
     let (status, body) = match result {
-        Ok(json) => (StatusCode::OK, json),
+        Ok(answer) => answer,
         Err(e) => {
             let code = e.code();
             let response = e.into_response();
@@ -636,7 +671,8 @@ async fn serve_call(
     signed: &RequestParts<'_>,
     headers: &HeaderMap,
     rest: &str,
-) -> Result<Vec<u8>, GatewayError> {
+    body: Bytes,
+) -> Result<(StatusCode, Vec<u8>), GatewayError> {
     let snapshot = node.snapshot.current()?;
     let consumer =
         MemberId::parse(signed.client).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
@@ -696,6 +732,12 @@ async fn serve_call(
             service: signed.service.to_owned(),
         });
     }
+    if let Some(backend) = node.rest.get(&service_id.code) {
+        let dataset = catalog::dataset(&meta.dataset).ok_or_else(|| {
+            GatewayError::UnknownService(format!("{}: dataset {}", signed.service, meta.dataset))
+        })?;
+        return proxy(node, backend, method, signed, body, agreement, dataset).await;
+    }
     if method != Method::GET {
         return Err(GatewayError::BadRequest(
             "dataset services answer GET only".into(),
@@ -735,7 +777,92 @@ async fn serve_call(
             "paths: /records/{key} or /records?field=value&limit=&cursor=".into(),
         ));
     };
-    serde_json::to_vec(&json).map_err(|e| GatewayError::Backend(e.to_string()))
+    let bytes = serde_json::to_vec(&json).map_err(|e| GatewayError::Backend(e.to_string()))?;
+    Ok((StatusCode::OK, bytes))
+}
+
+/// Forwards the call to the REST backend and applies the agreement to its JSON answer: a
+/// top-level object (or each object of a top-level array) keeps only allowed fields, with
+/// sensitive fields masked under `*`. Anything else must not carry personal data.
+async fn proxy(
+    node: &Inner,
+    backend: &RestConfig,
+    method: &Method,
+    signed: &RequestParts<'_>,
+    body: Bytes,
+    agreement: &Agreement,
+    dataset: &catalog::Dataset,
+) -> Result<(StatusCode, Vec<u8>), GatewayError> {
+    let query = if signed.query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", signed.query)
+    };
+    let uri = format!(
+        "{}{}{query}",
+        backend.base_url.trim_end_matches('/'),
+        signed.path
+    );
+    let request = hyper::Request::builder()
+        .method(method.clone())
+        .uri(&uri)
+        .header("content-type", "application/json")
+        .header("x-road-client", signed.client)
+        .header("x-road-userid", signed.user_id)
+        .header("x-lienthong-purpose", signed.purpose)
+        .body(Full::new(body))
+        .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    let timeout = Duration::from_millis(node.config.request_timeout_ms);
+    let response = tokio::time::timeout(timeout, node.backend_client.request(request))
+        .await
+        .map_err(|_| GatewayError::Timeout(node.config.request_timeout_ms))?
+        .map_err(|e| GatewayError::Backend(format!("REST backend {}: {e}", backend.code)))?;
+    let status = response.status();
+    let bytes = Limited::new(response.into_body(), node.config.body_bytes_max)
+        .collect()
+        .await
+        .map_err(|e| GatewayError::Backend(format!("REST backend body: {e}")))?
+        .to_bytes();
+    if bytes.is_empty() {
+        return Ok((status, Vec::new()));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| {
+        GatewayError::Backend(format!(
+            "REST backend {} answered non-JSON; refused so that no field escapes the agreement",
+            backend.code
+        ))
+    })?;
+    let filter = |v: serde_json::Value| match v {
+        serde_json::Value::Object(map) => {
+            let row = map
+                .into_iter()
+                .filter_map(|(k, v)| {
+                    dataset.field(&k).map(|f| {
+                        (
+                            f.name,
+                            v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                        )
+                    })
+                })
+                .collect();
+            serde_json::Value::Object(project(row, agreement, dataset))
+        }
+        other => other,
+    };
+    let projected = match value {
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(filter).collect())
+        }
+        serde_json::Value::Object(_) => filter(value),
+        _ => {
+            return Err(GatewayError::Backend(format!(
+                "REST backend {} answered a bare JSON value",
+                backend.code
+            )))
+        }
+    };
+    let out = serde_json::to_vec(&projected).map_err(|e| GatewayError::Backend(e.to_string()))?;
+    Ok((status, out))
 }
 
 fn sensitivity(dataset: &catalog::Dataset, field: &str) -> Sensitivity {

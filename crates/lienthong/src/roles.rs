@@ -205,6 +205,15 @@ struct NodeFile {
     replay_entries_max: usize,
     #[serde(default)]
     tables: Vec<TableFile>,
+    #[serde(default)]
+    rest: Vec<RestFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestFile {
+    service: String,
+    base_url: String,
 }
 
 fn d_poll() -> u64 {
@@ -299,6 +308,14 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
         replay_window_s: f.replay_window_s,
         replay_entries_max: f.replay_entries_max,
         tables,
+        rest: f
+            .rest
+            .into_iter()
+            .map(|r| node::RestConfig {
+                code: r.service,
+                base_url: r.base_url,
+            })
+            .collect(),
     })
     .await
     .map_err(anyhow::Error::msg)

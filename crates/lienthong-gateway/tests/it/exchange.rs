@@ -497,3 +497,64 @@ async fn metadata_services_answer_from_the_registry() {
     .await;
     assert_eq!(r.json["type"], "Client.UnknownService");
 }
+
+#[tokio::test]
+async fn rest_backend_is_proxied_with_the_agreement_applied() {
+    // An existing agency API on loopback.
+    let backend = axum::Router::new().route(
+        "/people/{id}",
+        axum::routing::get(|axum::extract::Path(id): axum::extract::Path<String>| async move {
+            axum::Json(serde_json::json!({ "personal_id": id, "full_name": "Lê Thị Hoa", "ethnicity": "01", "internal_note": "x" }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, backend).await.unwrap() });
+    let profile = format!("{PROVIDER}/profile");
+    let t = start_full(
+        3600,
+        |r| {
+            r.services.push(lienthong_registry::Service {
+                id: profile.clone(),
+                dataset: "citizen".into(),
+                personal_data: true,
+            });
+            let mut a = r.agreements[0].clone();
+            a.service = profile.clone();
+            a.fields = vec!["*".into()];
+            r.agreements.push(a);
+        },
+        vec![lienthong_gateway::node::RestConfig {
+            code: "profile".into(),
+            base_url: format!("http://{addr}"),
+        }],
+    )
+    .await;
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{PROVIDER}/profile/people/{PID}"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["personal_id"], PID);
+    assert_eq!(r.json["full_name"], "Lê Thị Hoa");
+    assert_eq!(
+        r.json["ethnicity"], "***",
+        "sensitive and not named: masked"
+    );
+    assert!(
+        r.json.get("internal_note").is_none(),
+        "not a dataset field: dropped"
+    );
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{PROVIDER}/profile/people/{PID}"),
+        &[CLIENT, ("X-Lienthong-Purpose", "marketing")],
+    )
+    .await;
+    assert_eq!(
+        r.status, 403,
+        "the agreement is checked before the backend is called"
+    );
+}

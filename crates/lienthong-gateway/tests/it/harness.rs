@@ -184,6 +184,7 @@ pub fn node_config(
         replay_window_s: 300,
         replay_entries_max: 100_000,
         tables,
+        rest: vec![],
     }
 }
 
@@ -205,6 +206,15 @@ pub async fn start(validity_s: u64) -> Topology {
 
 /// As [`start`], with the registry content adjusted first.
 pub async fn start_with(validity_s: u64, adjust: impl FnOnce(&mut Registry)) -> Topology {
+    start_full(validity_s, adjust, vec![]).await
+}
+
+/// As [`start_with`], with REST-proxied services on the provider.
+pub async fn start_full(
+    validity_s: u64,
+    adjust: impl FnOnce(&mut Registry),
+    rest: Vec<lienthong_gateway::node::RestConfig>,
+) -> Topology {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_table(dir.path()).await;
     let ca = Ca::generate("VN").unwrap();
@@ -222,7 +232,7 @@ pub async fn start_with(validity_s: u64, adjust: impl FnOnce(&mut Registry)) -> 
     )
     .await;
     let pub_key = registry_key.public_b64();
-    let provider = node::start(node_config(
+    let mut provider_config = node_config(
         PROVIDER,
         &provider_id,
         &ca,
@@ -230,9 +240,9 @@ pub async fn start_with(validity_s: u64, adjust: impl FnOnce(&mut Registry)) -> 
         &pub_key,
         peer,
         vec![table("citizen", &url), table("household", &url)],
-    ))
-    .await
-    .unwrap();
+    );
+    provider_config.rest = rest;
+    let provider = node::start(provider_config).await.unwrap();
     let consumer = node::start(node_config(
         CONSUMER,
         &consumer_id,
