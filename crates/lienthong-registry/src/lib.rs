@@ -4,6 +4,7 @@
 //! verify it against the pinned registry key and refuse rollbacks and expired snapshots.
 
 pub mod server;
+pub mod store;
 
 use std::collections::BTreeMap;
 
@@ -88,6 +89,8 @@ pub enum RegistryError {
     Expired { expires_at: u64, now: u64 },
     #[error("snapshot is not valid JSON: {0}")]
     Malformed(String),
+    #[error("registry store: {0}")]
+    Store(String),
 }
 
 impl Registry {

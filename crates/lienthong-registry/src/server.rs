@@ -1,18 +1,21 @@
-//! `lienthong registry run`: serves the signed snapshot at `GET /snapshot`. The content comes
-//! from the registry TOML; the version is kept in a state file and only ever grows: it is
-//! bumped whenever the content differs from the last published one.
+//! `lienthong registry run`: serves the signed snapshot at `GET /snapshot` and, when an
+//! admin token is configured, an authenticated admin API under `/admin`. Content lives in
+//! the [`Store`]; every accepted change becomes the next version and is published at once.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::State;
-use axum::routing::get;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use lienthong_trust::SigningKey;
-use tokio::sync::RwLock;
+use serde::Deserialize;
+use tokio::sync::{Mutex, RwLock};
 
-use crate::{Registry, RegistryError, SignedSnapshot, SnapshotBody};
+use crate::store::Store;
+use crate::{Agreement, Registry, RegistryError, SignedSnapshot, SnapshotBody};
 
 pub fn now_s() -> u64 {
     SystemTime::now()
@@ -22,75 +25,265 @@ pub fn now_s() -> u64 {
 
 /// Typed registry-server configuration (the CLI builds it from TOML).
 pub struct Config {
-    pub registry: Registry,
+    pub store: Store,
+    /// Content to store when the store is empty (first start).
+    pub seed: Option<Registry>,
     pub key: SigningKey,
-    /// Keeps the last version and content hash: `version content-sha256`.
-    pub state_file: PathBuf,
     pub validity_s: u64,
+    /// SHA-256 (hex) of the admin bearer token; `None` disables the admin API.
+    pub admin_token_sha256: Option<String>,
 }
 
-struct Published {
+struct Current {
+    version: u64,
+    registry: Registry,
     snapshot: SignedSnapshot,
+    issued_at: u64,
 }
 
-/// Builds the next snapshot, bumping the stored version when the content changed.
-pub fn publish(config: &Config, now: u64) -> Result<SignedSnapshot, RegistryError> {
-    config.registry.validate()?;
-    let content = serde_json::to_string(&config.registry)
-        .map_err(|e| RegistryError::Invalid(e.to_string()))?;
-    let hash = lienthong_trust::sha256_hex(content.as_bytes());
-    let (mut version, last_hash) = read_state(&config.state_file);
-    if last_hash.as_deref() != Some(hash.as_str()) {
-        version += 1;
-        std::fs::write(&config.state_file, format!("{version} {hash}\n")).map_err(|e| {
-            RegistryError::Invalid(format!("writing {}: {e}", config.state_file.display()))
-        })?;
-    }
+struct AppState {
+    config: Config,
+    current: RwLock<Current>,
+    /// Serialises read-modify-write changes from the admin API.
+    writer: Mutex<()>,
+}
+
+fn sign(config: &Config, version: u64, registry: &Registry, now: u64) -> SignedSnapshot {
     let body = SnapshotBody {
         version,
         issued_at: now,
         expires_at: now + config.validity_s,
-        registry: config.registry.clone(),
+        registry: registry.clone(),
     };
-    Ok(SignedSnapshot::sign(&body, &config.key))
+    SignedSnapshot::sign(&body, &config.key)
 }
 
-fn read_state(path: &Path) -> (u64, Option<String>) {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return (0, None);
+/// Builds the app: loads (or seeds) the store and signs the first snapshot.
+pub async fn app(config: Config) -> Result<Router, RegistryError> {
+    let now = now_s();
+    let (version, registry) = match config.store.latest().await? {
+        Some(latest) => latest,
+        None => {
+            let seed = config.seed.clone().unwrap_or_default();
+            let version = config.store.save(&seed, now).await?;
+            (version, seed)
+        }
     };
-    let mut parts = text.split_whitespace();
-    let version = parts.next().and_then(|v| v.parse().ok()).unwrap_or(0);
-    (version, parts.next().map(str::to_owned))
-}
-
-/// The HTTP app: `GET /snapshot` (re-signed with a fresh expiry every `validity_s / 4`),
-/// `GET /healthz`.
-pub fn app(config: Config) -> Result<Router, RegistryError> {
-    let first = publish(&config, now_s())?;
-    let state = Arc::new((config, RwLock::new(Published { snapshot: first })));
+    let snapshot = sign(&config, version, &registry, now);
+    let state = Arc::new(AppState {
+        current: RwLock::new(Current {
+            version,
+            registry,
+            snapshot,
+            issued_at: now,
+        }),
+        config,
+        writer: Mutex::new(()),
+    });
     Ok(Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/snapshot", get(get_snapshot))
+        .route("/admin/registry", get(admin_get).put(admin_put))
         .route(
-            "/snapshot",
-            get(
-                |State(state): State<Arc<(Config, RwLock<Published>)>>| async move {
-                    let (config, published) = &*state;
-                    let now = now_s();
-                    let stale = {
-                        let p = published.read().await;
-                        let body: Option<SnapshotBody> =
-                            serde_json::from_str(&p.snapshot.body).ok();
-                        body.is_none_or(|b| b.issued_at + config.validity_s / 4 <= now)
-                    };
-                    if stale {
-                        if let Ok(fresh) = publish(config, now) {
-                            published.write().await.snapshot = fresh;
-                        }
-                    }
-                    Json(published.read().await.snapshot.clone())
-                },
-            ),
+            "/admin/agreements",
+            post(admin_agreement).delete(admin_agreement_delete),
         )
+        .route("/admin/revocations", post(admin_revoke))
+        .route("/admin/history", get(admin_history))
         .with_state(state))
+}
+
+/// The current snapshot, re-signed with a fresh expiry every quarter of the validity.
+async fn get_snapshot(State(state): State<Arc<AppState>>) -> Json<SignedSnapshot> {
+    let now = now_s();
+    let stale = state.current.read().await.issued_at + state.config.validity_s / 4 <= now;
+    if stale {
+        let mut c = state.current.write().await;
+        c.snapshot = sign(&state.config, c.version, &c.registry, now);
+        c.issued_at = now;
+    }
+    Json(state.current.read().await.snapshot.clone())
+}
+
+enum AdminError {
+    Unauthorized,
+    Disabled,
+    Invalid(String),
+    Store(String),
+}
+
+impl From<RegistryError> for AdminError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Invalid(m) => AdminError::Invalid(m),
+            other => AdminError::Store(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            AdminError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong admin token".to_owned(),
+            ),
+            AdminError::Disabled => (
+                StatusCode::NOT_FOUND,
+                "the admin API is disabled (no admin_token_sha256 configured)".to_owned(),
+            ),
+            AdminError::Invalid(m) => (StatusCode::BAD_REQUEST, m),
+            AdminError::Store(m) => {
+                tracing::error!(error = %m, "registry store failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, m)
+            }
+        };
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
+    }
+}
+
+fn authorise(state: &AppState, headers: &HeaderMap) -> Result<(), AdminError> {
+    let Some(expected) = &state.config.admin_token_sha256 else {
+        return Err(AdminError::Disabled);
+    };
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let given = lienthong_trust::sha256_hex(token.as_bytes());
+    // Compare digests of equal length in full: no early exit on the first differing byte.
+    let same = given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.to_ascii_lowercase().bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if token.is_empty() || !same {
+        return Err(AdminError::Unauthorized);
+    }
+    Ok(())
+}
+
+/// Applies a change to the current content, stores it as the next version, publishes it.
+async fn change(
+    state: &AppState,
+    f: impl FnOnce(&mut Registry) -> Result<(), AdminError>,
+) -> Result<Json<serde_json::Value>, AdminError> {
+    let _guard = state.writer.lock().await;
+    let mut next = state.current.read().await.registry.clone();
+    f(&mut next)?;
+    let now = now_s();
+    let version = state.config.store.save(&next, now).await?;
+    let snapshot = sign(&state.config, version, &next, now);
+    *state.current.write().await = Current {
+        version,
+        registry: next,
+        snapshot,
+        issued_at: now,
+    };
+    tracing::info!(version, "registry content published");
+    Ok(Json(serde_json::json!({ "version": version })))
+}
+
+async fn admin_get(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, AdminError> {
+    authorise(&state, &headers)?;
+    let c = state.current.read().await;
+    Ok(Json(
+        serde_json::json!({ "version": c.version, "registry": c.registry }),
+    ))
+}
+
+async fn admin_put(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, AdminError> {
+    authorise(&state, &headers)?;
+    let registry: Registry = serde_json::from_slice(&body)
+        .map_err(|e| AdminError::Invalid(format!("registry content: {e}")))?;
+    change(&state, |r| {
+        *r = registry;
+        Ok(())
+    })
+    .await
+}
+
+async fn admin_agreement(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, AdminError> {
+    authorise(&state, &headers)?;
+    let agreement: Agreement = serde_json::from_slice(&body)
+        .map_err(|e| AdminError::Invalid(format!("agreement: {e}")))?;
+    change(&state, |r| {
+        r.agreements
+            .retain(|a| !(a.consumer == agreement.consumer && a.service == agreement.service));
+        r.agreements.push(agreement);
+        Ok(())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct AgreementKey {
+    consumer: String,
+    service: String,
+}
+
+async fn admin_agreement_delete(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(key): Query<AgreementKey>,
+) -> Result<Json<serde_json::Value>, AdminError> {
+    authorise(&state, &headers)?;
+    change(&state, |r| {
+        let before = r.agreements.len();
+        r.agreements
+            .retain(|a| !(a.consumer == key.consumer && a.service == key.service));
+        if r.agreements.len() == before {
+            return Err(AdminError::Invalid(format!(
+                "no agreement {} → {}",
+                key.consumer, key.service
+            )));
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct Revocation {
+    member: String,
+}
+
+async fn admin_revoke(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Json(rev): Json<Revocation>,
+) -> Result<Json<serde_json::Value>, AdminError> {
+    authorise(&state, &headers)?;
+    change(&state, |r| {
+        lienthong_core::MemberId::parse(&rev.member)
+            .map_err(|e| AdminError::Invalid(e.to_string()))?;
+        if !r.revoked.contains(&rev.member) {
+            r.revoked.push(rev.member);
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn admin_history(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, AdminError> {
+    authorise(&state, &headers)?;
+    let versions = state.config.store.history(100).await?;
+    let items: Vec<_> = versions.iter().map(|v| serde_json::json!({ "version": v.version, "content_sha256": v.content_sha256, "created_at": v.created_at })).collect();
+    Ok(Json(serde_json::json!({ "versions": items })))
 }

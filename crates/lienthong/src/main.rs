@@ -66,7 +66,7 @@ enum Command {
     /// The registry: publishes the signed snapshot of members, services and agreements.
     Registry {
         #[command(subcommand)]
-        command: RunCommand,
+        command: RegistryCommand,
     },
     /// A node: the agency's gateway to the exchange.
     Node {
@@ -114,6 +114,29 @@ enum DictionaryCommand {
     },
     /// List the datasets and their fields.
     Datasets,
+}
+
+#[derive(Subcommand)]
+enum RegistryCommand {
+    /// Run with a TOML configuration file (validated in full before anything starts).
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Print a new admin token and the `admin_token_sha256` line for registry.toml.
+    Token,
+    /// Replace the registry content (a TOML file with instance, members, services,
+    /// agreements, revoked) through the authenticated admin API; it becomes the next version.
+    Apply {
+        /// The registry's base URL, e.g. http://127.0.0.1:7000
+        #[arg(long)]
+        url: String,
+        /// File holding the admin token.
+        #[arg(long)]
+        token_file: PathBuf,
+        #[arg(long)]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -212,9 +235,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command: BenchCommand::Validate(args),
         } => bench::validate(args),
         Command::Keys { command } => roles::keys(command),
-        Command::Registry {
-            command: RunCommand::Run { config },
-        } => runtime()?.block_on(roles::registry_run(&config)),
+        Command::Registry { command } => match command {
+            RegistryCommand::Run { config } => runtime()?.block_on(roles::registry_run(&config)),
+            RegistryCommand::Token => roles::registry_token(),
+            RegistryCommand::Apply {
+                url,
+                token_file,
+                file,
+            } => runtime()?.block_on(roles::registry_apply(&url, &token_file, &file)),
+        },
         Command::Node {
             command: RunCommand::Run { config },
         } => runtime()?.block_on(roles::node_run(&config)),

@@ -123,10 +123,18 @@ struct RegistryFile {
     listen: SocketAddr,
     /// The registry's Ed25519 key (from `lienthong keys member`); nodes pin its public half.
     signing_key: PathBuf,
-    state_file: PathBuf,
+    /// Registry state: `sqlite://FILE?mode=rwc` (default `registry.db` beside the config) or
+    /// `postgres://…`.
+    #[serde(default)]
+    database_url: Option<String>,
+    /// SHA-256 of the admin bearer token (`lienthong registry token`); absent: no admin API.
+    #[serde(default)]
+    admin_token_sha256: Option<String>,
     #[serde(default = "default_validity")]
     snapshot_validity_s: u64,
-    registry: Registry,
+    /// Content stored on first start, when the store is empty.
+    #[serde(default)]
+    registry: Option<Registry>,
 }
 
 fn default_validity() -> u64 {
@@ -153,17 +161,34 @@ pub async fn registry_run(config: &Path) -> Result<ExitCode> {
             config.display()
         );
     }
-    file.registry
-        .validate()
-        .with_context(|| format!("config {}", config.display()))?;
+    if let Some(seed) = &file.registry {
+        seed.validate()
+            .with_context(|| format!("config {}", config.display()))?;
+    }
+    if let Some(h) = &file.admin_token_sha256 {
+        if h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
+            bail!("config {}: admin_token_sha256 must be 64 hex digits (from `lienthong registry token`)", config.display());
+        }
+    }
     let key = SigningKey::from_pem(&read(&relative(config, &file.signing_key))?)?;
     let public = key.public_b64();
+    let url = file.database_url.unwrap_or_else(|| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            relative(config, Path::new("registry.db")).display()
+        )
+    });
+    let store = lienthong_registry::store::Store::connect(&url)
+        .await
+        .with_context(|| format!("config {}", config.display()))?;
     let app = lienthong_registry::server::app(lienthong_registry::server::Config {
-        registry: file.registry,
+        store,
+        seed: file.registry,
         key,
-        state_file: relative(config, &file.state_file),
         validity_s: file.snapshot_validity_s,
-    })?;
+        admin_token_sha256: file.admin_token_sha256,
+    })
+    .await?;
     let listener = tokio::net::TcpListener::bind(file.listen)
         .await
         .with_context(|| format!("binding {}", file.listen))?;
@@ -176,6 +201,53 @@ pub async fn registry_run(config: &Path) -> Result<ExitCode> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lienthong registry token`: a new random admin token and the line for registry.toml.
+pub fn registry_token() -> Result<ExitCode> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    println!("token (give to the operators, keep secret): {token}");
+    println!(
+        "admin_token_sha256 = \"{}\"",
+        lienthong_trust::sha256_hex(token.as_bytes())
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lienthong registry apply`: replaces the registry content through the admin API.
+pub async fn registry_apply(url: &str, token_file: &Path, content: &Path) -> Result<ExitCode> {
+    let token = read(token_file)?.trim().to_owned();
+    let registry: Registry = parse_toml(content)?;
+    registry
+        .validate()
+        .with_context(|| format!("{}", content.display()))?;
+    let body = serde_json::to_vec(&registry)?;
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Full<hyper::body::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let request = hyper::Request::put(format!("{}/admin/registry", url.trim_end_matches('/')))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))?;
+    let response = client
+        .request(request)
+        .await
+        .with_context(|| format!("registry at {url}"))?;
+    let status = response.status();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await?
+        .to_bytes();
+    let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    if !status.is_success() {
+        bail!(
+            "registry refused the content ({status}): {}",
+            answer["error"].as_str().unwrap_or("")
+        );
+    }
+    println!("published registry version {}", answer["version"]);
     Ok(ExitCode::SUCCESS)
 }
 

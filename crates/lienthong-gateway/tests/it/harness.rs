@@ -143,12 +143,20 @@ pub async fn serve_registry(
     dir: &Path,
     validity_s: u64,
 ) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let store = lienthong_registry::store::Store::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("registry.db").display()
+    ))
+    .await
+    .unwrap();
     let app = lienthong_registry::server::app(lienthong_registry::server::Config {
-        registry,
+        store,
+        seed: Some(registry),
         key: SigningKey::from_pem(key_pem).unwrap(),
-        state_file: dir.join("registry.state"),
         validity_s,
+        admin_token_sha256: None,
     })
+    .await
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -199,6 +199,17 @@ async fn registry_and_two_nodes_from_config_files_exchange_over_mtls() {
     ));
     let (reg_port, bca_peer, bca_client, bhxh_peer, bhxh_client) =
         (port(), port(), port(), port(), port());
+    let token_out = run(d, &["registry", "token"]);
+    let token = token_out
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let token_sha = value(token_out.lines().nth(1).unwrap());
+    std::fs::write(d.join("admin.token"), &token).unwrap();
 
     std::fs::write(
         d.join("registry.toml"),
@@ -206,7 +217,8 @@ async fn registry_and_two_nodes_from_config_files_exchange_over_mtls() {
             r#"
 listen = "127.0.0.1:{reg_port}"
 signing_key = "registry/signing.key"
-state_file = "registry/state"
+database_url = "sqlite://registry/state.db?mode=rwc"
+admin_token_sha256 = "{token_sha}"
 [registry]
 instance = "VN"
 [[registry.members]]
@@ -283,6 +295,7 @@ tls_cert = "{name}/node.crt"
 tls_key = "{name}/node.key"
 registry_url = "http://127.0.0.1:{reg_port}"
 registry_key = "{registry_key}"
+registry_poll_ms = 300
 [[tables]]
 service = "{service}"
 dataset = "{dataset}"
@@ -372,6 +385,65 @@ filters = ["province_code"]
             .contains("x-road-error: client.purposenotallowed"),
         "{r}"
     );
+    // The operator withdraws BHXH's agreement through the admin API; nodes pick it up.
+    let content = std::fs::read_to_string(d.join("registry.toml")).unwrap();
+    let registry_part = content
+        .split("[registry]\n")
+        .nth(1)
+        .unwrap()
+        .replace("[[registry.", "[[");
+    let without = registry_part
+        .split("[[agreements]]")
+        .take(1)
+        .collect::<String>()
+        + &registry_part
+            .split("[[agreements]]")
+            .skip(2)
+            .map(|a| format!("[[agreements]]{a}"))
+            .collect::<String>();
+    std::fs::write(d.join("content.toml"), without).unwrap();
+    let applied = run(
+        d,
+        &[
+            "registry",
+            "apply",
+            "--url",
+            &format!("http://127.0.0.1:{reg_port}"),
+            "--token-file",
+            "admin.token",
+            "--file",
+            "content.toml",
+        ],
+    );
+    assert!(
+        applied.contains("published registry version 2"),
+        "{applied}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = http(
+            bhxh_client,
+            "/r1/VN/GOV/BCA/DANCU/citizen/records/001090123456",
+            &[
+                ("X-Road-Client", "VN/GOV/BHXH/SI"),
+                ("X-Lienthong-Purpose", "insurance-enrolment"),
+            ],
+        )
+        .unwrap();
+        if r.starts_with("HTTP/1.1 403") {
+            assert!(
+                r.to_ascii_lowercase()
+                    .contains("x-road-error: client.accessdenied"),
+                "{r}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "agreement withdrawal not seen: {r}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     drop(children);
     for (db, t) in [(&pg, &citizen_t), (&maria, &si_t)] {
         let pool = sqlx::AnyPool::connect(db).await.unwrap();
