@@ -117,6 +117,42 @@ fn ca_params(name: &str) -> CertificateParams {
     params
 }
 
+fn node_params(node: &str, hosts: &[&str]) -> Result<CertificateParams, TrustError> {
+    if hosts.is_empty() {
+        return Err(TrustError::Certificate(
+            "a node certificate needs at least one host name or address".into(),
+        ));
+    }
+    let mut params =
+        CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
+            .map_err(|e| TrustError::Certificate(e.to_string()))?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, node);
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2030, 12, 31);
+    Ok(params)
+}
+
+/// A node's TLS key and certificate request, made at the agency: returns (csr, key) PEM.
+pub fn node_request(node: &str, hosts: &[&str]) -> Result<(String, String), TrustError> {
+    let key = KeyPair::generate().map_err(|e| TrustError::Key(e.to_string()))?;
+    let csr = node_params(node, hosts)?
+        .serialize_request(&key)
+        .map_err(|e| TrustError::Certificate(e.to_string()))?;
+    Ok((
+        csr.pem()
+            .map_err(|e| TrustError::Certificate(e.to_string()))?,
+        key.serialize_pem(),
+    ))
+}
+
 /// The registry's certificate authority. Its parameters are derived from its name, so the
 /// issuer can be rebuilt from the stored key without parsing the certificate.
 pub struct Ca {
@@ -151,27 +187,52 @@ impl Ca {
         self.key.serialize_pem()
     }
 
-    /// Issues a TLS certificate for a node (client and server auth). Returns (cert, key) PEM.
+    /// Issues a TLS certificate for a node (client and server auth), generating its key here.
+    /// Returns (cert, key) PEM. Prefer [`node_request`] + [`Ca::sign_request`], which keep the
+    /// key with the agency.
     pub fn issue(&self, node: &str, hosts: &[&str]) -> Result<(String, String), TrustError> {
         let key = KeyPair::generate().map_err(|e| TrustError::Key(e.to_string()))?;
-        let mut params =
-            CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
-                .map_err(|e| TrustError::Certificate(e.to_string()))?;
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, node);
-        params.distinguished_name = dn;
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2030, 12, 31);
+        let params = node_params(node, hosts)?;
         let issuer = Issuer::new(ca_params(&self.name), &self.key);
         let cert = params
             .signed_by(&key, &issuer)
             .map_err(|e| TrustError::Certificate(e.to_string()))?;
         Ok((cert.pem(), key.serialize_pem()))
+    }
+
+    /// Signs a node's certificate request. The request's subject must be `expect_member`;
+    /// only its public key and host names are taken: subject, usages, CA flag and validity
+    /// are the registry's.
+    pub fn sign_request(&self, csr_pem: &str, expect_member: &str) -> Result<String, TrustError> {
+        let request = rcgen::CertificateSigningRequestParams::from_pem(csr_pem)
+            .map_err(|e| TrustError::Certificate(format!("certificate request: {e}")))?;
+        let subject = match request.params.distinguished_name.get(&DnType::CommonName) {
+            Some(rcgen::DnValue::Utf8String(s)) => Some(s.clone()),
+            Some(rcgen::DnValue::PrintableString(s)) => Some(s.as_str().to_owned()),
+            _ => None,
+        };
+        if subject.as_deref() != Some(expect_member) {
+            return Err(TrustError::Certificate(format!(
+                "the request is for {subject:?}, not {expect_member}"
+            )));
+        }
+        let hosts: Vec<String> = request
+            .params
+            .subject_alt_names
+            .iter()
+            .filter_map(|san| match san {
+                rcgen::SanType::DnsName(d) => Some(d.to_string()),
+                rcgen::SanType::IpAddress(ip) => Some(ip.to_string()),
+                _ => None,
+            })
+            .collect();
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        let params = node_params(expect_member, &hosts)?;
+        let issuer = Issuer::new(ca_params(&self.name), &self.key);
+        let cert = params
+            .signed_by(&request.public_key, &issuer)
+            .map_err(|e| TrustError::Certificate(e.to_string()))?;
+        Ok(cert.pem())
     }
 }
 
@@ -274,5 +335,23 @@ mod tests {
         let again = Ca::from_pem("VN", &ca.cert_pem, &ca.key_pem()).unwrap();
         assert!(again.issue("x", &["localhost"]).is_ok());
         assert_eq!(cert_fingerprint(&cert).unwrap().len(), 64);
+    }
+
+    #[test]
+    fn certificate_requests_keep_the_key_at_the_agency() {
+        let ca = Ca::generate("VN").unwrap();
+        let (csr, key) =
+            node_request("VN/GOV/BHXH/SI", &["127.0.0.1", "node.bhxh.example"]).unwrap();
+        let cert = ca.sign_request(&csr, "VN/GOV/BHXH/SI").unwrap();
+        assert!(
+            server_config(&ca.cert_pem, &cert, &key).is_ok(),
+            "the issued certificate matches the agency's key"
+        );
+        assert!(ca
+            .sign_request(&csr, "VN/GOV/BCA/DANCU")
+            .unwrap_err()
+            .to_string()
+            .contains("not VN/GOV/BCA/DANCU"));
+        assert!(ca.sign_request("not a csr", "x").is_err());
     }
 }

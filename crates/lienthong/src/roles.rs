@@ -29,8 +29,35 @@ pub enum KeysCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Issue a node TLS certificate from the registry CA (node.crt, node.key) and print its
+    /// At the agency: create the node's TLS key (node.key, stays here) and a certificate
+    /// request (node.csr) to send to the registry operator.
+    Request {
+        /// The member subsystem the node acts for, e.g. VN/GOV/BHXH/SI.
+        #[arg(long)]
+        member: String,
+        /// Host names or IP addresses the node is reached at (repeatable).
+        #[arg(long = "host", default_value = "127.0.0.1")]
+        hosts: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// At the registry: sign a node's certificate request (node.crt) and print the
     /// fingerprint for the registry entry.
+    Sign {
+        /// Directory with ca.crt and ca.key.
+        #[arg(long)]
+        ca_dir: PathBuf,
+        /// The member the request must be for.
+        #[arg(long)]
+        member: String,
+        #[arg(long)]
+        csr: PathBuf,
+        /// Where to write the certificate.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Issue a node TLS certificate and key together at the registry (node.crt, node.key);
+    /// `request` + `sign` keep the key at the agency instead.
     Node {
         /// Directory with ca.crt and ca.key.
         #[arg(long)]
@@ -87,6 +114,36 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
             let key = SigningKey::generate();
             write_new(&out.join("signing.key"), &key.to_pem()?)?;
             println!("signing_key = \"{}\"", key.public_b64());
+        }
+        KeysCommand::Request { member, hosts, out } => {
+            MemberId::parse(&member)?;
+            let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+            let (csr, key) = lienthong_trust::node_request(&member, &hosts)?;
+            write_new(&out.join("node.key"), &key)?;
+            write_new(&out.join("node.csr"), &csr)?;
+            println!(
+                "send {}/node.csr to the registry operator; keep node.key here",
+                out.display()
+            );
+        }
+        KeysCommand::Sign {
+            ca_dir,
+            member,
+            csr,
+            out,
+        } => {
+            MemberId::parse(&member)?;
+            let ca = Ca::from_pem(
+                &ca_name(&ca_dir.join("ca.crt"))?,
+                &read(&ca_dir.join("ca.crt"))?,
+                &read(&ca_dir.join("ca.key"))?,
+            )?;
+            let cert = ca.sign_request(&read(&csr)?, &member)?;
+            write_new(&out, &cert)?;
+            println!(
+                "cert_fingerprint = \"{}\"",
+                lienthong_trust::cert_fingerprint(&cert)?
+            );
         }
         KeysCommand::Node {
             ca_dir,

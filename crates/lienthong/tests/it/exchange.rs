@@ -184,17 +184,33 @@ async fn registry_and_two_nodes_from_config_files_exchange_over_mtls() {
             "bca",
         ],
     ));
+    // BHXH keeps its TLS key: request at the agency, signature at the registry.
+    run(
+        d,
+        &[
+            "keys",
+            "request",
+            "--member",
+            "VN/GOV/BHXH/SI",
+            "--host",
+            "127.0.0.1",
+            "--out",
+            "bhxh",
+        ],
+    );
     let bhxh_fp = value(&run(
         d,
         &[
             "keys",
-            "node",
+            "sign",
             "--ca-dir",
             "ca",
             "--member",
             "VN/GOV/BHXH/SI",
+            "--csr",
+            "bhxh/node.csr",
             "--out",
-            "bhxh",
+            "bhxh/node.crt",
         ],
     ));
     let (reg_port, bca_peer, bca_client, bhxh_peer, bhxh_client) =
