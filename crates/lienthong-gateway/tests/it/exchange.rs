@@ -259,6 +259,16 @@ async fn peer_face_rejects_replay_tampering_and_foreign_identities() {
     .await
     .unwrap();
     assert_eq!(tampered, (401, "Client.BadSignature".into()));
+    // A body changed after signing (the signature covers its SHA-256).
+    let (head, _) =
+        signed_request(&t, &t.consumer_id.key, "m-7", "insurance-enrolment", None).into_parts();
+    let body_tampered = status_and_error(
+        &client,
+        hyper::Request::from_parts(head, Full::new(Bytes::from_static(b"{}"))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(body_tampered, (401, "Client.BadSignature".into()));
     // Signed with a key the registry does not list for the member.
     let wrong_key = status_and_error(
         &client,
