@@ -90,11 +90,15 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
-fn ca_name(ca_pem_path: &Path) -> Result<String> {
-    // The CA name is stored beside the key so issuance can rebuild the issuer.
-    Ok(read(&ca_pem_path.with_file_name("ca.name"))?
-        .trim()
-        .to_owned())
+/// The registry CA from its directory (ca.crt, ca.key, and ca.name, which issuance needs to
+/// rebuild the issuer).
+fn load_ca(dir: &Path) -> Result<Ca> {
+    let name = read(&dir.join("ca.name"))?.trim().to_owned();
+    Ok(Ca::from_pem(
+        &name,
+        &read(&dir.join("ca.crt"))?,
+        &read(&dir.join("ca.key"))?,
+    )?)
 }
 
 pub fn keys(command: KeysCommand) -> Result<ExitCode> {
@@ -133,11 +137,7 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
             out,
         } => {
             MemberId::parse(&member)?;
-            let ca = Ca::from_pem(
-                &ca_name(&ca_dir.join("ca.crt"))?,
-                &read(&ca_dir.join("ca.crt"))?,
-                &read(&ca_dir.join("ca.key"))?,
-            )?;
+            let ca = load_ca(&ca_dir)?;
             let cert = ca.sign_request(&read(&csr)?, &member)?;
             write_new(&out, &cert)?;
             println!(
@@ -152,11 +152,7 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
             out,
         } => {
             MemberId::parse(&member)?;
-            let ca = Ca::from_pem(
-                &ca_name(&ca_dir.join("ca.crt"))?,
-                &read(&ca_dir.join("ca.crt"))?,
-                &read(&ca_dir.join("ca.key"))?,
-            )?;
+            let ca = load_ca(&ca_dir)?;
             let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
             let (cert, key) = ca.issue(&member, &hosts)?;
             write_new(&out.join("node.key"), &key)?;
