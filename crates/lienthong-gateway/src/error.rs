@@ -52,6 +52,8 @@ pub enum GatewayError {
     Registry(String),
     #[error("backend failed: {0}")]
     Backend(String),
+    #[error("message log unavailable: {0}")]
+    LogUnavailable(String),
 }
 
 impl GatewayError {
@@ -78,6 +80,7 @@ impl GatewayError {
             BadResponse => "Server.BadResponseSignature",
             Registry(_) => "Server.RegistryUnavailable",
             Backend(_) => "Server.BackendFailed",
+            LogUnavailable(_) => "Server.MessageLogUnavailable",
         }
     }
 
@@ -97,7 +100,7 @@ impl GatewayError {
             ProviderUnreachable(_) | BadResponse => StatusCode::BAD_GATEWAY,
             Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Registry(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Backend(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Backend(_) | LogUnavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

@@ -8,7 +8,9 @@
 pub mod backend;
 pub mod error;
 pub mod metadata;
+pub mod msglog;
 pub mod node;
 pub mod protocol;
+pub mod record;
 pub mod snapshot;
 pub mod telemetry;

@@ -49,6 +49,10 @@ pub struct NodeConfig {
     pub replay_window_s: u64,
     pub replay_entries_max: usize,
     pub tables: Vec<TableConfig>,
+    /// The message log (SQLite file); every exchange is recorded before it is answered.
+    pub log_path: String,
+    /// Also keep response bodies (apart from the tree, by SHA-256); otherwise metadata only.
+    pub log_bodies: bool,
     /// Services proxied to an existing REST backend.
     pub rest: Vec<RestConfig>,
 }
@@ -93,6 +97,7 @@ struct Inner {
     snapshot: Arc<SnapshotCache>,
     services: HashMap<String, TableService>,
     rest: HashMap<String, RestConfig>,
+    log: crate::msglog::MessageLog,
     backend_client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     replay: Mutex<ReplayGuard>,
     client: Client<
@@ -184,11 +189,15 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
         }
         rest.insert(r.code.clone(), r);
     }
+    let log_key = SigningKey::from_pem(&config.signing_key.to_pem().map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let log = crate::msglog::MessageLog::open(&config.log_path, log_key).await?;
     let backend_client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .build_http();
     let inner = Arc::new(Inner {
         config,
+        log,
         rest,
         backend_client,
         snapshot: snapshot.clone(),
@@ -449,6 +458,8 @@ async fn consume(
     let issue = header_str(&parts.headers, xroad::ISSUE).to_owned();
     let query = parts.uri.query().unwrap_or("").to_owned();
     let body_sha = lienthong_trust::sha256_hex(&body);
+    let signed_body_len = body.len();
+    let started = std::time::Instant::now();
     let timestamp = now_s();
     let client_s = client.to_string();
     let service_s = service_id.to_string();
@@ -523,13 +534,56 @@ async fn consume(
     {
         return Err(GatewayError::BadResponse);
     }
+    let request_id = header_str(&rparts.headers, header::REQUEST_ID).to_owned();
+    // The consumer's own record: both signatures, so it proves the exchange on its own.
+    let response_sha = lienthong_trust::sha256_hex(&rbody);
+    let error_code = rparts
+        .headers
+        .get(xroad::ERROR)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("ok")
+        .to_owned();
+    let (data_subjects, fields) = crate::record::subjects_and_fields(
+        crate::record::dataset_of(&snapshot, &service_s),
+        &sub_path,
+        if error_code == "ok" { &rbody } else { b"" },
+    );
+    let record = crate::record::Record {
+        side: "consumer",
+        request: &signed,
+        request_signature: &signature,
+        consumer_key: &node.config.signing_key.public_b64(),
+        provider_key: &provider.signing_key,
+        answer: &crate::record::Answer {
+            status: rparts.status.as_u16(),
+            body_sha256: &response_sha,
+            timestamp: r_ts,
+            signature: r_sig,
+            request_id: &request_id,
+        },
+        code: &error_code,
+        data_subjects,
+        fields,
+        bytes_in: rbody.len(),
+        bytes_out: signed_body_len,
+        duration_ms: started.elapsed().as_millis() as u64,
+        registry_version: snapshot.version,
+    };
+    let bodies = if node.config.log_bodies {
+        vec![(response_sha.clone(), rbody.to_vec())]
+    } else {
+        Vec::new()
+    };
+    node.log
+        .append(&message_id, &record.to_json(), bodies)
+        .await
+        .map_err(GatewayError::LogUnavailable)?;
     let mut out = Response::builder().status(rparts.status);
     for name in ["content-type", xroad::ERROR] {
         if let Some(v) = rparts.headers.get(name) {
             out = out.header(name, v);
         }
     }
-    let request_id = header_str(&rparts.headers, header::REQUEST_ID).to_owned();
     out = out
         .header(xroad::CLIENT, client_s)
         .header(xroad::SERVICE, service_s)
@@ -598,8 +652,9 @@ async fn provider(
         code,
         started,
     );
-    let (status, body) = match result {
-        Ok(answer) => answer,
+    let bytes_in = body.len();
+    let (status, body, error_code) = match result {
+        Ok((status, body)) => (status, Bytes::from(body), None),
         Err(e) => {
             let code = e.code();
             let response = e.into_response();
@@ -610,35 +665,133 @@ async fn provider(
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
-            let mut r = sign_response(&node, &request_hash, status, bytes);
-            r.headers_mut()
-                .insert(xroad::ERROR, HeaderValue::from_static(code));
-            return r;
+            (status, bytes, Some(code))
         }
     };
-    let mut r = sign_response(&node, &request_hash, status, Bytes::from(body));
-    r.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
+    let signed_answer = sign_answer(&node, &request_hash, status, &body);
+    // Every call that reached the peer face is logged, refusals included, before it is answered.
+    let snapshot = node.snapshot.current().ok();
+    let consumer_key = snapshot
+        .as_ref()
+        .and_then(|s| s.registry.member(signed.client))
+        .map(|m| m.signing_key.clone())
+        .unwrap_or_default();
+    let dataset = snapshot
+        .as_ref()
+        .and_then(|s| crate::record::dataset_of(s, &service_s));
+    let (data_subjects, fields) = crate::record::subjects_and_fields(
+        dataset,
+        &sub_path,
+        if error_code.is_none() { &body } else { b"" },
+    );
+    let record = crate::record::Record {
+        side: "provider",
+        request: &signed,
+        request_signature: header_str(&parts.headers, header::SIGNATURE),
+        consumer_key: &consumer_key,
+        provider_key: &node.config.signing_key.public_b64(),
+        answer: &signed_answer.answer(),
+        code: error_code.unwrap_or("ok"),
+        data_subjects,
+        fields,
+        bytes_in,
+        bytes_out: body.len(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        registry_version: snapshot.as_ref().map_or(0, |s| s.version),
+    };
+    let bodies = if node.config.log_bodies {
+        vec![(signed_answer.body_sha256.clone(), body.to_vec())]
+    } else {
+        Vec::new()
+    };
+    if let Err(e) = node
+        .log
+        .append(&message_id, &record.to_json(), bodies)
+        .await
+    {
+        tracing::error!(error = %e, "message log append failed; answer withheld");
+        let failure = GatewayError::LogUnavailable(e);
+        let code = failure.code();
+        let bytes = failure
+            .into_response()
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let mut r = signed_answer_response(
+            sign_answer(
+                &node,
+                &request_hash,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &bytes,
+            ),
+            request_hash.clone(),
+            bytes,
+        );
+        r.headers_mut()
+            .insert(xroad::ERROR, HeaderValue::from_static(code));
+        return r;
+    }
+    let mut r = signed_answer_response(signed_answer, request_hash, body);
+    match error_code {
+        Some(code) => {
+            r.headers_mut()
+                .insert(xroad::ERROR, HeaderValue::from_static(code));
+        }
+        None => {
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
+        }
+    }
     r
 }
 
-fn sign_response(node: &Inner, request_hash: &str, status: StatusCode, body: Bytes) -> Response {
-    let ts = now_s();
-    let canonical = canonical_response(
-        request_hash,
-        status.as_u16(),
-        &lienthong_trust::sha256_hex(&body),
-        ts,
+/// A provider's signature over one answer.
+struct SignedAnswer {
+    status: StatusCode,
+    body_sha256: String,
+    timestamp: u64,
+    signature: String,
+    request_id: String,
+}
+
+impl SignedAnswer {
+    fn answer(&self) -> crate::record::Answer<'_> {
+        crate::record::Answer {
+            status: self.status.as_u16(),
+            body_sha256: &self.body_sha256,
+            timestamp: self.timestamp,
+            signature: &self.signature,
+            request_id: &self.request_id,
+        }
+    }
+}
+
+fn sign_answer(node: &Inner, request_hash: &str, status: StatusCode, body: &[u8]) -> SignedAnswer {
+    let timestamp = now_s();
+    let body_sha256 = lienthong_trust::sha256_hex(body);
+    let signature = node.config.signing_key.sign(
+        canonical_response(request_hash, status.as_u16(), &body_sha256, timestamp).as_bytes(),
     );
-    let signature = node.config.signing_key.sign(canonical.as_bytes());
+    SignedAnswer {
+        status,
+        body_sha256,
+        timestamp,
+        signature,
+        request_id: uuid::Uuid::new_v4().to_string(),
+    }
+}
+
+fn signed_answer_response(a: SignedAnswer, request_hash: String, body: Bytes) -> Response {
     let mut r = Response::new(Body::from(body));
-    *r.status_mut() = status;
+    *r.status_mut() = a.status;
     let h = r.headers_mut();
     for (name, value) in [
-        (header::REQUEST_HASH, request_hash.to_owned()),
-        (header::SIGNATURE, signature),
-        (header::TIMESTAMP, ts.to_string()),
-        (header::REQUEST_ID, uuid::Uuid::new_v4().to_string()),
+        (header::REQUEST_HASH, request_hash),
+        (header::SIGNATURE, a.signature),
+        (header::TIMESTAMP, a.timestamp.to_string()),
+        (header::REQUEST_ID, a.request_id),
     ] {
         if let Ok(v) = HeaderValue::from_str(&value) {
             h.insert(name, v);

@@ -73,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: RunCommand,
     },
+    /// A node's tamper-evident message log: verify it, export and check evidence.
+    Log {
+        #[command(subcommand)]
+        command: roles::LogCommand,
+    },
     /// Benchmarks that measure lienthong against its anchors in the same run.
     Bench {
         #[command(subcommand)]
@@ -235,6 +240,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command: BenchCommand::Validate(args),
         } => bench::validate(args),
         Command::Keys { command } => roles::keys(command),
+        Command::Log { command } => runtime()?.block_on(roles::log(command)),
         Command::Registry { command } => match command {
             RegistryCommand::Run { config } => runtime()?.block_on(roles::registry_run(&config)),
             RegistryCommand::Token => roles::registry_token(),

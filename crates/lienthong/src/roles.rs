@@ -332,6 +332,12 @@ struct NodeFile {
     tables: Vec<TableFile>,
     #[serde(default)]
     rest: Vec<RestFile>,
+    /// The message log; default `MEMBER.messages.db` beside the config (slashes as `_`).
+    #[serde(default)]
+    log_path: Option<PathBuf>,
+    /// Keep response bodies in the log (apart from the tree); default: metadata only.
+    #[serde(default)]
+    log_bodies: bool,
 }
 
 #[derive(Deserialize)]
@@ -433,6 +439,15 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
         replay_window_s: f.replay_window_s,
         replay_entries_max: f.replay_entries_max,
         tables,
+        log_path: relative(
+            config,
+            &f.log_path.clone().unwrap_or_else(|| {
+                PathBuf::from(format!("{}.messages.db", f.member.replace('/', "_")))
+            }),
+        )
+        .display()
+        .to_string(),
+        log_bodies: f.log_bodies,
         rest: f
             .rest
             .into_iter()
@@ -452,4 +467,93 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
     let _ = tokio::signal::ctrl_c().await;
     node.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Subcommand)]
+pub enum LogCommand {
+    /// Re-derive every entry hash and checkpoint of a node's message log and check every
+    /// checkpoint signature; exit 0 when intact, 1 when anything was changed.
+    Verify {
+        /// The node's message log (SQLite file).
+        #[arg(long)]
+        db: PathBuf,
+        /// The node member's public signing key (base64), as the registry lists it.
+        #[arg(long)]
+        key: String,
+    },
+    /// Export one exchange with its signatures and proofs as a self-contained evidence file.
+    Evidence {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        key: String,
+        /// The X-Road-Id of the exchange.
+        message_id: String,
+        /// Where to write it (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check an evidence file offline against the log's pinned public key.
+    VerifyEvidence {
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        key: String,
+    },
+}
+
+pub async fn log(command: LogCommand) -> Result<ExitCode> {
+    use lienthong_gateway::msglog;
+    match command {
+        LogCommand::Verify { db, key } => {
+            match msglog::verify(&db.display().to_string(), &key).await {
+                Ok(r) => {
+                    println!(
+                        "intact: {} entries, {} signed checkpoints",
+                        r.entries, r.checkpoints
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) if e.starts_with("no message log") => bail!(e),
+                Err(e) => {
+                    println!("TAMPERED: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        LogCommand::Evidence {
+            db,
+            key,
+            message_id,
+            out,
+        } => {
+            let doc = msglog::evidence(&db.display().to_string(), &message_id, &key)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            let text = serde_json::to_string_pretty(&doc)?;
+            match out {
+                Some(path) => std::fs::write(&path, text + "\n")
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => println!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LogCommand::VerifyEvidence { file, key } => {
+            let doc: serde_json::Value = serde_json::from_str(&read(&file)?)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            match msglog::verify_evidence(&doc, &key) {
+                Ok(record) => {
+                    println!(
+                        "valid: {} {} → {} for purpose {:?} by officer {:?}, status {}, subjects {}",
+                        record["message_id"], record["client"], record["service"], record["purpose"], record["user_id"], record["status"], record["data_subjects"]
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("INVALID: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
 }

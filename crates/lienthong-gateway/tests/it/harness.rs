@@ -87,6 +87,7 @@ pub async fn sqlite_table(dir: &Path) -> String {
 }
 
 pub struct Topology {
+    pub dir_path: std::path::PathBuf,
     pub ca: Ca,
     pub registry_key: SigningKey,
     pub registry_addr: SocketAddr,
@@ -170,10 +171,10 @@ pub fn node_config(
     member: &str,
     ident: &Identity,
     ca: &Ca,
-    registry_addr: SocketAddr,
-    registry_key: &str,
+    (registry_addr, registry_key): (SocketAddr, &str),
     peer: SocketAddr,
     tables: Vec<TableConfig>,
+    log_dir: &Path,
 ) -> NodeConfig {
     NodeConfig {
         member: MemberId::parse(member).unwrap(),
@@ -192,6 +193,11 @@ pub fn node_config(
         replay_window_s: 300,
         replay_entries_max: 100_000,
         tables,
+        log_path: log_dir
+            .join(format!("{}.messages.db", member.replace('/', "_")))
+            .display()
+            .to_string(),
+        log_bodies: true,
         rest: vec![],
     }
 }
@@ -244,10 +250,10 @@ pub async fn start_full(
         PROVIDER,
         &provider_id,
         &ca,
-        registry_addr,
-        &pub_key,
+        (registry_addr, &pub_key),
         peer,
         vec![table("citizen", &url), table("household", &url)],
+        dir.path(),
     );
     provider_config.rest = rest;
     let provider = node::start(provider_config).await.unwrap();
@@ -255,14 +261,15 @@ pub async fn start_full(
         CONSUMER,
         &consumer_id,
         &ca,
-        registry_addr,
-        &pub_key,
+        (registry_addr, &pub_key),
         "127.0.0.1:0".parse().unwrap(),
         vec![],
+        dir.path(),
     ))
     .await
     .unwrap();
     Topology {
+        dir_path: dir.path().to_path_buf(),
         ca,
         registry_key,
         registry_addr,

@@ -3,4 +3,5 @@
 
 mod exchange;
 mod harness;
+mod msglog;
 mod tables;

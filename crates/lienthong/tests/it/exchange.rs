@@ -356,6 +356,7 @@ filters = ["province_code"]
             ("X-Road-Client", "VN/GOV/BHXH/SI"),
             ("X-Lienthong-Purpose", "insurance-enrolment"),
             ("X-Road-UserId", "VN-OFFICER-1"),
+            ("X-Road-Id", "ev-42"),
         ],
     )
     .unwrap();
@@ -400,6 +401,62 @@ filters = ["province_code"]
         r.to_ascii_lowercase()
             .contains("x-road-error: client.purposenotallowed"),
         "{r}"
+    );
+    // Both nodes logged the exchange: the logs verify and the evidence checks offline.
+    let verified = run(
+        d,
+        &[
+            "log",
+            "verify",
+            "--db",
+            "VN_GOV_BHXH_SI.messages.db",
+            "--key",
+            &bhxh_key,
+        ],
+    );
+    assert!(verified.starts_with("intact: 3 entries"), "{verified}");
+    let verified = run(
+        d,
+        &[
+            "log",
+            "verify",
+            "--db",
+            "VN_GOV_BCA_DANCU.messages.db",
+            "--key",
+            &bca_key,
+        ],
+    );
+    assert!(verified.starts_with("intact: 3 entries"), "{verified}");
+    run(
+        d,
+        &[
+            "log",
+            "evidence",
+            "--db",
+            "VN_GOV_BCA_DANCU.messages.db",
+            "--key",
+            &bca_key,
+            "ev-42",
+            "--out",
+            "ev.json",
+        ],
+    );
+    let checked = run(
+        d,
+        &[
+            "log",
+            "verify-evidence",
+            "--file",
+            "ev.json",
+            "--key",
+            &bca_key,
+        ],
+    );
+    assert!(
+        checked.starts_with("valid:")
+            && checked.contains("VN-OFFICER-1")
+            && checked.contains("001090123456"),
+        "{checked}"
     );
     // The operator withdraws BHXH's agreement through the admin API; nodes pick it up.
     let content = std::fs::read_to_string(d.join("registry.toml")).unwrap();

@@ -1,0 +1,399 @@
+//! The node's message log: every exchange, on both nodes, appended to a Merkle log
+//! (`lienthong-ledger`, RFC 9162) stored in SQLite. An entry is acknowledged — and the
+//! exchange answered — only after the batch holding it is committed with
+//! `synchronous=FULL`; each batch ends with a checkpoint signed by the member key.
+//! Bodies, when logged, are stored apart from the tree and referenced by their SHA-256.
+
+use std::sync::{Arc, RwLock};
+
+use lienthong_ledger::{hash_from_hex, hash_to_hex, leaf_hash, Checkpoint, MerkleTree};
+use lienthong_trust::SigningKey;
+use serde_json::{json, Value};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Row};
+use tokio::sync::{mpsc, oneshot};
+
+/// Entries waiting for the writer, at most; callers wait when it is full.
+pub const QUEUE_ENTRIES_MAX: usize = 65_536;
+/// Entries committed in one transaction, at most.
+pub const BATCH_ENTRIES_MAX: usize = 4_096;
+
+type Ack = oneshot::Sender<Result<u64, String>>;
+
+struct Pending {
+    message_id: String,
+    entry: String,
+    bodies: Vec<(String, Vec<u8>)>,
+    ack: Ack,
+}
+
+/// Handle to the log; cheap to clone.
+#[derive(Clone)]
+pub struct MessageLog {
+    tx: mpsc::Sender<Pending>,
+    tree: Arc<RwLock<MerkleTree>>,
+    pool: AnyPool,
+}
+
+async fn connect(path: &str) -> Result<AnyPool, String> {
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{path}?mode=rwc");
+    let options: AnyConnectOptions = url
+        .parse()
+        .map_err(|e| format!("message log {path}: {e}"))?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(4)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // WAL for concurrent readers; FULL so that a committed batch survives power loss.
+                sqlx::query("PRAGMA journal_mode=WAL")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query("PRAGMA synchronous=FULL")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(|e| format!("message log {path}: {e}"))?;
+    for ddl in [
+        "CREATE TABLE IF NOT EXISTS log_entries (idx INTEGER PRIMARY KEY, message_id TEXT NOT NULL, entry TEXT NOT NULL, leaf_hash TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS log_entries_message ON log_entries (message_id)",
+        "CREATE TABLE IF NOT EXISTS log_checkpoints (size INTEGER NOT NULL, root TEXT NOT NULL, timestamp INTEGER NOT NULL, signature TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS log_bodies (sha256 TEXT PRIMARY KEY, body BLOB NOT NULL)",
+    ] {
+        sqlx::query(ddl).execute(&pool).await.map_err(|e| format!("message log {path}: {e}"))?;
+    }
+    Ok(pool)
+}
+
+impl MessageLog {
+    /// Opens (or creates) the log, rebuilds the tree from the stored leaf hashes and starts
+    /// the writer task.
+    pub async fn open(path: &str, key: SigningKey) -> Result<MessageLog, String> {
+        let pool = connect(path).await?;
+        let rows = sqlx::query("SELECT idx, leaf_hash FROM log_entries ORDER BY idx")
+            .fetch_all(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut tree = MerkleTree::with_capacity(rows.len());
+        for (n, row) in rows.iter().enumerate() {
+            let idx: i64 = row.try_get(0).map_err(|e| e.to_string())?;
+            let hex: String = row.try_get(1).map_err(|e| e.to_string())?;
+            let hash = hash_from_hex(&hex).ok_or(format!(
+                "message log {path}: entry {idx} has a malformed leaf hash"
+            ))?;
+            if idx as usize != n {
+                return Err(format!("message log {path}: entry {n} is missing (found {idx}); run `lienthong log verify`"));
+            }
+            tree.append_leaf_hash(hash);
+        }
+        let tree = Arc::new(RwLock::new(tree));
+        let (tx, rx) = mpsc::channel(QUEUE_ENTRIES_MAX);
+        tokio::spawn(writer(pool.clone(), tree.clone(), key, rx));
+        Ok(MessageLog { tx, tree, pool })
+    }
+
+    /// Appends one exchange record; returns its index once it is durable.
+    pub async fn append(
+        &self,
+        message_id: &str,
+        entry: &Value,
+        bodies: Vec<(String, Vec<u8>)>,
+    ) -> Result<u64, String> {
+        let (ack, done) = oneshot::channel();
+        let pending = Pending {
+            message_id: message_id.to_owned(),
+            entry: entry.to_string(),
+            bodies,
+            ack,
+        };
+        self.tx
+            .send(pending)
+            .await
+            .map_err(|_| "message log writer stopped".to_owned())?;
+        done.await
+            .map_err(|_| "message log writer stopped".to_owned())?
+    }
+
+    pub fn size(&self) -> u64 {
+        self.tree.read().map_or(0, |t| t.size())
+    }
+
+    pub async fn close(self) {
+        drop(self.tx);
+        self.pool.close().await;
+    }
+}
+
+async fn writer(
+    pool: AnyPool,
+    tree: Arc<RwLock<MerkleTree>>,
+    key: SigningKey,
+    mut rx: mpsc::Receiver<Pending>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH_ENTRIES_MAX {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let start = tree.read().map_or(0, |t| t.size());
+        let leaves: Vec<_> = batch
+            .iter()
+            .map(|p| leaf_hash(p.entry.as_bytes()))
+            .collect();
+        let committed = commit(&pool, &tree, &key, start, &batch, &leaves).await;
+        for (i, p) in batch.into_iter().enumerate() {
+            let _ = p.ack.send(committed.clone().map(|_| start + i as u64));
+        }
+    }
+}
+
+async fn commit(
+    pool: &AnyPool,
+    tree: &RwLock<MerkleTree>,
+    key: &SigningKey,
+    start: u64,
+    batch: &[Pending],
+    leaves: &[lienthong_ledger::Hash],
+) -> Result<(), String> {
+    let err = |e: sqlx::Error| format!("message log: {e}");
+    let checkpoint = {
+        let mut next = tree
+            .read()
+            .map_err(|_| "tree lock poisoned".to_owned())?
+            .clone();
+        for leaf in leaves {
+            next.append_leaf_hash(*leaf);
+        }
+        next.checkpoint(crate::snapshot::now_s() * 1000)
+    };
+    let signature = key.sign(&checkpoint.to_signing_bytes());
+    let mut tx = pool.begin().await.map_err(err)?;
+    for (i, (p, leaf)) in batch.iter().zip(leaves).enumerate() {
+        sqlx::query(
+            "INSERT INTO log_entries (idx, message_id, entry, leaf_hash) VALUES (?, ?, ?, ?)",
+        )
+        .bind((start + i as u64) as i64)
+        .bind(p.message_id.clone())
+        .bind(p.entry.clone())
+        .bind(hash_to_hex(leaf))
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+        for (sha, body) in &p.bodies {
+            sqlx::query("INSERT OR IGNORE INTO log_bodies (sha256, body) VALUES (?, ?)")
+                .bind(sha.clone())
+                .bind(body.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+    }
+    sqlx::query(
+        "INSERT INTO log_checkpoints (size, root, timestamp, signature) VALUES (?, ?, ?, ?)",
+    )
+    .bind(checkpoint.size as i64)
+    .bind(hash_to_hex(&checkpoint.root))
+    .bind(checkpoint.timestamp as i64)
+    .bind(signature)
+    .execute(&mut *tx)
+    .await
+    .map_err(err)?;
+    tx.commit().await.map_err(err)?;
+    let mut t = tree.write().map_err(|_| "tree lock poisoned".to_owned())?;
+    for leaf in leaves {
+        t.append_leaf_hash(*leaf);
+    }
+    Ok(())
+}
+
+/// What `lienthong log verify` found.
+#[derive(Debug, Default)]
+pub struct VerifyReport {
+    pub entries: u64,
+    pub checkpoints: u64,
+}
+
+/// Re-derives every leaf and every checkpoint root from the stored entries and checks every
+/// checkpoint signature: any changed byte in an entry, a leaf hash or a checkpoint is found,
+/// and so are two checkpoints of the same size with different roots (a split view).
+pub async fn verify(path: &str, public_key: &str) -> Result<VerifyReport, String> {
+    if !std::path::Path::new(path).exists() {
+        return Err(format!("no message log at {path}"));
+    }
+    let pool = connect(path).await?;
+    let rows = sqlx::query("SELECT idx, entry, leaf_hash FROM log_entries ORDER BY idx")
+        .fetch_all(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut tree = MerkleTree::with_capacity(rows.len());
+    for (n, row) in rows.iter().enumerate() {
+        let idx: i64 = row.try_get(0).map_err(|e| e.to_string())?;
+        let entry: String = row.try_get(1).map_err(|e| e.to_string())?;
+        let stored: String = row.try_get(2).map_err(|e| e.to_string())?;
+        if idx as usize != n {
+            return Err(format!("entry {n} is missing (next stored index is {idx})"));
+        }
+        let leaf = leaf_hash(entry.as_bytes());
+        if hash_to_hex(&leaf) != stored {
+            return Err(format!(
+                "entry {idx}: content does not match its leaf hash (entry or hash changed)"
+            ));
+        }
+        tree.append_leaf_hash(leaf);
+    }
+    let checkpoints = sqlx::query(
+        "SELECT size, root, timestamp, signature FROM log_checkpoints ORDER BY size, timestamp",
+    )
+    .fetch_all(&pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut seen = Vec::new();
+    for row in &checkpoints {
+        let size: i64 = row.try_get(0).map_err(|e| e.to_string())?;
+        let root: String = row.try_get(1).map_err(|e| e.to_string())?;
+        let timestamp: i64 = row.try_get(2).map_err(|e| e.to_string())?;
+        let signature: String = row.try_get(3).map_err(|e| e.to_string())?;
+        let root =
+            hash_from_hex(&root).ok_or(format!("checkpoint at size {size}: malformed root"))?;
+        let cp = Checkpoint {
+            size: size as u64,
+            root,
+            timestamp: timestamp as u64,
+        };
+        lienthong_trust::verify(public_key, &cp.to_signing_bytes(), &signature).map_err(|_| {
+            format!("checkpoint at size {size}: signature does not verify with the given key")
+        })?;
+        let derived = tree
+            .root_at(cp.size)
+            .map_err(|e| format!("checkpoint at size {size}: {e}"))?;
+        if derived != cp.root {
+            return Err(format!(
+                "checkpoint at size {size}: root differs from the one derived from the entries"
+            ));
+        }
+        seen.push(cp);
+    }
+    if let Some(split) = lienthong_ledger::find_split_view(seen.iter()) {
+        return Err(format!(
+            "split view: two checkpoints of size {} with different roots",
+            split.size
+        ));
+    }
+    pool.close().await;
+    Ok(VerifyReport {
+        entries: rows.len() as u64,
+        checkpoints: checkpoints.len() as u64,
+    })
+}
+
+/// A self-contained evidence document for one exchange: the entry, its inclusion proof to a
+/// signed checkpoint, and the key that signed it.
+pub async fn evidence(path: &str, message_id: &str, public_key: &str) -> Result<Value, String> {
+    let pool = connect(path).await?;
+    let row = sqlx::query(
+        "SELECT idx, entry FROM log_entries WHERE message_id = ? ORDER BY idx DESC LIMIT 1",
+    )
+    .bind(message_id.to_owned())
+    .fetch_optional(&pool)
+    .await
+    .map_err(|e| e.to_string())?
+    .ok_or(format!(
+        "no exchange with message id {message_id:?} in {path}"
+    ))?;
+    let idx: i64 = row.try_get(0).map_err(|e| e.to_string())?;
+    let entry: String = row.try_get(1).map_err(|e| e.to_string())?;
+    let cp = sqlx::query("SELECT size, root, timestamp, signature FROM log_checkpoints WHERE size > ? ORDER BY size DESC, timestamp DESC LIMIT 1")
+        .bind(idx)
+        .fetch_optional(&pool)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no checkpoint covers the entry yet")?;
+    let leaves = sqlx::query("SELECT leaf_hash FROM log_entries ORDER BY idx")
+        .fetch_all(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut tree = MerkleTree::with_capacity(leaves.len());
+    for r in &leaves {
+        let hex: String = r.try_get(0).map_err(|e| e.to_string())?;
+        tree.append_leaf_hash(hash_from_hex(&hex).ok_or("malformed leaf hash in the log")?);
+    }
+    let size: i64 = cp.try_get(0).map_err(|e| e.to_string())?;
+    let proof = tree
+        .inclusion_proof(idx as u64, size as u64)
+        .map_err(|e| e.to_string())?;
+    pool.close().await;
+    Ok(json!({
+        "format": "lienthong-evidence/v1",
+        "entry": entry,
+        "index": idx,
+        "inclusion_proof": proof.iter().map(hash_to_hex).collect::<Vec<_>>(),
+        "checkpoint": {
+            "size": size,
+            "root": cp.try_get::<String, _>(1).map_err(|e| e.to_string())?,
+            "timestamp": cp.try_get::<i64, _>(2).map_err(|e| e.to_string())?,
+            "signature": cp.try_get::<String, _>(3).map_err(|e| e.to_string())?,
+        },
+        "log_public_key": public_key,
+    }))
+}
+
+/// Checks an evidence document offline with a pinned log key: the checkpoint signature, the
+/// entry's inclusion under the checkpoint root, and the two member signatures recorded in
+/// the entry (request and response). Returns the entry.
+pub fn verify_evidence(doc: &Value, public_key: &str) -> Result<Value, String> {
+    let field =
+        |v: &Value, name: &str| v.get(name).cloned().ok_or(format!("evidence lacks {name}"));
+    let s = |v: Value, name: &str| {
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or(format!("evidence {name} is not a string"))
+    };
+    let n = |v: Value, name: &str| v.as_u64().ok_or(format!("evidence {name} is not a number"));
+    if doc.get("format").and_then(Value::as_str) != Some("lienthong-evidence/v1") {
+        return Err("not a lienthong-evidence/v1 document".into());
+    }
+    let entry = s(field(doc, "entry")?, "entry")?;
+    let index = n(field(doc, "index")?, "index")?;
+    let cp = field(doc, "checkpoint")?;
+    let checkpoint = Checkpoint {
+        size: n(field(&cp, "size")?, "checkpoint.size")?,
+        root: hash_from_hex(&s(field(&cp, "root")?, "checkpoint.root")?)
+            .ok_or("checkpoint root is not a hash")?,
+        timestamp: n(field(&cp, "timestamp")?, "checkpoint.timestamp")?,
+    };
+    lienthong_trust::verify(
+        public_key,
+        &checkpoint.to_signing_bytes(),
+        &s(field(&cp, "signature")?, "checkpoint.signature")?,
+    )
+    .map_err(|_| "the checkpoint signature does not verify with the given log key".to_owned())?;
+    let proof = field(doc, "inclusion_proof")?
+        .as_array()
+        .ok_or("inclusion_proof is not a list")?
+        .iter()
+        .map(|h| {
+            h.as_str()
+                .and_then(hash_from_hex)
+                .ok_or("inclusion_proof holds a non-hash")
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    lienthong_ledger::verify_inclusion(
+        &leaf_hash(entry.as_bytes()),
+        index,
+        checkpoint.size,
+        &proof,
+        &checkpoint.root,
+    )
+    .map_err(|e| format!("the entry is not in the log under this checkpoint: {e}"))?;
+    let record: Value =
+        serde_json::from_str(&entry).map_err(|e| format!("entry is not JSON: {e}"))?;
+    crate::record::verify_signatures(&record)?;
+    Ok(record)
+}

@@ -1,0 +1,183 @@
+//! The message-log record of one exchange: identities, purpose, data subjects, fields,
+//! sizes, timing, and both members' signatures with the public keys that verify them, so an
+//! evidence file can be checked offline. Pure.
+
+use lienthong_dictionary::catalog::{self, Dataset};
+use serde_json::{json, Value};
+
+use crate::protocol::{canonical_response, RequestParts};
+
+/// The provider's signed answer, as recorded.
+pub struct Answer<'a> {
+    pub status: u16,
+    pub body_sha256: &'a str,
+    pub timestamp: u64,
+    pub signature: &'a str,
+    pub request_id: &'a str,
+}
+
+pub struct Record<'a> {
+    /// `consumer` or `provider`: which node wrote it.
+    pub side: &'static str,
+    pub request: &'a RequestParts<'a>,
+    pub request_signature: &'a str,
+    pub consumer_key: &'a str,
+    pub provider_key: &'a str,
+    pub answer: &'a Answer<'a>,
+    /// `ok` or the `X-Road-Error` code.
+    pub code: &'a str,
+    pub data_subjects: Vec<String>,
+    pub fields: Vec<String>,
+    pub bytes_in: usize,
+    pub bytes_out: usize,
+    pub duration_ms: u64,
+    pub registry_version: u64,
+}
+
+impl Record<'_> {
+    pub fn to_json(&self) -> Value {
+        let r = self.request;
+        json!({
+            "side": self.side,
+            "message_id": r.message_id,
+            "request_id": self.answer.request_id,
+            "client": r.client,
+            "service": r.service,
+            "user_id": r.user_id,
+            "purpose": r.purpose,
+            "issue": r.issue,
+            "method": r.method,
+            "path": r.path,
+            "query": r.query,
+            "timestamp": r.timestamp,
+            "request_body_sha256": r.body_sha256,
+            "request_hash": r.hash(),
+            "request_signature": self.request_signature,
+            "consumer_key": self.consumer_key,
+            "status": self.answer.status,
+            "code": self.code,
+            "response_body_sha256": self.answer.body_sha256,
+            "response_timestamp": self.answer.timestamp,
+            "response_signature": self.answer.signature,
+            "provider_key": self.provider_key,
+            "data_subjects": self.data_subjects,
+            "fields": self.fields,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "duration_ms": self.duration_ms,
+            "registry_version": self.registry_version,
+        })
+    }
+}
+
+/// Personal IDs and field names in an answer: from the key in the path (when the dataset is
+/// keyed by a personal ID) and from every field bound to the `personal_id` element.
+pub fn subjects_and_fields(
+    dataset: Option<&Dataset>,
+    path: &str,
+    body: &[u8],
+) -> (Vec<String>, Vec<String>) {
+    let mut subjects = Vec::new();
+    let mut fields = Vec::new();
+    let is_pid = |name: &str| {
+        dataset
+            .and_then(|d| d.field(name))
+            .is_some_and(|f| f.element == "personal_id")
+    };
+    if let (Some(d), Some(key)) = (dataset, path.strip_prefix("/records/")) {
+        if d.key.first().is_some_and(|k| is_pid(k)) {
+            subjects.push(key.to_owned());
+        }
+    }
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let objects: Vec<&serde_json::Map<String, Value>> = match &value {
+        Value::Object(m) if m.contains_key("records") => m["records"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_object).collect())
+            .unwrap_or_default(),
+        Value::Object(m) if m.contains_key("type") && m.contains_key("message") => Vec::new(),
+        Value::Object(m) => vec![m],
+        Value::Array(a) => a.iter().filter_map(Value::as_object).collect(),
+        _ => Vec::new(),
+    };
+    for obj in objects {
+        for (k, v) in obj {
+            if !fields.contains(k) {
+                fields.push(k.clone());
+            }
+            if let Some(s) = v
+                .as_str()
+                .filter(|s| is_pid(k) && !s.is_empty() && *s != "***")
+            {
+                if !subjects.iter().any(|x| x == s) {
+                    subjects.push(s.to_owned());
+                }
+            }
+        }
+    }
+    (subjects, fields)
+}
+
+/// The dataset a service serves, by the registry's service entry.
+pub fn dataset_of(
+    snapshot: &lienthong_registry::SnapshotBody,
+    service: &str,
+) -> Option<&'static Dataset> {
+    snapshot
+        .registry
+        .service(service)
+        .and_then(|s| catalog::dataset(&s.dataset))
+}
+
+/// Re-derives the canonical request and response from a record and checks both signatures
+/// and the request hash.
+pub fn verify_signatures(record: &Value) -> Result<(), String> {
+    let s = |name: &str| {
+        record
+            .get(name)
+            .and_then(Value::as_str)
+            .ok_or(format!("record lacks {name}"))
+    };
+    let n = |name: &str| {
+        record
+            .get(name)
+            .and_then(Value::as_u64)
+            .ok_or(format!("record lacks {name}"))
+    };
+    let request = RequestParts {
+        method: s("method")?,
+        path: s("path")?,
+        query: s("query")?,
+        client: s("client")?,
+        service: s("service")?,
+        message_id: s("message_id")?,
+        timestamp: n("timestamp")?,
+        purpose: s("purpose")?,
+        user_id: s("user_id")?,
+        issue: s("issue")?,
+        body_sha256: s("request_body_sha256")?,
+    };
+    if request.hash() != s("request_hash")? {
+        return Err("the recorded request hash does not match the recorded request".into());
+    }
+    lienthong_trust::verify(
+        s("consumer_key")?,
+        request.canonical().as_bytes(),
+        s("request_signature")?,
+    )
+    .map_err(|_| "the consumer's request signature does not verify".to_owned())?;
+    let status = u16::try_from(n("status")?).map_err(|_| "status out of range".to_owned())?;
+    let response = canonical_response(
+        s("request_hash")?,
+        status,
+        s("response_body_sha256")?,
+        n("response_timestamp")?,
+    );
+    lienthong_trust::verify(
+        s("provider_key")?,
+        response.as_bytes(),
+        s("response_signature")?,
+    )
+    .map_err(|_| "the provider's response signature does not verify".to_owned())?;
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! The message log on both nodes: every exchange recorded, verifiable, exportable as offline
+//! evidence; any changed byte and any split view detected.
+
+use lienthong_gateway::msglog;
+
+use crate::harness::*;
+
+const PURPOSE: (&str, &str) = ("X-Lienthong-Purpose", "insurance-enrolment");
+const CLIENT: (&str, &str) = ("X-Road-Client", CONSUMER);
+
+fn db(t: &Topology, member: &str) -> String {
+    t.dir_path
+        .join(format!("{}.messages.db", member.replace('/', "_")))
+        .display()
+        .to_string()
+}
+
+async fn exec(path: &str, sql: &str) {
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{path}"))
+        .await
+        .unwrap();
+    sqlx::query(sql).execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn both_nodes_log_every_exchange_and_evidence_verifies_offline() {
+    let t = start(3600).await;
+    let ok = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[
+            CLIENT,
+            PURPOSE,
+            ("X-Road-Id", "ev-1"),
+            ("X-Road-UserId", "VN-OFFICER-7"),
+        ],
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    let refused = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[
+            CLIENT,
+            ("X-Lienthong-Purpose", "marketing"),
+            ("X-Road-Id", "ev-2"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+    let (provider_db, consumer_db) = (db(&t, PROVIDER), db(&t, CONSUMER));
+    let (provider_key, consumer_key) = (
+        t.provider_id.key.public_b64(),
+        t.consumer_id.key.public_b64(),
+    );
+    t.provider.shutdown().await;
+    t.consumer.shutdown().await;
+
+    let report = msglog::verify(&provider_db, &provider_key).await.unwrap();
+    assert_eq!(report.entries, 2, "the refusal is logged too");
+    assert_eq!(
+        msglog::verify(&consumer_db, &consumer_key)
+            .await
+            .unwrap()
+            .entries,
+        2
+    );
+
+    for (path, key, side) in [
+        (&provider_db, &provider_key, "provider"),
+        (&consumer_db, &consumer_key, "consumer"),
+    ] {
+        let evidence = msglog::evidence(path, "ev-1", key).await.unwrap();
+        let record = msglog::verify_evidence(&evidence, key).unwrap();
+        assert_eq!(record["side"], side);
+        assert_eq!(record["user_id"], "VN-OFFICER-7");
+        assert_eq!(record["purpose"], "insurance-enrolment");
+        assert_eq!(record["data_subjects"], serde_json::json!([PID]));
+        assert!(record["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "full_name"));
+        // One changed byte in the exported file is found offline.
+        let mut forged = evidence.clone();
+        forged["entry"] = forged["entry"]
+            .as_str()
+            .unwrap()
+            .replace("VN-OFFICER-7", "VN-OFFICER-8")
+            .into();
+        assert!(msglog::verify_evidence(&forged, key).is_err());
+        let mut wrong_key = evidence.clone();
+        wrong_key["checkpoint"]["timestamp"] =
+            (evidence["checkpoint"]["timestamp"].as_u64().unwrap() + 1).into();
+        assert!(msglog::verify_evidence(&wrong_key, key)
+            .unwrap_err()
+            .contains("checkpoint signature"));
+        assert!(msglog::verify_evidence(
+            &evidence,
+            &lienthong_trust::SigningKey::generate().public_b64()
+        )
+        .is_err());
+    }
+    let refusal = msglog::evidence(&provider_db, "ev-2", &provider_key)
+        .await
+        .unwrap();
+    assert_eq!(
+        msglog::verify_evidence(&refusal, &provider_key).unwrap()["code"],
+        "Client.PurposeNotAllowed"
+    );
+}
+
+#[tokio::test]
+async fn changed_bytes_and_split_views_are_detected() {
+    let t = start(3600).await;
+    for i in 0..3 {
+        let r = call(
+            &t.consumer,
+            &format!("/r1/{SERVICE}/records/{PID}"),
+            &[CLIENT, PURPOSE, ("X-Road-Id", &format!("m-{i}"))],
+        )
+        .await;
+        assert_eq!(r.status, 200);
+    }
+    let path = db(&t, PROVIDER);
+    let key = t.provider_id.key.public_b64();
+    t.provider.shutdown().await;
+    assert_eq!(msglog::verify(&path, &key).await.unwrap().entries, 3);
+
+    // A changed byte in an entry.
+    exec(&path, "UPDATE log_entries SET entry = replace(entry, 'insurance-enrolment', 'insurance-enrolmenT') WHERE idx = 1").await;
+    assert!(msglog::verify(&path, &key)
+        .await
+        .unwrap_err()
+        .contains("entry 1"));
+    exec(&path, "UPDATE log_entries SET entry = replace(entry, 'insurance-enrolmenT', 'insurance-enrolment') WHERE idx = 1").await;
+    assert!(msglog::verify(&path, &key).await.is_ok());
+
+    // A changed checkpoint root.
+    exec(
+        &path,
+        "UPDATE log_checkpoints SET root = '00' || substr(root, 3) WHERE size = 2",
+    )
+    .await;
+    assert!(msglog::verify(&path, &key).await.is_err());
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{path}"))
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM log_checkpoints WHERE size = 2")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // A second, properly signed checkpoint for the same size with another root: split view.
+    let forged = lienthong_ledger::Checkpoint {
+        size: 3,
+        root: [7u8; 32],
+        timestamp: 1,
+    };
+    let signature = t.provider_id.key.sign(&forged.to_signing_bytes());
+    sqlx::query(&format!("INSERT INTO log_checkpoints (size, root, timestamp, signature) VALUES (3, '{}', 1, '{signature}')", lienthong_ledger::hash_to_hex(&forged.root))).execute(&pool).await.unwrap();
+    pool.close().await;
+    let err = msglog::verify(&path, &key).await.unwrap_err();
+    assert!(err.contains("size 3"), "{err}");
+}
