@@ -157,6 +157,8 @@ enum RunCommand {
 enum BenchCommand {
     /// Validation throughput against pandera and Great Expectations on the same file.
     Validate(bench::Args),
+    /// Message-log appends against SQLite's fsync'd-commit floor, and proof times at scale.
+    Ledger(bench::LedgerArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -239,6 +241,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Validate(args),
         } => bench::validate(args),
+        Command::Bench {
+            command: BenchCommand::Ledger(args),
+        } => runtime()?.block_on(bench::ledger(args)),
         Command::Keys { command } => roles::keys(command),
         Command::Log { command } => runtime()?.block_on(roles::log(command)),
         Command::Registry { command } => match command {

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Exchange throughput: lienthong (consumer node → provider node over mutual TLS, signatures
+# and message log on → REST backend) against an nginx two-hop chain (hop 1 → hop 2 over
+# mutual TLS, keep-alive upstreams → the same backend). wrk -t2 -c64 on loopback, A B A B.
+#
+#   bash bench/exchange/run.sh [PAIRS] [DURATION]      (defaults: 3 pairs, 15s)
+#
+# Installs nginx and wrk from Debian packages when missing (as root). Everything runs on
+# 127.0.0.1 ports 18080-18099 and stops when the script ends.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PAIRS="${1:-3}"
+DURATION="${2:-15s}"
+WORK="$(pwd)/bench-out/exchange"
+rm -rf "$WORK" && mkdir -p "$WORK"
+
+if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null
+fi
+cargo build --release -q -p lienthong
+L="$(pwd)/target/release/lienthong"
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  nginx -s stop -c "$WORK/nginx.conf" -p "$WORK" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# Keys: one CA for both chains; nginx uses the node certificates too.
+cd "$WORK"
+"$L" keys ca --name BENCH --out ca >/dev/null
+REGKEY=$("$L" keys member --out registry | cut -d'"' -f2)
+PKEY=$("$L" keys member --out provider | cut -d'"' -f2)
+CKEY=$("$L" keys member --out consumer | cut -d'"' -f2)
+PFP=$("$L" keys node --ca-dir ca --member VN/GOV/BCA/DANCU --host 127.0.0.1 --host localhost --out provider | cut -d'"' -f2)
+CFP=$("$L" keys node --ca-dir ca --member VN/GOV/BHXH/SI --host 127.0.0.1 --host localhost --out consumer | cut -d'"' -f2)
+
+# The backend: ~1 KB of JSON (a citizen record), served by nginx for both chains.
+BODY=$(python3 -c 'import json; a="Số 12, Đường Lê Lợi, Phường Ba Đình, Thành phố Hà Nội; "*14; print(json.dumps({"personal_id":"001090123456","full_name":"Nguyễn Văn An","birth_date":"1990-03-25","sex":"1","province_code":"01","commune_code":"00004","address":a.strip(),"phone":"+84912345678"}, ensure_ascii=False))')
+printf '%s' "$BODY" > backend.json
+cat > nginx.conf <<EOF
+worker_processes 2;
+error_log $WORK/nginx-error.log warn;
+pid $WORK/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  default_type application/json;
+  upstream backend { server 127.0.0.1:18080; keepalive 128; }
+  upstream hop2 { server 127.0.0.1:18082; keepalive 128; }
+  # The backend.
+  server { listen 127.0.0.1:18080; root $WORK; location / { try_files /backend.json =404; } }
+  # Hop 1: plain HTTP in, mutual TLS out (like a consumer node).
+  server {
+    listen 127.0.0.1:18081;
+    location / {
+      proxy_pass https://hop2;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_ssl_certificate $WORK/consumer/node.crt;
+      proxy_ssl_certificate_key $WORK/consumer/node.key;
+      proxy_ssl_trusted_certificate $WORK/ca/ca.crt;
+      proxy_ssl_verify on;
+      proxy_ssl_name localhost;
+      proxy_ssl_protocols TLSv1.3;
+      proxy_ssl_session_reuse on;
+    }
+  }
+  # Hop 2: mutual TLS in, the backend out (like a provider node).
+  server {
+    listen 127.0.0.1:18082 ssl;
+    ssl_certificate $WORK/provider/node.crt;
+    ssl_certificate_key $WORK/provider/node.key;
+    ssl_client_certificate $WORK/ca/ca.crt;
+    ssl_verify_client on;
+    ssl_protocols TLSv1.3;
+    keepalive_requests 100000;
+    location / {
+      proxy_pass http://backend/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+nginx -c "$WORK/nginx.conf" -p "$WORK"
+
+cat > registry.toml <<EOF
+listen = "127.0.0.1:18090"
+signing_key = "registry/signing.key"
+[registry]
+instance = "VN"
+[[registry.members]]
+id = "VN/GOV/BCA/DANCU"
+name = "provider"
+signing_key = "$PKEY"
+address = "127.0.0.1:18092"
+cert_fingerprint = "$PFP"
+[[registry.members]]
+id = "VN/GOV/BHXH/SI"
+name = "consumer"
+signing_key = "$CKEY"
+cert_fingerprint = "$CFP"
+[[registry.services]]
+id = "VN/GOV/BCA/DANCU/profile"
+dataset = "citizen"
+[[registry.agreements]]
+consumer = "VN/GOV/BHXH/SI"
+service = "VN/GOV/BCA/DANCU/profile"
+fields = ["*"]
+purposes = ["bench"]
+legal_basis = "benchmark"
+valid_from = "2025-01-01"
+valid_to = "2099-12-31"
+EOF
+for side in provider consumer; do
+  if [ $side = provider ]; then member=VN/GOV/BCA/DANCU; client=18091; peer=18092; admin=18093; else member=VN/GOV/BHXH/SI; client=18094; peer=18095; admin=18096; fi
+  cat > $side.toml <<EOF
+member = "$member"
+client_listen = "127.0.0.1:$client"
+peer_listen = "127.0.0.1:$peer"
+admin_listen = "127.0.0.1:$admin"
+signing_key = "$side/signing.key"
+ca_cert = "ca/ca.crt"
+tls_cert = "$side/node.crt"
+tls_key = "$side/node.key"
+registry_url = "http://127.0.0.1:18090"
+registry_key = "$REGKEY"
+log_path = "$side.messages.db"
+EOF
+done
+cat >> provider.toml <<EOF
+[[rest]]
+service = "profile"
+base_url = "http://127.0.0.1:18080/people"
+EOF
+"$L" registry run --config registry.toml 2>registry.log & pids+=($!)
+sleep 1
+"$L" node run --config provider.toml 2>provider.log & pids+=($!)
+"$L" node run --config consumer.toml 2>consumer.log & pids+=($!)
+for port in 18081 18091 18094; do
+  for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+done
+
+LT_URL="http://127.0.0.1:18094/r1/VN/GOV/BCA/DANCU/profile/001090123456"
+NG_URL="http://127.0.0.1:18081/people/001090123456"
+check() { curl -sf "$@" >/dev/null || { echo "check failed: $*" >&2; exit 1; }; }
+check -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: bench' "$LT_URL"
+check "$NG_URL"
+
+run_wrk() { # name url [headers…] → "req_per_s p50_ms p99_ms"
+  local name=$1 url=$2; shift 2
+  wrk -t2 -c64 -d"$DURATION" --latency "$@" "$url" > "wrk-$name.txt"
+  python3 - "wrk-$name.txt" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+def ms(v):
+    n, u = float(re.match(r"[\d.]+", v).group()), re.sub(r"[\d.]", "", v)
+    return n * {"us": 0.001, "ms": 1, "s": 1000}[u]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+p50 = ms(re.search(r"50%\s+(\S+)", t).group(1)); p99 = ms(re.search(r"99%\s+(\S+)", t).group(1))
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+print(f"{rps:.0f} {p50:.2f} {p99:.2f} {errors.group(1) if errors else 0}")
+PY
+}
+
+echo "round nginx_rps nginx_p50 nginx_p99 lienthong_rps lienthong_p50 lienthong_p99 lienthong_non2xx"
+for i in $(seq 1 "$PAIRS"); do
+  n=$(run_wrk nginx-$i "$NG_URL")
+  l=$(run_wrk lienthong-$i "$LT_URL" -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: bench')
+  echo "$i $(echo $n | cut -d' ' -f1-3) $l"
+done | tee results.txt
+python3 - <<'PY'
+import statistics as st
+rows = [l.split() for l in open("results.txt") if l[0].isdigit()]
+med = lambda i: st.median(float(r[i]) for r in rows)
+print(f"median nginx: {med(1):.0f} req/s, p50 {med(2):.2f} ms, p99 {med(3):.2f} ms")
+print(f"median lienthong: {med(4):.0f} req/s, p50 {med(5):.2f} ms, p99 {med(6):.2f} ms")
+print(f"throughput ratio lienthong/nginx: {med(4)/med(1):.2f}x; p99 ratio: {med(6)/med(3):.2f}x")
+PY
+echo "message log entries (consumer, provider):"
+"$L" log verify --db consumer.messages.db --key "$CKEY"
+"$L" log verify --db provider.messages.db --key "$PKEY"
