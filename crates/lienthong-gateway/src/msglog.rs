@@ -128,7 +128,12 @@ impl MessageLog {
     }
 }
 
-async fn writer(pool: AnyPool, tree: Arc<RwLock<MerkleTree>>, key: SigningKey, mut rx: mpsc::Receiver<Pending>) {
+async fn writer(
+    pool: AnyPool,
+    tree: Arc<RwLock<MerkleTree>>,
+    key: SigningKey,
+    mut rx: mpsc::Receiver<Pending>,
+) {
     // After a failed commit the in-memory tree may hold leaves the disk does not: the log
     // fails closed (every later append is refused) until the node restarts and rebuilds the
     // tree from what is on disk.
@@ -142,7 +147,9 @@ async fn writer(pool: AnyPool, tree: Arc<RwLock<MerkleTree>>, key: SigningKey, m
             }
         }
         let result = match &broken {
-            Some(e) => Err(format!("message log failed earlier ({e}); restart the node")),
+            Some(e) => Err(format!(
+                "message log failed earlier ({e}); restart the node"
+            )),
             None => commit(&pool, &tree, &key, &batch).await,
         };
         if let Err(e) = &result {
@@ -159,9 +166,17 @@ const ROWS_PER_STATEMENT: usize = 256;
 
 /// Appends the batch to the tree, writes entries, bodies and the signed checkpoint in one
 /// transaction, and returns the index of the first entry once committed.
-async fn commit(pool: &AnyPool, tree: &RwLock<MerkleTree>, key: &SigningKey, batch: &[Pending]) -> Result<u64, String> {
+async fn commit(
+    pool: &AnyPool,
+    tree: &RwLock<MerkleTree>,
+    key: &SigningKey,
+    batch: &[Pending],
+) -> Result<u64, String> {
     let err = |e: sqlx::Error| format!("message log: {e}");
-    let leaves: Vec<_> = batch.iter().map(|p| leaf_hash(p.entry.as_bytes())).collect();
+    let leaves: Vec<_> = batch
+        .iter()
+        .map(|p| leaf_hash(p.entry.as_bytes()))
+        .collect();
     let (start, checkpoint) = {
         let mut t = tree.write().map_err(|_| "tree lock poisoned".to_owned())?;
         let start = t.size();
@@ -174,27 +189,39 @@ async fn commit(pool: &AnyPool, tree: &RwLock<MerkleTree>, key: &SigningKey, bat
     let mut tx = pool.begin().await.map_err(err)?;
     for (chunk_no, chunk) in batch.chunks(ROWS_PER_STATEMENT).enumerate() {
         let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
-        let sql = format!("INSERT INTO log_entries (idx, message_id, entry, leaf_hash) VALUES {values}");
+        let sql =
+            format!("INSERT INTO log_entries (idx, message_id, entry, leaf_hash) VALUES {values}");
         let mut q = sqlx::query(&sql);
         for (i, p) in chunk.iter().enumerate() {
             let n = chunk_no * ROWS_PER_STATEMENT + i;
-            q = q.bind((start + n as u64) as i64).bind(p.message_id.clone()).bind(p.entry.clone()).bind(hash_to_hex(&leaves[n]));
+            q = q
+                .bind((start + n as u64) as i64)
+                .bind(p.message_id.clone())
+                .bind(p.entry.clone())
+                .bind(hash_to_hex(&leaves[n]));
         }
         q.execute(&mut *tx).await.map_err(err)?;
     }
     for p in batch {
         for (sha, body) in &p.bodies {
-            sqlx::query("INSERT OR IGNORE INTO log_bodies (sha256, body) VALUES (?, ?)").bind(sha.clone()).bind(body.clone()).execute(&mut *tx).await.map_err(err)?;
+            sqlx::query("INSERT OR IGNORE INTO log_bodies (sha256, body) VALUES (?, ?)")
+                .bind(sha.clone())
+                .bind(body.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
         }
     }
-    sqlx::query("INSERT INTO log_checkpoints (size, root, timestamp, signature) VALUES (?, ?, ?, ?)")
-        .bind(checkpoint.size as i64)
-        .bind(hash_to_hex(&checkpoint.root))
-        .bind(checkpoint.timestamp as i64)
-        .bind(signature)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+    sqlx::query(
+        "INSERT INTO log_checkpoints (size, root, timestamp, signature) VALUES (?, ?, ?, ?)",
+    )
+    .bind(checkpoint.size as i64)
+    .bind(hash_to_hex(&checkpoint.root))
+    .bind(checkpoint.timestamp as i64)
+    .bind(signature)
+    .execute(&mut *tx)
+    .await
+    .map_err(err)?;
     tx.commit().await.map_err(err)?;
     Ok(start)
 }

@@ -210,7 +210,12 @@ pub async fn ledger(args: LedgerArgs) -> Result<ExitCode> {
         "response_signature": "y".repeat(88), "data_subjects": ["001090123456"], "fields": ["personal_id", "full_name", "birth_date"],
     });
     // lienthong: concurrent appenders, each waiting for durability like an exchange does.
-    let log = MessageLog::open(&args.dir.join("log.db").display().to_string(), lienthong_trust::SigningKey::generate()).await.map_err(anyhow::Error::msg)?;
+    let log = MessageLog::open(
+        &args.dir.join("log.db").display().to_string(),
+        lienthong_trust::SigningKey::generate(),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     let started = Instant::now();
     let per_task = args.entries / args.concurrency;
     let mut tasks = Vec::new();
@@ -232,14 +237,22 @@ pub async fn ledger(args: LedgerArgs) -> Result<ExitCode> {
     let url = format!("sqlite://{}?mode=rwc", args.dir.join("anchor.db").display());
     let pool = sqlx::any::AnyPoolOptions::new()
         .max_connections(1)
-        .after_connect(|c, _| Box::pin(async move {
-            sqlx::query("PRAGMA journal_mode=WAL").execute(&mut *c).await?;
-            sqlx::query("PRAGMA synchronous=FULL").execute(&mut *c).await?;
-            Ok(())
-        }))
+        .after_connect(|c, _| {
+            Box::pin(async move {
+                sqlx::query("PRAGMA journal_mode=WAL")
+                    .execute(&mut *c)
+                    .await?;
+                sqlx::query("PRAGMA synchronous=FULL")
+                    .execute(&mut *c)
+                    .await?;
+                Ok(())
+            })
+        })
         .connect(&url)
         .await?;
-    sqlx::query("CREATE TABLE rows (id INTEGER PRIMARY KEY, body TEXT NOT NULL)").execute(&pool).await?;
+    sqlx::query("CREATE TABLE rows (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        .execute(&pool)
+        .await?;
     let text = entry.to_string();
     let started = Instant::now();
     let mut id = 0i64;
@@ -247,7 +260,10 @@ pub async fn ledger(args: LedgerArgs) -> Result<ExitCode> {
         let mut tx = pool.begin().await?;
         let n = 1000.min(args.entries - id as u64) as usize;
         for chunk in (0..n).collect::<Vec<_>>().chunks(250) {
-            let sql = format!("INSERT INTO rows (id, body) VALUES {}", vec!["(?, ?)"; chunk.len()].join(", "));
+            let sql = format!(
+                "INSERT INTO rows (id, body) VALUES {}",
+                vec!["(?, ?)"; chunk.len()].join(", ")
+            );
             let mut q = sqlx::query(&sql);
             for _ in chunk {
                 id += 1;
@@ -259,7 +275,10 @@ pub async fn ledger(args: LedgerArgs) -> Result<ExitCode> {
     }
     let anchor = args.entries as f64 / started.elapsed().as_secs_f64();
     println!("message log appends (fsync'd batches, signed checkpoints, {} concurrent): {ours:.0} entries/s", args.concurrency);
-    println!("SQLite 1,000-row fsync'd transactions (anchor): {anchor:.0} rows/s; ratio {:.2}x", ours / anchor);
+    println!(
+        "SQLite 1,000-row fsync'd transactions (anchor): {anchor:.0} rows/s; ratio {:.2}x",
+        ours / anchor
+    );
     // Proofs at scale.
     let mut tree = lienthong_ledger::MerkleTree::with_capacity(args.proof_tree_size as usize);
     for i in 0..args.proof_tree_size {
@@ -269,12 +288,18 @@ pub async fn ledger(args: LedgerArgs) -> Result<ExitCode> {
     let samples = 100_000u64;
     let started = Instant::now();
     for i in 0..samples {
-        std::hint::black_box(tree.inclusion_proof((i * 7_919) % n, n).map_err(|e| anyhow::anyhow!("{e}"))?);
+        std::hint::black_box(
+            tree.inclusion_proof((i * 7_919) % n, n)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
     }
     let inclusion_us = started.elapsed().as_secs_f64() * 1e6 / samples as f64;
     let started = Instant::now();
     for i in 0..samples {
-        std::hint::black_box(tree.consistency_proof(1 + (i * 7_919) % (n - 1), n).map_err(|e| anyhow::anyhow!("{e}"))?);
+        std::hint::black_box(
+            tree.consistency_proof(1 + (i * 7_919) % (n - 1), n)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
     }
     let consistency_us = started.elapsed().as_secs_f64() * 1e6 / samples as f64;
     println!("proofs at {n} entries: inclusion {inclusion_us:.2} µs, consistency {consistency_us:.2} µs (mean of {samples})");

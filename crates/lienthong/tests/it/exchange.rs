@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Kill(Vec<Child>);
+pub struct Kill(pub Vec<Child>);
 
 impl Drop for Kill {
     fn drop(&mut self) {
@@ -33,7 +33,7 @@ fn url(var: &str) -> Option<String> {
     }
 }
 
-fn run(dir: &Path, args: &[&str]) -> String {
+pub fn run(dir: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_lienthong"))
         .args(args)
         .current_dir(dir)
@@ -47,11 +47,11 @@ fn run(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn value(line: &str) -> String {
+pub fn value(line: &str) -> String {
     line.split('"').nth(1).unwrap().to_owned()
 }
 
-fn port() -> u16 {
+pub fn port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -59,7 +59,7 @@ fn port() -> u16 {
         .port()
 }
 
-fn wait_http(port: u16) {
+pub fn wait_http(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if let Ok(r) = http(port, "/healthz", &[]) {
@@ -73,7 +73,7 @@ fn wait_http(port: u16) {
 }
 
 /// A plain HTTP/1.1 request, written by hand as any X-Road REST client would send it.
-fn http(port: u16, path: &str, headers: &[(&str, &str)]) -> std::io::Result<String> {
+pub fn http(port: u16, path: &str, headers: &[(&str, &str)]) -> std::io::Result<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `lienthong` binary on real files.
 
 mod cli_errors;
+mod crash;
 mod exchange;
 mod recall;
 
