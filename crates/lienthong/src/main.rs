@@ -4,6 +4,7 @@
 mod bench;
 mod pipeline;
 mod roles;
+mod sync_cmd;
 mod validate;
 
 use std::io::Write;
@@ -72,6 +73,11 @@ enum Command {
     Node {
         #[command(subcommand)]
         command: RunCommand,
+    },
+    /// Stream agency tables into the center's replica, validated against the dictionary.
+    Sync {
+        #[command(subcommand)]
+        command: sync_cmd::SyncCommand,
     },
     /// A node's tamper-evident message log: verify it, export and check evidence.
     Log {
@@ -176,7 +182,7 @@ enum CodeList {
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
-enum OutputFormat {
+pub enum OutputFormat {
     Table,
     Json,
 }
@@ -245,6 +251,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command: BenchCommand::Ledger(args),
         } => runtime()?.block_on(bench::ledger(args)),
         Command::Keys { command } => roles::keys(command),
+        Command::Sync { command } => runtime()?.block_on(sync_cmd::sync(command)),
         Command::Log { command } => runtime()?.block_on(roles::log(command)),
         Command::Registry { command } => match command {
             RegistryCommand::Run { config } => runtime()?.block_on(roles::registry_run(&config)),

@@ -4,6 +4,7 @@ mod cli_errors;
 mod crash;
 mod exchange;
 mod recall;
+mod sync;
 
 use std::path::Path;
 use std::process::{Command, Output};
