@@ -5,6 +5,7 @@ mod crash;
 mod exchange;
 mod recall;
 mod sync;
+mod sync_crash;
 
 use std::path::Path;
 use std::process::{Command, Output};
