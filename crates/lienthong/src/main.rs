@@ -2,6 +2,7 @@
 //! typed configuration and calls the library crates.
 
 mod bench;
+mod demo;
 mod pipeline;
 mod roles;
 mod sync_cmd;
@@ -32,6 +33,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The national demo: registry, population register, sector agencies, provinces and the
+    /// National Data Center on loopback, with synthetic data, agreements, sync and a live
+    /// workload. Prints what to open and what to try.
+    Demo(demo::Args),
     /// Generate a synthetic citizen register and sector datasets with recorded defects.
     #[command(
         after_long_help = "Example:\n  lienthong synth --citizens 100000 --seed 7 --out data/\n  lienthong synth --citizens 1000 --seed 1 --out small/ --noise tcvn3=0.05 --noise duplicate=0"
@@ -189,6 +194,17 @@ pub enum OutputFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Diagnostics on stderr; LIENTHONG_LOG (or RUST_LOG) sets the filter, default warnings.
+    let filter = std::env::var("LIENTHONG_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .try_init();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -251,6 +267,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command: BenchCommand::Ledger(args),
         } => runtime()?.block_on(bench::ledger(args)),
         Command::Keys { command } => roles::keys(command),
+        Command::Demo(args) => runtime()?.block_on(demo::run(args)),
         Command::Sync { command } => runtime()?.block_on(sync_cmd::sync(command)),
         Command::Log { command } => runtime()?.block_on(roles::log(command)),
         Command::Registry { command } => match command {

@@ -2,6 +2,7 @@
 
 mod cli_errors;
 mod crash;
+mod demo;
 mod exchange;
 mod recall;
 mod sync;

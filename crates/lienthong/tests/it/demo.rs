@@ -1,0 +1,146 @@
+//! The national demo end to end: starts on ephemeral-ish ports, its printed curl commands
+//! work as printed, changes reach the center, Ctrl-C stops it cleanly and a restart resumes.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn start(data_dir: &std::path::Path, port: u16) -> (std::process::Child, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lienthong"))
+        .args([
+            "demo",
+            "--citizens",
+            "300",
+            "--port",
+            &port.to_string(),
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let ready = line.starts_with("ready");
+        lines.push(line);
+        if ready {
+            break;
+        }
+    }
+    assert!(
+        lines.last().is_some_and(|l| l.starts_with("ready")),
+        "demo did not start: {lines:?}"
+    );
+    (child, lines)
+}
+
+fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "demo did not stop on Ctrl-C");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = 20_000 + (std::process::id() % 20_000) as u16;
+    let (mut child, lines) = start(&data, port);
+    let curls: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.trim_start().starts_with("curl "))
+        .collect();
+    assert_eq!(curls.len(), 3, "{lines:#?}");
+    let run = |cmd: &str| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(cmd.trim())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let allowed = run(curls[0]);
+    assert!(
+        allowed.contains("\"personal_id\"") && !allowed.contains("ethnicity"),
+        "{allowed}"
+    );
+    let refused = run(curls[1]);
+    assert!(
+        refused.starts_with("HTTP/1.1 403")
+            && refused
+                .to_ascii_lowercase()
+                .contains("x-road-error: client.purposenotallowed"),
+        "{refused}"
+    );
+    let masked = run(curls[2]);
+    assert!(masked.contains("\"ethnicity\":\"***\""), "{masked}");
+
+    // Sync reaches the center (the printed status command, run as printed).
+    let status_line = lines
+        .iter()
+        .find(|l| l.contains("sync status"))
+        .unwrap()
+        .trim()
+        .replacen("lienthong", env!("CARGO_BIN_EXE_lienthong"), 1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = run(&status_line);
+        let citizen = status
+            .lines()
+            .find(|l| l.starts_with("VN/GOV/BCA/DANCU/citizen"))
+            .unwrap_or("")
+            .to_owned();
+        let applied: u64 = citizen
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        if applied > 250 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sync did not reach the center: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(interrupt(&mut child).success(), "Ctrl-C exits 0");
+
+    // Running again resumes: no regeneration, same data, answers at once.
+    let started = Instant::now();
+    let (mut again, lines2) = start(&data, port);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(
+        lines2
+            .iter()
+            .filter(|l| l.trim_start().starts_with("curl "))
+            .count(),
+        3
+    );
+    assert_eq!(run(curls[0]), allowed, "same data after a restart");
+    let log_line = lines2
+        .iter()
+        .find(|l| l.contains("log verify"))
+        .unwrap()
+        .trim()
+        .replacen("lienthong", env!("CARGO_BIN_EXE_lienthong"), 1);
+    assert!(run(&log_line).starts_with("intact:"));
+    assert!(interrupt(&mut again).success());
+}
