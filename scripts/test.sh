@@ -59,9 +59,17 @@ ensure_nats() {
   wait_port 4222 || service_failed "NATS JetStream could not be started"
 }
 
+ensure_chromium() {
+  # The dashboard test drives Debian's Chromium headless.
+  command -v chromium >/dev/null && return 0
+  log "installing chromium for the browser test"
+  apt_install chromium || service_failed "chromium could not be installed"
+}
+
 ensure_postgres
 ensure_mariadb
 ensure_nats
+ensure_chromium
 export LIENTHONG_TEST_POSTGRES_URL="${LIENTHONG_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 export LIENTHONG_TEST_MARIADB_URL="${LIENTHONG_TEST_MARIADB_URL:-mysql://root@127.0.0.1:3306/test}"
 export LIENTHONG_TEST_NATS_URL="${LIENTHONG_TEST_NATS_URL:-nats://127.0.0.1:4222}"

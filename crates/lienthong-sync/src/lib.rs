@@ -471,4 +471,8 @@ impl Pipeline {
     pub fn name(&self) -> &str {
         &self.config.name
     }
+
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
 }

@@ -383,6 +383,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         agreements: agreements(),
         revoked: vec![],
     };
+    let registry_content = registry.clone();
     let store = lienthong_registry::store::Store::connect(&db("registry")).await?;
     let app = lienthong_registry::server::app(lienthong_registry::server::Config {
         store,
@@ -466,6 +467,34 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             );
         }
     }
+    // The dashboard of the center: its own read-only views of the logs and the pipelines.
+    let mut logs = Vec::new();
+    for a in AGENCIES {
+        let path = dir
+            .join(format!("{}.messages.db", slug(a.id)))
+            .display()
+            .to_string();
+        logs.push((
+            a.id.to_owned(),
+            lienthong_web::open_log(&path)
+                .await
+                .with_context(|| format!("opening {path}"))?,
+        ));
+    }
+    let mut status_pipelines = Vec::new();
+    for p in &pipelines {
+        status_pipelines.push(Pipeline::open(p.config().clone(), crate::validate::today()).await?);
+    }
+    let dashboard = lienthong_web::router(lienthong_web::Sources {
+        registry: registry_content,
+        logs,
+        pipelines: status_pipelines,
+    });
+    let dashboard_addr = SocketAddr::from(([127, 0, 0, 1], args.port + 1));
+    let dashboard_listener = tokio::net::TcpListener::bind(dashboard_addr)
+        .await
+        .with_context(|| format!("binding the dashboard {dashboard_addr}"))?;
+    tokio::spawn(async move { axum::serve(dashboard_listener, dashboard).await });
     tokio::spawn(async move {
         loop {
             for p in &pipelines {
@@ -504,6 +533,8 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         nodes.len(),
         ports.registry()
     );
+    println!();
+    println!("Dashboard of the National Data Center: http://{dashboard_addr}/  (English: http://{dashboard_addr}/?lang=en)");
     println!();
     for (i, a) in AGENCIES.iter().enumerate() {
         let (c, _, adm) = ports.node(i);

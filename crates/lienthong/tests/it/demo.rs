@@ -121,6 +121,7 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    dashboard(&lines, curls[0]);
     assert!(interrupt(&mut child).success(), "Ctrl-C exits 0");
 
     // Running again resumes: no regeneration, same data, answers at once.
@@ -143,4 +144,128 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
         .replacen("lienthong", env!("CARGO_BIN_EXE_lienthong"), 1);
     assert!(run(&log_line).starts_with("intact:"));
     assert!(interrupt(&mut again).success());
+}
+
+fn get_json(url: &str) -> serde_json::Value {
+    let out = Command::new("curl").args(["-sf", url]).output().unwrap();
+    assert!(out.status.success(), "{url}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Headless Chromium (Debian's package; the test command installs it) on the dashboard.
+fn chromium(args: &[&str]) -> Option<String> {
+    let bin = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(bin) = bin else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "chromium is not installed under CI=true"
+        );
+        eprintln!(
+            "skipping the browser part: chromium is not installed (scripts/test.sh installs it)"
+        );
+        return None;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .output()
+        .unwrap();
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn number_in(dom: &str, id: &str) -> u64 {
+    let start = dom
+        .find(&format!("id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no #{id} in the page"))
+        + id.len()
+        + 6;
+    dom[start..]
+        .split('<')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn dashboard(lines: &[String], allowed_curl: &str) {
+    let url = lines
+        .iter()
+        .find_map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("http://") && l.starts_with("Dashboard"))
+        })
+        .expect("dashboard URL printed")
+        .to_owned();
+    // An exchange with a known id, to search for.
+    let tagged = format!("{} -H 'X-Road-Id: dash-1'", allowed_curl.trim());
+    assert!(Command::new("sh")
+        .arg("-c")
+        .arg(&tagged)
+        .status()
+        .unwrap()
+        .success());
+    let before = get_json(&format!("{url}api/overview"))["exchanges"]["total"]
+        .as_u64()
+        .unwrap();
+    let Some(dom) = chromium(&["--dump-dom", &url]) else {
+        return;
+    };
+    let after = get_json(&format!("{url}api/overview"))["exchanges"]["total"]
+        .as_u64()
+        .unwrap();
+    let shown = number_in(&dom, "total");
+    assert!(
+        before <= shown && shown <= after,
+        "page shows {shown}, API said {before}..{after}"
+    );
+    assert!(
+        dom.contains("Đồng bộ về Trung tâm") && dom.contains("VN/GOV/BCA/DANCU/citizen"),
+        "Vietnamese page with the sync table"
+    );
+    let en = chromium(&["--dump-dom", &format!("{url}?lang=en")]).unwrap();
+    assert!(en.contains("Sync to the center") && en.contains("Refusals by reason"));
+    let api = get_json(&format!("{url}api/log?message_id=dash-1"));
+    assert_eq!(
+        api["records"].as_array().map(Vec::len),
+        Some(2),
+        "consumer and provider records: {api}"
+    );
+    let log_page =
+        chromium(&["--dump-dom", &format!("{url}log?lang=en&message_id=dash-1")]).unwrap();
+    assert_eq!(number_in(&log_page, "found"), 2);
+    assert!(log_page.contains("insurance-enrolment"));
+    // A screenshot as a test artifact.
+    let artifacts =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("dashboard.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1280,1600",
+        &url,
+    ])
+    .unwrap();
+    assert!(
+        std::fs::metadata(&shot)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false),
+        "screenshot written to {}",
+        shot.display()
+    );
 }

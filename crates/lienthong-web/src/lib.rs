@@ -1,0 +1,307 @@
+//! The operator dashboard, served by the National Data Center: connections (members, nodes,
+//! agreements), exchange traffic by service and refusals by reason (from the nodes' message
+//! logs), sync per pipeline, and message-log search by message id. Every page is plain
+//! server-rendered HTML (no JavaScript framework) in Vietnamese (`?lang=vi`, default) or
+//! English (`?lang=en`), and every view has its JSON twin under `/api/`.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use lienthong_registry::Registry;
+use lienthong_sync::Pipeline;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::{AnyPool, Row};
+
+/// What the dashboard reads.
+pub struct Sources {
+    pub registry: Registry,
+    /// (member id, message-log pool) per node.
+    pub logs: Vec<(String, AnyPool)>,
+    pub pipelines: Vec<Pipeline>,
+}
+
+pub fn router(sources: Sources) -> Router {
+    Router::new()
+        .route("/", get(page_overview))
+        .route("/log", get(page_log))
+        .route("/api/overview", get(api_overview))
+        .route("/api/log", get(api_log))
+        .with_state(Arc::new(sources))
+}
+
+/// Opens a node's message log read-only.
+pub async fn open_log(path: &str) -> Result<AnyPool, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    AnyPool::connect(&format!("sqlite://{path}?mode=ro")).await
+}
+
+async fn overview(s: &Sources) -> Value {
+    let members: Vec<Value> = s.registry.members.iter().map(|m| json!({ "id": m.id, "name": m.name, "address": m.address, "revoked": s.registry.is_revoked(&m.id) })).collect();
+    let agreements: Vec<Value> = s.registry.agreements.iter().map(|a| json!({ "consumer": a.consumer, "service": a.service, "purposes": a.purposes, "fields": a.fields, "valid_to": a.valid_to })).collect();
+    let mut by_service: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    let mut refusals: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut per_minute: std::collections::BTreeMap<i64, u64> = Default::default();
+    // Provider-side records count each exchange once.
+    for (_, pool) in &s.logs {
+        let rows = sqlx::query("SELECT entry FROM log_entries ORDER BY idx DESC LIMIT 20000")
+            .fetch_all(pool)
+            .await
+            .unwrap_or_default();
+        for r in rows {
+            let Ok(text) = r.try_get::<String, _>(0) else {
+                continue;
+            };
+            let Ok(e) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            if e["side"] != "provider" {
+                continue;
+            }
+            let service = e["service"].as_str().unwrap_or("").to_owned();
+            let code = e["code"].as_str().unwrap_or("").to_owned();
+            let entry = by_service.entry(service).or_default();
+            entry.0 += 1;
+            if code != "ok" {
+                entry.1 += 1;
+                *refusals.entry(code).or_default() += 1;
+            }
+            *per_minute
+                .entry(e["timestamp"].as_i64().unwrap_or(0) / 60 * 60)
+                .or_default() += 1;
+        }
+    }
+    let mut sync = Vec::new();
+    for p in &s.pipelines {
+        if let Ok(st) = p.status().await {
+            sync.push(json!({ "pipeline": st.name, "rows_applied": st.rows_applied, "quarantined": st.quarantined, "backlog_rows": st.lag_rows, "position": st.position.0 }));
+        }
+    }
+    let total: u64 = by_service.values().map(|v| v.0).sum();
+    let refused: u64 = by_service.values().map(|v| v.1).sum();
+    json!({
+        "members": members,
+        "agreements": agreements,
+        "exchanges": { "total": total, "refused": refused,
+            "by_service": by_service.iter().map(|(k, (n, r))| json!({ "service": k, "total": n, "refused": r })).collect::<Vec<_>>(),
+            "refusals_by_reason": refusals.iter().map(|(k, n)| json!({ "code": k, "count": n })).collect::<Vec<_>>(),
+            "per_minute": per_minute.iter().map(|(t, n)| json!({ "minute": t, "count": n })).collect::<Vec<_>>() },
+        "sync": sync,
+    })
+}
+
+async fn api_overview(State(s): State<Arc<Sources>>) -> Json<Value> {
+    Json(overview(&s).await)
+}
+
+#[derive(Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+    message_id: Option<String>,
+}
+
+fn t(en: bool, vi: &'static str, english: &'static str) -> &'static str {
+    if en {
+        english
+    } else {
+        vi
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn layout(en: bool, title: &str, body: &str) -> Html<String> {
+    let lang = if en { "en" } else { "vi" };
+    Html(format!(
+        r#"<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title} — lienthong</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1d2733}}table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #cdd5df;padding:.3rem .6rem;text-align:left}}th{{background:#eef2f7}}.num{{text-align:right}}nav a{{margin-right:1rem}}.bar{{background:#3b82f6;height:.8rem;display:inline-block}}</style></head>
+<body><nav><a href="/?lang={lang}">{}</a><a href="/log?lang={lang}">{}</a><a href="?lang={}">{}</a></nav><h1>{title}</h1>{body}</body></html>"#,
+        t(en, "Tổng quan", "Overview"),
+        t(en, "Nhật ký trao đổi", "Message log"),
+        if en { "vi" } else { "en" },
+        t(en, "English", "Tiếng Việt"),
+    ))
+}
+
+async fn page_overview(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>) -> Html<String> {
+    let en = q.lang.as_deref() == Some("en");
+    let o = overview(&s).await;
+    let mut b = String::new();
+    let ex = &o["exchanges"];
+    b.push_str(&format!(
+        r#"<p id="totals">{}: <b id="total">{}</b> · {}: <b id="refused">{}</b></p>"#,
+        t(en, "Lượt trao đổi", "Exchanges"),
+        ex["total"],
+        t(en, "bị từ chối", "refused"),
+        ex["refused"]
+    ));
+    b.push_str(&format!(
+        "<h2>{}</h2><table id=\"by-service\"><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
+        t(en, "Theo dịch vụ", "By service"),
+        t(en, "Dịch vụ", "Service"),
+        t(en, "Tổng", "Total"),
+        t(en, "Từ chối", "Refused")
+    ));
+    for r in ex["by_service"].as_array().into_iter().flatten() {
+        b.push_str(&format!(
+            "<tr><td>{}</td><td class=num>{}</td><td class=num>{}</td></tr>",
+            esc(r["service"].as_str().unwrap_or("")),
+            r["total"],
+            r["refused"]
+        ));
+    }
+    b.push_str(&format!(
+        "</table><h2>{}</h2><table id=\"refusals\"><tr><th>{}</th><th>{}</th></tr>",
+        t(en, "Từ chối theo lý do", "Refusals by reason"),
+        t(en, "Mã lỗi", "Code"),
+        t(en, "Số lượt", "Count")
+    ));
+    for r in ex["refusals_by_reason"].as_array().into_iter().flatten() {
+        b.push_str(&format!(
+            "<tr><td>{}</td><td class=num>{}</td></tr>",
+            esc(r["code"].as_str().unwrap_or("")),
+            r["count"]
+        ));
+    }
+    let max = ex["per_minute"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["count"].as_u64())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    b.push_str(&format!(
+        "</table><h2>{}</h2><table id=\"traffic\">",
+        t(en, "Lưu lượng theo phút", "Traffic per minute")
+    ));
+    for r in ex["per_minute"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .rev()
+        .take(30)
+    {
+        let n = r["count"].as_u64().unwrap_or(0);
+        // Vietnam time (UTC+7), HH:MM.
+        let minute = (r["minute"].as_i64().unwrap_or(0) + 7 * 3600).rem_euclid(86_400) / 60;
+        b.push_str(&format!("<tr><td>{:02}:{:02}</td><td class=num>{n}</td><td><span class=bar style=\"width:{}px\"></span></td></tr>", minute / 60, minute % 60, n * 300 / max));
+    }
+    b.push_str(&format!("</table><h2>{}</h2><table id=\"sync\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>", t(en, "Đồng bộ về Trung tâm", "Sync to the center"), t(en, "Luồng", "Pipeline"), t(en, "Đã áp dụng", "Applied"), t(en, "Cách ly", "Quarantined"), t(en, "Tồn đọng", "Backlog")));
+    for r in o["sync"].as_array().into_iter().flatten() {
+        b.push_str(&format!(
+            "<tr><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td></tr>",
+            esc(r["pipeline"].as_str().unwrap_or("")),
+            r["rows_applied"],
+            r["quarantined"],
+            r["backlog_rows"]
+        ));
+    }
+    b.push_str(&format!(
+        "</table><h2>{}</h2><table id=\"members\"><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
+        t(en, "Kết nối", "Connections"),
+        t(en, "Thành viên", "Member"),
+        t(en, "Tên", "Name"),
+        t(en, "Địa chỉ nút", "Node address")
+    ));
+    for m in o["members"].as_array().into_iter().flatten() {
+        b.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(m["id"].as_str().unwrap_or("")),
+            esc(m["name"].as_str().unwrap_or("")),
+            esc(m["address"].as_str().unwrap_or("—"))
+        ));
+    }
+    b.push_str(&format!(
+        "</table><h2>{}</h2><table id=\"agreements\"><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
+        t(en, "Thỏa thuận chia sẻ", "Sharing agreements"),
+        t(en, "Bên dùng", "Consumer"),
+        t(en, "Dịch vụ", "Service"),
+        t(en, "Mục đích", "Purposes")
+    ));
+    for a in o["agreements"].as_array().into_iter().flatten() {
+        b.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(a["consumer"].as_str().unwrap_or("")),
+            esc(a["service"].as_str().unwrap_or("")),
+            esc(&a["purposes"].to_string())
+        ));
+    }
+    b.push_str("</table><p><a href=\"/api/overview\">JSON</a></p>");
+    layout(
+        en,
+        t(en, "Bảng điều khiển liên thông", "lienthong dashboard"),
+        &b,
+    )
+}
+
+async fn find(s: &Sources, message_id: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (member, pool) in &s.logs {
+        let rows = sqlx::query("SELECT idx, entry FROM log_entries WHERE message_id = ?")
+            .bind(message_id.to_owned())
+            .fetch_all(pool)
+            .await
+            .unwrap_or_default();
+        for r in rows {
+            let entry: Value = r
+                .try_get::<String, _>(1)
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(Value::Null);
+            out.push(json!({ "node": member, "index": r.try_get::<i64, _>(0).unwrap_or(-1), "entry": entry }));
+        }
+    }
+    out
+}
+
+async fn api_log(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>) -> Response {
+    match q.message_id {
+        Some(id) if !id.is_empty() => {
+            Json(json!({ "message_id": id, "records": find(&s, &id).await })).into_response()
+        }
+        _ => (
+            axum::http::StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "message_id is required" })),
+        )
+            .into_response(),
+    }
+}
+
+async fn page_log(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>) -> Html<String> {
+    let en = q.lang.as_deref() == Some("en");
+    let lang = if en { "en" } else { "vi" };
+    let id = q.message_id.clone().unwrap_or_default();
+    let mut b = format!(
+        r#"<form method="get" action="/log"><input type="hidden" name="lang" value="{lang}"><label>{} <input name="message_id" value="{}"></label> <button>{}</button></form>"#,
+        t(en, "Mã thông điệp (X-Road-Id)", "Message id (X-Road-Id)"),
+        esc(&id),
+        t(en, "Tìm", "Search")
+    );
+    if !id.is_empty() {
+        let records = find(&s, &id).await;
+        b.push_str(&format!("<p>{}: <b id=\"found\">{}</b></p><table id=\"records\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>", t(en, "Bản ghi", "Records"), records.len(), t(en, "Nút", "Node"), t(en, "Bên", "Side"), t(en, "Bên dùng", "Consumer"), t(en, "Mục đích", "Purpose"), t(en, "Cán bộ", "Officer"), t(en, "Kết quả", "Result")));
+        for r in &records {
+            let e = &r["entry"];
+            b.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(r["node"].as_str().unwrap_or("")),
+                esc(e["side"].as_str().unwrap_or("")),
+                esc(e["client"].as_str().unwrap_or("")),
+                esc(e["purpose"].as_str().unwrap_or("")),
+                esc(e["user_id"].as_str().unwrap_or("")),
+                esc(e["code"].as_str().unwrap_or(""))
+            ));
+        }
+        b.push_str("</table>");
+    }
+    layout(en, t(en, "Nhật ký trao đổi", "Message log"), &b)
+}
