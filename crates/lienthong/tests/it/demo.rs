@@ -121,6 +121,8 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    // A change in an agency database reaches the center's replica.
+    change_reaches_center(&data);
     dashboard(&lines, curls[0]);
     assert!(interrupt(&mut child).success(), "Ctrl-C exits 0");
 
@@ -268,4 +270,30 @@ fn dashboard(lines: &[String], allowed_curl: &str) {
         "screenshot written to {}",
         shot.display()
     );
+}
+
+fn change_reaches_center(data: &std::path::Path) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let agency = sqlx::AnyPool::connect(&format!("sqlite://{}", data.join("VN_GOV_BHXH_SI.db").display())).await.unwrap();
+        let no: String = sqlx::Row::get(&sqlx::query("SELECT insurance_no FROM participants LIMIT 1").fetch_one(&agency).await.unwrap(), 0);
+        // Now, in Vietnam time, as the agency's own system would stamp it.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 + 1;
+        let secs = (now + lienthong_core::VIETNAM_UTC_OFFSET_S).rem_euclid(86_400);
+        let stamp = format!("{}T{:02}:{:02}:{:02}+07:00", lienthong_core::vietnam_date(now), secs / 3600, (secs / 60) % 60, secs % 60);
+        sqlx::query("UPDATE participants SET employer_name = 'Công ty TNHH Thay Đổi', updated_at = ? WHERE insurance_no = ?").bind(stamp).bind(no.clone()).execute(&agency).await.unwrap();
+        agency.close().await;
+        let center = sqlx::AnyPool::connect(&format!("sqlite://{}", data.join("center-replica.db").display())).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let row = sqlx::query("SELECT employer_name FROM social_insurance WHERE insurance_no = ?").bind(no.clone()).fetch_optional(&center).await.unwrap();
+            if row.is_some_and(|r| sqlx::Row::get::<String, _>(&r, 0) == "Công ty TNHH Thay Đổi") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the change to {no} did not reach the center");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        center.close().await;
+    });
 }
