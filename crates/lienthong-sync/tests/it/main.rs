@@ -121,6 +121,13 @@ async fn contract(source: &str, replica: &str) {
     .get(0);
     assert!(reasons.contains("id.length"), "{reasons}");
 
+    // A schema change on the source (an added column) does not stop the pipeline.
+    exec(
+        source,
+        &format!("ALTER TABLE {src_table} ADD COLUMN extra_note {text}"),
+    )
+    .await;
+    assert_eq!(p.step().await.unwrap().applied, 0);
     // A restart resumes from the checkpoint: only new and updated rows are applied.
     drop(p);
     insert(
