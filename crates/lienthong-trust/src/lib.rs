@@ -62,17 +62,38 @@ impl SigningKey {
     }
 }
 
-/// Verifies a detached base64 signature with a base64 public key.
-pub fn verify(public_b64: &str, message: &[u8], signature_b64: &str) -> Result<(), TrustError> {
-    let key: [u8; 32] = B64
+/// Parsed member keys, by their base64 form: decompressing a point costs a fifth of a
+/// verification, and the same few keys verify every message. Bounded: cleared when full.
+fn verifying_key(public_b64: &str) -> Result<ed25519_dalek::VerifyingKey, TrustError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    const KEYS_MAX: usize = 4096;
+    static CACHE: OnceLock<Mutex<HashMap<String, ed25519_dalek::VerifyingKey>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(k) = cache.lock().ok().and_then(|c| c.get(public_b64).copied()) {
+        return Ok(k);
+    }
+    let bytes: [u8; 32] = B64
         .decode(public_b64)
         .ok()
         .and_then(|k| k.try_into().ok())
         .ok_or(TrustError::Key(
             "public key is not 32 bytes of base64".into(),
         ))?;
-    let key = ed25519_dalek::VerifyingKey::from_bytes(&key)
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
         .map_err(|e| TrustError::Key(e.to_string()))?;
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= KEYS_MAX {
+            c.clear();
+        }
+        c.insert(public_b64.to_owned(), key);
+    }
+    Ok(key)
+}
+
+/// Verifies a detached base64 signature with a base64 public key.
+pub fn verify(public_b64: &str, message: &[u8], signature_b64: &str) -> Result<(), TrustError> {
+    let key = verifying_key(public_b64)?;
     let sig: [u8; 64] = B64
         .decode(signature_b64)
         .ok()
