@@ -54,6 +54,10 @@ pub enum GatewayError {
     Backend(String),
     #[error("message log unavailable: {0}")]
     LogUnavailable(String),
+    #[error("{0}")]
+    Busy(String),
+    #[error("member {0} is not registered")]
+    UnknownMember(String),
 }
 
 impl GatewayError {
@@ -81,6 +85,8 @@ impl GatewayError {
             Registry(_) => "Server.RegistryUnavailable",
             Backend(_) => "Server.BackendFailed",
             LogUnavailable(_) => "Server.MessageLogUnavailable",
+            Busy(_) => "Server.Busy",
+            UnknownMember(_) => "Client.UnknownMember",
         }
     }
 
@@ -100,7 +106,9 @@ impl GatewayError {
             ProviderUnreachable(_) | BadResponse => StatusCode::BAD_GATEWAY,
             Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Registry(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Backend(_) | LogUnavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Backend(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            LogUnavailable(_) | Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            UnknownMember(_) => StatusCode::UNAUTHORIZED,
         }
     }
 }
@@ -112,7 +120,16 @@ impl IntoResponse for GatewayError {
         } else {
             tracing::info!(code = self.code(), error = %self, "request refused");
         }
-        let body = serde_json::json!({ "type": self.code(), "message": self.to_string() });
+        // Database and backend errors stay in the node's own logs: their text can carry schema
+        // details or values.
+        let message = match &self {
+            GatewayError::Backend(_) => {
+                "the provider's backend failed; the provider's operators have the details"
+                    .to_owned()
+            }
+            other => other.to_string(),
+        };
+        let body = serde_json::json!({ "type": self.code(), "message": message });
         let mut response = (self.status(), Json(body)).into_response();
         response.headers_mut().insert(
             crate::protocol::xroad::ERROR,

@@ -66,6 +66,9 @@ pub struct RestConfig {
     pub base_url: String,
 }
 
+/// Longest message id accepted (X-Road ids are UUIDs).
+const MESSAGE_ID_BYTES_MAX: usize = 128;
+
 /// Remembers message ids inside the timestamp window; bounded.
 struct ReplayGuard {
     seen: HashMap<String, u64>,
@@ -74,18 +77,36 @@ struct ReplayGuard {
 }
 
 impl ReplayGuard {
-    fn check(&mut self, message_id: &str, timestamp: u64, now: u64) -> Result<(), GatewayError> {
-        if timestamp + self.window_s < now || timestamp > now + self.window_s {
+    fn check(
+        &mut self,
+        client: &str,
+        message_id: &str,
+        timestamp: u64,
+        now: u64,
+    ) -> Result<(), GatewayError> {
+        if now.abs_diff(timestamp) > self.window_s {
             return Err(GatewayError::StaleMessage(self.window_s));
+        }
+        if message_id.is_empty() || message_id.len() > MESSAGE_ID_BYTES_MAX {
+            return Err(GatewayError::BadRequest(format!(
+                "message id must be 1 to {MESSAGE_ID_BYTES_MAX} bytes"
+            )));
         }
         if self.seen.len() >= self.entries_max {
             let horizon = now.saturating_sub(self.window_s);
             self.seen.retain(|_, t| *t >= horizon);
             if self.seen.len() >= self.entries_max {
-                return Err(GatewayError::Backend("replay cache full; try again".into()));
+                return Err(GatewayError::Busy(
+                    "replay cache full; try again shortly".into(),
+                ));
             }
         }
-        if self.seen.insert(message_id.to_owned(), timestamp).is_some() {
+        // Keyed by client too: two consumers may pick the same X-Road-Id.
+        if self
+            .seen
+            .insert(format!("{client}\u{1f}{message_id}"), timestamp)
+            .is_some()
+        {
             return Err(GatewayError::Replay(message_id.chars().take(64).collect()));
         }
         Ok(())
@@ -418,6 +439,7 @@ async fn consume(
     let service_id = ServiceId::parse(&segments[..5].join("/"))
         .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
     let sub_path = segments.get(5).map(|p| format!("/{p}")).unwrap_or_default();
+    check_sub_path(&sub_path)?;
     let client_header = header_str(&parts.headers, xroad::CLIENT);
     if client_header.is_empty() {
         return Err(GatewayError::BadRequest(
@@ -434,6 +456,9 @@ async fn consume(
         .registry
         .member(&service_id.provider.to_string())
         .ok_or_else(|| GatewayError::UnknownService(service_id.to_string()))?;
+    if snapshot.registry.is_revoked(&provider.id) {
+        return Err(GatewayError::Revoked(provider.id.clone()));
+    }
     let address = provider.address.clone().ok_or_else(|| {
         GatewayError::UnknownService(format!("{} has no node address", provider.id))
     })?;
@@ -836,7 +861,7 @@ async fn serve_call(
     let member = snapshot
         .registry
         .member(&consumer_s)
-        .ok_or_else(|| GatewayError::UnknownService(format!("member {consumer_s}")))?;
+        .ok_or_else(|| GatewayError::UnknownMember(consumer_s.clone()))?;
     if member.cert_fingerprint != peer_fingerprint {
         return Err(GatewayError::PeerCertificate(consumer_s));
     }
@@ -847,17 +872,14 @@ async fn serve_call(
         signature,
     )
     .map_err(|_| GatewayError::BadSignature)?;
-    let replay_check = node
-        .replay
-        .lock()
-        .map_err(|_| GatewayError::Backend("replay lock poisoned".into()))?
-        .check(signed.message_id, signed.timestamp, now_s());
-    replay_check?;
     let service_id =
         ServiceId::parse(signed.service).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
-    if !rest.starts_with(signed.service) || service_id.provider != node.config.member {
+    if rest != format!("{}{}", signed.service, signed.path)
+        || service_id.provider != node.config.member
+    {
         return Err(GatewayError::UnknownService(signed.service.to_owned()));
     }
+    check_sub_path(signed.path)?;
     let meta = snapshot
         .registry
         .service(signed.service)
@@ -885,10 +907,28 @@ async fn serve_call(
             service: signed.service.to_owned(),
         });
     }
+    // Replays are refused once the caller is known to be entitled, so unentitled callers
+    // cannot fill the cache.
+    let replay_check = node
+        .replay
+        .lock()
+        .map_err(|_| GatewayError::Backend("replay lock poisoned".into()))?
+        .check(signed.client, signed.message_id, signed.timestamp, now_s());
+    replay_check?;
     if let Some(backend) = node.rest.get(&service_id.code) {
         let dataset = catalog::dataset(&meta.dataset).ok_or_else(|| {
             GatewayError::UnknownService(format!("{}: dataset {}", signed.service, meta.dataset))
         })?;
+        if method != Method::GET {
+            return Err(GatewayError::BadRequest(
+                "REST services answer GET only under read agreements".into(),
+            ));
+        }
+        for (field, _) in parse_query(signed.query) {
+            if !field_allowed(agreement, &field, dataset) {
+                return Err(GatewayError::FieldNotAllowed(field));
+            }
+        }
         return proxy(node, backend, method, signed, body, agreement, dataset).await;
     }
     if method != Method::GET {
@@ -923,7 +963,20 @@ async fn serve_call(
                 return Err(GatewayError::FieldNotAllowed(field.clone()));
             }
         }
+        // The cursor is the record key: offered only to consumers allowed to see the key.
+        let key_allowed = table
+            .config
+            .dataset
+            .key
+            .iter()
+            .all(|k| field_allowed(agreement, k, table.config.dataset));
+        if cursor.is_some() && !key_allowed {
+            return Err(GatewayError::FieldNotAllowed(
+                "cursor (the record key)".into(),
+            ));
+        }
         let (rows, next) = table.query(&filters, limit, cursor.as_deref()).await?;
+        let next = next.filter(|_| key_allowed);
         serde_json::json!({ "records": rows.into_iter().map(filter).collect::<Vec<_>>(), "next_cursor": next })
     } else {
         return Err(GatewayError::BadRequest(
@@ -1031,6 +1084,26 @@ fn field_allowed(agreement: &Agreement, field: &str, dataset: &catalog::Dataset)
             && sensitivity(dataset, field) != Sensitivity::SensitivePersonal)
 }
 
+/// A sub-path is empty or `/segment[/segment…]`; nothing that could move a proxied request
+/// elsewhere (`..`, `@`, `?`, `#`, `\\`, control characters) is accepted.
+fn check_sub_path(path: &str) -> Result<(), GatewayError> {
+    let bad = || GatewayError::BadRequest("malformed sub-path".into());
+    if path.is_empty() {
+        return Ok(());
+    }
+    if !path.starts_with('/')
+        || path
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '@' | '?' | '#' | '\\'))
+    {
+        return Err(bad());
+    }
+    if path.split('/').skip(1).any(|seg| seg == ".." || seg == ".") {
+        return Err(bad());
+    }
+    Ok(())
+}
+
 /// Keeps the fields the agreement allows; under `*`, sensitive fields are masked unless named.
 fn project(
     row: Vec<(&'static str, String)>,
@@ -1067,21 +1140,21 @@ mod tests {
             window_s: 300,
             entries_max: 2,
         };
-        assert!(g.check("a", 1000, 1000).is_ok());
+        assert!(g.check("c", "a", 1000, 1000).is_ok());
         assert!(matches!(
-            g.check("a", 1000, 1001),
+            g.check("c", "a", 1000, 1001),
             Err(GatewayError::Replay(_))
         ));
         assert!(matches!(
-            g.check("b", 600, 1000),
+            g.check("c", "b", 600, 1000),
             Err(GatewayError::StaleMessage(_))
         ));
         assert!(matches!(
-            g.check("c", 1400, 1000),
+            g.check("c", "c", 1400, 1000),
             Err(GatewayError::StaleMessage(_))
         ));
-        assert!(g.check("d", 1000, 1000).is_ok());
+        assert!(g.check("c", "d", 1000, 1000).is_ok());
         // Full: entries older than the window are dropped first.
-        assert!(g.check("e", 2000, 2000).is_ok());
+        assert!(g.check("c", "e", 2000, 2000).is_ok());
     }
 }

@@ -408,6 +408,28 @@ async fn revoked_member_and_expired_agreement_are_refused() {
             .map(|o| o.keys().cloned().collect::<Vec<_>>()),
         Some(vec!["personal_id".to_owned()])
     );
+    let t = start_with(3600, |r| {
+        r.agreements[0].fields = vec!["province_code".into(), "full_name".into()]
+    })
+    .await;
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records?province_code=01&limit=1"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert!(
+        r.json["next_cursor"].is_null(),
+        "the cursor is the key, which this agreement does not show: {}",
+        r.json
+    );
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records?province_code=01&cursor=0"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(r.json["type"], "Client.FieldNotAllowed", "{}", r.json);
 }
 
 #[tokio::test]
@@ -567,4 +589,32 @@ async fn rest_backend_is_proxied_with_the_agreement_applied() {
         r.status, 403,
         "the agreement is checked before the backend is called"
     );
+    // Nothing in the sub-path may move the request elsewhere on (or off) the backend.
+    for escape in [
+        "/people/x@127.0.0.1:1",
+        "/people/%2E%2E/%2E%2E/admin",
+        "/people/a%3Fb=c",
+        "/people/a%0Ab",
+    ] {
+        let r = call(
+            &t.consumer,
+            &format!("/r1/{PROVIDER}/profile{escape}"),
+            &[CLIENT, PURPOSE],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.json["type"].as_str()),
+            (400, Some("Client.BadRequest")),
+            "{escape}: {}",
+            r.json
+        );
+    }
+    // Query filters on a proxied service are held to the agreement's fields too.
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{PROVIDER}/profile/people/{PID}?ethnicity=01"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(r.json["type"], "Client.FieldNotAllowed", "{}", r.json);
 }
