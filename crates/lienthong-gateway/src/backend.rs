@@ -75,6 +75,12 @@ impl TableService {
                 config.code, dataset.name
             ));
         }
+        if dataset.key.len() != 1 {
+            return Err(format!(
+                "service {}: dataset {} has a composite key; a table service needs a single key",
+                config.code, dataset.name
+            ));
+        }
         let key = *dataset
             .key
             .first()

@@ -233,14 +233,24 @@ pub struct VerifyReport {
     pub checkpoints: u64,
 }
 
+/// Opens an existing log read-only (verification and export must not change what they inspect).
+async fn connect_ro(path: &str) -> Result<AnyPool, String> {
+    if !std::path::Path::new(path).exists() {
+        return Err(format!("no message log at {path}"));
+    }
+    sqlx::any::install_default_drivers();
+    AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("sqlite://{path}?mode=ro"))
+        .await
+        .map_err(|e| format!("message log {path}: {e}"))
+}
+
 /// Re-derives every leaf and every checkpoint root from the stored entries and checks every
 /// checkpoint signature: any changed byte in an entry, a leaf hash or a checkpoint is found,
 /// and so are two checkpoints of the same size with different roots (a split view).
 pub async fn verify(path: &str, public_key: &str) -> Result<VerifyReport, String> {
-    if !std::path::Path::new(path).exists() {
-        return Err(format!("no message log at {path}"));
-    }
-    let pool = connect(path).await?;
+    let pool = connect_ro(path).await?;
     let rows = sqlx::query("SELECT idx, entry, leaf_hash FROM log_entries ORDER BY idx")
         .fetch_all(&pool)
         .await
@@ -309,19 +319,35 @@ pub async fn verify(path: &str, public_key: &str) -> Result<VerifyReport, String
 /// A self-contained evidence document for one exchange: the entry, its inclusion proof to a
 /// signed checkpoint, and the key that signed it.
 pub async fn evidence(path: &str, message_id: &str, public_key: &str) -> Result<Value, String> {
-    let pool = connect(path).await?;
-    let row = sqlx::query(
-        "SELECT idx, entry FROM log_entries WHERE message_id = ? ORDER BY idx DESC LIMIT 1",
-    )
-    .bind(message_id.to_owned())
-    .fetch_optional(&pool)
-    .await
-    .map_err(|e| e.to_string())?
-    .ok_or(format!(
-        "no exchange with message id {message_id:?} in {path}"
-    ))?;
-    let idx: i64 = row.try_get(0).map_err(|e| e.to_string())?;
-    let entry: String = row.try_get(1).map_err(|e| e.to_string())?;
+    let pool = connect_ro(path).await?;
+    // Several entries can share a message id (a refusal of a replay, a junk call reusing a
+    // real id): the evidence is the first one whose recorded signatures verify.
+    let rows = sqlx::query("SELECT idx, entry FROM log_entries WHERE message_id = ? ORDER BY idx")
+        .bind(message_id.to_owned())
+        .fetch_all(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let decoded: Vec<(i64, String)> = rows
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.try_get::<i64, _>(0).ok()?,
+                r.try_get::<String, _>(1).ok()?,
+            ))
+        })
+        .collect();
+    let (idx, entry) = decoded
+        .iter()
+        .find(|(_, e)| {
+            serde_json::from_str::<Value>(e)
+                .ok()
+                .is_some_and(|v| crate::record::verify_signatures(&v).is_ok())
+        })
+        .or(decoded.first())
+        .cloned()
+        .ok_or(format!(
+            "no exchange with message id {message_id:?} in {path}"
+        ))?;
     let cp = sqlx::query("SELECT size, root, timestamp, signature FROM log_checkpoints WHERE size > ? ORDER BY size DESC, timestamp DESC LIMIT 1")
         .bind(idx)
         .fetch_optional(&pool)

@@ -851,6 +851,11 @@ async fn serve_call(
     rest: &str,
     body: Bytes,
 ) -> Result<(StatusCode, Vec<u8>), GatewayError> {
+    if !signed.is_unambiguous() {
+        return Err(GatewayError::BadRequest(
+            "control characters in a signed field".into(),
+        ));
+    }
     let snapshot = node.snapshot.current()?;
     let consumer =
         MemberId::parse(signed.client).map_err(|e| GatewayError::BadRequest(e.to_string()))?;

@@ -54,6 +54,25 @@ fn clean(v: &str) -> String {
 }
 
 impl RequestParts<'_> {
+    /// Whether every field can be signed unambiguously: no control characters anywhere
+    /// (the canonical form separates fields with newlines).
+    pub fn is_unambiguous(&self) -> bool {
+        [
+            self.method,
+            self.path,
+            self.query,
+            self.client,
+            self.service,
+            self.message_id,
+            self.purpose,
+            self.user_id,
+            self.issue,
+            self.body_sha256,
+        ]
+        .iter()
+        .all(|f| !f.chars().any(char::is_control))
+    }
+
     /// The canonical request: one field per line, in this order, prefixed by `lt1-request`.
     pub fn canonical(&self) -> String {
         [
@@ -108,18 +127,15 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                    16,
-                ) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
+            // Exactly two hex digits (from_str_radix alone would also take "+1").
+            b'%' if i + 2 < bytes.len()
+                && bytes[i + 1].is_ascii_hexdigit()
+                && bytes[i + 2].is_ascii_hexdigit() =>
+            {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("00");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
+                i += 3;
+                continue;
             }
             b'+' => out.push(b' '),
             b => out.push(b),
@@ -144,6 +160,7 @@ mod tests {
             ]
         );
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%+1"), "% 1");
     }
 
     fn parts() -> RequestParts<'static> {

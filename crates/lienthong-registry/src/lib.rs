@@ -115,6 +115,42 @@ impl Registry {
                 return bad(format!("service {}: provider is not a member", s.id));
             }
         }
+        let iso = |d: &str| {
+            d.len() == 10
+                && d.as_bytes()[4] == b'-'
+                && d.as_bytes()[7] == b'-'
+                && d.bytes()
+                    .enumerate()
+                    .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit())
+        };
+        for m in &self.members {
+            if m.cert_fingerprint.len() != 64
+                || !m
+                    .cert_fingerprint
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
+                return bad(format!(
+                    "member {}: cert_fingerprint must be 64 lowercase hex digits",
+                    m.id
+                ));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for a in &self.agreements {
+            if !iso(&a.valid_from) || !iso(&a.valid_to) {
+                return bad(format!(
+                    "agreement {} → {}: valid_from and valid_to must be YYYY-MM-DD",
+                    a.consumer, a.service
+                ));
+            }
+            if !seen.insert((a.consumer.as_str(), a.service.as_str())) {
+                return bad(format!(
+                    "agreement {} → {} is listed twice",
+                    a.consumer, a.service
+                ));
+            }
+        }
         for a in &self.agreements {
             if !members.contains_key(&a.consumer) {
                 return bad(format!(
@@ -218,12 +254,12 @@ mod tests {
             name = "Bộ Công an — dân cư"
             signing_key = "AAAA"
             address = "127.0.0.1:1"
-            cert_fingerprint = "00"
+            cert_fingerprint = "0000000000000000000000000000000000000000000000000000000000000000"
             [[members]]
             id = "VN/GOV/BHXH/SI"
             name = "BHXH"
             signing_key = "AAAA"
-            cert_fingerprint = "00"
+            cert_fingerprint = "0000000000000000000000000000000000000000000000000000000000000000"
             [[services]]
             id = "VN/GOV/BCA/DANCU/citizen"
             dataset = "citizen"

@@ -187,8 +187,10 @@ impl Pipeline {
 
     async fn create_replica_tables(&self) -> Result<(), SyncError> {
         let d = self.replica_dialect;
-        let text = if d == Dialect::MySql {
-            "VARCHAR(512)"
+        // MySQL cannot index TEXT without a prefix: the key is VARCHAR there, the data TEXT.
+        let text = "TEXT";
+        let key_type = if d == Dialect::MySql {
+            "VARCHAR(255)"
         } else {
             "TEXT"
         };
@@ -197,7 +199,13 @@ impl Pipeline {
             .dataset
             .fields
             .iter()
-            .map(|f| format!("{} {text}", d.quote(f.name)))
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    d.quote(f.name),
+                    if f.name == self.key { key_type } else { text }
+                )
+            })
             .collect();
         let ddl = [
             format!(
@@ -424,7 +432,7 @@ impl Pipeline {
                     .map(|(f, v)| (f.name.to_owned(), v.clone().into()))
                     .collect();
                 let sql = match d {
-                    Dialect::MySql => "INSERT IGNORE INTO lt_sync_quarantine (pipeline, position, record, reasons) VALUES (?, ?, ?, ?)".to_owned(),
+                    Dialect::MySql => "INSERT INTO lt_sync_quarantine (pipeline, position, record, reasons) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE pipeline = pipeline".to_owned(),
                     _ => format!("INSERT INTO lt_sync_quarantine (pipeline, position, record, reasons) VALUES ({}, {}, {}, {}) ON CONFLICT DO NOTHING", d.param(1), d.param(2), d.param(3), d.param(4)),
                 };
                 sqlx::query(&sql)

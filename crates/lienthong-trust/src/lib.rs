@@ -7,7 +7,7 @@ use std::sync::Arc;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-use ed25519_dalek::{Signer, Verifier};
+use ed25519_dalek::Signer;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
@@ -99,7 +99,8 @@ pub fn verify(public_b64: &str, message: &[u8], signature_b64: &str) -> Result<(
         .ok()
         .and_then(|s| s.try_into().ok())
         .ok_or(TrustError::BadSignature)?;
-    key.verify(message, &ed25519_dalek::Signature::from_bytes(&sig))
+    // Strict: no small-order keys, no malleable signatures (evidence must be non-repudiable).
+    key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&sig))
         .map_err(|_| TrustError::BadSignature)
 }
 
@@ -304,7 +305,8 @@ pub fn server_config(
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
         .map_err(|e| TrustError::Tls(e.to_string()))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // Node-to-node is HTTP/2 only (docs/protocol.md).
+    config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(config))
 }
 

@@ -252,7 +252,16 @@ fn read_or<T>(
         Ok(text) => parse(&text),
         Err(_) => {
             let (value, text) = make()?;
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            file.write_all(text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
             Ok(value)
         }
     }

@@ -74,16 +74,25 @@ pub enum KeysCommand {
 }
 
 fn write_new(path: &Path, contents: &str) -> Result<()> {
-    if path.exists() {
-        bail!(
-            "{} already exists; refusing to overwrite a key",
-            path.display()
-        );
-    }
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))
+    // Keys are private: created once (never overwritten), readable by the owner only.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| {
+            format!(
+                "{} already exists or cannot be created; refusing to overwrite a key",
+                path.display()
+            )
+        })?;
+    file.write_all(contents.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn read(path: &Path) -> Result<String> {

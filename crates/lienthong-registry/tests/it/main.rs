@@ -14,7 +14,7 @@ fn registry() -> Registry {
         name: id.into(),
         signing_key: "AAAA".into(),
         address: Some("127.0.0.1:1".into()),
-        cert_fingerprint: "00".into(),
+        cert_fingerprint: "0".repeat(64),
     };
     Registry {
         instance: "VN".into(),
