@@ -627,9 +627,13 @@ async fn provider(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, node.config.body_bytes_max)
-        .collect()
+    let body_read = tokio::time::timeout(
+        Duration::from_millis(node.config.request_timeout_ms),
+        Limited::new(body, node.config.body_bytes_max).collect(),
+    );
+    let body = match body_read
         .await
+        .unwrap_or_else(|_| Err("request body not received within the timeout".into()))
     {
         Ok(b) => b.to_bytes(),
         Err(e) => return GatewayError::BadRequest(format!("request body: {e}")).into_response(),

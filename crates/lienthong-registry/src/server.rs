@@ -62,7 +62,11 @@ fn sign(config: &Config, version: u64, registry: &Registry, now: u64) -> SignedS
 pub async fn app(config: Config) -> Result<Router, RegistryError> {
     let now = now_s();
     let (version, registry) = match config.store.latest().await? {
-        Some(latest) => latest,
+        Some((version, stored)) => {
+            // A stored version is published only if it is still valid content.
+            stored.validate()?;
+            (version, stored)
+        }
         None => {
             let seed = config.seed.clone().unwrap_or_default();
             let version = config.store.save(&seed, now).await?;
