@@ -113,6 +113,14 @@ impl ReplayGuard {
     }
 }
 
+type PeerClient = Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
+
+/// Bound on cached peer clients (providers); the cache is cleared when it is reached.
+const PEERS_MAX: usize = 4096;
+
 struct Inner {
     config: NodeConfig,
     snapshot: Arc<SnapshotCache>,
@@ -121,10 +129,43 @@ struct Inner {
     log: crate::msglog::MessageLog,
     backend_client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     replay: Mutex<ReplayGuard>,
-    client: Client<
-        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-        Full<Bytes>,
-    >,
+    /// One pooled HTTP/2 client per (provider address, pinned certificate fingerprint).
+    peers: Mutex<HashMap<(String, String), PeerClient>>,
+}
+
+impl Inner {
+    /// The pooled client for a provider, pinned to the certificate the registry lists for it.
+    fn peer_client(&self, address: &str, fingerprint: &str) -> Result<PeerClient, GatewayError> {
+        let mut peers = self
+            .peers
+            .lock()
+            .map_err(|_| GatewayError::Backend("peer client lock poisoned".into()))?;
+        let key = (address.to_owned(), fingerprint.to_owned());
+        if let Some(c) = peers.get(&key) {
+            return Ok(c.clone());
+        }
+        let tls = lienthong_trust::client_config_pinned(
+            &self.config.ca_pem,
+            &self.config.cert_pem,
+            &self.config.key_pem,
+            fingerprint,
+        )
+        .map_err(|e| GatewayError::Backend(format!("TLS client for {address}: {e}")))?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls).clone())
+            .https_only()
+            .enable_http2()
+            .build();
+        let client: PeerClient = Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+        if peers.len() >= PEERS_MAX {
+            peers.clear();
+        }
+        peers.insert(key, client.clone());
+        Ok(client)
+    }
 }
 
 /// A running node; dropping it does not stop it, call [`RunningNode::shutdown`].
@@ -162,17 +203,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
         let code = t.code.clone();
         services.insert(code, TableService::connect(t).await?);
     }
-    let tls = lienthong_trust::client_config(&config.ca_pem, &config.cert_pem, &config.key_pem)
+    // Fail at start on unusable TLS material; per-provider clients are made on first use.
+    lienthong_trust::client_config(&config.ca_pem, &config.cert_pem, &config.key_pem)
         .map_err(|e| e.to_string())?;
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config((*tls).clone())
-        .https_only()
-        .enable_http2()
-        .build();
-    let client = Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build(connector);
     let server_tls =
         lienthong_trust::server_config(&config.ca_pem, &config.cert_pem, &config.key_pem)
             .map_err(|e| e.to_string())?;
@@ -224,7 +257,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
         snapshot: snapshot.clone(),
         services,
         replay,
-        client,
+        peers: Mutex::new(HashMap::new()),
     });
     let (stop, stop_rx) = watch::channel(false);
 
@@ -529,7 +562,8 @@ async fn consume(
         .body(Full::new(body))
         .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
     let timeout = Duration::from_millis(node.config.request_timeout_ms);
-    let response = tokio::time::timeout(timeout, node.client.request(outgoing))
+    let client = node.peer_client(&address, &provider.cert_fingerprint)?;
+    let response = tokio::time::timeout(timeout, client.request(outgoing))
         .await
         .map_err(|_| GatewayError::Timeout(node.config.request_timeout_ms))?
         .map_err(|e| GatewayError::ProviderUnreachable(format!("{address}: {e}")))?;

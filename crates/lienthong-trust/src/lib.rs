@@ -327,6 +327,87 @@ pub fn client_config(
     Ok(Arc::new(config))
 }
 
+/// Verifies a server against the registry CA *and* pins its certificate: the SHA-256 of the
+/// end-entity certificate must equal the fingerprint the registry lists for the provider, so
+/// another member's valid certificate for the same host name is refused.
+#[derive(Debug)]
+struct PinnedServer {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    fingerprint: String,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedServer {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let verified =
+            self.inner
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)?;
+        if sha256_hex(end_entity) != self.fingerprint {
+            return Err(rustls::Error::General(
+                "server certificate is not the one the registry lists for this provider".into(),
+            ));
+        }
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// Client side of node-to-node mutual TLS to one provider whose certificate is pinned by
+/// its registry fingerprint (hex SHA-256).
+pub fn client_config_pinned(
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+    fingerprint: &str,
+) -> Result<Arc<ClientConfig>, TrustError> {
+    let (chain, key) = chain_and_key(cert_pem, key_pem)?;
+    let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots(ca_pem)?),
+        provider(),
+    )
+    .build()
+    .map_err(|e| TrustError::Tls(e.to_string()))?;
+    let verifier = Arc::new(PinnedServer {
+        inner,
+        fingerprint: fingerprint.to_ascii_lowercase(),
+    });
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| TrustError::Tls(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| TrustError::Tls(e.to_string()))?;
+    Ok(Arc::new(config))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -618,3 +618,25 @@ async fn rest_backend_is_proxied_with_the_agreement_applied() {
     .await;
     assert_eq!(r.json["type"], "Client.FieldNotAllowed", "{}", r.json);
 }
+
+#[tokio::test]
+async fn the_consumer_pins_the_providers_certificate() {
+    // The registry lists another certificate for the provider (as if a member holding a valid
+    // certificate for the same host answered): the consumer refuses the connection.
+    let t = start_with(3600, |r| {
+        r.members[0].cert_fingerprint = r.members[1].cert_fingerprint.clone()
+    })
+    .await;
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["type"].as_str()),
+        (502, Some("Server.ProviderUnreachable")),
+        "{}",
+        r.json
+    );
+}
