@@ -716,8 +716,12 @@ async fn provider(
         started,
     );
     let bytes_in = body.len();
+    let mut answered_subjects: Vec<String> = Vec::new();
     let (status, body, error_code) = match result {
-        Ok((status, body)) => (status, Bytes::from(body), None),
+        Ok((status, body, subjects)) => {
+            answered_subjects = subjects;
+            (status, Bytes::from(body), None)
+        }
         Err(e) => {
             let code = e.code();
             let response = e.into_response();
@@ -742,11 +746,14 @@ async fn provider(
     let dataset = snapshot
         .as_ref()
         .and_then(|s| crate::record::dataset_of(s, &service_s));
-    let (data_subjects, fields) = crate::record::subjects_and_fields(
+    // Subjects only for answered calls, from the unprojected rows; a refusal names nobody (its
+    // path is the caller's claim, not an access).
+    let (_, fields) = crate::record::subjects_and_fields(
         dataset,
         &sub_path,
         if error_code.is_none() { &body } else { b"" },
     );
+    let data_subjects = answered_subjects;
     let record = crate::record::Record {
         side: "provider",
         request: &signed,
@@ -808,6 +815,27 @@ async fn provider(
         }
     }
     r
+}
+
+/// A provider's answer before signing: status, body, and the data subjects it concerned,
+/// taken from the rows *before* the agreement's projection (so a consumer allowed no ID field
+/// still leaves the subjects in the audit trail).
+type Answered = (StatusCode, Vec<u8>, Vec<String>);
+
+/// Personal IDs in rows, by the dataset's `personal_id` fields.
+fn subjects_of(dataset: &catalog::Dataset, rows: &[&Vec<(&'static str, String)>]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for row in rows {
+        for (field, value) in row.iter() {
+            let is_pid = dataset
+                .field(field)
+                .is_some_and(|f| f.element == "personal_id");
+            if is_pid && !value.is_empty() && !out.contains(value) {
+                out.push(value.clone());
+            }
+        }
+    }
+    out
 }
 
 /// A provider's signature over one answer.
@@ -888,7 +916,7 @@ async fn serve_call(
     headers: &HeaderMap,
     rest: &str,
     body: Bytes,
-) -> Result<(StatusCode, Vec<u8>), GatewayError> {
+) -> Result<Answered, GatewayError> {
     if !signed.is_unambiguous() {
         return Err(GatewayError::BadRequest(
             "control characters in a signed field".into(),
@@ -984,8 +1012,12 @@ async fn serve_call(
         .get(&service_id.code)
         .ok_or_else(|| GatewayError::UnknownService(signed.service.to_owned()))?;
     let filter = |row: Vec<(&'static str, String)>| project(row, agreement, table.config.dataset);
+    let dataset = table.config.dataset;
+    let subjects: Vec<String>;
     let json = if let Some(key) = signed.path.strip_prefix("/records/") {
-        serde_json::Value::Object(filter(table.get(key).await?))
+        let row = table.get(key).await?;
+        subjects = subjects_of(dataset, &[&row]);
+        serde_json::Value::Object(filter(row))
     } else if signed.path == "/records" || signed.path == "/records/" {
         let mut filters = Vec::new();
         let mut limit = 100;
@@ -1020,6 +1052,7 @@ async fn serve_call(
         }
         let (rows, next) = table.query(&filters, limit, cursor.as_deref()).await?;
         let next = next.filter(|_| key_allowed);
+        subjects = subjects_of(dataset, &rows.iter().collect::<Vec<_>>());
         serde_json::json!({ "records": rows.into_iter().map(filter).collect::<Vec<_>>(), "next_cursor": next })
     } else {
         return Err(GatewayError::BadRequest(
@@ -1027,7 +1060,7 @@ async fn serve_call(
         ));
     };
     let bytes = serde_json::to_vec(&json).map_err(|e| GatewayError::Backend(e.to_string()))?;
-    Ok((StatusCode::OK, bytes))
+    Ok((StatusCode::OK, bytes, subjects))
 }
 
 /// Forwards the call to the REST backend and applies the agreement to its JSON answer: a
@@ -1041,7 +1074,7 @@ async fn proxy(
     body: Bytes,
     agreement: &Agreement,
     dataset: &catalog::Dataset,
-) -> Result<(StatusCode, Vec<u8>), GatewayError> {
+) -> Result<Answered, GatewayError> {
     let query = if signed.query.is_empty() {
         String::new()
     } else {
@@ -1073,7 +1106,7 @@ async fn proxy(
         .map_err(|e| GatewayError::Backend(format!("REST backend body: {e}")))?
         .to_bytes();
     if bytes.is_empty() {
-        return Ok((status, Vec::new()));
+        return Ok((status, Vec::new(), Vec::new()));
     }
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| {
         GatewayError::Backend(format!(
@@ -1111,7 +1144,8 @@ async fn proxy(
         }
     };
     let out = serde_json::to_vec(&projected).map_err(|e| GatewayError::Backend(e.to_string()))?;
-    Ok((status, out))
+    let (subjects, _) = crate::record::subjects_and_fields(Some(dataset), "", &bytes);
+    Ok((status, out, subjects))
 }
 
 fn sensitivity(dataset: &catalog::Dataset, field: &str) -> Sensitivity {

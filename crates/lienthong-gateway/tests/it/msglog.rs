@@ -164,3 +164,45 @@ async fn changed_bytes_and_split_views_are_detected() {
     let err = msglog::verify(&path, &key).await.unwrap_err();
     assert!(err.contains("size 3"), "{err}");
 }
+
+#[tokio::test]
+async fn subjects_are_logged_even_when_the_consumer_may_not_see_the_id() {
+    let t = start_with(3600, |r| {
+        r.agreements[0].fields = vec!["province_code".into(), "full_name".into()]
+    })
+    .await;
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records?province_code=01"),
+        &[CLIENT, PURPOSE, ("X-Road-Id", "q-1")],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(r.json["records"][0].get("personal_id").is_none());
+    // A refusal names nobody: its path is the caller's claim, not an access.
+    let refused = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[
+            CLIENT,
+            ("X-Lienthong-Purpose", "marketing"),
+            ("X-Road-Id", "q-2"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+    let path = db(&t, PROVIDER);
+    let key = t.provider_id.key.public_b64();
+    t.provider.shutdown().await;
+    let answered =
+        msglog::verify_evidence(&msglog::evidence(&path, "q-1", &key).await.unwrap(), &key)
+            .unwrap();
+    assert_eq!(
+        answered["data_subjects"],
+        serde_json::json!([PID, "001190123457"])
+    );
+    let refusal =
+        msglog::verify_evidence(&msglog::evidence(&path, "q-2", &key).await.unwrap(), &key)
+            .unwrap();
+    assert_eq!(refusal["data_subjects"], serde_json::json!([]));
+}
