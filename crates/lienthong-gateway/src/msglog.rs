@@ -69,27 +69,33 @@ async fn connect(path: &str) -> Result<AnyPool, String> {
     Ok(pool)
 }
 
+/// Rebuilds the tree from the stored leaf hashes, refusing a gap in the indexes.
+async fn load_tree(pool: &AnyPool, path: &str) -> Result<MerkleTree, String> {
+    let rows = sqlx::query("SELECT idx, leaf_hash FROM log_entries ORDER BY idx")
+        .fetch_all(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut tree = MerkleTree::with_capacity(rows.len());
+    for (n, row) in rows.iter().enumerate() {
+        let idx: i64 = row.try_get(0).map_err(|e| e.to_string())?;
+        let hex: String = row.try_get(1).map_err(|e| e.to_string())?;
+        let hash = hash_from_hex(&hex).ok_or(format!(
+            "message log {path}: entry {idx} has a malformed leaf hash"
+        ))?;
+        if idx as usize != n {
+            return Err(format!("message log {path}: entry {n} is missing (found {idx}); run `lienthong log verify`"));
+        }
+        tree.append_leaf_hash(hash);
+    }
+    Ok(tree)
+}
+
 impl MessageLog {
     /// Opens (or creates) the log, rebuilds the tree from the stored leaf hashes and starts
     /// the writer task.
     pub async fn open(path: &str, key: SigningKey) -> Result<MessageLog, String> {
         let pool = connect(path).await?;
-        let rows = sqlx::query("SELECT idx, leaf_hash FROM log_entries ORDER BY idx")
-            .fetch_all(&pool)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut tree = MerkleTree::with_capacity(rows.len());
-        for (n, row) in rows.iter().enumerate() {
-            let idx: i64 = row.try_get(0).map_err(|e| e.to_string())?;
-            let hex: String = row.try_get(1).map_err(|e| e.to_string())?;
-            let hash = hash_from_hex(&hex).ok_or(format!(
-                "message log {path}: entry {idx} has a malformed leaf hash"
-            ))?;
-            if idx as usize != n {
-                return Err(format!("message log {path}: entry {n} is missing (found {idx}); run `lienthong log verify`"));
-            }
-            tree.append_leaf_hash(hash);
-        }
+        let tree = load_tree(&pool, path).await?;
         let tree = Arc::new(RwLock::new(tree));
         let (tx, rx) = mpsc::channel(QUEUE_ENTRIES_MAX);
         tokio::spawn(writer(pool.clone(), tree.clone(), key, rx));
@@ -354,15 +360,7 @@ pub async fn evidence(path: &str, message_id: &str, public_key: &str) -> Result<
         .await
         .map_err(|e| e.to_string())?
         .ok_or("no checkpoint covers the entry yet")?;
-    let leaves = sqlx::query("SELECT leaf_hash FROM log_entries ORDER BY idx")
-        .fetch_all(&pool)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut tree = MerkleTree::with_capacity(leaves.len());
-    for r in &leaves {
-        let hex: String = r.try_get(0).map_err(|e| e.to_string())?;
-        tree.append_leaf_hash(hash_from_hex(&hex).ok_or("malformed leaf hash in the log")?);
-    }
+    let tree = load_tree(&pool, path).await?;
     let size: i64 = cp.try_get(0).map_err(|e| e.to_string())?;
     let proof = tree
         .inclusion_proof(idx as u64, size as u64)
