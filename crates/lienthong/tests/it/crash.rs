@@ -30,18 +30,8 @@ async fn kill_9_of_either_node_loses_no_acknowledged_exchange() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_path_buf();
     // A SQLite table for the provider's dataset.
-    sqlx::any::install_default_drivers();
     let db = format!("sqlite://{}?mode=rwc", d.join("dancu.db").display());
-    let pool = sqlx::AnyPool::connect(&db).await.unwrap();
-    let cols: Vec<String> = lienthong_dictionary::catalog::CITIZEN
-        .fields
-        .iter()
-        .map(|f| format!("{} TEXT", f.name))
-        .collect();
-    sqlx::query(&format!("CREATE TABLE citizen ({})", cols.join(", ")))
-        .execute(&pool)
-        .await
-        .unwrap();
+    let pool = crate::dataset_table(&db, "citizen", &lienthong_dictionary::catalog::CITIZEN).await;
     sqlx::query("INSERT INTO citizen (personal_id, full_name, birth_date, sex, province_code, commune_code) VALUES ('001090123456', 'Trần Văn Bình', '1990-03-25', '1', '01', '00004')").execute(&pool).await.unwrap();
     pool.close().await;
 

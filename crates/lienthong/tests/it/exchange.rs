@@ -93,22 +93,7 @@ async fn table(
     dataset: &lienthong_dictionary::catalog::Dataset,
     rows: &[&[(&str, &str)]],
 ) {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(url).await.unwrap();
-    let text = if url.starts_with("mysql") {
-        "VARCHAR(255)"
-    } else {
-        "TEXT"
-    };
-    let cols: Vec<String> = dataset
-        .fields
-        .iter()
-        .map(|f| format!("{} {text}", f.name))
-        .collect();
-    sqlx::query(&format!("CREATE TABLE {name} ({})", cols.join(", ")))
-        .execute(&pool)
-        .await
-        .unwrap();
+    let pool = crate::dataset_table(url, name, dataset).await;
     for row in rows {
         let names: Vec<&str> = row.iter().map(|(k, _)| *k).collect();
         let values: Vec<String> = row.iter().map(|(_, v)| format!("'{v}'")).collect();

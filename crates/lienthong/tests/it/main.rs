@@ -18,3 +18,28 @@ pub fn lienthong(args: &[&str], cwd: &Path) -> Output {
         .output()
         .expect("running lienthong")
 }
+
+/// Creates a table with a dataset's columns (text; VARCHAR on MySQL) and returns the pool.
+pub async fn dataset_table(
+    url: &str,
+    table: &str,
+    dataset: &lienthong_dictionary::catalog::Dataset,
+) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let text = if url.starts_with("mysql") {
+        "VARCHAR(255)"
+    } else {
+        "TEXT"
+    };
+    let cols: Vec<String> = dataset
+        .fields
+        .iter()
+        .map(|f| format!("{} {text}", f.name))
+        .collect();
+    sqlx::query(&format!("CREATE TABLE {table} ({})", cols.join(", ")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool
+}

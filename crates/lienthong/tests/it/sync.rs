@@ -7,17 +7,7 @@ async fn sync_once_then_status() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let src = format!("sqlite://{}?mode=rwc", d.join("agency.db").display());
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&src).await.unwrap();
-    let cols: Vec<String> = lienthong_dictionary::catalog::CITIZEN
-        .fields
-        .iter()
-        .map(|f| format!("{} TEXT", f.name))
-        .collect();
-    sqlx::query(&format!("CREATE TABLE dan_cu ({})", cols.join(", ")))
-        .execute(&pool)
-        .await
-        .unwrap();
+    let pool = crate::dataset_table(&src, "dan_cu", &lienthong_dictionary::catalog::CITIZEN).await;
     for i in 0..25 {
         let pid = if i == 7 {
             "123".to_owned()

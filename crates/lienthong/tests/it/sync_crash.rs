@@ -28,17 +28,7 @@ async fn kill_9_during_sync_loses_and_duplicates_nothing() {
     let d = dir.path();
     let src = format!("sqlite://{}?mode=rwc", d.join("agency.db").display());
     let rep = format!("sqlite://{}?mode=rwc", d.join("center.db").display());
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&src).await.unwrap();
-    let cols: Vec<String> = lienthong_dictionary::catalog::CITIZEN
-        .fields
-        .iter()
-        .map(|f| format!("{} TEXT", f.name))
-        .collect();
-    sqlx::query(&format!("CREATE TABLE dan_cu ({})", cols.join(", ")))
-        .execute(&pool)
-        .await
-        .unwrap();
+    let pool = crate::dataset_table(&src, "dan_cu", &lienthong_dictionary::catalog::CITIZEN).await;
     let rows = 6000;
     let mut tx = pool.begin().await.unwrap();
     for i in 0..rows {
