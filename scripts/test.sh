@@ -40,13 +40,55 @@ ensure_postgres() {
   wait_port 5432 || service_failed "PostgreSQL could not be started"
 }
 
-ensure_mariadb() {
-  port_open 3306 && return 0
-  log "MariaDB not answering on :3306; starting it"
-  [ -x /usr/sbin/mariadbd ] || apt_install mariadb-server || true
+# Sync reads PostgreSQL's logical replication: wal_level=logical and enough slots for the
+# tests running in parallel. Changing them needs a restart; nothing else is changed.
+ensure_postgres_logical() {
+  command -v psql >/dev/null || return 0
+  local q="psql -h 127.0.0.1 -U postgres -d postgres -Atc"
+  local level slots
+  level=$($q "SHOW wal_level" 2>/dev/null || true)
+  slots=$($q "SHOW max_replication_slots" 2>/dev/null || echo 0)
+  if [ "$level" != logical ] || [ "${slots:-0}" -lt 64 ]; then
+    log "PostgreSQL: setting wal_level=logical, max_replication_slots=64, max_wal_senders=64 (restart)"
+    $q "ALTER SYSTEM SET wal_level = logical" >&2
+    $q "ALTER SYSTEM SET max_replication_slots = 64" >&2
+    $q "ALTER SYSTEM SET max_wal_senders = 64" >&2
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main restart >&2 || true
+    wait_port 5432 || service_failed "PostgreSQL did not come back after the restart"
+  fi
+  # Slots left by interrupted test runs would hold WAL and use up the slots.
+  $q "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name LIKE 'lt_test_%' AND NOT active" >/dev/null 2>&1 || true
+}
+
+# Sync reads MariaDB's row-based binlog (with column names in its table maps).
+MARIADB_ARGS=(--user=mysql --log-bin=mariadb-bin --binlog-format=ROW --binlog-row-image=FULL --binlog-row-metadata=FULL --server-id=1)
+
+start_mariadb() {
   mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
-  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql >&2 || true
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- "${MARIADB_ARGS[@]}" >&2 || true
   wait_port 3306 || service_failed "MariaDB could not be started"
+}
+
+ensure_mariadb() {
+  if ! port_open 3306; then
+    log "MariaDB not answering on :3306; starting it with the row-based binlog"
+    [ -x /usr/sbin/mariadbd ] || apt_install mariadb-server || true
+    start_mariadb
+    return 0
+  fi
+  local binlog
+  binlog=$(mariadb -uroot -h127.0.0.1 -N -e "SELECT CONCAT(@@log_bin, @@binlog_format, @@binlog_row_metadata)" 2>/dev/null || true)
+  if [ "$binlog" != "1ROWFULL" ] && [ "$binlog" != "ONROWFULL" ]; then
+    log "MariaDB: restarting with the row-based binlog (log_bin, binlog_format=ROW, binlog_row_metadata=FULL)"
+    local pid
+    pid=$(cat /run/mysqld/mysqld.pid 2>/dev/null || true)
+    mariadb-admin -uroot -h127.0.0.1 shutdown >&2 || true
+    for _ in $(seq 1 60); do
+      { [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; } || break
+      sleep 1
+    done
+    start_mariadb
+  fi
 }
 
 ensure_nats() {
@@ -67,6 +109,7 @@ ensure_chromium() {
 }
 
 ensure_postgres
+ensure_postgres_logical
 ensure_mariadb
 ensure_nats
 ensure_chromium

@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use lienthong_registry::Registry;
-use lienthong_sync::Pipeline;
+use lienthong_sync::StatusReader;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::{AnyPool, Row};
@@ -21,7 +21,8 @@ pub struct Sources {
     pub registry: Registry,
     /// (member id, message-log pool) per node.
     pub logs: Vec<(String, AnyPool)>,
-    pub pipelines: Vec<Pipeline>,
+    /// The sync pipelines' state in the center's replica.
+    pub sync: Option<StatusReader>,
 }
 
 pub fn router(sources: Sources) -> Router {
@@ -75,9 +76,9 @@ async fn overview(s: &Sources) -> Value {
         }
     }
     let mut sync = Vec::new();
-    for p in &s.pipelines {
-        if let Ok(st) = p.status().await {
-            sync.push(json!({ "pipeline": st.name, "rows_applied": st.rows_applied, "quarantined": st.quarantined, "backlog_rows": st.lag_rows, "position": st.position.0 }));
+    if let Some(reader) = &s.sync {
+        for st in reader.statuses().await.unwrap_or_default() {
+            sync.push(json!({ "pipeline": st.name, "source": st.source, "rows_applied": st.state.rows_applied, "rows_deleted": st.state.rows_deleted, "quarantined": st.quarantined_open, "backlog": st.state.backlog, "backlog_unit": st.state.backlog_unit, "lag_ms": st.lag_ms(), "snapshot_done": st.state.snapshot_done, "position": st.state.position }));
         }
     }
     let total: u64 = by_service.values().map(|v| v.0).sum();
@@ -195,14 +196,22 @@ async fn page_overview(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>
         let minute = (r["minute"].as_i64().unwrap_or(0) + 7 * 3600).rem_euclid(86_400) / 60;
         b.push_str(&format!("<tr><td>{:02}:{:02}</td><td class=num>{n}</td><td><span class=bar style=\"width:{}px\"></span></td></tr>", minute / 60, minute % 60, n * 300 / max));
     }
-    b.push_str(&format!("</table><h2>{}</h2><table id=\"sync\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>", t(en, "Đồng bộ về Trung tâm", "Sync to the center"), t(en, "Luồng", "Pipeline"), t(en, "Đã áp dụng", "Applied"), t(en, "Cách ly", "Quarantined"), t(en, "Tồn đọng", "Backlog")));
+    b.push_str(&format!("</table><h2>{}</h2><table id=\"sync\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>", t(en, "Đồng bộ về Trung tâm", "Sync to the center"), t(en, "Luồng", "Pipeline"), t(en, "Nguồn", "Source"), t(en, "Đã áp dụng", "Applied"), t(en, "Đã xoá", "Deleted"), t(en, "Cách ly", "Quarantined"), t(en, "Độ trễ (s)", "Lag (s)"), t(en, "Tồn đọng", "Backlog")));
     for r in o["sync"].as_array().into_iter().flatten() {
+        let lag = r["lag_ms"]
+            .as_i64()
+            .map_or("–".to_owned(), |ms| format!("{:.1}", ms as f64 / 1000.0));
+        let backlog = match r["backlog"].as_i64() {
+            Some(n) if n >= 0 => format!("{n} {}", esc(r["backlog_unit"].as_str().unwrap_or(""))),
+            _ => "–".into(),
+        };
         b.push_str(&format!(
-            "<tr><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{lag}</td><td class=num>{backlog}</td></tr>",
             esc(r["pipeline"].as_str().unwrap_or("")),
+            esc(r["source"].as_str().unwrap_or("")),
             r["rows_applied"],
+            r["rows_deleted"],
             r["quarantined"],
-            r["backlog_rows"]
         ));
     }
     b.push_str(&format!(

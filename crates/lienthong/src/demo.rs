@@ -15,7 +15,7 @@ use lienthong_dictionary::catalog::{self, Dataset};
 use lienthong_gateway::backend::TableConfig;
 use lienthong_gateway::node::{self, NodeConfig, RunningNode};
 use lienthong_registry::{Agreement, Member, Registry, Service};
-use lienthong_sync::{Pipeline, PipelineConfig};
+use lienthong_sync::{Pipeline, PipelineConfig, SourceConfig, StatusReader};
 use lienthong_trust::{Ca, SigningKey};
 use rand::{Rng, SeedableRng};
 
@@ -463,12 +463,15 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     PipelineConfig {
                         name: format!("{}/{table}", a.id),
                         dataset,
-                        source_url: db(&slug(a.id)),
-                        source_table: table.into(),
-                        updated_at_column: "updated_at".into(),
+                        source: SourceConfig::Poll {
+                            url: db(&slug(a.id)),
+                            table: table.into(),
+                            updated_at_column: "updated_at".into(),
+                        },
                         replica_url: db("center-replica"),
                         replica_table: dataset.name.into(),
                         batch_rows_max: 2_000,
+                        jetstream: None,
                     },
                     crate::validate::today(),
                 )
@@ -490,14 +493,18 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                 .with_context(|| format!("opening {path}"))?,
         ));
     }
-    let mut status_pipelines = Vec::new();
-    for p in &pipelines {
-        status_pipelines.push(Pipeline::open(p.config().clone(), crate::validate::today()).await?);
-    }
+    let sync_view = StatusReader::open(
+        &db("center-replica"),
+        pipelines
+            .iter()
+            .map(|p| (p.name().to_owned(), p.config().source.kind()))
+            .collect(),
+    )
+    .await?;
     let dashboard = lienthong_web::router(lienthong_web::Sources {
         registry: registry_content,
         logs,
-        pipelines: status_pipelines,
+        sync: Some(sync_view),
     });
     let dashboard_addr = SocketAddr::from(([127, 0, 0, 1], args.port + 1));
     let dashboard_listener = tokio::net::TcpListener::bind(dashboard_addr)
@@ -505,10 +512,14 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         .with_context(|| format!("binding the dashboard {dashboard_addr}"))?;
     tokio::spawn(async move { axum::serve(dashboard_listener, dashboard).await });
     tokio::spawn(async move {
+        let mut pipelines = pipelines;
         loop {
-            for p in &pipelines {
+            for p in &mut pipelines {
                 if let Err(e) = p.catch_up().await {
                     tracing::warn!(pipeline = p.name(), error = %e, "sync step failed; retrying");
+                    if let Err(e) = p.recover().await {
+                        tracing::warn!(pipeline = p.name(), error = %e, "sync recovery failed");
+                    }
                 }
             }
             tokio::time::sleep(Duration::from_secs(1)).await;

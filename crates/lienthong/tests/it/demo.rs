@@ -37,6 +37,18 @@ fn start(data_dir: &std::path::Path, port: u16) -> (std::process::Child, Vec<Str
     (child, lines)
 }
 
+/// A base port whose next 41 ports are free now, below the kernel's ephemeral range
+/// (32768+) so that outgoing connections of parallel tests cannot take them meanwhile.
+fn free_port_base() -> u16 {
+    let start = 12_000 + (std::process::id() % 200) as u16 * 100;
+    (0..200u16)
+        .map(|i| 12_000 + (start - 12_000 + i * 100) % 20_000)
+        .find(|&base| {
+            (base..=base + 40).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        })
+        .expect("a free range of 41 ports below 32768")
+}
+
 fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -56,7 +68,7 @@ fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
 fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let port = 20_000 + (std::process::id() % 20_000) as u16;
+    let port = free_port_base();
     let (mut child, lines) = start(&data, port);
     let curls: Vec<&String> = lines
         .iter()

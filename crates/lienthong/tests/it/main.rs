@@ -5,6 +5,7 @@ mod crash;
 mod demo;
 mod exchange;
 mod recall;
+mod stream_crash;
 mod sync;
 mod sync_crash;
 
@@ -42,4 +43,47 @@ pub async fn dataset_table(
         .await
         .unwrap();
     pool
+}
+
+/// Like [`dataset_table`], with the dataset key as the primary key (log-based sync needs it).
+pub async fn dataset_table_keyed(
+    url: &str,
+    table: &str,
+    dataset: &lienthong_dictionary::catalog::Dataset,
+) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let text = if url.starts_with("mysql") {
+        "VARCHAR(255)"
+    } else {
+        "TEXT"
+    };
+    let cols: Vec<String> = dataset
+        .fields
+        .iter()
+        .map(|f| format!("{} {text}", f.name))
+        .collect();
+    sqlx::query(&format!(
+        "CREATE TABLE {table} ({}, PRIMARY KEY ({}))",
+        cols.join(", "),
+        dataset.key.join(", ")
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool
+}
+
+/// A service URL from the environment; under `CI=true` a missing one fails the test.
+pub fn service(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("{var} is not set under CI=true")
+        }
+        _ => {
+            eprintln!("skipping: {var} is not set (run the tests through scripts/test.sh)");
+            None
+        }
+    }
 }

@@ -33,7 +33,7 @@ async fn sync_once_then_status() {
     );
     assert!(
         String::from_utf8_lossy(&out.stdout)
-            .contains("bca-citizen: 24 rows applied, 1 quarantined, backlog 0"),
+            .contains("bca-citizen: 24 rows applied, 0 deleted, 1 quarantined, backlog 0 rows"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
@@ -50,7 +50,9 @@ async fn sync_once_then_status() {
     );
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status[0]["rows_applied"], 24);
-    assert_eq!(status[0]["quarantined"], 1);
+    assert_eq!(status[0]["quarantined_open"], 1);
+    assert_eq!(status[0]["source"], "poll");
+    assert_eq!(status[0]["snapshot_done"], true);
     std::fs::write(d.join("bad.toml"), "replica_url = \"x\"\npipelines = []\n").unwrap();
     let out = lienthong(&["sync", "run", "--config", "bad.toml"], d);
     assert_eq!(out.status.code(), Some(2));

@@ -75,7 +75,7 @@ async fn kill_9_during_sync_loses_and_duplicates_nothing() {
     );
     let invalid = (0..rows).filter(|i| i % 97 == 0).count() as u64;
     let expected = format!(
-        "crash: {} rows applied, {invalid} quarantined, backlog 0",
+        "crash: {} rows applied, 0 deleted, {invalid} quarantined, backlog 0 rows",
         rows as u64 - invalid
     );
     assert!(
@@ -106,7 +106,7 @@ async fn kill_9_during_sync_loses_and_duplicates_nothing() {
         );
     }
     let quarantined: i64 =
-        sqlx::query("SELECT COUNT(*) FROM lt_sync_quarantine WHERE pipeline = 'crash'")
+        sqlx::query("SELECT COUNT(*) FROM lt_quarantine WHERE pipeline = 'crash'")
             .fetch_one(&rpool)
             .await
             .unwrap()

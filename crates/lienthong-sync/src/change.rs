@@ -1,0 +1,174 @@
+//! The change model every source produces and every sink consumes. Pure: no I/O.
+//!
+//! A change carries a deterministic id, unique within its pipeline and ordered like the
+//! source's own log (fixed width, so byte order is log order). A batch ends at a position
+//! the source can resume from; applying a batch twice has the effect of applying it once.
+
+use std::collections::HashMap;
+
+/// What happened to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Insert or update: `values` holds the new record.
+    Upsert,
+    /// The record with `key` is gone.
+    Delete,
+    /// Every record of the source table is gone (PostgreSQL `TRUNCATE`).
+    Truncate,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Upsert => "upsert",
+            Op::Delete => "delete",
+            Op::Truncate => "truncate",
+        }
+    }
+}
+
+/// One change of one record, as the source wrote it (not yet validated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub op: Op,
+    /// Deterministic id: `(source, position)` in fixed-width form; byte order = log order.
+    pub id: String,
+    /// Raw values in dataset field order (`""` = absent or NULL); for a delete only the key
+    /// fields are filled.
+    pub values: Vec<String>,
+    /// When the source committed it (ms since the Unix epoch), when the source knows.
+    pub committed_at_ms: Option<i64>,
+    /// Why the source could not read this change whole: it goes to quarantine with this
+    /// reason whatever its values.
+    pub defect: Option<String>,
+}
+
+/// Changes in source order up to a position the source can resume from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub changes: Vec<Change>,
+    /// The source position after this batch (opaque to everything but its source). An
+    /// empty batch with a new position is a heartbeat: the source moved past changes that
+    /// were not ours.
+    pub position: String,
+    /// The batch belongs to the initial snapshot.
+    pub snapshot: bool,
+    /// The batch is the first of a fresh initial snapshot: the replica table starts empty.
+    pub snapshot_start: bool,
+}
+
+/// The key of a record: its key fields joined by U+001F (which no valid key contains).
+pub fn key_of(values: &[String], key_indexes: &[usize]) -> String {
+    let mut k = String::new();
+    for (n, &i) in key_indexes.iter().enumerate() {
+        if n > 0 {
+            k.push('\u{1f}');
+        }
+        k.push_str(values.get(i).map(String::as_str).unwrap_or(""));
+    }
+    k
+}
+
+/// What a batch does to the replica once its invalid changes are set aside: per key only
+/// the last valid change counts, since the whole batch commits in one transaction.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Net<'a> {
+    /// Keys whose last valid change is a delete.
+    pub deletes: Vec<&'a Change>,
+    /// Keys whose last valid change is an upsert, with the normalised values.
+    pub upserts: Vec<(&'a Change, &'a [String])>,
+}
+
+/// Reduces `changes` (in source order, none of them a truncate) to their net effect.
+/// `normalised[i]` is `Some(values)` when change `i` is a valid upsert, `None` for a delete
+/// or an invalid upsert; `valid[i]` says whether change `i` takes effect at all.
+pub fn net<'a>(
+    changes: &'a [Change],
+    normalised: &'a [Option<Vec<String>>],
+    valid: &[bool],
+    key_indexes: &[usize],
+) -> Net<'a> {
+    debug_assert_eq!(changes.len(), normalised.len());
+    debug_assert_eq!(changes.len(), valid.len());
+    let mut last: HashMap<String, usize> = HashMap::with_capacity(changes.len());
+    for (i, c) in changes.iter().enumerate() {
+        debug_assert!(c.op != Op::Truncate, "truncates split batches");
+        if valid[i] {
+            last.insert(key_of(&c.values, key_indexes), i);
+        }
+    }
+    let mut winners: Vec<usize> = last.into_values().collect();
+    winners.sort_unstable();
+    let mut out = Net::default();
+    for i in winners {
+        match (changes[i].op, &normalised[i]) {
+            (Op::Upsert, Some(values)) => out.upserts.push((&changes[i], values)),
+            _ => out.deletes.push(&changes[i]),
+        }
+    }
+    out
+}
+
+/// A log position as fixed-width upper-case hex, so that byte order is numeric order.
+pub fn hex16(n: u64) -> String {
+    format!("{n:016X}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(op: Op, id: &str, key: &str, name: &str) -> Change {
+        Change {
+            op,
+            id: id.into(),
+            values: vec![key.into(), name.into()],
+            committed_at_ms: None,
+            defect: None,
+        }
+    }
+
+    #[test]
+    fn the_last_valid_change_per_key_wins_and_invalid_ones_change_nothing() {
+        let changes = vec![
+            change(Op::Upsert, "1", "a", "A1"),
+            change(Op::Upsert, "2", "b", "B1"),
+            change(Op::Delete, "3", "a", ""),
+            change(Op::Upsert, "4", "b", "bad"),
+            change(Op::Upsert, "5", "c", "C1"),
+            change(Op::Upsert, "6", "a", "A2"),
+        ];
+        let norm: Vec<Option<Vec<String>>> = changes
+            .iter()
+            .map(|c| (c.op == Op::Upsert).then(|| c.values.clone()))
+            .collect();
+        let valid = [true, true, true, false, true, true];
+        let n = net(&changes, &norm, &valid, &[0]);
+        let ups: Vec<&str> = n.upserts.iter().map(|(c, _)| c.id.as_str()).collect();
+        assert_eq!(
+            ups,
+            ["2", "5", "6"],
+            "b keeps its valid value, a is re-inserted"
+        );
+        assert!(n.deletes.is_empty());
+
+        let valid = [true, true, true, true, true, false];
+        let n = net(&changes, &norm, &valid, &[0]);
+        let dels: Vec<&str> = n.deletes.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(dels, ["3"], "the invalid re-insert leaves a deleted");
+    }
+
+    #[test]
+    fn composite_keys_join_with_a_separator_no_value_contains() {
+        let v = vec!["p1".to_owned(), "x".to_owned(), "001".to_owned()];
+        assert_eq!(key_of(&v, &[0, 2]), "p1\u{1f}001");
+        assert_eq!(key_of(&v, &[5]), "", "a missing field is an empty part");
+    }
+
+    #[test]
+    fn fixed_width_hex_sorts_like_numbers() {
+        let mut v = [hex16(255), hex16(16), hex16(u64::MAX), hex16(0)];
+        v.sort();
+        assert_eq!(v, [hex16(0), hex16(16), hex16(255), hex16(u64::MAX)]);
+    }
+}

@@ -1,0 +1,511 @@
+//! A pipeline: one source → dictionary validation and normalisation → JetStream (when
+//! configured) → the replica, whose transaction also stores the new position.
+//!
+//! A source position advances only after every sink has durably acknowledged: JetStream
+//! first (acknowledged), then the replica commit (fsync'd: SQLite `synchronous=FULL` in
+//! WAL mode, PostgreSQL and MariaDB commits), then the source is told
+//! ([`Source::acknowledged`]: PostgreSQL's slot position, a finished file's move). After
+//! any error the source is reopened from the replica's position.
+
+use std::time::Duration;
+
+use lienthong_dictionary::catalog::Dataset;
+use lienthong_dictionary::finding::Severity;
+use lienthong_dictionary::validate::{Options, Validator};
+use serde_json::{json, Value};
+
+use crate::change::{key_of, net, Batch, Change, Op};
+use crate::jetstream::{body, JetSink, JetStreamConfig};
+use crate::replica::{Quarantined, Replica, State, Step, Target};
+use crate::source::{now_ms, Source, SourceConfig};
+use crate::SyncError;
+
+/// Typed configuration of one pipeline (the CLI builds it from TOML).
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Stable name; the state and quarantine are keyed by it.
+    pub name: String,
+    pub dataset: &'static Dataset,
+    pub source: SourceConfig,
+    pub replica_url: String,
+    pub replica_table: String,
+    pub batch_rows_max: u32,
+    /// Also publish every valid change to JetStream.
+    pub jetstream: Option<JetStreamConfig>,
+}
+
+/// Where a pipeline stands (for `sync status`, the dashboard and `/metrics`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub name: String,
+    pub source: &'static str,
+    pub state: State,
+    /// Open quarantine rows (invalid changes not yet superseded or replayed).
+    pub quarantined_open: u64,
+}
+
+impl Status {
+    /// Delay between the source commit and the replica commit of the last change, ms.
+    pub fn lag_ms(&self) -> Option<i64> {
+        (self.state.committed_at_ms > 0)
+            .then(|| (self.state.applied_at_ms - self.state.committed_at_ms).max(0))
+    }
+}
+
+/// What one [`Pipeline::step`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StepReport {
+    pub applied: u64,
+    pub deleted: u64,
+    pub quarantined: u64,
+    pub published: u64,
+    /// The source position moved (a batch or a heartbeat committed).
+    pub moved: bool,
+}
+
+impl StepReport {
+    pub fn changes(&self) -> u64 {
+        self.applied + self.deleted + self.quarantined
+    }
+}
+
+pub struct Pipeline {
+    config: PipelineConfig,
+    source: Option<Source>,
+    replica: Replica,
+    target: Target,
+    validator: Validator,
+    jet: Option<JetSink>,
+    state: State,
+    /// When the backlog was last measured (it may cost a query).
+    backlog_at_ms: i64,
+    /// A step failed: source and sinks must be reopened before the next.
+    broken: bool,
+}
+
+fn reasons_json(reasons: &[(String, String, String)]) -> String {
+    Value::Array(
+        reasons
+            .iter()
+            .map(|(field, rule, message)| json!({ "field": field, "rule": rule, "message": message }))
+            .collect(),
+    )
+    .to_string()
+}
+
+impl Pipeline {
+    /// Connects the replica (creating its tables), the sinks and the source, resuming from
+    /// the stored position.
+    pub async fn open(config: PipelineConfig, today: String) -> Result<Pipeline, SyncError> {
+        if config.batch_rows_max == 0 || config.batch_rows_max > 100_000 {
+            return Err(SyncError::Config(format!(
+                "pipeline {}: batch_rows_max must be 1..=100000",
+                config.name
+            )));
+        }
+        if !crate::db::identifier_ok(&config.replica_table) {
+            return Err(SyncError::Config(format!(
+                "pipeline {}: replica_table {:?} must be letters, digits and _",
+                config.name, config.replica_table
+            )));
+        }
+        if config.name.is_empty() || config.name.len() > 200 {
+            return Err(SyncError::Config(
+                "pipeline name must be 1 to 200 characters".into(),
+            ));
+        }
+        let replica = Replica::open(&config.replica_url).await?;
+        let target = replica
+            .target(&config.name, config.dataset, &config.replica_table)
+            .await?;
+        let state = replica.state(&config.name).await?.unwrap_or_default();
+        let jet = match &config.jetstream {
+            Some(j) => Some(JetSink::open(j, &config.name).await?),
+            None => None,
+        };
+        let validator = Validator::new(
+            config.dataset,
+            Options {
+                today,
+                deceased: None,
+            },
+        );
+        let mut p = Pipeline {
+            config,
+            source: None,
+            replica,
+            target,
+            validator,
+            jet,
+            state,
+            backlog_at_ms: 0,
+            broken: false,
+        };
+        p.reopen_source().await?;
+        Ok(p)
+    }
+
+    async fn reopen_source(&mut self) -> Result<(), SyncError> {
+        if let Some(s) = self.source.take() {
+            s.close().await;
+        }
+        let state = (!self.state.position.is_empty()).then_some(&self.state);
+        self.source = Some(
+            Source::open(
+                &self.config.name,
+                &self.config.source,
+                self.config.dataset,
+                state,
+            )
+            .await?,
+        );
+        Ok(())
+    }
+
+    /// After an error: reread the state and reopen the source and sinks from it.
+    pub async fn recover(&mut self) -> Result<(), SyncError> {
+        self.broken = true;
+        self.state = self
+            .replica
+            .state(&self.config.name)
+            .await?
+            .unwrap_or_default();
+        if let Some(j) = &self.config.jetstream {
+            self.jet = Some(JetSink::open(j, &self.config.name).await?);
+        }
+        self.reopen_source().await?;
+        self.broken = false;
+        Ok(())
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Rows done and rows in all of the initial snapshot, while one runs.
+    pub fn snapshot_progress(&self) -> Option<(u64, u64)> {
+        self.source.as_ref().and_then(Source::snapshot_progress)
+    }
+
+    pub async fn status(&self) -> Result<Status, SyncError> {
+        Ok(Status {
+            name: self.config.name.clone(),
+            source: self.config.source.kind(),
+            state: self.state.clone(),
+            quarantined_open: self.replica.quarantine_open(&self.config.name).await?,
+        })
+    }
+
+    /// Applies the next batch, waiting up to `wait` for one. After an error the next call
+    /// first reopens everything from the replica's position (see [`Pipeline::recover`]).
+    pub async fn step(&mut self, wait: Duration) -> Result<StepReport, SyncError> {
+        if self.broken {
+            self.recover().await?;
+        }
+        let r = self.step_once(wait).await;
+        if r.is_err() {
+            // The source and the JetStream sink may have moved past what the replica holds.
+            self.broken = true;
+        }
+        r
+    }
+
+    async fn step_once(&mut self, wait: Duration) -> Result<StepReport, SyncError> {
+        let rows_max = self.config.batch_rows_max as usize;
+        let source = self.source.as_mut().expect("open");
+        let batch = source.next(rows_max, wait).await?;
+        if batch.changes.is_empty()
+            && batch.position == self.state.position
+            && !batch.snapshot_start
+        {
+            self.refresh_backlog(false).await?;
+            return Ok(StepReport::default());
+        }
+        let report = self.apply(&batch).await?;
+        let source = self.source.as_mut().expect("open");
+        source.acknowledged(&batch.position).await?;
+        Ok(report)
+    }
+
+    async fn apply(&mut self, batch: &Batch) -> Result<StepReport, SyncError> {
+        let ds = self.config.dataset;
+        let key_indexes = self.target.key_indexes.clone();
+        let n = batch.changes.len();
+        // Validate and normalise every upsert (deletes and truncates carry no record).
+        let mut normalised: Vec<Option<Vec<String>>> = Vec::with_capacity(n);
+        let mut valid = Vec::with_capacity(n);
+        let mut quarantine = Vec::new();
+        let mut last_valid_of_key: std::collections::HashMap<String, usize> = Default::default();
+        let mut reasons_of: Vec<Option<String>> = vec![None; n];
+        for (i, c) in batch.changes.iter().enumerate() {
+            match c.op {
+                Op::Upsert => {
+                    let (ok, values, reasons) = self.check(c);
+                    if ok {
+                        last_valid_of_key.insert(key_of(&c.values, &key_indexes), i);
+                    } else {
+                        reasons_of[i] = Some(reasons_json(&reasons));
+                    }
+                    valid.push(ok);
+                    normalised.push(ok.then_some(values));
+                }
+                Op::Delete => {
+                    last_valid_of_key.insert(key_of(&c.values, &key_indexes), i);
+                    valid.push(true);
+                    normalised.push(None);
+                }
+                Op::Truncate => {
+                    valid.push(true);
+                    normalised.push(None);
+                }
+            }
+        }
+        let mut report = StepReport {
+            moved: true,
+            ..StepReport::default()
+        };
+        for (i, c) in batch.changes.iter().enumerate() {
+            if let Some(reasons) = reasons_of[i].take() {
+                let key = key_of(&c.values, &key_indexes);
+                let record: serde_json::Map<String, Value> = ds
+                    .fields
+                    .iter()
+                    .zip(&c.values)
+                    .map(|(f, v)| (f.name.to_owned(), v.clone().into()))
+                    .collect();
+                let open = last_valid_of_key.get(&key).is_none_or(|&j| j < i);
+                quarantine.push(Quarantined {
+                    change_id: c.id.clone(),
+                    key,
+                    record: Value::Object(record).to_string(),
+                    reasons,
+                    open,
+                });
+                report.quarantined += 1;
+            }
+        }
+        // Steps: runs of changes between truncates, each reduced to its net effect.
+        let mut steps = Vec::new();
+        let mut start = 0;
+        let mut bounds: Vec<usize> = batch
+            .changes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.op == Op::Truncate)
+            .map(|(i, _)| i)
+            .collect();
+        bounds.push(n);
+        if batch.snapshot_start {
+            steps.push(Step::Truncate);
+        }
+        for b in bounds {
+            let seg = start..b;
+            let net = net(
+                &batch.changes[seg.clone()],
+                &normalised[seg.clone()],
+                &valid[seg.clone()],
+                &key_indexes,
+            );
+            report.applied += valid[seg.clone()]
+                .iter()
+                .zip(&batch.changes[seg.clone()])
+                .filter(|(v, c)| **v && c.op == Op::Upsert)
+                .count() as u64;
+            report.deleted += batch.changes[seg]
+                .iter()
+                .filter(|c| c.op == Op::Delete)
+                .count() as u64;
+            steps.push(Step::Apply {
+                upserts: net.upserts,
+                deletes: net.deletes,
+            });
+            if b < n {
+                steps.push(Step::Truncate);
+            }
+            start = b + 1;
+        }
+        let touched: Vec<String> = last_valid_of_key.into_keys().collect();
+
+        let mut state = self.state.clone();
+        // JetStream first: every valid change in order.
+        if let Some(jet) = self.jet.as_mut() {
+            let mut messages: Vec<(String, Value)> = Vec::with_capacity(n + 1);
+            if batch.snapshot_start {
+                // A new snapshot voids what the stream holds, as it empties the replica table.
+                let marker = Change {
+                    op: Op::Truncate,
+                    id: format!("snapshot-start/{}/{}", batch.position, now_ms()),
+                    values: Vec::new(),
+                    committed_at_ms: None,
+                    defect: None,
+                };
+                messages.push((marker.id.clone(), body(ds, &self.config.name, &marker, &[])));
+            }
+            messages.extend(
+                batch
+                    .changes
+                    .iter()
+                    .zip(&normalised)
+                    .zip(&valid)
+                    .filter(|(_, v)| **v)
+                    .map(|((c, norm), _)| {
+                        let values = norm.as_deref().unwrap_or(&c.values);
+                        (c.id.clone(), body(ds, &self.config.name, c, values))
+                    }),
+            );
+            if !messages.is_empty() {
+                state.jet_last = jet
+                    .publish(&self.state.jet_last, &messages, batch.snapshot_start)
+                    .await?;
+                report.published = messages.len() as u64;
+            }
+        }
+        state.position = batch.position.clone();
+        if let Some(last) = batch.changes.last() {
+            state.last_change = last.id.clone();
+            if let Some(t) = batch.changes.iter().rev().find_map(|c| c.committed_at_ms) {
+                state.committed_at_ms = t;
+            }
+        }
+        state.snapshot_done = !batch.snapshot;
+        state.rows_applied += report.applied;
+        state.rows_deleted += report.deleted;
+        state.rows_quarantined += report.quarantined;
+        state.applied_at_ms = now_ms();
+        if state.applied_at_ms - self.backlog_at_ms > 2_000 || n == 0 {
+            if let Some(b) = self.source.as_mut().expect("open").backlog().await {
+                state.backlog = b.amount;
+                state.backlog_unit = b.unit.into();
+            }
+            self.backlog_at_ms = state.applied_at_ms;
+        }
+        self.replica
+            .commit(&self.target, &steps, &quarantine, &touched, &state)
+            .await?;
+        self.state = state;
+        Ok(report)
+    }
+
+    /// Measures the source's backlog (at most every 2 s unless `force`) and stores it when
+    /// it changed.
+    async fn refresh_backlog(&mut self, force: bool) -> Result<(), SyncError> {
+        let now = now_ms();
+        if !force && now - self.backlog_at_ms < 2_000 {
+            return Ok(());
+        }
+        self.backlog_at_ms = now;
+        let Some(b) = self.source.as_mut().expect("open").backlog().await else {
+            return Ok(());
+        };
+        if b.amount != self.state.backlog || b.unit != self.state.backlog_unit {
+            let mut state = self.state.clone();
+            state.backlog = b.amount;
+            state.backlog_unit = b.unit.into();
+            self.replica.save_state(&self.config.name, &state).await?;
+            self.state = state;
+        }
+        Ok(())
+    }
+
+    /// Validates one upsert: (valid, normalised values, errors as (field, rule, message)).
+    fn check(&self, c: &Change) -> (bool, Vec<String>, Vec<(String, String, String)>) {
+        if let Some(d) = &c.defect {
+            return (
+                false,
+                Vec::new(),
+                vec![("record".into(), "source.unreadable".into(), d.clone())],
+            );
+        }
+        let strs: Vec<&str> = c.values.iter().map(String::as_str).collect();
+        let outcome = self.validator.validate(&strs);
+        if outcome.is_valid() {
+            (true, outcome.values, Vec::new())
+        } else {
+            let reasons = outcome
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| (f.field.to_string(), f.rule.to_string(), f.message.clone()))
+                .collect();
+            (false, Vec::new(), reasons)
+        }
+    }
+
+    /// Steps until a batch comes back empty; returns the totals.
+    pub async fn catch_up(&mut self) -> Result<StepReport, SyncError> {
+        let mut total = StepReport::default();
+        loop {
+            let r = self.step(Duration::from_millis(200)).await?;
+            if !r.moved {
+                self.refresh_backlog(true).await?;
+                return Ok(total);
+            }
+            total.applied += r.applied;
+            total.deleted += r.deleted;
+            total.quarantined += r.quarantined;
+            total.published += r.published;
+            total.moved = true;
+        }
+    }
+
+    /// Replays open quarantine rows against the current dictionary: (replayed, still open).
+    pub async fn replay_quarantine(&mut self) -> Result<(u64, u64), SyncError> {
+        let ds = self.config.dataset;
+        let validator = &self.validator;
+        self.replica
+            .replay(&self.target, |q| {
+                let rec: serde_json::Map<String, Value> = serde_json::from_str(&q.record)
+                    .map_err(|e| format!("[{{\"message\":\"stored record unreadable: {e}\"}}]"))?;
+                let values: Vec<String> = ds
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        rec.get(f.name)
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned()
+                    })
+                    .collect();
+                if values.iter().all(String::is_empty) {
+                    return Err(q.reasons.clone()); // a file-level rejection has no record
+                }
+                let strs: Vec<&str> = values.iter().map(String::as_str).collect();
+                let outcome = validator.validate(&strs);
+                if outcome.is_valid() {
+                    Ok(outcome.values)
+                } else {
+                    Err(reasons_json(
+                        &outcome
+                            .findings
+                            .iter()
+                            .filter(|f| f.severity == Severity::Error)
+                            .map(|f| (f.field.to_string(), f.rule.to_string(), f.message.clone()))
+                            .collect::<Vec<_>>(),
+                    ))
+                }
+            })
+            .await
+    }
+
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    pub async fn close(mut self) {
+        if let Some(s) = self.source.take() {
+            s.close().await;
+        }
+    }
+}

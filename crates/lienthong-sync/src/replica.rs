@@ -1,0 +1,461 @@
+//! The center's replica (SQLite, PostgreSQL or MariaDB/MySQL): the dataset tables, the
+//! quarantine and each pipeline's state. The replica is the record of truth for a
+//! pipeline's position: data, quarantine rows and the new position commit in one
+//! transaction.
+
+use lienthong_dictionary::catalog::Dataset;
+use sqlx::{AnyPool, Row};
+
+use crate::change::Change;
+use crate::db::{connect, Dialect};
+use crate::SyncError;
+
+/// Where a pipeline stands, as its last committed batch left it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State {
+    /// The source position to resume from (empty: never ran).
+    pub position: String,
+    /// Id of the last change the pipeline committed.
+    pub last_change: String,
+    /// The initial snapshot (if the source has one) is complete.
+    pub snapshot_done: bool,
+    pub rows_applied: u64,
+    pub rows_deleted: u64,
+    pub rows_quarantined: u64,
+    /// Source commit time of the last change (ms since the epoch; 0 unknown).
+    pub committed_at_ms: i64,
+    /// When the last batch committed here (ms since the epoch).
+    pub applied_at_ms: i64,
+    /// What the source still holds after the position, in `backlog_unit`; -1 unknown.
+    pub backlog: i64,
+    pub backlog_unit: String,
+    /// Id of the last change published to JetStream (empty: none).
+    pub jet_last: String,
+}
+
+/// A quarantined change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    pub change_id: String,
+    pub key: String,
+    /// The raw record as JSON (field → value).
+    pub record: String,
+    /// The errors as JSON (`[{field, rule, message}]`).
+    pub reasons: String,
+    /// Still the newest change of its key (a later valid change supersedes it).
+    pub open: bool,
+}
+
+/// One pipeline's table in the replica.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub pipeline: String,
+    pub dataset: &'static Dataset,
+    table: String,
+    names: Vec<String>,
+    key: Vec<String>,
+    pub key_indexes: Vec<usize>,
+}
+
+/// What one batch does, in order.
+pub enum Step<'a> {
+    /// Every row of the target goes.
+    Truncate,
+    Apply {
+        upserts: Vec<(&'a Change, &'a [String])>,
+        deletes: Vec<&'a Change>,
+    },
+}
+
+pub struct Replica {
+    pool: AnyPool,
+    d: Dialect,
+}
+
+fn err(e: sqlx::Error) -> SyncError {
+    SyncError::Replica(e.to_string())
+}
+
+fn none_if_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+impl Replica {
+    pub async fn open(url: &str) -> Result<Replica, SyncError> {
+        let d = Dialect::of(url)?;
+        let pool = connect(url, 4).await.map_err(err)?;
+        let text = "TEXT";
+        let ddl = [
+            format!("CREATE TABLE IF NOT EXISTS lt_sync_state (pipeline VARCHAR(200) PRIMARY KEY, pos {text} NOT NULL, last_change {text} NOT NULL, snapshot_done INTEGER NOT NULL, rows_applied BIGINT NOT NULL, rows_deleted BIGINT NOT NULL, rows_quarantined BIGINT NOT NULL, committed_at_ms BIGINT NOT NULL, applied_at_ms BIGINT NOT NULL, backlog BIGINT NOT NULL, backlog_unit VARCHAR(16) NOT NULL, jet_last {text} NOT NULL)"),
+            format!("CREATE TABLE IF NOT EXISTS lt_quarantine (pipeline VARCHAR(200) NOT NULL, change_id VARCHAR(250) NOT NULL, record_key {text} NOT NULL, record {text} NOT NULL, reasons {text} NOT NULL, at_ms BIGINT NOT NULL, state VARCHAR(16) NOT NULL, PRIMARY KEY (pipeline, change_id))"),
+        ];
+        for sql in ddl {
+            sqlx::query(&sql).execute(&pool).await.map_err(err)?;
+        }
+        Ok(Replica { pool, d })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.d
+    }
+
+    /// Creates the dataset table (if missing) and returns the pipeline's target.
+    pub async fn target(
+        &self,
+        pipeline: &str,
+        dataset: &'static Dataset,
+        table: &str,
+    ) -> Result<Target, SyncError> {
+        let d = self.d;
+        let key_indexes: Vec<usize> = dataset
+            .key
+            .iter()
+            .map(|k| dataset.index(k).expect("dataset keys name its fields"))
+            .collect();
+        // MySQL cannot index TEXT without a prefix: key columns are VARCHAR there.
+        let cols: Vec<String> = dataset
+            .fields
+            .iter()
+            .map(|f| {
+                let ty = if d == Dialect::MySql && dataset.key.contains(&f.name) {
+                    "VARCHAR(255)"
+                } else {
+                    "TEXT"
+                };
+                format!("{} {ty}", d.quote(f.name))
+            })
+            .collect();
+        let key: Vec<String> = dataset.key.iter().map(|k| d.quote(k)).collect();
+        let qtable = d.quote(table);
+        let ddl = format!(
+            "CREATE TABLE IF NOT EXISTS {qtable} ({}, {} TEXT NOT NULL, PRIMARY KEY ({}))",
+            cols.join(", "),
+            d.quote("lt_change"),
+            key.join(", ")
+        );
+        sqlx::query(&ddl).execute(&self.pool).await.map_err(err)?;
+        let names = dataset
+            .fields
+            .iter()
+            .map(|f| d.quote(f.name))
+            .chain([d.quote("lt_change")])
+            .collect();
+        Ok(Target {
+            pipeline: pipeline.to_owned(),
+            dataset,
+            table: qtable,
+            names,
+            key,
+            key_indexes,
+        })
+    }
+
+    pub async fn state(&self, pipeline: &str) -> Result<Option<State>, SyncError> {
+        let sql = format!("SELECT pos, last_change, snapshot_done, rows_applied, rows_deleted, rows_quarantined, committed_at_ms, applied_at_ms, backlog, backlog_unit, jet_last FROM lt_sync_state WHERE pipeline = {}", self.d.param(1));
+        let row = sqlx::query(&sql)
+            .bind(pipeline.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)?;
+        let Some(r) = row else { return Ok(None) };
+        let s = |i| r.try_get::<String, _>(i).map_err(err);
+        let n = |i| r.try_get::<i64, _>(i).map_err(err);
+        Ok(Some(State {
+            position: s(0)?,
+            last_change: s(1)?,
+            snapshot_done: r.try_get::<i32, _>(2).map_err(err)? != 0,
+            rows_applied: n(3)? as u64,
+            rows_deleted: n(4)? as u64,
+            rows_quarantined: n(5)? as u64,
+            committed_at_ms: n(6)?,
+            applied_at_ms: n(7)?,
+            backlog: n(8)?,
+            backlog_unit: s(9)?,
+            jet_last: s(10)?,
+        }))
+    }
+
+    /// Open quarantine rows of a pipeline.
+    pub async fn quarantine_open(&self, pipeline: &str) -> Result<u64, SyncError> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM lt_quarantine WHERE pipeline = {} AND state = 'open'",
+            self.d.param(1)
+        );
+        let n: i64 = sqlx::query(&sql)
+            .bind(pipeline.to_owned())
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(err)?;
+        Ok(n as u64)
+    }
+
+    pub async fn quarantine_list(
+        &self,
+        pipeline: &str,
+        limit: u32,
+    ) -> Result<Vec<Quarantined>, SyncError> {
+        let sql = format!("SELECT change_id, record_key, record, reasons FROM lt_quarantine WHERE pipeline = {} AND state = 'open' ORDER BY change_id LIMIT {limit}", self.d.param(1));
+        let rows = sqlx::query(&sql)
+            .bind(pipeline.to_owned())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Quarantined {
+                    change_id: r.try_get(0).map_err(err)?,
+                    key: r.try_get(1).map_err(err)?,
+                    record: r.try_get(2).map_err(err)?,
+                    reasons: r.try_get(3).map_err(err)?,
+                    open: true,
+                })
+            })
+            .collect()
+    }
+
+    /// Commits one batch: its steps, its quarantine rows and the new state, atomically.
+    /// `touched_keys` are the keys with a valid change in the batch: their older open
+    /// quarantine rows are superseded.
+    pub async fn commit(
+        &self,
+        target: &Target,
+        steps: &[Step<'_>],
+        quarantine: &[Quarantined],
+        touched_keys: &[String],
+        state: &State,
+    ) -> Result<(), SyncError> {
+        let d = self.d;
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        for step in steps {
+            match step {
+                Step::Truncate => {
+                    sqlx::query(&format!("DELETE FROM {}", target.table))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(err)?;
+                }
+                Step::Apply { upserts, deletes } => {
+                    let per = (d.params_max() / target.key.len()).max(1);
+                    for chunk in deletes.chunks(per) {
+                        let sql = d.delete_sql(&target.table, &target.key, chunk.len());
+                        let mut q = sqlx::query(&sql);
+                        for c in chunk {
+                            for &i in &target.key_indexes {
+                                q = q.bind(c.values.get(i).cloned().unwrap_or_default());
+                            }
+                        }
+                        q.execute(&mut *tx).await.map_err(err)?;
+                    }
+                    let per = (d.params_max() / target.names.len()).max(1);
+                    for chunk in upserts.chunks(per) {
+                        let sql =
+                            d.upsert_sql(&target.table, &target.names, &target.key, chunk.len());
+                        let mut q = sqlx::query(&sql);
+                        for (c, values) in chunk {
+                            for (i, v) in values.iter().enumerate() {
+                                // Key parts are bound as text even when empty (never NULL).
+                                q = if target.key_indexes.contains(&i) {
+                                    q.bind(v.clone())
+                                } else {
+                                    q.bind(none_if_empty(v))
+                                };
+                            }
+                            q = q.bind(c.id.clone());
+                        }
+                        q.execute(&mut *tx).await.map_err(err)?;
+                    }
+                }
+            }
+        }
+        if !touched_keys.is_empty() && state.rows_quarantined > 0 {
+            for chunk in touched_keys.chunks(d.params_max() - 2) {
+                let ps: Vec<String> = (0..chunk.len()).map(|i| d.param(i + 2)).collect();
+                let sql = format!("UPDATE lt_quarantine SET state = 'superseded' WHERE pipeline = {} AND state = 'open' AND record_key IN ({})", d.param(1), ps.join(", "));
+                let mut q = sqlx::query(&sql).bind(target.pipeline.clone());
+                for k in chunk {
+                    q = q.bind(k.clone());
+                }
+                q.execute(&mut *tx).await.map_err(err)?;
+            }
+        }
+        let now = state.applied_at_ms;
+        for row in quarantine {
+            let sql = match d {
+                Dialect::MySql => "INSERT IGNORE INTO lt_quarantine (pipeline, change_id, record_key, record, reasons, at_ms, state) VALUES (?, ?, ?, ?, ?, ?, ?)".to_owned(),
+                _ => format!("INSERT INTO lt_quarantine (pipeline, change_id, record_key, record, reasons, at_ms, state) VALUES ({}, {}, {}, {}, {}, {}, {}) ON CONFLICT DO NOTHING", d.param(1), d.param(2), d.param(3), d.param(4), d.param(5), d.param(6), d.param(7)),
+            };
+            sqlx::query(&sql)
+                .bind(target.pipeline.clone())
+                .bind(row.change_id.clone())
+                .bind(row.key.clone())
+                .bind(row.record.clone())
+                .bind(row.reasons.clone())
+                .bind(now)
+                .bind(if row.open { "open" } else { "superseded" })
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        self.write_state(&mut tx, &target.pipeline, state).await?;
+        tx.commit().await.map_err(err)
+    }
+
+    /// Stores a pipeline's state alone (backlog measurements between batches).
+    pub async fn save_state(&self, pipeline: &str, state: &State) -> Result<(), SyncError> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        self.write_state(&mut tx, pipeline, state).await?;
+        tx.commit().await.map_err(err)
+    }
+
+    async fn write_state(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        pipeline: &str,
+        s: &State,
+    ) -> Result<(), SyncError> {
+        let d = self.d;
+        let cols = "pipeline, pos, last_change, snapshot_done, rows_applied, rows_deleted, rows_quarantined, committed_at_ms, applied_at_ms, backlog, backlog_unit, jet_last";
+        let ps: Vec<String> = (1..=12).map(|n| d.param(n)).collect();
+        let set = cols
+            .split(", ")
+            .skip(1)
+            .map(|c| match d {
+                Dialect::MySql => format!("{c} = VALUES({c})"),
+                _ => format!("{c} = excluded.{c}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = match d {
+            Dialect::MySql => format!(
+                "INSERT INTO lt_sync_state ({cols}) VALUES ({}) ON DUPLICATE KEY UPDATE {set}",
+                ps.join(", ")
+            ),
+            _ => format!(
+                "INSERT INTO lt_sync_state ({cols}) VALUES ({}) ON CONFLICT (pipeline) DO UPDATE SET {set}",
+                ps.join(", ")
+            ),
+        };
+        sqlx::query(&sql)
+            .bind(pipeline.to_owned())
+            .bind(s.position.clone())
+            .bind(s.last_change.clone())
+            .bind(s.snapshot_done as i32)
+            .bind(s.rows_applied as i64)
+            .bind(s.rows_deleted as i64)
+            .bind(s.rows_quarantined as i64)
+            .bind(s.committed_at_ms)
+            .bind(s.applied_at_ms)
+            .bind(s.backlog)
+            .bind(s.backlog_unit.clone())
+            .bind(s.jet_last.clone())
+            .execute(&mut **tx)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// Replays open quarantine rows after a fix: `decide` gets each row (the newest per
+    /// key) and returns the normalised values when it now validates, or new reasons. Valid
+    /// rows are upserted and marked `replayed`; older rows of the same key `superseded`.
+    /// Returns (replayed, still open).
+    pub async fn replay<F>(&self, target: &Target, mut decide: F) -> Result<(u64, u64), SyncError>
+    where
+        F: FnMut(&Quarantined) -> Result<Vec<String>, String>,
+    {
+        let d = self.d;
+        let rows = self
+            .quarantine_list(&target.pipeline, u32::MAX >> 1)
+            .await?;
+        let mut newest: std::collections::BTreeMap<&str, &Quarantined> = Default::default();
+        for r in &rows {
+            newest.insert(&r.key, r); // ordered by change_id: the last one wins
+        }
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        let mark = |state: &'static str| {
+            format!(
+                "UPDATE lt_quarantine SET state = '{state}' WHERE pipeline = {} AND change_id = {}",
+                d.param(1),
+                d.param(2)
+            )
+        };
+        let (mut replayed, mut open) = (0, 0);
+        for r in &rows {
+            if !std::ptr::eq(newest[r.key.as_str()], r) {
+                sqlx::query(&mark("superseded"))
+                    .bind(target.pipeline.clone())
+                    .bind(r.change_id.clone())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+                continue;
+            }
+            match decide(r) {
+                Ok(values) => {
+                    let sql = d.upsert_sql(&target.table, &target.names, &target.key, 1);
+                    let mut q = sqlx::query(&sql);
+                    for (i, v) in values.iter().enumerate() {
+                        q = if target.key_indexes.contains(&i) {
+                            q.bind(v.clone())
+                        } else {
+                            q.bind(none_if_empty(v))
+                        };
+                    }
+                    q.bind(r.change_id.clone())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(err)?;
+                    sqlx::query(&mark("replayed"))
+                        .bind(target.pipeline.clone())
+                        .bind(r.change_id.clone())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(err)?;
+                    replayed += 1;
+                }
+                Err(reasons) => {
+                    let sql = format!(
+                        "UPDATE lt_quarantine SET reasons = {} WHERE pipeline = {} AND change_id = {}",
+                        d.param(1),
+                        d.param(2),
+                        d.param(3)
+                    );
+                    sqlx::query(&sql)
+                        .bind(reasons)
+                        .bind(target.pipeline.clone())
+                        .bind(r.change_id.clone())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(err)?;
+                    open += 1;
+                }
+            }
+        }
+        tx.commit().await.map_err(err)?;
+        Ok((replayed, open))
+    }
+
+    /// Forgets a pipeline's position and counters (its quarantine stays for the record).
+    pub async fn reset(&self, pipeline: &str) -> Result<(), SyncError> {
+        let sql = format!(
+            "DELETE FROM lt_sync_state WHERE pipeline = {}",
+            self.d.param(1)
+        );
+        sqlx::query(&sql)
+            .bind(pipeline.to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// Rows in a pipeline's table (for status and tests).
+    pub async fn rows(&self, target: &Target) -> Result<u64, SyncError> {
+        let n: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM {}", target.table))
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(err)?;
+        Ok(n as u64)
+    }
+}

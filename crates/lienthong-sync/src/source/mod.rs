@@ -1,0 +1,200 @@
+//! Change sources: each reads one agency table (or folder) and yields [`Batch`]es of
+//! [`Change`]s in source order, ending at a position it can resume from.
+//!
+//! | kind       | captures                        | position                                  |
+//! |------------|---------------------------------|-------------------------------------------|
+//! | `poll`     | rows by `(updated_at, key)`     | last `updated_at` and key                 |
+//! | `postgres` | snapshot + pgoutput stream      | restart LSN, last (commit LSN, index)     |
+//! | `mariadb`  | snapshot + row-based binlog     | binlog file, transaction start, index     |
+//! | `files`    | CSV / JSONL files in a folder   | file digest, records done                 |
+
+use std::time::Duration;
+
+use lienthong_dictionary::catalog::Dataset;
+
+use crate::change::Batch;
+use crate::replica::State;
+use crate::SyncError;
+
+pub mod files;
+pub mod mariadb;
+pub mod poll;
+pub mod postgres;
+
+/// Typed configuration of a source (the CLI builds it from TOML).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceConfig {
+    /// Polls a table by a change-order column; sees no deletes.
+    Poll {
+        url: String,
+        table: String,
+        updated_at_column: String,
+    },
+    /// PostgreSQL logical replication (wal_level = logical).
+    Postgres {
+        url: String,
+        table: String,
+        /// Replication slot (created on first start).
+        slot: String,
+        /// Publication (created on first start when missing).
+        publication: String,
+    },
+    /// MariaDB/MySQL row-based binlog.
+    MariaDb {
+        url: String,
+        table: String,
+        /// Replica server id this reader presents to the server (unique per server).
+        server_id: u32,
+    },
+    /// A folder where CSV / JSONL files are dropped; each is applied once, then moved to
+    /// `done/` (or `rejected/` with the reason when unreadable).
+    Files { dir: std::path::PathBuf },
+}
+
+impl SourceConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceConfig::Poll { .. } => "poll",
+            SourceConfig::Postgres { .. } => "postgres",
+            SourceConfig::MariaDb { .. } => "mariadb",
+            SourceConfig::Files { .. } => "files",
+        }
+    }
+}
+
+/// How much a source still holds beyond a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    pub amount: i64,
+    pub unit: &'static str,
+}
+
+pub enum Source {
+    Poll(poll::PollSource),
+    Postgres(Box<postgres::PgSource>),
+    MariaDb(Box<mariadb::BinlogSource>),
+    Files(Box<files::FileSource>),
+}
+
+impl Source {
+    /// Opens a source for a pipeline, resuming from `state` when there is one (a state
+    /// without a finished snapshot starts the snapshot over).
+    pub async fn open(
+        pipeline: &str,
+        config: &SourceConfig,
+        dataset: &'static Dataset,
+        state: Option<&State>,
+    ) -> Result<Source, SyncError> {
+        Ok(match config {
+            SourceConfig::Poll {
+                url,
+                table,
+                updated_at_column,
+            } => Source::Poll(
+                poll::PollSource::open(pipeline, url, table, updated_at_column, dataset, state)
+                    .await?,
+            ),
+            SourceConfig::Postgres {
+                url,
+                table,
+                slot,
+                publication,
+            } => Source::Postgres(Box::new(
+                postgres::PgSource::open(pipeline, url, table, slot, publication, dataset, state)
+                    .await?,
+            )),
+            SourceConfig::MariaDb {
+                url,
+                table,
+                server_id,
+            } => Source::MariaDb(Box::new(
+                mariadb::BinlogSource::open(pipeline, url, table, *server_id, dataset, state)
+                    .await?,
+            )),
+            SourceConfig::Files { dir } => Source::Files(Box::new(files::FileSource::open(
+                pipeline, dir, dataset, state,
+            )?)),
+        })
+    }
+
+    /// The next changes after the current position: at most `rows_max`, waiting up to
+    /// `wait` when there are none (then the batch is empty, perhaps with a moved position).
+    pub async fn next(&mut self, rows_max: usize, wait: Duration) -> Result<Batch, SyncError> {
+        match self {
+            Source::Poll(s) => s.next(rows_max, wait).await,
+            Source::Postgres(s) => s.next(rows_max, wait).await,
+            Source::MariaDb(s) => s.next(rows_max, wait).await,
+            Source::Files(s) => s.next(rows_max),
+        }
+    }
+
+    /// The replica committed everything up to `position`: the source may let go of it.
+    pub async fn acknowledged(&mut self, position: &str) -> Result<(), SyncError> {
+        match self {
+            Source::Poll(_) => Ok(()),
+            Source::Postgres(s) => s.acknowledged(position),
+            Source::MariaDb(_) => Ok(()),
+            Source::Files(s) => s.acknowledged(position),
+        }
+    }
+
+    /// What the source holds beyond the last position it handed out, when known.
+    pub async fn backlog(&mut self) -> Option<Backlog> {
+        match self {
+            Source::Poll(s) => s.backlog().await,
+            Source::Postgres(s) => s.backlog().await,
+            Source::MariaDb(s) => s.backlog().await,
+            Source::Files(s) => s.backlog(),
+        }
+    }
+
+    /// Rows done and rows in all of the initial snapshot, while it runs.
+    pub fn snapshot_progress(&self) -> Option<(u64, u64)> {
+        match self {
+            Source::Postgres(s) => s.snapshot_progress(),
+            Source::MariaDb(s) => s.snapshot_progress(),
+            _ => None,
+        }
+    }
+
+    /// Ends replication sessions cleanly.
+    pub async fn close(self) {
+        match self {
+            Source::Postgres(s) => s.close().await,
+            Source::MariaDb(s) => s.close().await,
+            _ => {}
+        }
+    }
+}
+
+/// Maps source column names to dataset field indexes: `map[i]` is the source column of
+/// dataset field `i`. Columns the dataset lacks are ignored (an added column does not stop
+/// a pipeline); dataset fields the source lacks read as empty, which validation reports.
+pub fn field_columns<S: AsRef<str>>(dataset: &Dataset, columns: &[S]) -> Vec<Option<usize>> {
+    dataset
+        .fields
+        .iter()
+        .map(|f| columns.iter().position(|c| c.as_ref() == f.name))
+        .collect()
+}
+
+/// Ms since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use lienthong_dictionary::catalog::CITIZEN;
+
+    #[test]
+    fn columns_map_by_name_and_tolerate_extras() {
+        let map = super::field_columns(&CITIZEN, &["extra", "full_name", "personal_id"]);
+        assert_eq!(map[0], Some(2));
+        assert_eq!(map[1], Some(1));
+        assert!(map[2..].iter().all(Option::is_none));
+    }
+}

@@ -1,0 +1,877 @@
+//! PostgreSQL logical replication: an initial snapshot exactly at the replication slot's
+//! start, then the pgoutput stream.
+//!
+//! First start: the slot is created on a replication session with `SNAPSHOT 'export'`; a
+//! second session reads the table in that exported snapshot (REPEATABLE READ, a cursor),
+//! while the replication session waits; then streaming starts at the slot's consistent
+//! point. Every change committed after the snapshot is in the stream, none before it.
+//!
+//! Position: `R/C/I` = the LSN to restart streaming from (end of the last transaction
+//! handed out whole), and the (commit LSN, index) of the last change handed out, so a
+//! transaction split over batches resumes after its last applied change. The slot's
+//! confirmed position is raised only to what the replica has committed.
+//!
+//! Keepalives move the position forward when no transaction is open, so a quiet table does
+//! not make the slot hold WAL that other tables write.
+
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use lienthong_dictionary::catalog::Dataset;
+use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, ReplicationEvent};
+use sqlx::{AnyPool, Row};
+
+use super::{field_columns, Backlog};
+use crate::change::{hex16, Batch, Change, Op};
+use crate::db::{connect, identifier_ok};
+use crate::pgoutput::{self, Datum, Message};
+use crate::replica::State;
+use crate::SyncError;
+
+/// Session settings both the snapshot and the stream use, so values read the same.
+const SESSION: [(&str, &str); 3] = [
+    ("datestyle", "ISO"),
+    ("TimeZone", "UTC"),
+    ("extra_float_digits", "1"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Pos {
+    /// Restart streaming here: everything committed before it has been handed out.
+    resume: u64,
+    /// (commit LSN, index in the transaction) of the last change handed out.
+    last: (u64, u32),
+}
+
+impl Pos {
+    fn encode(self) -> String {
+        format!(
+            "{}/{}/{:08X}",
+            hex16(self.resume),
+            hex16(self.last.0),
+            self.last.1
+        )
+    }
+
+    fn decode(s: &str) -> Option<Pos> {
+        let mut it = s.split('/');
+        let resume = u64::from_str_radix(it.next()?, 16).ok()?;
+        let commit = u64::from_str_radix(it.next()?, 16).ok()?;
+        let idx = u32::from_str_radix(it.next()?, 16).ok()?;
+        it.next().is_none().then_some(Pos {
+            resume,
+            last: (commit, idx),
+        })
+    }
+}
+
+/// The table's columns as the current Relation message describes them.
+struct Relation {
+    oid: u32,
+    /// Dataset field → column index in tuples.
+    map: Vec<Option<usize>>,
+    /// Key fields' columns.
+    key_columns: Vec<Option<usize>>,
+}
+
+struct Txn {
+    commit_lsn: u64,
+    committed_at_ms: i64,
+    next_index: u32,
+}
+
+struct Snapshot {
+    /// Behind a mutex only to make the source `Sync`; reached through `&mut` (`get_mut`).
+    tx: std::sync::Mutex<sqlx::Transaction<'static, sqlx::Any>>,
+    lsn: u64,
+    done: u64,
+    total: u64,
+    first: bool,
+}
+
+pub struct PgSource {
+    pipeline: String,
+    table: String,
+    /// The table's schema, as the Relation message names it.
+    namespace: String,
+    dataset: &'static Dataset,
+    key_indexes: Vec<usize>,
+    control: AnyPool,
+    repl: Option<ReplicationClient>,
+    repl_config: ReplicationConfig,
+    snapshot: Option<Snapshot>,
+    relation: Option<Relation>,
+    txn: Option<Txn>,
+    pos: Pos,
+    /// Changes at or before this (commit LSN, index) were applied before a restart.
+    skip_through: (u64, u32),
+    /// The server's WAL end, from the latest message.
+    wal_end: u64,
+}
+
+fn src(pipeline: &str, e: impl std::fmt::Display) -> SyncError {
+    SyncError::Source(format!("{pipeline}: {e}"))
+}
+
+/// Microseconds since 2000-01-01 (PostgreSQL's epoch) to ms since 1970-01-01.
+fn pg_time_ms(us: i64) -> i64 {
+    us / 1000 + 946_684_800_000
+}
+
+/// The replication session's settings from a `postgres://user:password@host:port/db` URL.
+fn replication_config(
+    url: &str,
+    slot: &str,
+    publication: &str,
+) -> Result<ReplicationConfig, String> {
+    let u = url::Url::parse(url).map_err(|e| format!("source_url: {e}"))?;
+    let decode =
+        |s: &str| percent_decode(s).ok_or_else(|| "source_url: bad percent-encoding".to_owned());
+    let host = u.host_str().unwrap_or("127.0.0.1").to_owned();
+    let user = decode(u.username())?;
+    let password = decode(u.password().unwrap_or(""))?;
+    let database = decode(u.path().trim_start_matches('/'))?;
+    if u.query_pairs()
+        .any(|(k, v)| k == "sslmode" && (v == "require" || v.starts_with("verify")))
+    {
+        return Err("source_url: TLS to the replication session is not supported yet (sslmode=require); connect over a trusted network or a local socket".into());
+    }
+    let options = SESSION
+        .iter()
+        .map(|(k, v)| format!("-c {k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(ReplicationConfig::new(
+        host,
+        if user.is_empty() {
+            "postgres".into()
+        } else {
+            user
+        },
+        password,
+        if database.is_empty() {
+            "postgres".into()
+        } else {
+            database
+        },
+        slot,
+        publication,
+    )
+    .with_port(u.port().unwrap_or(5432))
+    .with_options(options)
+    .with_status_interval(Duration::from_secs(1))
+    .with_wakeup_interval(Duration::from_secs(5))
+    .with_buffer_size(16_384)
+    .with_application_name(format!("lienthong {slot}")))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn text<B: AsRef<[u8]>>(row: &[Option<B>], i: usize) -> String {
+    row.get(i)
+        .and_then(|c| c.as_ref())
+        .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
+        .unwrap_or_default()
+}
+
+impl PgSource {
+    pub async fn open(
+        pipeline: &str,
+        url: &str,
+        table: &str,
+        slot: &str,
+        publication: &str,
+        dataset: &'static Dataset,
+        state: Option<&State>,
+    ) -> Result<PgSource, SyncError> {
+        for (what, ident) in [
+            ("table", table),
+            ("slot", slot),
+            ("publication", publication),
+        ] {
+            if !identifier_ok(ident) {
+                return Err(SyncError::Config(format!(
+                    "pipeline {pipeline}: {what} {ident:?} must be letters, digits and _"
+                )));
+            }
+        }
+        if slot.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(SyncError::Config(format!(
+                "pipeline {pipeline}: slot {slot:?} must be lower case (PostgreSQL slot names are)"
+            )));
+        }
+        let repl_config = replication_config(url, slot, publication)
+            .map_err(|e| SyncError::Config(format!("pipeline {pipeline}: {e}")))?;
+        let control = connect(url, 2).await.map_err(|e| src(pipeline, e))?;
+        let key_indexes = dataset
+            .key
+            .iter()
+            .map(|k| dataset.index(k).expect("dataset keys name its fields"))
+            .collect();
+        let mut s = PgSource {
+            pipeline: pipeline.to_owned(),
+            table: table.to_owned(),
+            namespace: String::new(),
+            dataset,
+            key_indexes,
+            control,
+            repl: None,
+            repl_config,
+            snapshot: None,
+            relation: None,
+            txn: None,
+            pos: Pos::default(),
+            skip_through: (0, 0),
+            wal_end: 0,
+        };
+        s.check_server().await?;
+        s.namespace = s
+            .one_text(
+                "SELECT CAST(n.nspname AS TEXT) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
+                &[table],
+            )
+            .await?
+            .unwrap_or_else(|| "public".into());
+        s.ensure_publication(publication).await?;
+        let resume = state
+            .filter(|st| st.snapshot_done)
+            .map(|st| {
+                Pos::decode(&st.position).ok_or_else(|| {
+                    SyncError::Source(format!(
+                        "{pipeline}: stored position {:?} is not a PostgreSQL position (was the pipeline's source changed?)",
+                        st.position
+                    ))
+                })
+            })
+            .transpose()?;
+        match resume {
+            Some(pos) => s.resume(slot, pos).await?,
+            None => s.start_snapshot(slot).await?,
+        }
+        Ok(s)
+    }
+
+    async fn one_text(&self, sql: &str, bind: &[&str]) -> Result<Option<String>, SyncError> {
+        let mut q = sqlx::query(sql);
+        for b in bind {
+            q = q.bind(b.to_string());
+        }
+        let row = q
+            .fetch_optional(&self.control)
+            .await
+            .map_err(|e| src(&self.pipeline, e))?;
+        row.map(|r| {
+            r.try_get::<Option<String>, _>(0)
+                .map(Option::unwrap_or_default)
+        })
+        .transpose()
+        .map_err(|e| src(&self.pipeline, e))
+    }
+
+    /// wal_level, the table, and whether deletes can be keyed.
+    async fn check_server(&self) -> Result<(), SyncError> {
+        let p = &self.pipeline;
+        let wal = self
+            .one_text("SELECT CAST(current_setting('wal_level') AS TEXT)", &[])
+            .await?;
+        if wal.as_deref() != Some("logical") {
+            return Err(SyncError::Source(format!(
+                "{p}: the source database has wal_level={}; logical replication needs wal_level=logical (ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL)",
+                wal.unwrap_or_default()
+            )));
+        }
+        let ident = self
+            .one_text(
+                "SELECT CAST(relreplident AS TEXT) FROM pg_class WHERE oid = to_regclass($1)",
+                &[&self.table],
+            )
+            .await?;
+        let Some(ident) = ident else {
+            return Err(SyncError::Source(format!(
+                "{p}: table {} does not exist in the source database",
+                self.table
+            )));
+        };
+        if ident == "f" {
+            return Ok(());
+        }
+        // Deletes carry only the replica identity: it must hold the dataset key.
+        let rows = sqlx::query(
+            "SELECT CAST(a.attname AS TEXT) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass($1) AND ((i.indisprimary AND $2 = 'd') OR (i.indisreplident AND $2 = 'i'))",
+        )
+        .bind(self.table.clone())
+        .bind(ident.clone())
+        .fetch_all(&self.control)
+        .await
+        .map_err(|e| src(p, e))?;
+        let cols: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.try_get::<String, _>(0).ok())
+            .collect();
+        if !self.dataset.key.iter().all(|k| cols.iter().any(|c| c == k)) {
+            return Err(SyncError::Source(format!(
+                "{p}: the replica identity of {} ({}) does not hold the dataset key ({}), so deletes could not be applied; run ALTER TABLE {} REPLICA IDENTITY FULL (or make the key the primary key)",
+                self.table,
+                if cols.is_empty() { "none".to_owned() } else { cols.join(", ") },
+                self.dataset.key.join(", "),
+                self.table
+            )));
+        }
+        Ok(())
+    }
+
+    async fn ensure_publication(&self, publication: &str) -> Result<(), SyncError> {
+        let p = &self.pipeline;
+        let exists = self
+            .one_text(
+                "SELECT CAST(pubname AS TEXT) FROM pg_publication WHERE pubname = $1",
+                &[publication],
+            )
+            .await?
+            .is_some();
+        let run = |sql: String| async move {
+            sqlx::query(&sql)
+                .execute(&self.control)
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    SyncError::Source(format!(
+                        "{p}: {sql}: {e} (create the publication as the table owner, or grant it)"
+                    ))
+                })
+        };
+        if !exists {
+            return run(format!(
+                "CREATE PUBLICATION {publication} FOR TABLE {}",
+                self.table
+            ))
+            .await;
+        }
+        let has = self
+            .one_text(
+                "SELECT CAST(tablename AS TEXT) FROM pg_publication_tables WHERE pubname = $1 AND tablename = $2",
+                &[publication, &self.table],
+            )
+            .await?
+            .is_some();
+        if !has {
+            run(format!(
+                "ALTER PUBLICATION {publication} ADD TABLE {}",
+                self.table
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn slot_exists(&self, slot: &str) -> Result<bool, SyncError> {
+        Ok(self
+            .one_text(
+                "SELECT CAST(slot_name AS TEXT) FROM pg_replication_slots WHERE slot_name = $1",
+                &[slot],
+            )
+            .await?
+            .is_some())
+    }
+
+    async fn start_snapshot(&mut self, slot: &str) -> Result<(), SyncError> {
+        let p = self.pipeline.clone();
+        // A slot left by an interrupted snapshot is taken again from scratch.
+        if self.slot_exists(slot).await? {
+            sqlx::query("SELECT pg_drop_replication_slot($1)")
+                .bind(slot.to_owned())
+                .execute(&self.control)
+                .await
+                .map_err(|e| src(&p, format!("dropping the unfinished slot {slot}: {e}")))?;
+        }
+        let mut repl = ReplicationClient::connect_gated(self.repl_config.clone())
+            .await
+            .map_err(|e| src(&p, e))?;
+        let rows = repl
+            .simple_query(&format!(
+                "CREATE_REPLICATION_SLOT {slot} LOGICAL pgoutput (SNAPSHOT 'export')"
+            ))
+            .await
+            .map_err(|e| src(&p, format!("creating replication slot {slot}: {e}")))?;
+        let row = rows
+            .first()
+            .ok_or_else(|| src(&p, "CREATE_REPLICATION_SLOT returned no row"))?;
+        let lsn = Lsn::parse(&text(row, 1))
+            .map_err(|e| src(&p, format!("consistent point: {e}")))?
+            .as_u64();
+        let snapshot_name = text(row, 2);
+        if snapshot_name.is_empty()
+            || !snapshot_name
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == '-')
+        {
+            return Err(src(
+                &p,
+                format!("unexpected snapshot name {snapshot_name:?}"),
+            ));
+        }
+        let mut tx = self.control.begin().await.map_err(|e| src(&p, e))?;
+        let mut setup = vec![
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY".to_owned(),
+            format!("SET TRANSACTION SNAPSHOT '{snapshot_name}'"),
+        ];
+        setup.extend(
+            SESSION
+                .iter()
+                .map(|(k, v)| format!("SET LOCAL {k} = '{v}'")),
+        );
+        for sql in setup {
+            sqlx::query(&sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| src(&p, format!("{sql}: {e}")))?;
+        }
+        let columns = self.source_columns(&mut tx).await?;
+        let map = field_columns(self.dataset, &columns);
+        let select: Vec<String> = map
+            .iter()
+            .map(|m| match m {
+                Some(i) => format!("CAST(\"{}\" AS TEXT)", columns[*i]),
+                None => "CAST(NULL AS TEXT)".into(),
+            })
+            .collect();
+        let declare = format!(
+            "DECLARE lt_snapshot NO SCROLL CURSOR FOR SELECT {} FROM {}",
+            select.join(", "),
+            self.table
+        );
+        sqlx::query(&declare)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| src(&p, format!("{declare}: {e}")))?;
+        let total: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM {}", self.table))
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| src(&p, e))?;
+        tracing::info!(pipeline = %p, slot, lsn = %Lsn(lsn), rows = total, "initial snapshot started");
+        self.repl_config.start_lsn = Lsn(lsn);
+        self.repl = Some(repl);
+        self.pos = Pos {
+            resume: lsn,
+            last: (lsn, 0),
+        };
+        self.skip_through = (lsn, 0);
+        self.snapshot = Some(Snapshot {
+            tx: std::sync::Mutex::new(tx),
+            lsn,
+            done: 0,
+            total: total as u64,
+            first: true,
+        });
+        Ok(())
+    }
+
+    /// Column names of the table, in order (read inside the snapshot).
+    async fn source_columns(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ) -> Result<Vec<String>, SyncError> {
+        let rows = sqlx::query("SELECT CAST(attname AS TEXT) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
+            .bind(self.table.clone())
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(|e| src(&self.pipeline, e))?;
+        rows.iter()
+            .map(|r| {
+                r.try_get::<String, _>(0)
+                    .map_err(|e| src(&self.pipeline, e))
+            })
+            .collect()
+    }
+
+    async fn resume(&mut self, slot: &str, pos: Pos) -> Result<(), SyncError> {
+        if !self.slot_exists(slot).await? {
+            return Err(SyncError::Source(format!(
+                "{}: replication slot {slot} is gone, so the changes after position {} cannot be read; drop the pipeline's state (lienthong sync reset) to take a new snapshot",
+                self.pipeline,
+                pos.encode()
+            )));
+        }
+        self.pos = pos;
+        self.skip_through = pos.last;
+        let mut cfg = self.repl_config.clone();
+        cfg.start_lsn = Lsn(pos.resume);
+        cfg.ack_lsn = Some(Lsn(pos.resume));
+        self.start_stream(cfg).await
+    }
+
+    async fn start_stream(&mut self, cfg: ReplicationConfig) -> Result<(), SyncError> {
+        let p = self.pipeline.clone();
+        let mut repl = match self.repl.take() {
+            Some(r) => r,
+            None => ReplicationClient::connect_gated(cfg)
+                .await
+                .map_err(|e| src(&p, e))?,
+        };
+        repl.start().await.map_err(|e| src(&p, e))?;
+        repl.wait_started()
+            .await
+            .map_err(|e| src(&p, format!("starting replication: {e}")))?;
+        self.repl = Some(repl);
+        Ok(())
+    }
+
+    pub fn snapshot_progress(&self) -> Option<(u64, u64)> {
+        self.snapshot
+            .as_ref()
+            .map(|s| (s.done, s.total.max(s.done)))
+    }
+
+    pub async fn next(&mut self, rows_max: usize, wait: Duration) -> Result<Batch, SyncError> {
+        if self.snapshot.is_some() {
+            return self.next_snapshot(rows_max).await;
+        }
+        self.next_stream(rows_max, wait).await
+    }
+
+    async fn next_snapshot(&mut self, rows_max: usize) -> Result<Batch, SyncError> {
+        let p = self.pipeline.clone();
+        let snap = self.snapshot.as_mut().expect("in snapshot");
+        let rows = sqlx::query(&format!("FETCH {rows_max} FROM lt_snapshot"))
+            .fetch_all(&mut **snap.tx.get_mut().expect("never locked"))
+            .await
+            .map_err(|e| src(&p, e))?;
+        let n_fields = self.dataset.fields.len();
+        let mut changes = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut values = Vec::with_capacity(n_fields);
+            for i in 0..n_fields {
+                values.push(
+                    r.try_get::<Option<String>, _>(i)
+                        .map_err(|e| src(&p, e))?
+                        .unwrap_or_default(),
+                );
+            }
+            changes.push(Change {
+                op: Op::Upsert,
+                id: format!("{}-S{:012}", hex16(snap.lsn), snap.done),
+                values,
+                committed_at_ms: None,
+                defect: None,
+            });
+            snap.done += 1;
+        }
+        let first = std::mem::take(&mut snap.first);
+        let finished = rows.len() < rows_max;
+        if finished {
+            let snap = self.snapshot.take().expect("in snapshot");
+            snap.tx
+                .into_inner()
+                .expect("never locked")
+                .commit()
+                .await
+                .map_err(|e| src(&p, e))?;
+            tracing::info!(pipeline = %p, rows = snap.done, "initial snapshot read; streaming");
+            let cfg = self.repl_config.clone();
+            self.start_stream(cfg).await?;
+        }
+        Ok(Batch {
+            changes,
+            position: if finished {
+                self.pos.encode()
+            } else {
+                format!("snapshot/{}", hex16(self.pos.resume))
+            },
+            snapshot: !finished,
+            snapshot_start: first,
+        })
+    }
+
+    async fn next_stream(&mut self, rows_max: usize, wait: Duration) -> Result<Batch, SyncError> {
+        let p = self.pipeline.clone();
+        let mut changes: Vec<Change> = Vec::new();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if changes.len() >= rows_max {
+                break;
+            }
+            let repl = self.repl.as_mut().expect("streaming");
+            // Return what we have as soon as nothing more is waiting at a commit boundary.
+            let ev = if !changes.is_empty() && self.txn.is_none() {
+                match repl.recv().now_or_never() {
+                    Some(ev) => ev,
+                    None => break,
+                }
+            } else {
+                match tokio::time::timeout_at(deadline, repl.recv()).await {
+                    Ok(ev) => ev,
+                    Err(_) => break,
+                }
+            };
+            let ev = ev.map_err(|e| src(&p, format!("replication stream: {e}")))?;
+            let Some(ev) = ev else {
+                return Err(src(&p, "replication stream ended"));
+            };
+            match ev {
+                ReplicationEvent::Begin {
+                    final_lsn,
+                    commit_time_micros,
+                    ..
+                } => {
+                    self.txn = Some(Txn {
+                        commit_lsn: final_lsn.as_u64(),
+                        committed_at_ms: pg_time_ms(commit_time_micros),
+                        next_index: 0,
+                    });
+                }
+                ReplicationEvent::Commit { end_lsn, .. } => {
+                    self.txn = None;
+                    self.pos.resume = self.pos.resume.max(end_lsn.as_u64());
+                    self.wal_end = self.wal_end.max(end_lsn.as_u64());
+                }
+                ReplicationEvent::KeepAlive { wal_end, .. } => {
+                    self.wal_end = self.wal_end.max(wal_end.as_u64());
+                    if self.txn.is_none() && changes.is_empty() {
+                        let before = self.pos.resume;
+                        self.pos.resume = self.pos.resume.max(wal_end.as_u64());
+                        if self.pos.resume != before {
+                            break; // a heartbeat batch: the position moved
+                        }
+                    }
+                }
+                ReplicationEvent::XLogData { data, wal_end, .. } => {
+                    self.wal_end = self.wal_end.max(wal_end.as_u64());
+                    let msg = pgoutput::decode(&data).map_err(|e| src(&p, e))?;
+                    self.on_message(msg, &mut changes)?;
+                }
+                ReplicationEvent::Message { .. } => {}
+                ReplicationEvent::StoppedAt { .. } => {
+                    return Err(src(&p, "replication stream stopped"));
+                }
+            }
+        }
+        Ok(Batch {
+            changes,
+            position: self.pos.encode(),
+            snapshot: false,
+            snapshot_start: false,
+        })
+    }
+
+    fn on_message(&mut self, msg: Message, out: &mut Vec<Change>) -> Result<(), SyncError> {
+        let ours = |oid: u32, rel: &Option<Relation>| rel.as_ref().is_some_and(|r| r.oid == oid);
+        match msg {
+            Message::Relation {
+                oid,
+                namespace,
+                name,
+                columns,
+                ..
+            } if name == self.table && namespace == self.namespace => {
+                let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+                let map = field_columns(self.dataset, &names);
+                let key_columns = self.key_indexes.iter().map(|&i| map[i]).collect();
+                self.relation = Some(Relation {
+                    oid,
+                    map,
+                    key_columns,
+                });
+            }
+            Message::Insert { oid, new } if ours(oid, &self.relation) => {
+                let values = self.values(&new, None);
+                self.push(Op::Upsert, values, out);
+            }
+            Message::Update { oid, old, new } if ours(oid, &self.relation) => {
+                let new_values = self.values(&new, old.as_deref());
+                if let Some(old) = &old {
+                    let old_key = self.key_values(old);
+                    let new_key: Vec<&String> =
+                        self.key_indexes.iter().map(|&i| &new_values.0[i]).collect();
+                    if old_key.iter().zip(&new_key).any(|(a, b)| a != *b) {
+                        let mut values = vec![String::new(); self.dataset.fields.len()];
+                        for (&i, v) in self.key_indexes.iter().zip(old_key) {
+                            values[i] = v;
+                        }
+                        self.push(Op::Delete, (values, None), out);
+                    }
+                }
+                self.push(Op::Upsert, new_values, out);
+            }
+            Message::Delete { oid, old } if ours(oid, &self.relation) => {
+                let mut values = vec![String::new(); self.dataset.fields.len()];
+                for (&i, v) in self.key_indexes.iter().zip(self.key_values(&old)) {
+                    values[i] = v;
+                }
+                self.push(Op::Delete, (values, None), out);
+            }
+            Message::Truncate { oids } => {
+                if let Some(r) = &self.relation {
+                    if oids.contains(&r.oid) {
+                        let values = vec![String::new(); self.dataset.fields.len()];
+                        self.push(Op::Truncate, (values, None), out);
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn key_values(&self, tuple: &[Datum]) -> Vec<String> {
+        let rel = self
+            .relation
+            .as_ref()
+            .expect("a relation precedes its rows");
+        rel.key_columns
+            .iter()
+            .map(|c| match c.and_then(|c| tuple.get(c)) {
+                Some(Datum::Text(s)) => s.clone(),
+                _ => String::new(),
+            })
+            .collect()
+    }
+
+    /// Dataset values of a tuple; an unchanged TOAST value is taken from the old row when
+    /// the publisher sent it, else the change is marked defective.
+    fn values(&self, tuple: &[Datum], old: Option<&[Datum]>) -> (Vec<String>, Option<String>) {
+        let rel = self
+            .relation
+            .as_ref()
+            .expect("a relation precedes its rows");
+        let mut defect = None;
+        let values = rel
+            .map
+            .iter()
+            .enumerate()
+            .map(|(f, c)| match c.and_then(|c| tuple.get(c).map(|d| (c, d))) {
+                Some((_, Datum::Text(s))) => s.clone(),
+                Some((c, Datum::Unchanged)) => match old.and_then(|o| o.get(c)) {
+                    Some(Datum::Text(s)) => s.clone(),
+                    _ => {
+                        defect = Some(format!(
+                            "column {}: unchanged large (TOAST) value not sent by PostgreSQL; set REPLICA IDENTITY FULL on the source table",
+                            self.dataset.fields[f].name
+                        ));
+                        String::new()
+                    }
+                },
+                _ => String::new(),
+            })
+            .collect();
+        (values, defect)
+    }
+
+    fn push(
+        &mut self,
+        op: Op,
+        (values, defect): (Vec<String>, Option<String>),
+        out: &mut Vec<Change>,
+    ) {
+        let Some(txn) = self.txn.as_mut() else {
+            return; // rows outside a transaction do not occur in pgoutput
+        };
+        let idx = txn.next_index;
+        txn.next_index += 1;
+        let here = (txn.commit_lsn, idx);
+        if here <= self.skip_through {
+            return; // applied before the restart
+        }
+        self.pos.last = here;
+        out.push(Change {
+            op,
+            id: format!("{}-{:08X}", hex16(txn.commit_lsn), idx),
+            values,
+            committed_at_ms: Some(txn.committed_at_ms),
+            defect,
+        });
+    }
+
+    pub fn acknowledged(&mut self, position: &str) -> Result<(), SyncError> {
+        if let (Some(pos), Some(repl)) = (Pos::decode(position), self.repl.as_ref()) {
+            repl.update_applied_lsn(Lsn(pos.resume));
+        }
+        Ok(())
+    }
+
+    pub async fn backlog(&self) -> Option<Backlog> {
+        if let Some(s) = &self.snapshot {
+            return Some(Backlog {
+                amount: s.total.saturating_sub(s.done) as i64,
+                unit: "rows",
+            });
+        }
+        let now: i64 =
+            sqlx::query("SELECT CAST(pg_current_wal_lsn() - CAST('0/0' AS pg_lsn) AS BIGINT)")
+                .fetch_one(&self.control)
+                .await
+                .and_then(|r| r.try_get(0))
+                .ok()?;
+        Some(Backlog {
+            amount: (now as u64).saturating_sub(self.pos.resume) as i64,
+            unit: "wal bytes",
+        })
+    }
+
+    pub async fn close(mut self) {
+        if let Some(mut r) = self.repl.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), r.shutdown()).await;
+        }
+        self.control.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_round_trip_and_refuse_other_sources() {
+        let p = Pos {
+            resume: 0x1D9DD30,
+            last: (0x1D9DCD0, 7),
+        };
+        assert_eq!(p.encode(), "0000000001D9DD30/0000000001D9DCD0/00000007");
+        assert_eq!(Pos::decode(&p.encode()), Some(p));
+        for bad in [
+            "",
+            "2025-08-01\u{1f}001",
+            "snapshot/0000000001D9DD30",
+            "1/2/3/4",
+        ] {
+            assert_eq!(Pos::decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn replication_settings_from_the_url() {
+        let c =
+            replication_config("postgres://rep%40x:p%2Fw@db.local:5433/dan_cu", "s", "p").unwrap();
+        assert_eq!(
+            (
+                c.host.as_str(),
+                c.port,
+                c.user.as_str(),
+                c.password.as_str(),
+                c.database.as_str()
+            ),
+            ("db.local", 5433, "rep@x", "p/w", "dan_cu")
+        );
+        assert!(
+            replication_config("postgres://h/d?sslmode=require", "s", "p")
+                .unwrap_err()
+                .contains("TLS")
+        );
+        assert_eq!(pg_time_ms(0), 946_684_800_000);
+    }
+}

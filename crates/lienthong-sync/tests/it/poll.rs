@@ -1,0 +1,169 @@
+//! Polling by `(updated_at, key)`: SQLite → SQLite, PostgreSQL → PostgreSQL, MariaDB →
+//! SQLite.
+
+use lienthong_dictionary::catalog::CITIZEN;
+use lienthong_sync::{Pipeline, PipelineConfig, SourceConfig};
+
+use super::*;
+
+async fn contract(source: &str, replica: &str) {
+    let s = suffix();
+    let (src_table, rep_table) = (format!("src_{s}"), format!("rep_{s}"));
+    let mysql = source.starts_with("mysql");
+    exec(source, &citizen_table(&src_table, mysql)).await;
+    insert(
+        source,
+        &src_table,
+        &[
+            row("001090000001", "NGUYỄN VĂN AN", "2025-08-01T10:00:00+07:00"),
+            row("001090000002", "Lê Thị Bình", "2025-08-01T10:00:00+07:00"),
+            row("12345", "Invalid Id", "2025-08-01T11:00:00+07:00"),
+            row(
+                "001090000003",
+                "Phạm Văn Cường",
+                "2025-08-01T12:00:00+07:00",
+            ),
+        ],
+    )
+    .await;
+    let mut cfg = config(
+        &format!("citizen-{s}"),
+        SourceConfig::Poll {
+            url: source.into(),
+            table: src_table.clone(),
+            updated_at_column: "updated_at".into(),
+        },
+        replica,
+        &rep_table,
+    );
+    cfg.batch_rows_max = 2;
+    let mut p = open(&cfg).await;
+    let first = p.step(Duration::ZERO).await.unwrap();
+    assert_eq!(first.applied, 2, "batches are bounded");
+    let total = p.catch_up().await.unwrap();
+    assert_eq!((total.applied, total.quarantined), (1, 1));
+    let st = p.status().await.unwrap();
+    assert_eq!((st.state.rows_applied, st.quarantined_open), (3, 1));
+    assert_eq!(st.state.backlog, 0);
+
+    // Normalised in the replica; the invalid row waits in quarantine with its reason.
+    let got = names(replica, &rep_table).await;
+    assert_eq!(got["001090000001"], "Nguyễn Văn An");
+    assert_eq!(got.len(), 3);
+    let reasons = quarantine(&p).await;
+    assert!(reasons[0].contains("id.length"), "{reasons:?}");
+
+    // A schema change on the source (an added column) does not stop the pipeline.
+    exec(
+        source,
+        &format!(
+            "ALTER TABLE {src_table} ADD COLUMN extra_note {}",
+            if mysql { "VARCHAR(20)" } else { "TEXT" }
+        ),
+    )
+    .await;
+    assert_eq!(p.step(Duration::ZERO).await.unwrap().applied, 0);
+    // A restart resumes from the position: only new and updated rows are applied.
+    p.close().await;
+    insert(
+        source,
+        &src_table,
+        &[row(
+            "001090000004",
+            "Đỗ Thị Dung",
+            "2025-08-02T09:00:00+07:00",
+        )],
+    )
+    .await;
+    exec(source, &format!("UPDATE {src_table} SET full_name = 'Nguyễn Văn Ân', updated_at = '2025-08-02T10:00:00+07:00' WHERE personal_id = '001090000001'")).await;
+    // Fix the invalid row at the source: its new version supersedes the quarantined one.
+    exec(source, &format!("UPDATE {src_table} SET personal_id = '001090000005', updated_at = '2025-08-02T11:00:00+07:00' WHERE personal_id = '12345'")).await;
+    let mut p = open(&cfg).await;
+    let again = p.catch_up().await.unwrap();
+    assert_eq!((again.applied, again.quarantined), (3, 0));
+    let got = names(replica, &rep_table).await;
+    assert_eq!(
+        got.len(),
+        5,
+        "the update replaced its row: nothing applied twice"
+    );
+    assert_eq!(got["001090000001"], "Nguyễn Văn Ân");
+    assert_eq!(p.catch_up().await.unwrap().applied, 0, "caught up");
+    let st = p.status().await.unwrap();
+    assert_eq!(st.state.rows_applied, 6);
+    assert_eq!(
+        st.quarantined_open, 1,
+        "a fixed row under a new key leaves the old one open"
+    );
+    p.close().await;
+    exec(source, &format!("DROP TABLE {src_table}")).await;
+    exec(replica, &format!("DROP TABLE {rep_table}")).await;
+}
+
+#[tokio::test]
+async fn sqlite_to_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    contract(
+        &sqlite(dir.path(), "agency.db"),
+        &sqlite(dir.path(), "center.db"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_to_postgres() {
+    if let Some(pg) = url("LIENTHONG_TEST_POSTGRES_URL") {
+        contract(&pg, &pg).await;
+    }
+}
+
+#[tokio::test]
+async fn mariadb_to_sqlite() {
+    if let Some(maria) = url("LIENTHONG_TEST_MARIADB_URL") {
+        let dir = tempfile::tempdir().unwrap();
+        contract(&maria, &sqlite(dir.path(), "center.db")).await;
+    }
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = sqlite(dir.path(), "a.db");
+    let poll = |table: &str, url: &str| SourceConfig::Poll {
+        url: url.into(),
+        table: table.into(),
+        updated_at_column: "updated_at".into(),
+    };
+    let cfg = |source| PipelineConfig {
+        name: "x".into(),
+        dataset: &CITIZEN,
+        source,
+        replica_url: src.clone(),
+        replica_table: "rep".into(),
+        batch_rows_max: 10,
+        jetstream: None,
+    };
+    let err = |c: PipelineConfig| async move {
+        Pipeline::open(c, String::new())
+            .await
+            .err()
+            .expect("refused")
+            .to_string()
+    };
+    assert!(err(cfg(poll("no_such_table", &src)))
+        .await
+        .contains("no_such_table"));
+    assert!(err(cfg(poll("a; DROP TABLE b", &src)))
+        .await
+        .contains("letters, digits"));
+    assert!(err(cfg(poll("t", "oracle://x")))
+        .await
+        .contains("must start with"));
+    let mut bad = cfg(poll("t", &src));
+    bad.batch_rows_max = 0;
+    assert!(err(bad).await.contains("batch_rows_max"));
+    let files = SourceConfig::Files {
+        dir: dir.path().join("missing"),
+    };
+    assert!(err(cfg(files)).await.contains("does not exist"));
+}
