@@ -628,6 +628,18 @@ fn timestamp(raw: &str, out: &mut Out<'_>) -> String {
         }
         None => ("", tail),
     };
+    // PostgreSQL's timestamptz text and ISO 8601's short forms give `+07` and `+0700`.
+    let long_zone;
+    let zone = if (zone.len() == 3 || zone.len() == 5)
+        && matches!(zone.as_bytes()[0], b'+' | b'-')
+        && zone[1..].bytes().all(|b| b.is_ascii_digit())
+    {
+        let mm = if zone.len() == 5 { &zone[3..5] } else { "00" };
+        long_zone = format!("{}:{mm}", &zone[..3]);
+        long_zone.as_str()
+    } else {
+        zone
+    };
     let zone_ok = zone.is_empty()
         || zone == "Z"
         || (zone.len() == 6
@@ -639,7 +651,7 @@ fn timestamp(raw: &str, out: &mut Out<'_>) -> String {
         out.error("timestamp.format", "bad time-zone offset");
         return v.to_owned();
     }
-    if !zone.is_empty() && v.as_bytes()[10] == b'T' {
+    if !zone.is_empty() && v.as_bytes()[10] == b'T' && v.ends_with(zone) {
         return v.to_owned();
     }
     // A timestamp without an offset is Vietnam time (UTC+07:00).
@@ -1072,6 +1084,24 @@ mod tests {
                 "2025-08-01T10:20:30.5Z",
                 "2025-08-01T10:20:30.5Z",
                 vec![],
+            ),
+            (
+                Kind::Timestamp,
+                "2025-08-01 03:20:30.123456+00",
+                "2025-08-01T03:20:30.123456+00:00",
+                vec![],
+            ),
+            (
+                Kind::Timestamp,
+                "2025-08-01T10:20:30+0700",
+                "2025-08-01T10:20:30+07:00",
+                vec![],
+            ),
+            (
+                Kind::Timestamp,
+                "2025-08-01T10:20:30+7",
+                "2025-08-01T10:20:30+7",
+                vec![("timestamp.format", Error)],
             ),
             (
                 Kind::Timestamp,

@@ -126,6 +126,19 @@ pub fn identifier_ok(s: &str) -> bool {
         && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
+/// Column `i` as text (`""` for NULL). MySQL reports `TEXT` and `CAST(… AS CHAR)` of one
+/// as a blob type through sqlx's `Any` driver, so bytes are taken as UTF-8 too.
+pub fn text_at(row: &sqlx::any::AnyRow, i: usize) -> Result<String, sqlx::Error> {
+    use sqlx::Row;
+    match row.try_get::<Option<String>, _>(i) {
+        Ok(v) => Ok(v.unwrap_or_default()),
+        Err(_) => Ok(row
+            .try_get::<Option<Vec<u8>>, _>(i)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()),
+    }
+}
+
 pub async fn connect(url: &str, connections_max: u32) -> Result<AnyPool, sqlx::Error> {
     sqlx::any::install_default_drivers();
     AnyPoolOptions::new()

@@ -81,6 +81,8 @@ pub struct Pipeline {
     backlog_at_ms: i64,
     /// A step failed: source and sinks must be reopened before the next.
     broken: bool,
+    /// The batch the source read ahead while the previous one was committed.
+    prefetched: Option<Batch>,
 }
 
 fn reasons_json(reasons: &[(String, String, String)]) -> String {
@@ -140,12 +142,14 @@ impl Pipeline {
             state,
             backlog_at_ms: 0,
             broken: false,
+            prefetched: None,
         };
         p.reopen_source().await?;
         Ok(p)
     }
 
     async fn reopen_source(&mut self) -> Result<(), SyncError> {
+        self.prefetched = None;
         if let Some(s) = self.source.take() {
             s.close().await;
         }
@@ -220,8 +224,16 @@ impl Pipeline {
 
     async fn step_once(&mut self, wait: Duration) -> Result<StepReport, SyncError> {
         let rows_max = self.config.batch_rows_max as usize;
-        let source = self.source.as_mut().expect("open");
-        let batch = source.next(rows_max, wait).await?;
+        let batch = match self.prefetched.take() {
+            Some(b) => b,
+            None => {
+                self.source
+                    .as_mut()
+                    .expect("open")
+                    .next(rows_max, wait)
+                    .await?
+            }
+        };
         if batch.changes.is_empty()
             && batch.position == self.state.position
             && !batch.snapshot_start
@@ -229,9 +241,29 @@ impl Pipeline {
             self.refresh_backlog(false).await?;
             return Ok(StepReport::default());
         }
-        let report = self.apply(&batch).await?;
-        let source = self.source.as_mut().expect("open");
+        // A full batch: the source reads the next one while this one is validated and
+        // committed. The source is lent to that task; after an error it is gone, and the
+        // next step reopens everything from the replica's position.
+        let mut source = self.source.take().expect("open");
+        let report = if batch.changes.len() >= rows_max {
+            let ahead = tokio::spawn(async move {
+                let next = source.next(rows_max, Duration::ZERO).await;
+                (source, next)
+            });
+            let report = self.apply(&batch).await;
+            let (back, next) = ahead
+                .await
+                .map_err(|e| SyncError::Source(format!("reading ahead: {e}")))?;
+            source = back;
+            let report = report?;
+            self.prefetched = Some(next?);
+            report
+        } else {
+            self.apply(&batch).await?
+        };
         source.acknowledged(&batch.position).await?;
+        self.source = Some(source);
+        self.refresh_backlog(false).await?;
         Ok(report)
     }
 
@@ -245,10 +277,12 @@ impl Pipeline {
         let mut quarantine = Vec::new();
         let mut last_valid_of_key: std::collections::HashMap<String, usize> = Default::default();
         let mut reasons_of: Vec<Option<String>> = vec![None; n];
+        let mut checked = self.check_all(&batch.changes).into_iter();
         for (i, c) in batch.changes.iter().enumerate() {
+            let check = checked.next().expect("one per change");
             match c.op {
                 Op::Upsert => {
-                    let (ok, values, reasons) = self.check(c);
+                    let (ok, values, reasons) = check.expect("upserts are checked");
                     if ok {
                         last_valid_of_key.insert(key_of(&c.values, &key_indexes), i);
                     } else {
@@ -380,13 +414,6 @@ impl Pipeline {
         state.rows_deleted += report.deleted;
         state.rows_quarantined += report.quarantined;
         state.applied_at_ms = now_ms();
-        if state.applied_at_ms - self.backlog_at_ms > 2_000 || n == 0 {
-            if let Some(b) = self.source.as_mut().expect("open").backlog().await {
-                state.backlog = b.amount;
-                state.backlog_unit = b.unit.into();
-            }
-            self.backlog_at_ms = state.applied_at_ms;
-        }
         self.replica
             .commit(&self.target, &steps, &quarantine, &touched, &state)
             .await?;
@@ -413,6 +440,26 @@ impl Pipeline {
             self.state = state;
         }
         Ok(())
+    }
+
+    /// Validates every upsert of a batch (`None` for other changes), on two threads for a
+    /// large batch: validation is most of the CPU a batch costs here.
+    #[allow(clippy::type_complexity)]
+    fn check_all(
+        &self,
+        changes: &[Change],
+    ) -> Vec<Option<(bool, Vec<String>, Vec<(String, String, String)>)>> {
+        let one = |c: &Change| (c.op == Op::Upsert).then(|| self.check(c));
+        if changes.len() < 2_000 {
+            return changes.iter().map(one).collect();
+        }
+        let (a, b) = changes.split_at(changes.len() / 2);
+        std::thread::scope(|s| {
+            let second = s.spawn(|| b.iter().map(one).collect::<Vec<_>>());
+            let mut out: Vec<_> = a.iter().map(one).collect();
+            out.extend(second.join().expect("validation does not panic"));
+            out
+        })
     }
 
     /// Validates one upsert: (valid, normalised values, errors as (field, rule, message)).

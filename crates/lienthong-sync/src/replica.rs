@@ -7,7 +7,7 @@ use lienthong_dictionary::catalog::Dataset;
 use sqlx::{AnyPool, Row};
 
 use crate::change::Change;
-use crate::db::{connect, Dialect};
+use crate::db::{connect, text_at, Dialect};
 use crate::SyncError;
 
 /// Where a pipeline stands, as its last committed batch left it.
@@ -78,6 +78,36 @@ fn err(e: sqlx::Error) -> SyncError {
 
 fn none_if_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
+}
+
+/// `[{"field": value, …, "lt_change": id}, …]`, empty non-key values as null.
+fn rows_json(target: &Target, rows: &[(&Change, &[String])]) -> String {
+    let mut out = Vec::with_capacity(rows.len() * 256);
+    out.push(b'[');
+    for (n, (c, values)) in rows.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.push(b'{');
+        for (i, (f, v)) in target.dataset.fields.iter().zip(values.iter()).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(f.name.as_bytes());
+            out.extend_from_slice(b"\":");
+            if v.is_empty() && !target.key_indexes.contains(&i) {
+                out.extend_from_slice(b"null");
+            } else {
+                serde_json::to_writer(&mut out, v.as_str()).expect("writing to a Vec");
+            }
+        }
+        out.extend_from_slice(b",\"lt_change\":");
+        serde_json::to_writer(&mut out, c.id.as_str()).expect("writing to a Vec");
+        out.push(b'}');
+    }
+    out.push(b']');
+    String::from_utf8(out).expect("JSON of UTF-8 strings")
 }
 
 impl Replica {
@@ -158,7 +188,7 @@ impl Replica {
             .await
             .map_err(err)?;
         let Some(r) = row else { return Ok(None) };
-        let s = |i| r.try_get::<String, _>(i).map_err(err);
+        let s = |i| text_at(&r, i).map_err(err);
         let n = |i| r.try_get::<i64, _>(i).map_err(err);
         Ok(Some(State {
             position: s(0)?,
@@ -204,10 +234,10 @@ impl Replica {
         rows.iter()
             .map(|r| {
                 Ok(Quarantined {
-                    change_id: r.try_get(0).map_err(err)?,
-                    key: r.try_get(1).map_err(err)?,
-                    record: r.try_get(2).map_err(err)?,
-                    reasons: r.try_get(3).map_err(err)?,
+                    change_id: text_at(r, 0).map_err(err)?,
+                    key: text_at(r, 1).map_err(err)?,
+                    record: text_at(r, 2).map_err(err)?,
+                    reasons: text_at(r, 3).map_err(err)?,
                     open: true,
                 })
             })
@@ -247,6 +277,30 @@ impl Replica {
                         }
                         q.execute(&mut *tx).await.map_err(err)?;
                     }
+                    if d == Dialect::Postgres {
+                        // One JSON parameter per 10,000 rows: PostgreSQL unpacks it in C,
+                        // several times faster than as many bound parameters.
+                        for chunk in upserts.chunks(10_000) {
+                            let sql = format!(
+                                "INSERT INTO {t} ({cols}) SELECT {cols} FROM json_populate_recordset(NULL::{t}, $1::json) ON CONFLICT ({key}) DO UPDATE SET {set}",
+                                t = target.table,
+                                cols = target.names.join(", "),
+                                key = target.key.join(", "),
+                                set = target
+                                    .names
+                                    .iter()
+                                    .map(|c| format!("{c} = excluded.{c}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            );
+                            sqlx::query(&sql)
+                                .bind(rows_json(target, chunk))
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(err)?;
+                        }
+                        continue;
+                    }
                     let per = (d.params_max() / target.names.len()).max(1);
                     for chunk in upserts.chunks(per) {
                         let sql =
@@ -280,22 +334,43 @@ impl Replica {
             }
         }
         let now = state.applied_at_ms;
-        for row in quarantine {
+        for chunk in quarantine.chunks(d.params_max() / 7) {
+            let mut n = 0;
+            let rows: Vec<String> = chunk
+                .iter()
+                .map(|_| {
+                    let ps: Vec<String> = (0..7)
+                        .map(|_| {
+                            n += 1;
+                            d.param(n)
+                        })
+                        .collect();
+                    format!("({})", ps.join(", "))
+                })
+                .collect();
+            let cols = "pipeline, change_id, record_key, record, reasons, at_ms, state";
             let sql = match d {
-                Dialect::MySql => "INSERT IGNORE INTO lt_quarantine (pipeline, change_id, record_key, record, reasons, at_ms, state) VALUES (?, ?, ?, ?, ?, ?, ?)".to_owned(),
-                _ => format!("INSERT INTO lt_quarantine (pipeline, change_id, record_key, record, reasons, at_ms, state) VALUES ({}, {}, {}, {}, {}, {}, {}) ON CONFLICT DO NOTHING", d.param(1), d.param(2), d.param(3), d.param(4), d.param(5), d.param(6), d.param(7)),
+                Dialect::MySql => format!(
+                    "INSERT IGNORE INTO lt_quarantine ({cols}) VALUES {}",
+                    rows.join(", ")
+                ),
+                _ => format!(
+                    "INSERT INTO lt_quarantine ({cols}) VALUES {} ON CONFLICT DO NOTHING",
+                    rows.join(", ")
+                ),
             };
-            sqlx::query(&sql)
-                .bind(target.pipeline.clone())
-                .bind(row.change_id.clone())
-                .bind(row.key.clone())
-                .bind(row.record.clone())
-                .bind(row.reasons.clone())
-                .bind(now)
-                .bind(if row.open { "open" } else { "superseded" })
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
+            let mut q = sqlx::query(&sql);
+            for row in chunk {
+                q = q
+                    .bind(target.pipeline.clone())
+                    .bind(row.change_id.clone())
+                    .bind(row.key.clone())
+                    .bind(row.record.clone())
+                    .bind(row.reasons.clone())
+                    .bind(now)
+                    .bind(if row.open { "open" } else { "superseded" });
+            }
+            q.execute(&mut *tx).await.map_err(err)?;
         }
         self.write_state(&mut tx, &target.pipeline, state).await?;
         tx.commit().await.map_err(err)

@@ -25,7 +25,7 @@ use sqlx::{AnyPool, Row};
 
 use super::{field_columns, Backlog};
 use crate::change::{Batch, Change, Op};
-use crate::db::{connect, identifier_ok};
+use crate::db::{connect, identifier_ok, text_at};
 use crate::replica::State;
 use crate::SyncError;
 
@@ -106,6 +106,8 @@ pub struct BinlogSource {
     /// transaction were applied before the restart.
     skip: Option<(String, u64, u32)>,
     gtid: String,
+    /// Decoded changes not yet handed out: (change, transaction start, index).
+    pending: std::collections::VecDeque<(Change, u64, u32)>,
 }
 
 fn src(pipeline: &str, e: impl std::fmt::Display) -> SyncError {
@@ -243,6 +245,7 @@ impl BinlogSource {
             pos: Pos::default(),
             skip: None,
             gtid: String::new(),
+            pending: Default::default(),
         };
         s.check_server().await?;
         let resume = state
@@ -461,11 +464,7 @@ impl BinlogSource {
         for r in &rows {
             let mut values = Vec::with_capacity(n_fields);
             for i in 0..n_fields {
-                values.push(
-                    r.try_get::<Option<String>, _>(i)
-                        .map_err(|e| src(&p, e))?
-                        .unwrap_or_default(),
-                );
+                values.push(text_at(r, i).map_err(|e| src(&p, e))?);
             }
             changes.push(Change {
                 op: Op::Upsert,
@@ -519,7 +518,16 @@ impl BinlogSource {
         let mut changes = Vec::new();
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            if changes.len() >= rows_max {
+            // A rows event may hold many rows: they wait here until handed out.
+            while changes.len() < rows_max {
+                let Some((c, start, index)) = self.pending.pop_front() else {
+                    break;
+                };
+                self.pos.start = start;
+                self.pos.index = index;
+                changes.push(c);
+            }
+            if changes.len() >= rows_max || !self.pending.is_empty() {
                 break;
             }
             let stream = self.stream.as_mut().expect("streaming");
@@ -621,14 +629,14 @@ impl BinlogSource {
                     }
                     for (before, after) in decoded {
                         match (before, after) {
-                            (None, Some(new)) => self.push(Op::Upsert, new, &mut changes),
+                            (None, Some(new)) => self.push(Op::Upsert, new),
                             (Some(old), Some(new)) => {
                                 if self.key_indexes.iter().any(|&i| old[i] != new[i]) {
-                                    self.push(Op::Delete, old, &mut changes);
+                                    self.push(Op::Delete, old);
                                 }
-                                self.push(Op::Upsert, new, &mut changes);
+                                self.push(Op::Upsert, new);
                             }
-                            (Some(old), None) => self.push(Op::Delete, old, &mut changes),
+                            (Some(old), None) => self.push(Op::Delete, old),
                             (None, None) => {}
                         }
                     }
@@ -680,7 +688,7 @@ impl BinlogSource {
         Ok(())
     }
 
-    fn push(&mut self, op: Op, values: Vec<String>, out: &mut Vec<Change>) {
+    fn push(&mut self, op: Op, values: Vec<String>) {
         let Some(txn) = self.txn.as_mut() else {
             return;
         };
@@ -695,7 +703,6 @@ impl BinlogSource {
                 self.skip = None;
             }
         }
-        self.pos.index = idx;
         let values = if op == Op::Delete {
             let mut v = vec![String::new(); values.len()];
             for &i in &self.key_indexes {
@@ -705,7 +712,7 @@ impl BinlogSource {
         } else {
             values
         };
-        out.push(Change {
+        let change = Change {
             op,
             id: format!(
                 "{:08}{:016X}-{:08X}",
@@ -716,7 +723,8 @@ impl BinlogSource {
             values,
             committed_at_ms: Some(txn.committed_at_ms),
             defect: None,
-        });
+        };
+        self.pending.push_back((change, txn.start, idx));
     }
 
     pub async fn backlog(&self) -> Option<Backlog> {

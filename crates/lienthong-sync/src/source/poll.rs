@@ -9,7 +9,7 @@ use sqlx::{AnyPool, Row};
 
 use super::Backlog;
 use crate::change::{Batch, Change, Op};
-use crate::db::{connect, identifier_ok, Dialect};
+use crate::db::{connect, identifier_ok, text_at, Dialect};
 use crate::replica::State;
 use crate::SyncError;
 
@@ -105,11 +105,7 @@ impl PollSource {
             .map(|r| {
                 let mut values = Vec::with_capacity(self.fields + 1);
                 for i in 0..=self.fields {
-                    values.push(
-                        r.try_get::<Option<String>, _>(i)
-                            .map_err(err(&self.pipeline))?
-                            .unwrap_or_default(),
-                    );
+                    values.push(text_at(r, i).map_err(err(&self.pipeline))?);
                 }
                 let at = values.remove(0);
                 Ok((at, values))

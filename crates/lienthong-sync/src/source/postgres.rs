@@ -23,7 +23,7 @@ use sqlx::{AnyPool, Row};
 
 use super::{field_columns, Backlog};
 use crate::change::{hex16, Batch, Change, Op};
-use crate::db::{connect, identifier_ok};
+use crate::db::{connect, identifier_ok, text_at};
 use crate::pgoutput::{self, Datum, Message};
 use crate::replica::State;
 use crate::SyncError;
@@ -557,11 +557,7 @@ impl PgSource {
         for r in &rows {
             let mut values = Vec::with_capacity(n_fields);
             for i in 0..n_fields {
-                values.push(
-                    r.try_get::<Option<String>, _>(i)
-                        .map_err(|e| src(&p, e))?
-                        .unwrap_or_default(),
-                );
+                values.push(text_at(r, i).map_err(|e| src(&p, e))?);
             }
             changes.push(Change {
                 op: Op::Upsert,

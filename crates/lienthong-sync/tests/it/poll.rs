@@ -126,6 +126,16 @@ async fn mariadb_to_sqlite() {
 }
 
 #[tokio::test]
+async fn postgres_to_mariadb() {
+    if let (Some(pg), Some(maria)) = (
+        url("LIENTHONG_TEST_POSTGRES_URL"),
+        url("LIENTHONG_TEST_MARIADB_URL"),
+    ) {
+        contract(&pg, &maria).await;
+    }
+}
+
+#[tokio::test]
 async fn bad_configuration_is_refused_with_its_reason() {
     let dir = tempfile::tempdir().unwrap();
     let src = sqlite(dir.path(), "a.db");
