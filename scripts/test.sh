@@ -60,6 +60,29 @@ ensure_postgres_logical() {
   $q "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name LIKE 'lt_test_%' AND NOT active" >/dev/null 2>&1 || true
 }
 
+# Fault tests restart a PostgreSQL of their own (cluster 15/fault on :5434), never the
+# shared one: created once with wal_level=logical and loopback trust, like the main one.
+ensure_fault_cluster() {
+  command -v pg_createcluster >/dev/null || { service_failed "pg_createcluster missing (postgresql-common)"; return 0; }
+  local version
+  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -1)
+  [ -n "$version" ] || return 0
+  if [ ! -d "/etc/postgresql/$version/fault" ]; then
+    log "creating PostgreSQL cluster $version/fault on :5434 for the fault tests"
+    pg_createcluster "$version" fault --port 5434 >/dev/null
+    cat >> "/etc/postgresql/$version/fault/postgresql.conf" <<CONF
+wal_level = logical
+max_replication_slots = 16
+max_wal_senders = 16
+CONF
+    sed -i '1i host all all 127.0.0.1/32 trust # lienthong fault tests' "/etc/postgresql/$version/fault/pg_hba.conf"
+  fi
+  port_open 5434 || pg_ctlcluster --skip-systemctl-redirect "$version" fault start >&2 || true
+  wait_port 5434 || service_failed "PostgreSQL fault cluster could not be started"
+  export LIENTHONG_TEST_FAULT_PG_URL="postgres://postgres@127.0.0.1:5434/postgres"
+  export LIENTHONG_TEST_FAULT_PG_CLUSTER="$version/fault"
+}
+
 # Sync reads MariaDB's row-based binlog (with column names in its table maps).
 MARIADB_ARGS=(--user=mysql --log-bin=mariadb-bin --binlog-format=ROW --binlog-row-image=FULL --binlog-row-metadata=FULL --server-id=1)
 
@@ -110,6 +133,7 @@ ensure_chromium() {
 
 ensure_postgres
 ensure_postgres_logical
+ensure_fault_cluster
 ensure_mariadb
 ensure_nats
 ensure_chromium

@@ -2,6 +2,7 @@
 //! expectations for each (resume from the stored position, quarantine with reasons,
 //! nothing applied twice), and the JetStream sink.
 
+mod faults;
 mod files;
 mod jetstream;
 mod mariadb;
@@ -12,8 +13,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use lienthong_dictionary::catalog::CITIZEN;
+use lienthong_sync::db::text_at;
 use lienthong_sync::{Pipeline, PipelineConfig, SourceConfig, State};
-use sqlx::Row;
 
 /// A service URL from the environment; under `CI=true` a missing one fails the test.
 pub fn url(var: &str) -> Option<String> {
@@ -87,7 +88,7 @@ pub async fn names(replica: &str, table: &str) -> BTreeMap<String, String> {
         .unwrap();
     pool.close().await;
     rows.iter()
-        .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
+        .map(|r| (text_at(r, 0).unwrap(), text_at(r, 1).unwrap()))
         .collect()
 }
 
