@@ -27,6 +27,19 @@ pub struct TableConfig {
     /// Dataset fields that may be used as `?field=value` filters.
     pub filters: Vec<String>,
     pub connections_max: u32,
+    /// Also serve `/changes`: the table's change feed from the `lt_changes` log that a
+    /// sync pipeline with `changelog = true` keeps beside it (hop-by-hop subscriptions).
+    pub changes: bool,
+}
+
+/// One change of the feed.
+pub struct FeedChange {
+    pub seq: i64,
+    pub op: String,
+    pub id: String,
+    pub committed_at_ms: i64,
+    /// The record (upserts) or the key (deletes) in dataset field order.
+    pub record: Vec<(&'static str, String)>,
 }
 
 pub struct TableService {
@@ -107,7 +120,71 @@ impl TableService {
             .fetch(&format!("{} WHERE 1 = 0", service.select()), &[])
             .await
             .map_err(|e| format!("service {}: {e}", service.config.code))?;
+        if service.config.changes {
+            sqlx::query("SELECT seq, tbl, change_id, op, record, committed_at_ms FROM lt_changes WHERE 1 = 0")
+                .fetch_all(&service.pool)
+                .await
+                .map_err(|e| format!("service {}: changes = true needs the change log lt_changes beside the table (a sync pipeline with changelog = true writing it): {e}", service.config.code))?;
+        }
         Ok(service)
+    }
+
+    /// Changes of the table after sequence number `after`, oldest first, at most `limit`.
+    pub async fn changes(&self, after: i64, limit: u32) -> Result<Vec<FeedChange>, GatewayError> {
+        if !self.config.changes {
+            return Err(GatewayError::BadRequest(format!(
+                "service {} publishes no change feed",
+                self.config.code
+            )));
+        }
+        let sql = format!(
+            "SELECT seq, op, change_id, record, committed_at_ms FROM lt_changes WHERE tbl = {} AND seq > {} ORDER BY seq LIMIT {}",
+            self.placeholder(1),
+            self.placeholder(2),
+            limit.clamp(1, LIMIT_MAX)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(self.config.table.clone())
+            .bind(after)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| GatewayError::Backend(e.to_string()))?;
+        let text = |r: &AnyRow, i: usize| -> Result<String, GatewayError> {
+            match r.try_get::<String, _>(i) {
+                Ok(s) => Ok(s),
+                Err(_) => r
+                    .try_get::<Vec<u8>, _>(i)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .map_err(|e| GatewayError::Backend(e.to_string())),
+            }
+        };
+        rows.iter()
+            .map(|r| {
+                let record: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&text(r, 3)?)
+                        .map_err(|e| GatewayError::Backend(format!("change log record: {e}")))?;
+                Ok(FeedChange {
+                    seq: r
+                        .try_get(0)
+                        .map_err(|e| GatewayError::Backend(e.to_string()))?,
+                    op: text(r, 1)?,
+                    id: text(r, 2)?,
+                    committed_at_ms: r
+                        .try_get(4)
+                        .map_err(|e| GatewayError::Backend(e.to_string()))?,
+                    record: self
+                        .columns
+                        .iter()
+                        .filter_map(|c| {
+                            record
+                                .get(*c)
+                                .and_then(serde_json::Value::as_str)
+                                .map(|v| (*c, v.to_owned()))
+                        })
+                        .collect(),
+                })
+            })
+            .collect()
     }
 
     fn quote(&self, ident: &str) -> String {

@@ -1054,9 +1054,42 @@ async fn serve_call(
         let next = next.filter(|_| key_allowed);
         subjects = subjects_of(dataset, &rows.iter().collect::<Vec<_>>());
         serde_json::json!({ "records": rows.into_iter().map(filter).collect::<Vec<_>>(), "next_cursor": next })
+    } else if signed.path == "/changes" {
+        // A change feed carries record keys (deletes are keys): only for consumers allowed
+        // to see the key.
+        if !dataset
+            .key
+            .iter()
+            .all(|k| field_allowed(agreement, k, dataset))
+        {
+            return Err(GatewayError::FieldNotAllowed(
+                "changes (they carry the record key)".into(),
+            ));
+        }
+        let (mut after, mut limit) = (0i64, 100u32);
+        for (k, v) in parse_query(signed.query) {
+            let n = || GatewayError::BadRequest(format!("{k} must be a number"));
+            match k.as_str() {
+                "after" => after = v.parse().map_err(|_| n())?,
+                "limit" => limit = v.parse().map_err(|_| n())?,
+                _ => return Err(GatewayError::BadRequest(format!("unknown parameter {k}"))),
+            }
+        }
+        let changes = table.changes(after, limit).await?;
+        subjects = subjects_of(
+            dataset,
+            &changes.iter().map(|c| &c.record).collect::<Vec<_>>(),
+        );
+        let next = changes.last().map_or(after, |c| c.seq);
+        let items: Vec<serde_json::Value> = changes
+            .into_iter()
+            .map(|c| serde_json::json!({ "seq": c.seq, "op": c.op, "id": c.id, "committed_at_ms": c.committed_at_ms, "record": filter(c.record) }))
+            .collect();
+        serde_json::json!({ "changes": items, "next": next })
     } else {
         return Err(GatewayError::BadRequest(
-            "paths: /records/{key} or /records?field=value&limit=&cursor=".into(),
+            "paths: /records/{key}, /records?field=value&limit=&cursor= or /changes?after=&limit="
+                .into(),
         ));
     };
     let bytes = serde_json::to_vec(&json).map_err(|e| GatewayError::Backend(e.to_string()))?;

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::change::{key_of, net, Batch, Change, Op};
 use crate::jetstream::{body, JetSink, JetStreamConfig};
-use crate::replica::{Quarantined, Replica, State, Step, Target};
+use crate::replica::{Logged, Quarantined, Replica, State, Step, Target};
 use crate::source::{now_ms, Source, SourceConfig};
 use crate::SyncError;
 
@@ -32,6 +32,9 @@ pub struct PipelineConfig {
     pub batch_rows_max: u32,
     /// Also publish every valid change to JetStream.
     pub jetstream: Option<JetStreamConfig>,
+    /// Keep every valid change in the replica's change log (`lt_changes`), so that a node
+    /// publishing the replica table can forward them to subscribers (hop by hop).
+    pub changelog: bool,
 }
 
 /// Where a pipeline stands (for `sync status`, the dashboard and `/metrics`).
@@ -118,7 +121,12 @@ impl Pipeline {
         }
         let replica = Replica::open(&config.replica_url).await?;
         let target = replica
-            .target(&config.name, config.dataset, &config.replica_table)
+            .target(
+                &config.name,
+                config.dataset,
+                &config.replica_table,
+                config.changelog,
+            )
             .await?;
         let state = replica.state(&config.name).await?.unwrap_or_default();
         let jet = match &config.jetstream {
@@ -414,8 +422,52 @@ impl Pipeline {
         state.rows_deleted += report.deleted;
         state.rows_quarantined += report.quarantined;
         state.applied_at_ms = now_ms();
+        let changelog: Vec<Logged> = if self.target.changelog {
+            // A new snapshot empties the table: subscribers downstream start over too.
+            let restart = batch.snapshot_start.then(|| Logged {
+                change_id: format!("snapshot-start/{}/{}", batch.position, now_ms()),
+                op: Op::Truncate,
+                record: "{}".into(),
+                committed_at_ms: 0,
+            });
+            restart
+                .into_iter()
+                .chain(
+                    batch
+                        .changes
+                        .iter()
+                        .zip(&normalised)
+                        .zip(&valid)
+                        .filter(|(_, v)| **v)
+                        .map(|((c, norm), _)| {
+                            let values = norm.as_deref().unwrap_or(&c.values);
+                            let b = body(ds, &self.config.name, c, values);
+                            let record = match c.op {
+                                Op::Upsert => b["record"].to_string(),
+                                Op::Delete => b["key"].to_string(),
+                                Op::Truncate => "{}".to_owned(),
+                            };
+                            Logged {
+                                change_id: c.id.clone(),
+                                op: c.op,
+                                record,
+                                committed_at_ms: c.committed_at_ms.unwrap_or(0),
+                            }
+                        }),
+                )
+                .collect()
+        } else {
+            Vec::new()
+        };
         self.replica
-            .commit(&self.target, &steps, &quarantine, &touched, &state)
+            .commit(
+                &self.target,
+                &steps,
+                &quarantine,
+                &touched,
+                &changelog,
+                &state,
+            )
             .await?;
         self.state = state;
         Ok(report)

@@ -46,6 +46,16 @@ pub struct Quarantined {
     pub open: bool,
 }
 
+/// A valid change as the replica's change log keeps it, for subscribers downstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub change_id: String,
+    pub op: crate::change::Op,
+    /// The normalised record (upserts) or the key (deletes) as a JSON object.
+    pub record: String,
+    pub committed_at_ms: i64,
+}
+
 /// One pipeline's table in the replica.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -55,6 +65,10 @@ pub struct Target {
     names: Vec<String>,
     key: Vec<String>,
     pub key_indexes: Vec<usize>,
+    /// The table's name unquoted (the change log's `tbl`).
+    table_name: String,
+    /// Valid changes are also kept in `lt_changes`, in commit order.
+    pub changelog: bool,
 }
 
 /// What one batch does, in order.
@@ -135,7 +149,11 @@ impl Replica {
         pipeline: &str,
         dataset: &'static Dataset,
         table: &str,
+        changelog: bool,
     ) -> Result<Target, SyncError> {
+        if changelog {
+            self.create_changelog().await?;
+        }
         let d = self.d;
         let key_indexes: Vec<usize> = dataset
             .key
@@ -177,7 +195,38 @@ impl Replica {
             names,
             key,
             key_indexes,
+            table_name: table.to_owned(),
+            changelog,
         })
+    }
+
+    /// `lt_changes` (the change log subscribers read through a node) and its lock row.
+    async fn create_changelog(&self) -> Result<(), SyncError> {
+        let seq = match self.d {
+            Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
+            Dialect::MySql => "BIGINT AUTO_INCREMENT PRIMARY KEY",
+            Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+        };
+        let ddl = [
+            format!("CREATE TABLE IF NOT EXISTS lt_changes (seq {seq}, tbl VARCHAR(64) NOT NULL, change_id VARCHAR(250) NOT NULL, op VARCHAR(10) NOT NULL, record TEXT NOT NULL, committed_at_ms BIGINT NOT NULL)"),
+            "CREATE INDEX IF NOT EXISTS lt_changes_tbl ON lt_changes (tbl, seq)".to_owned(),
+            "CREATE TABLE IF NOT EXISTS lt_changes_lock (n BIGINT NOT NULL)".to_owned(),
+        ];
+        for sql in ddl {
+            sqlx::query(&sql).execute(&self.pool).await.map_err(err)?;
+        }
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM lt_changes_lock")
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(err)?;
+        if n == 0 {
+            sqlx::query("INSERT INTO lt_changes_lock (n) VALUES (0)")
+                .execute(&self.pool)
+                .await
+                .map_err(err)?;
+        }
+        Ok(())
     }
 
     pub async fn state(&self, pipeline: &str) -> Result<Option<State>, SyncError> {
@@ -244,19 +293,57 @@ impl Replica {
             .collect()
     }
 
-    /// Commits one batch: its steps, its quarantine rows and the new state, atomically.
-    /// `touched_keys` are the keys with a valid change in the batch: their older open
-    /// quarantine rows are superseded.
+    /// Commits one batch: its steps, its quarantine rows, its change-log rows and the new
+    /// state, atomically. `touched_keys` are the keys with a valid change in the batch:
+    /// their older open quarantine rows are superseded.
     pub async fn commit(
         &self,
         target: &Target,
         steps: &[Step<'_>],
         quarantine: &[Quarantined],
         touched_keys: &[String],
+        changelog: &[Logged],
         state: &State,
     ) -> Result<(), SyncError> {
         let d = self.d;
         let mut tx = self.pool.begin().await.map_err(err)?;
+        if target.changelog && !changelog.is_empty() {
+            // One writer at a time: sequence numbers are then in commit order, so a reader
+            // that saw seq N will never find a smaller one appear later.
+            sqlx::query("UPDATE lt_changes_lock SET n = n + 1")
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+            for chunk in changelog.chunks(d.params_max() / 5) {
+                let mut n = 0;
+                let rows: Vec<String> = chunk
+                    .iter()
+                    .map(|_| {
+                        let ps: Vec<String> = (0..5)
+                            .map(|_| {
+                                n += 1;
+                                d.param(n)
+                            })
+                            .collect();
+                        format!("({})", ps.join(", "))
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO lt_changes (tbl, change_id, op, record, committed_at_ms) VALUES {}",
+                    rows.join(", ")
+                );
+                let mut q = sqlx::query(&sql);
+                for l in chunk {
+                    q = q
+                        .bind(target.table_name.clone())
+                        .bind(l.change_id.clone())
+                        .bind(l.op.as_str())
+                        .bind(l.record.clone())
+                        .bind(l.committed_at_ms);
+                }
+                q.execute(&mut *tx).await.map_err(err)?;
+            }
+        }
         for step in steps {
             match step {
                 Step::Truncate => {

@@ -420,6 +420,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                 table: code.into(),
                 filters: vec!["province_code".into()],
                 connections_max: 4,
+                changes: false,
             })
             .into_iter()
             .collect();
@@ -472,6 +473,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                         replica_table: dataset.name.into(),
                         batch_rows_max: 2_000,
                         jetstream: None,
+                        changelog: false,
                     },
                     crate::validate::today(),
                 )

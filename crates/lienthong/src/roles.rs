@@ -383,6 +383,9 @@ struct TableFile {
     filters: Vec<String>,
     #[serde(default = "d_conns")]
     connections_max: u32,
+    /// Also serve `/changes` from the `lt_changes` log beside the table.
+    #[serde(default)]
+    changes: bool,
 }
 
 fn d_conns() -> u32 {
@@ -429,6 +432,7 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
             table: t.table,
             filters: t.filters,
             connections_max: t.connections_max,
+            changes: t.changes,
         });
     }
     let node = node::start(NodeConfig {

@@ -114,6 +114,7 @@ enum Kind {
     Postgres,
     Mariadb,
     Files,
+    Node,
 }
 
 #[derive(Deserialize)]
@@ -137,6 +138,16 @@ struct PipelineFile {
     server_id: Option<u32>,
     #[serde(default)]
     dir: Option<PathBuf>,
+    /// node: this agency's node (client face), the provider's service, this agency's
+    /// subsystem and the purpose.
+    #[serde(default)]
+    node_url: Option<String>,
+    #[serde(default)]
+    service: Option<String>,
+    #[serde(default)]
+    client: Option<String>,
+    #[serde(default)]
+    purpose: Option<String>,
     #[serde(default)]
     replica_table: Option<String>,
     #[serde(default = "d_batch")]
@@ -144,6 +155,10 @@ struct PipelineFile {
     /// Publish this pipeline's changes to the `[jetstream]` server too.
     #[serde(default)]
     jetstream: bool,
+    /// Keep valid changes in the replica's change log, for a node to forward (`changes = true`
+    /// on its table service).
+    #[serde(default)]
+    changelog: bool,
 }
 
 fn d_updated() -> String {
@@ -236,6 +251,12 @@ fn read_config(path: &Path) -> Result<Config> {
                 table: need(p.source_table.clone(), "source_table")?,
                 server_id: p.server_id.unwrap_or_else(|| server_id(&p.name)),
             },
+            Kind::Node => SourceConfig::Node {
+                node_url: need(p.node_url.clone(), "node_url")?,
+                service: need(p.service.clone(), "service")?,
+                client: need(p.client.clone(), "client")?,
+                purpose: need(p.purpose.clone(), "purpose")?,
+            },
             Kind::Files => {
                 let dir = p
                     .dir
@@ -264,6 +285,7 @@ fn read_config(path: &Path) -> Result<Config> {
             replica_url: file.replica_url.clone(),
             batch_rows_max: p.batch_rows_max,
             jetstream: if p.jetstream { jet.clone() } else { None },
+            changelog: p.changelog,
         });
     }
     Ok(Config {
@@ -279,6 +301,7 @@ fn kind_name(k: Kind) -> &'static str {
         Kind::Postgres => "postgres",
         Kind::Mariadb => "mariadb",
         Kind::Files => "files",
+        Kind::Node => "node",
     }
 }
 

@@ -210,6 +210,7 @@ pub fn table(code: &str, url: &str) -> TableConfig {
         table: "citizen".into(),
         filters: vec!["province_code".into()],
         connections_max: 4,
+        changes: false,
     }
 }
 

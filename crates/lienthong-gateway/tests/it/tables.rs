@@ -69,6 +69,7 @@ async fn contract(url: &str) {
         table: table.clone(),
         filters: vec!["province_code".into()],
         connections_max: 2,
+        changes: false,
     };
     let service = TableService::connect(config.clone()).await.unwrap();
     let row = service.get(PID).await.unwrap();

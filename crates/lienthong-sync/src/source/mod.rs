@@ -7,6 +7,7 @@
 //! | `postgres` | snapshot + pgoutput stream      | restart LSN, last (commit LSN, index)     |
 //! | `mariadb`  | snapshot + row-based binlog     | binlog file, transaction start, index     |
 //! | `files`    | CSV / JSONL files in a folder   | file digest, records done                 |
+//! | `node`     | another node's change feed      | last sequence number                      |
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use crate::SyncError;
 
 pub mod files;
 pub mod mariadb;
+pub mod node;
 pub mod poll;
 pub mod postgres;
 
@@ -49,6 +51,17 @@ pub enum SourceConfig {
     /// A folder where CSV / JSONL files are dropped; each is applied once, then moved to
     /// `done/` (or `rejected/` with the reason when unreadable).
     Files { dir: std::path::PathBuf },
+    /// Another node's change feed, read through this agency's own node (the exchange).
+    Node {
+        /// The client face of this agency's node, `http://host:port`.
+        node_url: String,
+        /// The provider's service, `INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE`.
+        service: String,
+        /// This agency's subsystem, sent as `X-Road-Client`.
+        client: String,
+        /// The purpose the agreement allows.
+        purpose: String,
+    },
 }
 
 impl SourceConfig {
@@ -58,6 +71,7 @@ impl SourceConfig {
             SourceConfig::Postgres { .. } => "postgres",
             SourceConfig::MariaDb { .. } => "mariadb",
             SourceConfig::Files { .. } => "files",
+            SourceConfig::Node { .. } => "node",
         }
     }
 }
@@ -74,6 +88,7 @@ pub enum Source {
     Postgres(Box<postgres::PgSource>),
     MariaDb(Box<mariadb::BinlogSource>),
     Files(Box<files::FileSource>),
+    Node(Box<node::NodeSource>),
 }
 
 impl Source {
@@ -114,6 +129,14 @@ impl Source {
             SourceConfig::Files { dir } => Source::Files(Box::new(files::FileSource::open(
                 pipeline, dir, dataset, state,
             )?)),
+            SourceConfig::Node {
+                node_url,
+                service,
+                client,
+                purpose,
+            } => Source::Node(Box::new(node::NodeSource::open(
+                pipeline, node_url, service, client, purpose, dataset, state,
+            )?)),
         })
     }
 
@@ -125,6 +148,7 @@ impl Source {
             Source::Postgres(s) => s.next(rows_max, wait).await,
             Source::MariaDb(s) => s.next(rows_max, wait).await,
             Source::Files(s) => s.next(rows_max),
+            Source::Node(s) => s.next(rows_max, wait).await,
         }
     }
 
@@ -135,6 +159,7 @@ impl Source {
             Source::Postgres(s) => s.acknowledged(position),
             Source::MariaDb(_) => Ok(()),
             Source::Files(s) => s.acknowledged(position),
+            Source::Node(_) => Ok(()),
         }
     }
 
@@ -145,6 +170,7 @@ impl Source {
             Source::Postgres(s) => s.backlog().await,
             Source::MariaDb(s) => s.backlog().await,
             Source::Files(s) => s.backlog(),
+            Source::Node(s) => s.backlog(),
         }
     }
 

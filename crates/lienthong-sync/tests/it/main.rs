@@ -101,6 +101,7 @@ pub fn config(name: &str, source: SourceConfig, replica: &str, table: &str) -> P
         replica_table: table.into(),
         batch_rows_max: 1000,
         jetstream: None,
+        changelog: false,
     }
 }
 

@@ -152,6 +152,7 @@ async fn bad_configuration_is_refused_with_its_reason() {
         replica_table: "rep".into(),
         batch_rows_max: 10,
         jetstream: None,
+        changelog: false,
     };
     let err = |c: PipelineConfig| async move {
         Pipeline::open(c, String::new())

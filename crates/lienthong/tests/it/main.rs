@@ -4,6 +4,7 @@ mod cli_errors;
 mod crash;
 mod demo;
 mod exchange;
+mod hop;
 mod recall;
 mod stream_crash;
 mod sync;
