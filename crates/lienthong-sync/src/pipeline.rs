@@ -232,6 +232,7 @@ impl Pipeline {
 
     async fn step_once(&mut self, wait: Duration) -> Result<StepReport, SyncError> {
         let rows_max = self.config.batch_rows_max as usize;
+        let waited = std::time::Instant::now();
         let batch = match self.prefetched.take() {
             Some(b) => b,
             None => {
@@ -242,6 +243,9 @@ impl Pipeline {
                     .await?
             }
         };
+        if !batch.changes.is_empty() {
+            tracing::debug!(pipeline = %self.config.name, changes = batch.changes.len(), wait_us = waited.elapsed().as_micros() as u64, "batch read");
+        }
         if batch.changes.is_empty()
             && batch.position == self.state.position
             && !batch.snapshot_start
@@ -285,7 +289,9 @@ impl Pipeline {
         let mut quarantine = Vec::new();
         let mut last_valid_of_key: std::collections::HashMap<String, usize> = Default::default();
         let mut reasons_of: Vec<Option<String>> = vec![None; n];
+        let started = std::time::Instant::now();
         let mut checked = self.check_all(&batch.changes).into_iter();
+        let validated = started.elapsed();
         for (i, c) in batch.changes.iter().enumerate() {
             let check = checked.next().expect("one per change");
             match c.op {
@@ -459,6 +465,7 @@ impl Pipeline {
         } else {
             Vec::new()
         };
+        let committing = std::time::Instant::now();
         self.replica
             .commit(
                 &self.target,
@@ -469,6 +476,14 @@ impl Pipeline {
                 &state,
             )
             .await?;
+        tracing::debug!(
+            pipeline = %self.config.name,
+            changes = n,
+            validate_us = validated.as_micros() as u64,
+            prepare_us = (committing - started - validated).as_micros() as u64,
+            commit_us = committing.elapsed().as_micros() as u64,
+            "batch committed"
+        );
         self.state = state;
         Ok(report)
     }
