@@ -95,6 +95,23 @@ impl Dialect {
         }
     }
 
+    /// `(?, ?, …), (?, ?, …)`: `rows` groups of `cols` parameters, numbered in order.
+    pub fn rows_of_params(self, rows: usize, cols: usize) -> String {
+        let mut n = 0;
+        (0..rows)
+            .map(|_| {
+                let ps: Vec<String> = (0..cols)
+                    .map(|_| {
+                        n += 1;
+                        self.param(n)
+                    })
+                    .collect();
+                format!("({})", ps.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// `DELETE FROM table WHERE (k1, k2) IN ((?, ?), …)`.
     pub fn delete_sql(self, table: &str, key: &[String], rows: usize) -> String {
         let mut n = 0;

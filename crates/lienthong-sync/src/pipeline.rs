@@ -7,6 +7,7 @@
 //! ([`Source::acknowledged`]: PostgreSQL's slot position, a finished file's move). After
 //! any error the source is reopened from the replica's position.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use lienthong_dictionary::catalog::Dataset;
@@ -77,15 +78,15 @@ pub struct Pipeline {
     source: Option<Source>,
     replica: Replica,
     target: Target,
-    validator: Validator,
+    validator: Arc<Validator>,
     jet: Option<JetSink>,
     state: State,
     /// When the backlog was last measured (it may cost a query).
     backlog_at_ms: i64,
     /// A step failed: source and sinks must be reopened before the next.
     broken: bool,
-    /// The batch the source read ahead while the previous one was committed.
-    prefetched: Option<Batch>,
+    /// The batch the source read ahead (and validated) while the previous one committed.
+    prefetched: Option<(Batch, Vec<Check>)>,
 }
 
 fn reasons_json(reasons: &[(String, String, String)]) -> String {
@@ -96,6 +97,65 @@ fn reasons_json(reasons: &[(String, String, String)]) -> String {
             .collect(),
     )
     .to_string()
+}
+
+/// An error as (field, rule, message).
+type Reason = (String, String, String);
+/// The verdict on one change: `None` for deletes and truncates, else (valid, normalised
+/// values, errors).
+type Check = Option<(bool, Vec<String>, Vec<Reason>)>;
+
+/// Validates every upsert of a batch, on two threads for a large batch: validation is most
+/// of the CPU a batch costs.
+fn check_all(validator: &Validator, changes: &[Change]) -> Vec<Check> {
+    let one = |c: &Change| (c.op == Op::Upsert).then(|| check(validator, c));
+    if changes.len() < 2_000 {
+        return changes.iter().map(one).collect();
+    }
+    let (a, b) = changes.split_at(changes.len() / 2);
+    std::thread::scope(|s| {
+        let second = s.spawn(|| b.iter().map(one).collect::<Vec<_>>());
+        let mut out: Vec<_> = a.iter().map(one).collect();
+        out.extend(second.join().expect("validation does not panic"));
+        out
+    })
+}
+
+/// Validates one upsert.
+fn check(validator: &Validator, c: &Change) -> (bool, Vec<String>, Vec<Reason>) {
+    if let Some(d) = &c.defect {
+        return (
+            false,
+            Vec::new(),
+            vec![("record".into(), "source.unreadable".into(), d.clone())],
+        );
+    }
+    let strs: Vec<&str> = c.values.iter().map(String::as_str).collect();
+    let outcome = validator.validate(&strs);
+    if outcome.is_valid() {
+        (true, outcome.values, Vec::new())
+    } else {
+        let reasons = outcome
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| (f.field.to_string(), f.rule.to_string(), f.message.clone()))
+            .collect();
+        (false, Vec::new(), reasons)
+    }
+}
+
+/// Validates a batch off the async threads.
+async fn checked(
+    validator: Arc<Validator>,
+    batch: Batch,
+) -> Result<(Batch, Vec<Check>), SyncError> {
+    tokio::task::spawn_blocking(move || {
+        let checks = check_all(&validator, &batch.changes);
+        (batch, checks)
+    })
+    .await
+    .map_err(|e| SyncError::Source(format!("validation task: {e}")))
 }
 
 impl Pipeline {
@@ -133,13 +193,13 @@ impl Pipeline {
             Some(j) => Some(JetSink::open(j, &config.name).await?),
             None => None,
         };
-        let validator = Validator::new(
+        let validator = Arc::new(Validator::new(
             config.dataset,
             Options {
                 today,
                 deceased: None,
             },
-        );
+        ));
         let mut p = Pipeline {
             config,
             source: None,
@@ -233,36 +293,40 @@ impl Pipeline {
     async fn step_once(&mut self, wait: Duration) -> Result<StepReport, SyncError> {
         let rows_max = self.config.batch_rows_max as usize;
         let waited = std::time::Instant::now();
-        let batch = match self.prefetched.take() {
-            Some(b) => b,
+        let (batch, checks) = match self.prefetched.take() {
+            Some(ready) => ready,
             None => {
-                self.source
+                let batch = self
+                    .source
                     .as_mut()
                     .expect("open")
                     .next(rows_max, wait)
-                    .await?
+                    .await?;
+                if batch.changes.is_empty()
+                    && batch.position == self.state.position
+                    && !batch.snapshot_start
+                {
+                    self.refresh_backlog(false).await?;
+                    return Ok(StepReport::default());
+                }
+                checked(self.validator.clone(), batch).await?
             }
         };
-        if !batch.changes.is_empty() {
-            tracing::debug!(pipeline = %self.config.name, changes = batch.changes.len(), wait_us = waited.elapsed().as_micros() as u64, "batch read");
-        }
-        if batch.changes.is_empty()
-            && batch.position == self.state.position
-            && !batch.snapshot_start
-        {
-            self.refresh_backlog(false).await?;
-            return Ok(StepReport::default());
-        }
-        // A full batch: the source reads the next one while this one is validated and
-        // committed. The source is lent to that task; after an error it is gone, and the
-        // next step reopens everything from the replica's position.
+        tracing::debug!(pipeline = %self.config.name, changes = batch.changes.len(), wait_us = waited.elapsed().as_micros() as u64, "batch read and validated");
+        // A full batch: the source reads the next one, and it is validated, while this one
+        // commits. The source is lent to that task; after an error it is gone, and the next
+        // step reopens everything from the replica's position.
         let mut source = self.source.take().expect("open");
         let report = if batch.changes.len() >= rows_max {
+            let validator = self.validator.clone();
             let ahead = tokio::spawn(async move {
-                let next = source.next(rows_max, Duration::ZERO).await;
+                let next = match source.next(rows_max, Duration::ZERO).await {
+                    Ok(next) => checked(validator, next).await,
+                    Err(e) => Err(e),
+                };
                 (source, next)
             });
-            let report = self.apply(&batch).await;
+            let report = self.apply(&batch, checks).await;
             let (back, next) = ahead
                 .await
                 .map_err(|e| SyncError::Source(format!("reading ahead: {e}")))?;
@@ -271,7 +335,7 @@ impl Pipeline {
             self.prefetched = Some(next?);
             report
         } else {
-            self.apply(&batch).await?
+            self.apply(&batch, checks).await?
         };
         source.acknowledged(&batch.position).await?;
         self.source = Some(source);
@@ -279,7 +343,7 @@ impl Pipeline {
         Ok(report)
     }
 
-    async fn apply(&mut self, batch: &Batch) -> Result<StepReport, SyncError> {
+    async fn apply(&mut self, batch: &Batch, checks: Vec<Check>) -> Result<StepReport, SyncError> {
         let ds = self.config.dataset;
         let key_indexes = self.target.key_indexes.clone();
         let n = batch.changes.len();
@@ -290,8 +354,7 @@ impl Pipeline {
         let mut last_valid_of_key: std::collections::HashMap<String, usize> = Default::default();
         let mut reasons_of: Vec<Option<String>> = vec![None; n];
         let started = std::time::Instant::now();
-        let mut checked = self.check_all(&batch.changes).into_iter();
-        let validated = started.elapsed();
+        let mut checked = checks.into_iter();
         for (i, c) in batch.changes.iter().enumerate() {
             let check = checked.next().expect("one per change");
             match c.op {
@@ -479,8 +542,7 @@ impl Pipeline {
         tracing::debug!(
             pipeline = %self.config.name,
             changes = n,
-            validate_us = validated.as_micros() as u64,
-            prepare_us = (committing - started - validated).as_micros() as u64,
+            prepare_us = (committing - started).as_micros() as u64,
             commit_us = committing.elapsed().as_micros() as u64,
             "batch committed"
         );
@@ -507,50 +569,6 @@ impl Pipeline {
             self.state = state;
         }
         Ok(())
-    }
-
-    /// Validates every upsert of a batch (`None` for other changes), on two threads for a
-    /// large batch: validation is most of the CPU a batch costs here.
-    #[allow(clippy::type_complexity)]
-    fn check_all(
-        &self,
-        changes: &[Change],
-    ) -> Vec<Option<(bool, Vec<String>, Vec<(String, String, String)>)>> {
-        let one = |c: &Change| (c.op == Op::Upsert).then(|| self.check(c));
-        if changes.len() < 2_000 {
-            return changes.iter().map(one).collect();
-        }
-        let (a, b) = changes.split_at(changes.len() / 2);
-        std::thread::scope(|s| {
-            let second = s.spawn(|| b.iter().map(one).collect::<Vec<_>>());
-            let mut out: Vec<_> = a.iter().map(one).collect();
-            out.extend(second.join().expect("validation does not panic"));
-            out
-        })
-    }
-
-    /// Validates one upsert: (valid, normalised values, errors as (field, rule, message)).
-    fn check(&self, c: &Change) -> (bool, Vec<String>, Vec<(String, String, String)>) {
-        if let Some(d) = &c.defect {
-            return (
-                false,
-                Vec::new(),
-                vec![("record".into(), "source.unreadable".into(), d.clone())],
-            );
-        }
-        let strs: Vec<&str> = c.values.iter().map(String::as_str).collect();
-        let outcome = self.validator.validate(&strs);
-        if outcome.is_valid() {
-            (true, outcome.values, Vec::new())
-        } else {
-            let reasons = outcome
-                .findings
-                .iter()
-                .filter(|f| f.severity == Severity::Error)
-                .map(|f| (f.field.to_string(), f.rule.to_string(), f.message.clone()))
-                .collect();
-            (false, Vec::new(), reasons)
-        }
     }
 
     /// Steps until a batch comes back empty; returns the totals.

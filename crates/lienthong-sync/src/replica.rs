@@ -83,6 +83,8 @@ pub enum Step<'a> {
 
 pub struct Replica {
     pool: AnyPool,
+    /// PostgreSQL replicas also get a native pool: batches commit through it, with `COPY`.
+    pg: Option<sqlx::PgPool>,
     d: Dialect,
 }
 
@@ -94,34 +96,285 @@ fn none_if_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
-/// `[{"field": value, …, "lt_change": id}, …]`, empty non-key values as null.
-fn rows_json(target: &Target, rows: &[(&Change, &[String])]) -> String {
-    let mut out = Vec::with_capacity(rows.len() * 256);
-    out.push(b'[');
-    for (n, (c, values)) in rows.iter().enumerate() {
-        if n > 0 {
-            out.push(b',');
-        }
-        out.push(b'{');
-        for (i, (f, v)) in target.dataset.fields.iter().zip(values.iter()).enumerate() {
-            if i > 0 {
-                out.push(b',');
+/// The SQL a batch needs from a database: the generic statements go through any sqlx
+/// database; upserts take the fastest path each one has.
+trait BatchDb: sqlx::Database {
+    async fn upsert(
+        tx: &mut sqlx::Transaction<'_, Self>,
+        d: Dialect,
+        target: &Target,
+        rows: &[(&Change, &[String])],
+    ) -> Result<(), SyncError>;
+}
+
+impl BatchDb for sqlx::Any {
+    async fn upsert(
+        tx: &mut sqlx::Transaction<'_, Self>,
+        d: Dialect,
+        target: &Target,
+        rows: &[(&Change, &[String])],
+    ) -> Result<(), SyncError> {
+        let per = (d.params_max() / target.names.len()).max(1);
+        for chunk in rows.chunks(per) {
+            let sql = d.upsert_sql(&target.table, &target.names, &target.key, chunk.len());
+            let mut q = sqlx::query(&sql);
+            for (c, values) in chunk {
+                for (i, v) in values.iter().enumerate() {
+                    // Key parts are bound as text even when empty (never NULL).
+                    q = if target.key_indexes.contains(&i) {
+                        q.bind(v.clone())
+                    } else {
+                        q.bind(none_if_empty(v))
+                    };
+                }
+                q = q.bind(c.id.clone());
             }
-            out.push(b'"');
-            out.extend_from_slice(f.name.as_bytes());
-            out.extend_from_slice(b"\":");
-            if v.is_empty() && !target.key_indexes.contains(&i) {
-                out.extend_from_slice(b"null");
-            } else {
-                serde_json::to_writer(&mut out, v.as_str()).expect("writing to a Vec");
-            }
+            q.execute(&mut **tx).await.map_err(err)?;
         }
-        out.extend_from_slice(b",\"lt_change\":");
-        serde_json::to_writer(&mut out, c.id.as_str()).expect("writing to a Vec");
-        out.push(b'}');
+        Ok(())
     }
-    out.push(b']');
-    String::from_utf8(out).expect("JSON of UTF-8 strings")
+}
+
+impl BatchDb for sqlx::Postgres {
+    /// `COPY` into a session-local staging table, then one `INSERT … ON CONFLICT` from it:
+    /// measured at half the cost of any parameter-based upsert.
+    async fn upsert(
+        tx: &mut sqlx::Transaction<'_, Self>,
+        _d: Dialect,
+        target: &Target,
+        rows: &[(&Change, &[String])],
+    ) -> Result<(), SyncError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let stage = format!("\"lt_stage_{}\"", target.table_name);
+        sqlx::query(&format!(
+            "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+            target.table
+        ))
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+        let cols = target.names.join(", ");
+        let mut copy = tx
+            .copy_in_raw(&format!("COPY {stage} ({cols}) FROM STDIN"))
+            .await
+            .map_err(err)?;
+        let mut buf = Vec::with_capacity(64 * 1024);
+        for (c, values) in rows {
+            for (i, v) in values.iter().enumerate() {
+                if v.is_empty() && !target.key_indexes.contains(&i) {
+                    buf.extend_from_slice(b"\\N");
+                } else {
+                    copy_text(&mut buf, v);
+                }
+                buf.push(b'\t');
+            }
+            copy_text(&mut buf, &c.id);
+            buf.push(b'\n');
+            if buf.len() > 60 * 1024 {
+                copy.send(std::mem::take(&mut buf)).await.map_err(err)?;
+            }
+        }
+        if !buf.is_empty() {
+            copy.send(buf).await.map_err(err)?;
+        }
+        copy.finish().await.map_err(err)?;
+        let set = target
+            .names
+            .iter()
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        sqlx::query(&format!(
+            "INSERT INTO {t} ({cols}) SELECT {cols} FROM {stage} ON CONFLICT ({key}) DO UPDATE SET {set}",
+            t = target.table,
+            key = target.key.join(", ")
+        ))
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+        sqlx::query(&format!("TRUNCATE {stage}"))
+            .execute(&mut **tx)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// A value in COPY's text format (backslash escapes for the separators).
+fn copy_text(buf: &mut Vec<u8>, v: &str) {
+    for b in v.bytes() {
+        match b {
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            _ => buf.push(b),
+        }
+    }
+}
+
+/// Everything one batch writes, in one transaction of any of the replica databases.
+struct BatchWrite<'a, 'b> {
+    d: Dialect,
+    target: &'a Target,
+    steps: &'a [Step<'b>],
+    quarantine: &'a [Quarantined],
+    touched_keys: &'a [String],
+    changelog: &'a [Logged],
+    state: &'a State,
+}
+
+impl BatchWrite<'_, '_> {
+    async fn write<DB>(&self, tx: &mut sqlx::Transaction<'_, DB>) -> Result<(), SyncError>
+    where
+        DB: BatchDb,
+        for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+        for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+        for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        for<'q> i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        let (d, target) = (self.d, self.target);
+        if target.changelog && !self.changelog.is_empty() {
+            // One writer at a time: sequence numbers are then in commit order, so a reader
+            // that saw seq N will never find a smaller one appear later.
+            sqlx::query("UPDATE lt_changes_lock SET n = n + 1")
+                .execute(&mut **tx)
+                .await
+                .map_err(err)?;
+            for chunk in self.changelog.chunks(d.params_max() / 5) {
+                let sql = format!(
+                    "INSERT INTO lt_changes (tbl, change_id, op, record, committed_at_ms) VALUES {}",
+                    d.rows_of_params(chunk.len(), 5)
+                );
+                let mut q = sqlx::query(&sql);
+                for l in chunk {
+                    q = q
+                        .bind(target.table_name.clone())
+                        .bind(l.change_id.clone())
+                        .bind(l.op.as_str().to_owned())
+                        .bind(l.record.clone())
+                        .bind(l.committed_at_ms);
+                }
+                q.execute(&mut **tx).await.map_err(err)?;
+            }
+        }
+        for step in self.steps {
+            match step {
+                Step::Truncate => {
+                    sqlx::query(&format!("DELETE FROM {}", target.table))
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(err)?;
+                }
+                Step::Apply { upserts, deletes } => {
+                    let per = (d.params_max() / target.key.len()).max(1);
+                    for chunk in deletes.chunks(per) {
+                        let sql = d.delete_sql(&target.table, &target.key, chunk.len());
+                        let mut q = sqlx::query(&sql);
+                        for c in chunk {
+                            for &i in &target.key_indexes {
+                                q = q.bind(c.values.get(i).cloned().unwrap_or_default());
+                            }
+                        }
+                        q.execute(&mut **tx).await.map_err(err)?;
+                    }
+                    DB::upsert(tx, d, target, upserts).await?;
+                }
+            }
+        }
+        if !self.touched_keys.is_empty() && self.state.rows_quarantined > 0 {
+            for chunk in self.touched_keys.chunks(d.params_max() - 2) {
+                let ps: Vec<String> = (0..chunk.len()).map(|i| d.param(i + 2)).collect();
+                let sql = format!("UPDATE lt_quarantine SET state = 'superseded' WHERE pipeline = {} AND state = 'open' AND record_key IN ({})", d.param(1), ps.join(", "));
+                let mut q = sqlx::query(&sql).bind(target.pipeline.clone());
+                for k in chunk {
+                    q = q.bind(k.clone());
+                }
+                q.execute(&mut **tx).await.map_err(err)?;
+            }
+        }
+        for chunk in self.quarantine.chunks(d.params_max() / 7) {
+            let cols = "pipeline, change_id, record_key, record, reasons, at_ms, state";
+            let rows = d.rows_of_params(chunk.len(), 7);
+            let sql = match d {
+                Dialect::MySql => {
+                    format!("INSERT IGNORE INTO lt_quarantine ({cols}) VALUES {rows}")
+                }
+                _ => format!(
+                    "INSERT INTO lt_quarantine ({cols}) VALUES {rows} ON CONFLICT DO NOTHING"
+                ),
+            };
+            let mut q = sqlx::query(&sql);
+            for row in chunk {
+                q = q
+                    .bind(target.pipeline.clone())
+                    .bind(row.change_id.clone())
+                    .bind(row.key.clone())
+                    .bind(row.record.clone())
+                    .bind(row.reasons.clone())
+                    .bind(self.state.applied_at_ms)
+                    .bind(if row.open { "open" } else { "superseded" }.to_owned());
+            }
+            q.execute(&mut **tx).await.map_err(err)?;
+        }
+        write_state(d, tx, &target.pipeline, self.state).await
+    }
+}
+
+async fn write_state<DB>(
+    d: Dialect,
+    tx: &mut sqlx::Transaction<'_, DB>,
+    pipeline: &str,
+    s: &State,
+) -> Result<(), SyncError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let cols = "pipeline, pos, last_change, snapshot_done, rows_applied, rows_deleted, rows_quarantined, committed_at_ms, applied_at_ms, backlog, backlog_unit, jet_last";
+    let ps = d.rows_of_params(1, 12);
+    let set = cols
+        .split(", ")
+        .skip(1)
+        .map(|c| match d {
+            Dialect::MySql => format!("{c} = VALUES({c})"),
+            _ => format!("{c} = excluded.{c}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = match d {
+        Dialect::MySql => {
+            format!("INSERT INTO lt_sync_state ({cols}) VALUES {ps} ON DUPLICATE KEY UPDATE {set}")
+        }
+        _ => format!(
+            "INSERT INTO lt_sync_state ({cols}) VALUES {ps} ON CONFLICT (pipeline) DO UPDATE SET {set}"
+        ),
+    };
+    sqlx::query(&sql)
+        .bind(pipeline.to_owned())
+        .bind(s.position.clone())
+        .bind(s.last_change.clone())
+        .bind(s.snapshot_done as i32)
+        .bind(s.rows_applied as i64)
+        .bind(s.rows_deleted as i64)
+        .bind(s.rows_quarantined as i64)
+        .bind(s.committed_at_ms)
+        .bind(s.applied_at_ms)
+        .bind(s.backlog)
+        .bind(s.backlog_unit.clone())
+        .bind(s.jet_last.clone())
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+    Ok(())
 }
 
 impl Replica {
@@ -136,7 +389,18 @@ impl Replica {
         for sql in ddl {
             sqlx::query(&sql).execute(&pool).await.map_err(err)?;
         }
-        Ok(Replica { pool, d })
+        let pg = match d {
+            Dialect::Postgres => Some(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(std::time::Duration::from_secs(10))
+                    .connect(url)
+                    .await
+                    .map_err(err)?,
+            ),
+            _ => None,
+        };
+        Ok(Replica { pool, pg, d })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -305,216 +569,34 @@ impl Replica {
         changelog: &[Logged],
         state: &State,
     ) -> Result<(), SyncError> {
-        let d = self.d;
-        let mut tx = self.pool.begin().await.map_err(err)?;
-        if target.changelog && !changelog.is_empty() {
-            // One writer at a time: sequence numbers are then in commit order, so a reader
-            // that saw seq N will never find a smaller one appear later.
-            sqlx::query("UPDATE lt_changes_lock SET n = n + 1")
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
-            for chunk in changelog.chunks(d.params_max() / 5) {
-                let mut n = 0;
-                let rows: Vec<String> = chunk
-                    .iter()
-                    .map(|_| {
-                        let ps: Vec<String> = (0..5)
-                            .map(|_| {
-                                n += 1;
-                                d.param(n)
-                            })
-                            .collect();
-                        format!("({})", ps.join(", "))
-                    })
-                    .collect();
-                let sql = format!(
-                    "INSERT INTO lt_changes (tbl, change_id, op, record, committed_at_ms) VALUES {}",
-                    rows.join(", ")
-                );
-                let mut q = sqlx::query(&sql);
-                for l in chunk {
-                    q = q
-                        .bind(target.table_name.clone())
-                        .bind(l.change_id.clone())
-                        .bind(l.op.as_str())
-                        .bind(l.record.clone())
-                        .bind(l.committed_at_ms);
-                }
-                q.execute(&mut *tx).await.map_err(err)?;
+        let batch = BatchWrite {
+            d: self.d,
+            target,
+            steps,
+            quarantine,
+            touched_keys,
+            changelog,
+            state,
+        };
+        match &self.pg {
+            Some(pg) => {
+                let mut tx = pg.begin().await.map_err(err)?;
+                batch.write(&mut tx).await?;
+                tx.commit().await.map_err(err)
+            }
+            None => {
+                let mut tx = self.pool.begin().await.map_err(err)?;
+                batch.write(&mut tx).await?;
+                tx.commit().await.map_err(err)
             }
         }
-        for step in steps {
-            match step {
-                Step::Truncate => {
-                    sqlx::query(&format!("DELETE FROM {}", target.table))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(err)?;
-                }
-                Step::Apply { upserts, deletes } => {
-                    let per = (d.params_max() / target.key.len()).max(1);
-                    for chunk in deletes.chunks(per) {
-                        let sql = d.delete_sql(&target.table, &target.key, chunk.len());
-                        let mut q = sqlx::query(&sql);
-                        for c in chunk {
-                            for &i in &target.key_indexes {
-                                q = q.bind(c.values.get(i).cloned().unwrap_or_default());
-                            }
-                        }
-                        q.execute(&mut *tx).await.map_err(err)?;
-                    }
-                    if d == Dialect::Postgres {
-                        // One JSON parameter per 10,000 rows: PostgreSQL unpacks it in C,
-                        // several times faster than as many bound parameters.
-                        for chunk in upserts.chunks(10_000) {
-                            let sql = format!(
-                                "INSERT INTO {t} ({cols}) SELECT {cols} FROM json_populate_recordset(NULL::{t}, $1::json) ON CONFLICT ({key}) DO UPDATE SET {set}",
-                                t = target.table,
-                                cols = target.names.join(", "),
-                                key = target.key.join(", "),
-                                set = target
-                                    .names
-                                    .iter()
-                                    .map(|c| format!("{c} = excluded.{c}"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            );
-                            sqlx::query(&sql)
-                                .bind(rows_json(target, chunk))
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(err)?;
-                        }
-                        continue;
-                    }
-                    let per = (d.params_max() / target.names.len()).max(1);
-                    for chunk in upserts.chunks(per) {
-                        let sql =
-                            d.upsert_sql(&target.table, &target.names, &target.key, chunk.len());
-                        let mut q = sqlx::query(&sql);
-                        for (c, values) in chunk {
-                            for (i, v) in values.iter().enumerate() {
-                                // Key parts are bound as text even when empty (never NULL).
-                                q = if target.key_indexes.contains(&i) {
-                                    q.bind(v.clone())
-                                } else {
-                                    q.bind(none_if_empty(v))
-                                };
-                            }
-                            q = q.bind(c.id.clone());
-                        }
-                        q.execute(&mut *tx).await.map_err(err)?;
-                    }
-                }
-            }
-        }
-        if !touched_keys.is_empty() && state.rows_quarantined > 0 {
-            for chunk in touched_keys.chunks(d.params_max() - 2) {
-                let ps: Vec<String> = (0..chunk.len()).map(|i| d.param(i + 2)).collect();
-                let sql = format!("UPDATE lt_quarantine SET state = 'superseded' WHERE pipeline = {} AND state = 'open' AND record_key IN ({})", d.param(1), ps.join(", "));
-                let mut q = sqlx::query(&sql).bind(target.pipeline.clone());
-                for k in chunk {
-                    q = q.bind(k.clone());
-                }
-                q.execute(&mut *tx).await.map_err(err)?;
-            }
-        }
-        let now = state.applied_at_ms;
-        for chunk in quarantine.chunks(d.params_max() / 7) {
-            let mut n = 0;
-            let rows: Vec<String> = chunk
-                .iter()
-                .map(|_| {
-                    let ps: Vec<String> = (0..7)
-                        .map(|_| {
-                            n += 1;
-                            d.param(n)
-                        })
-                        .collect();
-                    format!("({})", ps.join(", "))
-                })
-                .collect();
-            let cols = "pipeline, change_id, record_key, record, reasons, at_ms, state";
-            let sql = match d {
-                Dialect::MySql => format!(
-                    "INSERT IGNORE INTO lt_quarantine ({cols}) VALUES {}",
-                    rows.join(", ")
-                ),
-                _ => format!(
-                    "INSERT INTO lt_quarantine ({cols}) VALUES {} ON CONFLICT DO NOTHING",
-                    rows.join(", ")
-                ),
-            };
-            let mut q = sqlx::query(&sql);
-            for row in chunk {
-                q = q
-                    .bind(target.pipeline.clone())
-                    .bind(row.change_id.clone())
-                    .bind(row.key.clone())
-                    .bind(row.record.clone())
-                    .bind(row.reasons.clone())
-                    .bind(now)
-                    .bind(if row.open { "open" } else { "superseded" });
-            }
-            q.execute(&mut *tx).await.map_err(err)?;
-        }
-        self.write_state(&mut tx, &target.pipeline, state).await?;
-        tx.commit().await.map_err(err)
     }
 
     /// Stores a pipeline's state alone (backlog measurements between batches).
     pub async fn save_state(&self, pipeline: &str, state: &State) -> Result<(), SyncError> {
         let mut tx = self.pool.begin().await.map_err(err)?;
-        self.write_state(&mut tx, pipeline, state).await?;
+        write_state(self.d, &mut tx, pipeline, state).await?;
         tx.commit().await.map_err(err)
-    }
-
-    async fn write_state(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        pipeline: &str,
-        s: &State,
-    ) -> Result<(), SyncError> {
-        let d = self.d;
-        let cols = "pipeline, pos, last_change, snapshot_done, rows_applied, rows_deleted, rows_quarantined, committed_at_ms, applied_at_ms, backlog, backlog_unit, jet_last";
-        let ps: Vec<String> = (1..=12).map(|n| d.param(n)).collect();
-        let set = cols
-            .split(", ")
-            .skip(1)
-            .map(|c| match d {
-                Dialect::MySql => format!("{c} = VALUES({c})"),
-                _ => format!("{c} = excluded.{c}"),
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = match d {
-            Dialect::MySql => format!(
-                "INSERT INTO lt_sync_state ({cols}) VALUES ({}) ON DUPLICATE KEY UPDATE {set}",
-                ps.join(", ")
-            ),
-            _ => format!(
-                "INSERT INTO lt_sync_state ({cols}) VALUES ({}) ON CONFLICT (pipeline) DO UPDATE SET {set}",
-                ps.join(", ")
-            ),
-        };
-        sqlx::query(&sql)
-            .bind(pipeline.to_owned())
-            .bind(s.position.clone())
-            .bind(s.last_change.clone())
-            .bind(s.snapshot_done as i32)
-            .bind(s.rows_applied as i64)
-            .bind(s.rows_deleted as i64)
-            .bind(s.rows_quarantined as i64)
-            .bind(s.committed_at_ms)
-            .bind(s.applied_at_ms)
-            .bind(s.backlog)
-            .bind(s.backlog_unit.clone())
-            .bind(s.jet_last.clone())
-            .execute(&mut **tx)
-            .await
-            .map_err(err)?;
-        Ok(())
     }
 
     /// Replays open quarantine rows after a fix: `decide` gets each row (the newest per
@@ -619,5 +701,15 @@ impl Replica {
             .and_then(|r| r.try_get(0))
             .map_err(err)?;
         Ok(n as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn copy_text_escapes_its_separators() {
+        let mut b = Vec::new();
+        super::copy_text(&mut b, "a\tb\\c\nd\re Việt");
+        assert_eq!(String::from_utf8(b).unwrap(), "a\\tb\\\\c\\nd\\re Việt");
     }
 }
