@@ -21,8 +21,10 @@ pub struct Sources {
     pub registry: Registry,
     /// (member id, message-log pool) per node.
     pub logs: Vec<(String, AnyPool)>,
-    /// The sync pipelines' state in the center's replica.
-    pub sync: Option<StatusReader>,
+    /// The sync pipelines' state, one reader per replica (the center's, a province's…).
+    pub sync: Vec<StatusReader>,
+    /// (member id, `http://host:port/healthz` of its node's admin listener) to probe.
+    pub health: Vec<(String, String)>,
 }
 
 pub fn router(sources: Sources) -> Router {
@@ -40,8 +42,54 @@ pub async fn open_log(path: &str) -> Result<AnyPool, sqlx::Error> {
     AnyPool::connect(&format!("sqlite://{path}?mode=ro")).await
 }
 
+/// Probes every node's `/healthz` at once (300 ms each): member → "up" or "down".
+async fn health(s: &Sources) -> std::collections::HashMap<String, &'static str> {
+    use http_body_util::Empty;
+    use hyper::body::Bytes;
+    let client: hyper_util::client::legacy::Client<_, Empty<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let mut probes = tokio::task::JoinSet::new();
+    for (member, url) in &s.health {
+        let (member, url, client) = (member.clone(), url.clone(), client.clone());
+        probes.spawn(async move {
+            let ok = match hyper::Request::get(url).body(Empty::new()) {
+                Ok(req) => matches!(
+                    tokio::time::timeout(std::time::Duration::from_millis(300), client.request(req)).await,
+                    Ok(Ok(r)) if r.status().is_success()
+                ),
+                Err(_) => false,
+            };
+            (member, if ok { "up" } else { "down" })
+        });
+    }
+    let mut out = std::collections::HashMap::new();
+    while let Some(Ok((m, h))) = probes.join_next().await {
+        out.insert(m, h);
+    }
+    out
+}
+
+/// The provider subsystem of a service id (`INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE`).
+fn provider_of(service: &str) -> &str {
+    service.rsplit_once('/').map_or(service, |(p, _)| p)
+}
+
 async fn overview(s: &Sources) -> Value {
-    let members: Vec<Value> = s.registry.members.iter().map(|m| json!({ "id": m.id, "name": m.name, "address": m.address, "revoked": s.registry.is_revoked(&m.id) })).collect();
+    let health = health(s).await;
+    let members: Vec<Value> = s.registry.members.iter().map(|m| json!({ "id": m.id, "name": m.name, "address": m.address, "revoked": s.registry.is_revoked(&m.id), "health": health.get(&m.id).copied().unwrap_or("unknown") })).collect();
+    let mut edges: Vec<(String, String)> = s
+        .registry
+        .agreements
+        .iter()
+        .map(|a| (a.consumer.clone(), provider_of(&a.service).to_owned()))
+        .collect();
+    edges.sort();
+    edges.dedup();
+    let edges: Vec<Value> = edges
+        .into_iter()
+        .map(|(c, p)| json!({ "consumer": c, "provider": p }))
+        .collect();
     let agreements: Vec<Value> = s.registry.agreements.iter().map(|a| json!({ "consumer": a.consumer, "service": a.service, "purposes": a.purposes, "fields": a.fields, "valid_to": a.valid_to })).collect();
     let mut by_service: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
     let mut refusals: std::collections::BTreeMap<String, u64> = Default::default();
@@ -76,7 +124,7 @@ async fn overview(s: &Sources) -> Value {
         }
     }
     let mut sync = Vec::new();
-    if let Some(reader) = &s.sync {
+    for reader in &s.sync {
         for st in reader.statuses().await.unwrap_or_default() {
             sync.push(json!({ "pipeline": st.name, "source": st.source, "rows_applied": st.state.rows_applied, "rows_deleted": st.state.rows_deleted, "quarantined": st.quarantined_open, "backlog": st.state.backlog, "backlog_unit": st.state.backlog_unit, "lag_ms": st.lag_ms(), "snapshot_done": st.state.snapshot_done, "position": st.state.position }));
         }
@@ -85,6 +133,7 @@ async fn overview(s: &Sources) -> Value {
     let refused: u64 = by_service.values().map(|v| v.1).sum();
     json!({
         "members": members,
+        "edges": edges,
         "agreements": agreements,
         "exchanges": { "total": total, "refused": refused,
             "by_service": by_service.iter().map(|(k, (n, r))| json!({ "service": k, "total": n, "refused": r })).collect::<Vec<_>>(),
@@ -201,8 +250,9 @@ async fn page_overview(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>
         let lag = r["lag_ms"]
             .as_i64()
             .map_or("–".to_owned(), |ms| format!("{:.1}", ms as f64 / 1000.0));
+        let unit = r["backlog_unit"].as_str().unwrap_or("");
         let backlog = match r["backlog"].as_i64() {
-            Some(n) if n >= 0 => format!("{n} {}", esc(r["backlog_unit"].as_str().unwrap_or(""))),
+            Some(n) if n >= 0 && !unit.is_empty() => format!("{n} {}", esc(unit)),
             _ => "–".into(),
         };
         b.push_str(&format!(
@@ -215,18 +265,29 @@ async fn page_overview(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>
         ));
     }
     b.push_str(&format!(
-        "</table><h2>{}</h2><table id=\"members\"><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
+        "</table><h2>{}</h2>{}<table id=\"members\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         t(en, "Kết nối", "Connections"),
+        connections_map(&o),
         t(en, "Thành viên", "Member"),
         t(en, "Tên", "Name"),
-        t(en, "Địa chỉ nút", "Node address")
+        t(en, "Địa chỉ nút", "Node address"),
+        t(en, "Tình trạng", "Health")
     ));
     for m in o["members"].as_array().into_iter().flatten() {
+        let h = m["health"].as_str().unwrap_or("unknown");
         b.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"health-{h}\">{}</td></tr>",
             esc(m["id"].as_str().unwrap_or("")),
             esc(m["name"].as_str().unwrap_or("")),
-            esc(m["address"].as_str().unwrap_or("—"))
+            esc(m["address"].as_str().unwrap_or("—")),
+            match (h, en) {
+                ("up", false) => "hoạt động",
+                ("down", false) => "không trả lời",
+                (_, false) => "không rõ",
+                ("up", true) => "up",
+                ("down", true) => "down",
+                _ => "unknown",
+            }
         ));
     }
     b.push_str(&format!(
@@ -250,6 +311,49 @@ async fn page_overview(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>
         t(en, "Bảng điều khiển liên thông", "lienthong dashboard"),
         &b,
     )
+}
+
+/// The connections as an SVG drawing (no script): members on a circle, coloured by node
+/// health, an arrow from each consumer to each provider it has an agreement with.
+fn connections_map(o: &Value) -> String {
+    let members: Vec<&Value> = o["members"].as_array().into_iter().flatten().collect();
+    let n = members.len().max(1) as f64;
+    let (cx, cy, r) = (330.0, 230.0, 180.0);
+    let at = |i: usize| {
+        let a = std::f64::consts::TAU * i as f64 / n - std::f64::consts::FRAC_PI_2;
+        (cx + r * a.cos(), cy + r * a.sin())
+    };
+    let index = |id: &str| members.iter().position(|m| m["id"] == id);
+    let mut svg = String::from(
+        r##"<svg id="map" xmlns="http://www.w3.org/2000/svg" width="660" height="470" role="img"><defs><marker id="arrow" viewBox="0 0 10 10" refX="24" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#64748b"/></marker></defs>"##,
+    );
+    for e in o["edges"].as_array().into_iter().flatten() {
+        if let (Some(c), Some(p)) = (
+            index(e["consumer"].as_str().unwrap_or("")),
+            index(e["provider"].as_str().unwrap_or("")),
+        ) {
+            let ((x1, y1), (x2, y2)) = (at(c), at(p));
+            svg.push_str(&format!(r##"<line class="edge" x1="{x1:.0}" y1="{y1:.0}" x2="{x2:.0}" y2="{y2:.0}" stroke="#94a3b8" stroke-width="1.5" marker-end="url(#arrow)"/>"##));
+        }
+    }
+    for (i, m) in members.iter().enumerate() {
+        let (x, y) = at(i);
+        let colour = match m["health"].as_str() {
+            Some("up") => "#16a34a",
+            Some("down") => "#dc2626",
+            _ => "#94a3b8",
+        };
+        let id = m["id"].as_str().unwrap_or("");
+        let short = id.split('/').nth(2).unwrap_or(id);
+        svg.push_str(&format!(
+            r##"<g class="member"><circle cx="{x:.0}" cy="{y:.0}" r="16" fill="{colour}"><title>{}</title></circle><text x="{x:.0}" y="{:.0}" text-anchor="middle" font-size="12">{}</text></g>"##,
+            esc(id),
+            y + 30.0,
+            esc(short)
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
 }
 
 async fn find(s: &Sources, message_id: &str) -> Vec<Value> {

@@ -90,6 +90,29 @@ const AGENCIES: &[Agency] = &[
     },
 ];
 
+/// Hop by hop: Hà Nội's communes register civil-status events; the city's replica keeps
+/// them with a change log, its node publishes them, and the center subscribes through its
+/// own node.
+struct Hop {
+    communes_db: &'static str,
+    communes_table: &'static str,
+    province: &'static str,
+    province_db: &'static str,
+    service: &'static str,
+    center: &'static str,
+    purpose: &'static str,
+}
+
+const HOP: Hop = Hop {
+    communes_db: "VN_LOCAL_HANOI_communes",
+    communes_table: "ho_tich",
+    province: "VN/LOCAL/HANOI/UBND",
+    province_db: "VN_LOCAL_HANOI_UBND-replica",
+    service: "civil-status",
+    center: "VN/GOV/TTDLQG/CENTER",
+    purpose: "national-data-center",
+};
+
 fn agreement(
     consumer: &str,
     service: &str,
@@ -167,6 +190,13 @@ fn agreements() -> Vec<Agreement> {
             "land-administration",
             "Luật Đất đai 2024",
         ),
+        agreement(
+            HOP.center,
+            &format!("{}/{}", HOP.province, HOP.service),
+            &["*"],
+            HOP.purpose,
+            "Luật Hộ tịch 2014; NĐ 278/2025/NĐ-CP",
+        ),
     ]
 }
 
@@ -192,7 +222,13 @@ fn slug(id: &str) -> String {
 
 /// Loads a generated CSV into a SQLite table with the dataset's columns (raw, as the agency
 /// holds it: the dictionary normalises on the way out).
-async fn load_table(csv_path: &Path, db_url: &str, table: &str, dataset: &Dataset) -> Result<u64> {
+async fn load_table(
+    csv_path: &Path,
+    db_url: &str,
+    table: &str,
+    dataset: &Dataset,
+    province: Option<&str>,
+) -> Result<u64> {
     let pool = sqlx::AnyPool::connect(db_url).await?;
     let cols: Vec<String> = dataset
         .fields
@@ -213,6 +249,7 @@ async fn load_table(csv_path: &Path, db_url: &str, table: &str, dataset: &Datase
     let mut reader = csv::Reader::from_path(csv_path)
         .with_context(|| format!("reading {}", csv_path.display()))?;
     let names: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
+    let province_at = names.iter().position(|n| n == "province_code");
     let with_updated = if dataset.field("updated_at").is_none() {
         ", updated_at"
     } else {
@@ -222,6 +259,11 @@ async fn load_table(csv_path: &Path, db_url: &str, table: &str, dataset: &Datase
     let mut tx = pool.begin().await?;
     for record in reader.records() {
         let record = record?;
+        if let (Some(p), Some(i)) = (province, province_at) {
+            if record.get(i) != Some(p) {
+                continue;
+            }
+        }
         let mut values: Vec<String> = record
             .iter()
             .map(|v| format!("'{}'", v.replace('\'', "''")))
@@ -304,6 +346,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     &db(&slug(a.id)),
                     table,
                     dataset,
+                    None,
                 )
                 .await?;
                 eprintln!(
@@ -313,6 +356,24 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                 );
             }
         }
+    }
+
+    // Hà Nội's communes keep their civil-status registers (kept between runs too).
+    let communes = dir.join(format!("{}.db", HOP.communes_db));
+    if !communes.exists() {
+        let n = load_table(
+            &synth_dir.join("civil_status_event.csv"),
+            &db(HOP.communes_db),
+            HOP.communes_table,
+            &catalog::CIVIL_STATUS_EVENT,
+            Some("01"),
+        )
+        .await?;
+        eprintln!(
+            "  {:<24} {n:>8} rows → {}",
+            "Hà Nội's communes",
+            communes.display()
+        );
     }
 
     // 2. Keys: the registry CA, every member's signing key and node certificate; kept.
@@ -388,6 +449,11 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     personal_data: true,
                 })
             })
+            .chain([Service {
+                id: format!("{}/{}", HOP.province, HOP.service),
+                dataset: catalog::CIVIL_STATUS_EVENT.name.into(),
+                personal_data: true,
+            }])
             .collect(),
         agreements: agreements(),
         revoked: vec![],
@@ -407,6 +473,26 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         .with_context(|| format!("binding {} (pass --port)", ports.registry()))?;
     tokio::spawn(async move { axum::serve(listener, app).await });
 
+    // The city's replica and its change log exist before its node publishes them.
+    let hop_province = Pipeline::open(
+        PipelineConfig {
+            name: format!("{}/{}", HOP.province, HOP.communes_table),
+            dataset: &catalog::CIVIL_STATUS_EVENT,
+            source: SourceConfig::Poll {
+                url: db(HOP.communes_db),
+                table: HOP.communes_table.into(),
+                updated_at_column: "updated_at".into(),
+            },
+            replica_url: db(HOP.province_db),
+            replica_table: catalog::CIVIL_STATUS_EVENT.name.into(),
+            batch_rows_max: 2_000,
+            jetstream: None,
+            changelog: true,
+        },
+        crate::validate::today(),
+    )
+    .await?;
+
     // 4. The nodes.
     let mut nodes: Vec<RunningNode> = Vec::new();
     for (i, (a, (key, (cert, tls_key)))) in AGENCIES.iter().zip(&identities).enumerate() {
@@ -423,6 +509,15 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                 changes: false,
             })
             .into_iter()
+            .chain((a.id == HOP.province).then(|| TableConfig {
+                code: HOP.service.into(),
+                dataset: &catalog::CIVIL_STATUS_EVENT,
+                database_url: db(HOP.province_db),
+                table: catalog::CIVIL_STATUS_EVENT.name.into(),
+                filters: vec!["province_code".into()],
+                connections_max: 4,
+                changes: true,
+            }))
             .collect();
         nodes.push(
             node::start(NodeConfig {
@@ -495,18 +590,57 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                 .with_context(|| format!("opening {path}"))?,
         ));
     }
-    let sync_view = StatusReader::open(
-        &db("center-replica"),
-        pipelines
-            .iter()
-            .map(|p| (p.name().to_owned(), p.config().source.kind()))
-            .collect(),
+    // Hop by hop: the city's pipeline, then the center's subscription through its node.
+    let center = AGENCIES
+        .iter()
+        .position(|a| a.id == HOP.center)
+        .context("the center is an agency")?;
+    let hop_center = Pipeline::open(
+        PipelineConfig {
+            name: format!("{}/{}", HOP.province, HOP.service),
+            dataset: &catalog::CIVIL_STATUS_EVENT,
+            source: SourceConfig::Node {
+                node_url: format!("http://{}", ports.node(center).0),
+                service: format!("{}/{}", HOP.province, HOP.service),
+                client: HOP.center.into(),
+                purpose: HOP.purpose.into(),
+            },
+            replica_url: db("center-replica"),
+            replica_table: catalog::CIVIL_STATUS_EVENT.name.into(),
+            batch_rows_max: 1_000,
+            jetstream: None,
+            changelog: false,
+        },
+        crate::validate::today(),
     )
     .await?;
+    let views = |ps: &[&Pipeline]| -> Vec<(String, &'static str)> {
+        ps.iter()
+            .map(|p| (p.name().to_owned(), p.config().source.kind()))
+            .collect()
+    };
+    let mut center_view = views(&pipelines.iter().collect::<Vec<_>>());
+    center_view.extend(views(&[&hop_center]));
+    let sync_views = vec![
+        StatusReader::open(&db("center-replica"), center_view).await?,
+        StatusReader::open(&db(HOP.province_db), views(&[&hop_province])).await?,
+    ];
+    pipelines.push(hop_province);
+    pipelines.push(hop_center);
     let dashboard = lienthong_web::router(lienthong_web::Sources {
         registry: registry_content,
         logs,
-        sync: Some(sync_view),
+        sync: sync_views,
+        health: AGENCIES
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                (
+                    a.id.to_owned(),
+                    format!("http://{}/healthz", ports.node(i).2),
+                )
+            })
+            .collect(),
     });
     let dashboard_addr = SocketAddr::from(([127, 0, 0, 1], args.port + 1));
     let dashboard_listener = tokio::net::TcpListener::bind(dashboard_addr)
@@ -546,7 +680,13 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         .unwrap_or_else(|| "001090123456".into());
     let clients: Vec<SocketAddr> = (0..AGENCIES.len()).map(|i| ports.node(i).0).collect();
     let workload_db = db(&slug(AGENCIES[1].id));
-    tokio::spawn(workload(clients.clone(), sample, workload_db, args.seed));
+    tokio::spawn(workload(
+        clients.clone(),
+        sample,
+        workload_db,
+        db(HOP.communes_db),
+        args.seed,
+    ));
 
     let bhxh = clients[1];
     let byt = clients[2];
@@ -576,7 +716,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     println!("Sync to the National Data Center:");
     println!(
         "  lienthong sync status --config {}",
-        write_sync_status_config(dir)?.display()
+        write_sync_status_config(dir, ports.node(center).0)?.display()
     );
     println!("Message log of BHXH's node:");
     println!(
@@ -604,7 +744,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// A `sync.toml` describing the demo's pipelines, so `lienthong sync status` can read them.
-fn write_sync_status_config(dir: &Path) -> Result<PathBuf> {
+fn write_sync_status_config(dir: &Path, center_client: SocketAddr) -> Result<PathBuf> {
     let abs = std::fs::canonicalize(dir)?;
     let db = |name: &str| {
         format!(
@@ -619,13 +759,27 @@ fn write_sync_status_config(dir: &Path) -> Result<PathBuf> {
             text.push_str(&format!("\n[[pipelines]]\nname = \"{}/{table}\"\ndataset = \"{dataset}\"\nsource_url = \"{}\"\nsource_table = \"{table}\"\n", a.id, db(&slug(a.id))));
         }
     }
+    text.push_str(&format!(
+        "\n[[pipelines]]\nname = \"{p}/{s}\"\ndataset = \"{d}\"\nsource = \"node\"\nnode_url = \"http://{center_client}\"\nservice = \"{p}/{s}\"\nclient = \"{c}\"\npurpose = \"{purpose}\"\n",
+        p = HOP.province,
+        s = HOP.service,
+        d = catalog::CIVIL_STATUS_EVENT.name,
+        c = HOP.center,
+        purpose = HOP.purpose
+    ));
     let path = abs.join("sync.toml");
     std::fs::write(&path, text)?;
     Ok(path)
 }
 
 /// Lookups with purposes (a few refused on purpose), and agency updates that sync carries.
-async fn workload(clients: Vec<SocketAddr>, sample: Vec<String>, bhxh_db: String, seed: u64) {
+async fn workload(
+    clients: Vec<SocketAddr>,
+    sample: Vec<String>,
+    bhxh_db: String,
+    communes_db: String,
+    seed: u64,
+) {
     use http_body_util::Empty;
     use hyper::body::Bytes;
     let client: hyper_util::client::legacy::Client<_, Empty<Bytes>> =
@@ -662,18 +816,30 @@ async fn workload(clients: Vec<SocketAddr>, sample: Vec<String>, bhxh_db: String
             let _ = client.request(req).await;
         }
         if tick.is_multiple_of(8) {
+            // The wall clock in Vietnam time: later than every earlier update, across runs.
+            let now = lienthong_registry::server::now_s() as i64;
+            let day = lienthong_core::vietnam_date(now);
+            let secs = (now + lienthong_core::VIETNAM_UTC_OFFSET_S).rem_euclid(86_400);
+            let ts = format!(
+                "{day}T{:02}:{:02}:{:02}+07:00",
+                secs / 3600,
+                (secs / 60) % 60,
+                secs % 60
+            );
             if let Ok(pool) = sqlx::AnyPool::connect(&bhxh_db).await {
-                // The wall clock in Vietnam time: later than every earlier update, across runs.
-                let now = lienthong_registry::server::now_s() as i64;
-                let day = lienthong_core::vietnam_date(now);
-                let secs = (now + lienthong_core::VIETNAM_UTC_OFFSET_S).rem_euclid(86_400);
-                let ts = format!(
-                    "{day}T{:02}:{:02}:{:02}+07:00",
-                    secs / 3600,
-                    (secs / 60) % 60,
-                    secs % 60
-                );
-                let _ = sqlx::query("UPDATE participants SET updated_at = ?, status = CASE status WHEN 'active' THEN 'suspended' ELSE 'active' END WHERE insurance_no = (SELECT insurance_no FROM participants ORDER BY random() LIMIT 1)").bind(ts).execute(&pool).await;
+                let _ = sqlx::query("UPDATE participants SET updated_at = ?, status = CASE status WHEN 'active' THEN 'suspended' ELSE 'active' END WHERE insurance_no = (SELECT insurance_no FROM participants ORDER BY random() LIMIT 1)").bind(ts.clone()).execute(&pool).await;
+                pool.close().await;
+            }
+            // A commune of Hà Nội registers a birth: commune → city → center.
+            if let Ok(pool) = sqlx::AnyPool::connect(&communes_db).await {
+                let _ = sqlx::query("INSERT INTO ho_tich (event_id, event_type, personal_id, full_name, event_date, province_code, commune_code, registered_at, updated_at) VALUES (?, 'birth', ?, 'Nguyễn Minh Khang', ?, '01', '00004', ?, ?)")
+                    .bind(format!("HT{now}{:04}", tick % 10_000))
+                    .bind(pid.clone())
+                    .bind(day.to_string())
+                    .bind(ts.clone())
+                    .bind(ts)
+                    .execute(&pool)
+                    .await;
                 pool.close().await;
             }
         }

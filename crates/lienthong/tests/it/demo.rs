@@ -135,6 +135,7 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
     }
     // A change in an agency database reaches the center's replica.
     change_reaches_center(&data);
+    commune_event_reaches_center_hop_by_hop(&data);
     dashboard(&lines, curls[0]);
     assert!(interrupt(&mut child).success(), "Ctrl-C exits 0");
 
@@ -247,6 +248,21 @@ fn dashboard(lines: &[String], allowed_curl: &str) {
         before <= shown && shown <= after,
         "page shows {shown}, API said {before}..{after}"
     );
+    // The connections map: every member drawn, every node answering its health probe, one
+    // arrow per (consumer, provider) pair with an agreement.
+    let api = get_json(&format!("{url}api/overview"));
+    let members = api["members"].as_array().unwrap();
+    assert!(members.iter().all(|m| m["health"] == "up"), "{members:?}");
+    assert!(dom.contains("<svg id=\"map\""), "connections map");
+    assert_eq!(dom.matches("class=\"member\"").count(), members.len());
+    assert_eq!(
+        dom.matches("class=\"edge\"").count(),
+        api["edges"].as_array().unwrap().len()
+    );
+    assert!(
+        dom.contains("VN/LOCAL/HANOI/UBND/civil-status"),
+        "the hop's pipeline is shown"
+    );
     assert!(
         dom.contains("Đồng bộ về Trung tâm") && dom.contains("VN/GOV/BCA/DANCU/citizen"),
         "Vietnamese page with the sync table"
@@ -304,6 +320,43 @@ fn change_reaches_center(data: &std::path::Path) {
                 break;
             }
             assert!(std::time::Instant::now() < deadline, "the change to {no} did not reach the center");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        center.close().await;
+    });
+}
+
+/// A civil-status event registered at a commune of Hà Nội reaches the city's replica, then
+/// the center's, through the city's node (the change feed) and the center's node.
+fn commune_event_reaches_center_hop_by_hop(data: &std::path::Path) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let url = |name: &str| format!("sqlite://{}", data.join(name).display());
+        let communes = sqlx::AnyPool::connect(&url("VN_LOCAL_HANOI_communes.db")).await.unwrap();
+        let id = format!("HTTEST{}", std::process::id());
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 + 1;
+        let secs = (now + lienthong_core::VIETNAM_UTC_OFFSET_S).rem_euclid(86_400);
+        let stamp = format!("{}T{:02}:{:02}:{:02}+07:00", lienthong_core::vietnam_date(now), secs / 3600, (secs / 60) % 60, secs % 60);
+        sqlx::query("INSERT INTO ho_tich (event_id, event_type, personal_id, full_name, event_date, province_code, commune_code, registered_at, updated_at) VALUES (?, 'death', '001090123456', 'Trần Văn Bình', '2026-11-30', '01', '00004', '2026-11-30T09:00:00+07:00', ?)")
+            .bind(id.clone())
+            .bind(stamp)
+            .execute(&communes)
+            .await
+            .unwrap();
+        communes.close().await;
+        let center = sqlx::AnyPool::connect(&url("center-replica.db")).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let row = sqlx::query("SELECT event_type FROM civil_status_event WHERE event_id = ?")
+                .bind(id.clone())
+                .fetch_optional(&center)
+                .await
+                .unwrap_or(None);
+            if row.is_some_and(|r| sqlx::Row::get::<String, _>(&r, 0) == "death") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "event {id} did not reach the center");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         center.close().await;
