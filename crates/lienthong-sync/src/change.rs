@@ -114,6 +114,68 @@ pub fn hex16(n: u64) -> String {
     format!("{n:016X}")
 }
 
+/// Ms since the Unix epoch of an RFC 3339 timestamp (`YYYY-MM-DD[T ]HH:MM:SS[.f][Z|±HH:MM]`;
+/// no offset = Vietnam time, as the dictionary reads it). `None` when it is not one.
+pub fn timestamp_ms(s: &str) -> Option<i64> {
+    let b = s.trim().as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        std::str::from_utf8(b.get(r)?).ok()?.parse().ok()
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &b[19..];
+    let mut ms = 0;
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        let digits = std::str::from_utf8(&frac[..n.min(3)]).ok()?;
+        ms = format!("{digits:0<3}").parse().ok()?;
+        rest = &frac[n..];
+    }
+    let offset_s = match rest {
+        [] => 7 * 3600,
+        b"Z" => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] | [sign @ (b'+' | b'-'), h1, h2, m1, m2] => {
+            let v = std::str::from_utf8(&[*h1, *h2]).ok()?.parse::<i64>().ok()? * 3600
+                + std::str::from_utf8(&[*m1, *m2]).ok()?.parse::<i64>().ok()? * 60;
+            if *sign == b'-' {
+                -v
+            } else {
+                v
+            }
+        }
+        [sign @ (b'+' | b'-'), h1, h2] => {
+            let v = std::str::from_utf8(&[*h1, *h2]).ok()?.parse::<i64>().ok()? * 3600;
+            if *sign == b'-' {
+                -v
+            } else {
+                v
+            }
+        }
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's days_from_civil).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3600 + mi * 60 + sec) - offset_s) * 1000 + ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +225,24 @@ mod tests {
         let v = vec!["p1".to_owned(), "x".to_owned(), "001".to_owned()];
         assert_eq!(key_of(&v, &[0, 2]), "p1\u{1f}001");
         assert_eq!(key_of(&v, &[5]), "", "a missing field is an empty part");
+    }
+
+    #[test]
+    fn timestamps_to_epoch_ms() {
+        for (text, want) in [
+            ("1970-01-01T00:00:00Z", Some(0)),
+            ("1970-01-01T07:00:00+07:00", Some(0)),
+            ("1970-01-01 07:00:00", Some(0)),
+            ("2025-08-01T10:00:00+07:00", Some(1_754_017_200_000)),
+            ("2025-08-01 03:00:00.25+00", Some(1_754_017_200_250)),
+            ("2000-02-29T00:00:00-0130", Some(951_787_800_000)),
+            ("2025-13-01T00:00:00Z", None),
+            ("2025-08-01", None),
+            ("hôm qua", None),
+            ("2025-08-01T10:00:00+7", None),
+        ] {
+            assert_eq!(timestamp_ms(text), want, "{text}");
+        }
     }
 
     #[test]

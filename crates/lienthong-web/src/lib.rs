@@ -4,6 +4,7 @@
 //! server-rendered HTML (no JavaScript framework) in Vietnamese (`?lang=vi`, default) or
 //! English (`?lang=en`), and every view has its JSON twin under `/api/`.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
@@ -25,15 +26,79 @@ pub struct Sources {
     pub sync: Vec<StatusReader>,
     /// (member id, `http://host:port/healthz` of its node's admin listener) to probe.
     pub health: Vec<(String, String)>,
+    samples: Samples,
 }
 
+impl Sources {
+    pub fn new(
+        registry: Registry,
+        logs: Vec<(String, AnyPool)>,
+        sync: Vec<StatusReader>,
+        health: Vec<(String, String)>,
+    ) -> Sources {
+        Sources {
+            registry,
+            logs,
+            sync,
+            health,
+            samples: Default::default(),
+        }
+    }
+}
+
+/// Rows applied per pipeline, sampled every 10 s for throughput (the last 2 minutes).
+type Samples = std::sync::Mutex<HashMap<String, VecDeque<(i64, u64)>>>;
+
 pub fn router(sources: Sources) -> Router {
+    let sources = Arc::new(sources);
+    let sampler = sources.clone();
+    tokio::spawn(async move {
+        loop {
+            sample_sync(&sampler).await;
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        }
+    });
     Router::new()
         .route("/", get(page_overview))
         .route("/log", get(page_log))
         .route("/api/overview", get(api_overview))
         .route("/api/log", get(api_log))
-        .with_state(Arc::new(sources))
+        .with_state(sources)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+async fn sample_sync(s: &Sources) {
+    let now = now_ms();
+    let mut seen = Vec::new();
+    for reader in &s.sync {
+        for st in reader.statuses().await.unwrap_or_default() {
+            seen.push((st.name, st.state.rows_applied + st.state.rows_deleted));
+        }
+    }
+    let Ok(mut samples) = s.samples.lock() else {
+        return;
+    };
+    for (name, n) in seen {
+        let q = samples.entry(name).or_default();
+        q.push_back((now, n));
+        while q.front().is_some_and(|(t, _)| now - t > 120_000) {
+            q.pop_front();
+        }
+    }
+}
+
+/// Changes applied per minute over the sampled window, once two samples exist.
+fn changes_per_minute(s: &Sources, name: &str) -> Option<f64> {
+    let samples = s.samples.lock().ok()?;
+    let q = samples.get(name)?;
+    let ((t0, n0), (t1, n1)) = (q.front()?, q.back()?);
+    (t1 > t0).then(|| (n1.saturating_sub(*n0)) as f64 * 60_000.0 / (t1 - t0) as f64)
 }
 
 /// Opens a node's message log read-only.
@@ -126,7 +191,8 @@ async fn overview(s: &Sources) -> Value {
     let mut sync = Vec::new();
     for reader in &s.sync {
         for st in reader.statuses().await.unwrap_or_default() {
-            sync.push(json!({ "pipeline": st.name, "source": st.source, "rows_applied": st.state.rows_applied, "rows_deleted": st.state.rows_deleted, "quarantined": st.quarantined_open, "backlog": st.state.backlog, "backlog_unit": st.state.backlog_unit, "lag_ms": st.lag_ms(), "snapshot_done": st.state.snapshot_done, "position": st.state.position }));
+            let rate = changes_per_minute(s, &st.name);
+            sync.push(json!({ "pipeline": st.name, "source": st.source, "rows_applied": st.state.rows_applied, "rows_deleted": st.state.rows_deleted, "quarantined": st.quarantined_open, "backlog": st.state.backlog, "backlog_unit": st.state.backlog_unit, "lag_ms": st.lag_ms(), "changes_per_minute": rate, "snapshot_done": st.state.snapshot_done, "position": st.state.position }));
         }
     }
     let total: u64 = by_service.values().map(|v| v.0).sum();
@@ -245,18 +311,21 @@ async fn page_overview(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>
         let minute = (r["minute"].as_i64().unwrap_or(0) + 7 * 3600).rem_euclid(86_400) / 60;
         b.push_str(&format!("<tr><td>{:02}:{:02}</td><td class=num>{n}</td><td><span class=bar style=\"width:{}px\"></span></td></tr>", minute / 60, minute % 60, n * 300 / max));
     }
-    b.push_str(&format!("</table><h2>{}</h2><table id=\"sync\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>", t(en, "Đồng bộ về Trung tâm", "Sync to the center"), t(en, "Luồng", "Pipeline"), t(en, "Nguồn", "Source"), t(en, "Đã áp dụng", "Applied"), t(en, "Đã xoá", "Deleted"), t(en, "Cách ly", "Quarantined"), t(en, "Độ trễ (s)", "Lag (s)"), t(en, "Tồn đọng", "Backlog")));
+    b.push_str(&format!("</table><h2>{}</h2><table id=\"sync\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>", t(en, "Đồng bộ về Trung tâm", "Sync to the center"), t(en, "Luồng", "Pipeline"), t(en, "Nguồn", "Source"), t(en, "Đã áp dụng", "Applied"), t(en, "Đã xoá", "Deleted"), t(en, "Cách ly", "Quarantined"), t(en, "Độ trễ (s)", "Lag (s)"), t(en, "Thay đổi/phút", "Changes/min"), t(en, "Tồn đọng", "Backlog")));
     for r in o["sync"].as_array().into_iter().flatten() {
         let lag = r["lag_ms"]
             .as_i64()
             .map_or("–".to_owned(), |ms| format!("{:.1}", ms as f64 / 1000.0));
+        let rate = r["changes_per_minute"]
+            .as_f64()
+            .map_or("–".to_owned(), |v| format!("{v:.0}"));
         let unit = r["backlog_unit"].as_str().unwrap_or("");
         let backlog = match r["backlog"].as_i64() {
             Some(n) if n >= 0 && !unit.is_empty() => format!("{n} {}", esc(unit)),
             _ => "–".into(),
         };
         b.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{lag}</td><td class=num>{backlog}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{lag}</td><td class=num>{rate}</td><td class=num>{backlog}</td></tr>",
             esc(r["pipeline"].as_str().unwrap_or("")),
             esc(r["source"].as_str().unwrap_or("")),
             r["rows_applied"],

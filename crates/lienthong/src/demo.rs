@@ -627,21 +627,22 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     ];
     pipelines.push(hop_province);
     pipelines.push(hop_center);
-    let dashboard = lienthong_web::router(lienthong_web::Sources {
-        registry: registry_content,
+    let health = AGENCIES
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            (
+                a.id.to_owned(),
+                format!("http://{}/healthz", ports.node(i).2),
+            )
+        })
+        .collect();
+    let dashboard = lienthong_web::router(lienthong_web::Sources::new(
+        registry_content,
         logs,
-        sync: sync_views,
-        health: AGENCIES
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                (
-                    a.id.to_owned(),
-                    format!("http://{}/healthz", ports.node(i).2),
-                )
-            })
-            .collect(),
-    });
+        sync_views,
+        health,
+    ));
     let dashboard_addr = SocketAddr::from(([127, 0, 0, 1], args.port + 1));
     let dashboard_listener = tokio::net::TcpListener::bind(dashboard_addr)
         .await

@@ -8,7 +8,7 @@ use lienthong_dictionary::catalog::Dataset;
 use sqlx::{AnyPool, Row};
 
 use super::Backlog;
-use crate::change::{Batch, Change, Op};
+use crate::change::{timestamp_ms, Batch, Change, Op};
 use crate::db::{connect, identifier_ok, text_at, Dialect};
 use crate::replica::State;
 use crate::SyncError;
@@ -126,7 +126,8 @@ impl PollSource {
                 op: Op::Upsert,
                 id: format!("{at}/{key}"),
                 values,
-                committed_at_ms: None,
+                // The change-order column is the best the source says of when it changed.
+                committed_at_ms: timestamp_ms(&at),
                 defect: None,
             });
             self.at = (at, key);

@@ -264,6 +264,15 @@ fn dashboard(lines: &[String], allowed_curl: &str) {
         "the hop's pipeline is shown"
     );
     assert!(
+        api["sync"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["lag_ms"].is_i64()),
+        "lag in seconds for sources that know their change times: {}",
+        api["sync"]
+    );
+    assert!(
         dom.contains("Đồng bộ về Trung tâm") && dom.contains("VN/GOV/BCA/DANCU/citizen"),
         "Vietnamese page with the sync table"
     );
