@@ -35,38 +35,106 @@ pub struct MessageLog {
     pool: AnyPool,
 }
 
-async fn connect(path: &str) -> Result<AnyPool, String> {
+/// Where a log lives: a SQLite file (the embedded default) or a PostgreSQL database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Store {
+    Sqlite,
+    Postgres,
+}
+
+impl Store {
+    fn of(location: &str) -> Store {
+        if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+            Store::Postgres
+        } else {
+            Store::Sqlite
+        }
+    }
+
+    /// The statement with `?` placeholders numbered for PostgreSQL.
+    fn sql(self, s: &str) -> String {
+        if self == Store::Sqlite {
+            return s.to_owned();
+        }
+        let mut out = String::with_capacity(s.len() + 16);
+        let mut n = 0;
+        for c in s.chars() {
+            if c == '?' {
+                n += 1;
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
+
+async fn connect(location: &str) -> Result<AnyPool, String> {
     sqlx::any::install_default_drivers();
-    let url = format!("sqlite://{path}?mode=rwc");
+    let store = Store::of(location);
+    let url = match store {
+        Store::Sqlite => format!("sqlite://{location}?mode=rwc"),
+        Store::Postgres => location.to_owned(),
+    };
     let options: AnyConnectOptions = url
         .parse()
-        .map_err(|e| format!("message log {path}: {e}"))?;
+        .map_err(|e| format!("message log {location}: {e}"))?;
     let pool = AnyPoolOptions::new()
         .max_connections(4)
-        .after_connect(|conn, _| {
+        .after_connect(move |conn, _| {
             Box::pin(async move {
-                // WAL for concurrent readers; FULL so that a committed batch survives power loss.
-                sqlx::query("PRAGMA journal_mode=WAL")
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query("PRAGMA synchronous=FULL")
-                    .execute(&mut *conn)
-                    .await?;
+                if store == Store::Sqlite {
+                    // WAL for concurrent readers; FULL so that a committed batch survives
+                    // power loss. (PostgreSQL's commits are durable by default.)
+                    sqlx::query("PRAGMA journal_mode=WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous=FULL")
+                        .execute(&mut *conn)
+                        .await?;
+                }
                 Ok(())
             })
         })
         .connect_with(options)
         .await
-        .map_err(|e| format!("message log {path}: {e}"))?;
+        .map_err(|e| format!("message log {location}: {e}"))?;
+    let (int, blob) = match store {
+        Store::Sqlite => ("INTEGER", "BLOB"),
+        Store::Postgres => ("BIGINT", "BYTEA"),
+    };
     for ddl in [
-        "CREATE TABLE IF NOT EXISTS log_entries (idx INTEGER PRIMARY KEY, message_id TEXT NOT NULL, entry TEXT NOT NULL, leaf_hash TEXT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS log_entries_message ON log_entries (message_id)",
-        "CREATE TABLE IF NOT EXISTS log_checkpoints (size INTEGER NOT NULL, root TEXT NOT NULL, timestamp INTEGER NOT NULL, signature TEXT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS log_bodies (sha256 TEXT PRIMARY KEY, body BLOB NOT NULL)",
+        format!("CREATE TABLE IF NOT EXISTS log_entries (idx {int} PRIMARY KEY, message_id TEXT NOT NULL, entry TEXT NOT NULL, leaf_hash TEXT NOT NULL)"),
+        "CREATE INDEX IF NOT EXISTS log_entries_message ON log_entries (message_id)".to_owned(),
+        format!("CREATE TABLE IF NOT EXISTS log_checkpoints (size {int} NOT NULL, root TEXT NOT NULL, timestamp {int} NOT NULL, signature TEXT NOT NULL)"),
+        format!("CREATE TABLE IF NOT EXISTS log_bodies (sha256 TEXT PRIMARY KEY, body {blob} NOT NULL)"),
     ] {
-        sqlx::query(ddl).execute(&pool).await.map_err(|e| format!("message log {path}: {e}"))?;
+        sqlx::query(&ddl).execute(&pool).await.map_err(|e| format!("message log {location}: {e}"))?;
     }
     Ok(pool)
+}
+
+/// A PostgreSQL log has one writer: the writer task holds this session lock for its life,
+/// so two nodes configured with the same database cannot interleave (and corrupt) one
+/// tree. The lock goes with the connection when the writer ends.
+async fn writer_lock(pool: &AnyPool, location: &str) -> Result<sqlx::AnyConnection, String> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| format!("message log {location}: {e}"))?
+        .detach();
+    let locked: bool = sqlx::query("SELECT pg_try_advisory_lock(7423620510)")
+        .fetch_one(&mut conn)
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(|e| format!("message log {location}: {e}"))?;
+    if !locked {
+        return Err(format!(
+            "message log {location}: another node writes this log (give each node its own database)"
+        ));
+    }
+    Ok(conn)
 }
 
 /// Rebuilds the tree from the stored leaf hashes, refusing a gap in the indexes.
@@ -95,10 +163,19 @@ impl MessageLog {
     /// the writer task.
     pub async fn open(path: &str, key: SigningKey) -> Result<MessageLog, String> {
         let pool = connect(path).await?;
+        let store = Store::of(path);
+        let lock = match store {
+            Store::Postgres => Some(writer_lock(&pool, path).await?),
+            Store::Sqlite => None,
+        };
         let tree = load_tree(&pool, path).await?;
         let tree = Arc::new(RwLock::new(tree));
         let (tx, rx) = mpsc::channel(QUEUE_ENTRIES_MAX);
-        tokio::spawn(writer(pool.clone(), tree.clone(), key, rx));
+        let (wpool, wtree) = (pool.clone(), tree.clone());
+        tokio::spawn(async move {
+            writer(store, wpool, wtree, key, rx).await;
+            drop(lock);
+        });
         Ok(MessageLog { tx, tree, pool })
     }
 
@@ -135,6 +212,7 @@ impl MessageLog {
 }
 
 async fn writer(
+    store: Store,
     pool: AnyPool,
     tree: Arc<RwLock<MerkleTree>>,
     key: SigningKey,
@@ -156,7 +234,7 @@ async fn writer(
             Some(e) => Err(format!(
                 "message log failed earlier ({e}); restart the node"
             )),
-            None => commit(&pool, &tree, &key, &batch).await,
+            None => commit(store, &pool, &tree, &key, &batch).await,
         };
         if let Err(e) = &result {
             broken.get_or_insert_with(|| e.clone());
@@ -173,6 +251,7 @@ const ROWS_PER_STATEMENT: usize = 256;
 /// Appends the batch to the tree, writes entries, bodies and the signed checkpoint in one
 /// transaction, and returns the index of the first entry once committed.
 async fn commit(
+    store: Store,
     pool: &AnyPool,
     tree: &RwLock<MerkleTree>,
     key: &SigningKey,
@@ -195,8 +274,9 @@ async fn commit(
     let mut tx = pool.begin().await.map_err(err)?;
     for (chunk_no, chunk) in batch.chunks(ROWS_PER_STATEMENT).enumerate() {
         let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
-        let sql =
-            format!("INSERT INTO log_entries (idx, message_id, entry, leaf_hash) VALUES {values}");
+        let sql = store.sql(&format!(
+            "INSERT INTO log_entries (idx, message_id, entry, leaf_hash) VALUES {values}"
+        ));
         let mut q = sqlx::query(&sql);
         for (i, p) in chunk.iter().enumerate() {
             let n = chunk_no * ROWS_PER_STATEMENT + i;
@@ -210,16 +290,22 @@ async fn commit(
     }
     for p in batch {
         for (sha, body) in &p.bodies {
-            sqlx::query("INSERT OR IGNORE INTO log_bodies (sha256, body) VALUES (?, ?)")
-                .bind(sha.clone())
-                .bind(body.clone())
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
+            sqlx::query(
+                &store.sql(
+                    "INSERT INTO log_bodies (sha256, body) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                ),
+            )
+            .bind(sha.clone())
+            .bind(body.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
         }
     }
     sqlx::query(
-        "INSERT INTO log_checkpoints (size, root, timestamp, signature) VALUES (?, ?, ?, ?)",
+        &store.sql(
+            "INSERT INTO log_checkpoints (size, root, timestamp, signature) VALUES (?, ?, ?, ?)",
+        ),
     )
     .bind(checkpoint.size as i64)
     .bind(hash_to_hex(&checkpoint.root))
@@ -241,10 +327,25 @@ pub struct VerifyReport {
 
 /// Opens an existing log read-only (verification and export must not change what they inspect).
 async fn connect_ro(path: &str) -> Result<AnyPool, String> {
+    sqlx::any::install_default_drivers();
+    if Store::of(path) == Store::Postgres {
+        return AnyPoolOptions::new()
+            .max_connections(1)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("SET default_transaction_read_only = on")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect(path)
+            .await
+            .map_err(|e| format!("message log {path}: {e}"));
+    }
     if !std::path::Path::new(path).exists() {
         return Err(format!("no message log at {path}"));
     }
-    sqlx::any::install_default_drivers();
     AnyPoolOptions::new()
         .max_connections(1)
         .connect(&format!("sqlite://{path}?mode=ro"))
@@ -328,11 +429,14 @@ pub async fn evidence(path: &str, message_id: &str, public_key: &str) -> Result<
     let pool = connect_ro(path).await?;
     // Several entries can share a message id (a refusal of a replay, a junk call reusing a
     // real id): the evidence is the first one whose recorded signatures verify.
-    let rows = sqlx::query("SELECT idx, entry FROM log_entries WHERE message_id = ? ORDER BY idx")
-        .bind(message_id.to_owned())
-        .fetch_all(&pool)
-        .await
-        .map_err(|e| e.to_string())?;
+    let rows = sqlx::query(
+        &Store::of(path)
+            .sql("SELECT idx, entry FROM log_entries WHERE message_id = ? ORDER BY idx"),
+    )
+    .bind(message_id.to_owned())
+    .fetch_all(&pool)
+    .await
+    .map_err(|e| e.to_string())?;
     let decoded: Vec<(i64, String)> = rows
         .iter()
         .filter_map(|r| {
@@ -354,7 +458,7 @@ pub async fn evidence(path: &str, message_id: &str, public_key: &str) -> Result<
         .ok_or(format!(
             "no exchange with message id {message_id:?} in {path}"
         ))?;
-    let cp = sqlx::query("SELECT size, root, timestamp, signature FROM log_checkpoints WHERE size > ? ORDER BY size DESC, timestamp DESC LIMIT 1")
+    let cp = sqlx::query(&Store::of(path).sql("SELECT size, root, timestamp, signature FROM log_checkpoints WHERE size > ? ORDER BY size DESC, timestamp DESC LIMIT 1"))
         .bind(idx)
         .fetch_optional(&pool)
         .await

@@ -53,6 +53,8 @@ pub struct NodeConfig {
     pub log_path: String,
     /// Also keep response bodies (apart from the tree, by SHA-256); otherwise metadata only.
     pub log_bodies: bool,
+    /// Services (ids) whose bodies are kept even when `log_bodies` is off, on either side.
+    pub log_bodies_services: Vec<String>,
     /// Services proxied to an existing REST backend.
     pub rest: Vec<RestConfig>,
 }
@@ -134,6 +136,11 @@ struct Inner {
 }
 
 impl Inner {
+    /// Whether the message log keeps the bodies of this service's exchanges.
+    fn logs_bodies_of(&self, service: &str) -> bool {
+        self.config.log_bodies || self.config.log_bodies_services.iter().any(|s| s == service)
+    }
+
     /// The pooled client for a provider, pinned to the certificate the registry lists for it.
     fn peer_client(&self, address: &str, fingerprint: &str) -> Result<PeerClient, GatewayError> {
         let mut peers = self
@@ -628,7 +635,7 @@ async fn consume(
         duration_ms: started.elapsed().as_millis() as u64,
         registry_version: snapshot.version,
     };
-    let bodies = if node.config.log_bodies {
+    let bodies = if node.logs_bodies_of(&service_s) {
         vec![(response_sha.clone(), rbody.to_vec())]
     } else {
         Vec::new()
@@ -769,7 +776,7 @@ async fn provider(
         duration_ms: started.elapsed().as_millis() as u64,
         registry_version: snapshot.as_ref().map_or(0, |s| s.version),
     };
-    let bodies = if node.config.log_bodies {
+    let bodies = if node.logs_bodies_of(signed.service) {
         vec![(signed_answer.body_sha256.clone(), body.to_vec())]
     } else {
         Vec::new()

@@ -542,6 +542,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     .display()
                     .to_string(),
                 log_bodies: false,
+                log_bodies_services: vec![],
                 rest: vec![],
             })
             .await

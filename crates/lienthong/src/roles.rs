@@ -347,6 +347,9 @@ struct NodeFile {
     /// Keep response bodies in the log (apart from the tree); default: metadata only.
     #[serde(default)]
     log_bodies: bool,
+    /// Services (ids) whose bodies are kept even when `log_bodies` is off.
+    #[serde(default)]
+    log_bodies_services: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -452,15 +455,22 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
         replay_window_s: f.replay_window_s,
         replay_entries_max: f.replay_entries_max,
         tables,
-        log_path: relative(
-            config,
-            &f.log_path.clone().unwrap_or_else(|| {
-                PathBuf::from(format!("{}.messages.db", f.member.replace('/', "_")))
-            }),
-        )
-        .display()
-        .to_string(),
+        // A file path (SQLite, relative to the config) or a `postgres://` URL.
+        log_path: match f.log_path.as_ref().and_then(|p| p.to_str()) {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                url.to_owned()
+            }
+            _ => relative(
+                config,
+                &f.log_path.clone().unwrap_or_else(|| {
+                    PathBuf::from(format!("{}.messages.db", f.member.replace('/', "_")))
+                }),
+            )
+            .display()
+            .to_string(),
+        },
         log_bodies: f.log_bodies,
+        log_bodies_services: f.log_bodies_services,
         rest: f
             .rest
             .into_iter()

@@ -198,6 +198,7 @@ pub fn node_config(
             .display()
             .to_string(),
         log_bodies: true,
+        log_bodies_services: vec![],
         rest: vec![],
     }
 }
@@ -230,6 +231,16 @@ pub async fn start_full(
     adjust: impl FnOnce(&mut Registry),
     rest: Vec<lienthong_gateway::node::RestConfig>,
 ) -> Topology {
+    start_nodes(validity_s, adjust, rest, |_| {}).await
+}
+
+/// As [`start_full`], with both node configurations adjusted before the nodes start.
+pub async fn start_nodes(
+    validity_s: u64,
+    adjust: impl FnOnce(&mut Registry),
+    rest: Vec<lienthong_gateway::node::RestConfig>,
+    configure: impl Fn(&mut NodeConfig),
+) -> Topology {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_table(dir.path()).await;
     let ca = Ca::generate("VN").unwrap();
@@ -257,8 +268,9 @@ pub async fn start_full(
         dir.path(),
     );
     provider_config.rest = rest;
+    configure(&mut provider_config);
     let provider = node::start(provider_config).await.unwrap();
-    let consumer = node::start(node_config(
+    let mut consumer_config = node_config(
         CONSUMER,
         &consumer_id,
         &ca,
@@ -266,9 +278,9 @@ pub async fn start_full(
         "127.0.0.1:0".parse().unwrap(),
         vec![],
         dir.path(),
-    ))
-    .await
-    .unwrap();
+    );
+    configure(&mut consumer_config);
+    let consumer = node::start(consumer_config).await.unwrap();
     Topology {
         dir_path: dir.path().to_path_buf(),
         ca,

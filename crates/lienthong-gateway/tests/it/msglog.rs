@@ -206,3 +206,171 @@ async fn subjects_are_logged_even_when_the_consumer_may_not_see_the_id() {
             .unwrap();
     assert_eq!(refusal["data_subjects"], serde_json::json!([]));
 }
+
+async fn count(path: &str, table: &str) -> i64 {
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{path}"))
+        .await
+        .unwrap();
+    let n: i64 = sqlx::Row::get(
+        &sqlx::query(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&pool)
+            .await
+            .unwrap(),
+        0,
+    );
+    pool.close().await;
+    n
+}
+
+#[tokio::test]
+async fn bodies_are_kept_only_for_the_services_configured() {
+    let t = start_nodes(
+        3600,
+        |_| {},
+        vec![],
+        |c| {
+            c.log_bodies = false;
+            c.log_bodies_services = vec![SERVICE.into()];
+        },
+    )
+    .await;
+    let ok = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    let (provider_db, consumer_db) = (db(&t, PROVIDER), db(&t, CONSUMER));
+    t.provider.shutdown().await;
+    t.consumer.shutdown().await;
+    assert_eq!(
+        count(&provider_db, "log_bodies").await,
+        1,
+        "the answer's body, on the provider"
+    );
+    assert_eq!(
+        count(&consumer_db, "log_bodies").await,
+        1,
+        "and on the consumer"
+    );
+    // Another service of the same nodes: metadata only.
+    let t = start_nodes(
+        3600,
+        |_| {},
+        vec![],
+        |c| {
+            c.log_bodies = false;
+            c.log_bodies_services = vec!["VN/GOV/BCA/DANCU/household".into()];
+        },
+    )
+    .await;
+    let ok = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    let provider_db = db(&t, PROVIDER);
+    t.provider.shutdown().await;
+    t.consumer.shutdown().await;
+    assert_eq!(count(&provider_db, "log_entries").await, 1);
+    assert_eq!(count(&provider_db, "log_bodies").await, 0);
+}
+
+/// The same log in PostgreSQL (by configuration): appends, verification, evidence, one
+/// writer per database, and a reopened log continues its tree.
+#[tokio::test]
+async fn a_postgresql_message_log_verifies_and_has_one_writer() {
+    let base = match std::env::var("LIENTHONG_TEST_POSTGRES_URL") {
+        Ok(u) if !u.is_empty() => u,
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("LIENTHONG_TEST_POSTGRES_URL is not set under CI=true")
+        }
+        _ => return,
+    };
+    sqlx::any::install_default_drivers();
+    let name = format!("lt_log_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+    let key = lienthong_trust::SigningKey::generate();
+    let public = key.public_b64();
+    let log = msglog::MessageLog::open(
+        &url,
+        lienthong_trust::SigningKey::from_pem(&key.to_pem().unwrap()).unwrap(),
+    )
+    .await
+    .unwrap();
+    let second = msglog::MessageLog::open(&url, lienthong_trust::SigningKey::generate()).await;
+    assert!(second
+        .err()
+        .unwrap()
+        .contains("another node writes this log"));
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            log.append(
+                &format!("pg-{i}"),
+                &serde_json::json!({ "n": i }),
+                vec![(format!("{i:064}"), vec![i as u8])],
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    let mut indexes: Vec<u64> = Vec::new();
+    for t in tasks {
+        indexes.push(t.await.unwrap());
+    }
+    indexes.sort();
+    assert_eq!(indexes, (0..40).collect::<Vec<_>>());
+    log.close().await;
+    // Reopened: the tree continues from what PostgreSQL holds.
+    let log = msglog::MessageLog::open(
+        &url,
+        lienthong_trust::SigningKey::from_pem(&key.to_pem().unwrap()).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(log.size(), 40);
+    assert_eq!(
+        log.append("pg-40", &serde_json::json!({ "n": 40 }), vec![])
+            .await
+            .unwrap(),
+        40
+    );
+    log.close().await;
+    let report = msglog::verify(&url, &public).await.unwrap();
+    assert_eq!(report.entries, 41);
+    let doc = msglog::evidence(&url, "pg-7", &public).await.unwrap();
+    assert_eq!(doc["index"], 7);
+    // The entry is not an exchange record, so the offline check stops at its signatures —
+    // after the checkpoint signature and the inclusion proof have verified.
+    let e = msglog::verify_evidence(&doc, &public).unwrap_err();
+    assert!(
+        !e.contains("checkpoint") && !e.contains("not in the log"),
+        "{e}"
+    );
+    // A changed byte is found.
+    let pg = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE log_entries SET entry = '{\"n\":70}' WHERE idx = 7")
+        .execute(&pg)
+        .await
+        .unwrap();
+    pg.close().await;
+    assert!(msglog::verify(&url, &public)
+        .await
+        .unwrap_err()
+        .contains("entry 7"));
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+}
