@@ -55,6 +55,12 @@ pub struct NodeConfig {
     pub log_bodies: bool,
     /// Services (ids) whose bodies are kept even when `log_bodies` is off, on either side.
     pub log_bodies_services: Vec<String>,
+    /// Retention: bodies older than this many days are deleted (the entries stay).
+    pub log_bodies_retention_days: Option<u32>,
+    /// Archiving: entries under checkpoints older than `log_archive_after_days` move to
+    /// self-verifying files in `log_archive_dir` (checked every hour).
+    pub log_archive_dir: Option<String>,
+    pub log_archive_after_days: Option<u32>,
     /// Services proxied to an existing REST backend.
     pub rest: Vec<RestConfig>,
 }
@@ -133,6 +139,32 @@ struct Inner {
     replay: Mutex<ReplayGuard>,
     /// One pooled HTTP/2 client per (provider address, pinned certificate fingerprint).
     peers: Mutex<HashMap<(String, String), PeerClient>>,
+}
+
+/// Retention and archiving of the message log, as configured.
+async fn log_maintenance(config: &NodeConfig) {
+    let days_ago = |d: u32| (now_s().saturating_sub(u64::from(d) * 86_400)) * 1000;
+    if let Some(d) = config.log_bodies_retention_days {
+        match crate::msglog::prune_bodies(&config.log_path, days_ago(d)).await {
+            Ok(n) if n > 0 => tracing::info!(
+                bodies = n,
+                days = d,
+                "message log bodies past retention deleted"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning message log bodies failed"),
+        }
+    }
+    if let (Some(d), Some(dir)) = (config.log_archive_after_days, &config.log_archive_dir) {
+        let until = crate::msglog::ArchiveUntil::Before(days_ago(d));
+        match crate::msglog::archive(&config.log_path, until, std::path::Path::new(dir)).await {
+            Ok(Some(r)) => {
+                tracing::info!(from = r.from, to = r.to, file = %r.file.display(), "message log entries archived")
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "archiving the message log failed"),
+        }
+    }
 }
 
 impl Inner {
@@ -250,6 +282,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
         }
         rest.insert(r.code.clone(), r);
     }
+    if config.log_archive_after_days.is_some() != config.log_archive_dir.is_some() {
+        return Err("log_archive_after_days and log_archive_dir go together".into());
+    }
     let log_key = SigningKey::from_pem(&config.signing_key.to_pem().map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
     let log = crate::msglog::MessageLog::open(&config.log_path, log_key).await?;
@@ -267,6 +302,25 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
         peers: Mutex::new(HashMap::new()),
     });
     let (stop, stop_rx) = watch::channel(false);
+    if inner.config.log_bodies_retention_days.is_some()
+        || inner.config.log_archive_after_days.is_some()
+    {
+        let config = inner.clone();
+        let mut stop0 = stop_rx.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                    _ = stop0.changed() => return,
+                }
+                log_maintenance(&config.config).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(3540)) => {}
+                    _ = stop0.changed() => return,
+                }
+            }
+        });
+    }
 
     let client_app = Router::new()
         .route("/healthz", get(|| async { "ok" }))

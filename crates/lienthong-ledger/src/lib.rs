@@ -58,5 +58,5 @@ pub use error::LedgerError;
 pub use hash::{
     hash_from_hex, hash_to_hex, leaf_hash, node_hash, Hash, EMPTY_ROOT, LEAF_PREFIX, NODE_PREFIX,
 };
-pub use tree::MerkleTree;
+pub use tree::{root_from_frontier, MerkleTree};
 pub use verify::{root_from_inclusion_proof, verify_consistency, verify_inclusion};

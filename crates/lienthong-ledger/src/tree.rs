@@ -226,6 +226,23 @@ impl MerkleTree {
         Ok(head.into_iter().chain(siblings.into_iter().rev()).collect())
     }
 
+    /// The compact range of the first `size` entries: the roots of the complete aligned
+    /// subtrees that cover `[0, size)`, largest (leftmost) first — one per set bit of
+    /// `size`. With it and the leaves after `size`, [`root_from_frontier`] derives any later
+    /// root without the earlier entries (archives are checked offline that way).
+    pub fn frontier(&self, size: u64) -> Result<Vec<Hash>, LedgerError> {
+        let n = self.checked_size(size)?;
+        let mut out = Vec::with_capacity(usize::BITS as usize);
+        let mut start = 0;
+        for level in (0..usize::BITS as usize).rev() {
+            if n & (1 << level) != 0 {
+                out.push(self.levels[level][start >> level]);
+                start += 1 << level;
+            }
+        }
+        Ok(out)
+    }
+
     fn checked_size(&self, size: u64) -> Result<usize, LedgerError> {
         let available = self.size();
         if size > available {
@@ -257,9 +274,75 @@ impl MerkleTree {
     }
 }
 
+/// The root of the tree of `start + leaves.len()` entries, from the [`MerkleTree::frontier`]
+/// of its first `start` entries and the leaf hashes after them. Pure; a frontier that does
+/// not fit `start` (one hash per set bit) is an error.
+pub fn root_from_frontier(
+    frontier: &[Hash],
+    start: u64,
+    leaves: &[Hash],
+) -> Result<Hash, LedgerError> {
+    if frontier.len() != start.count_ones() as usize {
+        return Err(LedgerError::ProofLength {
+            expected: start.count_ones() as usize,
+            actual: frontier.len(),
+        });
+    }
+    // A stack of (subtree root, height), heights strictly decreasing: the compact range.
+    let mut stack: Vec<(Hash, u32)> = Vec::with_capacity(64);
+    let mut heights = (0..64u32).rev().filter(|h| start & (1 << h) != 0);
+    for h in frontier {
+        stack.push((*h, heights.next().expect("one height per frontier hash")));
+    }
+    for leaf in leaves {
+        let mut node = (*leaf, 0u32);
+        while let Some(&(left, height)) = stack.last() {
+            if height != node.1 {
+                break;
+            }
+            stack.pop();
+            node = (node_hash(&left, &node.0), height + 1);
+        }
+        stack.push(node);
+    }
+    // RFC 9162's root splits at the largest power of two: fold from the right.
+    let mut iter = stack.into_iter().rev();
+    let Some((mut root, _)) = iter.next() else {
+        return Ok(EMPTY_ROOT);
+    };
+    for (left, _) in iter {
+        root = node_hash(&left, &root);
+    }
+    Ok(root)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roots_from_every_frontier_match_the_tree() {
+        let mut tree = MerkleTree::new();
+        let leaves: Vec<Hash> = (0u32..70).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        for l in &leaves {
+            tree.append_leaf_hash(*l);
+        }
+        for start in 0..=70u64 {
+            let frontier = tree.frontier(start).unwrap();
+            assert_eq!(frontier.len(), start.count_ones() as usize);
+            for end in start..=70u64 {
+                let got =
+                    root_from_frontier(&frontier, start, &leaves[start as usize..end as usize])
+                        .unwrap();
+                assert_eq!(got, tree.root_at(end).unwrap(), "start {start} end {end}");
+            }
+        }
+        assert!(
+            root_from_frontier(&[], 5, &[]).is_err(),
+            "5 needs two hashes"
+        );
+        assert!(tree.frontier(71).is_err());
+    }
 
     #[test]
     fn split_point_is_largest_power_of_two_below() {

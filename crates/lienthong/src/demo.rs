@@ -543,6 +543,9 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     .to_string(),
                 log_bodies: false,
                 log_bodies_services: vec![],
+                log_bodies_retention_days: None,
+                log_archive_dir: None,
+                log_archive_after_days: None,
                 rest: vec![],
             })
             .await

@@ -350,6 +350,14 @@ struct NodeFile {
     /// Services (ids) whose bodies are kept even when `log_bodies` is off.
     #[serde(default)]
     log_bodies_services: Vec<String>,
+    /// Delete bodies older than this many days (the entries and their proofs stay).
+    #[serde(default)]
+    log_bodies_retention_days: Option<u32>,
+    /// Move entries older than `log_archive_after_days` into archive files in this folder.
+    #[serde(default)]
+    log_archive_dir: Option<PathBuf>,
+    #[serde(default)]
+    log_archive_after_days: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -471,6 +479,12 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
         },
         log_bodies: f.log_bodies,
         log_bodies_services: f.log_bodies_services,
+        log_bodies_retention_days: f.log_bodies_retention_days,
+        log_archive_dir: f
+            .log_archive_dir
+            .as_ref()
+            .map(|d| relative(config, d).display().to_string()),
+        log_archive_after_days: f.log_archive_after_days,
         rest: f
             .rest
             .into_iter()
@@ -497,7 +511,7 @@ pub enum LogCommand {
     /// Re-derive every entry hash and checkpoint of a node's message log and check every
     /// checkpoint signature; exit 0 when intact, 1 when anything was changed.
     Verify {
-        /// The node's message log (SQLite file).
+        /// The node's message log (SQLite file, or a `postgres://` URL).
         #[arg(long)]
         db: PathBuf,
         /// The node member's public signing key (base64), as the registry lists it.
@@ -523,6 +537,45 @@ pub enum LogCommand {
         #[arg(long)]
         key: String,
     },
+    /// Move old entries (and the bodies only they reference) into a self-verifying archive
+    /// file; the log keeps their leaf hashes, so it still verifies, and drops their content.
+    #[command(after_long_help = "Example:
+  lienthong log archive --db node.messages.db --older-than-days 365 --out-dir archive/
+  lienthong log verify-archive --file archive/log-000000000000-000000120000.jsonl --key KEY")]
+    Archive {
+        #[arg(long)]
+        db: PathBuf,
+        /// Entries under checkpoints older than this many days.
+        #[arg(long, conflicts_with = "through")]
+        older_than_days: Option<u32>,
+        /// Entries before this index (rounded down to a checkpoint).
+        #[arg(long)]
+        through: Option<u64>,
+        #[arg(long)]
+        out_dir: PathBuf,
+    },
+    /// Check an archive file offline against the log's pinned public key.
+    VerifyArchive {
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        key: String,
+    },
+    /// Delete bodies kept longer than a number of days (the entries and their proofs stay).
+    PruneBodies {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        older_than_days: u32,
+    },
+}
+
+fn days_ago_ms(days: u32) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    now.saturating_sub(u64::from(days) * 86_400_000)
 }
 
 pub async fn log(command: LogCommand) -> Result<ExitCode> {
@@ -532,8 +585,17 @@ pub async fn log(command: LogCommand) -> Result<ExitCode> {
             match msglog::verify(&db.display().to_string(), &key).await {
                 Ok(r) => {
                     println!(
-                        "intact: {} entries, {} signed checkpoints",
-                        r.entries, r.checkpoints
+                        "intact: {} entries, {} signed checkpoints{}",
+                        r.entries,
+                        r.checkpoints,
+                        if r.archived > 0 {
+                            format!(
+                                ", {} archived (check the archive files with log verify-archive)",
+                                r.archived
+                            )
+                        } else {
+                            String::new()
+                        }
                     );
                     Ok(ExitCode::SUCCESS)
                 }
@@ -559,6 +621,52 @@ pub async fn log(command: LogCommand) -> Result<ExitCode> {
                     .with_context(|| format!("writing {}", path.display()))?,
                 None => println!("{text}"),
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        LogCommand::Archive {
+            db,
+            older_than_days,
+            through,
+            out_dir,
+        } => {
+            let until = match (older_than_days, through) {
+                (Some(d), None) => msglog::ArchiveUntil::Before(days_ago_ms(d)),
+                (None, Some(n)) => msglog::ArchiveUntil::Size(n),
+                _ => bail!("give --older-than-days or --through"),
+            };
+            match msglog::archive(&db.display().to_string(), until, &out_dir)
+                .await
+                .map_err(anyhow::Error::msg)?
+            {
+                Some(r) => println!(
+                    "archived entries {}..{} ({} bodies) to {}",
+                    r.from,
+                    r.to,
+                    r.bodies,
+                    r.file.display()
+                ),
+                None => println!("nothing to archive"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LogCommand::VerifyArchive { file, key } => match msglog::verify_archive(&file, &key) {
+            Ok((from, to)) => {
+                println!("valid: entries {from}..{to} under a signed checkpoint");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                println!("INVALID: {e}");
+                Ok(ExitCode::from(1))
+            }
+        },
+        LogCommand::PruneBodies {
+            db,
+            older_than_days,
+        } => {
+            let n = msglog::prune_bodies(&db.display().to_string(), days_ago_ms(older_than_days))
+                .await
+                .map_err(anyhow::Error::msg)?;
+            println!("{n} bodies deleted");
             Ok(ExitCode::SUCCESS)
         }
         LogCommand::VerifyEvidence { file, key } => {

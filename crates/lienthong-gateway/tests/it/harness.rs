@@ -199,6 +199,9 @@ pub fn node_config(
             .to_string(),
         log_bodies: true,
         log_bodies_services: vec![],
+        log_bodies_retention_days: None,
+        log_archive_dir: None,
+        log_archive_after_days: None,
         rest: vec![],
     }
 }

@@ -374,3 +374,108 @@ async fn a_postgresql_message_log_verifies_and_has_one_writer() {
         .unwrap();
     admin.close().await;
 }
+
+/// Archiving: old entries move to a file that verifies offline; the log still verifies,
+/// later evidence still exports, a changed byte in the archive is found, and a second
+/// archive continues where the first ended. Bodies past retention go, the tree stays.
+#[tokio::test]
+async fn archives_verify_offline_and_the_log_still_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.messages.db").display().to_string();
+    let key = lienthong_trust::SigningKey::generate();
+    let public = key.public_b64();
+    let log = msglog::MessageLog::open(
+        &path,
+        lienthong_trust::SigningKey::from_pem(&key.to_pem().unwrap()).unwrap(),
+    )
+    .await
+    .unwrap();
+    // Appended one by one: every entry is its own batch, so every size has a checkpoint.
+    for i in 0..30u32 {
+        let body = vec![i as u8; 3];
+        let sha = lienthong_trust::sha256_hex(&body);
+        let entry = serde_json::json!({ "n": i, "response_body_sha256": sha });
+        log.append(&format!("a-{i}"), &entry, vec![(sha, body)])
+            .await
+            .unwrap();
+    }
+    log.close().await;
+    let out = dir.path().join("archive");
+    let first = msglog::archive(&path, msglog::ArchiveUntil::Size(12), &out)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.from, first.to, first.bodies), (0, 12, 12));
+    assert_eq!(
+        msglog::verify_archive(&first.file, &public).unwrap(),
+        (0, 12)
+    );
+    let report = msglog::verify(&path, &public).await.unwrap();
+    assert_eq!((report.entries, report.archived), (30, 12));
+    let e = msglog::evidence(&path, "a-3", &public).await.unwrap_err();
+    assert!(e.contains("archived"), "{e}");
+    msglog::evidence(&path, "a-20", &public).await.unwrap();
+    // The next archive starts where the first ended, its compact range standing in for
+    // the entries before it.
+    let second = msglog::archive(&path, msglog::ArchiveUntil::Size(25), &out)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((second.from, second.to), (12, 25));
+    assert_eq!(
+        msglog::verify_archive(&second.file, &public).unwrap(),
+        (12, 25)
+    );
+    assert!(msglog::archive(&path, msglog::ArchiveUntil::Size(25), &out)
+        .await
+        .unwrap()
+        .is_none());
+    // Tampering with an archive, or with the log's archived part, is found.
+    let text = std::fs::read_to_string(&second.file)
+        .unwrap()
+        .replace("\\\"n\\\":20", "\\\"n\\\":21");
+    std::fs::write(&second.file, text).unwrap();
+    assert!(msglog::verify_archive(&second.file, &public)
+        .unwrap_err()
+        .contains("root"));
+    assert!(msglog::verify_archive(
+        &first.file,
+        &lienthong_trust::SigningKey::generate().public_b64()
+    )
+    .unwrap_err()
+    .contains("signature"));
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{path}"))
+        .await
+        .unwrap();
+    let original: String = sqlx::Row::get(
+        &sqlx::query("SELECT entry FROM log_entries WHERE idx = 27")
+            .fetch_one(&pool)
+            .await
+            .unwrap(),
+        0,
+    );
+    sqlx::query("UPDATE log_entries SET entry = '' WHERE idx = 27")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(msglog::verify(&path, &public)
+        .await
+        .unwrap_err()
+        .contains("no archive covers it"));
+    sqlx::query("UPDATE log_entries SET entry = ? WHERE idx = 27")
+        .bind(original)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    msglog::verify(&path, &public).await.unwrap();
+    // Retention: every remaining body is older than "now + 1 s".
+    let later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 1000;
+    assert_eq!(msglog::prune_bodies(&path, later).await.unwrap(), 5);
+    assert_eq!(count(&path, "log_bodies").await, 0);
+    msglog::verify(&path, &public).await.unwrap();
+}

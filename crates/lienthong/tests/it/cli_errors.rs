@@ -140,3 +140,55 @@ fn export_and_codes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown defect class"));
 }
+
+#[test]
+fn log_archive_commands_explain_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = lienthong(&["log", "archive", "--db", "none.db", "--out-dir", "a"], d);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--older-than-days or --through"));
+    let out = lienthong(
+        &[
+            "log",
+            "archive",
+            "--db",
+            "none.db",
+            "--through",
+            "5",
+            "--out-dir",
+            "a",
+        ],
+        d,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no message log"));
+    std::fs::write(d.join("x.jsonl"), "{\"format\":\"something else\"}\n").unwrap();
+    let out = lienthong(
+        &[
+            "log",
+            "verify-archive",
+            "--file",
+            "x.jsonl",
+            "--key",
+            "AAAA",
+        ],
+        d,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("INVALID: not a lienthong-archive/v1 file")
+    );
+    let out = lienthong(
+        &[
+            "log",
+            "prune-bodies",
+            "--db",
+            "none.db",
+            "--older-than-days",
+            "30",
+        ],
+        d,
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
