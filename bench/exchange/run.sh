@@ -39,6 +39,25 @@ CFP=$("$L" keys node --ca-dir ca --member VN/GOV/BHXH/SI --host 127.0.0.1 --host
 # The backend: ~1 KB of JSON (a citizen record), served by nginx for both chains.
 BODY=$(python3 -c 'import json; a="Số 12, Đường Lê Lợi, Phường Ba Đình, Thành phố Hà Nội; "*14; print(json.dumps({"personal_id":"001090123456","full_name":"Nguyễn Văn An","birth_date":"1990-03-25","sex":"1","province_code":"01","commune_code":"00004","address":a.strip(),"phone":"+84912345678"}, ensure_ascii=False))')
 printf '%s' "$BODY" > backend.json
+# X-Road's load mix: JSON arrays of citizen records of 2 kB, 10 kB, 100 kB, 2 MB and 10 MB.
+mkdir -p mix
+python3 - <<'PY'
+import json
+rec = json.load(open("backend.json"))
+for name, size in (("2k", 2_000), ("10k", 10_000), ("100k", 100_000), ("2m", 2_000_000), ("10m", 10_000_000)):
+    one = len(json.dumps(rec, ensure_ascii=False).encode()) + 1
+    json.dump([rec] * max(1, size // one), open(f"mix/{name}", "w"), ensure_ascii=False)
+PY
+cat > mix.lua <<'LUA'
+-- 30 % 2 kB, 60 % 10 kB, 9 % 100 kB, 0.9 % 2 MB, 0.1 % 10 MB (X-Road's load mix)
+local prefix = os.getenv("MIX_PREFIX")
+math.randomseed(7)
+request = function()
+  local r = math.random(1000)
+  local size = r <= 300 and "2k" or r <= 900 and "10k" or r <= 990 and "100k" or r <= 999 and "2m" or "10m"
+  return wrk.format(nil, prefix .. size)
+end
+LUA
 cat > nginx.conf <<EOF
 worker_processes 2;
 error_log $WORK/nginx-error.log warn;
@@ -50,7 +69,9 @@ http {
   upstream backend { server 127.0.0.1:18080; keepalive 128; }
   upstream hop2 { server 127.0.0.1:18082; keepalive 128; }
   # The backend.
-  server { listen 127.0.0.1:18080; root $WORK; location / { try_files /backend.json =404; } }
+  server { listen 127.0.0.1:18080; root $WORK;
+    location /people/mix/ { alias $WORK/mix/; }
+    location / { try_files /backend.json =404; } }
   # Hop 1: plain HTTP in, mutual TLS out (like a consumer node).
   server {
     listen 127.0.0.1:18081;
@@ -159,7 +180,8 @@ def ms(v):
     n, u = float(re.match(r"[\d.]+", v).group()), re.sub(r"[\d.]", "", v)
     return n * {"us": 0.001, "ms": 1, "s": 1000}[u]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", t).group(1)); p99 = ms(re.search(r"99%\s+(\S+)", t).group(1))
+# Latency-distribution lines only ("     50%    2.12ms"), not the stdev column's "79.50%".
+p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1)); p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
 errors = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 print(f"{rps:.0f} {p50:.2f} {p99:.2f} {errors.group(1) if errors else 0}")
 PY
@@ -179,6 +201,12 @@ print(f"median nginx: {med(1):.0f} req/s, p50 {med(2):.2f} ms, p99 {med(3):.2f} 
 print(f"median lienthong: {med(4):.0f} req/s, p50 {med(5):.2f} ms, p99 {med(6):.2f} ms")
 print(f"throughput ratio lienthong/nginx: {med(4)/med(1):.2f}x; p99 ratio: {med(6)/med(3):.2f}x")
 PY
+# The X-Road mix: throughput, p99 and the nodes' peak memory (VmHWM) — bounded by
+# inflight_body_bytes_max (256 MiB by default) whatever the sizes.
+peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+echo "mix nginx: $(MIX_PREFIX=/people/mix/ run_wrk mix-nginx "http://127.0.0.1:18081/" -s mix.lua)" | tee -a results.txt
+echo "mix lienthong: $(MIX_PREFIX=/r1/VN/GOV/BCA/DANCU/profile/mix/ run_wrk mix-lienthong "http://127.0.0.1:18094/" -s mix.lua -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: bench')" | tee -a results.txt
+echo "mix peak RSS KiB: provider node $(peak_kib "${pids[1]}"), consumer node $(peak_kib "${pids[2]}")" | tee -a results.txt
 echo "message log entries (consumer, provider):"
 "$L" log verify --db consumer.messages.db --key "$CKEY"
 "$L" log verify --db provider.messages.db --key "$PKEY"

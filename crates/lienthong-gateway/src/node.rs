@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Extension, Router};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use lienthong_core::{MemberId, ServiceId};
@@ -45,6 +45,10 @@ pub struct NodeConfig {
     pub registry_poll_ms: u64,
     pub request_timeout_ms: u64,
     pub body_bytes_max: usize,
+    /// Bytes of bodies the node holds at once, over all exchanges (requests, answers, JSON
+    /// being projected): calls wait for room, then get `Server.Busy` at the timeout, so
+    /// memory stays bounded whatever the mix of sizes.
+    pub inflight_body_bytes_max: usize,
     /// Accepted clock difference between nodes, and how long message ids are remembered.
     pub replay_window_s: u64,
     pub replay_entries_max: usize,
@@ -139,6 +143,92 @@ struct Inner {
     replay: Mutex<ReplayGuard>,
     /// One pooled HTTP/2 client per (provider address, pinned certificate fingerprint).
     peers: Mutex<HashMap<(String, String), PeerClient>>,
+    /// Permits in KiB of `inflight_body_bytes_max`.
+    budget: Arc<tokio::sync::Semaphore>,
+}
+
+/// Room for bodies, held while they are in memory.
+type Room = Vec<tokio::sync::OwnedSemaphorePermit>;
+
+impl Inner {
+    /// Reserves room for `bytes` (rounded up to KiB). Waits (up to the request timeout)
+    /// only when `wait` — callers wait only while holding no room, so that no two calls can
+    /// each hold part of the budget while waiting for the rest.
+    async fn reserve(
+        &self,
+        bytes: usize,
+        wait: bool,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, GatewayError> {
+        let kib = bytes.div_ceil(1024).max(1);
+        let max = self.config.inflight_body_bytes_max.div_ceil(1024);
+        if kib > max {
+            return Err(GatewayError::BadRequest(format!(
+                "a body of {bytes} bytes needs more room than this node holds at once ({} bytes)",
+                self.config.inflight_body_bytes_max
+            )));
+        }
+        let got = if wait {
+            let timeout = Duration::from_millis(self.config.request_timeout_ms);
+            tokio::time::timeout(timeout, self.budget.clone().acquire_many_owned(kib as u32))
+                .await
+                .ok()
+                .and_then(Result::ok)
+        } else {
+            self.budget.clone().try_acquire_many_owned(kib as u32).ok()
+        };
+        got.ok_or_else(|| {
+            metrics::counter!("lienthong_node_body_budget_exhausted_total").increment(1);
+            GatewayError::Busy("the node holds as many bodies as it may; try again".into())
+        })
+    }
+
+    /// Reads a body of at most `body_bytes_max` within the request timeout. Room for
+    /// `factor` × its length is reserved first when the length is announced (the factor
+    /// covers what is derived from it: parsed JSON, a projected copy), else as frames arrive.
+    async fn read_body<B>(&self, body: B, room: &mut Room, factor: usize) -> Result<Bytes, String>
+    where
+        B: hyper::body::Body<Data = Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+    {
+        let max = self.config.body_bytes_max;
+        let announced = body.size_hint().exact();
+        if let Some(n) = announced {
+            if n as usize > max {
+                return Err(format!("length limit exceeded ({n} > {max} bytes)"));
+            }
+            let permit = self
+                .reserve((n as usize).saturating_mul(factor), room.is_empty())
+                .await
+                .map_err(|e| e.to_string())?;
+            room.push(permit);
+        }
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(self.config.request_timeout_ms);
+        let mut body = body;
+        let mut out = Vec::with_capacity(announced.unwrap_or(0) as usize);
+        loop {
+            let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+                Err(_) => return Err("body not received within the timeout".into()),
+                Ok(None) => break,
+                Ok(Some(Err(e))) => return Err(e.to_string()),
+                Ok(Some(Ok(f))) => f,
+            };
+            if let Ok(data) = frame.into_data() {
+                if out.len() + data.len() > max {
+                    return Err(format!("length limit exceeded (> {max} bytes)"));
+                }
+                if announced.is_none() {
+                    let permit = self
+                        .reserve(data.len().saturating_mul(factor), room.is_empty())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    room.push(permit);
+                }
+                out.extend_from_slice(&data);
+            }
+        }
+        Ok(Bytes::from(out))
+    }
 }
 
 /// Retention and archiving of the message log, as configured.
@@ -282,6 +372,16 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
         }
         rest.insert(r.code.clone(), r);
     }
+    let inflight_kib = config.inflight_body_bytes_max.div_ceil(1024);
+    // One REST answer of body_bytes_max needs its text, its parsed JSON and its projection.
+    if config.inflight_body_bytes_max < config.body_bytes_max.saturating_mul(5)
+        || inflight_kib > tokio::sync::Semaphore::MAX_PERMITS.min(u32::MAX as usize)
+    {
+        return Err(format!(
+            "inflight_body_bytes_max ({}) must be at least 5 × body_bytes_max ({}) and at most 4 TiB",
+            config.inflight_body_bytes_max, config.body_bytes_max
+        ));
+    }
     if config.log_archive_after_days.is_some() != config.log_archive_dir.is_some() {
         return Err("log_archive_after_days and log_archive_dir go together".into());
     }
@@ -300,6 +400,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
         services,
         replay,
         peers: Mutex::new(HashMap::new()),
+        budget: Arc::new(tokio::sync::Semaphore::new(inflight_kib)),
     });
     let (stop, stop_rx) = watch::channel(false);
     if inner.config.log_bodies_retention_days.is_some()
@@ -564,11 +665,11 @@ async fn consume(
     if service_meta.personal_data && purpose.is_empty() {
         return Err(GatewayError::PurposeRequired(service_id.to_string()));
     }
-    let body = Limited::new(body, node.config.body_bytes_max)
-        .collect()
+    let mut room = Room::new();
+    let body = node
+        .read_body(body, &mut room, 1)
         .await
-        .map_err(|e| GatewayError::BadRequest(format!("request body: {e}")))?
-        .to_bytes();
+        .map_err(|e| GatewayError::BadRequest(format!("request body: {e}")))?;
     let message_id = match header_str(&parts.headers, xroad::ID) {
         "" => uuid::Uuid::new_v4().to_string(),
         id => id.to_owned(),
@@ -629,14 +730,12 @@ async fn consume(
         .map_err(|_| GatewayError::Timeout(node.config.request_timeout_ms))?
         .map_err(|e| GatewayError::ProviderUnreachable(format!("{address}: {e}")))?;
     let (rparts, rbody) = response.into_parts();
-    let rbody = tokio::time::timeout(
-        timeout,
-        Limited::new(rbody, node.config.body_bytes_max).collect(),
-    )
-    .await
-    .map_err(|_| GatewayError::Timeout(node.config.request_timeout_ms))?
-    .map_err(|e| GatewayError::ProviderUnreachable(format!("reading response: {e}")))?
-    .to_bytes();
+    // The request went out: its room is free for the answer (never wait while holding).
+    room.clear();
+    let rbody = node
+        .read_body(rbody, &mut room, 1)
+        .await
+        .map_err(|e| GatewayError::ProviderUnreachable(format!("reading response: {e}")))?;
     // The provider's signature binds status, body and our request hash.
     let r_hash = header_str(&rparts.headers, header::REQUEST_HASH);
     let r_ts: u64 = header_str(&rparts.headers, header::TIMESTAMP)
@@ -722,15 +821,9 @@ async fn provider(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let body_read = tokio::time::timeout(
-        Duration::from_millis(node.config.request_timeout_ms),
-        Limited::new(body, node.config.body_bytes_max).collect(),
-    );
-    let body = match body_read
-        .await
-        .unwrap_or_else(|_| Err("request body not received within the timeout".into()))
-    {
-        Ok(b) => b.to_bytes(),
+    let mut room = Room::new();
+    let body = match node.read_body(body, &mut room, 1).await {
+        Ok(b) => b,
         Err(e) => return GatewayError::BadRequest(format!("request body: {e}")).into_response(),
     };
     let query = parts.uri.query().unwrap_or("").to_owned();
@@ -1194,11 +1287,12 @@ async fn proxy(
         .map_err(|_| GatewayError::Timeout(node.config.request_timeout_ms))?
         .map_err(|e| GatewayError::Backend(format!("REST backend {}: {e}", backend.code)))?;
     let status = response.status();
-    let bytes = Limited::new(response.into_body(), node.config.body_bytes_max)
-        .collect()
+    // The answer's text, its parsed JSON (a few times the text) and the projected copy.
+    let mut room = Room::new();
+    let bytes = node
+        .read_body(response.into_body(), &mut room, 5)
         .await
-        .map_err(|e| GatewayError::Backend(format!("REST backend body: {e}")))?
-        .to_bytes();
+        .map_err(|e| GatewayError::Backend(format!("REST backend body: {e}")))?;
     if bytes.is_empty() {
         return Ok((status, Vec::new(), Vec::new()));
     }

@@ -534,6 +534,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                 registry_poll_ms: 5_000,
                 request_timeout_ms: 5_000,
                 body_bytes_max: 4 << 20,
+                inflight_body_bytes_max: 64 << 20,
                 replay_window_s: 300,
                 replay_entries_max: 1_000_000,
                 tables,

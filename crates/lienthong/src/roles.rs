@@ -333,6 +333,9 @@ struct NodeFile {
     request_timeout_ms: u64,
     #[serde(default = "d_body")]
     body_bytes_max: usize,
+    /// Bytes of bodies held at once over all exchanges (default 256 MiB).
+    #[serde(default = "d_inflight")]
+    inflight_body_bytes_max: usize,
     #[serde(default = "d_window")]
     replay_window_s: u64,
     #[serde(default = "d_entries")]
@@ -375,6 +378,9 @@ fn d_timeout() -> u64 {
 }
 fn d_body() -> usize {
     16 << 20
+}
+fn d_inflight() -> usize {
+    256 << 20
 }
 fn d_window() -> u64 {
     300
@@ -460,6 +466,7 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
         registry_poll_ms: f.registry_poll_ms,
         request_timeout_ms: f.request_timeout_ms,
         body_bytes_max: f.body_bytes_max,
+        inflight_body_bytes_max: f.inflight_body_bytes_max,
         replay_window_s: f.replay_window_s,
         replay_entries_max: f.replay_entries_max,
         tables,

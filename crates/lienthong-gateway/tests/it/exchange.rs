@@ -640,3 +640,111 @@ async fn the_consumer_pins_the_providers_certificate() {
         r.json
     );
 }
+
+/// Bodies in flight are bounded per node: large answers wait for room (all succeed, none
+/// lost), and an answer that could never fit is refused with a clear error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_bodies_wait_for_room_and_an_oversized_one_is_refused() {
+    // ~300 KB of citizens, slowly: several calls overlap.
+    let big: Vec<serde_json::Value> = (0..2500)
+        .map(|i| serde_json::json!({ "personal_id": format!("0010900{i:05}"), "full_name": "Nguyễn Văn An", "address": "Số 12, Phố Quán Thánh, Phường Ba Đình, Thành phố Hà Nội" }))
+        .collect();
+    let big = std::sync::Arc::new(big);
+    let backend = axum::Router::new().route(
+        "/people/{id}",
+        axum::routing::get(move || {
+            let big = big.clone();
+            async move {
+                tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+                axum::Json(serde_json::Value::Array((*big).clone()))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, backend).await.unwrap() });
+    let profile = format!("{PROVIDER}/profile");
+    let registry = |r: &mut lienthong_registry::Registry| {
+        r.services.push(lienthong_registry::Service {
+            id: profile.clone(),
+            dataset: "citizen".into(),
+            personal_data: true,
+        });
+        let mut a = r.agreements[0].clone();
+        a.service = profile.clone();
+        a.fields = vec!["*".into()];
+        r.agreements.push(a);
+    };
+    let rest = || {
+        vec![lienthong_gateway::node::RestConfig {
+            code: "profile".into(),
+            base_url: format!("http://{addr}"),
+        }]
+    };
+    // Room for about one answer at a time on the provider (text + parse + projection).
+    let t = start_nodes(3600, registry, rest(), |c| {
+        c.body_bytes_max = 400 << 10;
+        c.inflight_body_bytes_max = 2 << 20;
+        c.request_timeout_ms = 10_000;
+    })
+    .await;
+    let path = format!("/r1/{profile}/people/1");
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let consumer = t.consumer.client_addr;
+            let path = path.clone();
+            tokio::spawn(async move {
+                let client: hyper_util::client::legacy::Client<
+                    _,
+                    http_body_util::Empty<hyper::body::Bytes>,
+                > = hyper_util::client::legacy::Client::builder(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .build_http();
+                let req = hyper::Request::get(format!("http://{consumer}{path}"))
+                    .header("X-Road-Client", CONSUMER)
+                    .header("X-Lienthong-Purpose", "insurance-enrolment")
+                    .body(http_body_util::Empty::new())
+                    .unwrap();
+                let r = client.request(req).await.unwrap();
+                let status = r.status().as_u16();
+                let body = http_body_util::BodyExt::collect(r.into_body())
+                    .await
+                    .unwrap()
+                    .to_bytes();
+                (
+                    status,
+                    serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+                )
+            })
+        })
+        .collect();
+    for c in calls {
+        let (status, json) = c.await.unwrap();
+        assert_eq!(status, 200, "{json}");
+        assert_eq!(json.as_array().map(Vec::len), Some(2500));
+    }
+    t.provider.shutdown().await;
+    t.consumer.shutdown().await;
+
+    // A node whose room cannot hold one answer refuses it, saying why.
+    let t = start_nodes(3600, registry, rest(), |c| {
+        c.body_bytes_max = 400 << 10;
+        c.inflight_body_bytes_max = 2 << 20;
+    })
+    .await;
+    let r = call(&t.consumer, &path, &[CLIENT, PURPOSE]).await;
+    assert_eq!(r.status, 200, "the same answer fits: {}", r.json);
+    t.provider.shutdown().await;
+    t.consumer.shutdown().await;
+    let t = start_nodes(3600, registry, rest(), |c| {
+        c.body_bytes_max = 200 << 10;
+        c.inflight_body_bytes_max = 1 << 20;
+    })
+    .await;
+    // An answer over body_bytes_max: the provider refuses it (its log says why; the
+    // consumer learns only that the backend failed — backend details stay local).
+    let r = call(&t.consumer, &path, &[CLIENT, PURPOSE]).await;
+    assert_eq!(r.status, 500, "{}", r.json);
+    assert_eq!(r.json["type"], "Server.BackendFailed");
+}

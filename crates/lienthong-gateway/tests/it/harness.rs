@@ -190,6 +190,7 @@ pub fn node_config(
         registry_poll_ms: 200,
         request_timeout_ms: 3000,
         body_bytes_max: 1 << 20,
+        inflight_body_bytes_max: 8 << 20,
         replay_window_s: 300,
         replay_entries_max: 100_000,
         tables,
