@@ -145,6 +145,10 @@ struct Inner {
     peers: Mutex<HashMap<(String, String), PeerClient>>,
     /// Permits in KiB of `inflight_body_bytes_max`.
     budget: Arc<tokio::sync::Semaphore>,
+    /// Signs this node's requests and answers in batches.
+    signer: crate::batchsig::Signer,
+    /// Batch roots of other members already verified.
+    roots: crate::batchsig::RootCache,
 }
 
 /// Room for bodies, held while they are in memory.
@@ -388,6 +392,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
     let log_key = SigningKey::from_pem(&config.signing_key.to_pem().map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
     let log = crate::msglog::MessageLog::open(&config.log_path, log_key).await?;
+    let signer_key = SigningKey::from_pem(&config.signing_key.to_pem().map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
     let backend_client = Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .build_http();
@@ -400,6 +406,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
         services,
         replay,
         peers: Mutex::new(HashMap::new()),
+        signer: crate::batchsig::Signer::start(signer_key),
+        roots: crate::batchsig::RootCache::new(65_536),
         budget: Arc::new(tokio::sync::Semaphore::new(inflight_kib)),
     });
     let (stop, stop_rx) = watch::channel(false);
@@ -697,7 +705,11 @@ async fn consume(
         body_sha256: &body_sha,
     };
     let request_hash = signed.hash();
-    let signature = node.config.signing_key.sign(signed.canonical().as_bytes());
+    let signature = node
+        .signer
+        .sign(signed.canonical().as_bytes())
+        .await
+        .map_err(GatewayError::Backend)?;
     let uri = format!(
         "https://{address}/lt1/{service_s}{sub_path}{}{query}",
         if query.is_empty() { "" } else { "?" }
@@ -749,7 +761,13 @@ async fn consume(
         r_ts,
     );
     if r_hash != request_hash
-        || lienthong_trust::verify(&provider.signing_key, canonical.as_bytes(), r_sig).is_err()
+        || crate::batchsig::verify(
+            &provider.signing_key,
+            canonical.as_bytes(),
+            r_sig,
+            Some(&node.roots),
+        )
+        .is_err()
     {
         return Err(GatewayError::BadResponse);
     }
@@ -889,7 +907,7 @@ async fn provider(
             (status, bytes, Some(code))
         }
     };
-    let signed_answer = sign_answer(&node, &request_hash, status, &body);
+    let signed_answer = sign_answer(&node, &request_hash, status, &body).await;
     // Every call that reached the peer face is logged, refusals included, before it is answered.
     let snapshot = node.snapshot.current().ok();
     let consumer_key = snapshot
@@ -949,7 +967,8 @@ async fn provider(
                 &request_hash,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &bytes,
-            ),
+            )
+            .await,
             request_hash.clone(),
             bytes,
         );
@@ -1013,12 +1032,20 @@ impl SignedAnswer {
     }
 }
 
-fn sign_answer(node: &Inner, request_hash: &str, status: StatusCode, body: &[u8]) -> SignedAnswer {
+async fn sign_answer(
+    node: &Inner,
+    request_hash: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> SignedAnswer {
     let timestamp = now_s();
     let body_sha256 = lienthong_trust::sha256_hex(body);
-    let signature = node.config.signing_key.sign(
-        canonical_response(request_hash, status.as_u16(), &body_sha256, timestamp).as_bytes(),
-    );
+    let canonical = canonical_response(request_hash, status.as_u16(), &body_sha256, timestamp);
+    // A signer that stopped (the node is shutting down) still answers, one by one.
+    let signature = match node.signer.sign(canonical.as_bytes()).await {
+        Ok(s) => s,
+        Err(_) => node.config.signing_key.sign(canonical.as_bytes()),
+    };
     SignedAnswer {
         status,
         body_sha256,
@@ -1091,10 +1118,11 @@ async fn serve_call(
         return Err(GatewayError::PeerCertificate(consumer_s));
     }
     let signature = header_str(headers, header::SIGNATURE);
-    lienthong_trust::verify(
+    crate::batchsig::verify(
         &member.signing_key,
         signed.canonical().as_bytes(),
         signature,
+        Some(&node.roots),
     )
     .map_err(|_| GatewayError::BadSignature)?;
     let service_id =

@@ -160,10 +160,11 @@ pub fn verify_signatures(record: &Value) -> Result<(), String> {
     if request.hash() != s("request_hash")? {
         return Err("the recorded request hash does not match the recorded request".into());
     }
-    lienthong_trust::verify(
+    crate::batchsig::verify(
         s("consumer_key")?,
         request.canonical().as_bytes(),
         s("request_signature")?,
+        None,
     )
     .map_err(|_| "the consumer's request signature does not verify".to_owned())?;
     let status = u16::try_from(n("status")?).map_err(|_| "status out of range".to_owned())?;
@@ -173,10 +174,11 @@ pub fn verify_signatures(record: &Value) -> Result<(), String> {
         s("response_body_sha256")?,
         n("response_timestamp")?,
     );
-    lienthong_trust::verify(
+    crate::batchsig::verify(
         s("provider_key")?,
         response.as_bytes(),
         s("response_signature")?,
+        None,
     )
     .map_err(|_| "the provider's response signature does not verify".to_owned())?;
     Ok(())
