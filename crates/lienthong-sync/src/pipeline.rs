@@ -446,32 +446,41 @@ impl Pipeline {
         let touched: Vec<String> = last_valid_of_key.into_keys().collect();
 
         let mut state = self.state.clone();
-        // JetStream first: every valid change in order.
+        // Every valid change in order, as it leaves for JetStream and the change log; a new
+        // snapshot starts with a truncate marker, as it empties the replica table.
+        let marker = batch.snapshot_start.then(|| Change {
+            op: Op::Truncate,
+            id: format!("snapshot-start/{}/{}", batch.position, now_ms()),
+            values: Vec::new(),
+            committed_at_ms: None,
+            defect: None,
+        });
+        let outgoing: Vec<(&Change, Value)> = if self.jet.is_some() || self.target.changelog {
+            let name = &self.config.name;
+            marker
+                .iter()
+                .map(|m| (m, body(ds, name, m, &[])))
+                .chain(
+                    batch
+                        .changes
+                        .iter()
+                        .zip(&normalised)
+                        .zip(&valid)
+                        .filter(|(_, v)| **v)
+                        .map(|((c, norm), _)| {
+                            (c, body(ds, name, c, norm.as_deref().unwrap_or(&c.values)))
+                        }),
+                )
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // JetStream first: it acknowledges before the replica commits the position.
         if let Some(jet) = self.jet.as_mut() {
-            let mut messages: Vec<(String, Value)> = Vec::with_capacity(n + 1);
-            if batch.snapshot_start {
-                // A new snapshot voids what the stream holds, as it empties the replica table.
-                let marker = Change {
-                    op: Op::Truncate,
-                    id: format!("snapshot-start/{}/{}", batch.position, now_ms()),
-                    values: Vec::new(),
-                    committed_at_ms: None,
-                    defect: None,
-                };
-                messages.push((marker.id.clone(), body(ds, &self.config.name, &marker, &[])));
-            }
-            messages.extend(
-                batch
-                    .changes
-                    .iter()
-                    .zip(&normalised)
-                    .zip(&valid)
-                    .filter(|(_, v)| **v)
-                    .map(|((c, norm), _)| {
-                        let values = norm.as_deref().unwrap_or(&c.values);
-                        (c.id.clone(), body(ds, &self.config.name, c, values))
-                    }),
-            );
+            let messages: Vec<(String, Value)> = outgoing
+                .iter()
+                .map(|(c, b)| (c.id.clone(), b.clone()))
+                .collect();
             if !messages.is_empty() {
                 state.jet_last = jet
                     .publish(&self.state.jet_last, &messages, batch.snapshot_start)
@@ -492,38 +501,18 @@ impl Pipeline {
         state.rows_quarantined += report.quarantined;
         state.applied_at_ms = now_ms();
         let changelog: Vec<Logged> = if self.target.changelog {
-            // A new snapshot empties the table: subscribers downstream start over too.
-            let restart = batch.snapshot_start.then(|| Logged {
-                change_id: format!("snapshot-start/{}/{}", batch.position, now_ms()),
-                op: Op::Truncate,
-                record: "{}".into(),
-                committed_at_ms: 0,
-            });
-            restart
-                .into_iter()
-                .chain(
-                    batch
-                        .changes
-                        .iter()
-                        .zip(&normalised)
-                        .zip(&valid)
-                        .filter(|(_, v)| **v)
-                        .map(|((c, norm), _)| {
-                            let values = norm.as_deref().unwrap_or(&c.values);
-                            let b = body(ds, &self.config.name, c, values);
-                            let record = match c.op {
-                                Op::Upsert => b["record"].to_string(),
-                                Op::Delete => b["key"].to_string(),
-                                Op::Truncate => "{}".to_owned(),
-                            };
-                            Logged {
-                                change_id: c.id.clone(),
-                                op: c.op,
-                                record,
-                                committed_at_ms: c.committed_at_ms.unwrap_or(0),
-                            }
-                        }),
-                )
+            outgoing
+                .iter()
+                .map(|(c, b)| Logged {
+                    change_id: c.id.clone(),
+                    op: c.op,
+                    record: match c.op {
+                        Op::Upsert => b["record"].to_string(),
+                        Op::Delete => b["key"].to_string(),
+                        Op::Truncate => "{}".to_owned(),
+                    },
+                    committed_at_ms: c.committed_at_ms.unwrap_or(0),
+                })
                 .collect()
         } else {
             Vec::new()

@@ -23,9 +23,9 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Value};
 use sqlx::{AnyPool, Row};
 
-use super::{field_columns, Backlog};
+use super::{field_columns, snapshot_changes, Backlog};
 use crate::change::{Batch, Change, Op};
-use crate::db::{connect, identifier_ok, text_at};
+use crate::db::{connect, identifier_ok};
 use crate::replica::State;
 use crate::SyncError;
 
@@ -460,26 +460,11 @@ impl BinlogSource {
             .fetch_all(&mut **snap.tx.get_mut().expect("never locked"))
             .await
             .map_err(|e| src(&p, e))?;
-        let mut changes = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let mut values = Vec::with_capacity(n_fields);
-            for i in 0..n_fields {
-                values.push(text_at(r, i).map_err(|e| src(&p, e))?);
-            }
-            changes.push(Change {
-                op: Op::Upsert,
-                id: format!(
-                    "{:08}{:016X}S{:012}",
-                    file_number(&snap.pos.file),
-                    snap.pos.start,
-                    snap.done
-                ),
-                values,
-                committed_at_ms: None,
-                defect: None,
-            });
-            snap.done += 1;
-        }
+        let (file, start) = (file_number(&snap.pos.file), snap.pos.start);
+        let changes = snapshot_changes(&rows, n_fields, &mut snap.done, |n| {
+            format!("{file:08}{start:016X}S{n:012}")
+        })
+        .map_err(|e| src(&p, e))?;
         if let Some(last) = changes.last() {
             snap.after = Some(
                 self.key_indexes

@@ -204,6 +204,31 @@ pub fn field_columns<S: AsRef<str>>(dataset: &Dataset, columns: &[S]) -> Vec<Opt
         .collect()
 }
 
+/// Snapshot rows (text columns in dataset field order) as upserts; `id` names the change
+/// from its row number, counted on from `done`.
+pub(crate) fn snapshot_changes(
+    rows: &[sqlx::any::AnyRow],
+    fields: usize,
+    done: &mut u64,
+    id: impl Fn(u64) -> String,
+) -> Result<Vec<crate::change::Change>, sqlx::Error> {
+    let mut changes = Vec::with_capacity(rows.len());
+    for r in rows {
+        let values = (0..fields)
+            .map(|i| crate::db::text_at(r, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        changes.push(crate::change::Change {
+            op: crate::change::Op::Upsert,
+            id: id(*done),
+            values,
+            committed_at_ms: None,
+            defect: None,
+        });
+        *done += 1;
+    }
+    Ok(changes)
+}
+
 /// Ms since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -21,9 +21,9 @@ use lienthong_dictionary::catalog::Dataset;
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, ReplicationEvent};
 use sqlx::{AnyPool, Row};
 
-use super::{field_columns, Backlog};
+use super::{field_columns, snapshot_changes, Backlog};
 use crate::change::{hex16, Batch, Change, Op};
-use crate::db::{connect, identifier_ok, text_at};
+use crate::db::{connect, identifier_ok};
 use crate::pgoutput::{self, Datum, Message};
 use crate::replica::State;
 use crate::SyncError;
@@ -553,21 +553,11 @@ impl PgSource {
             .await
             .map_err(|e| src(&p, e))?;
         let n_fields = self.dataset.fields.len();
-        let mut changes = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let mut values = Vec::with_capacity(n_fields);
-            for i in 0..n_fields {
-                values.push(text_at(r, i).map_err(|e| src(&p, e))?);
-            }
-            changes.push(Change {
-                op: Op::Upsert,
-                id: format!("{}-S{:012}", hex16(snap.lsn), snap.done),
-                values,
-                committed_at_ms: None,
-                defect: None,
-            });
-            snap.done += 1;
-        }
+        let lsn = hex16(snap.lsn);
+        let changes = snapshot_changes(&rows, n_fields, &mut snap.done, |n| {
+            format!("{lsn}-S{n:012}")
+        })
+        .map_err(|e| src(&p, e))?;
         let first = std::mem::take(&mut snap.first);
         let finished = rows.len() < rows_max;
         if finished {

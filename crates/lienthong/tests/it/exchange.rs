@@ -47,6 +47,17 @@ pub fn run(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Starts the binary in `dir` with its output discarded (kill it with [`Kill`]).
+pub fn spawn_in(dir: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_lienthong"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 pub fn value(line: &str) -> String {
     line.split('"').nth(1).unwrap().to_owned()
 }
@@ -308,15 +319,7 @@ filters = ["province_code"]
         )
         .unwrap();
     }
-    let spawn = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_lienthong"))
-            .args(args)
-            .current_dir(d)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = |args: &[&str]| spawn_in(d, args);
     let mut children = Kill(vec![spawn(&[
         "registry",
         "run",

@@ -3,11 +3,11 @@
 //! feed; the National Data Center subscribes through its own node — mutual TLS, signed
 //! messages, the province's agreement check — into the center's replica.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use sqlx::Row;
 
-use crate::exchange::{port, run, value, wait_http, Kill};
+use crate::exchange::{port, run, spawn_in, value, wait_http, Kill};
 
 const FIELDS: &str = r#"["personal_id", "full_name", "birth_date", "sex", "ethnicity", "religion", "nationality", "province_code", "commune_code", "address", "phone", "email", "updated_at"]"#;
 
@@ -137,15 +137,7 @@ valid_to = "2099-12-31"
         )
         .unwrap();
     }
-    let spawn = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_lienthong"))
-            .args(args)
-            .current_dir(d)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = |args: &[&str]| spawn_in(d, args);
     let mut children = Kill(vec![spawn(&[
         "registry",
         "run",

@@ -27,23 +27,7 @@ pub async fn dataset_table(
     table: &str,
     dataset: &lienthong_dictionary::catalog::Dataset,
 ) -> sqlx::AnyPool {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(url).await.unwrap();
-    let text = if url.starts_with("mysql") {
-        "VARCHAR(255)"
-    } else {
-        "TEXT"
-    };
-    let cols: Vec<String> = dataset
-        .fields
-        .iter()
-        .map(|f| format!("{} {text}", f.name))
-        .collect();
-    sqlx::query(&format!("CREATE TABLE {table} ({})", cols.join(", ")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool
+    create_table(url, table, dataset, false).await
 }
 
 /// Like [`dataset_table`], with the dataset key as the primary key (log-based sync needs it).
@@ -52,6 +36,15 @@ pub async fn dataset_table_keyed(
     table: &str,
     dataset: &lienthong_dictionary::catalog::Dataset,
 ) -> sqlx::AnyPool {
+    create_table(url, table, dataset, true).await
+}
+
+async fn create_table(
+    url: &str,
+    table: &str,
+    dataset: &lienthong_dictionary::catalog::Dataset,
+    keyed: bool,
+) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(url).await.unwrap();
     let text = if url.starts_with("mysql") {
@@ -59,19 +52,18 @@ pub async fn dataset_table_keyed(
     } else {
         "TEXT"
     };
-    let cols: Vec<String> = dataset
+    let mut cols: Vec<String> = dataset
         .fields
         .iter()
         .map(|f| format!("{} {text}", f.name))
         .collect();
-    sqlx::query(&format!(
-        "CREATE TABLE {table} ({}, PRIMARY KEY ({}))",
-        cols.join(", "),
-        dataset.key.join(", ")
-    ))
-    .execute(&pool)
-    .await
-    .unwrap();
+    if keyed {
+        cols.push(format!("PRIMARY KEY ({})", dataset.key.join(", ")));
+    }
+    sqlx::query(&format!("CREATE TABLE {table} ({})", cols.join(", ")))
+        .execute(&pool)
+        .await
+        .unwrap();
     pool
 }
 
@@ -87,4 +79,18 @@ pub fn service(var: &str) -> Option<String> {
             None
         }
     }
+}
+
+/// The seed of a seeded crash test (`LIENTHONG_SYNC_SEED` replays one) and its kill count
+/// (`LIENTHONG_SYNC_KILLS`, 20 by default).
+pub fn crash_seed_and_kills() -> (u64, u64) {
+    let seed = std::env::var("LIENTHONG_SYNC_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::process::id() as u64 ^ 0x5eed);
+    let kills = std::env::var("LIENTHONG_SYNC_KILLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    (seed, kills)
 }

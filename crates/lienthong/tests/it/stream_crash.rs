@@ -176,14 +176,7 @@ async fn crash_run(kind: &str, source_url: &str) {
     let Some(nats) = crate::service("LIENTHONG_TEST_NATS_URL") else {
         return;
     };
-    let seed: u64 = std::env::var("LIENTHONG_SYNC_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| std::process::id() as u64 ^ 0x5eed);
-    let kills: u64 = std::env::var("LIENTHONG_SYNC_KILLS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+    let (seed, kills) = crate::crash_seed_and_kills();
     let tag = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
     eprintln!("{kind} stream crash seed {seed} (replay with LIENTHONG_SYNC_SEED={seed}), {kills} kills, tag {tag}");
     let dir = tempfile::tempdir().unwrap();

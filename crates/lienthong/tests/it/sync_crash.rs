@@ -15,14 +15,7 @@ const GIVEN: [&str; 5] = ["An", "Bình", "Cường", "Dũng", "Hà"];
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_during_sync_loses_and_duplicates_nothing() {
-    let seed: u64 = std::env::var("LIENTHONG_SYNC_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| std::process::id() as u64 ^ 0x5eed);
-    let kills: u32 = std::env::var("LIENTHONG_SYNC_KILLS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+    let (seed, kills) = crate::crash_seed_and_kills();
     eprintln!("sync crash seed {seed} (replay with LIENTHONG_SYNC_SEED={seed}), {kills} kills");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
