@@ -73,37 +73,38 @@ pub fn key_of(values: &[String], key_indexes: &[usize]) -> String {
 /// the last valid change counts, since the whole batch commits in one transaction.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Net<'a> {
-    /// Keys whose last valid change is a delete.
-    pub deletes: Vec<&'a Change>,
+    /// Keys whose last valid change is a delete, with the normalised key record.
+    pub deletes: Vec<(&'a Change, &'a [String])>,
     /// Keys whose last valid change is an upsert, with the normalised values.
     pub upserts: Vec<(&'a Change, &'a [String])>,
 }
 
 /// Reduces `changes` (in source order, none of them a truncate) to their net effect.
-/// `normalised[i]` is `Some(values)` when change `i` is a valid upsert, `None` for a delete
-/// or an invalid upsert; `valid[i]` says whether change `i` takes effect at all.
+/// `values[i]` are change `i`'s normalised values (for a delete, its normalised key record),
+/// `keys[i]` its normalised key, and `valid[i]` says whether it takes effect at all: keys are
+/// compared as the replica stores them, so `ab123` and `AB123` are one record.
 pub fn net<'a>(
     changes: &'a [Change],
-    normalised: &'a [Option<Vec<String>>],
+    values: &'a [Vec<String>],
     valid: &[bool],
-    key_indexes: &[usize],
+    keys: &[String],
 ) -> Net<'a> {
-    debug_assert_eq!(changes.len(), normalised.len());
-    debug_assert_eq!(changes.len(), valid.len());
-    let mut last: HashMap<String, usize> = HashMap::with_capacity(changes.len());
+    debug_assert!(changes.len() == values.len() && changes.len() == valid.len());
+    debug_assert_eq!(changes.len(), keys.len());
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(changes.len());
     for (i, c) in changes.iter().enumerate() {
         debug_assert!(c.op != Op::Truncate, "truncates split batches");
         if valid[i] {
-            last.insert(key_of(&c.values, key_indexes), i);
+            last.insert(&keys[i], i);
         }
     }
     let mut winners: Vec<usize> = last.into_values().collect();
     winners.sort_unstable();
     let mut out = Net::default();
     for i in winners {
-        match (changes[i].op, &normalised[i]) {
-            (Op::Upsert, Some(values)) => out.upserts.push((&changes[i], values)),
-            _ => out.deletes.push(&changes[i]),
+        match changes[i].op {
+            Op::Upsert => out.upserts.push((&changes[i], &values[i])),
+            _ => out.deletes.push((&changes[i], &values[i])),
         }
     }
     out
@@ -200,12 +201,10 @@ mod tests {
             change(Op::Upsert, "5", "c", "C1"),
             change(Op::Upsert, "6", "a", "A2"),
         ];
-        let norm: Vec<Option<Vec<String>>> = changes
-            .iter()
-            .map(|c| (c.op == Op::Upsert).then(|| c.values.clone()))
-            .collect();
+        let values: Vec<Vec<String>> = changes.iter().map(|c| c.values.clone()).collect();
+        let keys: Vec<String> = changes.iter().map(|c| key_of(&c.values, &[0])).collect();
         let valid = [true, true, true, false, true, true];
-        let n = net(&changes, &norm, &valid, &[0]);
+        let n = net(&changes, &values, &valid, &keys);
         let ups: Vec<&str> = n.upserts.iter().map(|(c, _)| c.id.as_str()).collect();
         assert_eq!(
             ups,
@@ -215,8 +214,8 @@ mod tests {
         assert!(n.deletes.is_empty());
 
         let valid = [true, true, true, true, true, false];
-        let n = net(&changes, &norm, &valid, &[0]);
-        let dels: Vec<&str> = n.deletes.iter().map(|c| c.id.as_str()).collect();
+        let n = net(&changes, &values, &valid, &keys);
+        let dels: Vec<&str> = n.deletes.iter().map(|(c, _)| c.id.as_str()).collect();
         assert_eq!(dels, ["3"], "the invalid re-insert leaves a deleted");
     }
 

@@ -117,6 +117,8 @@ pub struct JetSink {
     pipeline: String,
     /// The stream's last message id as read at open, until the first publish resolves it.
     stream_last: Option<String>,
+    /// Change ids sort like the source's log (fixed width): log-based sources.
+    ordered_ids: bool,
     ack_timeout: Duration,
 }
 
@@ -125,7 +127,12 @@ fn js_err(pipeline: &str, what: &str, e: impl std::fmt::Display) -> SyncError {
 }
 
 impl JetSink {
-    pub async fn open(config: &JetStreamConfig, pipeline: &str) -> Result<JetSink, SyncError> {
+    /// `ordered_ids`: the pipeline's change ids sort like its source's log.
+    pub async fn open(
+        config: &JetStreamConfig,
+        pipeline: &str,
+        ordered_ids: bool,
+    ) -> Result<JetSink, SyncError> {
         if !(config.replicas == 1 || config.replicas == 3 || config.replicas == 5) {
             return Err(SyncError::Config(format!(
                 "jetstream.replicas must be 1, 3 or 5 (got {})",
@@ -157,6 +164,7 @@ impl JetSink {
             subject,
             pipeline: pipeline.to_owned(),
             stream_last: None,
+            ordered_ids,
             ack_timeout: Duration::from_millis(config.ack_timeout_ms),
         };
         drop(st);
@@ -214,19 +222,27 @@ impl JetSink {
             if stream_last != last_published {
                 // The stream is ahead (a batch was published, then the process stopped
                 // before the replica commit) — or it lost messages.
-                match messages.iter().position(|(id, _)| *id == stream_last) {
-                    Some(i) => {
-                        skip = i + 1;
-                        prev = stream_last;
-                        tracing::info!(pipeline = %p, stream = %self.stream, skipped = skip, "jetstream already holds part of the batch");
-                    }
-                    None => {
-                        return Err(SyncError::Sink(format!(
-                            "{p}: jetstream stream {} ends at change {stream_last:?} but the replica last published {last_published:?}: the stream lost acknowledged messages (or is written by someone else); recreate it and reset the pipeline",
-                            self.stream
-                        )))
-                    }
+                let lost = || {
+                    SyncError::Sink(format!(
+                        "{p}: jetstream stream {} ends at change {stream_last:?} but the replica last published {last_published:?}: the stream lost acknowledged messages (or is written by someone else); recreate it and reset the pipeline",
+                        self.stream
+                    ))
+                };
+                if let Some(i) = messages.iter().position(|(id, _)| *id == stream_last) {
+                    skip = i + 1;
+                } else if self.ordered_ids && stream_last.as_str() > last_published {
+                    // Ids sort like the source's log: what the stream holds is whatever is
+                    // not after its last id (the repeated batch may end elsewhere, or its
+                    // change there may no longer validate).
+                    skip = messages
+                        .iter()
+                        .take_while(|(id, _)| id.as_str() <= stream_last.as_str())
+                        .count();
+                } else {
+                    return Err(lost());
                 }
+                prev = stream_last;
+                tracing::info!(pipeline = %p, stream = %self.stream, skipped = skip, "jetstream already holds part of the batch");
             }
         }
         let mut acks = Vec::with_capacity(messages.len().saturating_sub(skip));
@@ -245,11 +261,21 @@ impl JetSink {
             acks.push(ack);
             prev = id.clone();
         }
-        for ack in acks {
-            tokio::time::timeout(self.ack_timeout, ack)
+        for (ack, (id, _)) in acks.into_iter().zip(&messages[skip..]) {
+            let ack = tokio::time::timeout(self.ack_timeout, ack)
                 .await
                 .map_err(|_| js_err(&p, "ack", "timed out"))?
                 .map_err(|e| js_err(&p, "ack", e))?;
+            if ack.duplicate {
+                // The stream already had it, so the chain after it was not the stream's:
+                // reopen (which reads the stream's real last id) and repeat the batch.
+                self.stream_last = None;
+                return Err(js_err(
+                    &p,
+                    "publish",
+                    format!("change {id} was already in the stream; the batch is repeated from the stream's end"),
+                ));
+            }
         }
         Ok(prev)
     }

@@ -101,14 +101,14 @@ fn reasons_json(reasons: &[(String, String, String)]) -> String {
 
 /// An error as (field, rule, message).
 type Reason = (String, String, String);
-/// The verdict on one change: `None` for deletes and truncates, else (valid, normalised
-/// values, errors).
-type Check = Option<(bool, Vec<String>, Vec<Reason>)>;
+/// The verdict on one change: (valid, values normalised as far as they go, errors). A
+/// delete carries its normalised key record; a truncate nothing.
+type Check = (bool, Vec<String>, Vec<Reason>);
 
-/// Validates every upsert of a batch, on two threads for a large batch: validation is most
-/// of the CPU a batch costs.
+/// Validates every change of a batch, on two threads for a large batch: validation is
+/// most of the CPU a batch costs.
 fn check_all(validator: &Validator, changes: &[Change]) -> Vec<Check> {
-    let one = |c: &Change| (c.op == Op::Upsert).then(|| check(validator, c));
+    let one = |c: &Change| check(validator, c);
     if changes.len() < 2_000 {
         return changes.iter().map(one).collect();
     }
@@ -121,17 +121,24 @@ fn check_all(validator: &Validator, changes: &[Change]) -> Vec<Check> {
     })
 }
 
-/// Validates one upsert.
-fn check(validator: &Validator, c: &Change) -> (bool, Vec<String>, Vec<Reason>) {
+/// Validates one change. Deletes are normalised too (their key fields alone), so that a
+/// delete finds the record the replica stored in normalised form.
+fn check(validator: &Validator, c: &Change) -> Check {
+    if c.op == Op::Truncate {
+        return (true, Vec::new(), Vec::new());
+    }
     if let Some(d) = &c.defect {
         return (
             false,
-            Vec::new(),
+            c.values.clone(),
             vec![("record".into(), "source.unreadable".into(), d.clone())],
         );
     }
     let strs: Vec<&str> = c.values.iter().map(String::as_str).collect();
     let outcome = validator.validate(&strs);
+    if c.op == Op::Delete {
+        return (true, outcome.values, Vec::new());
+    }
     if outcome.is_valid() {
         (true, outcome.values, Vec::new())
     } else {
@@ -141,7 +148,7 @@ fn check(validator: &Validator, c: &Change) -> (bool, Vec<String>, Vec<Reason>) 
             .filter(|f| f.severity == Severity::Error)
             .map(|f| (f.field.to_string(), f.rule.to_string(), f.message.clone()))
             .collect();
-        (false, Vec::new(), reasons)
+        (false, outcome.values, reasons)
     }
 }
 
@@ -190,7 +197,7 @@ impl Pipeline {
             .await?;
         let state = replica.state(&config.name).await?.unwrap_or_default();
         let jet = match &config.jetstream {
-            Some(j) => Some(JetSink::open(j, &config.name).await?),
+            Some(j) => Some(JetSink::open(j, &config.name, config.source.ordered_ids()).await?),
             None => None,
         };
         let validator = Arc::new(Validator::new(
@@ -243,7 +250,8 @@ impl Pipeline {
             .await?
             .unwrap_or_default();
         if let Some(j) = &self.config.jetstream {
-            self.jet = Some(JetSink::open(j, &self.config.name).await?);
+            self.jet =
+                Some(JetSink::open(j, &self.config.name, self.config.source.ordered_ids()).await?);
         }
         self.reopen_source().await?;
         self.broken = false;
@@ -347,37 +355,29 @@ impl Pipeline {
         let ds = self.config.dataset;
         let key_indexes = self.target.key_indexes.clone();
         let n = batch.changes.len();
-        // Validate and normalise every upsert (deletes and truncates carry no record).
-        let mut normalised: Vec<Option<Vec<String>>> = Vec::with_capacity(n);
+        // Every change's values as validation left them, and its key as the replica stores it.
+        let mut values: Vec<Vec<String>> = Vec::with_capacity(n);
         let mut valid = Vec::with_capacity(n);
+        let mut keys: Vec<String> = Vec::with_capacity(n);
         let mut quarantine = Vec::new();
         let mut last_valid_of_key: std::collections::HashMap<String, usize> = Default::default();
         let mut reasons_of: Vec<Option<String>> = vec![None; n];
         let started = std::time::Instant::now();
-        let mut checked = checks.into_iter();
-        for (i, c) in batch.changes.iter().enumerate() {
-            let check = checked.next().expect("one per change");
-            match c.op {
-                Op::Upsert => {
-                    let (ok, values, reasons) = check.expect("upserts are checked");
-                    if ok {
-                        last_valid_of_key.insert(key_of(&c.values, &key_indexes), i);
-                    } else {
-                        reasons_of[i] = Some(reasons_json(&reasons));
-                    }
-                    valid.push(ok);
-                    normalised.push(ok.then_some(values));
-                }
-                Op::Delete => {
-                    last_valid_of_key.insert(key_of(&c.values, &key_indexes), i);
-                    valid.push(true);
-                    normalised.push(None);
-                }
-                Op::Truncate => {
-                    valid.push(true);
-                    normalised.push(None);
-                }
+        for (i, (c, (ok, v, reasons))) in batch.changes.iter().zip(checks).enumerate() {
+            let key = if c.op == Op::Truncate {
+                String::new()
+            } else {
+                key_of(&v, &key_indexes)
+            };
+            if ok && c.op != Op::Truncate {
+                last_valid_of_key.insert(key.clone(), i);
             }
+            if !ok {
+                reasons_of[i] = Some(reasons_json(&reasons));
+            }
+            valid.push(ok);
+            values.push(v);
+            keys.push(key);
         }
         let mut report = StepReport {
             moved: true,
@@ -385,7 +385,7 @@ impl Pipeline {
         };
         for (i, c) in batch.changes.iter().enumerate() {
             if let Some(reasons) = reasons_of[i].take() {
-                let key = key_of(&c.values, &key_indexes);
+                let key = keys[i].clone();
                 let record: serde_json::Map<String, Value> = ds
                     .fields
                     .iter()
@@ -421,9 +421,9 @@ impl Pipeline {
             let seg = start..b;
             let net = net(
                 &batch.changes[seg.clone()],
-                &normalised[seg.clone()],
+                &values[seg.clone()],
                 &valid[seg.clone()],
-                &key_indexes,
+                &keys[seg.clone()],
             );
             report.applied += valid[seg.clone()]
                 .iter()
@@ -464,12 +464,10 @@ impl Pipeline {
                     batch
                         .changes
                         .iter()
-                        .zip(&normalised)
+                        .zip(&values)
                         .zip(&valid)
-                        .filter(|(_, v)| **v)
-                        .map(|((c, norm), _)| {
-                            (c, body(ds, name, c, norm.as_deref().unwrap_or(&c.values)))
-                        }),
+                        .filter(|(_, ok)| **ok)
+                        .map(|((c, v), _)| (c, body(ds, name, c, v))),
                 )
                 .collect()
         } else {

@@ -76,8 +76,10 @@ pub enum Step<'a> {
     /// Every row of the target goes.
     Truncate,
     Apply {
+        /// (change, normalised values)
         upserts: Vec<(&'a Change, &'a [String])>,
-        deletes: Vec<&'a Change>,
+        /// (change, normalised key record)
+        deletes: Vec<(&'a Change, &'a [String])>,
     },
 }
 
@@ -275,9 +277,9 @@ impl BatchWrite<'_, '_> {
                     for chunk in deletes.chunks(per) {
                         let sql = d.delete_sql(&target.table, &target.key, chunk.len());
                         let mut q = sqlx::query(&sql);
-                        for c in chunk {
+                        for (_, values) in chunk {
                             for &i in &target.key_indexes {
-                                q = q.bind(c.values.get(i).cloned().unwrap_or_default());
+                                q = q.bind(values.get(i).cloned().unwrap_or_default());
                             }
                         }
                         q.execute(&mut **tx).await.map_err(err)?;

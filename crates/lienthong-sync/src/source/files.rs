@@ -7,8 +7,9 @@
 //! Position: the file's SHA-256, the records applied, and whether it is finished (done or
 //! rejected), with its name. A file is moved only after the replica committed its last
 //! record, so a crash in between finds it still in the folder, finished: it is moved then,
-//! not applied again. Change ids are `digest:record`, so the same content dropped twice
-//! has the same ids.
+//! not applied again. Change ids are `drop:record`, the drop from the file's digest, name and
+//! modification time: a resumed file keeps its ids, the same content dropped again gets new
+//! ones. A file is read once it has been left untouched for two seconds.
 
 use std::collections::HashSet;
 use std::io::{BufReader, Read};
@@ -23,6 +24,10 @@ use super::Backlog;
 use crate::change::{Batch, Change, Op};
 use crate::replica::State;
 use crate::SyncError;
+
+/// A file must be left untouched this long before it is read (write elsewhere and rename
+/// into the folder to be read at once).
+pub const SETTLE_MS: u128 = 2_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Pos {
@@ -60,6 +65,8 @@ struct Current {
     /// `None` when the file was rejected as a whole, for `rejected`.
     reader: Option<Reader<BufReader<std::fs::File>>>,
     rejected: String,
+    /// Change ids of this drop: `{drop}:{record}`.
+    drop: String,
     pos: Pos,
 }
 
@@ -122,21 +129,40 @@ impl FileSource {
         })
     }
 
-    /// Files waiting in the folder, in name order.
+    /// Files waiting in the folder, in name order — only those left untouched for
+    /// `SETTLE_MS`, so that a file still being written is not read to a half-way end.
     fn pending(&self) -> Result<Vec<String>, SyncError> {
         let mut names = Vec::new();
         let rd = std::fs::read_dir(&self.dir)
             .map_err(|e| io(&self.pipeline, "reading", &self.dir, e))?;
+        let now = std::time::SystemTime::now();
         for entry in rd.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
+            let settled = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age.as_millis() >= SETTLE_MS);
             if entry.file_type().map(|t| t.is_file()).unwrap_or(false)
                 && Format::from_path(&name).is_some()
                 && !self.handed.contains(&name)
+                && settled
             {
                 names.push(name);
             }
         }
         names.sort();
+        // The file the replica left off at comes first, whatever its name; once it is gone
+        // (moved, removed) its position means nothing any more.
+        if let Some(i) = self
+            .resume
+            .as_ref()
+            .and_then(|r| names.iter().position(|n| *n == r.name))
+        {
+            let n = names.remove(i);
+            names.insert(0, n);
+        }
         Ok(names)
     }
 
@@ -166,6 +192,13 @@ impl FileSource {
 
     /// Opens the next file to read, dealing first with the one the replica left off at.
     fn open_next(&mut self) -> Result<bool, SyncError> {
+        if let Some(r) = &self.resume {
+            if !self.dir.join(&r.name).exists() {
+                self.resume = None;
+            } else if self.pending()?.first().is_none_or(|n| *n != r.name) {
+                return Ok(false); // the partly applied file is being rewritten: wait
+            }
+        }
         for name in self.pending()? {
             let path = self.dir.join(&name);
             let digest = digest(&path).map_err(|e| io(&self.pipeline, "reading", &path, e))?;
@@ -184,6 +217,21 @@ impl FileSource {
             let format = Format::from_path(&name).expect("pending lists known formats");
             let file =
                 std::fs::File::open(&path).map_err(|e| io(&self.pipeline, "opening", &path, e))?;
+            // One drop of a file: the same content dropped again later gets other ids.
+            let modified = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            let drop = {
+                let mut h = Sha256::new();
+                h.update(format!("{digest}\u{1f}{name}\u{1f}{modified}").as_bytes());
+                h.finalize()
+                    .iter()
+                    .take(16)
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            };
             let mut pos = Pos {
                 digest,
                 records: 0,
@@ -203,6 +251,7 @@ impl FileSource {
                     self.current = Some(Current {
                         reader: None,
                         rejected: e.to_string(),
+                        drop,
                         pos,
                     });
                     return Ok(true);
@@ -211,6 +260,7 @@ impl FileSource {
             self.current = Some(Current {
                 reader,
                 rejected: String::new(),
+                drop,
                 pos,
             });
             return Ok(true);
@@ -229,7 +279,8 @@ impl FileSource {
         let n_fields = self.dataset.fields.len();
         let cur = self.current.as_mut().expect("opened");
         let mut changes = Vec::new();
-        let id = |pos: &Pos, n: u64| format!("{}:{n:012}", &pos.digest[..32]);
+        let drop = cur.drop.clone();
+        let id = |_: &Pos, n: u64| format!("{drop}:{n:012}");
         match cur.reader.as_mut() {
             None => {
                 // Unusable as a whole: one quarantine entry says why.

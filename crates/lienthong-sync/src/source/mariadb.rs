@@ -29,8 +29,9 @@ use crate::db::{connect, identifier_ok};
 use crate::replica::State;
 use crate::SyncError;
 
-/// MariaDB's GTID event (not in mysql_common's enum).
+/// MariaDB's GTID event (not in mysql_common's enum), and MySQL's two GTID events.
 const MARIADB_GTID_EVENT: u8 = 162;
+const MYSQL_GTID_EVENTS: [u8; 2] = [33, 34];
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Pos {
@@ -85,6 +86,8 @@ struct Txn {
     start: u64,
     next_index: u32,
     committed_at_ms: i64,
+    /// A BEGIN opened it: only XID, COMMIT or ROLLBACK end it (not a SAVEPOINT).
+    began: bool,
 }
 
 pub struct BinlogSource {
@@ -290,6 +293,22 @@ impl BinlogSource {
             return Err(SyncError::Source(format!(
                 "{p}: the source server has log_bin={log_bin}, binlog_format={format}, binlog_row_image={image}; binlog capture needs log_bin=1 (--log-bin), binlog_format=ROW and binlog_row_image=FULL"
             )));
+        }
+        // MariaDB's compressed binlog events are not decoded by the binlog reader.
+        if let Ok(r) = sqlx::query("SELECT CAST(@@log_bin_compress AS CHAR)")
+            .fetch_one(&self.control)
+            .await
+        {
+            let v = r
+                .try_get::<Option<String>, _>(0)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            if v == "1" || v.eq_ignore_ascii_case("on") {
+                return Err(SyncError::Source(format!(
+                    "{p}: the source server compresses its binlog (log_bin_compress=ON), which this reader cannot decode; turn it off"
+                )));
+            }
         }
         let n: i64 = sqlx::query("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?")
             .bind(self.db.clone())
@@ -536,10 +555,11 @@ impl BinlogSource {
             let end = u64::from(h.log_pos());
             let begin = end.saturating_sub(u64::from(h.event_size()));
             let raw = h.event_type_raw();
-            if raw == MARIADB_GTID_EVENT {
-                // seq_no (8), domain_id (4), flags (1): a new transaction begins here.
+            if raw == MARIADB_GTID_EVENT || MYSQL_GTID_EVENTS.contains(&raw) {
+                // MariaDB: seq_no (8), domain_id (4), flags (1). A new event group begins; one
+                // without BEGIN (standalone DDL) ends at its one statement.
                 let d = ev.data();
-                if d.len() >= 13 {
+                if raw == MARIADB_GTID_EVENT && d.len() >= 13 {
                     let seq = u64::from_le_bytes(d[0..8].try_into().expect("8 bytes"));
                     let domain = u32::from_le_bytes(d[8..12].try_into().expect("4 bytes"));
                     self.gtid = format!("{domain}-{}-{seq}", h.server_id());
@@ -548,6 +568,7 @@ impl BinlogSource {
                     start: begin,
                     next_index: 0,
                     committed_at_ms: i64::from(h.timestamp()) * 1000,
+                    began: false,
                 });
                 self.pos.start = begin;
                 self.pos.index = 0;
@@ -575,8 +596,25 @@ impl BinlogSource {
                 Some(EventData::QueryEvent(q)) => {
                     let sql = q.query();
                     let upper = sql.trim().to_ascii_uppercase();
-                    // DDL and COMMIT end a transaction; BEGIN opens the one a GTID announced.
-                    if upper != "BEGIN" {
+                    let ends = match upper.as_str() {
+                        "BEGIN" => {
+                            if let Some(t) = self.txn.as_mut() {
+                                t.began = true;
+                            }
+                            false
+                        }
+                        "COMMIT" | "ROLLBACK" => true,
+                        // Savepoints live inside a transaction (ORMs nest with them).
+                        _ if upper.starts_with("SAVEPOINT")
+                            || upper.starts_with("ROLLBACK TO")
+                            || upper.starts_with("RELEASE SAVEPOINT") =>
+                        {
+                            false
+                        }
+                        // DDL and other lone statements are their own event group.
+                        _ => !self.txn.as_ref().is_some_and(|t| t.began),
+                    };
+                    if ends {
                         self.txn = None;
                         self.pos.start = end;
                         self.pos.index = 0;

@@ -74,6 +74,17 @@ impl SourceConfig {
             SourceConfig::Node { .. } => "node",
         }
     }
+
+    /// Whether change ids sort like the source's log (fixed width, one log): true for the
+    /// log-based sources and change feeds, not for polling or file drops.
+    pub fn ordered_ids(&self) -> bool {
+        matches!(
+            self,
+            SourceConfig::Postgres { .. }
+                | SourceConfig::MariaDb { .. }
+                | SourceConfig::Node { .. }
+        )
+    }
 }
 
 /// How much a source still holds beyond a position.

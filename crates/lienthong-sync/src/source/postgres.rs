@@ -467,11 +467,13 @@ impl PgSource {
         tracing::info!(pipeline = %p, slot, lsn = %Lsn(lsn), rows = total, "initial snapshot started");
         self.repl_config.start_lsn = Lsn(lsn);
         self.repl = Some(repl);
+        // Nothing of the stream is applied yet: (0, 0) skips nothing, not even the first
+        // change of a transaction whose commit record starts at the consistent point.
         self.pos = Pos {
             resume: lsn,
-            last: (lsn, 0),
+            last: (0, 0),
         };
-        self.skip_through = (lsn, 0);
+        self.skip_through = (0, 0);
         self.snapshot = Some(Snapshot {
             tx: std::sync::Mutex::new(tx),
             lsn,

@@ -5,6 +5,19 @@ use lienthong_sync::SourceConfig;
 
 use super::*;
 
+/// Writes a drop as an agency's system would, finished a while ago (files are read once
+/// they have settled).
+fn drop_file(path: &std::path::Path, content: impl AsRef<[u8]>) {
+    std::fs::write(path, content).unwrap();
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(past)
+        .unwrap();
+}
+
 const HEADER: &str = "personal_id,full_name,birth_date,sex,province_code,commune_code,updated_at";
 
 #[tokio::test]
@@ -13,18 +26,16 @@ async fn drops_are_applied_once_and_bad_ones_explained() {
     let drops = dir.path().join("drops");
     std::fs::create_dir(&drops).unwrap();
     let replica = sqlite(dir.path(), "center.db");
-    std::fs::write(
+    drop_file(&
         drops.join("2026-11-01.csv"),
         format!("{HEADER}\n001090000001,NGUYỄN VĂN AN,1990-03-25,1,01,00004,2026-11-01T08:00:00+07:00\n12345,Sai,1990-03-25,1,01,00004,2026-11-01T08:00:00+07:00\n001090000002,Lê Thị Bình,1990-03-25,2,01,00004\n"),
-    )
-    .unwrap();
-    std::fs::write(
+    );
+    drop_file(&
         drops.join("2026-11-02.jsonl"),
         "{\"personal_id\":\"001090000003\",\"full_name\":\"Phạm Văn Cường\",\"birth_date\":\"1990-03-25\",\"sex\":\"1\",\"province_code\":\"01\",\"commune_code\":\"00004\"}\nnot json at all\n",
-    )
-    .unwrap();
-    std::fs::write(drops.join("2026-11-03.csv"), "ho_ten,ngay_sinh\nAn,1990\n").unwrap();
-    std::fs::write(drops.join("notes.txt"), "ignored").unwrap();
+    );
+    drop_file(&drops.join("2026-11-03.csv"), "ho_ten,ngay_sinh\nAn,1990\n");
+    drop_file(&drops.join("notes.txt"), "ignored");
     let mut cfg = config(
         "drops",
         SourceConfig::Files { dir: drops.clone() },
@@ -59,7 +70,10 @@ async fn drops_are_applied_once_and_bad_ones_explained() {
     assert!(drops.join("notes.txt").exists());
 
     // The same content dropped again under another name: the same ids, no new rows.
-    std::fs::copy(drops.join("done/2026-11-01.csv"), drops.join("again.csv")).unwrap();
+    drop_file(
+        &drops.join("again.csv"),
+        std::fs::read(drops.join("done/2026-11-01.csv")).unwrap(),
+    );
     let before = p.state().rows_applied;
     p.catch_up().await.unwrap();
     assert_eq!(
@@ -72,11 +86,10 @@ async fn drops_are_applied_once_and_bad_ones_explained() {
 
     // A crash after the commit of a file's last record but before its move: the next run
     // moves it and applies nothing.
-    std::fs::write(
-        drops.join("z.csv"),
+    drop_file(
+        &drops.join("z.csv"),
         format!("{HEADER}\n001090000004,Đỗ Thị Dung,1990-03-25,2,01,00004,\n"),
-    )
-    .unwrap();
+    );
     let mut p = open(&cfg).await;
     let b = p.step(std::time::Duration::ZERO).await.unwrap();
     assert_eq!(b.applied, 1);
@@ -88,5 +101,54 @@ async fn drops_are_applied_once_and_bad_ones_explained() {
     p.catch_up().await.unwrap();
     assert_eq!(p.state().rows_applied, applied);
     assert!(drops.join("done/z.csv").exists());
+    p.close().await;
+}
+
+/// A file still being written (touched within the last two seconds) waits; a file that sorts
+/// before a partly applied one does not take its place.
+#[tokio::test]
+async fn unsettled_files_wait_and_the_partly_applied_file_goes_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let drops = dir.path().join("drops");
+    std::fs::create_dir(&drops).unwrap();
+    let replica = sqlite(dir.path(), "center.db");
+    let rows = |from: u32, to: u32| {
+        let mut t = format!("{HEADER}\n");
+        for i in from..to {
+            t.push_str(&format!(
+                "0010900{i:05},Nguyễn Văn An,1990-03-25,1,01,00004,\n"
+            ));
+        }
+        t
+    };
+    std::fs::write(drops.join("b.csv"), rows(0, 5)).unwrap(); // just written: not settled
+    let mut cfg = config(
+        "settle",
+        SourceConfig::Files { dir: drops.clone() },
+        &replica,
+        "rep",
+    );
+    cfg.batch_rows_max = 2;
+    let mut p = open(&cfg).await;
+    p.catch_up().await.unwrap();
+    assert_eq!(
+        p.state().rows_applied,
+        0,
+        "a file being written is not read"
+    );
+    drop_file(&drops.join("b.csv"), rows(0, 5));
+    // Two of b's five records, then a crash; meanwhile a.csv (sorting first) arrives.
+    p.step(std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(p.state().rows_applied, 2);
+    p.close().await;
+    drop_file(&drops.join("a.csv"), rows(100, 102));
+    let mut p = open(&cfg).await;
+    p.step(std::time::Duration::ZERO).await.unwrap();
+    let st = p.state().clone();
+    assert_eq!(st.rows_applied, 4, "b continues first");
+    assert!(st.position.ends_with("/b.csv"), "{}", st.position);
+    p.catch_up().await.unwrap();
+    assert_eq!(p.state().rows_applied, 7, "every record once");
+    assert_eq!(names(&replica, "rep").await.len(), 7);
     p.close().await;
 }

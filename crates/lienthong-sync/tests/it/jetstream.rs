@@ -104,7 +104,7 @@ async fn a_repeated_batch_skips_what_the_stream_holds_and_a_gap_stops_the_pipeli
     };
     let name = format!("jsr-{}", suffix());
     let msg = |id: &str| (id.to_owned(), json!({ "id": id }));
-    let mut sink = JetSink::open(&cfg, &name).await.unwrap();
+    let mut sink = JetSink::open(&cfg, &name, false).await.unwrap();
     assert_eq!(
         sink.publish("", &[msg("a"), msg("b"), msg("c")], false)
             .await
@@ -112,7 +112,7 @@ async fn a_repeated_batch_skips_what_the_stream_holds_and_a_gap_stops_the_pipeli
         "c"
     );
     // The replica never committed "a".."c" (a crash): the repeated batch adds only "d".
-    let mut sink = JetSink::open(&cfg, &name).await.unwrap();
+    let mut sink = JetSink::open(&cfg, &name, false).await.unwrap();
     assert_eq!(
         sink.publish("", &[msg("a"), msg("b"), msg("c"), msg("d")], false)
             .await
@@ -128,15 +128,46 @@ async fn a_repeated_batch_skips_what_the_stream_holds_and_a_gap_stops_the_pipeli
     // Out of order (the stream's last is "d", not "b"): refused by the server.
     assert!(sink.publish("b", &[msg("e")], false).await.is_err());
     // The replica says "x" was published but the stream ends at "d": messages were lost.
-    let mut sink = JetSink::open(&cfg, &name).await.unwrap();
+    let mut sink = JetSink::open(&cfg, &name, false).await.unwrap();
     let e = sink
         .publish("x", &[msg("y")], false)
         .await
         .unwrap_err()
         .to_string();
     assert!(e.contains("lost acknowledged messages"), "{e}");
+    // Log-ordered ids: a repeated batch that ends elsewhere, or whose change at the stream's
+    // end no longer validates, still skips exactly what the stream holds.
+    let ordered = format!("jso-{}", suffix());
+    let mut sink = JetSink::open(&cfg, &ordered, true).await.unwrap();
+    sink.publish("", &[msg("01"), msg("02"), msg("03")], false)
+        .await
+        .unwrap();
+    let mut sink = JetSink::open(&cfg, &ordered, true).await.unwrap();
+    assert_eq!(
+        sink.publish("01", &[msg("02"), msg("04")], false)
+            .await
+            .unwrap(),
+        "04"
+    );
+    let ids: Vec<String> = messages(&nats, sink.stream())
+        .await
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["01", "02", "03", "04"]);
+    let mut sink = JetSink::open(&cfg, &ordered, true).await.unwrap();
+    let e = sink
+        .publish("09", &[msg("10")], false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("lost acknowledged messages"),
+        "behind the replica: {e}"
+    );
+    delete_stream(&nats, &stream_name(&ordered)).await;
     // A new snapshot's truncate marker follows whatever the stream holds.
-    let mut sink = JetSink::open(&cfg, &name).await.unwrap();
+    let mut sink = JetSink::open(&cfg, &name, false).await.unwrap();
     assert_eq!(
         sink.publish("x", &[msg("snapshot-start"), msg("s1")], true)
             .await

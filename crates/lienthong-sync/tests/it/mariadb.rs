@@ -158,3 +158,48 @@ async fn a_server_without_row_binlog_is_refused_with_the_fix() {
         .to_string();
     assert!(e.contains("does not exist"), "{e}");
 }
+
+/// Regression: a SAVEPOINT inside a transaction does not end it (ORMs nest with savepoints);
+/// every row after it arrives, and a rolled-back savepoint's rows do not.
+#[tokio::test]
+async fn savepoints_do_not_end_a_binlog_transaction() {
+    let Some(maria) = url("LIENTHONG_TEST_MARIADB_URL") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let replica = sqlite(dir.path(), "center.db");
+    let s = suffix();
+    let table = format!("mysave_{s}");
+    exec(&maria, &citizen_table(&table, true)).await;
+    let cfg = config(
+        &format!("maria-save-{s}"),
+        SourceConfig::MariaDb {
+            url: maria.clone(),
+            table: table.clone(),
+            server_id: 5_000_000 + u32::from_str_radix(&s[..6], 16).unwrap() % 1_000_000,
+        },
+        &replica,
+        "rep",
+    );
+    let mut p = open(&cfg).await;
+    until(&mut p, "snapshot", |st| st.snapshot_done).await;
+    exec(
+        &maria,
+        &format!(
+            "START TRANSACTION; INSERT INTO {table} ({COLUMNS}) VALUES {a}; SAVEPOINT sp1; INSERT INTO {table} ({COLUMNS}) VALUES {b}; ROLLBACK TO SAVEPOINT sp1; INSERT INTO {table} ({COLUMNS}) VALUES {c}; COMMIT",
+            a = v("001090000001", "An"),
+            b = v("001090000002", "Bình"),
+            c = v("001090000003", "Cường")
+        ),
+    )
+    .await;
+    until(&mut p, "the transaction", |st| st.rows_applied >= 2).await;
+    p.step(Duration::from_millis(300)).await.unwrap();
+    let got = names(&replica, "rep").await;
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        ["001090000001", "001090000003"]
+    );
+    p.close().await;
+    exec(&maria, &format!("DROP TABLE {table}")).await;
+}

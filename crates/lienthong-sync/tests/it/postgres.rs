@@ -310,3 +310,73 @@ async fn a_table_without_a_usable_key_is_refused_with_the_fix() {
     assert!(e.contains("REPLICA IDENTITY FULL"), "{e}");
     exec(&pg, &format!("DROP TABLE {table}")).await;
 }
+
+/// Regression: keys are compared as the replica stores them (normalised). A `CHAR(14)` key
+/// arrives padded in the stream; its delete must still find the trimmed row, and a padded
+/// and an unpadded version of one key in one batch are one record.
+#[tokio::test]
+async fn deletes_find_keys_in_their_normalised_form() {
+    let Some(pg) = url("LIENTHONG_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let replica = sqlite(dir.path(), "c.db");
+    let s = suffix();
+    let table = format!("padded_{s}");
+    let cols: Vec<String> = lienthong_dictionary::catalog::CITIZEN
+        .fields
+        .iter()
+        .map(|f| {
+            if f.name == "personal_id" {
+                "personal_id CHAR(14) PRIMARY KEY".to_owned()
+            } else {
+                format!("{} TEXT", f.name)
+            }
+        })
+        .collect();
+    exec(&pg, &format!("CREATE TABLE {table} ({})", cols.join(", "))).await;
+    let slot = format!("lt_test_{s}");
+    let cfg = config(
+        &format!("padded-{s}"),
+        SourceConfig::Postgres {
+            url: pg.clone(),
+            table: table.clone(),
+            slot: slot.clone(),
+            publication: slot.clone(),
+        },
+        &replica,
+        "rep",
+    );
+    let mut p = open(&cfg).await;
+    until(&mut p, "snapshot", |st| st.snapshot_done).await;
+    exec(
+        &pg,
+        &format!(
+            "INSERT INTO {table} ({COLUMNS}) VALUES {}, {}",
+            v("001090000001", "An"),
+            v("001090000002", "Bình")
+        ),
+    )
+    .await;
+    until(&mut p, "inserts", |st| st.rows_applied == 2).await;
+    assert_eq!(names(&replica, "rep").await.len(), 2);
+    exec(
+        &pg,
+        &format!("DELETE FROM {table} WHERE personal_id = '001090000001'"),
+    )
+    .await;
+    until(&mut p, "delete", |st| st.rows_deleted == 1).await;
+    let left = names(&replica, "rep").await;
+    assert_eq!(
+        left.keys().collect::<Vec<_>>(),
+        ["001090000002"],
+        "the padded delete found the trimmed row"
+    );
+    p.close().await;
+    let src = Source {
+        url: pg.clone(),
+        table,
+        slot,
+    };
+    src.drop().await;
+}
