@@ -108,23 +108,26 @@ async fn connect(location: &str) -> Result<AnyPool, String> {
         format!("CREATE TABLE IF NOT EXISTS log_entries (idx {int} PRIMARY KEY, message_id TEXT NOT NULL, entry TEXT NOT NULL, leaf_hash TEXT NOT NULL)"),
         "CREATE INDEX IF NOT EXISTS log_entries_message ON log_entries (message_id)".to_owned(),
         format!("CREATE TABLE IF NOT EXISTS log_checkpoints (size {int} NOT NULL, root TEXT NOT NULL, timestamp {int} NOT NULL, signature TEXT NOT NULL)"),
-        format!("CREATE TABLE IF NOT EXISTS log_bodies (sha256 TEXT PRIMARY KEY, body {blob} NOT NULL, stored_at_ms {int} NOT NULL DEFAULT 0)"),
+        format!("CREATE TABLE IF NOT EXISTS log_bodies (sha256 TEXT PRIMARY KEY, body {blob} NOT NULL, stored_at_ms {int} NOT NULL DEFAULT 0, last_idx {int} NOT NULL DEFAULT 9223372036854775807)"),
         format!("CREATE TABLE IF NOT EXISTS log_archives (from_idx {int} NOT NULL, to_idx {int} NOT NULL, file TEXT NOT NULL, file_sha256 TEXT NOT NULL, at_ms {int} NOT NULL)"),
     ] {
         sqlx::query(&ddl).execute(&pool).await.map_err(|e| format!("message log {location}: {e}"))?;
     }
-    // Logs written before bodies had a storage time get the column (0: unknown, pruned first).
-    if sqlx::query("SELECT stored_at_ms FROM log_bodies WHERE 1 = 0")
-        .fetch_all(&pool)
-        .await
-        .is_err()
-    {
-        sqlx::query(&format!(
-            "ALTER TABLE log_bodies ADD COLUMN stored_at_ms {int} NOT NULL DEFAULT 0"
-        ))
-        .execute(&pool)
-        .await
-        .map_err(|e| format!("message log {location}: {e}"))?;
+    // Logs written before bodies had a storage time and a last referencing entry get the
+    // columns (time 0: pruned first; last entry unknown: never archived away).
+    for (column, default) in [("stored_at_ms", "0"), ("last_idx", "9223372036854775807")] {
+        if sqlx::query(&format!("SELECT {column} FROM log_bodies WHERE 1 = 0"))
+            .fetch_all(&pool)
+            .await
+            .is_err()
+        {
+            sqlx::query(&format!(
+                "ALTER TABLE log_bodies ADD COLUMN {column} {int} NOT NULL DEFAULT {default}"
+            ))
+            .execute(&pool)
+            .await
+            .map_err(|e| format!("message log {location}: {e}"))?;
+        }
     }
     Ok(pool)
 }
@@ -172,6 +175,52 @@ async fn load_tree(pool: &AnyPool, path: &str) -> Result<MerkleTree, String> {
     Ok(tree)
 }
 
+/// Before the writer signs anything more: the stored tree must be exactly what the latest
+/// checkpoint, signed with this node's key, says — else rows were added, removed or changed
+/// outside the node, and signing on would cover them.
+async fn check_head(
+    pool: &AnyPool,
+    path: &str,
+    tree: &MerkleTree,
+    public_key: &str,
+) -> Result<(), String> {
+    let refuse = |what: String| {
+        Err(format!(
+            "message log {path}: {what}; run `lienthong log verify` before starting the node"
+        ))
+    };
+    let row = sqlx::query("SELECT size, root, timestamp, signature FROM log_checkpoints ORDER BY size DESC, timestamp DESC LIMIT 1")
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(row) = row else {
+        return if tree.is_empty() {
+            Ok(())
+        } else {
+            refuse(format!("{} entries but no checkpoint", tree.size()))
+        };
+    };
+    let size: i64 = row.try_get(0).map_err(|e| e.to_string())?;
+    let root: String = row.try_get(1).map_err(|e| e.to_string())?;
+    let cp = Checkpoint {
+        size: size as u64,
+        root: hash_from_hex(&root).ok_or("malformed checkpoint root")?,
+        timestamp: row.try_get::<i64, _>(2).map_err(|e| e.to_string())? as u64,
+    };
+    let signature: String = row.try_get(3).map_err(|e| e.to_string())?;
+    if lienthong_trust::verify(public_key, &cp.to_signing_bytes(), &signature).is_err() {
+        return refuse("the latest checkpoint is not signed by this node's key".into());
+    }
+    if cp.size != tree.size() || tree.root() != cp.root {
+        return refuse(format!(
+            "the entries ({}) do not match the latest signed checkpoint (size {})",
+            tree.size(),
+            cp.size
+        ));
+    }
+    Ok(())
+}
+
 impl MessageLog {
     /// Opens (or creates) the log, rebuilds the tree from the stored leaf hashes and starts
     /// the writer task.
@@ -183,6 +232,7 @@ impl MessageLog {
             Store::Sqlite => None,
         };
         let tree = load_tree(&pool, path).await?;
+        check_head(&pool, path, &tree, &key.public_b64()).await?;
         let tree = Arc::new(RwLock::new(tree));
         let (tx, rx) = mpsc::channel(QUEUE_ENTRIES_MAX);
         let (wpool, wtree) = (pool.clone(), tree.clone());
@@ -302,16 +352,18 @@ async fn commit(
         }
         q.execute(&mut *tx).await.map_err(err)?;
     }
-    for p in batch {
+    let now_ms = crate::snapshot::now_ms() as i64;
+    for (n, p) in batch.iter().enumerate() {
         for (sha, body) in &p.bodies {
             sqlx::query(
                 &store.sql(
-                    "INSERT INTO log_bodies (sha256, body, stored_at_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    "INSERT INTO log_bodies (sha256, body, stored_at_ms, last_idx) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET stored_at_ms = excluded.stored_at_ms, last_idx = excluded.last_idx",
                 ),
             )
             .bind(sha.clone())
             .bind(body.clone())
-            .bind(checkpoint.timestamp as i64)
+            .bind(now_ms)
+            .bind((start + n as u64) as i64)
             .execute(&mut *tx)
             .await
             .map_err(err)?;
@@ -452,6 +504,55 @@ pub async fn verify(path: &str, public_key: &str) -> Result<VerifyReport, String
             "split view: two checkpoints of size {} with different roots",
             split.size
         ));
+    }
+    // Entries are committed with their checkpoint: one past the last signed checkpoint was
+    // added behind the writer's back.
+    let covered = seen.iter().map(|c| c.size).max().unwrap_or(0);
+    if (rows.len() as u64) > covered {
+        return Err(format!(
+            "entries {covered}..{} are under no signed checkpoint (added outside the node)",
+            rows.len()
+        ));
+    }
+    // The archive table is not signed: its ranges must follow each other from 0, end at
+    // signed checkpoints, and their files must be there and verify.
+    if archived > 0 {
+        let ranges = sqlx::query(
+            "SELECT from_idx, to_idx, file, file_sha256 FROM log_archives ORDER BY from_idx",
+        )
+        .fetch_all(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        let mut next = 0i64;
+        for r in &ranges {
+            let (from, to): (i64, i64) = (
+                r.try_get(0).map_err(|e| e.to_string())?,
+                r.try_get(1).map_err(|e| e.to_string())?,
+            );
+            let file: String = r.try_get(2).map_err(|e| e.to_string())?;
+            let sha: String = r.try_get(3).map_err(|e| e.to_string())?;
+            if from != next || to <= from || !seen.iter().any(|c| c.size == to as u64) {
+                return Err(format!(
+                    "archive record {from}..{to} does not continue the one before or does not end at a signed checkpoint"
+                ));
+            }
+            let text = std::fs::read(&file).map_err(|e| {
+                format!("archive file {file} (entries {from}..{to}) cannot be read: {e}")
+            })?;
+            if lienthong_trust::sha256_hex(&text) != sha {
+                return Err(format!(
+                    "archive file {file} is not the file that was archived"
+                ));
+            }
+            let (f, t) = check_archive(&text, Some(public_key))?;
+            if (f, t) != (from as u64, to as u64) {
+                return Err(format!(
+                    "archive file {file} holds {f}..{t}, not {from}..{to}"
+                ));
+            }
+            // Its entries are the tree's leaves there.
+            next = to;
+        }
     }
     pool.close().await;
     Ok(VerifyReport {
@@ -684,24 +785,17 @@ pub async fn archive(
         archived_shas.extend(body_hashes(&entry));
         lines.push(json!({ "index": r.try_get::<i64, _>(0).map_err(e)?, "message_id": r.try_get::<String, _>(1).map_err(e)?, "entry": entry }));
     }
-    // Bodies referenced only by archived entries leave with them.
-    let later = sqlx::query(&store.sql("SELECT entry FROM log_entries WHERE idx >= ?"))
-        .bind(to)
-        .fetch_all(&pool)
-        .await
-        .map_err(e)?;
-    for r in &later {
-        for sha in body_hashes(&r.try_get::<String, _>(0).map_err(e)?) {
-            archived_shas.remove(&sha);
-        }
-    }
+    // Bodies go with their entries unless a later entry references them too (each store
+    // records the entry: `last_idx`), checked again inside the delete.
     let mut moved = Vec::new();
     for sha in &archived_shas {
-        if let Some(r) = sqlx::query(&store.sql("SELECT body FROM log_bodies WHERE sha256 = ?"))
-            .bind(sha.clone())
-            .fetch_optional(&pool)
-            .await
-            .map_err(e)?
+        if let Some(r) =
+            sqlx::query(&store.sql("SELECT body FROM log_bodies WHERE sha256 = ? AND last_idx < ?"))
+                .bind(sha.clone())
+                .bind(to)
+                .fetch_optional(&pool)
+                .await
+                .map_err(e)?
         {
             let body: Vec<u8> = r.try_get(0).map_err(e)?;
             lines.push(json!({ "body_sha256": sha, "body_base64": base64::engine::general_purpose::STANDARD.encode(&body) }));
@@ -735,8 +829,9 @@ pub async fn archive(
         .await
         .map_err(e)?;
     for sha in &moved {
-        sqlx::query(&store.sql("DELETE FROM log_bodies WHERE sha256 = ?"))
+        sqlx::query(&store.sql("DELETE FROM log_bodies WHERE sha256 = ? AND last_idx < ?"))
             .bind(sha.clone())
+            .bind(to)
             .execute(&mut *tx)
             .await
             .map_err(e)?;

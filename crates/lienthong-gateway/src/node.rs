@@ -154,24 +154,29 @@ struct Inner {
 /// Room for bodies, held while they are in memory.
 type Room = Vec<tokio::sync::OwnedSemaphorePermit>;
 
+/// A call's request body with the room it holds (answers read for it join that room).
+struct Incoming<'r> {
+    body: Bytes,
+    room: &'r mut Room,
+}
+
 impl Inner {
-    /// Reserves room for `bytes` (rounded up to KiB). Waits (up to the request timeout)
-    /// only when `wait` — callers wait only while holding no room, so that no two calls can
-    /// each hold part of the budget while waiting for the rest.
-    async fn reserve(
-        &self,
-        bytes: usize,
-        wait: bool,
-    ) -> Result<tokio::sync::OwnedSemaphorePermit, GatewayError> {
-        let kib = bytes.div_ceil(1024).max(1);
+    /// Reserves `kib` KiB of room. A call waits (up to the request timeout) only while the
+    /// room it already holds is small — a sixteenth of the budget — so that calls holding
+    /// large parts of it never wait on each other; otherwise it is refused at once.
+    async fn reserve(&self, kib: usize, held_kib: usize) -> Result<Room, GatewayError> {
         let max = self.config.inflight_body_bytes_max.div_ceil(1024);
-        if kib > max {
+        if kib == 0 {
+            return Ok(Room::new());
+        }
+        if kib + held_kib > max {
             return Err(GatewayError::BadRequest(format!(
-                "a body of {bytes} bytes needs more room than this node holds at once ({} bytes)",
+                "{} KiB of bodies are more than this node holds at once ({} bytes)",
+                kib + held_kib,
                 self.config.inflight_body_bytes_max
             )));
         }
-        let got = if wait {
+        let got = if held_kib <= max / 16 {
             let timeout = Duration::from_millis(self.config.request_timeout_ms);
             tokio::time::timeout(timeout, self.budget.clone().acquire_many_owned(kib as u32))
                 .await
@@ -180,7 +185,7 @@ impl Inner {
         } else {
             self.budget.clone().try_acquire_many_owned(kib as u32).ok()
         };
-        got.ok_or_else(|| {
+        got.map(|p| vec![p]).ok_or_else(|| {
             metrics::counter!("lienthong_node_body_budget_exhausted_total").increment(1);
             GatewayError::Busy("the node holds as many bodies as it may; try again".into())
         })
@@ -188,23 +193,26 @@ impl Inner {
 
     /// Reads a body of at most `body_bytes_max` within the request timeout. Room for
     /// `factor` × its length is reserved first when the length is announced (the factor
-    /// covers what is derived from it: parsed JSON, a projected copy), else as frames arrive.
+    /// covers what is derived from it: parsed JSON, a projected copy), else as it grows.
     async fn read_body<B>(&self, body: B, room: &mut Room, factor: usize) -> Result<Bytes, String>
     where
         B: hyper::body::Body<Data = Bytes> + Unpin,
         B::Error: std::fmt::Display,
     {
+        let held = |room: &Room| room.iter().map(|p| p.num_permits()).sum::<usize>();
         let max = self.config.body_bytes_max;
         let announced = body.size_hint().exact();
+        let mut reserved = 0usize; // KiB reserved for this body
         if let Some(n) = announced {
             if n as usize > max {
                 return Err(format!("length limit exceeded ({n} > {max} bytes)"));
             }
-            let permit = self
-                .reserve((n as usize).saturating_mul(factor), room.is_empty())
+            reserved = (n as usize).saturating_mul(factor).div_ceil(1024).max(1);
+            let r = self
+                .reserve(reserved, held(room))
                 .await
                 .map_err(|e| e.to_string())?;
-            room.push(permit);
+            room.extend(r);
         }
         let deadline =
             tokio::time::Instant::now() + Duration::from_millis(self.config.request_timeout_ms);
@@ -221,14 +229,20 @@ impl Inner {
                 if out.len() + data.len() > max {
                     return Err(format!("length limit exceeded (> {max} bytes)"));
                 }
-                if announced.is_none() {
-                    let permit = self
-                        .reserve(data.len().saturating_mul(factor), room.is_empty())
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    room.push(permit);
-                }
                 out.extend_from_slice(&data);
+                if announced.is_none() {
+                    // Only what the running total needs beyond what is reserved: many tiny
+                    // frames cannot pin more room than their bytes.
+                    let need = out.len().saturating_mul(factor).div_ceil(1024);
+                    if need > reserved {
+                        let r = self
+                            .reserve(need - reserved, held(room))
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        room.extend(r);
+                        reserved = need;
+                    }
+                }
             }
         }
         Ok(Bytes::from(out))
@@ -876,7 +890,10 @@ async fn provider(
         &signed,
         &parts.headers,
         &rest,
-        body.clone(),
+        Incoming {
+            body: body.clone(),
+            room: &mut room,
+        },
     )
     .await;
     let code = result.as_ref().map_or_else(|e| e.code(), |_| "ok");
@@ -1096,7 +1113,7 @@ async fn serve_call(
     signed: &RequestParts<'_>,
     headers: &HeaderMap,
     rest: &str,
-    body: Bytes,
+    incoming: Incoming<'_>,
 ) -> Result<Answered, GatewayError> {
     if !signed.is_unambiguous() {
         return Err(GatewayError::BadRequest(
@@ -1182,7 +1199,7 @@ async fn serve_call(
                 return Err(GatewayError::FieldNotAllowed(field));
             }
         }
-        return proxy(node, backend, method, signed, body, agreement, dataset).await;
+        return proxy(node, backend, method, signed, incoming, agreement, dataset).await;
     }
     if method != Method::GET {
         return Err(GatewayError::BadRequest(
@@ -1286,10 +1303,11 @@ async fn proxy(
     backend: &RestConfig,
     method: &Method,
     signed: &RequestParts<'_>,
-    body: Bytes,
+    incoming: Incoming<'_>,
     agreement: &Agreement,
     dataset: &catalog::Dataset,
 ) -> Result<Answered, GatewayError> {
+    let Incoming { body, room } = incoming;
     let query = if signed.query.is_empty() {
         String::new()
     } else {
@@ -1315,10 +1333,10 @@ async fn proxy(
         .map_err(|_| GatewayError::Timeout(node.config.request_timeout_ms))?
         .map_err(|e| GatewayError::Backend(format!("REST backend {}: {e}", backend.code)))?;
     let status = response.status();
-    // The answer's text, its parsed JSON (a few times the text) and the projected copy.
-    let mut room = Room::new();
+    // The answer's text, its parsed JSON (a few times the text) and the projected copy, in
+    // the same room as the call's request.
     let bytes = node
-        .read_body(response.into_body(), &mut room, 5)
+        .read_body(response.into_body(), room, 5)
         .await
         .map_err(|e| GatewayError::Backend(format!("REST backend body: {e}")))?;
     if bytes.is_empty() {

@@ -431,13 +431,20 @@ async fn archives_verify_offline_and_the_log_still_verifies() {
         .unwrap()
         .is_none());
     // Tampering with an archive, or with the log's archived part, is found.
-    let text = std::fs::read_to_string(&second.file)
-        .unwrap()
-        .replace("\\\"n\\\":20", "\\\"n\\\":21");
+    let original_archive = std::fs::read_to_string(&second.file).unwrap();
+    let text = original_archive.replace("\\\"n\\\":20", "\\\"n\\\":21");
     std::fs::write(&second.file, text).unwrap();
     assert!(msglog::verify_archive(&second.file, &public)
         .unwrap_err()
         .contains("root"));
+    assert!(
+        msglog::verify(&path, &public)
+            .await
+            .unwrap_err()
+            .contains("not the file that was archived"),
+        "the log checks its archive files too"
+    );
+    std::fs::write(&second.file, &original_archive).unwrap();
     assert!(msglog::verify_archive(
         &first.file,
         &lienthong_trust::SigningKey::generate().public_b64()
@@ -478,4 +485,48 @@ async fn archives_verify_offline_and_the_log_still_verifies() {
     assert_eq!(msglog::prune_bodies(&path, later).await.unwrap(), 5);
     assert_eq!(count(&path, "log_bodies").await, 0);
     msglog::verify(&path, &public).await.unwrap();
+}
+
+/// Regression: rows added behind the node's back (under no signed checkpoint) and archive
+/// records that were never archived are found, and the node refuses to sign on over them.
+#[tokio::test]
+async fn rows_and_archive_records_added_outside_the_node_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.messages.db").display().to_string();
+    let key = lienthong_trust::SigningKey::generate();
+    let public = key.public_b64();
+    let reopen = || {
+        msglog::MessageLog::open(
+            &path,
+            lienthong_trust::SigningKey::from_pem(&key.to_pem().unwrap()).unwrap(),
+        )
+    };
+    let log = reopen().await.unwrap();
+    for i in 0..5u32 {
+        log.append(&format!("r-{i}"), &serde_json::json!({ "n": i }), vec![])
+            .await
+            .unwrap();
+    }
+    log.close().await;
+    msglog::verify(&path, &public).await.unwrap();
+    // A forged exchange appended at the tail, with a correct leaf hash.
+    let forged = "{\"n\":99}";
+    let leaf = lienthong_ledger::hash_to_hex(&lienthong_ledger::leaf_hash(forged.as_bytes()));
+    exec(&path, &format!("INSERT INTO log_entries (idx, message_id, entry, leaf_hash) VALUES (5, 'forged', '{forged}', '{leaf}')")).await;
+    assert!(msglog::verify(&path, &public)
+        .await
+        .unwrap_err()
+        .contains("under no signed checkpoint"));
+    let e = reopen().await.err().unwrap();
+    assert!(
+        e.contains("do not match the latest signed checkpoint"),
+        "{e}"
+    );
+    exec(&path, "DELETE FROM log_entries WHERE idx = 5").await;
+    reopen().await.unwrap().close().await;
+    // An entry blanked and covered by an archive record nobody archived.
+    exec(&path, "UPDATE log_entries SET entry = '' WHERE idx = 2").await;
+    exec(&path, "INSERT INTO log_archives (from_idx, to_idx, file, file_sha256, at_ms) VALUES (0, 5, 'nowhere.jsonl', 'x', 0)").await;
+    let e = msglog::verify(&path, &public).await.unwrap_err();
+    assert!(e.contains("nowhere.jsonl"), "{e}");
 }
