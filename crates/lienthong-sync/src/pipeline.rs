@@ -87,6 +87,8 @@ pub struct Pipeline {
     broken: bool,
     /// The batch the source read ahead (and validated) while the previous one committed.
     prefetched: Option<(Batch, Vec<Check>)>,
+    /// Whether the quarantine may hold open rows: only then does a batch supersede them.
+    quarantine_may_be_open: bool,
 }
 
 fn reasons_json(reasons: &[(String, String, String)]) -> String {
@@ -218,7 +220,9 @@ impl Pipeline {
             backlog_at_ms: 0,
             broken: false,
             prefetched: None,
+            quarantine_may_be_open: true,
         };
+        p.quarantine_may_be_open = p.replica.quarantine_open(&p.config.name).await? > 0;
         p.reopen_source().await?;
         Ok(p)
     }
@@ -338,8 +342,16 @@ impl Pipeline {
             let (back, next) = ahead
                 .await
                 .map_err(|e| SyncError::Source(format!("reading ahead: {e}")))?;
+            let report = match report {
+                Ok(r) => r,
+                Err(e) => {
+                    // The batch did not commit: the read-ahead is dropped with the session,
+                    // and the next step reopens from the replica's position.
+                    back.close().await;
+                    return Err(e);
+                }
+            };
             source = back;
-            let report = report?;
             self.prefetched = Some(next?);
             report
         } else {
@@ -379,6 +391,7 @@ impl Pipeline {
             values.push(v);
             keys.push(key);
         }
+        let last_truncate = batch.changes.iter().rposition(|c| c.op == Op::Truncate);
         let mut report = StepReport {
             moved: true,
             ..StepReport::default()
@@ -392,7 +405,10 @@ impl Pipeline {
                     .zip(&c.values)
                     .map(|(f, v)| (f.name.to_owned(), v.clone().into()))
                     .collect();
-                let open = last_valid_of_key.get(&key).is_none_or(|&j| j < i);
+                // Open unless a later valid change of its key, or a later truncate, in the
+                // same batch makes it moot.
+                let open = last_valid_of_key.get(&key).is_none_or(|&j| j < i)
+                    && last_truncate.is_none_or(|t| t < i);
                 quarantine.push(Quarantined {
                     change_id: c.id.clone(),
                     key,
@@ -443,7 +459,12 @@ impl Pipeline {
             }
             start = b + 1;
         }
-        let touched: Vec<String> = last_valid_of_key.into_keys().collect();
+        // Only rows of earlier batches need superseding; this batch's rows know already.
+        let touched: Vec<String> = if self.quarantine_may_be_open {
+            last_valid_of_key.into_keys().collect()
+        } else {
+            Vec::new()
+        };
 
         let mut state = self.state.clone();
         // Every valid change in order, as it leaves for JetStream and the change log; a new
@@ -534,6 +555,7 @@ impl Pipeline {
             "batch committed"
         );
         self.state = state;
+        self.quarantine_may_be_open |= quarantine.iter().any(|q| q.open);
         Ok(report)
     }
 
@@ -578,8 +600,10 @@ impl Pipeline {
     /// Replays open quarantine rows against the current dictionary: (replayed, still open).
     pub async fn replay_quarantine(&mut self) -> Result<(u64, u64), SyncError> {
         let ds = self.config.dataset;
+        let name = &self.config.name;
         let validator = &self.validator;
-        self.replica
+        let (replayed, open) = self
+            .replica
             .replay(&self.target, |q| {
                 let rec: serde_json::Map<String, Value> = serde_json::from_str(&q.record)
                     .map_err(|e| format!("[{{\"message\":\"stored record unreadable: {e}\"}}]"))?;
@@ -599,7 +623,15 @@ impl Pipeline {
                 let strs: Vec<&str> = values.iter().map(String::as_str).collect();
                 let outcome = validator.validate(&strs);
                 if outcome.is_valid() {
-                    Ok(outcome.values)
+                    let change = Change {
+                        op: Op::Upsert,
+                        id: q.change_id.clone(),
+                        values: Vec::new(),
+                        committed_at_ms: None,
+                        defect: None,
+                    };
+                    let record = body(ds, name, &change, &outcome.values)["record"].to_string();
+                    Ok((outcome.values, record))
                 } else {
                     Err(reasons_json(
                         &outcome
@@ -611,7 +643,9 @@ impl Pipeline {
                     ))
                 }
             })
-            .await
+            .await?;
+        self.quarantine_may_be_open = open > 0;
+        Ok((replayed, open))
     }
 
     pub fn replica(&self) -> &Replica {

@@ -271,6 +271,14 @@ impl BatchWrite<'_, '_> {
                         .execute(&mut **tx)
                         .await
                         .map_err(err)?;
+                    // Rows quarantined before are moot: what the source still holds comes
+                    // again after the truncate, and is quarantined again if still invalid.
+                    let sql = format!("UPDATE lt_quarantine SET state = 'superseded' WHERE pipeline = {} AND state = 'open'", d.param(1));
+                    sqlx::query(&sql)
+                        .bind(target.pipeline.clone())
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(err)?;
                 }
                 Step::Apply { upserts, deletes } => {
                     let per = (d.params_max() / target.key.len()).max(1);
@@ -288,7 +296,7 @@ impl BatchWrite<'_, '_> {
                 }
             }
         }
-        if !self.touched_keys.is_empty() && self.state.rows_quarantined > 0 {
+        if !self.touched_keys.is_empty() {
             for chunk in self.touched_keys.chunks(d.params_max() - 2) {
                 let ps: Vec<String> = (0..chunk.len()).map(|i| d.param(i + 2)).collect();
                 let sql = format!("UPDATE lt_quarantine SET state = 'superseded' WHERE pipeline = {} AND state = 'open' AND record_key IN ({})", d.param(1), ps.join(", "));
@@ -561,7 +569,7 @@ impl Replica {
 
     /// Commits one batch: its steps, its quarantine rows, its change-log rows and the new
     /// state, atomically. `touched_keys` are the keys with a valid change in the batch:
-    /// their older open quarantine rows are superseded.
+    /// their older open quarantine rows are superseded (empty when none is open).
     pub async fn commit(
         &self,
         target: &Target,
@@ -602,12 +610,14 @@ impl Replica {
     }
 
     /// Replays open quarantine rows after a fix: `decide` gets each row (the newest per
-    /// key) and returns the normalised values when it now validates, or new reasons. Valid
-    /// rows are upserted and marked `replayed`; older rows of the same key `superseded`.
-    /// Returns (replayed, still open).
+    /// key) and returns, when it now validates, the normalised values and the record as
+    /// the change log keeps it; or new reasons. Valid rows are upserted and marked
+    /// `replayed` (and logged in `lt_changes` when the table keeps a change log); older
+    /// rows of the same key `superseded`. A row that a running pipeline superseded in the
+    /// meantime is left alone: the newer change it saw wins. Returns (replayed, still open).
     pub async fn replay<F>(&self, target: &Target, mut decide: F) -> Result<(u64, u64), SyncError>
     where
-        F: FnMut(&Quarantined) -> Result<Vec<String>, String>,
+        F: FnMut(&Quarantined) -> Result<(Vec<String>, String), String>,
     {
         let d = self.d;
         let rows = self
@@ -618,14 +628,23 @@ impl Replica {
             newest.insert(&r.key, r); // ordered by change_id: the last one wins
         }
         let mut tx = self.pool.begin().await.map_err(err)?;
+        if target.changelog {
+            // The change log's one-writer lock first, as a pipeline's commit takes it: the
+            // two then queue rather than deadlock, and sequence numbers stay in commit order.
+            sqlx::query("UPDATE lt_changes_lock SET n = n + 1")
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
         let mark = |state: &'static str| {
             format!(
-                "UPDATE lt_quarantine SET state = '{state}' WHERE pipeline = {} AND change_id = {}",
+                "UPDATE lt_quarantine SET state = '{state}' WHERE pipeline = {} AND change_id = {} AND state = 'open'",
                 d.param(1),
                 d.param(2)
             )
         };
         let (mut replayed, mut open) = (0, 0);
+        let mut logged = Vec::new();
         for r in &rows {
             if !std::ptr::eq(newest[r.key.as_str()], r) {
                 sqlx::query(&mark("superseded"))
@@ -637,7 +656,19 @@ impl Replica {
                 continue;
             }
             match decide(r) {
-                Ok(values) => {
+                Ok((values, record)) => {
+                    // Marked first: the row lock orders this replay against a pipeline
+                    // committing a newer change of the same key.
+                    let marked = sqlx::query(&mark("replayed"))
+                        .bind(target.pipeline.clone())
+                        .bind(r.change_id.clone())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(err)?
+                        .rows_affected();
+                    if marked == 0 {
+                        continue;
+                    }
                     let sql = d.upsert_sql(&target.table, &target.names, &target.key, 1);
                     let mut q = sqlx::query(&sql);
                     for (i, v) in values.iter().enumerate() {
@@ -651,30 +682,46 @@ impl Replica {
                         .execute(&mut *tx)
                         .await
                         .map_err(err)?;
-                    sqlx::query(&mark("replayed"))
-                        .bind(target.pipeline.clone())
-                        .bind(r.change_id.clone())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(err)?;
+                    logged.push((r.change_id.clone(), record));
                     replayed += 1;
                 }
                 Err(reasons) => {
                     let sql = format!(
-                        "UPDATE lt_quarantine SET reasons = {} WHERE pipeline = {} AND change_id = {}",
+                        "UPDATE lt_quarantine SET reasons = {} WHERE pipeline = {} AND change_id = {} AND state = 'open'",
                         d.param(1),
                         d.param(2),
                         d.param(3)
                     );
-                    sqlx::query(&sql)
+                    let n = sqlx::query(&sql)
                         .bind(reasons)
                         .bind(target.pipeline.clone())
                         .bind(r.change_id.clone())
                         .execute(&mut *tx)
                         .await
-                        .map_err(err)?;
-                    open += 1;
+                        .map_err(err)?
+                        .rows_affected();
+                    open += n;
                 }
+            }
+        }
+        if target.changelog && !logged.is_empty() {
+            // Subscribers of the change log get the replayed records as new changes.
+            let now = crate::source::now_ms();
+            for chunk in logged.chunks(d.params_max() / 5) {
+                let sql = format!(
+                    "INSERT INTO lt_changes (tbl, change_id, op, record, committed_at_ms) VALUES {}",
+                    d.rows_of_params(chunk.len(), 5)
+                );
+                let mut q = sqlx::query(&sql);
+                for (id, record) in chunk {
+                    q = q
+                        .bind(target.table_name.clone())
+                        .bind(id.clone())
+                        .bind(crate::change::Op::Upsert.as_str().to_owned())
+                        .bind(record.clone())
+                        .bind(now);
+                }
+                q.execute(&mut *tx).await.map_err(err)?;
             }
         }
         tx.commit().await.map_err(err)?;

@@ -536,7 +536,18 @@ pub async fn sync(command: SyncCommand) -> Result<ExitCode> {
             let cfg = read_config(&config)?;
             let mut p = open(one(&cfg, &pipeline)?.clone()).await?;
             let (replayed, open_left) = p.replay_quarantine().await?;
-            println!("{pipeline}: {replayed} replayed into the replica, {open_left} still invalid");
+            let cfg_p = one(&cfg, &pipeline)?;
+            let log = if cfg_p.changelog {
+                " and its change log"
+            } else {
+                ""
+            };
+            println!(
+                "{pipeline}: {replayed} replayed into the replica{log}, {open_left} still invalid"
+            );
+            if replayed > 0 && cfg_p.jetstream.is_some() {
+                println!("note: JetStream subscribers get these records with their next change at the source (see docs/sync.md)");
+            }
             p.close().await;
             Ok(ExitCode::SUCCESS)
         }

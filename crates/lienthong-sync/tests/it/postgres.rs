@@ -214,6 +214,11 @@ async fn stream_contract(pg: &str, replica: &str) {
         );
         p.step(Duration::from_millis(300)).await.unwrap();
     }
+    assert_eq!(
+        p.status().await.unwrap().quarantined_open,
+        0,
+        "a truncate makes the open quarantine moot"
+    );
     p.close().await;
     src.drop().await;
     exec(replica, &format!("DROP TABLE {rep_table}")).await;
