@@ -283,3 +283,11 @@ async fn replay_and_reset_postgres() {
         replay_contract(&pg, &pg).await;
     }
 }
+
+#[tokio::test]
+async fn replay_and_reset_mariadb() {
+    if let Some(maria) = url("LIENTHONG_TEST_MARIADB_URL") {
+        let dir = tempfile::tempdir().unwrap();
+        replay_contract(&sqlite(dir.path(), "agency.db"), &maria).await;
+    }
+}
