@@ -3,6 +3,8 @@
 //! exchange answered — only after the batch holding it is committed with
 //! `synchronous=FULL`; each batch ends with a checkpoint signed by the member key.
 //! Bodies, when logged, are stored apart from the tree and referenced by their SHA-256.
+//! (SQLite by default, PostgreSQL by configuration.) The same database keeps the last
+//! registry snapshot the node installed: the node's one other piece of durable state.
 
 use std::sync::{Arc, RwLock};
 
@@ -33,6 +35,7 @@ pub struct MessageLog {
     tx: mpsc::Sender<Pending>,
     tree: Arc<RwLock<MerkleTree>>,
     pool: AnyPool,
+    store: Store,
 }
 
 /// Where a log lives: a SQLite file (the embedded default) or a PostgreSQL database.
@@ -110,6 +113,7 @@ async fn connect(location: &str) -> Result<AnyPool, String> {
         format!("CREATE TABLE IF NOT EXISTS log_checkpoints (size {int} NOT NULL, root TEXT NOT NULL, timestamp {int} NOT NULL, signature TEXT NOT NULL)"),
         format!("CREATE TABLE IF NOT EXISTS log_bodies (sha256 TEXT PRIMARY KEY, body {blob} NOT NULL, stored_at_ms {int} NOT NULL DEFAULT 0, last_idx {int} NOT NULL DEFAULT 9223372036854775807)"),
         format!("CREATE TABLE IF NOT EXISTS log_archives (from_idx {int} NOT NULL, to_idx {int} NOT NULL, file TEXT NOT NULL, file_sha256 TEXT NOT NULL, at_ms {int} NOT NULL)"),
+        format!("CREATE TABLE IF NOT EXISTS node_registry_snapshot (id {int} PRIMARY KEY, version {int} NOT NULL, signed TEXT NOT NULL)"),
     ] {
         sqlx::query(&ddl).execute(&pool).await.map_err(|e| format!("message log {location}: {e}"))?;
     }
@@ -240,7 +244,12 @@ impl MessageLog {
             writer(store, wpool, wtree, key, rx).await;
             drop(lock);
         });
-        Ok(MessageLog { tx, tree, pool })
+        Ok(MessageLog {
+            tx,
+            tree,
+            pool,
+            store,
+        })
     }
 
     /// Appends one exchange record; returns its index once it is durable.
@@ -267,6 +276,28 @@ impl MessageLog {
 
     pub fn size(&self) -> u64 {
         self.tree.read().map_or(0, |t| t.size())
+    }
+
+    /// The registry snapshot (signed JSON) the node last installed, if any.
+    pub async fn saved_snapshot(&self) -> Result<Option<String>, String> {
+        let row = sqlx::query("SELECT signed FROM node_registry_snapshot WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| format!("reading the saved registry snapshot: {e}"))?;
+        row.map(|r| r.try_get::<String, _>(0).map_err(|e| e.to_string()))
+            .transpose()
+    }
+
+    /// Keeps an installed registry snapshot; an older version never replaces a newer one.
+    pub async fn save_snapshot(&self, version: u64, signed: &str) -> Result<(), String> {
+        let sql = self.store.sql("INSERT INTO node_registry_snapshot (id, version, signed) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version, signed = excluded.signed WHERE excluded.version >= node_registry_snapshot.version");
+        sqlx::query(&sql)
+            .bind(version as i64)
+            .bind(signed.to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| format!("saving the registry snapshot: {e}"))?;
+        Ok(())
     }
 
     pub async fn close(self) {

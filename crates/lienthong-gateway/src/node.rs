@@ -334,17 +334,10 @@ impl RunningNode {
     }
 }
 
-/// Starts a node: loads the registry snapshot (failing if none can be had), connects its
-/// tables, binds both faces.
+/// Starts a node: opens its message log, loads the registry snapshot (the registry's, or
+/// the one saved at the last run while that is valid; failing if none can be had),
+/// connects its tables, binds both faces.
 pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
-    let snapshot = Arc::new(SnapshotCache::new(
-        config.registry_url.clone(),
-        config.registry_key.clone(),
-    ));
-    snapshot
-        .refresh()
-        .await
-        .map_err(|e| format!("loading the registry snapshot: {e}"))?;
     let mut services = HashMap::new();
     for t in config.tables.clone() {
         let code = t.code.clone();
@@ -406,6 +399,29 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
     let log_key = SigningKey::from_pem(&config.signing_key.to_pem().map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
     let log = crate::msglog::MessageLog::open(&config.log_path, log_key).await?;
+    let snapshot = Arc::new(SnapshotCache::saved_in(
+        config.registry_url.clone(),
+        config.registry_key.clone(),
+        log.clone(),
+    ));
+    let saved = snapshot.restore().await.map_err(|e| e.to_string())?;
+    if let Err(e) = snapshot.refresh().await {
+        // Without interruption: a node restarted while the registry is down (or serving
+        // something it must refuse) runs on the snapshot saved at its last run, until
+        // that expires.
+        match snapshot.current() {
+            Ok(s) => {
+                tracing::warn!(error = %e, version = s.version, expires_at = s.expires_at, "registry snapshot not refreshed at start; serving the one saved at the last run")
+            }
+            Err(_) => {
+                let also = match saved {
+                    Some(v) => format!(" (the one saved at the last run, v{v}, has expired)"),
+                    None => String::new(),
+                };
+                return Err(format!("loading the registry snapshot: {e}{also}"));
+            }
+        }
+    }
     let signer_key = SigningKey::from_pem(&config.signing_key.to_pem().map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
     let backend_client = Client::builder(TokioExecutor::new())

@@ -1,8 +1,10 @@
 //! The node's view of the registry: polls the registry, verifies each snapshot against the
 //! pinned key, refuses rollbacks, and after expiry refuses to serve instead of using stale
-//! rules.
+//! rules. Each installed snapshot is saved beside the message log: a restarted node starts
+//! from it while the registry is unreachable, and still refuses anything older.
 
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Empty, Limited};
@@ -31,6 +33,11 @@ pub struct SnapshotCache {
     registry_url: String,
     registry_key: String,
     current: RwLock<Option<Arc<SnapshotBody>>>,
+    /// The highest version seen, saved ones included (expired too): nothing below it is
+    /// installed, across restarts.
+    floor: AtomicU64,
+    /// Where installed snapshots are kept, and the signature of the last one kept.
+    saved: Option<(crate::msglog::MessageLog, Mutex<String>)>,
 }
 
 impl SnapshotCache {
@@ -39,7 +46,55 @@ impl SnapshotCache {
             registry_url,
             registry_key,
             current: RwLock::new(None),
+            floor: AtomicU64::new(0),
+            saved: None,
         }
+    }
+
+    /// As [`SnapshotCache::new`], keeping installed snapshots in the node's log database.
+    pub fn saved_in(
+        registry_url: String,
+        registry_key: String,
+        log: crate::msglog::MessageLog,
+    ) -> Self {
+        SnapshotCache {
+            saved: Some((log, Mutex::new(String::new()))),
+            ..SnapshotCache::new(registry_url, registry_key)
+        }
+    }
+
+    /// Loads the snapshot saved at the last run: its version becomes the rollback floor,
+    /// and it is served while it has not expired. Returns its version, or `None` when there
+    /// is none, or when it is not signed by the configured registry key (a key changed in
+    /// the configuration: it is then ignored, with a warning).
+    pub async fn restore(&self) -> Result<Option<u64>, GatewayError> {
+        let Some((log, last)) = &self.saved else {
+            return Ok(None);
+        };
+        let Some(text) = log.saved_snapshot().await.map_err(GatewayError::Registry)? else {
+            return Ok(None);
+        };
+        let signed: SignedSnapshot = serde_json::from_str(&text)
+            .map_err(|e| GatewayError::Registry(format!("saved snapshot unreadable: {e}")))?;
+        // Expiry is checked below (an expired snapshot still sets the floor).
+        let body = match signed.verify(&self.registry_key, None, 0) {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::warn!(error = %e, "the saved registry snapshot does not verify with the configured registry key; ignored");
+                return Ok(None);
+            }
+        };
+        let version = body.version;
+        self.floor.fetch_max(version, Ordering::SeqCst);
+        if let Ok(mut l) = last.lock() {
+            *l = signed.signature.clone();
+        }
+        if now_s() < body.expires_at {
+            if let Ok(mut c) = self.current.write() {
+                *c = Some(Arc::new(body));
+            }
+        }
+        Ok(Some(version))
     }
 
     /// The snapshot in force, or an explicit error once it has expired (or none was loaded).
@@ -67,12 +122,38 @@ impl SnapshotCache {
             .read()
             .ok()
             .and_then(|c| c.as_ref().map(|s| s.version));
+        let floor = self.floor.load(Ordering::SeqCst);
+        let have = match have {
+            Some(v) => Some(v.max(floor)),
+            None => (floor > 0).then_some(floor),
+        };
         let body = signed
             .verify(&self.registry_key, have, now_s())
             .map_err(|e| GatewayError::Registry(e.to_string()))?;
         let version = body.version;
+        self.floor.fetch_max(version, Ordering::SeqCst);
         if let Ok(mut c) = self.current.write() {
             *c = Some(Arc::new(body));
+        }
+        Ok(version)
+    }
+
+    /// Installs, then keeps the snapshot when it differs from the one kept last (a new
+    /// version, or the same one signed again with a later expiry).
+    async fn install_and_save(&self, signed: &SignedSnapshot) -> Result<u64, GatewayError> {
+        let version = self.install(signed)?;
+        if let Some((log, last)) = &self.saved {
+            let changed = last.lock().map_or(true, |l| *l != signed.signature);
+            if changed {
+                let text = serde_json::to_string(signed)
+                    .map_err(|e| GatewayError::Registry(e.to_string()))?;
+                log.save_snapshot(version, &text)
+                    .await
+                    .map_err(GatewayError::Registry)?;
+                if let Ok(mut l) = last.lock() {
+                    *l = signed.signature.clone();
+                }
+            }
         }
         Ok(version)
     }
@@ -94,7 +175,7 @@ impl SnapshotCache {
             .to_bytes();
         let signed: SignedSnapshot = serde_json::from_slice(&bytes)
             .map_err(|e| GatewayError::Registry(format!("snapshot is not JSON: {e}")))?;
-        self.install(&signed)
+        self.install_and_save(&signed).await
     }
 
     /// Polls every `interval` until the task is dropped; failures keep the cached snapshot.

@@ -7,6 +7,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use lienthong_gateway::node::{self, RunningNode};
 use lienthong_gateway::protocol::{header, RequestParts};
 
 use crate::harness::*;
@@ -352,6 +353,109 @@ async fn registry_down_serves_cached_rules_until_expiry_then_refuses() {
     let _ = (&t.registry_key, t.registry_addr, &t.provider_id);
 }
 
+/// A node restarted while the registry is down serves the snapshot saved at its last run;
+/// a registry back with an older version (a rebuilt store) is refused and the node keeps
+/// the newer one; an expired saved snapshot does not start a node.
+#[tokio::test]
+async fn a_restarted_node_keeps_its_registry_snapshot() {
+    let t = start(3600).await;
+    let pub_key = t.registry_key.public_b64();
+    let key_pem = t.registry_key.to_pem().unwrap();
+    let config = |registry| {
+        node_config(
+            CONSUMER,
+            &t.consumer_id,
+            &t.ca,
+            (registry, &pub_key),
+            "127.0.0.1:0".parse().unwrap(),
+            vec![],
+            &t.dir_path,
+        )
+    };
+    let version = |node: &RunningNode| {
+        let addr = node.admin_addr;
+        async move {
+            let (status, body) = get_text(addr, "/healthz").await;
+            assert_eq!(status, 200, "{body}");
+            body
+        }
+    };
+    // The registry publishes v2 (a member renamed) from a new address.
+    t.registry_task.abort();
+    let store = lienthong_registry::store::Store::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        t.dir_path.join("registry.db").display()
+    ))
+    .await
+    .unwrap();
+    let (_, mut content) = store.latest().await.unwrap().unwrap();
+    content.members[1].name = "Bảo hiểm xã hội Việt Nam".into();
+    let now = lienthong_registry::server::now_s();
+    assert_eq!(store.save(&content, now).await.unwrap(), 2);
+    let (addr2, task2) = serve_registry(content.clone(), &key_pem, &t.dir_path, 3600).await;
+    t.consumer.shutdown().await;
+    let consumer = node::start(config(addr2)).await.unwrap();
+    assert!(version(&consumer).await.contains("snapshot v2 "));
+    consumer.shutdown().await;
+
+    // Registry down: the restarted node serves v2 from its log database.
+    task2.abort();
+    let consumer = node::start(config(addr2)).await.unwrap();
+    assert!(version(&consumer).await.contains("snapshot v2 "));
+    let r = call(
+        &consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    consumer.shutdown().await;
+
+    // A rebuilt registry (a fresh store: v1 again) is refused; the node keeps v2.
+    let fresh = tempfile::tempdir().unwrap();
+    let (addr3, task3) = serve_registry(content, &key_pem, fresh.path(), 3600).await;
+    let consumer = node::start(config(addr3)).await.unwrap();
+    assert!(version(&consumer).await.contains("snapshot v2 "));
+    tokio::time::sleep(Duration::from_millis(500)).await; // polls refused meanwhile
+    assert!(version(&consumer).await.contains("snapshot v2 "));
+    consumer.shutdown().await;
+    task3.abort();
+
+    // A saved snapshot that has expired starts nothing.
+    let t = start(2).await;
+    t.registry_task.abort();
+    t.consumer.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let pub_key = t.registry_key.public_b64();
+    let err = node::start(node_config(
+        CONSUMER,
+        &t.consumer_id,
+        &t.ca,
+        (t.registry_addr, &pub_key),
+        "127.0.0.1:0".parse().unwrap(),
+        vec![],
+        &t.dir_path,
+    ))
+    .await
+    .err()
+    .expect("no valid snapshot, no node");
+    assert!(err.contains("v1, has expired"), "{err}");
+}
+
+/// GET over plain HTTP: (status, body text).
+async fn get_text(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let client: Client<_, http_body_util::Empty<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let r = client
+        .get(format!("http://{addr}{path}").parse().unwrap())
+        .await
+        .unwrap();
+    (
+        r.status().as_u16(),
+        String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap(),
+    )
+}
+
 #[tokio::test]
 async fn revoked_member_and_expired_agreement_are_refused() {
     let t = start_with(3600, |r| r.revoked.push(CONSUMER.into())).await;
@@ -447,21 +551,9 @@ async fn admin_face_reports_health_and_prometheus_metrics() {
         &[CLIENT, ("X-Lienthong-Purpose", "marketing")],
     )
     .await;
-    let get = |addr: std::net::SocketAddr, path: &'static str| async move {
-        let client: Client<_, http_body_util::Empty<Bytes>> =
-            Client::builder(TokioExecutor::new()).build_http();
-        let r = client
-            .get(format!("http://{addr}{path}").parse().unwrap())
-            .await
-            .unwrap();
-        (
-            r.status().as_u16(),
-            String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap(),
-        )
-    };
-    let (status, body) = get(t.consumer.admin_addr, "/healthz").await;
+    let (status, body) = get_text(t.consumer.admin_addr, "/healthz").await;
     assert_eq!(status, 200, "{body}");
-    let (status, metrics) = get(t.provider.admin_addr, "/metrics").await;
+    let (status, metrics) = get_text(t.provider.admin_addr, "/metrics").await;
     assert_eq!(status, 200);
     assert!(
         metrics.contains("lienthong_exchange_requests_total"),
