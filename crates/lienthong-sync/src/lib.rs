@@ -12,6 +12,7 @@
 pub mod change;
 pub mod db;
 pub mod jetstream;
+pub mod lease;
 pub mod pgoutput;
 pub mod pipeline;
 pub mod replica;
@@ -32,6 +33,9 @@ pub enum SyncError {
     Replica(String),
     #[error("sink: {0}")]
     Sink(String),
+    /// Another process runs this pipeline (or took it over): stop rather than retry.
+    #[error("{0}")]
+    Lease(String),
 }
 
 /// Reads pipelines' status from the replica without touching their sources (the

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::change::{key_of, net, Batch, Change, Op};
 use crate::jetstream::{body, JetSink, JetStreamConfig};
-use crate::replica::{Logged, Quarantined, Replica, State, Step, Target};
+use crate::replica::{Commit, Logged, Quarantined, Replica, State, Step, Target};
 use crate::source::{now_ms, Source, SourceConfig};
 use crate::SyncError;
 
@@ -89,6 +89,10 @@ pub struct Pipeline {
     prefetched: Option<(Batch, Vec<Check>)>,
     /// Whether the quarantine may hold open rows: only then does a batch supersede them.
     quarantine_may_be_open: bool,
+    /// This pipeline object's lease owner id (empty: opened for replay, holds no lease),
+    /// and when the lease was last renewed.
+    owner: String,
+    lease_renewed_ms: i64,
 }
 
 fn reasons_json(reasons: &[(String, String, String)]) -> String {
@@ -168,9 +172,42 @@ async fn checked(
 }
 
 impl Pipeline {
-    /// Connects the replica (creating its tables), the sinks and the source, resuming from
-    /// the stored position.
+    /// Connects the replica (creating its tables), claims the pipeline's lease, connects
+    /// the sinks and the source, resuming from the stored position.
     pub async fn open(config: PipelineConfig, today: String) -> Result<Pipeline, SyncError> {
+        let mut p = Pipeline::offline(config, today).await?;
+        p.owner = crate::lease::owner_id();
+        p.replica.claim(&p.config.name, &p.owner).await?;
+        p.lease_renewed_ms = now_ms();
+        let opened = async {
+            // Read after the claim: a process that ran before may have committed until then.
+            p.state = p.replica.state(&p.config.name).await?.unwrap_or_default();
+            p.quarantine_may_be_open = p.replica.quarantine_open(&p.config.name).await? > 0;
+            if let Some(j) = &p.config.jetstream {
+                p.jet =
+                    Some(JetSink::open(j, &p.config.name, p.config.source.ordered_ids()).await?);
+            }
+            p.reopen_source().await
+        }
+        .await;
+        if let Err(e) = opened {
+            let _ = p.replica.release(&p.config.name, &p.owner).await;
+            return Err(e);
+        }
+        Ok(p)
+    }
+
+    /// Opens a pipeline for `replay_quarantine` only: no source, no JetStream, no lease,
+    /// so it may run beside the `sync run` that holds the pipeline.
+    pub async fn open_for_replay(
+        config: PipelineConfig,
+        today: String,
+    ) -> Result<Pipeline, SyncError> {
+        Pipeline::offline(config, today).await
+    }
+
+    /// The configuration checked, the replica and its tables, the validator; nothing else.
+    async fn offline(config: PipelineConfig, today: String) -> Result<Pipeline, SyncError> {
         if config.batch_rows_max == 0 || config.batch_rows_max > 100_000 {
             return Err(SyncError::Config(format!(
                 "pipeline {}: batch_rows_max must be 1..=100000",
@@ -198,10 +235,6 @@ impl Pipeline {
             )
             .await?;
         let state = replica.state(&config.name).await?.unwrap_or_default();
-        let jet = match &config.jetstream {
-            Some(j) => Some(JetSink::open(j, &config.name, config.source.ordered_ids()).await?),
-            None => None,
-        };
         let validator = Arc::new(Validator::new(
             config.dataset,
             Options {
@@ -209,22 +242,21 @@ impl Pipeline {
                 deceased: None,
             },
         ));
-        let mut p = Pipeline {
+        Ok(Pipeline {
             config,
             source: None,
             replica,
             target,
             validator,
-            jet,
+            jet: None,
             state,
             backlog_at_ms: 0,
             broken: false,
             prefetched: None,
             quarantine_may_be_open: true,
-        };
-        p.quarantine_may_be_open = p.replica.quarantine_open(&p.config.name).await? > 0;
-        p.reopen_source().await?;
-        Ok(p)
+            owner: String::new(),
+            lease_renewed_ms: 0,
+        })
     }
 
     async fn reopen_source(&mut self) -> Result<(), SyncError> {
@@ -538,15 +570,17 @@ impl Pipeline {
         };
         let committing = std::time::Instant::now();
         self.replica
-            .commit(
-                &self.target,
-                &steps,
-                &quarantine,
-                &touched,
-                &changelog,
-                &state,
-            )
+            .commit(&Commit {
+                target: &self.target,
+                steps: &steps,
+                quarantine: &quarantine,
+                touched_keys: &touched,
+                changelog: &changelog,
+                state: &state,
+                owner: &self.owner,
+            })
             .await?;
+        self.lease_renewed_ms = now_ms();
         tracing::debug!(
             pipeline = %self.config.name,
             changes = n,
@@ -563,6 +597,11 @@ impl Pipeline {
     /// it changed.
     async fn refresh_backlog(&mut self, force: bool) -> Result<(), SyncError> {
         let now = now_ms();
+        if now - self.lease_renewed_ms > crate::lease::LEASE_MS / 3 {
+            // Idle or not, the lease is renewed well before it runs out.
+            self.replica.renew(&self.config.name, &self.owner).await?;
+            self.lease_renewed_ms = now;
+        }
         if !force && now - self.backlog_at_ms < 2_000 {
             return Ok(());
         }
@@ -574,7 +613,10 @@ impl Pipeline {
             let mut state = self.state.clone();
             state.backlog = b.amount;
             state.backlog_unit = b.unit.into();
-            self.replica.save_state(&self.config.name, &state).await?;
+            self.replica
+                .save_state(&self.config.name, &self.owner, &state)
+                .await?;
+            self.lease_renewed_ms = now_ms();
             self.state = state;
         }
         Ok(())
@@ -659,6 +701,11 @@ impl Pipeline {
     pub async fn close(mut self) {
         if let Some(s) = self.source.take() {
             s.close().await;
+        }
+        if !self.owner.is_empty() {
+            if let Err(e) = self.replica.release(&self.config.name, &self.owner).await {
+                tracing::warn!(pipeline = %self.config.name, error = %e, "lease not released; it expires by itself");
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ use sqlx::{AnyPool, Row};
 
 use crate::change::Change;
 use crate::db::{connect, text_at, Dialect};
+use crate::lease::{holder_is_gone, LEASE_MS};
 use crate::SyncError;
 
 /// Where a pipeline stands, as its last committed batch left it.
@@ -101,6 +102,8 @@ fn none_if_empty(s: &str) -> Option<String> {
 /// The SQL a batch needs from a database: the generic statements go through any sqlx
 /// database; upserts take the fastest path each one has.
 trait BatchDb: sqlx::Database {
+    fn affected(r: &Self::QueryResult) -> u64;
+
     async fn upsert(
         tx: &mut sqlx::Transaction<'_, Self>,
         d: Dialect,
@@ -110,6 +113,10 @@ trait BatchDb: sqlx::Database {
 }
 
 impl BatchDb for sqlx::Any {
+    fn affected(r: &Self::QueryResult) -> u64 {
+        r.rows_affected()
+    }
+
     async fn upsert(
         tx: &mut sqlx::Transaction<'_, Self>,
         d: Dialect,
@@ -138,6 +145,10 @@ impl BatchDb for sqlx::Any {
 }
 
 impl BatchDb for sqlx::Postgres {
+    fn affected(r: &Self::QueryResult) -> u64 {
+        r.rows_affected()
+    }
+
     /// `COPY` into a session-local staging table, then one `INSERT … ON CONFLICT` from it:
     /// measured at half the cost of any parameter-based upsert.
     async fn upsert(
@@ -218,18 +229,25 @@ fn copy_text(buf: &mut Vec<u8>, v: &str) {
 }
 
 /// Everything one batch writes, in one transaction of any of the replica databases.
-struct BatchWrite<'a, 'b> {
-    d: Dialect,
-    target: &'a Target,
-    steps: &'a [Step<'b>],
-    quarantine: &'a [Quarantined],
-    touched_keys: &'a [String],
-    changelog: &'a [Logged],
-    state: &'a State,
+pub struct Commit<'a, 'b> {
+    pub target: &'a Target,
+    pub steps: &'a [Step<'b>],
+    pub quarantine: &'a [Quarantined],
+    /// The keys with a valid change in the batch: their older open quarantine rows are
+    /// superseded (empty when none is open).
+    pub touched_keys: &'a [String],
+    pub changelog: &'a [Logged],
+    pub state: &'a State,
+    /// The lease owner: the commit renews its lease, and fails when it is not held.
+    pub owner: &'a str,
 }
 
-impl BatchWrite<'_, '_> {
-    async fn write<DB>(&self, tx: &mut sqlx::Transaction<'_, DB>) -> Result<(), SyncError>
+impl Commit<'_, '_> {
+    async fn write<DB>(
+        &self,
+        d: Dialect,
+        tx: &mut sqlx::Transaction<'_, DB>,
+    ) -> Result<(), SyncError>
     where
         DB: BatchDb,
         for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
@@ -239,7 +257,8 @@ impl BatchWrite<'_, '_> {
         for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
         for<'q> i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     {
-        let (d, target) = (self.d, self.target);
+        let target = self.target;
+        fence(d, tx, &target.pipeline, self.owner).await?;
         if target.changelog && !self.changelog.is_empty() {
             // One writer at a time: sequence numbers are then in commit order, so a reader
             // that saw seq N will never find a smaller one appear later.
@@ -335,6 +354,50 @@ impl BatchWrite<'_, '_> {
     }
 }
 
+fn held_by(pipeline: &str, holder: &str, until: i64, now: i64) -> String {
+    format!(
+        "pipeline {pipeline} is run by another process ({holder}, lease for {} s more); stop that `sync run` first (one that crashed on another host is taken over once its lease expires)",
+        ((until - now).max(0) as u64).div_ceil(1000)
+    )
+}
+
+/// Renews the lease inside the transaction, or fails it when another owner holds it: the
+/// row stays locked to this transaction until it commits, so no claim slips in between.
+async fn fence<DB>(
+    d: Dialect,
+    tx: &mut sqlx::Transaction<'_, DB>,
+    pipeline: &str,
+    owner: &str,
+) -> Result<(), SyncError>
+where
+    DB: BatchDb,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    // `n` always changes, so MySQL counts the row as affected.
+    let sql = format!(
+        "UPDATE lt_sync_lease SET until_ms = {}, n = n + 1 WHERE pipeline = {} AND owner = {}",
+        d.param(1),
+        d.param(2),
+        d.param(3)
+    );
+    let r = sqlx::query(&sql)
+        .bind(crate::source::now_ms() + LEASE_MS)
+        .bind(pipeline.to_owned())
+        .bind(owner.to_owned())
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+    if DB::affected(&r) != 1 {
+        return Err(SyncError::Lease(format!(
+            "pipeline {pipeline}: this process no longer holds its lease (another `sync run` took it over, or it was reset); nothing was committed"
+        )));
+    }
+    Ok(())
+}
+
 async fn write_state<DB>(
     d: Dialect,
     tx: &mut sqlx::Transaction<'_, DB>,
@@ -394,6 +457,7 @@ impl Replica {
         let text = "TEXT";
         let ddl = [
             format!("CREATE TABLE IF NOT EXISTS lt_sync_state (pipeline VARCHAR(200) PRIMARY KEY, pos {text} NOT NULL, last_change {text} NOT NULL, snapshot_done INTEGER NOT NULL, rows_applied BIGINT NOT NULL, rows_deleted BIGINT NOT NULL, rows_quarantined BIGINT NOT NULL, committed_at_ms BIGINT NOT NULL, applied_at_ms BIGINT NOT NULL, backlog BIGINT NOT NULL, backlog_unit VARCHAR(16) NOT NULL, jet_last {text} NOT NULL)"),
+            "CREATE TABLE IF NOT EXISTS lt_sync_lease (pipeline VARCHAR(200) PRIMARY KEY, owner VARCHAR(200) NOT NULL, until_ms BIGINT NOT NULL, n BIGINT NOT NULL)".to_owned(),
             format!("CREATE TABLE IF NOT EXISTS lt_quarantine (pipeline VARCHAR(200) NOT NULL, change_id VARCHAR(250) NOT NULL, record_key {text} NOT NULL, record {text} NOT NULL, reasons {text} NOT NULL, at_ms BIGINT NOT NULL, state VARCHAR(16) NOT NULL, PRIMARY KEY (pipeline, change_id))"),
         ];
         for sql in ddl {
@@ -568,45 +632,127 @@ impl Replica {
     }
 
     /// Commits one batch: its steps, its quarantine rows, its change-log rows and the new
-    /// state, atomically. `touched_keys` are the keys with a valid change in the batch:
-    /// their older open quarantine rows are superseded (empty when none is open).
-    pub async fn commit(
-        &self,
-        target: &Target,
-        steps: &[Step<'_>],
-        quarantine: &[Quarantined],
-        touched_keys: &[String],
-        changelog: &[Logged],
-        state: &State,
-    ) -> Result<(), SyncError> {
-        let batch = BatchWrite {
-            d: self.d,
-            target,
-            steps,
-            quarantine,
-            touched_keys,
-            changelog,
-            state,
-        };
+    /// state, atomically, under the pipeline's lease.
+    pub async fn commit(&self, batch: &Commit<'_, '_>) -> Result<(), SyncError> {
         match &self.pg {
             Some(pg) => {
                 let mut tx = pg.begin().await.map_err(err)?;
-                batch.write(&mut tx).await?;
+                batch.write(self.d, &mut tx).await?;
                 tx.commit().await.map_err(err)
             }
             None => {
                 let mut tx = self.pool.begin().await.map_err(err)?;
-                batch.write(&mut tx).await?;
+                batch.write(self.d, &mut tx).await?;
                 tx.commit().await.map_err(err)
             }
         }
     }
 
-    /// Stores a pipeline's state alone (backlog measurements between batches).
-    pub async fn save_state(&self, pipeline: &str, state: &State) -> Result<(), SyncError> {
+    /// Stores a pipeline's state alone (backlog measurements between batches), under its
+    /// lease.
+    pub async fn save_state(
+        &self,
+        pipeline: &str,
+        owner: &str,
+        state: &State,
+    ) -> Result<(), SyncError> {
         let mut tx = self.pool.begin().await.map_err(err)?;
+        fence(self.d, &mut tx, pipeline, owner).await?;
         write_state(self.d, &mut tx, pipeline, state).await?;
         tx.commit().await.map_err(err)
+    }
+
+    /// Who holds a pipeline's lease, and until when (ms); `None` when nobody ever did.
+    pub async fn lease_holder(&self, pipeline: &str) -> Result<Option<(String, i64)>, SyncError> {
+        let sql = format!(
+            "SELECT owner, until_ms FROM lt_sync_lease WHERE pipeline = {}",
+            self.d.param(1)
+        );
+        let row = sqlx::query(&sql)
+            .bind(pipeline.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)?;
+        row.map(|r| Ok((text_at(&r, 0).map_err(err)?, r.try_get(1).map_err(err)?)))
+            .transpose()
+    }
+
+    /// Claims a pipeline's lease for `owner`: free, expired, or held by a process of this
+    /// host that is gone. Otherwise says who holds it.
+    pub async fn claim(&self, pipeline: &str, owner: &str) -> Result<(), SyncError> {
+        let d = self.d;
+        let now = crate::source::now_ms();
+        let insert = match d {
+            Dialect::MySql => "INSERT IGNORE INTO lt_sync_lease (pipeline, owner, until_ms, n) VALUES (?, ?, ?, 0)".to_owned(),
+            _ => format!("INSERT INTO lt_sync_lease (pipeline, owner, until_ms, n) VALUES ({}, {}, {}, 0) ON CONFLICT DO NOTHING", d.param(1), d.param(2), d.param(3)),
+        };
+        let inserted = sqlx::query(&insert)
+            .bind(pipeline.to_owned())
+            .bind(owner.to_owned())
+            .bind(now + LEASE_MS)
+            .execute(&self.pool)
+            .await
+            .map_err(err)?
+            .rows_affected();
+        if inserted == 1 {
+            return Ok(());
+        }
+        let (holder, until) = self.lease_holder(pipeline).await?.ok_or_else(|| {
+            SyncError::Lease(format!(
+                "pipeline {pipeline}: lease row vanished while claiming it; try again"
+            ))
+        })?;
+        if !(holder.is_empty() || until < now || holder_is_gone(&holder)) {
+            return Err(SyncError::Lease(held_by(pipeline, &holder, until, now)));
+        }
+        // Compare and swap on what was read: of two claimants, one wins.
+        let sql = format!(
+            "UPDATE lt_sync_lease SET owner = {}, until_ms = {}, n = n + 1 WHERE pipeline = {} AND owner = {} AND until_ms = {}",
+            d.param(1),
+            d.param(2),
+            d.param(3),
+            d.param(4),
+            d.param(5)
+        );
+        let swapped = sqlx::query(&sql)
+            .bind(owner.to_owned())
+            .bind(now + LEASE_MS)
+            .bind(pipeline.to_owned())
+            .bind(holder)
+            .bind(until)
+            .execute(&self.pool)
+            .await
+            .map_err(err)?
+            .rows_affected();
+        if swapped != 1 {
+            return Err(SyncError::Lease(format!(
+                "pipeline {pipeline}: another process claimed it at the same moment"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Renews a held lease between commits (an idle pipeline).
+    pub async fn renew(&self, pipeline: &str, owner: &str) -> Result<(), SyncError> {
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        fence(self.d, &mut tx, pipeline, owner).await?;
+        tx.commit().await.map_err(err)
+    }
+
+    /// Gives a lease back (at close), when still held by `owner`.
+    pub async fn release(&self, pipeline: &str, owner: &str) -> Result<(), SyncError> {
+        let sql = format!(
+            "UPDATE lt_sync_lease SET owner = '', until_ms = 0, n = n + 1 WHERE pipeline = {} AND owner = {}",
+            self.d.param(1),
+            self.d.param(2)
+        );
+        sqlx::query(&sql)
+            .bind(pipeline.to_owned())
+            .bind(owner.to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(())
     }
 
     /// Replays open quarantine rows after a fix: `decide` gets each row (the newest per
@@ -729,16 +875,25 @@ impl Replica {
     }
 
     /// Forgets a pipeline's position and counters (its quarantine stays for the record).
+    /// Refused while a running process holds the pipeline's lease.
     pub async fn reset(&self, pipeline: &str) -> Result<(), SyncError> {
-        let sql = format!(
-            "DELETE FROM lt_sync_state WHERE pipeline = {}",
-            self.d.param(1)
-        );
-        sqlx::query(&sql)
-            .bind(pipeline.to_owned())
-            .execute(&self.pool)
-            .await
-            .map_err(err)?;
+        let now = crate::source::now_ms();
+        if let Some((holder, until)) = self.lease_holder(pipeline).await? {
+            if !holder.is_empty() && until >= now && !holder_is_gone(&holder) {
+                return Err(SyncError::Lease(format!(
+                    "{}; stop it before resetting",
+                    held_by(pipeline, &holder, until, now)
+                )));
+            }
+        }
+        for table in ["lt_sync_state", "lt_sync_lease"] {
+            let sql = format!("DELETE FROM {table} WHERE pipeline = {}", self.d.param(1));
+            sqlx::query(&sql)
+                .bind(pipeline.to_owned())
+                .execute(&self.pool)
+                .await
+                .map_err(err)?;
+        }
         Ok(())
     }
 

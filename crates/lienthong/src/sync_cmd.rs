@@ -325,7 +325,19 @@ fn one<'a>(config: &'a Config, name: &str) -> Result<&'a PipelineConfig> {
 
 /// Runs one pipeline until `stop`: steps, and after an error waits (1 s doubling to 30 s),
 /// reopens from the replica's position and goes on.
-async fn run_one(mut p: Pipeline, poll: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Why [`run_one`] returned.
+enum Stopped {
+    Asked,
+    /// Another process holds the pipeline's lease.
+    Lease,
+}
+
+async fn run_one(
+    mut p: Pipeline,
+    poll: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Stopped {
+    let mut stopped = Stopped::Asked;
     let mut backoff = Duration::from_secs(1);
     let mut snapshot_bar: Option<indicatif::ProgressBar> = None;
     while !*stop.borrow() {
@@ -360,6 +372,12 @@ async fn run_one(mut p: Pipeline, poll: Duration, mut stop: tokio::sync::watch::
                     );
                 }
             }
+            Err(e @ lienthong_sync::SyncError::Lease(_)) => {
+                // Another process runs this pipeline now: retrying would fight it.
+                tracing::error!(pipeline = p.name(), error = %e, "pipeline stopped");
+                stopped = Stopped::Lease;
+                break;
+            }
             Err(e) => {
                 tracing::warn!(pipeline = p.name(), error = %e, retry_in_s = backoff.as_secs(), "sync step failed");
                 tokio::select! {
@@ -374,6 +392,7 @@ async fn run_one(mut p: Pipeline, poll: Duration, mut stop: tokio::sync::watch::
         }
     }
     p.close().await;
+    stopped
 }
 
 fn print_statuses(rows: &[Status], format: crate::OutputFormat) -> Result<()> {
@@ -425,7 +444,16 @@ pub async fn sync(command: SyncCommand) -> Result<ExitCode> {
             let cfg = read_config(&config)?;
             let mut pipelines = Vec::new();
             for p in cfg.pipelines.clone() {
-                pipelines.push(open(p).await?);
+                match open(p).await {
+                    Ok(p) => pipelines.push(p),
+                    Err(e) => {
+                        // Give back the leases already claimed before stopping.
+                        for p in pipelines {
+                            p.close().await;
+                        }
+                        return Err(e);
+                    }
+                }
             }
             if once {
                 let mut rows = Vec::new();
@@ -456,17 +484,34 @@ pub async fn sync(command: SyncCommand) -> Result<ExitCode> {
             }
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             let poll = Duration::from_millis(cfg.poll_ms);
-            let tasks: Vec<_> = pipelines
-                .into_iter()
-                .map(|p| tokio::spawn(run_one(p, poll, stop_rx.clone())))
-                .collect();
-            tokio::signal::ctrl_c()
-                .await
-                .context("waiting for Ctrl-C")?;
+            let mut tasks = tokio::task::JoinSet::new();
+            for p in pipelines {
+                tasks.spawn(run_one(p, poll, stop_rx.clone()));
+            }
+            let mut lost = 0;
+            loop {
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => {
+                        r.context("waiting for Ctrl-C")?;
+                        break;
+                    }
+                    done = tasks.join_next() => match done {
+                        Some(Ok(Stopped::Lease)) => lost += 1,
+                        Some(_) => {}
+                        None => break, // every pipeline stopped by itself
+                    },
+                }
+            }
             tracing::info!("stopping after the batches in flight");
             let _ = stop_tx.send(true);
-            for t in tasks {
-                let _ = t.await;
+            while let Some(done) = tasks.join_next().await {
+                if let Ok(Stopped::Lease) = done {
+                    lost += 1;
+                }
+            }
+            if lost > 0 {
+                eprintln!("{lost} pipeline(s) stopped: another process runs them (see the log)");
+                return Ok(ExitCode::FAILURE);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -534,7 +579,11 @@ pub async fn sync(command: SyncCommand) -> Result<ExitCode> {
         }
         SyncCommand::Replay { config, pipeline } => {
             let cfg = read_config(&config)?;
-            let mut p = open(one(&cfg, &pipeline)?.clone()).await?;
+            // No source and no lease: a replay may run beside the `sync run` of the pipeline.
+            let mut p =
+                Pipeline::open_for_replay(one(&cfg, &pipeline)?.clone(), crate::validate::today())
+                    .await
+                    .with_context(|| format!("pipeline {pipeline}"))?;
             let (replayed, open_left) = p.replay_quarantine().await?;
             let cfg_p = one(&cfg, &pipeline)?;
             let log = if cfg_p.changelog {

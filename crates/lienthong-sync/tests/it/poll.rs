@@ -2,7 +2,7 @@
 //! SQLite.
 
 use lienthong_dictionary::catalog::CITIZEN;
-use lienthong_sync::{Pipeline, PipelineConfig, SourceConfig};
+use lienthong_sync::{Pipeline, PipelineConfig, Replica, SourceConfig, SyncError};
 
 use super::*;
 
@@ -220,9 +220,16 @@ async fn replay_contract(source: &str, replica: &str) {
     assert!(reasons[0].contains("date.future"), "{reasons:?}");
 
     // Reset: the counters start over, the open quarantine stays, and a valid new version
-    // of a quarantined key still supersedes its row.
-    p.replica().reset(p.name()).await.unwrap();
+    // of a quarantined key still supersedes its row. (Refused while the pipeline runs.)
+    let err = p.replica().reset(p.name()).await.unwrap_err().to_string();
+    assert!(err.contains("stop it before resetting"), "{err}");
     p.close().await;
+    Replica::open(replica)
+        .await
+        .unwrap()
+        .reset(&cfg.name)
+        .await
+        .unwrap();
     // (Dated first, in a batch of its own: no quarantine counted yet when it commits.)
     exec(source, &format!("UPDATE {src_table} SET birth_date = '1990-01-02', updated_at = '2025-07-31T10:00:00+07:00' WHERE personal_id = '001090000003'")).await;
     cfg.batch_rows_max = 1;
@@ -289,5 +296,137 @@ async fn replay_and_reset_mariadb() {
     if let Some(maria) = url("LIENTHONG_TEST_MARIADB_URL") {
         let dir = tempfile::tempdir().unwrap();
         replay_contract(&sqlite(dir.path(), "agency.db"), &maria).await;
+    }
+}
+
+/// One process at a time per pipeline: a second open is refused naming the holder; a
+/// holder that died on this host is taken over at once, one elsewhere once its lease has
+/// expired; a process whose lease was taken commits nothing and says so.
+async fn lease_contract(replica: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let source = sqlite(dir.path(), "agency.db");
+    let s = suffix();
+    let (src_table, rep_table) = (format!("src_{s}"), format!("rep_{s}"));
+    exec(&source, &citizen_table(&src_table, false)).await;
+    insert(
+        &source,
+        &src_table,
+        &[row(
+            "001090000001",
+            "Nguyễn Văn An",
+            "2025-08-01T10:00:00+07:00",
+        )],
+    )
+    .await;
+    let cfg = config(
+        &format!("lease-{s}"),
+        SourceConfig::Poll {
+            url: source.clone(),
+            table: src_table.clone(),
+            updated_at_column: "updated_at".into(),
+        },
+        replica,
+        &rep_table,
+    );
+    let refused = |r: Result<Pipeline, SyncError>| match r {
+        Err(SyncError::Lease(m)) => m,
+        Err(e) => panic!("expected a lease refusal, got {e}"),
+        Ok(_) => panic!("a second process was let in"),
+    };
+    let today = || "2026-11-23".to_owned();
+    let mut p = open(&cfg).await;
+    let m = refused(Pipeline::open(cfg.clone(), today()).await);
+    assert!(m.contains("is run by another process"), "{m}");
+    // A replay needs no lease: it runs beside.
+    let mut beside = Pipeline::open_for_replay(cfg.clone(), today())
+        .await
+        .unwrap();
+    assert_eq!(beside.replay_quarantine().await.unwrap(), (0, 0));
+    beside.close().await;
+    assert_eq!(p.catch_up().await.unwrap().applied, 1);
+    p.close().await;
+    // Closed: the next one gets it.
+    let p = open(&cfg).await;
+
+    // Another host holds an unexpired lease: refused; expired: taken over. A holder on
+    // this host whose process is gone: taken over at once.
+    let pool = {
+        sqlx::any::install_default_drivers();
+        sqlx::AnyPool::connect(replica).await.unwrap()
+    };
+    let set_holder = |owner: String, until_ms: i64| {
+        let pool = pool.clone();
+        let name = cfg.name.clone();
+        async move {
+            sqlx::query(&format!(
+                "UPDATE lt_sync_lease SET owner = '{owner}', until_ms = {until_ms}, n = n + 1 WHERE pipeline = '{name}'"
+            ))
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    set_holder("elsewhere:42:abcd".into(), now + 60_000).await;
+    // The process that lost its lease commits nothing, and is told why.
+    insert(
+        &source,
+        &src_table,
+        &[row(
+            "001090000002",
+            "Lê Thị Bình",
+            "2025-08-02T10:00:00+07:00",
+        )],
+    )
+    .await;
+    let mut p = p;
+    match p.step(Duration::ZERO).await {
+        Err(SyncError::Lease(m)) => assert!(m.contains("no longer holds its lease"), "{m}"),
+        other => panic!("a fenced-off process committed: {other:?}"),
+    }
+    assert_eq!(
+        names(replica, &rep_table).await.len(),
+        1,
+        "nothing committed"
+    );
+    p.close().await; // releases nothing: the lease is not its own
+    let m = refused(Pipeline::open(cfg.clone(), today()).await);
+    assert!(m.contains("elsewhere:42:abcd"), "{m}");
+    set_holder("elsewhere:42:abcd".into(), now - 1).await;
+    let p = open(&cfg).await;
+    p.close().await;
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    set_holder(format!("{}:{dead}:abcd", host.trim()), now + 60_000).await;
+    let mut p = open(&cfg).await;
+    assert_eq!(p.catch_up().await.unwrap().applied, 1, "the new row, once");
+    assert_eq!(names(replica, &rep_table).await.len(), 2);
+    p.close().await;
+    pool.close().await;
+    exec(replica, &format!("DROP TABLE {rep_table}")).await;
+}
+
+#[tokio::test]
+async fn one_process_per_pipeline_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    lease_contract(&sqlite(dir.path(), "center.db")).await;
+}
+
+#[tokio::test]
+async fn one_process_per_pipeline_postgres() {
+    if let Some(pg) = url("LIENTHONG_TEST_POSTGRES_URL") {
+        lease_contract(&pg).await;
+    }
+}
+
+#[tokio::test]
+async fn one_process_per_pipeline_mariadb() {
+    if let Some(maria) = url("LIENTHONG_TEST_MARIADB_URL") {
+        lease_contract(&maria).await;
     }
 }
