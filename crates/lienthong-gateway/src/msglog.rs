@@ -113,7 +113,7 @@ async fn connect(location: &str) -> Result<AnyPool, String> {
         format!("CREATE TABLE IF NOT EXISTS log_checkpoints (size {int} NOT NULL, root TEXT NOT NULL, timestamp {int} NOT NULL, signature TEXT NOT NULL)"),
         format!("CREATE TABLE IF NOT EXISTS log_bodies (sha256 TEXT PRIMARY KEY, body {blob} NOT NULL, stored_at_ms {int} NOT NULL DEFAULT 0, last_idx {int} NOT NULL DEFAULT 9223372036854775807)"),
         format!("CREATE TABLE IF NOT EXISTS log_archives (from_idx {int} NOT NULL, to_idx {int} NOT NULL, file TEXT NOT NULL, file_sha256 TEXT NOT NULL, at_ms {int} NOT NULL)"),
-        format!("CREATE TABLE IF NOT EXISTS node_registry_snapshot (id {int} PRIMARY KEY, version {int} NOT NULL, signed TEXT NOT NULL)"),
+        format!("CREATE TABLE IF NOT EXISTS node_registry_snapshot (id {int} PRIMARY KEY, version {int} NOT NULL, issued_at {int} NOT NULL, signed TEXT NOT NULL)"),
     ] {
         sqlx::query(&ddl).execute(&pool).await.map_err(|e| format!("message log {location}: {e}"))?;
     }
@@ -288,11 +288,18 @@ impl MessageLog {
             .transpose()
     }
 
-    /// Keeps an installed registry snapshot; an older version never replaces a newer one.
-    pub async fn save_snapshot(&self, version: u64, signed: &str) -> Result<(), String> {
-        let sql = self.store.sql("INSERT INTO node_registry_snapshot (id, version, signed) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version, signed = excluded.signed WHERE excluded.version >= node_registry_snapshot.version");
+    /// Keeps an installed registry snapshot; an older one — a lower version, or the same
+    /// version issued earlier — never replaces a newer one.
+    pub async fn save_snapshot(
+        &self,
+        version: u64,
+        issued_at: u64,
+        signed: &str,
+    ) -> Result<(), String> {
+        let sql = self.store.sql("INSERT INTO node_registry_snapshot (id, version, issued_at, signed) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET version = excluded.version, issued_at = excluded.issued_at, signed = excluded.signed WHERE excluded.version > node_registry_snapshot.version OR (excluded.version = node_registry_snapshot.version AND excluded.issued_at > node_registry_snapshot.issued_at)");
         sqlx::query(&sql)
             .bind(version as i64)
+            .bind(issued_at as i64)
             .bind(signed.to_owned())
             .execute(&self.pool)
             .await

@@ -145,6 +145,8 @@ struct Inner {
     peers: Mutex<HashMap<(String, String), PeerClient>>,
     /// Permits in KiB of `inflight_body_bytes_max`.
     budget: Arc<tokio::sync::Semaphore>,
+    /// KiB held by calls waiting for more room (see [`Inner::reserve`]).
+    waiting_held_kib: std::sync::atomic::AtomicUsize,
     /// Signs this node's requests and answers in batches.
     signer: crate::batchsig::Signer,
     /// Batch roots of other members already verified.
@@ -154,6 +156,34 @@ struct Inner {
 /// Room for bodies, held while they are in memory.
 type Room = Vec<tokio::sync::OwnedSemaphorePermit>;
 
+/// The room held by calls waiting for more, counted while they wait (and uncounted when
+/// the wait ends or the call is dropped).
+struct WaitingHeld<'a> {
+    total: &'a std::sync::atomic::AtomicUsize,
+    kib: usize,
+}
+
+impl<'a> WaitingHeld<'a> {
+    /// Counts `kib` in if the total stays within `limit`; `None` if it would not.
+    fn enter(total: &'a std::sync::atomic::AtomicUsize, kib: usize, limit: usize) -> Option<Self> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if kib == 0 {
+            return Some(WaitingHeld { total, kib });
+        }
+        total
+            .fetch_update(SeqCst, SeqCst, |t| (t + kib <= limit).then_some(t + kib))
+            .ok()
+            .map(|_| WaitingHeld { total, kib })
+    }
+}
+
+impl Drop for WaitingHeld<'_> {
+    fn drop(&mut self) {
+        self.total
+            .fetch_sub(self.kib, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// A call's request body with the room it holds (answers read for it join that room).
 struct Incoming<'r> {
     body: Bytes,
@@ -161,9 +191,11 @@ struct Incoming<'r> {
 }
 
 impl Inner {
-    /// Reserves `kib` KiB of room. A call waits (up to the request timeout) only while the
-    /// room it already holds is small — a sixteenth of the budget — so that calls holding
-    /// large parts of it never wait on each other; otherwise it is refused at once.
+    /// Reserves `kib` KiB of room. A call holding nothing may wait (up to the request
+    /// timeout). A call already holding room may wait only while everything held by
+    /// waiting calls, its own included, stays within half the budget: the other half is
+    /// then held by calls that are not waiting and will give it back, so waiters are never
+    /// all waiting on each other. Otherwise it is refused at once (`Server.Busy`).
     async fn reserve(&self, kib: usize, held_kib: usize) -> Result<Room, GatewayError> {
         let max = self.config.inflight_body_bytes_max.div_ceil(1024);
         if kib == 0 {
@@ -176,7 +208,8 @@ impl Inner {
                 self.config.inflight_body_bytes_max
             )));
         }
-        let got = if held_kib <= max / 16 {
+        let waiting = WaitingHeld::enter(&self.waiting_held_kib, held_kib, max / 2);
+        let got = if waiting.is_some() {
             let timeout = Duration::from_millis(self.config.request_timeout_ms);
             tokio::time::timeout(timeout, self.budget.clone().acquire_many_owned(kib as u32))
                 .await
@@ -185,6 +218,7 @@ impl Inner {
         } else {
             self.budget.clone().try_acquire_many_owned(kib as u32).ok()
         };
+        drop(waiting);
         got.map(|p| vec![p]).ok_or_else(|| {
             metrics::counter!("lienthong_node_body_budget_exhausted_total").increment(1);
             GatewayError::Busy("the node holds as many bodies as it may; try again".into())
@@ -439,6 +473,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
         signer: crate::batchsig::Signer::start(signer_key),
         roots: crate::batchsig::RootCache::new(65_536),
         budget: Arc::new(tokio::sync::Semaphore::new(inflight_kib)),
+        waiting_held_kib: std::sync::atomic::AtomicUsize::new(0),
     });
     let (stop, stop_rx) = watch::channel(false);
     if inner.config.log_bodies_retention_days.is_some()

@@ -117,11 +117,15 @@ impl SnapshotCache {
 
     /// Installs a signed snapshot after verification (signature, no rollback, not expired).
     pub fn install(&self, signed: &SignedSnapshot) -> Result<u64, GatewayError> {
-        let have = self
-            .current
-            .read()
-            .ok()
-            .and_then(|c| c.as_ref().map(|s| s.version));
+        self.install_newer(signed).map(|(version, _)| version)
+    }
+
+    /// As [`SnapshotCache::install`]; also says whether it replaced the one in force. Of
+    /// two signings of one version, the later issued stays (an older one replayed would
+    /// expire sooner).
+    fn install_newer(&self, signed: &SignedSnapshot) -> Result<(u64, bool), GatewayError> {
+        let current = self.current.read().ok().and_then(|c| c.clone());
+        let have = current.as_ref().map(|s| s.version);
         let floor = self.floor.load(Ordering::SeqCst);
         let have = match have {
             Some(v) => Some(v.max(floor)),
@@ -131,23 +135,37 @@ impl SnapshotCache {
             .verify(&self.registry_key, have, now_s())
             .map_err(|e| GatewayError::Registry(e.to_string()))?;
         let version = body.version;
+        if let Some(c) = &current {
+            if c.version == version && c.issued_at >= body.issued_at {
+                return Ok((version, false));
+            }
+        }
         self.floor.fetch_max(version, Ordering::SeqCst);
         if let Ok(mut c) = self.current.write() {
             *c = Some(Arc::new(body));
         }
-        Ok(version)
+        Ok((version, true))
     }
 
-    /// Installs, then keeps the snapshot when it differs from the one kept last (a new
-    /// version, or the same one signed again with a later expiry).
+    /// Installs, then keeps the snapshot when it replaced the one in force and differs
+    /// from the one kept last (a new version, or the same one signed again later).
     async fn install_and_save(&self, signed: &SignedSnapshot) -> Result<u64, GatewayError> {
-        let version = self.install(signed)?;
+        let (version, replaced) = self.install_newer(signed)?;
+        if !replaced {
+            return Ok(version);
+        }
+        let issued_at = self
+            .current
+            .read()
+            .ok()
+            .and_then(|c| c.as_ref().map(|s| s.issued_at))
+            .unwrap_or(0);
         if let Some((log, last)) = &self.saved {
             let changed = last.lock().map_or(true, |l| *l != signed.signature);
             if changed {
                 let text = serde_json::to_string(signed)
                     .map_err(|e| GatewayError::Registry(e.to_string()))?;
-                log.save_snapshot(version, &text)
+                log.save_snapshot(version, issued_at, &text)
                     .await
                     .map_err(GatewayError::Registry)?;
                 if let Ok(mut l) = last.lock() {
@@ -229,5 +247,22 @@ mod tests {
         );
         assert!(cache.install(&forged).is_err());
         assert_eq!(cache.current().unwrap().version, 3);
+        // Of two signings of one version the later issued stays: an earlier one, replayed,
+        // would expire sooner.
+        let signed_at = |issued_at: u64| {
+            SignedSnapshot::sign(
+                &SnapshotBody {
+                    version: 3,
+                    issued_at,
+                    expires_at: issued_at + 600,
+                    registry: Registry::default(),
+                },
+                &key,
+            )
+        };
+        let later = now_s() + 100;
+        assert_eq!(cache.install(&signed_at(later)).unwrap(), 3);
+        assert_eq!(cache.install(&signed_at(now_s() - 10)).unwrap(), 3);
+        assert_eq!(cache.current().unwrap().issued_at, later);
     }
 }

@@ -90,9 +90,41 @@ pub struct Pipeline {
     /// Whether the quarantine may hold open rows: only then does a batch supersede them.
     quarantine_may_be_open: bool,
     /// This pipeline object's lease owner id (empty: opened for replay, holds no lease),
-    /// and when the lease was last renewed.
+    /// and the task renewing the lease.
     owner: String,
-    lease_renewed_ms: i64,
+    renewer: Option<Renewer>,
+}
+
+/// Renews a lease every third of its term while the pipeline lives (blocked source reads,
+/// long commits, error back-off and reopening included); stopped when dropped.
+struct Renewer(tokio::task::JoinHandle<()>);
+
+impl Drop for Renewer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Renewer {
+    fn start(replica: Replica, name: String, owner: String) -> Renewer {
+        Renewer(tokio::spawn(async move {
+            let every = Duration::from_millis((crate::lease::LEASE_MS / 3) as u64);
+            loop {
+                tokio::time::sleep(every).await;
+                match replica.renew(&name, &owner).await {
+                    Ok(()) => {}
+                    Err(e @ SyncError::Lease(_)) => {
+                        // The next commit fails on it too, and says so.
+                        tracing::error!(pipeline = %name, error = %e, "lease lost");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(pipeline = %name, error = %e, "lease not renewed; trying again");
+                    }
+                }
+            }
+        }))
+    }
 }
 
 fn reasons_json(reasons: &[(String, String, String)]) -> String {
@@ -178,7 +210,11 @@ impl Pipeline {
         let mut p = Pipeline::offline(config, today).await?;
         p.owner = crate::lease::owner_id();
         p.replica.claim(&p.config.name, &p.owner).await?;
-        p.lease_renewed_ms = now_ms();
+        p.renewer = Some(Renewer::start(
+            p.replica.clone(),
+            p.config.name.clone(),
+            p.owner.clone(),
+        ));
         let opened = async {
             // Read after the claim: a process that ran before may have committed until then.
             p.state = p.replica.state(&p.config.name).await?.unwrap_or_default();
@@ -191,6 +227,7 @@ impl Pipeline {
         }
         .await;
         if let Err(e) = opened {
+            p.renewer = None;
             let _ = p.replica.release(&p.config.name, &p.owner).await;
             return Err(e);
         }
@@ -255,7 +292,7 @@ impl Pipeline {
             prefetched: None,
             quarantine_may_be_open: true,
             owner: String::new(),
-            lease_renewed_ms: 0,
+            renewer: None,
         })
     }
 
@@ -280,6 +317,8 @@ impl Pipeline {
     /// After an error: reread the state and reopen the source and sinks from it.
     pub async fn recover(&mut self) -> Result<(), SyncError> {
         self.broken = true;
+        // A commit that failed on the way back may have committed: quarantine rows too.
+        self.quarantine_may_be_open = true;
         self.state = self
             .replica
             .state(&self.config.name)
@@ -533,6 +572,9 @@ impl Pipeline {
                 .map(|(c, b)| (c.id.clone(), b.clone()))
                 .collect();
             if !messages.is_empty() {
+                // Only while holding the lease (renewed now for a full term): a process
+                // that lost it must not publish what the new holder will publish again.
+                self.replica.renew(&self.config.name, &self.owner).await?;
                 state.jet_last = jet
                     .publish(&self.state.jet_last, &messages, batch.snapshot_start)
                     .await?;
@@ -580,7 +622,6 @@ impl Pipeline {
                 owner: &self.owner,
             })
             .await?;
-        self.lease_renewed_ms = now_ms();
         tracing::debug!(
             pipeline = %self.config.name,
             changes = n,
@@ -597,11 +638,6 @@ impl Pipeline {
     /// it changed.
     async fn refresh_backlog(&mut self, force: bool) -> Result<(), SyncError> {
         let now = now_ms();
-        if now - self.lease_renewed_ms > crate::lease::LEASE_MS / 3 {
-            // Idle or not, the lease is renewed well before it runs out.
-            self.replica.renew(&self.config.name, &self.owner).await?;
-            self.lease_renewed_ms = now;
-        }
         if !force && now - self.backlog_at_ms < 2_000 {
             return Ok(());
         }
@@ -616,7 +652,6 @@ impl Pipeline {
             self.replica
                 .save_state(&self.config.name, &self.owner, &state)
                 .await?;
-            self.lease_renewed_ms = now_ms();
             self.state = state;
         }
         Ok(())
@@ -702,6 +737,7 @@ impl Pipeline {
         if let Some(s) = self.source.take() {
             s.close().await;
         }
+        self.renewer = None;
         if !self.owner.is_empty() {
             if let Err(e) = self.replica.release(&self.config.name, &self.owner).await {
                 tracing::warn!(pipeline = %self.config.name, error = %e, "lease not released; it expires by itself");

@@ -84,6 +84,7 @@ pub enum Step<'a> {
     },
 }
 
+#[derive(Clone)]
 pub struct Replica {
     pool: AnyPool,
     /// PostgreSQL replicas also get a native pool: batches commit through it, with `COPY`.
@@ -329,12 +330,15 @@ impl Commit<'_, '_> {
         for chunk in self.quarantine.chunks(d.params_max() / 7) {
             let cols = "pipeline, change_id, record_key, record, reasons, at_ms, state";
             let rows = d.rows_of_params(chunk.len(), 7);
+            // A change read again (a repeated batch, or the same snapshot position after a
+            // reset) takes its row's place again: open if it still is, even when a truncate
+            // earlier in this transaction marked the old row superseded.
             let sql = match d {
-                Dialect::MySql => {
-                    format!("INSERT IGNORE INTO lt_quarantine ({cols}) VALUES {rows}")
-                }
+                Dialect::MySql => format!(
+                    "INSERT INTO lt_quarantine ({cols}) VALUES {rows} ON DUPLICATE KEY UPDATE record_key = VALUES(record_key), record = VALUES(record), reasons = VALUES(reasons), at_ms = VALUES(at_ms), state = VALUES(state)"
+                ),
                 _ => format!(
-                    "INSERT INTO lt_quarantine ({cols}) VALUES {rows} ON CONFLICT DO NOTHING"
+                    "INSERT INTO lt_quarantine ({cols}) VALUES {rows} ON CONFLICT (pipeline, change_id) DO UPDATE SET record_key = excluded.record_key, record = excluded.record, reasons = excluded.reasons, at_ms = excluded.at_ms, state = excluded.state"
                 ),
             };
             let mut q = sqlx::query(&sql);
@@ -353,6 +357,9 @@ impl Commit<'_, '_> {
         write_state(d, tx, &target.pipeline, self.state).await
     }
 }
+
+/// Quarantine rows replayed per transaction.
+const REPLAY_ROWS_PER_TX: usize = 500;
 
 fn held_by(pipeline: &str, holder: &str, until: i64, now: i64) -> String {
     format!(
@@ -463,6 +470,17 @@ impl Replica {
         for sql in ddl {
             sqlx::query(&sql).execute(&pool).await.map_err(err)?;
         }
+        // Superseding finds a key's open rows by index (MySQL indexes TEXT by a prefix).
+        let key_col = match d {
+            Dialect::MySql => "record_key(255)",
+            _ => "record_key",
+        };
+        sqlx::query(&format!(
+            "CREATE INDEX IF NOT EXISTS lt_quarantine_key ON lt_quarantine (pipeline, {key_col})"
+        ))
+        .execute(&pool)
+        .await
+        .map_err(err)?;
         let pg = match d {
             Dialect::Postgres => Some(
                 sqlx::postgres::PgPoolOptions::new()
@@ -773,15 +791,6 @@ impl Replica {
         for r in &rows {
             newest.insert(&r.key, r); // ordered by change_id: the last one wins
         }
-        let mut tx = self.pool.begin().await.map_err(err)?;
-        if target.changelog {
-            // The change log's one-writer lock first, as a pipeline's commit takes it: the
-            // two then queue rather than deadlock, and sequence numbers stay in commit order.
-            sqlx::query("UPDATE lt_changes_lock SET n = n + 1")
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
-        }
         let mark = |state: &'static str| {
             format!(
                 "UPDATE lt_quarantine SET state = '{state}' WHERE pipeline = {} AND change_id = {} AND state = 'open'",
@@ -790,87 +799,111 @@ impl Replica {
             )
         };
         let (mut replayed, mut open) = (0, 0);
-        let mut logged = Vec::new();
-        for r in &rows {
-            if !std::ptr::eq(newest[r.key.as_str()], r) {
-                sqlx::query(&mark("superseded"))
-                    .bind(target.pipeline.clone())
-                    .bind(r.change_id.clone())
+        // Transactions of a bounded size: a running pipeline's commits wait for one at most.
+        for chunk in rows.chunks(REPLAY_ROWS_PER_TX) {
+            let mut tx = self.pool.begin().await.map_err(err)?;
+            // The pipeline's lease row first, as every commit locks it first (without claiming
+            // it: a replay runs beside the holder): the two queue rather than deadlock.
+            let sql = format!(
+                "UPDATE lt_sync_lease SET n = n + 1 WHERE pipeline = {}",
+                d.param(1)
+            );
+            sqlx::query(&sql)
+                .bind(target.pipeline.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+            if target.changelog {
+                // Then the change log's one-writer lock, as commits do: sequence numbers stay
+                // in commit order.
+                sqlx::query("UPDATE lt_changes_lock SET n = n + 1")
                     .execute(&mut *tx)
                     .await
                     .map_err(err)?;
-                continue;
             }
-            match decide(r) {
-                Ok((values, record)) => {
-                    // Marked first: the row lock orders this replay against a pipeline
-                    // committing a newer change of the same key.
-                    let marked = sqlx::query(&mark("replayed"))
+            let mut logged = Vec::new();
+            for r in chunk {
+                if !std::ptr::eq(newest[r.key.as_str()], r) {
+                    sqlx::query(&mark("superseded"))
                         .bind(target.pipeline.clone())
                         .bind(r.change_id.clone())
                         .execute(&mut *tx)
                         .await
-                        .map_err(err)?
-                        .rows_affected();
-                    if marked == 0 {
-                        continue;
-                    }
-                    let sql = d.upsert_sql(&target.table, &target.names, &target.key, 1);
-                    let mut q = sqlx::query(&sql);
-                    for (i, v) in values.iter().enumerate() {
-                        q = if target.key_indexes.contains(&i) {
-                            q.bind(v.clone())
-                        } else {
-                            q.bind(none_if_empty(v))
-                        };
-                    }
-                    q.bind(r.change_id.clone())
-                        .execute(&mut *tx)
-                        .await
                         .map_err(err)?;
-                    logged.push((r.change_id.clone(), record));
-                    replayed += 1;
+                    continue;
                 }
-                Err(reasons) => {
+                match decide(r) {
+                    Ok((values, record)) => {
+                        // Only a row still open: a commit before this transaction may have
+                        // superseded it with a newer change of the key.
+                        let marked = sqlx::query(&mark("replayed"))
+                            .bind(target.pipeline.clone())
+                            .bind(r.change_id.clone())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(err)?
+                            .rows_affected();
+                        if marked == 0 {
+                            continue;
+                        }
+                        let sql = d.upsert_sql(&target.table, &target.names, &target.key, 1);
+                        let mut q = sqlx::query(&sql);
+                        for (i, v) in values.iter().enumerate() {
+                            q = if target.key_indexes.contains(&i) {
+                                q.bind(v.clone())
+                            } else {
+                                q.bind(none_if_empty(v))
+                            };
+                        }
+                        q.bind(r.change_id.clone())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(err)?;
+                        logged.push((r.change_id.clone(), record));
+                        replayed += 1;
+                    }
+                    Err(reasons) => {
+                        let sql = format!(
+                            "UPDATE lt_quarantine SET reasons = {} WHERE pipeline = {} AND change_id = {} AND state = 'open'",
+                            d.param(1),
+                            d.param(2),
+                            d.param(3)
+                        );
+                        // (Counted whatever the database reports: a row whose reasons did not
+                        // change may count as unaffected.)
+                        sqlx::query(&sql)
+                            .bind(reasons)
+                            .bind(target.pipeline.clone())
+                            .bind(r.change_id.clone())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(err)?;
+                        open += 1;
+                    }
+                }
+            }
+            if target.changelog && !logged.is_empty() {
+                // Subscribers of the change log get the replayed records as new changes.
+                let now = crate::source::now_ms();
+                for chunk in logged.chunks(d.params_max() / 5) {
                     let sql = format!(
-                        "UPDATE lt_quarantine SET reasons = {} WHERE pipeline = {} AND change_id = {} AND state = 'open'",
-                        d.param(1),
-                        d.param(2),
-                        d.param(3)
+                        "INSERT INTO lt_changes (tbl, change_id, op, record, committed_at_ms) VALUES {}",
+                        d.rows_of_params(chunk.len(), 5)
                     );
-                    // (Counted whatever rows changed: MySQL counts an unchanged row as 0.)
-                    sqlx::query(&sql)
-                        .bind(reasons)
-                        .bind(target.pipeline.clone())
-                        .bind(r.change_id.clone())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(err)?;
-                    open += 1;
+                    let mut q = sqlx::query(&sql);
+                    for (id, record) in chunk {
+                        q = q
+                            .bind(target.table_name.clone())
+                            .bind(id.clone())
+                            .bind(crate::change::Op::Upsert.as_str().to_owned())
+                            .bind(record.clone())
+                            .bind(now);
+                    }
+                    q.execute(&mut *tx).await.map_err(err)?;
                 }
             }
+            tx.commit().await.map_err(err)?;
         }
-        if target.changelog && !logged.is_empty() {
-            // Subscribers of the change log get the replayed records as new changes.
-            let now = crate::source::now_ms();
-            for chunk in logged.chunks(d.params_max() / 5) {
-                let sql = format!(
-                    "INSERT INTO lt_changes (tbl, change_id, op, record, committed_at_ms) VALUES {}",
-                    d.rows_of_params(chunk.len(), 5)
-                );
-                let mut q = sqlx::query(&sql);
-                for (id, record) in chunk {
-                    q = q
-                        .bind(target.table_name.clone())
-                        .bind(id.clone())
-                        .bind(crate::change::Op::Upsert.as_str().to_owned())
-                        .bind(record.clone())
-                        .bind(now);
-                }
-                q.execute(&mut *tx).await.map_err(err)?;
-            }
-        }
-        tx.commit().await.map_err(err)?;
         Ok((replayed, open))
     }
 

@@ -457,14 +457,30 @@ pub async fn sync(command: SyncCommand) -> Result<ExitCode> {
             }
             if once {
                 let mut rows = Vec::new();
-                for mut p in pipelines {
-                    let total = p
-                        .catch_up()
-                        .await
-                        .with_context(|| format!("pipeline {}", p.name()))?;
-                    tracing::info!(pipeline = p.name(), applied = total.applied, "caught up");
-                    rows.push(p.status().await?);
+                let mut left = pipelines.into_iter();
+                while let Some(mut p) = left.next() {
+                    let done = match p.catch_up().await {
+                        Ok(total) => {
+                            tracing::info!(
+                                pipeline = p.name(),
+                                applied = total.applied,
+                                "caught up"
+                            );
+                            p.status().await.map_err(anyhow::Error::from)
+                        }
+                        Err(e) => Err(e).with_context(|| format!("pipeline {}", p.name())),
+                    };
                     p.close().await;
+                    match done {
+                        Ok(status) => rows.push(status),
+                        Err(e) => {
+                            // Give back the leases of the ones not run.
+                            for p in left {
+                                p.close().await;
+                            }
+                            return Err(e);
+                        }
+                    }
                 }
                 for s in &rows {
                     println!(
@@ -489,15 +505,24 @@ pub async fn sync(command: SyncCommand) -> Result<ExitCode> {
                 tasks.spawn(run_one(p, poll, stop_rx.clone()));
             }
             let mut lost = 0;
+            let mut count = |done: Result<Stopped, tokio::task::JoinError>| match done {
+                Ok(Stopped::Lease) => lost += 1,
+                Ok(Stopped::Asked) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "a pipeline task failed");
+                    lost += 1;
+                }
+            };
+            let ctrl_c = tokio::signal::ctrl_c();
+            tokio::pin!(ctrl_c);
             loop {
                 tokio::select! {
-                    r = tokio::signal::ctrl_c() => {
+                    r = &mut ctrl_c => {
                         r.context("waiting for Ctrl-C")?;
                         break;
                     }
                     done = tasks.join_next() => match done {
-                        Some(Ok(Stopped::Lease)) => lost += 1,
-                        Some(_) => {}
+                        Some(done) => count(done),
                         None => break, // every pipeline stopped by itself
                     },
                 }
@@ -505,12 +530,10 @@ pub async fn sync(command: SyncCommand) -> Result<ExitCode> {
             tracing::info!("stopping after the batches in flight");
             let _ = stop_tx.send(true);
             while let Some(done) = tasks.join_next().await {
-                if let Ok(Stopped::Lease) = done {
-                    lost += 1;
-                }
+                count(done);
             }
             if lost > 0 {
-                eprintln!("{lost} pipeline(s) stopped: another process runs them (see the log)");
+                eprintln!("{lost} pipeline(s) stopped on their own: another process runs them, or their task failed (see the log)");
                 return Ok(ExitCode::FAILURE);
             }
             Ok(ExitCode::SUCCESS)

@@ -313,10 +313,17 @@ async fn a_postgresql_message_log_verifies_and_has_one_writer() {
         .contains("another node writes this log"));
     // The registry snapshot kept beside the log: a newer one replaces it, an older never.
     assert_eq!(log.saved_snapshot().await.unwrap(), None);
-    log.save_snapshot(3, "v3").await.unwrap();
-    log.save_snapshot(2, "v2").await.unwrap();
+    log.save_snapshot(3, 100, "v3").await.unwrap();
+    log.save_snapshot(2, 200, "v2").await.unwrap();
     assert_eq!(log.saved_snapshot().await.unwrap().as_deref(), Some("v3"));
-    log.save_snapshot(4, "v4").await.unwrap();
+    log.save_snapshot(3, 50, "v3 issued earlier").await.unwrap();
+    assert_eq!(log.saved_snapshot().await.unwrap().as_deref(), Some("v3"));
+    log.save_snapshot(3, 150, "v3 issued later").await.unwrap();
+    assert_eq!(
+        log.saved_snapshot().await.unwrap().as_deref(),
+        Some("v3 issued later")
+    );
+    log.save_snapshot(4, 10, "v4").await.unwrap();
     assert_eq!(log.saved_snapshot().await.unwrap().as_deref(), Some("v4"));
     let mut tasks = Vec::new();
     for i in 0..40 {

@@ -398,11 +398,14 @@ async fn lease_contract(replica: &str) {
     set_holder("elsewhere:42:abcd".into(), now - 1).await;
     let p = open(&cfg).await;
     p.close().await;
-    let mut child = std::process::Command::new("true").spawn().unwrap();
-    let dead = child.id();
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let dead = lienthong_sync::lease::owner_id_for(child.id());
+    child.kill().unwrap();
     child.wait().unwrap();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    set_holder(format!("{}:{dead}:abcd", host.trim()), now + 60_000).await;
+    set_holder(dead, now + 60_000).await;
     let mut p = open(&cfg).await;
     assert_eq!(p.catch_up().await.unwrap().applied, 1, "the new row, once");
     assert_eq!(names(replica, &rep_table).await.len(), 2);
