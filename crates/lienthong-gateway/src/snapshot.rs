@@ -4,7 +4,7 @@
 //! from it while the registry is unreachable, and still refuses anything older.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Empty, Limited};
@@ -36,8 +36,8 @@ pub struct SnapshotCache {
     /// The highest version seen, saved ones included (expired too): nothing below it is
     /// installed, across restarts.
     floor: AtomicU64,
-    /// Where installed snapshots are kept, and the signature of the last one kept.
-    saved: Option<(crate::msglog::MessageLog, Mutex<String>)>,
+    /// Where installed snapshots are kept.
+    saved: Option<crate::msglog::MessageLog>,
 }
 
 impl SnapshotCache {
@@ -58,7 +58,7 @@ impl SnapshotCache {
         log: crate::msglog::MessageLog,
     ) -> Self {
         SnapshotCache {
-            saved: Some((log, Mutex::new(String::new()))),
+            saved: Some(log),
             ..SnapshotCache::new(registry_url, registry_key)
         }
     }
@@ -68,7 +68,7 @@ impl SnapshotCache {
     /// is none, or when it is not signed by the configured registry key (a key changed in
     /// the configuration: it is then ignored, with a warning).
     pub async fn restore(&self) -> Result<Option<u64>, GatewayError> {
-        let Some((log, last)) = &self.saved else {
+        let Some(log) = &self.saved else {
             return Ok(None);
         };
         let Some(text) = log.saved_snapshot().await.map_err(GatewayError::Registry)? else {
@@ -86,9 +86,6 @@ impl SnapshotCache {
         };
         let version = body.version;
         self.floor.fetch_max(version, Ordering::SeqCst);
-        if let Ok(mut l) = last.lock() {
-            *l = signed.signature.clone();
-        }
         if now_s() < body.expires_at {
             if let Ok(mut c) = self.current.write() {
                 *c = Some(Arc::new(body));
@@ -120,58 +117,42 @@ impl SnapshotCache {
         self.install_newer(signed).map(|(version, _)| version)
     }
 
-    /// As [`SnapshotCache::install`]; also says whether it replaced the one in force. Of
-    /// two signings of one version, the later issued stays (an older one replayed would
-    /// expire sooner).
-    fn install_newer(&self, signed: &SignedSnapshot) -> Result<(u64, bool), GatewayError> {
+    /// As [`SnapshotCache::install`]; also gives the new snapshot's issue time when it
+    /// replaced the one in force. Of two signings of one version the later issued stays
+    /// (an older one replayed would expire sooner).
+    fn install_newer(&self, signed: &SignedSnapshot) -> Result<(u64, Option<u64>), GatewayError> {
         let current = self.current.read().ok().and_then(|c| c.clone());
-        let have = current.as_ref().map(|s| s.version);
         let floor = self.floor.load(Ordering::SeqCst);
-        let have = match have {
+        let have = match current.as_ref().map(|s| s.version) {
             Some(v) => Some(v.max(floor)),
             None => (floor > 0).then_some(floor),
         };
         let body = signed
             .verify(&self.registry_key, have, now_s())
             .map_err(|e| GatewayError::Registry(e.to_string()))?;
-        let version = body.version;
+        let (version, issued_at) = (body.version, body.issued_at);
         if let Some(c) = &current {
-            if c.version == version && c.issued_at >= body.issued_at {
-                return Ok((version, false));
+            if c.version == version && c.issued_at >= issued_at {
+                return Ok((version, None));
             }
         }
         self.floor.fetch_max(version, Ordering::SeqCst);
         if let Ok(mut c) = self.current.write() {
             *c = Some(Arc::new(body));
         }
-        Ok((version, true))
+        Ok((version, Some(issued_at)))
     }
 
-    /// Installs, then keeps the snapshot when it replaced the one in force and differs
-    /// from the one kept last (a new version, or the same one signed again later).
+    /// Installs, then keeps the snapshot when it replaced the one in force (a new version,
+    /// or the same one signed again later).
     async fn install_and_save(&self, signed: &SignedSnapshot) -> Result<u64, GatewayError> {
         let (version, replaced) = self.install_newer(signed)?;
-        if !replaced {
-            return Ok(version);
-        }
-        let issued_at = self
-            .current
-            .read()
-            .ok()
-            .and_then(|c| c.as_ref().map(|s| s.issued_at))
-            .unwrap_or(0);
-        if let Some((log, last)) = &self.saved {
-            let changed = last.lock().map_or(true, |l| *l != signed.signature);
-            if changed {
-                let text = serde_json::to_string(signed)
-                    .map_err(|e| GatewayError::Registry(e.to_string()))?;
-                log.save_snapshot(version, issued_at, &text)
-                    .await
-                    .map_err(GatewayError::Registry)?;
-                if let Ok(mut l) = last.lock() {
-                    *l = signed.signature.clone();
-                }
-            }
+        if let (Some(issued_at), Some(log)) = (replaced, &self.saved) {
+            let text =
+                serde_json::to_string(signed).map_err(|e| GatewayError::Registry(e.to_string()))?;
+            log.save_snapshot(version, issued_at, &text)
+                .await
+                .map_err(GatewayError::Registry)?;
         }
         Ok(version)
     }

@@ -267,22 +267,7 @@ impl Commit<'_, '_> {
                 .execute(&mut **tx)
                 .await
                 .map_err(err)?;
-            for chunk in self.changelog.chunks(d.params_max() / 5) {
-                let sql = format!(
-                    "INSERT INTO lt_changes (tbl, change_id, op, record, committed_at_ms) VALUES {}",
-                    d.rows_of_params(chunk.len(), 5)
-                );
-                let mut q = sqlx::query(&sql);
-                for l in chunk {
-                    q = q
-                        .bind(target.table_name.clone())
-                        .bind(l.change_id.clone())
-                        .bind(l.op.as_str().to_owned())
-                        .bind(l.record.clone())
-                        .bind(l.committed_at_ms);
-                }
-                q.execute(&mut **tx).await.map_err(err)?;
-            }
+            append_changelog(d, tx, target, self.changelog).await?;
         }
         for step in self.steps {
             match step {
@@ -356,6 +341,39 @@ impl Commit<'_, '_> {
         }
         write_state(d, tx, &target.pipeline, self.state).await
     }
+}
+
+/// Appends rows to the change log (its lock taken by the caller).
+async fn append_changelog<DB>(
+    d: Dialect,
+    tx: &mut sqlx::Transaction<'_, DB>,
+    target: &Target,
+    rows: &[Logged],
+) -> Result<(), SyncError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for chunk in rows.chunks(d.params_max() / 5) {
+        let sql = format!(
+            "INSERT INTO lt_changes (tbl, change_id, op, record, committed_at_ms) VALUES {}",
+            d.rows_of_params(chunk.len(), 5)
+        );
+        let mut q = sqlx::query(&sql);
+        for l in chunk {
+            q = q
+                .bind(target.table_name.clone())
+                .bind(l.change_id.clone())
+                .bind(l.op.as_str().to_owned())
+                .bind(l.record.clone())
+                .bind(l.committed_at_ms);
+        }
+        q.execute(&mut **tx).await.map_err(err)?;
+    }
+    Ok(())
 }
 
 /// Quarantine rows replayed per transaction.
@@ -846,20 +864,21 @@ impl Replica {
                         if marked == 0 {
                             continue;
                         }
-                        let sql = d.upsert_sql(&target.table, &target.names, &target.key, 1);
-                        let mut q = sqlx::query(&sql);
-                        for (i, v) in values.iter().enumerate() {
-                            q = if target.key_indexes.contains(&i) {
-                                q.bind(v.clone())
-                            } else {
-                                q.bind(none_if_empty(v))
-                            };
-                        }
-                        q.bind(r.change_id.clone())
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(err)?;
-                        logged.push((r.change_id.clone(), record));
+                        let change = Change {
+                            op: crate::change::Op::Upsert,
+                            id: r.change_id.clone(),
+                            values: Vec::new(),
+                            committed_at_ms: None,
+                            defect: None,
+                        };
+                        sqlx::Any::upsert(&mut tx, d, target, &[(&change, values.as_slice())])
+                            .await?;
+                        logged.push(Logged {
+                            change_id: r.change_id.clone(),
+                            op: crate::change::Op::Upsert,
+                            record,
+                            committed_at_ms: crate::source::now_ms(),
+                        });
                         replayed += 1;
                     }
                     Err(reasons) => {
@@ -882,25 +901,9 @@ impl Replica {
                     }
                 }
             }
-            if target.changelog && !logged.is_empty() {
+            if target.changelog {
                 // Subscribers of the change log get the replayed records as new changes.
-                let now = crate::source::now_ms();
-                for chunk in logged.chunks(d.params_max() / 5) {
-                    let sql = format!(
-                        "INSERT INTO lt_changes (tbl, change_id, op, record, committed_at_ms) VALUES {}",
-                        d.rows_of_params(chunk.len(), 5)
-                    );
-                    let mut q = sqlx::query(&sql);
-                    for (id, record) in chunk {
-                        q = q
-                            .bind(target.table_name.clone())
-                            .bind(id.clone())
-                            .bind(crate::change::Op::Upsert.as_str().to_owned())
-                            .bind(record.clone())
-                            .bind(now);
-                    }
-                    q.execute(&mut *tx).await.map_err(err)?;
-                }
+                append_changelog(d, &mut tx, target, &logged).await?;
             }
             tx.commit().await.map_err(err)?;
         }

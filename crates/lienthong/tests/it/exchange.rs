@@ -70,6 +70,25 @@ pub fn port() -> u16 {
         .port()
 }
 
+/// Starts `registry.toml`'s registry and one node per config in `d`, each once its
+/// predecessor answers; returns them, killed when dropped.
+pub fn start_network(d: &Path, reg_port: u16, nodes: &[(&str, u16)]) -> Kill {
+    let mut children = Kill(vec![spawn_in(
+        d,
+        &["registry", "run", "--config", "registry.toml"],
+    )]);
+    wait_http(reg_port);
+    for (config, _) in nodes {
+        children
+            .0
+            .push(spawn_in(d, &["node", "run", "--config", config]));
+    }
+    for (_, client_port) in nodes {
+        wait_http(*client_port);
+    }
+    children
+}
+
 pub fn wait_http(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
@@ -319,22 +338,11 @@ filters = ["province_code"]
         )
         .unwrap();
     }
-    let spawn = |args: &[&str]| spawn_in(d, args);
-    let mut children = Kill(vec![spawn(&[
-        "registry",
-        "run",
-        "--config",
-        "registry.toml",
-    ])]);
-    wait_http(reg_port);
-    children
-        .0
-        .push(spawn(&["node", "run", "--config", "bca.toml"]));
-    children
-        .0
-        .push(spawn(&["node", "run", "--config", "bhxh.toml"]));
-    wait_http(bca_client);
-    wait_http(bhxh_client);
+    let children = start_network(
+        d,
+        reg_port,
+        &[("bca.toml", bca_client), ("bhxh.toml", bhxh_client)],
+    );
 
     // BHXH asks the population register (PostgreSQL) through its own node.
     let r = http(

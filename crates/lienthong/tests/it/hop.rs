@@ -7,7 +7,7 @@ use std::process::Command;
 
 use sqlx::Row;
 
-use crate::exchange::{port, run, spawn_in, value, wait_http, Kill};
+use crate::exchange::{port, run, start_network, value};
 
 const FIELDS: &str = r#"["personal_id", "full_name", "birth_date", "sex", "ethnicity", "religion", "nationality", "province_code", "commune_code", "address", "phone", "email", "updated_at"]"#;
 
@@ -137,22 +137,11 @@ valid_to = "2099-12-31"
         )
         .unwrap();
     }
-    let spawn = |args: &[&str]| spawn_in(d, args);
-    let mut children = Kill(vec![spawn(&[
-        "registry",
-        "run",
-        "--config",
-        "registry.toml",
-    ])]);
-    wait_http(reg_port);
-    children
-        .0
-        .push(spawn(&["node", "run", "--config", "hn.toml"]));
-    children
-        .0
-        .push(spawn(&["node", "run", "--config", "center.toml"]));
-    wait_http(hn_client);
-    wait_http(c_client);
+    let _children = start_network(
+        d,
+        reg_port,
+        &[("hn.toml", hn_client), ("center.toml", c_client)],
+    );
 
     // The center subscribes through its own node.
     let center_sync = |purpose: &str| {
