@@ -213,11 +213,16 @@ pub fn check(kind: &Kind, opts: &FieldOpts, raw: &str, out: &mut Out<'_>) -> Str
 }
 
 fn digits_id(raw: &str, len: usize, out: &mut Out<'_>) -> String {
-    let stripped: String = raw
+    let v = export_marks(raw, out);
+    if is_scientific(&v) {
+        scientific_error(&v, out);
+        return v.into_owned();
+    }
+    let stripped: String = v
         .chars()
         .filter(|c| !matches!(c, ' ' | '.' | '-'))
         .collect();
-    if stripped.len() != raw.trim().len() {
+    if stripped.len() != v.len() {
         out.repaired("id.separators", "spaces, dots or dashes removed");
     }
     if !stripped.chars().all(|c| c.is_ascii_digit()) {
@@ -227,12 +232,17 @@ fn digits_id(raw: &str, len: usize, out: &mut Out<'_>) -> String {
             "personal_id.is_cmnd",
             "9 digits: an old CMND number in the personal-ID field",
         );
-    } else if stripped.len() == len - 1 {
+    } else if stripped.len() < len {
+        // A spreadsheet that read the id as a number dropped its leading zeros; which digits
+        // were lost is a guess, and a guessed id may be another person's.
         out.error(
             "id.length",
             format!(
-                "{} digits, {len} expected; a leading zero may have been lost (0{stripped}?)",
-                stripped.len()
+                "{} digits, {len} expected: digits were lost (a spreadsheet drops leading \
+                 zeros, e.g. {}{stripped}?); not restored, since a guessed id could name \
+                 another person",
+                stripped.len(),
+                "0".repeat(len - stripped.len())
             ),
         );
     } else if stripped.len() != len {
@@ -242,6 +252,110 @@ fn digits_id(raw: &str, len: usize, out: &mut Out<'_>) -> String {
         );
     }
     stripped
+}
+
+/// Whether `c` is invisible: a format character (Unicode category Cf: zero-width space and
+/// joiners, direction marks, word joiner, byte-order mark, soft hyphen…), a variation
+/// selector, the combining grapheme joiner or a filler. None belongs in a name, an id or an
+/// address; they arrive with text copied from web pages and word processors.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{1BCA0}'..='\u{1BCA3}'
+        | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// `s` without invisible characters, or `None` when it has none.
+fn without_invisible(s: &str) -> Option<String> {
+    without_invisible_but(s, '\0')
+}
+
+/// `s` without invisible characters other than `keep`, or `None` when it has none.
+fn without_invisible_but(s: &str, keep: char) -> Option<String> {
+    let gone = |c: char| c != keep && is_invisible(c);
+    (!s.is_ascii() && s.contains(gone)).then(|| s.chars().filter(|c| !gone(*c)).collect())
+}
+
+/// The ASCII form of a full-width digit or Latin letter (U+FF10–FF19, FF21–FF3A, FF41–FF5A:
+/// compatibility forms of the same characters, typed with an East Asian input method).
+fn ascii_of_fullwidth(c: char) -> Option<char> {
+    match c {
+        '\u{FF10}'..='\u{FF19}' | '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}' => {
+            char::from_u32(c as u32 - 0xFF10 + 0x30)
+        }
+        _ => None,
+    }
+}
+
+/// Undoes what exports do to an identifier's text when the characters meant are certain:
+/// invisible characters, full-width digits and letters, and the leading apostrophe a
+/// spreadsheet keeps to mark a cell as text. Each is reported; the value comes back trimmed.
+fn export_marks<'a>(raw: &'a str, out: &mut Out<'_>) -> Cow<'a, str> {
+    let mut s = Cow::Borrowed(raw.trim());
+    if !s.is_ascii() {
+        if let Some(v) = without_invisible(&s) {
+            out.repaired(
+                "text.invisible_chars",
+                "invisible characters removed (zero-width, soft hyphen, byte-order mark)",
+            );
+            s = Cow::Owned(v.trim().to_owned());
+        }
+        if s.chars().any(|c| ascii_of_fullwidth(c).is_some()) {
+            out.repaired(
+                "id.fullwidth",
+                "full-width digits or letters written as ASCII",
+            );
+            s = Cow::Owned(
+                s.chars()
+                    .map(|c| ascii_of_fullwidth(c).unwrap_or(c))
+                    .collect(),
+            );
+        }
+    }
+    if let Some(rest) = s.strip_prefix(['\'', '\u{2018}', '\u{2019}', '\u{FF07}']) {
+        let rest = rest.trim_start();
+        if !rest.is_empty() {
+            out.repaired(
+                "id.text_marker",
+                "leading apostrophe (a spreadsheet's text marker) removed",
+            );
+            s = Cow::Owned(rest.to_owned());
+        }
+    }
+    s
+}
+
+/// Whether `v` is a number as a spreadsheet writes it in scientific notation (`7.20562E+10`,
+/// `7,20562E+10`): one digit, an optional fraction, `E+` and the exponent.
+fn is_scientific(v: &str) -> bool {
+    let b = v.as_bytes();
+    let Some(e) = b.iter().position(|c| matches!(c, b'E' | b'e')) else {
+        return false;
+    };
+    let (mantissa, exp) = (&b[..e], &b[e + 1..]);
+    let frac_ok = match mantissa.get(1) {
+        None => true,
+        Some(b'.' | b',') => mantissa.len() > 2 && mantissa[2..].iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    mantissa.first().is_some_and(u8::is_ascii_digit)
+        && frac_ok
+        && exp.len() >= 2
+        && exp[0] == b'+'
+        && exp[1..].iter().all(u8::is_ascii_digit)
+}
+
+fn scientific_error(v: &str, out: &mut Out<'_>) {
+    out.error(
+        "id.scientific_notation",
+        format!(
+            "{v} is a number in scientific notation: a spreadsheet read the identifier as a \
+             number and kept only its first digits; not restored, since a guessed id could \
+             name another person (export the column as text)"
+        ),
+    );
 }
 
 /// NFC, legacy-encoding repair, whitespace, canonical tone placement. Each change reported.
@@ -255,18 +369,48 @@ pub fn clean_text<'a>(raw: &'a str, out: &mut Out<'_>) -> Cow<'a, str> {
         }
     }
     if !s.is_ascii() {
-        if let Some((fixed, kind)) = legacy::repair(&s) {
+        // Legacy repair first: a Windows-1252 reading of UTF-8 holds soft hyphens (byte
+        // 0xAD) that belong to the text being repaired.
+        // Invisible characters make clean text look like a legacy encoding, and a soft
+        // hyphen may be a byte of one: `repair_beside_invisible` tells which.
+        let mut invisible = false;
+        let legacy_fix = match without_invisible(&s) {
+            None => legacy::repair(&s),
+            Some(v) => {
+                let (fix, dropped) = legacy::repair_beside_invisible(&s, &v);
+                if dropped {
+                    invisible = true;
+                    s = Cow::Owned(v);
+                }
+                fix
+            }
+        };
+        if let Some((fixed, kind)) = legacy_fix {
             out.repaired(
                 "text.legacy_encoding",
                 format!("repaired from {}", kind.name()),
             );
-            s = Cow::Owned(fixed.nfc().collect());
+            let fixed: String = fixed.nfc().collect();
+            // A byte-order mark read in a legacy encoding comes back as U+FEFF.
+            s = Cow::Owned(match without_invisible(&fixed) {
+                Some(v) => {
+                    invisible = true;
+                    v
+                }
+                None => fixed,
+            });
+        }
+        if invisible {
+            out.repaired(
+                "text.invisible_chars",
+                "invisible characters removed (zero-width, soft hyphen, byte-order mark)",
+            );
         }
     }
     if s.starts_with(char::is_whitespace)
         || s.ends_with(char::is_whitespace)
         || s.contains("  ")
-        || s.contains(['\t', '\u{a0}'])
+        || s.contains(|c: char| c.is_whitespace() && c != ' ')
     {
         out.repaired("text.whitespace", "whitespace trimmed and collapsed");
         s = Cow::Owned(s.split_whitespace().collect::<Vec<_>>().join(" "));
@@ -556,8 +700,134 @@ pub fn days_in_month(y: u32, m: u32) -> u32 {
     }
 }
 
+/// Splits a date exported as a date-time (`1963-06-03 00:00:00.000`, `1963-06-03T00:00:00`,
+/// `03/06/1963 0:00`) into its date and its time, when it has one.
+fn split_time(v: &str) -> Option<(&str, &str)> {
+    let at = v.find([' ', 'T'])?;
+    let (date, time) = (&v[..at], v[at + 1..].trim_start());
+    (!time.is_empty() && time.as_bytes()[0].is_ascii_digit()).then_some((date, time))
+}
+
+/// Reads a time of day `H[H]:MM[:SS[.fff]]` with an optional zone (`Z`, `±HH`, `±HH:MM`,
+/// `±HHMM`): whether it is midnight, and the zone's offset in minutes.
+fn read_time(t: &str) -> Option<(bool, i32)> {
+    let end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == ':' || c == '.'))
+        .unwrap_or(t.len());
+    let (clock, zone) = (&t[..end], &t[end..]);
+    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
+    let parts: Vec<&str> = hms.split(':').collect();
+    let num = |s: &str, max: u32| -> Option<u32> {
+        (!s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+            .filter(|n| *n <= max)
+    };
+    if !(2..=3).contains(&parts.len())
+        || parts[1].len() != 2
+        || (parts.len() == 2 && !frac.is_empty())
+    {
+        return None;
+    }
+    let h = num(parts[0], 23)?;
+    let m = num(parts[1], 59)?;
+    let sec = match parts.get(2) {
+        Some(x) if x.len() == 2 => num(x, 60)?,
+        Some(_) => return None,
+        None => 0,
+    };
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let midnight = h == 0 && m == 0 && sec == 0 && frac.bytes().all(|b| b == b'0');
+    let offset = match zone {
+        "" | "Z" => 0,
+        z if matches!(z.as_bytes()[0], b'+' | b'-') => {
+            let digits: String = z[1..].chars().filter(|c| *c != ':').collect();
+            if !(digits.len() == 2 || digits.len() == 4) || z[1..].len() > 5 {
+                return None;
+            }
+            let hh = num(&digits[..2], 14)? as i32;
+            let mm = if digits.len() == 4 {
+                num(&digits[2..], 59)? as i32
+            } else {
+                0
+            };
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            sign * (hh * 60 + mm)
+        }
+        _ => return None,
+    };
+    Some((midnight, offset))
+}
+
+/// Vietnam time's offset from UTC in minutes.
+const VIETNAM_OFFSET_MIN: i32 = 7 * 60;
+
 fn date(raw: &str, year_only: bool, out: &mut Out<'_>) -> String {
-    let v = raw.trim();
+    let whole = raw.trim();
+    let mut v = whole;
+    if let Some((date_part, time)) = split_time(whole) {
+        let Some((midnight, offset)) = read_time(time) else {
+            out.error(
+                "date.format",
+                "not a date in an accepted form (YYYY-MM-DD, YYYYMMDD, DD/MM/YYYY, YYYY)",
+            );
+            return whole.to_owned();
+        };
+        if !midnight {
+            out.error(
+                "date.has_time",
+                format!(
+                    "a date-time at {time}, not midnight: not a date exported with its time,                      so the date is not taken from it"
+                ),
+            );
+            return whole.to_owned();
+        }
+        // Midnight at an offset east of Vietnam is the evening before in Vietnam.
+        if offset > VIETNAM_OFFSET_MIN {
+            out.error(
+                "date.zone_moves_date",
+                format!(
+                    "midnight at UTC{} is the previous day in Vietnam (UTC+07:00): which date                      is meant is not certain",
+                    &time[time.find(['+', '-']).unwrap_or(0)..]
+                ),
+            );
+            return whole.to_owned();
+        }
+        if parse_date(date_part).is_none_or(|(_, m, _)| m == 0) {
+            out.error(
+                "date.format",
+                "not a date in an accepted form (YYYY-MM-DD, YYYYMMDD, DD/MM/YYYY, YYYY)",
+            );
+            return whole.to_owned();
+        }
+        v = date_part;
+    }
+    let mut findings = Vec::new();
+    let mut sub = Out {
+        field: out.field,
+        findings: &mut findings,
+    };
+    let date = calendar_date(v, year_only, &mut sub);
+    let failed = findings.iter().any(|f| f.severity == Severity::Error);
+    if v.len() != whole.len() && !failed {
+        out.repaired(
+            "date.midnight_time",
+            "a date exported as a date-time at midnight: the time removed",
+        );
+    }
+    out.findings.append(&mut findings);
+    // An invalid value is kept as written, time and all.
+    if failed {
+        whole.to_owned()
+    } else {
+        date
+    }
+}
+
+/// Checks and normalises a date written in one of the accepted forms.
+fn calendar_date(v: &str, year_only: bool, out: &mut Out<'_>) -> String {
     let Some((y, m, d)) = parse_date(v) else {
         out.error(
             "date.format",
@@ -720,7 +990,8 @@ fn nationality(raw: &str, out: &mut Out<'_>) -> String {
 }
 
 fn padded_code(raw: &str, width: usize, out: &mut Out<'_>) -> Option<String> {
-    let v = raw.trim();
+    let v = export_marks(raw, out);
+    let v = v.as_ref();
     if v.is_empty() || !v.chars().all(|c| c.is_ascii_digit()) || v.len() > width {
         out.error("unit_code.format", format!("not a {width}-digit code"));
         return None;
@@ -799,40 +1070,72 @@ const OLD_MOBILE: [(&str, &str); 21] = [
 ];
 
 fn phone(raw: &str, out: &mut Out<'_>) -> String {
-    let v = raw.trim();
+    let v = export_marks(raw, out);
+    let v = v.as_ref();
+    if is_scientific(v) {
+        scientific_error(v, out);
+        return v.to_owned();
+    }
     let digits: String = v.chars().filter(|c| c.is_ascii_digit()).collect();
     let junk = v
         .chars()
-        .any(|c| !(c.is_ascii_digit() || matches!(c, ' ' | '.' | '-' | '(' | ')' | '+')));
-    let national = if let Some(rest) = v
-        .strip_prefix('+')
-        .map(|_| digits.as_str())
-        .and_then(|d| d.strip_prefix("84"))
-    {
-        rest.to_owned()
+        .any(|c| !(c.is_ascii_digit() || matches!(c, ' ' | '.' | '-' | '(' | ')' | '+')))
+        || v.char_indices().any(|(i, c)| c == '+' && i > 0);
+    let separators = v.contains([' ', '.', '-', '(', ')']);
+    // The international prefix as `+84`, as `0084` (00 is the international call prefix
+    // dialled from Vietnam) or as a bare `84` before a full 9- or 10-digit number.
+    let (international, national) = if v.starts_with('+') {
+        match digits.strip_prefix("84") {
+            Some(rest) => (true, rest.to_owned()),
+            None => (false, String::new()),
+        }
+    } else if let Some(rest) = digits.strip_prefix("0084") {
+        out.repaired(
+            "phone.international_0084",
+            "international prefix 0084 written as +84",
+        );
+        (true, rest.to_owned())
     } else if let Some(rest) = digits.strip_prefix('0') {
-        rest.to_owned()
+        (false, rest.to_owned())
     } else if digits.len() == 11 && digits.starts_with("84") {
-        digits[2..].to_owned()
+        (true, digits[2..].to_owned())
     } else {
-        String::new()
+        (false, String::new())
+    };
+    // `+84 (0) 90…`: the trunk zero written after the country code.
+    let national = match national.strip_prefix('0') {
+        Some(rest) if international && matches!(rest.len(), 9 | 10) => {
+            out.repaired(
+                "phone.trunk_zero",
+                "trunk prefix 0 after the country code removed",
+            );
+            rest.to_owned()
+        }
+        _ => national,
     };
     let mobile = national.len() == 9 && national.starts_with(['3', '5', '7', '8', '9']);
     let landline = national.len() == 10 && national.starts_with('2');
-    if !junk && (mobile || landline) {
-        return format!("+84{national}");
+    let renumbered = (!mobile && !landline && national.len() == 10)
+        .then(|| OLD_MOBILE.iter().find(|(old, _)| national.starts_with(old)))
+        .flatten();
+    if junk || !(mobile || landline || renumbered.is_some()) {
+        out.error("phone.format", "not a Vietnamese mobile or landline number");
+        return v.to_owned();
     }
-    if !junk && national.len() == 10 {
-        if let Some((_, new)) = OLD_MOBILE.iter().find(|(old, _)| national.starts_with(old)) {
-            out.repaired(
-                "phone.old_mobile_prefix",
-                "11-digit mobile number renumbered (2018 plan)",
-            );
-            return format!("+84{new}{}", &national[3..]);
-        }
+    if separators {
+        out.repaired(
+            "phone.separators",
+            "grouping spaces, dots, dashes or brackets removed",
+        );
     }
-    out.error("phone.format", "not a Vietnamese mobile or landline number");
-    v.to_owned()
+    if let Some((_, new)) = renumbered {
+        out.repaired(
+            "phone.old_mobile_prefix",
+            "11-digit mobile number renumbered (2018 plan)",
+        );
+        return format!("+84{new}{}", &national[3..]);
+    }
+    format!("+84{national}")
 }
 
 fn email(raw: &str, out: &mut Out<'_>) -> String {
@@ -907,7 +1210,12 @@ fn identifier(
     charset: Charset,
     out: &mut Out<'_>,
 ) -> String {
-    let v = raw.trim().to_ascii_uppercase();
+    let v = export_marks(raw, out);
+    if is_scientific(&v) {
+        scientific_error(&v, out);
+        return v.into_owned();
+    }
+    let v = v.to_ascii_uppercase();
     let ok_chars = match charset {
         Charset::Digits => v.chars().all(|c| c.is_ascii_digit()),
         Charset::UpperAlnum => v
@@ -1200,8 +1508,18 @@ mod tests {
                 "00001",
                 vec![("commune_code.retired", Error)],
             ),
-            (Kind::Phone, "0912 345 678", "+84912345678", vec![]),
-            (Kind::Phone, "+84 24 3825 1234", "+842438251234", vec![]),
+            (
+                Kind::Phone,
+                "0912 345 678",
+                "+84912345678",
+                vec![("phone.separators", Repaired)],
+            ),
+            (
+                Kind::Phone,
+                "+84 24 3825 1234",
+                "+842438251234",
+                vec![("phone.separators", Repaired)],
+            ),
             (
                 Kind::Phone,
                 "01662345678",

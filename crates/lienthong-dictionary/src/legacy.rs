@@ -327,6 +327,28 @@ pub fn detectable(original: &str, encoded: &str) -> bool {
     !all_vietnamese(encoded) || plausible_words(encoded) < plausible_words(original)
 }
 
+/// For a value holding invisible characters: repairs it, deciding whether they were put into
+/// clean text (then `stripped`, the value without them, is the text) or a soft hyphen is a
+/// byte of a legacy encoding (0xAD is "ư" in TCVN3 and part of UTF-8 read as Windows-1252).
+/// Returns the repair, if any, and whether the invisible characters were simply dropped.
+pub fn repair_beside_invisible(s: &str, stripped: &str) -> (Option<(String, Legacy)>, bool) {
+    let as_bytes = repair(s);
+    let stripped_fix = repair(stripped);
+    // Clean without them: holds a letter no legacy form makes, or reads as more Vietnamese
+    // than their legacy reading does (on a tie, "L\u{ad}u" is TCVN3's "Lưu").
+    let clean_without = stripped_fix.is_none()
+        && all_vietnamese(stripped)
+        && (reads_as_unicode_vietnamese(stripped)
+            || as_bytes.as_ref().is_none_or(|(fixed, kind)| {
+                *kind != Legacy::Mojibake && plausible_words(stripped) > plausible_words(fixed)
+            }));
+    match (clean_without, as_bytes) {
+        (true, _) => (None, true),
+        (false, Some(fix)) => (Some(fix), false),
+        (false, None) => (stripped_fix, true),
+    }
+}
+
 /// Detects and repairs a value that went through a legacy encoding. Returns the repaired text
 /// and the encoding, or `None` when the value reads as ordinary Unicode Vietnamese.
 pub fn repair(s: &str) -> Option<(String, Legacy)> {

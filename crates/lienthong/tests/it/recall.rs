@@ -34,6 +34,13 @@ fn expected_rules(class: &str) -> &'static [&'static str] {
         "stale_address" => &["address.unit_mismatch"],
         "missing_mandatory" => &["mandatory.missing"],
         "other_ethnicity_ordering" => &["ethnicity.other_ordering"],
+        "text_marker" => &["id.text_marker"],
+        "fullwidth_digits" => &["id.fullwidth"],
+        "invisible_chars" => &["text.invisible_chars"],
+        "midnight_datetime" => &["date.midnight_time"],
+        "phone_0084" => &["phone.international_0084"],
+        "phone_grouped" => &["phone.separators"],
+        "scientific_notation" => &["id.scientific_notation"],
         other => panic!("unknown defect class {other}"),
     }
 }
@@ -66,6 +73,13 @@ fn check_seed(seed: u64) {
         "swapped_day_month",
         "stale_address",
         "missing_mandatory",
+        "text_marker",
+        "fullwidth_digits",
+        "invisible_chars",
+        "midnight_datetime",
+        "phone_0084",
+        "phone_grouped",
+        "scientific_notation",
     ] {
         args.extend(["--noise".into(), format!("{class}=0.03")]);
     }
@@ -168,7 +182,7 @@ fn check_seed(seed: u64) {
     }
     assert_eq!(
         classes.len(),
-        17,
+        24,
         "seed {seed}: every defect class was injected: {classes:?}"
     );
 }
