@@ -26,6 +26,9 @@ pub struct TableConfig {
     pub table: String,
     /// Dataset fields that may be used as `?field=value` filters.
     pub filters: Vec<String>,
+    /// Table column of a dataset field, where it is named otherwise (field → column); a field
+    /// not listed is read from the column of its own name.
+    pub columns: std::collections::BTreeMap<String, String>,
     pub connections_max: u32,
     /// Also serve `/changes`: the table's change feed from the `lt_changes` log that a
     /// sync pipeline with `changelog = true` keeps beside it (hop-by-hop subscriptions).
@@ -46,7 +49,12 @@ pub struct TableService {
     pub config: TableConfig,
     dialect: Dialect,
     pool: AnyPool,
+    /// Dataset fields, in dataset order.
     columns: Vec<&'static str>,
+    /// The table column read for each of `columns`, quoted and qualified with the table
+    /// name: SQLite reads an unqualified double-quoted name that matches no column as a
+    /// string literal, a qualified one that matches none is an error on every database.
+    sources: Vec<String>,
     key: &'static str,
     validator: Validator,
 }
@@ -98,6 +106,20 @@ impl TableService {
             .key
             .first()
             .ok_or(format!("dataset {} has no key", dataset.name))?;
+        for (field, column) in &config.columns {
+            if dataset.field(field).is_none() {
+                return Err(format!(
+                    "service {}: columns maps {field}, which is not a field of dataset {} (`lienthong dictionary datasets` lists them)",
+                    config.code, dataset.name
+                ));
+            }
+            if !identifier_ok(column) {
+                return Err(format!(
+                    "service {}: column name {column:?} (for {field}) must be letters, digits and _",
+                    config.code
+                ));
+            }
+        }
         let url = config.database_url.replacen("mariadb:", "mysql:", 1);
         let pool = AnyPoolOptions::new()
             .max_connections(config.connections_max.max(1))
@@ -105,17 +127,21 @@ impl TableService {
             .connect(&url)
             .await
             .map_err(|e| format!("service {}: connecting to the database: {e}", config.code))?;
-        let columns = dataset.fields.iter().map(|f| f.name).collect();
+        let columns: Vec<&'static str> = dataset.fields.iter().map(|f| f.name).collect();
         let validator = Validator::new(dataset, Options::default());
-        let service = TableService {
+        let mut service = TableService {
             config,
             dialect,
             pool,
             columns,
+            sources: Vec::new(),
             key,
             validator,
         };
-        // Fail at start, not at the first call, when the table or a column is missing.
+        service.sources = service.columns.iter().map(|f| service.column(f)).collect();
+        // Fail at start, not at the first call, when the table or a column is missing: a
+        // node never publishes a value its table does not hold.
+        service.check_columns().await?;
         service
             .fetch(&format!("{} WHERE 1 = 0", service.select()), &[])
             .await
@@ -187,6 +213,87 @@ impl TableService {
             .collect()
     }
 
+    /// The table column name of a dataset field.
+    fn column_name<'a>(&'a self, field: &'a str) -> &'a str {
+        self.config
+            .columns
+            .get(field)
+            .map(String::as_str)
+            .unwrap_or(field)
+    }
+
+    /// The quoted, table-qualified column of a dataset field.
+    fn column(&self, field: &str) -> String {
+        format!(
+            "{}.{}",
+            self.quote(&self.config.table),
+            self.quote(self.column_name(field))
+        )
+    }
+
+    /// Refuses a table that lacks a column of the dataset, naming every missing one.
+    async fn check_columns(&self) -> Result<(), String> {
+        let code = &self.config.code;
+        let table = &self.config.table;
+        let sql = match self.dialect {
+            Dialect::Sqlite => "SELECT name FROM pragma_table_info(?)",
+            Dialect::Postgres => {
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_name = $1 AND table_schema = ANY (current_schemas(false))"
+            }
+            Dialect::MySql => {
+                "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
+                 WHERE table_name = ? AND table_schema = DATABASE()"
+            }
+        };
+        let rows = sqlx::query(sql)
+            .bind(table.clone())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| format!("service {code}: reading the columns of table {table}: {e}"))?;
+        let have: Vec<String> = rows
+            .iter()
+            .filter_map(|r| {
+                r.try_get::<String, _>(0).ok().or_else(|| {
+                    r.try_get::<Vec<u8>, _>(0)
+                        .ok()
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                })
+            })
+            .collect();
+        if have.is_empty() {
+            return Err(format!(
+                "service {code}: table {table} not found (or it has no columns)"
+            ));
+        }
+        // PostgreSQL compares quoted names exactly; MariaDB and SQLite ignore case.
+        let found = |c: &str| {
+            have.iter().any(|h| match self.dialect {
+                Dialect::Postgres => h == c,
+                _ => h.eq_ignore_ascii_case(c),
+            })
+        };
+        let missing: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|f| !found(self.column_name(f)))
+            .map(|f| match self.column_name(f) {
+                c if c == *f => f.to_string(),
+                c => format!("{c} (for {f})"),
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "service {code}: table {table} has no column {} of dataset {}: a published \
+                 table needs a column per dataset field (`lienthong dictionary datasets` lists \
+                 them), or `columns` mapping fields to the table's own column names",
+                missing.join(", "),
+                self.config.dataset.name
+            ));
+        }
+        Ok(())
+    }
+
     fn quote(&self, ident: &str) -> String {
         match self.dialect {
             Dialect::MySql => format!("`{ident}`"),
@@ -208,9 +315,9 @@ impl TableService {
             "TEXT"
         };
         let cols: Vec<String> = self
-            .columns
+            .sources
             .iter()
-            .map(|c| format!("CAST({} AS {cast})", self.quote(c)))
+            .map(|c| format!("CAST({c} AS {cast})"))
             .collect();
         format!(
             "SELECT {} FROM {}",
@@ -249,7 +356,7 @@ impl TableService {
         let sql = format!(
             "{} WHERE {} = {}",
             self.select(),
-            self.quote(self.key),
+            self.column(self.key),
             self.placeholder(1)
         );
         let mut rows = self
@@ -287,7 +394,7 @@ impl TableService {
             binds.push(value.clone());
             clauses.push(format!(
                 "{} = {}",
-                self.quote(field),
+                self.column(field),
                 self.placeholder(binds.len())
             ));
         }
@@ -295,7 +402,7 @@ impl TableService {
             binds.push(c.to_owned());
             clauses.push(format!(
                 "{} > {}",
-                self.quote(self.key),
+                self.column(self.key),
                 self.placeholder(binds.len())
             ));
         }
@@ -304,7 +411,7 @@ impl TableService {
             "{} WHERE {} ORDER BY {} LIMIT {}",
             self.select(),
             clauses.join(" AND "),
-            self.quote(self.key),
+            self.column(self.key),
             limit + 1
         );
         let mut rows = self

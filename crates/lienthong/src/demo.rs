@@ -505,6 +505,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                 database_url: db(&slug(a.id)),
                 table: code.into(),
                 filters: vec!["province_code".into()],
+                columns: Default::default(),
                 connections_max: 4,
                 changes: false,
             })
@@ -515,6 +516,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                 database_url: db(HOP.province_db),
                 table: catalog::CIVIL_STATUS_EVENT.name.into(),
                 filters: vec!["province_code".into()],
+                columns: Default::default(),
                 connections_max: 4,
                 changes: true,
             }))

@@ -398,6 +398,9 @@ struct TableFile {
     table: String,
     #[serde(default)]
     filters: Vec<String>,
+    /// Table column per dataset field where the table names it otherwise.
+    #[serde(default)]
+    columns: std::collections::BTreeMap<String, String>,
     #[serde(default = "d_conns")]
     connections_max: u32,
     /// Also serve `/changes` from the `lt_changes` log beside the table.
@@ -448,6 +451,7 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
             database_url: t.database_url,
             table: t.table,
             filters: t.filters,
+            columns: t.columns,
             connections_max: t.connections_max,
             changes: t.changes,
         });

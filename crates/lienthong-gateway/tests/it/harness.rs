@@ -214,6 +214,7 @@ pub fn table(code: &str, url: &str) -> TableConfig {
         database_url: url.into(),
         table: "citizen".into(),
         filters: vec!["province_code".into()],
+        columns: Default::default(),
         connections_max: 4,
         changes: false,
     }
