@@ -30,9 +30,9 @@ trap cleanup EXIT
 # Keys: one CA for both chains; nginx uses the node certificates too.
 cd "$WORK"
 "$L" keys ca --name BENCH --out ca >/dev/null
-REGKEY=$("$L" keys member --out registry | cut -d'"' -f2)
-PKEY=$("$L" keys member --out provider | cut -d'"' -f2)
-CKEY=$("$L" keys member --out consumer | cut -d'"' -f2)
+"$L" keys member --out registry >/dev/null; REGKEY=$(cat registry/public.key)
+"$L" keys member --out provider >/dev/null; PKEY=$(cat provider/public.key)
+"$L" keys member --out consumer >/dev/null; CKEY=$(cat consumer/public.key)
 PFP=$("$L" keys node --ca-dir ca --member VN/GOV/BCA/DANCU --host 127.0.0.1 --host localhost --out provider | cut -d'"' -f2)
 CFP=$("$L" keys node --ca-dir ca --member VN/GOV/BHXH/SI --host 127.0.0.1 --host localhost --out consumer | cut -d'"' -f2)
 

@@ -119,8 +119,33 @@ pub fn vietnam_date(unix_s: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// The date and time in Vietnam at a Unix time, `YYYY-MM-DD HH:MM:SS +07:00`.
+pub fn vietnam_time(unix_s: i64) -> String {
+    let s = (unix_s + VIETNAM_UTC_OFFSET_S).rem_euclid(86_400);
+    format!(
+        "{} {:02}:{:02}:{:02} +07:00",
+        vietnam_date(unix_s),
+        s / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn vietnam_times() {
+        assert_eq!(super::vietnam_time(0), "1970-01-01 07:00:00 +07:00");
+        assert_eq!(
+            super::vietnam_time(1_795_453_199),
+            "2026-11-23 23:59:59 +07:00"
+        );
+        assert_eq!(
+            super::vietnam_time(1_795_453_200),
+            "2026-11-24 00:00:00 +07:00"
+        );
+    }
+
     #[test]
     fn vietnam_dates() {
         assert_eq!(super::vietnam_date(0), "1970-01-01");

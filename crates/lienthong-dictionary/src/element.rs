@@ -267,6 +267,19 @@ pub fn is_invisible(c: char) -> bool {
         | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
+/// Whether `s` holds a byte that starts (or is) a whitespace character other than the
+/// space, or an invisible one (`is_invisible`): ASCII controls 09–0D, the lead bytes C2, CD,
+/// D8, E2, E3, EF, F0, F3, or E1 before 85, 9A, 9E, A0. Vietnamese letters (C3–C6, E1 BA/BB,
+/// combining marks CC) are none of them, so clean text is cleared in one byte pass.
+fn rare_bytes(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.iter().enumerate().any(|(i, &x)| match x {
+        0x09..=0x0D | 0xC2 | 0xCD | 0xD8 | 0xE2 | 0xE3 | 0xEF | 0xF0 | 0xF3 => true,
+        0xE1 => matches!(b.get(i + 1), Some(0x85 | 0x9A | 0x9E | 0xA0)),
+        _ => false,
+    })
+}
+
 /// `s` without invisible characters, or `None` when it has none.
 fn without_invisible(s: &str) -> Option<String> {
     without_invisible_but(s, '\0')
@@ -368,13 +381,14 @@ pub fn clean_text<'a>(raw: &'a str, out: &mut Out<'_>) -> Cow<'a, str> {
             s = Cow::Owned(n);
         }
     }
+    // One byte pass says whether the slower character scans below can find anything.
+    let odd = rare_bytes(&s);
     if !s.is_ascii() {
-        // Legacy repair first: a Windows-1252 reading of UTF-8 holds soft hyphens (byte
-        // 0xAD) that belong to the text being repaired.
         // Invisible characters make clean text look like a legacy encoding, and a soft
         // hyphen may be a byte of one: `repair_beside_invisible` tells which.
         let mut invisible = false;
-        let legacy_fix = match without_invisible(&s) {
+        let stripped = if odd { without_invisible(&s) } else { None };
+        let legacy_fix = match stripped {
             None => legacy::repair(&s),
             Some(v) => {
                 let (fix, dropped) = legacy::repair_beside_invisible(&s, &v);
@@ -407,10 +421,11 @@ pub fn clean_text<'a>(raw: &'a str, out: &mut Out<'_>) -> Cow<'a, str> {
             );
         }
     }
+    let odd = odd || matches!(s, Cow::Owned(_)) && rare_bytes(&s);
     if s.starts_with(char::is_whitespace)
         || s.ends_with(char::is_whitespace)
         || s.contains("  ")
-        || s.contains(|c: char| c.is_whitespace() && c != ' ')
+        || (odd && s.contains(|c: char| c.is_whitespace() && c != ' '))
     {
         out.repaired("text.whitespace", "whitespace trimmed and collapsed");
         s = Cow::Owned(s.split_whitespace().collect::<Vec<_>>().join(" "));
@@ -1594,6 +1609,22 @@ mod tests {
                 let _ = check(&el.kind, &FieldOpts::default(), &s, &mut out);
             }
         }
+    }
+
+    #[test]
+    fn rare_bytes_catch_every_odd_character() {
+        // Every character the byte pass must not miss: all of `is_invisible`'s and every
+        // whitespace other than the space.
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
+            if is_invisible(c) || (c.is_whitespace() && c != ' ') {
+                let s = format!("Nguyễn{c}Văn");
+                assert!(rare_bytes(&s), "U+{:04X}", c as u32);
+            }
+        }
+        assert!(!rare_bytes(
+            "Nguyễn Thị Hồng Nhung, Phường Ba Đình, Thành phố Hà Nội"
+        ));
+        assert!(!rare_bytes("Nguye\u{303}\u{302}n"));
     }
 
     #[test]

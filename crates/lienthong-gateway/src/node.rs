@@ -545,7 +545,8 @@ async fn healthz(State(node): State<Arc<Inner>>) -> Response {
             StatusCode::OK,
             format!(
                 "ok: registry snapshot v{} valid until {}\n",
-                s.version, s.expires_at
+                s.version,
+                lienthong_core::vietnam_time(i64::try_from(s.expires_at).unwrap_or(i64::MAX))
             ),
         )
             .into_response(),
@@ -1042,18 +1043,17 @@ async fn provider(
         );
         r.headers_mut()
             .insert(xroad::ERROR, HeaderValue::from_static(code));
+        r.headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
         return r;
     }
     let mut r = signed_answer_response(signed_answer, request_hash, body);
-    match error_code {
-        Some(code) => {
-            r.headers_mut()
-                .insert(xroad::ERROR, HeaderValue::from_static(code));
-        }
-        None => {
-            r.headers_mut()
-                .insert("content-type", HeaderValue::from_static("application/json"));
-        }
+    // Answers and errors alike are JSON.
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    if let Some(code) = error_code {
+        r.headers_mut()
+            .insert(xroad::ERROR, HeaderValue::from_static(code));
     }
     r
 }

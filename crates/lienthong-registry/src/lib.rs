@@ -51,7 +51,9 @@ pub struct Agreement {
     pub consumer: String,
     pub service: String,
     /// Field names the consumer may receive; `*` = every non-sensitive field. Sensitive fields
-    /// (dictionary class `sensitive_personal`) are returned only when named here.
+    /// (dictionary class `sensitive_personal`) are returned only when named here. Written
+    /// as a list, or `"*"` alone.
+    #[serde(deserialize_with = "field_list")]
     pub fields: Vec<String>,
     /// Purposes (codes) the consumer may state.
     pub purposes: Vec<String>,
@@ -59,6 +61,23 @@ pub struct Agreement {
     /// ISO dates, inclusive.
     pub valid_from: String,
     pub valid_to: String,
+}
+
+/// An agreement's fields: a list of names, or the string `"*"` (every non-sensitive field).
+fn field_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Fields {
+        One(String),
+        Many(Vec<String>),
+    }
+    match Fields::deserialize(d) {
+        Ok(Fields::Many(list)) => Ok(list),
+        Ok(Fields::One(s)) if s == "*" => Ok(vec![s]),
+        _ => Err(serde::de::Error::custom(
+            "fields must be a list of field names, or \"*\" for every non-sensitive field",
+        )),
+    }
 }
 
 /// Everything the registry publishes.
@@ -274,6 +293,24 @@ mod tests {
             "#,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn fields_as_a_list_or_a_star() {
+        let text = toml::to_string(&registry()).unwrap();
+        let star = text.replace(
+            r#"fields = ["personal_id", "full_name"]"#,
+            r#"fields = "*""#,
+        );
+        assert_ne!(star, text);
+        let r: Registry = toml::from_str(&star).unwrap();
+        assert_eq!(r.agreements[0].fields, vec!["*".to_owned()]);
+        let bad = text.replace(
+            r#"fields = ["personal_id", "full_name"]"#,
+            r#"fields = "personal_id""#,
+        );
+        let err = toml::from_str::<Registry>(&bad).unwrap_err().to_string();
+        assert!(err.contains("list of field names"), "{err}");
     }
 
     #[test]

@@ -49,10 +49,18 @@ pub struct Status {
 }
 
 impl Status {
-    /// Delay between the source commit and the replica commit of the last change, ms.
+    /// Delay between the source commit and the replica commit of the last change, ms, while
+    /// the source holds changes not yet applied; 0 once caught up.
     pub fn lag_ms(&self) -> Option<i64> {
-        (self.state.committed_at_ms > 0)
-            .then(|| (self.state.applied_at_ms - self.state.committed_at_ms).max(0))
+        if self.state.committed_at_ms <= 0 {
+            return None;
+        }
+        // Caught up: nothing is waiting. (The newest row a poll or a snapshot read may be
+        // months old; its age is not a lag.)
+        if self.state.backlog == 0 {
+            return Some(0);
+        }
+        Some((self.state.applied_at_ms - self.state.committed_at_ms).max(0))
     }
 }
 
@@ -743,5 +751,35 @@ impl Pipeline {
                 tracing::warn!(pipeline = %self.config.name, error = %e, "lease not released; it expires by itself");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_is_shown_only_while_changes_wait() {
+        let status = |backlog: i64| Status {
+            name: "p".into(),
+            source: "poll",
+            state: State {
+                committed_at_ms: 1_000,
+                applied_at_ms: 34_254_492_000,
+                backlog,
+                ..State::default()
+            },
+            quarantined_open: 0,
+        };
+        // Caught up: a months-old newest row is not a lag.
+        assert_eq!(status(0).lag_ms(), Some(0));
+        assert_eq!(status(12).lag_ms(), Some(34_254_491_000));
+        // Backlog unknown: the measured delay.
+        assert_eq!(status(-1).lag_ms(), Some(34_254_491_000));
+        let never = Status {
+            state: State::default(),
+            ..status(0)
+        };
+        assert_eq!(never.lag_ms(), None);
     }
 }

@@ -371,7 +371,13 @@ async fn page_overview(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(a["consumer"].as_str().unwrap_or("")),
             esc(a["service"].as_str().unwrap_or("")),
-            esc(&a["purposes"].to_string())
+            esc(&a["purposes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", "))
         ));
     }
     b.push_str("</table><p><a href=\"/api/overview\">JSON</a></p>");

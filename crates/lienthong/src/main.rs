@@ -139,8 +139,13 @@ enum RegistryCommand {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Print a new admin token and the `admin_token_sha256` line for registry.toml.
-    Token,
+    /// Make a new admin token: written to --out (readable by its owner only) or printed,
+    /// with the `admin_token_sha256` line for registry.toml.
+    Token {
+        /// File to write the token to, e.g. admin.token (for `registry apply --token-file`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Replace the registry content (a TOML file with instance, members, services,
     /// agreements, revoked) through the authenticated admin API; it becomes the next version.
     Apply {
@@ -207,11 +212,26 @@ fn main() -> ExitCode {
         .try_init();
     match run(cli) {
         Ok(code) => code,
+        // `lienthong dictionary export | head`: the reader left; nothing went wrong here.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// Whether an error is a write to a pipe whose reader has closed.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                c.downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            })
+            == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -272,7 +292,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Log { command } => runtime()?.block_on(roles::log(command)),
         Command::Registry { command } => match command {
             RegistryCommand::Run { config } => runtime()?.block_on(roles::registry_run(&config)),
-            RegistryCommand::Token => roles::registry_token(),
+            RegistryCommand::Token { out } => roles::registry_token(out.as_deref()),
             RegistryCommand::Apply {
                 url,
                 token_file,

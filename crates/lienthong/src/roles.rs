@@ -126,7 +126,17 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
         KeysCommand::Member { out } => {
             let key = SigningKey::generate();
             write_new(&out.join("signing.key"), &key.to_pem()?)?;
-            println!("signing_key = \"{}\"", key.public_b64());
+            write_new(&out.join("public.key"), &format!("{}\n", key.public_b64()))?;
+            // The registry's member entry names the public key `signing_key`; the node's
+            // own `signing_key` setting is the path of the secret one.
+            println!(
+                "public key (also in {}/public.key), for the registry's member entry:\n\
+                 signing_key = \"{}\"\n\
+                 secret key: {} (the node's signing_key setting; it never leaves the agency)",
+                out.display(),
+                key.public_b64(),
+                out.join("signing.key").display()
+            );
         }
         KeysCommand::Request { member, hosts, out } => {
             MemberId::parse(&member)?;
@@ -267,11 +277,20 @@ pub async fn registry_run(config: &Path) -> Result<ExitCode> {
 }
 
 /// `lienthong registry token`: a new random admin token and the line for registry.toml.
-pub fn registry_token() -> Result<ExitCode> {
+pub fn registry_token(out: Option<&Path>) -> Result<ExitCode> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    println!("token (give to the operators, keep secret): {token}");
+    match out {
+        Some(path) => {
+            write_new(path, &format!("{token}\n"))?;
+            println!(
+                "token written to {} (give to the operators, keep secret)",
+                path.display()
+            );
+        }
+        None => println!("token (give to the operators, keep secret): {token}"),
+    }
     println!(
         "admin_token_sha256 = \"{}\"",
         lienthong_trust::sha256_hex(token.as_bytes())
@@ -611,6 +630,15 @@ pub async fn log(command: LogCommand) -> Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) if e.starts_with("no message log") => bail!(e),
+                // A signature that fails is a wrong key as often as an altered log: say so.
+                Err(e) if e.contains("signature does not verify with the given") => {
+                    println!(
+                        "does not verify with this key: {e}; check that --key is the member's \
+                         public key as the registry lists it (its public.key) — with that key, \
+                         the log was altered"
+                    );
+                    Ok(ExitCode::from(1))
+                }
                 Err(e) => {
                     println!("TAMPERED: {e}");
                     Ok(ExitCode::from(1))

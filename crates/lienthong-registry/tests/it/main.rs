@@ -82,6 +82,8 @@ async fn store_contract_sqlite() {
 
 #[tokio::test]
 async fn store_contract_postgres() {
+    // This test's own precondition (it ran only after another test had installed them).
+    sqlx::any::install_default_drivers();
     let url = match std::env::var("LIENTHONG_TEST_POSTGRES_URL") {
         Ok(u) if !u.is_empty() => u,
         _ if std::env::var("CI").as_deref() == Ok("true") => {
@@ -90,7 +92,7 @@ async fn store_contract_postgres() {
         _ => return eprintln!("skipping: LIENTHONG_TEST_POSTGRES_URL is not set"),
     };
     // A schema of its own so parallel runs do not share the table.
-    let schema = format!("reg_{}", std::process::id());
+    let schema = format!("reg_{}", uuid::Uuid::new_v4().simple());
     let admin = sqlx::AnyPool::connect(&url).await.unwrap();
     sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         .execute(&admin)

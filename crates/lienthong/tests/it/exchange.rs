@@ -423,6 +423,24 @@ filters = ["province_code"]
         ],
     );
     assert!(verified.starts_with("intact: 3 entries"), "{verified}");
+    // Another member's key: the log is not called tampered, the key is questioned.
+    let wrong = crate::lienthong(
+        &[
+            "log",
+            "verify",
+            "--db",
+            "VN_GOV_BCA_DANCU.messages.db",
+            "--key",
+            &bhxh_key,
+        ],
+        d,
+    );
+    let wrong_out = String::from_utf8_lossy(&wrong.stdout);
+    assert_eq!(wrong.status.code(), Some(1), "{wrong_out}");
+    assert!(
+        wrong_out.starts_with("does not verify with this key"),
+        "{wrong_out}"
+    );
     run(
         d,
         &[
