@@ -131,6 +131,18 @@ ensure_chromium() {
   apt_install chromium || service_failed "chromium could not be installed"
 }
 
+ensure_tools() {
+  # The join guide's test runs its commands as written: bash, curl, sqlite3 and psql.
+  local missing=()
+  command -v sqlite3 >/dev/null || missing+=(sqlite3)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v psql >/dev/null || missing+=(postgresql-client)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]} for the join guide's test"
+  apt_install "${missing[@]}" || service_failed "${missing[*]} could not be installed"
+}
+
+ensure_tools
 ensure_postgres
 ensure_postgres_logical
 ensure_fault_cluster

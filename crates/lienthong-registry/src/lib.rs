@@ -96,6 +96,26 @@ pub struct Registry {
     pub revoked: Vec<String>,
 }
 
+/// Entries added to the registry content, each replacing the entry with its key (a member or
+/// a service by id, an agreement by consumer and service): what `keys sign` writes for a new
+/// member (`member.toml`) and `registry apply --add` sends.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Additions {
+    #[serde(default)]
+    pub members: Vec<Member>,
+    #[serde(default)]
+    pub services: Vec<Service>,
+    #[serde(default)]
+    pub agreements: Vec<Agreement>,
+}
+
+impl Additions {
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.services.is_empty() && self.agreements.is_empty()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("registry content: {0}")]
@@ -113,6 +133,27 @@ pub enum RegistryError {
 }
 
 impl Registry {
+    /// Adds entries, each replacing the one with its key, in place of order kept.
+    pub fn add(&mut self, additions: Additions) {
+        fn put<T>(list: &mut Vec<T>, item: T, same: impl Fn(&T, &T) -> bool) {
+            match list.iter_mut().find(|x| same(x, &item)) {
+                Some(slot) => *slot = item,
+                None => list.push(item),
+            }
+        }
+        for m in additions.members {
+            put(&mut self.members, m, |a, b| a.id == b.id);
+        }
+        for s in additions.services {
+            put(&mut self.services, s, |a, b| a.id == b.id);
+        }
+        for a in additions.agreements {
+            put(&mut self.agreements, a, |x, y| {
+                x.consumer == y.consumer && x.service == y.service
+            });
+        }
+    }
+
     /// Checks identifiers and references; every error names the entry.
     pub fn validate(&self) -> Result<(), RegistryError> {
         let bad = |m: String| Err(RegistryError::Invalid(m));
@@ -293,6 +334,31 @@ mod tests {
             "#,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn additions_replace_by_key_and_append_the_rest() {
+        let mut r = registry();
+        let mut bhxh = r.members[1].clone();
+        bhxh.address = Some("127.0.0.1:9".into());
+        let mut new = bhxh.clone();
+        new.id = "VN/GOV/BYT/BHYT".into();
+        let mut agreement = r.agreements[0].clone();
+        agreement.purposes = vec!["audit".into()];
+        r.add(Additions {
+            members: vec![bhxh.clone(), new.clone()],
+            services: vec![],
+            agreements: vec![agreement.clone()],
+        });
+        assert_eq!(r.members.len(), 3);
+        assert_eq!(r.members[1], bhxh, "replaced in place");
+        assert_eq!(r.members[2], new, "appended");
+        assert_eq!(
+            r.agreements,
+            vec![agreement],
+            "one agreement per consumer and service"
+        );
+        assert!(r.validate().is_ok());
     }
 
     #[test]

@@ -85,9 +85,10 @@ pub async fn app(config: Config) -> Result<Router, RegistryError> {
         writer: Mutex::new(()),
     });
     Ok(Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(|| async { "ok\n" }))
         .route("/snapshot", get(get_snapshot))
         .route("/admin/registry", get(admin_get).put(admin_put))
+        .route("/admin/registry/additions", post(admin_add))
         .route(
             "/admin/agreements",
             post(admin_agreement).delete(admin_agreement_delete),
@@ -211,6 +212,27 @@ async fn admin_put(
         .map_err(|e| AdminError::Invalid(format!("registry content: {e}")))?;
     change(&state, |r| {
         *r = registry;
+        Ok(())
+    })
+    .await
+}
+
+/// Adds members, services and agreements (each replacing the entry with its key).
+async fn admin_add(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, AdminError> {
+    authorise(&state, &headers)?;
+    let additions: crate::Additions = serde_json::from_slice(&body)
+        .map_err(|e| AdminError::Invalid(format!("additions: {e}")))?;
+    if additions.is_empty() {
+        return Err(AdminError::Invalid(
+            "additions: no members, services or agreements".into(),
+        ));
+    }
+    change(&state, |r| {
+        r.add(additions);
         Ok(())
     })
     .await

@@ -91,6 +91,11 @@ fn verifying_key(public_b64: &str) -> Result<ed25519_dalek::VerifyingKey, TrustE
     Ok(key)
 }
 
+/// Checks that a base64 string is an Ed25519 public key.
+pub fn check_public_key(public_b64: &str) -> Result<(), TrustError> {
+    verifying_key(public_b64).map(|_| ())
+}
+
 /// Verifies a detached base64 signature with a base64 public key.
 pub fn verify(public_b64: &str, message: &[u8], signature_b64: &str) -> Result<(), TrustError> {
     let key = verifying_key(public_b64)?;

@@ -146,8 +146,10 @@ enum RegistryCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Replace the registry content (a TOML file with instance, members, services,
-    /// agreements, revoked) through the authenticated admin API; it becomes the next version.
+    /// Change the registry content through the authenticated admin API; the change becomes
+    /// the next version. `--file`: replace the whole content (instance, members, services,
+    /// agreements, revoked). `--add`: add members, services and agreements, each replacing
+    /// the entry with its id (a member.toml from `keys sign`, or any such TOML).
     Apply {
         /// The registry's base URL, e.g. http://127.0.0.1:7000
         #[arg(long)]
@@ -155,8 +157,11 @@ enum RegistryCommand {
         /// File holding the admin token.
         #[arg(long)]
         token_file: PathBuf,
+        #[arg(long, required_unless_present = "add", conflicts_with = "add")]
+        file: Option<PathBuf>,
+        /// Repeatable; all files go in one version.
         #[arg(long)]
-        file: PathBuf,
+        add: Vec<PathBuf>,
     },
 }
 
@@ -297,7 +302,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 url,
                 token_file,
                 file,
-            } => runtime()?.block_on(roles::registry_apply(&url, &token_file, &file)),
+                add,
+            } => runtime()?.block_on(roles::registry_apply(
+                &url,
+                &token_file,
+                file.as_deref(),
+                &add,
+            )),
         },
         Command::Node {
             command: RunCommand::Run { config },

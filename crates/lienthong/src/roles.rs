@@ -12,7 +12,7 @@ use lienthong_gateway::backend::TableConfig;
 use lienthong_gateway::node::{self, NodeConfig};
 use lienthong_registry::Registry;
 use lienthong_trust::{Ca, SigningKey};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(clap::Subcommand)]
 pub enum KeysCommand {
@@ -24,35 +24,51 @@ pub enum KeysCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Create a member's Ed25519 signing key (signing.key) and print its public key.
+    /// Create a member's Ed25519 signing key (signing.key, secret) and its public key
+    /// (public.key, for the registry).
     Member {
         #[arg(long)]
         out: PathBuf,
     },
-    /// At the agency: create the node's TLS key (node.key, stays here) and a certificate
-    /// request (node.csr) to send to the registry operator.
+    /// At the agency: create the node's TLS key (node.key, stays here), a certificate
+    /// request (node.csr) and the joining request to send to the registry operator
+    /// (request.toml: member id, name, node address, public key from public.key, the CSR).
     Request {
         /// The member subsystem the node acts for, e.g. VN/GOV/BHXH/SI.
         #[arg(long)]
         member: String,
+        /// The agency's name as the registry lists it (default: the member id).
+        #[arg(long)]
+        name: Option<String>,
         /// Host names or IP addresses the node is reached at (repeatable).
         #[arg(long = "host", default_value = "127.0.0.1")]
         hosts: Vec<String>,
+        /// Where other nodes reach this node's peer face (host:port), if it provides services.
+        #[arg(long)]
+        address: Option<String>,
+        /// Directory of the member's keys (`keys member --out`); node.key, node.csr and
+        /// request.toml are written here too.
         #[arg(long)]
         out: PathBuf,
     },
-    /// At the registry: sign a node's certificate request (node.crt) and print the
-    /// fingerprint for the registry entry.
+    /// At the registry: sign a joining request (`--request request.toml`: writes node.crt,
+    /// ca.crt and member.toml, the registry entry for `registry apply --add`), or a bare
+    /// certificate request (`--member` and `--csr`: writes the certificate to --out and
+    /// prints its fingerprint).
     Sign {
         /// Directory with ca.crt and ca.key.
         #[arg(long)]
         ca_dir: PathBuf,
+        /// A joining request from `keys request`.
+        #[arg(long, conflicts_with_all = ["member", "csr"])]
+        request: Option<PathBuf>,
         /// The member the request must be for.
-        #[arg(long)]
-        member: String,
-        #[arg(long)]
-        csr: PathBuf,
-        /// Where to write the certificate.
+        #[arg(long, requires = "csr")]
+        member: Option<String>,
+        #[arg(long, requires = "member")]
+        csr: Option<PathBuf>,
+        /// With --request: the directory for node.crt, ca.crt and member.toml; with --csr:
+        /// the certificate file.
         #[arg(long)]
         out: PathBuf,
     },
@@ -99,6 +115,20 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
+/// A member's joining request (`request.toml`): what the registry needs to list it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JoinRequest {
+    id: String,
+    name: String,
+    /// The member's public key (base64), its registry entry's `signing_key`.
+    signing_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    address: Option<String>,
+    /// The node's certificate request (PEM).
+    csr: String,
+}
+
 /// The registry CA from its directory (ca.crt, ca.key, and ca.name, which issuance needs to
 /// rebuild the issuer).
 fn load_ca(dir: &Path) -> Result<Ca> {
@@ -138,31 +168,123 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
                 out.join("signing.key").display()
             );
         }
-        KeysCommand::Request { member, hosts, out } => {
-            MemberId::parse(&member)?;
+        KeysCommand::Request {
+            member,
+            name,
+            hosts,
+            address,
+            out,
+        } => {
+            let id = MemberId::parse(&member)?;
+            if id.subsystem.is_none() {
+                bail!("--member {member}: a node acts for a subsystem (INSTANCE/CLASS/MEMBER/SUBSYSTEM)");
+            }
+            if let Some(a) = &address {
+                a.rsplit_once(':')
+                    .and_then(|(h, p)| (!h.is_empty()).then_some(p))
+                    .and_then(|p| p.parse::<u16>().ok())
+                    .with_context(|| format!("--address {a}: expected host:port"))?;
+            }
+            let public_path = out.join("public.key");
+            let public = read(&public_path)
+                .with_context(|| {
+                    format!(
+                        "the member's public key: run `lienthong keys member --out {}` first",
+                        out.display()
+                    )
+                })?
+                .trim()
+                .to_owned();
+            SigningKey::from_pem(&read(&out.join("signing.key"))?)
+                .ok()
+                .filter(|k| k.public_b64() == public)
+                .with_context(|| {
+                    format!(
+                        "{} does not match {}/signing.key",
+                        public_path.display(),
+                        out.display()
+                    )
+                })?;
             let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
             let (csr, key) = lienthong_trust::node_request(&member, &hosts)?;
+            let request = JoinRequest {
+                id: member.clone(),
+                name: name.unwrap_or_else(|| member.clone()),
+                signing_key: public,
+                address,
+                csr: csr.clone(),
+            };
             write_new(&out.join("node.key"), &key)?;
             write_new(&out.join("node.csr"), &csr)?;
+            write_new(
+                &out.join("request.toml"),
+                &format!(
+                    "# Joining request of {member}: send this file to the registry operator \
+                     (node.key and signing.key stay here).\n{}",
+                    toml::to_string(&request)?
+                ),
+            )?;
             println!(
-                "send {}/node.csr to the registry operator; keep node.key here",
+                "send {}/request.toml to the registry operator; keep node.key and signing.key here",
                 out.display()
             );
         }
         KeysCommand::Sign {
             ca_dir,
+            request,
             member,
             csr,
             out,
         } => {
-            MemberId::parse(&member)?;
             let ca = load_ca(&ca_dir)?;
-            let cert = ca.sign_request(&read(&csr)?, &member)?;
-            write_new(&out, &cert)?;
-            println!(
-                "cert_fingerprint = \"{}\"",
-                lienthong_trust::cert_fingerprint(&cert)?
-            );
+            match (request, member, csr) {
+                (Some(request), _, _) => {
+                    let r: JoinRequest = parse_toml(&request)?;
+                    MemberId::parse(&r.id).with_context(|| request.display().to_string())?;
+                    lienthong_trust::check_public_key(&r.signing_key).with_context(|| {
+                        format!("{}: signing_key is not a public key", request.display())
+                    })?;
+                    let cert = ca.sign_request(&r.csr, &r.id)?;
+                    let fingerprint = lienthong_trust::cert_fingerprint(&cert)?;
+                    let entry = lienthong_registry::Additions {
+                        members: vec![lienthong_registry::Member {
+                            id: r.id.clone(),
+                            name: r.name,
+                            signing_key: r.signing_key,
+                            address: r.address,
+                            cert_fingerprint: fingerprint.clone(),
+                        }],
+                        ..Default::default()
+                    };
+                    write_new(&out.join("node.crt"), &cert)?;
+                    if !out.join("ca.crt").exists() {
+                        write_new(&out.join("ca.crt"), &ca.cert_pem)?;
+                    }
+                    write_new(
+                        &out.join("member.toml"),
+                        &format!(
+                            "# Registry entry of {}: lienthong registry apply --add this file\n{}",
+                            r.id,
+                            toml::to_string(&entry)?
+                        ),
+                    )?;
+                    println!(
+                        "{0}/node.crt and {0}/ca.crt go back to the agency; add {0}/member.toml \
+                         to the registry (registry apply --add); cert_fingerprint = \"{fingerprint}\"",
+                        out.display()
+                    );
+                }
+                (None, Some(member), Some(csr)) => {
+                    MemberId::parse(&member)?;
+                    let cert = ca.sign_request(&read(&csr)?, &member)?;
+                    write_new(&out, &cert)?;
+                    println!(
+                        "cert_fingerprint = \"{}\"",
+                        lienthong_trust::cert_fingerprint(&cert)?
+                    );
+                }
+                _ => bail!("keys sign needs --request FILE, or --member and --csr"),
+            }
         }
         KeysCommand::Node {
             ca_dir,
@@ -202,6 +324,9 @@ struct RegistryFile {
     /// SHA-256 of the admin bearer token (`lienthong registry token`); absent: no admin API.
     #[serde(default)]
     admin_token_sha256: Option<String>,
+    /// Or the file holding the admin token itself (`lienthong registry token --out`).
+    #[serde(default)]
+    admin_token_file: Option<PathBuf>,
     #[serde(default = "default_validity")]
     snapshot_validity_s: u64,
     /// Content stored on first start, when the store is empty.
@@ -242,6 +367,26 @@ pub async fn registry_run(config: &Path) -> Result<ExitCode> {
             bail!("config {}: admin_token_sha256 must be 64 hex digits (from `lienthong registry token`)", config.display());
         }
     }
+    let admin_token_sha256 = match (file.admin_token_sha256, &file.admin_token_file) {
+        (Some(_), Some(_)) => bail!(
+            "config {}: admin_token_sha256 and admin_token_file: give one",
+            config.display()
+        ),
+        (Some(h), None) => Some(h),
+        (None, Some(f)) => {
+            let token = read(&relative(config, f))?.trim().to_owned();
+            if token.len() < 32 {
+                bail!(
+                    "config {}: admin_token_file {} holds {} characters; a token has at least 32 (`lienthong registry token --out`)",
+                    config.display(),
+                    f.display(),
+                    token.len()
+                );
+            }
+            Some(lienthong_trust::sha256_hex(token.as_bytes()))
+        }
+        (None, None) => None,
+    };
     let key = SigningKey::from_pem(&read(&relative(config, &file.signing_key))?)?;
     let public = key.public_b64();
     let url = file.database_url.unwrap_or_else(|| {
@@ -258,7 +403,7 @@ pub async fn registry_run(config: &Path) -> Result<ExitCode> {
         seed: file.registry,
         key,
         validity_s: file.snapshot_validity_s,
-        admin_token_sha256: file.admin_token_sha256,
+        admin_token_sha256,
     })
     .await?;
     let listener = tokio::net::TcpListener::bind(file.listen)
@@ -299,17 +444,49 @@ pub fn registry_token(out: Option<&Path>) -> Result<ExitCode> {
 }
 
 /// `lienthong registry apply`: replaces the registry content through the admin API.
-pub async fn registry_apply(url: &str, token_file: &Path, content: &Path) -> Result<ExitCode> {
+pub async fn registry_apply(
+    url: &str,
+    token_file: &Path,
+    content: Option<&Path>,
+    additions: &[PathBuf],
+) -> Result<ExitCode> {
     let token = read(token_file)?.trim().to_owned();
-    let registry: Registry = parse_toml(content)?;
-    registry
-        .validate()
-        .with_context(|| format!("{}", content.display()))?;
-    let body = serde_json::to_vec(&registry)?;
+    let (method, path, body) = match content {
+        Some(content) => {
+            let registry: Registry = parse_toml(content)?;
+            registry
+                .validate()
+                .with_context(|| format!("{}", content.display()))?;
+            (
+                hyper::Method::PUT,
+                "registry",
+                serde_json::to_vec(&registry)?,
+            )
+        }
+        None => {
+            let mut all = lienthong_registry::Additions::default();
+            for f in additions {
+                let a: lienthong_registry::Additions = parse_toml(f)?;
+                all.members.extend(a.members);
+                all.services.extend(a.services);
+                all.agreements.extend(a.agreements);
+            }
+            if all.is_empty() {
+                bail!("--add: the files hold no [[members]], [[services]] or [[agreements]]");
+            }
+            (
+                hyper::Method::POST,
+                "registry/additions",
+                serde_json::to_vec(&all)?,
+            )
+        }
+    };
     let client: hyper_util::client::legacy::Client<_, http_body_util::Full<hyper::body::Bytes>> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http();
-    let request = hyper::Request::put(format!("{}/admin/registry", url.trim_end_matches('/')))
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(format!("{}/admin/{path}", url.trim_end_matches('/')))
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json")
         .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))?;
@@ -345,7 +522,12 @@ struct NodeFile {
     tls_cert: PathBuf,
     tls_key: PathBuf,
     registry_url: String,
-    registry_key: String,
+    /// The registry's public key (base64), pinned…
+    #[serde(default)]
+    registry_key: Option<String>,
+    /// …or the file holding it (the registry's public.key).
+    #[serde(default)]
+    registry_key_file: Option<PathBuf>,
     #[serde(default = "d_poll")]
     registry_poll_ms: u64,
     #[serde(default = "d_timeout")]
@@ -441,6 +623,16 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
             config.display()
         );
     }
+    let registry_key = match (&f.registry_key, &f.registry_key_file) {
+        (Some(k), None) => k.trim().to_owned(),
+        (None, Some(p)) => read(&relative(config, p))?.trim().to_owned(),
+        _ => bail!(
+            "config {}: give the registry's public key as registry_key, or registry_key_file (its public.key)",
+            config.display()
+        ),
+    };
+    lienthong_trust::check_public_key(&registry_key)
+        .with_context(|| format!("config {}: registry key", config.display()))?;
     if !f.registry_url.starts_with("http://") && !f.registry_url.starts_with("https://") {
         bail!(
             "config {}: registry_url must start with http:// or https://",
@@ -485,7 +677,7 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
         cert_pem: read(&relative(config, &f.tls_cert))?,
         key_pem: read(&relative(config, &f.tls_key))?,
         registry_url: f.registry_url,
-        registry_key: f.registry_key,
+        registry_key,
         registry_poll_ms: f.registry_poll_ms,
         request_timeout_ms: f.request_timeout_ms,
         body_bytes_max: f.body_bytes_max,

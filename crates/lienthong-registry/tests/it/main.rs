@@ -8,14 +8,17 @@ use lienthong_registry::{Agreement, Member, Registry, Service, SignedSnapshot};
 use lienthong_trust::SigningKey;
 use tower::ServiceExt;
 
-fn registry() -> Registry {
-    let member = |id: &str| Member {
+fn member(id: &str) -> Member {
+    Member {
         id: id.into(),
         name: id.into(),
         signing_key: "AAAA".into(),
         address: Some("127.0.0.1:1".into()),
         cert_fingerprint: "0".repeat(64),
-    };
+    }
+}
+
+fn registry() -> Registry {
     Registry {
         instance: "VN".into(),
         members: vec![member("VN/GOV/BCA/DANCU"), member("VN/GOV/BHXH/SI")],
@@ -239,4 +242,68 @@ async fn admin_api_changes_publish_new_versions() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (_, history) = send(&app, "GET", "/admin/history", Some(token), None).await;
     assert_eq!(history["versions"].as_array().map(Vec::len), Some(4));
+
+    // Additions: a new member, a service of it and an agreement, in one version.
+    let mut new = member("VN/GOV/BYT/BHYT");
+    new.address = Some("127.0.0.1:9".into());
+    let additions = serde_json::json!({
+        "members": [new],
+        "services": [{ "id": "VN/GOV/BYT/BHYT/card", "dataset": "health_insurance" }],
+        "agreements": [{ "consumer": "VN/GOV/BHXH/SI", "service": "VN/GOV/BYT/BHYT/card",
+            "fields": "*", "purposes": ["audit"], "legal_basis": "x",
+            "valid_from": "2025-01-01", "valid_to": "2030-12-31" }],
+    });
+    let (status, v) = send(
+        &app,
+        "POST",
+        "/admin/registry/additions",
+        Some(token),
+        Some(additions),
+    )
+    .await;
+    assert_eq!(
+        (status, v["version"].as_u64()),
+        (StatusCode::OK, Some(5)),
+        "{v}"
+    );
+    let (_, current) = send(&app, "GET", "/admin/registry", Some(token), None).await;
+    assert_eq!(
+        current["registry"]["members"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert_eq!(
+        current["registry"]["services"].as_array().map(Vec::len),
+        Some(2)
+    );
+    // Invalid additions (a service of no member) change nothing; none at all are refused;
+    // without the token nothing is added.
+    let (status, _) = send(
+        &app,
+        "POST",
+        "/admin/registry/additions",
+        Some(token),
+        Some(serde_json::json!({ "services": [{ "id": "VN/GOV/X/Y/z", "dataset": "citizen" }] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = send(
+        &app,
+        "POST",
+        "/admin/registry/additions",
+        Some(token),
+        Some(serde_json::json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = send(
+        &app,
+        "POST",
+        "/admin/registry/additions",
+        None,
+        Some(serde_json::json!({ "members": [member("VN/GOV/EVIL/X")] })),
+    )
+    .await;
+    assert!(status.is_client_error());
+    let (_, history) = send(&app, "GET", "/admin/history", Some(token), None).await;
+    assert_eq!(history["versions"].as_array().map(Vec::len), Some(5));
 }

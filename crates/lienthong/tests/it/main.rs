@@ -4,6 +4,7 @@ mod cli_errors;
 mod crash;
 mod demo;
 mod exchange;
+mod guide;
 mod hop;
 mod recall;
 mod stream_crash;
