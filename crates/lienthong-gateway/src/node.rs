@@ -618,7 +618,11 @@ async fn consumer(
     let started = std::time::Instant::now();
     let member = node.config.member.to_string();
     let service = service_label(&node, &rest);
-    let (response, code) = match consume(node, rest, request).await {
+    // Kept for the log entry of a refusal (header values are reference-counted).
+    let headers = request.headers().clone();
+    let method = request.method().clone();
+    let query = request.uri().query().unwrap_or("").to_owned();
+    let (response, code) = match consume(node.clone(), rest.clone(), request).await {
         Ok(r) => {
             let code = if r.status().is_success() {
                 "ok"
@@ -629,11 +633,52 @@ async fn consumer(
         }
         Err(e) => {
             let code = e.code();
+            log_refusal(&node, &rest, &method, &query, &headers, &e).await;
             (e.into_response(), code)
         }
     };
     crate::telemetry::exchange("consumer", &member, &service, code, started);
     response
+}
+
+/// Logs a call this node refused or could not complete, before answering it. A log that
+/// cannot take it is itself the failure being answered, or will be at the next exchange.
+async fn log_refusal(
+    node: &Inner,
+    rest: &str,
+    method: &axum::http::Method,
+    query: &str,
+    headers: &HeaderMap,
+    error: &GatewayError,
+) {
+    if matches!(error, GatewayError::LogUnavailable(_)) {
+        return;
+    }
+    let message_id = match header_str(headers, xroad::ID) {
+        "" => uuid::Uuid::new_v4().to_string(),
+        id => id.to_owned(),
+    };
+    let reason = error.to_string();
+    let record = crate::record::Refusal {
+        message_id: &message_id,
+        client: header_str(headers, xroad::CLIENT),
+        target: rest,
+        user_id: header_str(headers, xroad::USER_ID),
+        purpose: header_str(headers, xroad::PURPOSE),
+        method: method.as_str(),
+        query,
+        timestamp: now_s(),
+        code: error.code(),
+        reason: &reason,
+        registry_version: node.snapshot.current().map_or(0, |s| s.version),
+    };
+    if let Err(e) = node
+        .log
+        .append(&message_id, &record.to_json(), Vec::new())
+        .await
+    {
+        tracing::error!(error = %e, "message log append failed for a refused call");
+    }
 }
 
 /// X-Road metadata services, answered from the registry snapshot; `None` for ordinary calls.

@@ -70,6 +70,46 @@ impl Record<'_> {
     }
 }
 
+/// A call the consumer's own node refused, or that got no verified answer from the provider
+/// (no purpose, a client of another member, an unknown service, the provider unreachable, a
+/// bad signature…): an event an auditor wants, logged before the refusal is answered. It
+/// carries no signatures: none were exchanged, or they did not verify.
+pub struct Refusal<'a> {
+    pub message_id: &'a str,
+    /// The `X-Road-Client` header as sent (it may name no member).
+    pub client: &'a str,
+    /// The path after `/r1/` as sent.
+    pub target: &'a str,
+    pub user_id: &'a str,
+    pub purpose: &'a str,
+    pub method: &'a str,
+    pub query: &'a str,
+    pub timestamp: u64,
+    pub code: &'a str,
+    pub reason: &'a str,
+    pub registry_version: u64,
+}
+
+impl Refusal<'_> {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "side": "consumer",
+            "refused_by": "consumer",
+            "message_id": self.message_id,
+            "client": self.client,
+            "target": self.target,
+            "user_id": self.user_id,
+            "purpose": self.purpose,
+            "method": self.method,
+            "query": self.query,
+            "timestamp": self.timestamp,
+            "code": self.code,
+            "reason": self.reason,
+            "registry_version": self.registry_version,
+        })
+    }
+}
+
 /// Personal IDs and field names in an answer: from the key in the path (when the dataset is
 /// keyed by a personal ID) and from every field bound to the `personal_id` element.
 pub fn subjects_and_fields(

@@ -544,3 +544,67 @@ async fn rows_and_archive_records_added_outside_the_node_are_found() {
     let e = msglog::verify(&path, &public).await.unwrap_err();
     assert!(e.contains("nowhere.jsonl"), "{e}");
 }
+
+/// Calls the consumer's own node refuses — no purpose, a client of another member, no client,
+/// an unknown service — leave a log entry each, before the refusal is answered, and the log
+/// still verifies.
+#[tokio::test]
+async fn calls_refused_by_the_consumer_node_are_logged() {
+    let t = start(3600).await;
+    let cases: [(&str, Vec<(&str, &str)>, &str); 4] = [
+        ("no-purpose", vec![CLIENT], "Client.PurposeRequired"),
+        (
+            "other-client",
+            vec![("X-Road-Client", "VN/GOV/OTHER/X"), PURPOSE],
+            "Client.InvalidClient",
+        ),
+        ("no-client", vec![PURPOSE], "Client.BadRequest"),
+        ("unknown", vec![CLIENT, PURPOSE], "Client.UnknownService"),
+    ];
+    for (id, headers, code) in &cases {
+        let mut headers = headers.clone();
+        headers.push(("X-Road-Id", id));
+        headers.push(("X-Road-UserId", "VN-OFFICER-7"));
+        let path = if *id == "unknown" {
+            format!("/r1/{PROVIDER}/nope/records/{PID}")
+        } else {
+            format!("/r1/{SERVICE}/records/{PID}")
+        };
+        let r = call(&t.consumer, &path, &headers).await;
+        assert_eq!(r.json["type"], *code, "{id}");
+    }
+    let path = db(&t, CONSUMER);
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{path}"))
+        .await
+        .unwrap();
+    for (id, _, code) in &cases {
+        let rows: Vec<String> =
+            sqlx::query_scalar::<_, String>("SELECT entry FROM log_entries WHERE message_id = ?")
+                .bind(id.to_string())
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(rows.len(), 1, "{id}: one entry");
+        let e: serde_json::Value = serde_json::from_str(&rows[0]).unwrap();
+        assert_eq!(e["refused_by"], "consumer", "{id}");
+        assert_eq!(e["code"], *code, "{id}");
+        assert_eq!(e["user_id"], "VN-OFFICER-7", "{id}");
+        assert!(e["reason"].as_str().is_some_and(|r| !r.is_empty()), "{id}");
+    }
+    pool.close().await;
+    // The provider saw none of them.
+    let provider = sqlx::AnyPool::connect(&format!("sqlite://{}", db(&t, PROVIDER)))
+        .await
+        .unwrap();
+    let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM log_entries")
+        .fetch_one(&provider)
+        .await
+        .unwrap();
+    assert_eq!(seen, 0);
+    provider.close().await;
+    let key = t.consumer_id.key.public_b64();
+    let report = msglog::verify(&path, &key).await.unwrap();
+    assert_eq!(report.entries, 4);
+    t.provider.shutdown().await;
+    t.consumer.shutdown().await;
+}
