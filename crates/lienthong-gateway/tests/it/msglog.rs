@@ -551,7 +551,8 @@ async fn rows_and_archive_records_added_outside_the_node_are_found() {
 #[tokio::test]
 async fn calls_refused_by_the_consumer_node_are_logged() {
     let t = start(3600).await;
-    let cases: [(&str, Vec<(&str, &str)>, &str); 4] = [
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: [Case; 4] = [
         ("no-purpose", vec![CLIENT], "Client.PurposeRequired"),
         (
             "other-client",
