@@ -1306,8 +1306,17 @@ async fn serve_call(
         .services
         .get(&service_id.code)
         .ok_or_else(|| GatewayError::UnknownService(signed.service.to_owned()))?;
-    let filter = |row: Vec<(&'static str, String)>| project(row, agreement, table.config.dataset);
     let dataset = table.config.dataset;
+    // `?fields=a,b` selects fields; one the agreement withholds is refused by name, never
+    // dropped in silence.
+    let selected = selected_fields(signed.query, agreement, dataset)?;
+    let filter = |row: Vec<(&'static str, String)>| {
+        let mut record = project(row, agreement, dataset);
+        if let Some(keep) = &selected {
+            record.retain(|k, _| keep.iter().any(|f| f == k));
+        }
+        record
+    };
     let subjects: Vec<String>;
     let json = if let Some(key) = signed.path.strip_prefix("/records/") {
         let row = table.get(key).await?;
@@ -1325,6 +1334,7 @@ async fn serve_call(
                         .map_err(|_| GatewayError::BadRequest("limit must be a number".into()))?
                 }
                 "cursor" => cursor = Some(v),
+                "fields" => {}
                 _ => filters.push((k, v)),
             }
         }
@@ -1367,6 +1377,7 @@ async fn serve_call(
             match k.as_str() {
                 "after" => after = v.parse().map_err(|_| n())?,
                 "limit" => limit = v.parse().map_err(|_| n())?,
+                "fields" => {}
                 _ => return Err(GatewayError::BadRequest(format!("unknown parameter {k}"))),
             }
         }
@@ -1509,6 +1520,49 @@ fn check_sub_path(path: &str) -> Result<(), GatewayError> {
         return Err(bad());
     }
     Ok(())
+}
+
+/// The fields a `fields=a,b` query parameter asks for, if any: each must be a field of the
+/// dataset (else `Client.BadRequest`) that the agreement allows (else
+/// `Client.FieldNotAllowed`, naming every one withheld).
+fn selected_fields(
+    query: &str,
+    agreement: &Agreement,
+    dataset: &catalog::Dataset,
+) -> Result<Option<Vec<String>>, GatewayError> {
+    let Some(list) = parse_query(query)
+        .into_iter()
+        .find(|(k, _)| k == "fields")
+        .map(|(_, v)| v)
+    else {
+        return Ok(None);
+    };
+    let asked: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if asked.is_empty() {
+        return Err(GatewayError::BadRequest(
+            "fields= names no field (fields=a,b)".into(),
+        ));
+    }
+    if let Some(unknown) = asked.iter().find(|f| dataset.field(f).is_none()) {
+        return Err(GatewayError::BadRequest(format!(
+            "{unknown} is not a field of dataset {}",
+            dataset.name
+        )));
+    }
+    let withheld: Vec<&str> = asked
+        .iter()
+        .filter(|f| !field_allowed(agreement, f, dataset))
+        .map(String::as_str)
+        .collect();
+    if !withheld.is_empty() {
+        return Err(GatewayError::FieldNotAllowed(withheld.join(", ")));
+    }
+    Ok(Some(asked))
 }
 
 /// Keeps the fields the agreement allows; under `*`, sensitive fields are masked unless named.

@@ -80,6 +80,60 @@ async fn filtered_query_pages_with_a_cursor() {
 }
 
 #[tokio::test]
+async fn fields_select_and_a_withheld_one_is_named() {
+    let t = start(3600).await;
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}?fields=full_name,birth_date"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let keys: Vec<&String> = r.json.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["birth_date", "full_name"], "{}", r.json);
+    let page = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records?province_code=01&fields=personal_id"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.json);
+    assert_eq!(page.json["records"][0].as_object().unwrap().len(), 1);
+    // `ethnicity` is sensitive: masked under "*", so asking for it is refused by name.
+    let withheld = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}?fields=full_name,ethnicity"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(
+        withheld.json["type"], "Client.FieldNotAllowed",
+        "{}",
+        withheld.json
+    );
+    assert!(
+        withheld.json["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with(": ethnicity")),
+        "{}",
+        withheld.json
+    );
+    let unknown = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}?fields=shoe_size"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(
+        unknown.json["type"], "Client.BadRequest",
+        "{}",
+        unknown.json
+    );
+    t.provider.shutdown().await;
+    t.consumer.shutdown().await;
+}
+
+#[tokio::test]
 async fn refusals_are_clear_client_errors() {
     let t = start(3600).await;
     type Case<'a> = (String, Vec<(&'a str, &'a str)>, u16, &'a str);
