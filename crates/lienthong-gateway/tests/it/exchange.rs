@@ -193,6 +193,15 @@ async fn refusals_are_clear_client_errors() {
             r.json
         );
         assert_eq!(r.json["type"], code);
+        // Errors are JSON and say so, whichever node produced them.
+        assert!(
+            r.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json")),
+            "{path}: {:?}",
+            r.headers
+        );
     }
 }
 
@@ -607,6 +616,11 @@ async fn admin_face_reports_health_and_prometheus_metrics() {
     .await;
     let (status, body) = get_text(t.consumer.admin_addr, "/healthz").await;
     assert_eq!(status, 200, "{body}");
+    // The snapshot's validity as a date in Vietnam time, not a raw epoch.
+    assert!(
+        body.contains("valid until 20") && body.trim_end().ends_with("+07:00"),
+        "{body}"
+    );
     let (status, metrics) = get_text(t.provider.admin_addr, "/metrics").await;
     assert_eq!(status, 200);
     assert!(

@@ -136,6 +136,27 @@ fn export_and_codes() {
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(2));
+    // A reader that leaves early (`| head`) is no error. The commune list (87 kB) is more
+    // than a pipe holds, so its writer always meets the closed pipe.
+    for args in [
+        "dictionary export --format openapi",
+        "dictionary codes commune",
+    ] {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "set -o pipefail; '{}' {args} | head -c 10 >/dev/null",
+                env!("CARGO_BIN_EXE_lienthong")
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            out.stderr.is_empty() && out.status.success(),
+            "{args}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let out = lienthong(&["synth", "--out", "x", "--noise", "bogus=1"], dir.path());
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown defect class"));
