@@ -1,0 +1,337 @@
+//! The client face: X-Road REST calls of the agency's own systems, signed and sent to the
+//! provider's node; the answer verified and logged before it is returned.
+
+use super::*;
+
+/// Client face: `{METHOD} /r1/{INSTANCE}/{CLASS}/{MEMBER}/{SUBSYSTEM}/{SERVICE}[/path][?query]`.
+pub(super) async fn consumer(
+    State(node): State<Arc<Inner>>,
+    Path(rest): Path<String>,
+    request: Request,
+) -> Response {
+    let started = std::time::Instant::now();
+    let member = node.config.member.to_string();
+    let service = service_label(&node, &rest);
+    // Kept for the log entry of a refusal (header values are reference-counted).
+    let headers = request.headers().clone();
+    let method = request.method().clone();
+    let query = request.uri().query().unwrap_or("").to_owned();
+    let (response, code) = match consume(node.clone(), rest.clone(), request).await {
+        Ok(r) => {
+            let code = if r.status().is_success() {
+                "ok"
+            } else {
+                "provider_error"
+            };
+            (r, code)
+        }
+        Err(e) => {
+            let code = e.code();
+            log_refusal(&node, &rest, &method, &query, &headers, &e).await;
+            (e.into_response(), code)
+        }
+    };
+    crate::telemetry::exchange("consumer", &member, &service, code, started);
+    response
+}
+
+/// Logs a call this node refused or could not complete, before answering it. A log that
+/// cannot take it is itself the failure being answered, or will be at the next exchange.
+pub(super) async fn log_refusal(
+    node: &Inner,
+    rest: &str,
+    method: &axum::http::Method,
+    query: &str,
+    headers: &HeaderMap,
+    error: &GatewayError,
+) {
+    if matches!(error, GatewayError::LogUnavailable(_)) {
+        return;
+    }
+    let message_id = match header_str(headers, xroad::ID) {
+        "" => uuid::Uuid::new_v4().to_string(),
+        id => id.to_owned(),
+    };
+    let reason = error.to_string();
+    let record = crate::record::Refusal {
+        message_id: &message_id,
+        client: header_str(headers, xroad::CLIENT),
+        target: rest,
+        user_id: header_str(headers, xroad::USER_ID),
+        purpose: header_str(headers, xroad::PURPOSE),
+        method: method.as_str(),
+        query,
+        timestamp: now_s(),
+        code: error.code(),
+        reason: &reason,
+        registry_version: node.snapshot.current().map_or(0, |s| s.version),
+    };
+    if let Err(e) = node
+        .log
+        .append(&message_id, &record.to_json(), Vec::new())
+        .await
+    {
+        tracing::error!(error = %e, "message log append failed for a refused call");
+    }
+}
+
+/// X-Road metadata services, answered from the registry snapshot; `None` for ordinary calls.
+pub(super) fn metadata_call(
+    node: &Inner,
+    rest: &str,
+    parts: &axum::http::request::Parts,
+) -> Result<Option<Response>, GatewayError> {
+    use crate::metadata;
+    let segments: Vec<&str> = rest.split('/').collect();
+    let answer = match segments.as_slice() {
+        ["listClients"] => metadata::list_clients(&*node.snapshot.current()?),
+        [i, c, m, s, method] if metadata::METHODS.contains(method) => {
+            let provider = MemberId::parse(&format!("{i}/{c}/{m}/{s}"))
+                .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+            let snapshot = node.snapshot.current()?;
+            match *method {
+                "listMethods" => metadata::methods(&snapshot, &provider, None, &today()),
+                "allowedMethods" => {
+                    let client = MemberId::parse(header_str(&parts.headers, xroad::CLIENT))
+                        .map_err(|_| {
+                            GatewayError::BadRequest("X-Road-Client header is mandatory".into())
+                        })?;
+                    metadata::methods(&snapshot, &provider, Some(&client), &today())
+                }
+                _ => {
+                    let code = parse_query(parts.uri.query().unwrap_or(""))
+                        .into_iter()
+                        .find(|(k, _)| k == "serviceCode")
+                        .map(|(_, v)| v);
+                    let code = code.ok_or_else(|| {
+                        GatewayError::BadRequest("getOpenAPI needs ?serviceCode=".into())
+                    })?;
+                    metadata::open_api(&snapshot, &provider, &code)?
+                }
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(axum::Json(answer).into_response()))
+}
+
+/// The service id for metrics when the registry knows it, else a fixed label (bounded).
+pub(super) fn service_label(node: &Inner, rest: &str) -> String {
+    let id: String = rest.splitn(6, '/').take(5).collect::<Vec<_>>().join("/");
+    let known = node
+        .snapshot
+        .current()
+        .is_ok_and(|s| s.registry.service(&id).is_some());
+    if known {
+        id
+    } else {
+        "unknown".into()
+    }
+}
+
+pub(super) async fn consume(
+    node: Arc<Inner>,
+    rest: String,
+    request: Request,
+) -> Result<Response, GatewayError> {
+    let (parts, body) = request.into_parts();
+    if let Some(answer) = metadata_call(&node, &rest, &parts)? {
+        return Ok(answer);
+    }
+    let segments: Vec<&str> = rest.splitn(6, '/').collect();
+    if segments.len() < 5 {
+        return Err(GatewayError::BadRequest(
+            "path must be /r1/{INSTANCE}/{CLASS}/{MEMBER}/{SUBSYSTEM}/{SERVICE}[/…]".into(),
+        ));
+    }
+    let service_id = ServiceId::parse(&segments[..5].join("/"))
+        .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    let sub_path = segments.get(5).map(|p| format!("/{p}")).unwrap_or_default();
+    check_sub_path(&sub_path)?;
+    let client_header = header_str(&parts.headers, xroad::CLIENT);
+    if client_header.is_empty() {
+        return Err(GatewayError::BadRequest(
+            "X-Road-Client header is mandatory".into(),
+        ));
+    }
+    let client =
+        MemberId::parse(client_header).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    if client != node.config.member {
+        return Err(GatewayError::InvalidClient(client.to_string()));
+    }
+    let snapshot = node.snapshot.current()?;
+    let provider = snapshot
+        .registry
+        .member(&service_id.provider.to_string())
+        .ok_or_else(|| GatewayError::UnknownService(service_id.to_string()))?;
+    if snapshot.registry.is_revoked(&provider.id) {
+        return Err(GatewayError::Revoked(provider.id.clone()));
+    }
+    let address = provider.address.clone().ok_or_else(|| {
+        GatewayError::UnknownService(format!("{} has no node address", provider.id))
+    })?;
+    let service_meta = snapshot
+        .registry
+        .service(&service_id.to_string())
+        .ok_or_else(|| GatewayError::UnknownService(service_id.to_string()))?;
+    let purpose = header_str(&parts.headers, xroad::PURPOSE).to_owned();
+    if service_meta.personal_data && purpose.is_empty() {
+        return Err(GatewayError::PurposeRequired(service_id.to_string()));
+    }
+    let mut room = Room::new();
+    let body = node
+        .read_body(body, &mut room, 1)
+        .await
+        .map_err(|e| GatewayError::BadRequest(format!("request body: {e}")))?;
+    let message_id = match header_str(&parts.headers, xroad::ID) {
+        "" => uuid::Uuid::new_v4().to_string(),
+        id => id.to_owned(),
+    };
+    let user_id = header_str(&parts.headers, xroad::USER_ID).to_owned();
+    let issue = header_str(&parts.headers, xroad::ISSUE).to_owned();
+    let query = parts.uri.query().unwrap_or("").to_owned();
+    let body_sha = lienthong_trust::sha256_hex(&body);
+    let signed_body_len = body.len();
+    let started = std::time::Instant::now();
+    let timestamp = now_s();
+    let client_s = client.to_string();
+    let service_s = service_id.to_string();
+    let signed = RequestParts {
+        method: parts.method.as_str(),
+        path: &sub_path,
+        query: &query,
+        client: &client_s,
+        service: &service_s,
+        message_id: &message_id,
+        timestamp,
+        purpose: &purpose,
+        user_id: &user_id,
+        issue: &issue,
+        body_sha256: &body_sha,
+    };
+    let request_hash = signed.hash();
+    let signature = node
+        .signer
+        .sign(signed.canonical().as_bytes())
+        .await
+        .map_err(GatewayError::Backend)?;
+    let uri = format!(
+        "https://{address}/lt1/{service_s}{sub_path}{}{query}",
+        if query.is_empty() { "" } else { "?" }
+    );
+    let mut outgoing = hyper::Request::builder()
+        .method(parts.method.clone())
+        .uri(&uri);
+    for (name, value) in [
+        (header::CLIENT, client_s.as_str()),
+        (header::SERVICE, service_s.as_str()),
+        (header::MESSAGE_ID, message_id.as_str()),
+        (header::PURPOSE, purpose.as_str()),
+        (header::USER_ID, user_id.as_str()),
+        (header::ISSUE, issue.as_str()),
+        (header::SIGNATURE, signature.as_str()),
+    ] {
+        outgoing = outgoing.header(name, value);
+    }
+    outgoing = outgoing.header(header::TIMESTAMP, timestamp.to_string());
+    if let Some(ct) = parts.headers.get("content-type") {
+        outgoing = outgoing.header("content-type", ct);
+    }
+    let outgoing = outgoing
+        .body(Full::new(body))
+        .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    let timeout = Duration::from_millis(node.config.request_timeout_ms);
+    let client = node.peer_client(&address, &provider.cert_fingerprint)?;
+    let response = tokio::time::timeout(timeout, client.request(outgoing))
+        .await
+        .map_err(|_| GatewayError::Timeout(node.config.request_timeout_ms))?
+        .map_err(|e| GatewayError::ProviderUnreachable(format!("{address}: {e}")))?;
+    let (rparts, rbody) = response.into_parts();
+    // The request went out: its room is free for the answer (never wait while holding).
+    room.clear();
+    let rbody = node
+        .read_body(rbody, &mut room, 1)
+        .await
+        .map_err(|e| GatewayError::ProviderUnreachable(format!("reading response: {e}")))?;
+    // The provider's signature binds status, body and our request hash.
+    let r_hash = header_str(&rparts.headers, header::REQUEST_HASH);
+    let r_ts: u64 = header_str(&rparts.headers, header::TIMESTAMP)
+        .parse()
+        .unwrap_or(0);
+    let r_sig = header_str(&rparts.headers, header::SIGNATURE);
+    let canonical = canonical_response(
+        r_hash,
+        rparts.status.as_u16(),
+        &lienthong_trust::sha256_hex(&rbody),
+        r_ts,
+    );
+    if r_hash != request_hash
+        || crate::batchsig::verify(
+            &provider.signing_key,
+            canonical.as_bytes(),
+            r_sig,
+            Some(&node.roots),
+        )
+        .is_err()
+    {
+        return Err(GatewayError::BadResponse);
+    }
+    let request_id = header_str(&rparts.headers, header::REQUEST_ID).to_owned();
+    // The consumer's own record: both signatures, so it proves the exchange on its own.
+    let response_sha = lienthong_trust::sha256_hex(&rbody);
+    let error_code = rparts
+        .headers
+        .get(xroad::ERROR)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("ok")
+        .to_owned();
+    let (data_subjects, fields) = crate::record::subjects_and_fields(
+        crate::record::dataset_of(&snapshot, &service_s),
+        &sub_path,
+        if error_code == "ok" { &rbody } else { b"" },
+    );
+    let record = crate::record::Record {
+        side: "consumer",
+        request: &signed,
+        request_signature: &signature,
+        consumer_key: &node.config.signing_key.public_b64(),
+        provider_key: &provider.signing_key,
+        answer: &crate::record::Answer {
+            status: rparts.status.as_u16(),
+            body_sha256: &response_sha,
+            timestamp: r_ts,
+            signature: r_sig,
+            request_id: &request_id,
+        },
+        code: &error_code,
+        data_subjects,
+        fields,
+        bytes_in: rbody.len(),
+        bytes_out: signed_body_len,
+        duration_ms: started.elapsed().as_millis() as u64,
+        registry_version: snapshot.version,
+    };
+    let bodies = if node.logs_bodies_of(&service_s) {
+        vec![(response_sha.clone(), rbody.to_vec())]
+    } else {
+        Vec::new()
+    };
+    node.log
+        .append(&message_id, &record.to_json(), bodies)
+        .await
+        .map_err(GatewayError::LogUnavailable)?;
+    let mut out = Response::builder().status(rparts.status);
+    for name in ["content-type", xroad::ERROR] {
+        if let Some(v) = rparts.headers.get(name) {
+            out = out.header(name, v);
+        }
+    }
+    out = out
+        .header(xroad::CLIENT, client_s)
+        .header(xroad::SERVICE, service_s)
+        .header(xroad::ID, message_id)
+        .header(xroad::REQUEST_ID, request_id)
+        .header(xroad::REQUEST_HASH, request_hash);
+    out.body(Body::from(rbody))
+        .map_err(|e| GatewayError::Backend(e.to_string()))
+}

@@ -1,0 +1,401 @@
+//! A node: the client face (X-Road REST for the agency's own systems, plain HTTP on a local
+//! address) and the peer face (node-to-node, mutual TLS 1.3, signed messages).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Extension, Router};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use lienthong_core::{MemberId, ServiceId};
+use lienthong_dictionary::catalog;
+use lienthong_dictionary::element::Sensitivity;
+use lienthong_registry::{Agreement, SnapshotBody};
+use lienthong_trust::SigningKey;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::backend::{TableConfig, TableService};
+use crate::error::GatewayError;
+use crate::protocol::{canonical_response, header, parse_query, xroad, RequestParts};
+use crate::snapshot::{now_s, SnapshotCache};
+
+mod budget;
+mod client_face;
+mod peer_face;
+mod policy;
+mod proxy;
+mod replay;
+mod tls;
+
+use budget::*;
+use client_face::*;
+use peer_face::*;
+use policy::*;
+use proxy::*;
+use replay::*;
+use tls::*;
+
+/// Typed node configuration (the CLI builds it from node TOML).
+pub struct NodeConfig {
+    /// The subsystem this node acts for, `INSTANCE/CLASS/MEMBER/SUBSYSTEM`.
+    pub member: MemberId,
+    pub client_listen: SocketAddr,
+    pub peer_listen: SocketAddr,
+    /// `/healthz` and Prometheus `/metrics`.
+    pub admin_listen: SocketAddr,
+    pub signing_key: SigningKey,
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub registry_url: String,
+    pub registry_key: String,
+    pub registry_poll_ms: u64,
+    pub request_timeout_ms: u64,
+    pub body_bytes_max: usize,
+    /// Bytes of bodies the node holds at once, over all exchanges (requests, answers, JSON
+    /// being projected): calls wait for room, then get `Server.Busy` at the timeout, so
+    /// memory stays bounded whatever the mix of sizes.
+    pub inflight_body_bytes_max: usize,
+    /// Accepted clock difference between nodes, and how long message ids are remembered.
+    pub replay_window_s: u64,
+    pub replay_entries_max: usize,
+    pub tables: Vec<TableConfig>,
+    /// The message log (SQLite file); every exchange is recorded before it is answered.
+    pub log_path: String,
+    /// Also keep response bodies (apart from the tree, by SHA-256); otherwise metadata only.
+    pub log_bodies: bool,
+    /// Services (ids) whose bodies are kept even when `log_bodies` is off, on either side.
+    pub log_bodies_services: Vec<String>,
+    /// Retention: bodies older than this many days are deleted (the entries stay).
+    pub log_bodies_retention_days: Option<u32>,
+    /// Archiving: entries under checkpoints older than `log_archive_after_days` move to
+    /// self-verifying files in `log_archive_dir` (checked every hour).
+    pub log_archive_dir: Option<String>,
+    pub log_archive_after_days: Option<u32>,
+    /// Services proxied to an existing REST backend.
+    pub rest: Vec<RestConfig>,
+}
+
+/// A service answered by an existing REST backend (plain HTTP on the provider's side).
+#[derive(Debug, Clone)]
+pub struct RestConfig {
+    /// Service code (last part of the service id).
+    pub code: String,
+    /// `http://host:port[/prefix]`; the call's sub-path and query are appended.
+    pub base_url: String,
+}
+
+type PeerClient = Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
+
+/// Bound on cached peer clients (providers); the cache is cleared when it is reached.
+const PEERS_MAX: usize = 4096;
+
+struct Inner {
+    config: NodeConfig,
+    snapshot: Arc<SnapshotCache>,
+    services: HashMap<String, TableService>,
+    rest: HashMap<String, RestConfig>,
+    log: crate::msglog::MessageLog,
+    backend_client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    replay: Mutex<ReplayGuard>,
+    /// One pooled HTTP/2 client per (provider address, pinned certificate fingerprint).
+    peers: Mutex<HashMap<(String, String), PeerClient>>,
+    /// Permits in KiB of `inflight_body_bytes_max`.
+    budget: Arc<tokio::sync::Semaphore>,
+    /// KiB held by calls waiting for more room (see [`Inner::reserve`]).
+    waiting_held_kib: std::sync::atomic::AtomicUsize,
+    /// Signs this node's requests and answers in batches.
+    signer: crate::batchsig::Signer,
+    /// Batch roots of other members already verified.
+    roots: crate::batchsig::RootCache,
+}
+
+/// Retention and archiving of the message log, as configured.
+async fn log_maintenance(config: &NodeConfig) {
+    let days_ago = |d: u32| (now_s().saturating_sub(u64::from(d) * 86_400)) * 1000;
+    if let Some(d) = config.log_bodies_retention_days {
+        match crate::msglog::prune_bodies(&config.log_path, days_ago(d)).await {
+            Ok(n) if n > 0 => tracing::info!(
+                bodies = n,
+                days = d,
+                "message log bodies past retention deleted"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning message log bodies failed"),
+        }
+    }
+    if let (Some(d), Some(dir)) = (config.log_archive_after_days, &config.log_archive_dir) {
+        let until = crate::msglog::ArchiveUntil::Before(days_ago(d));
+        match crate::msglog::archive(&config.log_path, until, std::path::Path::new(dir)).await {
+            Ok(Some(r)) => {
+                tracing::info!(from = r.from, to = r.to, file = %r.file.display(), "message log entries archived")
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "archiving the message log failed"),
+        }
+    }
+}
+
+impl Inner {
+    /// Whether the message log keeps the bodies of this service's exchanges.
+    fn logs_bodies_of(&self, service: &str) -> bool {
+        self.config.log_bodies || self.config.log_bodies_services.iter().any(|s| s == service)
+    }
+
+    /// The pooled client for a provider, pinned to the certificate the registry lists for it.
+    fn peer_client(&self, address: &str, fingerprint: &str) -> Result<PeerClient, GatewayError> {
+        let mut peers = self
+            .peers
+            .lock()
+            .map_err(|_| GatewayError::Backend("peer client lock poisoned".into()))?;
+        let key = (address.to_owned(), fingerprint.to_owned());
+        if let Some(c) = peers.get(&key) {
+            return Ok(c.clone());
+        }
+        let tls = lienthong_trust::client_config_pinned(
+            &self.config.ca_pem,
+            &self.config.cert_pem,
+            &self.config.key_pem,
+            fingerprint,
+        )
+        .map_err(|e| GatewayError::Backend(format!("TLS client for {address}: {e}")))?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls).clone())
+            .https_only()
+            .enable_http2()
+            .build();
+        let client: PeerClient = Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+        if peers.len() >= PEERS_MAX {
+            peers.clear();
+        }
+        peers.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
+/// A running node; dropping it does not stop it, call [`RunningNode::shutdown`].
+pub struct RunningNode {
+    pub client_addr: SocketAddr,
+    pub peer_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningNode {
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts a node: opens its message log, loads the registry snapshot (the registry's, or
+/// the one saved at the last run while that is valid; failing if none can be had),
+/// connects its tables, binds both faces.
+pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
+    let mut services = HashMap::new();
+    for t in config.tables.clone() {
+        let code = t.code.clone();
+        services.insert(code, TableService::connect(t).await?);
+    }
+    // Fail at start on unusable TLS material; per-provider clients are made on first use.
+    lienthong_trust::client_config(&config.ca_pem, &config.cert_pem, &config.key_pem)
+        .map_err(|e| e.to_string())?;
+    let server_tls =
+        lienthong_trust::server_config(&config.ca_pem, &config.cert_pem, &config.key_pem)
+            .map_err(|e| e.to_string())?;
+    let client_listener = TcpListener::bind(config.client_listen)
+        .await
+        .map_err(|e| format!("binding client face {}: {e}", config.client_listen))?;
+    let peer_listener = TcpListener::bind(config.peer_listen)
+        .await
+        .map_err(|e| format!("binding peer face {}: {e}", config.peer_listen))?;
+    let admin_listener = TcpListener::bind(config.admin_listen)
+        .await
+        .map_err(|e| format!("binding admin face {}: {e}", config.admin_listen))?;
+    let admin_addr = admin_listener.local_addr().map_err(|e| e.to_string())?;
+    let client_addr = client_listener.local_addr().map_err(|e| e.to_string())?;
+    let peer_addr = peer_listener.local_addr().map_err(|e| e.to_string())?;
+    let replay = Mutex::new(ReplayGuard {
+        seen: HashMap::new(),
+        window_s: config.replay_window_s,
+        entries_max: config.replay_entries_max,
+    });
+    let poll = Duration::from_millis(config.registry_poll_ms.max(100));
+    let mut rest = HashMap::new();
+    for r in config.rest.clone() {
+        if !r.base_url.starts_with("http://") {
+            return Err(format!(
+                "rest service {}: base_url must start with http://",
+                r.code
+            ));
+        }
+        if services.contains_key(&r.code) {
+            return Err(format!(
+                "service {} is configured both as a table and as a REST backend",
+                r.code
+            ));
+        }
+        rest.insert(r.code.clone(), r);
+    }
+    let inflight_kib = config.inflight_body_bytes_max.div_ceil(1024);
+    // One REST answer of body_bytes_max needs its text, its parsed JSON and its projection.
+    if config.inflight_body_bytes_max < config.body_bytes_max.saturating_mul(5)
+        || inflight_kib > tokio::sync::Semaphore::MAX_PERMITS.min(u32::MAX as usize)
+    {
+        return Err(format!(
+            "inflight_body_bytes_max ({}) must be at least 5 × body_bytes_max ({}) and at most 4 TiB",
+            config.inflight_body_bytes_max, config.body_bytes_max
+        ));
+    }
+    if config.log_archive_after_days.is_some() != config.log_archive_dir.is_some() {
+        return Err("log_archive_after_days and log_archive_dir go together".into());
+    }
+    let log_key = SigningKey::from_pem(&config.signing_key.to_pem().map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let log = crate::msglog::MessageLog::open(&config.log_path, log_key).await?;
+    let snapshot = Arc::new(SnapshotCache::saved_in(
+        config.registry_url.clone(),
+        config.registry_key.clone(),
+        log.clone(),
+    ));
+    let saved = snapshot.restore().await.map_err(|e| e.to_string())?;
+    if let Err(e) = snapshot.refresh().await {
+        // Without interruption: a node restarted while the registry is down (or serving
+        // something it must refuse) runs on the snapshot saved at its last run, until
+        // that expires.
+        match snapshot.current() {
+            Ok(s) => {
+                tracing::warn!(error = %e, version = s.version, expires_at = s.expires_at, "registry snapshot not refreshed at start; serving the one saved at the last run")
+            }
+            Err(_) => {
+                let also = match saved {
+                    Some(v) => format!(" (the one saved at the last run, v{v}, has expired)"),
+                    None => String::new(),
+                };
+                return Err(format!("loading the registry snapshot: {e}{also}"));
+            }
+        }
+    }
+    let signer_key = SigningKey::from_pem(&config.signing_key.to_pem().map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let backend_client = Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build_http();
+    let inner = Arc::new(Inner {
+        config,
+        log,
+        rest,
+        backend_client,
+        snapshot: snapshot.clone(),
+        services,
+        replay,
+        peers: Mutex::new(HashMap::new()),
+        signer: crate::batchsig::Signer::start(signer_key),
+        roots: crate::batchsig::RootCache::new(65_536),
+        budget: Arc::new(tokio::sync::Semaphore::new(inflight_kib)),
+        waiting_held_kib: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let (stop, stop_rx) = watch::channel(false);
+    if inner.config.log_bodies_retention_days.is_some()
+        || inner.config.log_archive_after_days.is_some()
+    {
+        let config = inner.clone();
+        let mut stop0 = stop_rx.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                    _ = stop0.changed() => return,
+                }
+                log_maintenance(&config.config).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(3540)) => {}
+                    _ = stop0.changed() => return,
+                }
+            }
+        });
+    }
+
+    let client_app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/r1/{*rest}", any(consumer))
+        .with_state(inner.clone());
+    let mut stop1 = stop_rx.clone();
+    let client_task = tokio::spawn(async move {
+        let _ = axum::serve(client_listener, client_app)
+            .with_graceful_shutdown(async move {
+                let _ = stop1.changed().await;
+            })
+            .await;
+    });
+    let peer_app = Router::new()
+        .route("/lt1/{*rest}", any(provider))
+        .with_state(inner.clone());
+    crate::telemetry::handle();
+    let admin_app = Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/metrics",
+            get(|| async { crate::telemetry::handle().render() }),
+        )
+        .with_state(inner.clone());
+    let mut stop2 = stop_rx.clone();
+    let admin_task = tokio::spawn(async move {
+        let _ = axum::serve(admin_listener, admin_app)
+            .with_graceful_shutdown(async move {
+                let _ = stop2.changed().await;
+            })
+            .await;
+    });
+    let peer_task = tokio::spawn(serve_mtls(peer_listener, server_tls, peer_app, stop_rx));
+    let poll_task = tokio::spawn(async move { snapshot.poll(poll).await });
+    Ok(RunningNode {
+        client_addr,
+        peer_addr,
+        admin_addr,
+        stop,
+        tasks: vec![client_task, peer_task, admin_task, poll_task],
+    })
+}
+
+/// Healthy while the node holds a registry snapshot that has not expired.
+async fn healthz(State(node): State<Arc<Inner>>) -> Response {
+    match node.snapshot.current() {
+        Ok(s) => (
+            StatusCode::OK,
+            format!(
+                "ok: registry snapshot v{} valid until {}\n",
+                s.version,
+                lienthong_core::vietnam_time(i64::try_from(s.expires_at).unwrap_or(i64::MAX))
+            ),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {e}\n")).into_response(),
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}

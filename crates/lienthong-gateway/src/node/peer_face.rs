@@ -1,0 +1,455 @@
+//! The peer face: calls from other nodes, checked (identity, signature, replay, agreement)
+//! before any backend is touched, answered signed and logged.
+
+use super::*;
+
+/// Peer face: verifies the calling node and member, the agreement, then reads the table.
+pub(super) async fn provider(
+    State(node): State<Arc<Inner>>,
+    Extension(peer): Extension<PeerFingerprint>,
+    Path(rest): Path<String>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let mut room = Room::new();
+    let body = match node.read_body(body, &mut room, 1).await {
+        Ok(b) => b,
+        Err(e) => return GatewayError::BadRequest(format!("request body: {e}")).into_response(),
+    };
+    let query = parts.uri.query().unwrap_or("").to_owned();
+    let service_s = header_str(&parts.headers, header::SERVICE).to_owned();
+    let sub_path = rest
+        .strip_prefix(service_s.as_str())
+        .unwrap_or("")
+        .to_owned();
+    let message_id = header_str(&parts.headers, header::MESSAGE_ID).to_owned();
+    let timestamp: u64 = header_str(&parts.headers, header::TIMESTAMP)
+        .parse()
+        .unwrap_or(0);
+    let signed = RequestParts {
+        method: parts.method.as_str(),
+        path: &sub_path,
+        query: &query,
+        client: header_str(&parts.headers, header::CLIENT),
+        service: &service_s,
+        message_id: &message_id,
+        timestamp,
+        purpose: header_str(&parts.headers, header::PURPOSE),
+        user_id: header_str(&parts.headers, header::USER_ID),
+        issue: header_str(&parts.headers, header::ISSUE),
+        body_sha256: &lienthong_trust::sha256_hex(&body),
+    };
+    let request_hash = signed.hash();
+    let started = std::time::Instant::now();
+    let result = serve_call(
+        &node,
+        &peer.0,
+        &parts.method,
+        &signed,
+        &parts.headers,
+        &rest,
+        Incoming {
+            body: body.clone(),
+            room: &mut room,
+        },
+    )
+    .await;
+    let code = result.as_ref().map_or_else(|e| e.code(), |_| "ok");
+    crate::telemetry::exchange(
+        "provider",
+        &node.config.member.to_string(),
+        &service_label(&node, &service_s),
+        code,
+        started,
+    );
+    let bytes_in = body.len();
+    let mut answered_subjects: Vec<String> = Vec::new();
+    let (status, body, error_code) = match result {
+        Ok((status, body, subjects)) => {
+            answered_subjects = subjects;
+            (status, Bytes::from(body), None)
+        }
+        Err(e) => {
+            let code = e.code();
+            let response = e.into_response();
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            (status, bytes, Some(code))
+        }
+    };
+    let signed_answer = sign_answer(&node, &request_hash, status, &body).await;
+    // Every call that reached the peer face is logged, refusals included, before it is answered.
+    let snapshot = node.snapshot.current().ok();
+    let consumer_key = snapshot
+        .as_ref()
+        .and_then(|s| s.registry.member(signed.client))
+        .map(|m| m.signing_key.clone())
+        .unwrap_or_default();
+    let dataset = snapshot
+        .as_ref()
+        .and_then(|s| crate::record::dataset_of(s, &service_s));
+    // Subjects only for answered calls, from the unprojected rows; a refusal names nobody (its
+    // path is the caller's claim, not an access).
+    let (_, fields) = crate::record::subjects_and_fields(
+        dataset,
+        &sub_path,
+        if error_code.is_none() { &body } else { b"" },
+    );
+    let data_subjects = answered_subjects;
+    let record = crate::record::Record {
+        side: "provider",
+        request: &signed,
+        request_signature: header_str(&parts.headers, header::SIGNATURE),
+        consumer_key: &consumer_key,
+        provider_key: &node.config.signing_key.public_b64(),
+        answer: &signed_answer.answer(),
+        code: error_code.unwrap_or("ok"),
+        data_subjects,
+        fields,
+        bytes_in,
+        bytes_out: body.len(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        registry_version: snapshot.as_ref().map_or(0, |s| s.version),
+    };
+    let bodies = if node.logs_bodies_of(signed.service) {
+        vec![(signed_answer.body_sha256.clone(), body.to_vec())]
+    } else {
+        Vec::new()
+    };
+    if let Err(e) = node
+        .log
+        .append(&message_id, &record.to_json(), bodies)
+        .await
+    {
+        tracing::error!(error = %e, "message log append failed; answer withheld");
+        let failure = GatewayError::LogUnavailable(e);
+        let code = failure.code();
+        let bytes = failure
+            .into_response()
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let mut r = signed_answer_response(
+            sign_answer(
+                &node,
+                &request_hash,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &bytes,
+            )
+            .await,
+            request_hash.clone(),
+            bytes,
+        );
+        r.headers_mut()
+            .insert(xroad::ERROR, HeaderValue::from_static(code));
+        r.headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        return r;
+    }
+    let mut r = signed_answer_response(signed_answer, request_hash, body);
+    // Answers and errors alike are JSON.
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    if let Some(code) = error_code {
+        r.headers_mut()
+            .insert(xroad::ERROR, HeaderValue::from_static(code));
+    }
+    r
+}
+
+/// A provider's answer before signing: status, body, and the data subjects it concerned,
+/// taken from the rows *before* the agreement's projection (so a consumer allowed no ID field
+/// still leaves the subjects in the audit trail).
+pub(super) type Answered = (StatusCode, Vec<u8>, Vec<String>);
+
+/// Personal IDs in rows, by the dataset's `personal_id` fields.
+pub(super) fn subjects_of(
+    dataset: &catalog::Dataset,
+    rows: &[&Vec<(&'static str, String)>],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for row in rows {
+        for (field, value) in row.iter() {
+            let is_pid = dataset
+                .field(field)
+                .is_some_and(|f| f.element == "personal_id");
+            if is_pid && !value.is_empty() && !out.contains(value) {
+                out.push(value.clone());
+            }
+        }
+    }
+    out
+}
+
+/// A provider's signature over one answer.
+pub(super) struct SignedAnswer {
+    pub(super) status: StatusCode,
+    body_sha256: String,
+    pub(super) timestamp: u64,
+    pub(super) signature: String,
+    pub(super) request_id: String,
+}
+
+impl SignedAnswer {
+    pub(super) fn answer(&self) -> crate::record::Answer<'_> {
+        crate::record::Answer {
+            status: self.status.as_u16(),
+            body_sha256: &self.body_sha256,
+            timestamp: self.timestamp,
+            signature: &self.signature,
+            request_id: &self.request_id,
+        }
+    }
+}
+
+pub(super) async fn sign_answer(
+    node: &Inner,
+    request_hash: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> SignedAnswer {
+    let timestamp = now_s();
+    let body_sha256 = lienthong_trust::sha256_hex(body);
+    let canonical = canonical_response(request_hash, status.as_u16(), &body_sha256, timestamp);
+    // A signer that stopped (the node is shutting down) still answers, one by one.
+    let signature = match node.signer.sign(canonical.as_bytes()).await {
+        Ok(s) => s,
+        Err(_) => node.config.signing_key.sign(canonical.as_bytes()),
+    };
+    SignedAnswer {
+        status,
+        body_sha256,
+        timestamp,
+        signature,
+        request_id: uuid::Uuid::new_v4().to_string(),
+    }
+}
+
+pub(super) fn signed_answer_response(
+    a: SignedAnswer,
+    request_hash: String,
+    body: Bytes,
+) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = a.status;
+    let h = r.headers_mut();
+    for (name, value) in [
+        (header::REQUEST_HASH, request_hash),
+        (header::SIGNATURE, a.signature),
+        (header::TIMESTAMP, a.timestamp.to_string()),
+        (header::REQUEST_ID, a.request_id),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    r
+}
+
+/// Identity, signature, replay and agreement checks, all before the backend is touched.
+pub(super) async fn serve_call(
+    node: &Inner,
+    peer_fingerprint: &str,
+    method: &Method,
+    signed: &RequestParts<'_>,
+    headers: &HeaderMap,
+    rest: &str,
+    incoming: Incoming<'_>,
+) -> Result<Answered, GatewayError> {
+    if !signed.is_unambiguous() {
+        return Err(GatewayError::BadRequest(
+            "control characters in a signed field".into(),
+        ));
+    }
+    let snapshot = node.snapshot.current()?;
+    let consumer =
+        MemberId::parse(signed.client).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    let consumer_s = consumer.to_string();
+    if snapshot.registry.is_revoked(&consumer_s) {
+        return Err(GatewayError::Revoked(consumer_s));
+    }
+    let member = snapshot
+        .registry
+        .member(&consumer_s)
+        .ok_or_else(|| GatewayError::UnknownMember(consumer_s.clone()))?;
+    if member.cert_fingerprint != peer_fingerprint {
+        return Err(GatewayError::PeerCertificate(consumer_s));
+    }
+    let signature = header_str(headers, header::SIGNATURE);
+    crate::batchsig::verify(
+        &member.signing_key,
+        signed.canonical().as_bytes(),
+        signature,
+        Some(&node.roots),
+    )
+    .map_err(|_| GatewayError::BadSignature)?;
+    let service_id =
+        ServiceId::parse(signed.service).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    if rest != format!("{}{}", signed.service, signed.path)
+        || service_id.provider != node.config.member
+    {
+        return Err(GatewayError::UnknownService(signed.service.to_owned()));
+    }
+    check_sub_path(signed.path)?;
+    let meta = snapshot
+        .registry
+        .service(signed.service)
+        .ok_or_else(|| GatewayError::UnknownService(signed.service.to_owned()))?;
+    let agreement = agreement_for(&snapshot, &consumer_s, signed.service).ok_or_else(|| {
+        GatewayError::NoAgreement {
+            consumer: consumer_s.clone(),
+            service: signed.service.to_owned(),
+        }
+    })?;
+    let today = today();
+    if today < agreement.valid_from || today > agreement.valid_to {
+        return Err(GatewayError::AgreementNotInForce {
+            service: signed.service.to_owned(),
+            from: agreement.valid_from.clone(),
+            to: agreement.valid_to.clone(),
+        });
+    }
+    if meta.personal_data && signed.purpose.is_empty() {
+        return Err(GatewayError::PurposeRequired(signed.service.to_owned()));
+    }
+    if !signed.purpose.is_empty() && !agreement.purposes.iter().any(|p| p == signed.purpose) {
+        return Err(GatewayError::PurposeNotAllowed {
+            purpose: signed.purpose.chars().take(64).collect(),
+            service: signed.service.to_owned(),
+        });
+    }
+    // Replays are refused once the caller is known to be entitled, so unentitled callers
+    // cannot fill the cache.
+    let replay_check = node
+        .replay
+        .lock()
+        .map_err(|_| GatewayError::Backend("replay lock poisoned".into()))?
+        .check(signed.client, signed.message_id, signed.timestamp, now_s());
+    replay_check?;
+    if let Some(backend) = node.rest.get(&service_id.code) {
+        let dataset = catalog::dataset(&meta.dataset).ok_or_else(|| {
+            GatewayError::UnknownService(format!("{}: dataset {}", signed.service, meta.dataset))
+        })?;
+        if method != Method::GET {
+            return Err(GatewayError::BadRequest(
+                "REST services answer GET only under read agreements".into(),
+            ));
+        }
+        for (field, _) in parse_query(signed.query) {
+            if !field_allowed(agreement, &field, dataset) {
+                return Err(GatewayError::FieldNotAllowed(field));
+            }
+        }
+        return proxy(node, backend, method, signed, incoming, agreement, dataset).await;
+    }
+    if method != Method::GET {
+        return Err(GatewayError::BadRequest(
+            "dataset services answer GET only".into(),
+        ));
+    }
+    let table = node
+        .services
+        .get(&service_id.code)
+        .ok_or_else(|| GatewayError::UnknownService(signed.service.to_owned()))?;
+    let dataset = table.config.dataset;
+    // `?fields=a,b` selects fields; one the agreement withholds is refused by name, never
+    // dropped in silence.
+    let selected = selected_fields(signed.query, agreement, dataset)?;
+    let filter = |row: Vec<(&'static str, String)>| {
+        let mut record = project(row, agreement, dataset);
+        if let Some(keep) = &selected {
+            record.retain(|k, _| keep.iter().any(|f| f == k));
+        }
+        record
+    };
+    let subjects: Vec<String>;
+    let json = if let Some(key) = signed.path.strip_prefix("/records/") {
+        let row = table.get(key).await?;
+        subjects = subjects_of(dataset, &[&row]);
+        serde_json::Value::Object(filter(row))
+    } else if signed.path == "/records" || signed.path == "/records/" {
+        let mut filters = Vec::new();
+        let mut limit = 100;
+        let mut cursor = None;
+        for (k, v) in parse_query(signed.query) {
+            match k.as_str() {
+                "limit" => {
+                    limit = v
+                        .parse()
+                        .map_err(|_| GatewayError::BadRequest("limit must be a number".into()))?
+                }
+                "cursor" => cursor = Some(v),
+                "fields" => {}
+                _ => filters.push((k, v)),
+            }
+        }
+        for (field, _) in &filters {
+            if !field_allowed(agreement, field, table.config.dataset) {
+                return Err(GatewayError::FieldNotAllowed(field.clone()));
+            }
+        }
+        // The cursor is the record key: offered only to consumers allowed to see the key.
+        let key_allowed = table
+            .config
+            .dataset
+            .key
+            .iter()
+            .all(|k| field_allowed(agreement, k, table.config.dataset));
+        if cursor.is_some() && !key_allowed {
+            return Err(GatewayError::FieldNotAllowed(
+                "cursor (the record key)".into(),
+            ));
+        }
+        let (rows, next) = table.query(&filters, limit, cursor.as_deref()).await?;
+        let next = next.filter(|_| key_allowed);
+        subjects = subjects_of(dataset, &rows.iter().collect::<Vec<_>>());
+        serde_json::json!({ "records": rows.into_iter().map(filter).collect::<Vec<_>>(), "next_cursor": next })
+    } else if signed.path == "/changes" {
+        // A change feed carries record keys (deletes are keys): only for consumers allowed
+        // to see the key.
+        if !dataset
+            .key
+            .iter()
+            .all(|k| field_allowed(agreement, k, dataset))
+        {
+            return Err(GatewayError::FieldNotAllowed(
+                "changes (they carry the record key)".into(),
+            ));
+        }
+        let (mut after, mut limit) = (0i64, 100u32);
+        for (k, v) in parse_query(signed.query) {
+            let n = || GatewayError::BadRequest(format!("{k} must be a number"));
+            match k.as_str() {
+                "after" => after = v.parse().map_err(|_| n())?,
+                "limit" => limit = v.parse().map_err(|_| n())?,
+                "fields" => {}
+                _ => return Err(GatewayError::BadRequest(format!("unknown parameter {k}"))),
+            }
+        }
+        let changes = table.changes(after, limit).await?;
+        subjects = subjects_of(
+            dataset,
+            &changes.iter().map(|c| &c.record).collect::<Vec<_>>(),
+        );
+        let next = changes.last().map_or(after, |c| c.seq);
+        let items: Vec<serde_json::Value> = changes
+            .into_iter()
+            .map(|c| serde_json::json!({ "seq": c.seq, "op": c.op, "id": c.id, "committed_at_ms": c.committed_at_ms, "record": filter(c.record) }))
+            .collect();
+        serde_json::json!({ "changes": items, "next": next })
+    } else {
+        return Err(GatewayError::BadRequest(
+            "paths: /records/{key}, /records?field=value&limit=&cursor= or /changes?after=&limit="
+                .into(),
+        ));
+    };
+    let bytes = serde_json::to_vec(&json).map_err(|e| GatewayError::Backend(e.to_string()))?;
+    Ok((StatusCode::OK, bytes, subjects))
+}

@@ -1,0 +1,125 @@
+//! The agreement applied: which agreement holds, which fields a consumer may see, which
+//! sub-paths are acceptable, and the projection of records.
+
+use super::*;
+
+pub(super) fn agreement_for<'a>(
+    snapshot: &'a SnapshotBody,
+    consumer: &str,
+    service: &str,
+) -> Option<&'a Agreement> {
+    snapshot
+        .registry
+        .agreements
+        .iter()
+        .find(|a| a.consumer == consumer && a.service == service)
+}
+
+pub(super) fn today() -> String {
+    lienthong_core::vietnam_date(now_s() as i64)
+}
+
+pub(super) fn sensitivity(dataset: &catalog::Dataset, field: &str) -> Sensitivity {
+    dataset
+        .field(field)
+        .and_then(|f| catalog::element(f.element))
+        .map_or(Sensitivity::SensitivePersonal, |e| e.sensitivity)
+}
+
+pub(super) fn field_allowed(
+    agreement: &Agreement,
+    field: &str,
+    dataset: &catalog::Dataset,
+) -> bool {
+    agreement.fields.iter().any(|f| f == field)
+        || (agreement.fields.iter().any(|f| f == "*")
+            && sensitivity(dataset, field) != Sensitivity::SensitivePersonal)
+}
+
+/// A sub-path is empty or `/segment[/segment…]`; nothing that could move a proxied request
+/// elsewhere (`..`, `@`, `?`, `#`, `\\`, control characters) is accepted.
+pub(super) fn check_sub_path(path: &str) -> Result<(), GatewayError> {
+    let bad = || GatewayError::BadRequest("malformed sub-path".into());
+    if path.is_empty() {
+        return Ok(());
+    }
+    if !path.starts_with('/')
+        || path
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '@' | '?' | '#' | '\\'))
+    {
+        return Err(bad());
+    }
+    if path.split('/').skip(1).any(|seg| seg == ".." || seg == ".") {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// The fields a `fields=a,b` query parameter asks for, if any: each must be a field of the
+/// dataset (else `Client.BadRequest`) that the agreement allows (else
+/// `Client.FieldNotAllowed`, naming every one withheld).
+pub(super) fn selected_fields(
+    query: &str,
+    agreement: &Agreement,
+    dataset: &catalog::Dataset,
+) -> Result<Option<Vec<String>>, GatewayError> {
+    let Some(list) = parse_query(query)
+        .into_iter()
+        .find(|(k, _)| k == "fields")
+        .map(|(_, v)| v)
+    else {
+        return Ok(None);
+    };
+    let asked: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if asked.is_empty() {
+        return Err(GatewayError::BadRequest(
+            "fields= names no field (fields=a,b)".into(),
+        ));
+    }
+    if let Some(unknown) = asked.iter().find(|f| dataset.field(f).is_none()) {
+        return Err(GatewayError::BadRequest(format!(
+            "{unknown} is not a field of dataset {}",
+            dataset.name
+        )));
+    }
+    let withheld: Vec<&str> = asked
+        .iter()
+        .filter(|f| !field_allowed(agreement, f, dataset))
+        .map(String::as_str)
+        .collect();
+    if !withheld.is_empty() {
+        return Err(GatewayError::FieldNotAllowed(withheld.join(", ")));
+    }
+    Ok(Some(asked))
+}
+
+/// Keeps the fields the agreement allows; under `*`, sensitive fields are masked unless named.
+pub(super) fn project(
+    row: Vec<(&'static str, String)>,
+    agreement: &Agreement,
+    dataset: &catalog::Dataset,
+) -> serde_json::Map<String, serde_json::Value> {
+    let all = agreement.fields.iter().any(|f| f == "*");
+    row.into_iter()
+        .filter_map(|(field, value)| {
+            if agreement.fields.iter().any(|f| f == field) {
+                Some((field.to_owned(), value.into()))
+            } else if all {
+                let v = if sensitivity(dataset, field) == Sensitivity::SensitivePersonal {
+                    "***".to_owned()
+                } else {
+                    value
+                };
+                Some((field.to_owned(), v.into()))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
