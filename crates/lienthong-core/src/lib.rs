@@ -1,5 +1,6 @@
 //! Identifiers in the X-Road form: `INSTANCE/CLASS/MEMBER[/SUBSYSTEM]`, e.g.
-//! `VN/GOV/BCA/DANCU`. Pure: parsing and display only.
+//! `VN/GOV/BCA/DANCU` (pure: parsing and display), and the one clock and calendar of every
+//! lienthong crate (`time`).
 
 use std::fmt;
 
@@ -100,61 +101,12 @@ impl fmt::Display for ServiceId {
     }
 }
 
-/// Vietnam's offset from UTC (no daylight saving).
-pub const VIETNAM_UTC_OFFSET_S: i64 = 7 * 3600;
+pub mod time;
 
-/// The calendar date (`YYYY-MM-DD`) in Vietnam at a Unix time, pure arithmetic
-/// (civil-from-days, Howard Hinnant's algorithm); callers bring the clock.
-pub fn vietnam_date(unix_s: i64) -> String {
-    let days = (unix_s + VIETNAM_UTC_OFFSET_S).div_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// The date and time in Vietnam at a Unix time, `YYYY-MM-DD HH:MM:SS +07:00`.
-pub fn vietnam_time(unix_s: i64) -> String {
-    let s = (unix_s + VIETNAM_UTC_OFFSET_S).rem_euclid(86_400);
-    format!(
-        "{} {:02}:{:02}:{:02} +07:00",
-        vietnam_date(unix_s),
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    )
-}
+pub use time::{vietnam_date, vietnam_time, VIETNAM_UTC_OFFSET_S};
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn vietnam_times() {
-        assert_eq!(super::vietnam_time(0), "1970-01-01 07:00:00 +07:00");
-        assert_eq!(
-            super::vietnam_time(1_795_453_199),
-            "2026-11-23 23:59:59 +07:00"
-        );
-        assert_eq!(
-            super::vietnam_time(1_795_453_200),
-            "2026-11-24 00:00:00 +07:00"
-        );
-    }
-
-    #[test]
-    fn vietnam_dates() {
-        assert_eq!(super::vietnam_date(0), "1970-01-01");
-        // 2026-11-23T17:00:00Z is already the 24th in Hà Nội.
-        assert_eq!(super::vietnam_date(1_795_453_200), "2026-11-24");
-        assert_eq!(super::vietnam_date(1_795_453_199), "2026-11-23");
-        assert_eq!(super::vietnam_date(951_782_400), "2000-02-29");
-    }
-
     use super::*;
 
     #[test]

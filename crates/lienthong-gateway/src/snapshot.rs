@@ -15,16 +15,7 @@ use lienthong_registry::{SignedSnapshot, SnapshotBody};
 
 use crate::error::GatewayError;
 
-pub fn now_s() -> u64 {
-    lienthong_registry::server::now_s()
-}
-
-/// Ms since the Unix epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
+pub use lienthong_core::time::{now_ms, now_s};
 
 /// Snapshot bodies are small; anything bigger is refused.
 const SNAPSHOT_BYTES_MAX: usize = 16 << 20;

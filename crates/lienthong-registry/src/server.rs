@@ -3,7 +3,6 @@
 //! the [`Store`]; every accepted change becomes the next version and is published at once.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -17,11 +16,7 @@ use tokio::sync::{Mutex, RwLock};
 use crate::store::Store;
 use crate::{Agreement, Registry, RegistryError, SignedSnapshot, SnapshotBody};
 
-pub fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub use lienthong_core::time::now_s;
 
 /// Typed registry-server configuration (the CLI builds it from TOML).
 pub struct Config {

@@ -67,10 +67,7 @@ pub fn router(sources: Sources) -> Router {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    lienthong_core::time::now_ms() as i64
 }
 
 async fn sample_sync(s: &Sources) {

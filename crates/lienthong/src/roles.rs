@@ -793,11 +793,7 @@ pub enum LogCommand {
 }
 
 fn days_ago_ms(days: u32) -> u64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    now.saturating_sub(u64::from(days) * 86_400_000)
+    lienthong_core::time::now_ms().saturating_sub(u64::from(days) * 86_400_000)
 }
 
 pub async fn log(command: LogCommand) -> Result<ExitCode> {

@@ -77,10 +77,7 @@ fn format_of(explicit: Option<&str>, path: &Path) -> Result<Format> {
 
 /// Today in Vietnam, from the system clock (the CLI is the edge that may read it).
 pub fn today() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    lienthong_core::vietnam_date(now as i64)
+    lienthong_core::vietnam_date(lienthong_core::time::now_s() as i64)
 }
 
 fn load_deceased(spec: &str) -> Result<HashSet<String>> {

@@ -119,24 +119,7 @@ fn src(pipeline: &str, e: impl std::fmt::Display) -> SyncError {
 
 /// `YYYY-MM-DD HH:MM:SS` of a Unix time (UTC), for TIMESTAMP columns.
 fn utc_text(secs: i64, micros: &str) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let mut s = format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
+    let mut s = lienthong_core::time::utc_datetime(secs);
     if !micros.is_empty() {
         s.push('.');
         s.push_str(micros);

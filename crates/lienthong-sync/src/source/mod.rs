@@ -242,10 +242,7 @@ pub(crate) fn snapshot_changes(
 
 /// Ms since the Unix epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    lienthong_core::time::now_ms() as i64
 }
 
 #[cfg(test)]
