@@ -37,6 +37,25 @@ impl Drop for WaitingHeld<'_> {
     }
 }
 
+/// Why a body was not read: the node's budget refused room (`Server.Busy` or an oversized
+/// total, kept as such), or the body itself failed (too long, too slow, broken), which the
+/// caller names for its side.
+#[derive(Debug)]
+pub(super) enum BodyError {
+    Budget(GatewayError),
+    Read(String),
+}
+
+impl BodyError {
+    /// The error to answer: the budget's own, or `read` of what went wrong with the body.
+    pub(super) fn or(self, read: impl FnOnce(String) -> GatewayError) -> GatewayError {
+        match self {
+            BodyError::Budget(e) => e,
+            BodyError::Read(m) => read(m),
+        }
+    }
+}
+
 /// A call's request body with the room it holds (answers read for it join that room).
 pub(super) struct Incoming<'r> {
     pub(super) body: Bytes,
@@ -86,7 +105,7 @@ impl Inner {
         body: B,
         room: &mut Room,
         factor: usize,
-    ) -> Result<Bytes, String>
+    ) -> Result<Bytes, BodyError>
     where
         B: hyper::body::Body<Data = Bytes> + Unpin,
         B::Error: std::fmt::Display,
@@ -97,13 +116,15 @@ impl Inner {
         let mut reserved = 0usize; // KiB reserved for this body
         if let Some(n) = announced {
             if n as usize > max {
-                return Err(format!("length limit exceeded ({n} > {max} bytes)"));
+                return Err(BodyError::Read(format!(
+                    "length limit exceeded ({n} > {max} bytes)"
+                )));
             }
             reserved = (n as usize).saturating_mul(factor).div_ceil(1024).max(1);
             let r = self
                 .reserve(reserved, held(room))
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(BodyError::Budget)?;
             room.extend(r);
         }
         let deadline =
@@ -112,14 +133,20 @@ impl Inner {
         let mut out = Vec::with_capacity(announced.unwrap_or(0) as usize);
         loop {
             let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
-                Err(_) => return Err("body not received within the timeout".into()),
+                Err(_) => {
+                    return Err(BodyError::Read(
+                        "body not received within the timeout".into(),
+                    ))
+                }
                 Ok(None) => break,
-                Ok(Some(Err(e))) => return Err(e.to_string()),
+                Ok(Some(Err(e))) => return Err(BodyError::Read(e.to_string())),
                 Ok(Some(Ok(f))) => f,
             };
             if let Ok(data) = frame.into_data() {
                 if out.len() + data.len() > max {
-                    return Err(format!("length limit exceeded (> {max} bytes)"));
+                    return Err(BodyError::Read(format!(
+                        "length limit exceeded (> {max} bytes)"
+                    )));
                 }
                 out.extend_from_slice(&data);
                 if announced.is_none() {
@@ -130,7 +157,7 @@ impl Inner {
                         let r = self
                             .reserve(need - reserved, held(room))
                             .await
-                            .map_err(|e| e.to_string())?;
+                            .map_err(BodyError::Budget)?;
                         room.extend(r);
                         reserved = need;
                     }

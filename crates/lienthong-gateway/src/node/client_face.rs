@@ -182,7 +182,7 @@ pub(super) async fn consume(
     let body = node
         .read_body(body, &mut room, 1)
         .await
-        .map_err(|e| GatewayError::BadRequest(format!("request body: {e}")))?;
+        .map_err(|e| e.or(|m| GatewayError::BadRequest(format!("request body: {m}"))))?;
     let message_id = match header_str(&parts.headers, xroad::ID) {
         "" => uuid::Uuid::new_v4().to_string(),
         id => id.to_owned(),
@@ -249,10 +249,9 @@ pub(super) async fn consume(
     let (rparts, rbody) = response.into_parts();
     // The request went out: its room is free for the answer (never wait while holding).
     room.clear();
-    let rbody = node
-        .read_body(rbody, &mut room, 1)
-        .await
-        .map_err(|e| GatewayError::ProviderUnreachable(format!("reading response: {e}")))?;
+    let rbody = node.read_body(rbody, &mut room, 1).await.map_err(|e| {
+        e.or(|m| GatewayError::ProviderUnreachable(format!("reading response: {m}")))
+    })?;
     // The provider's signature binds status, body and our request hash.
     let r_hash = header_str(&rparts.headers, header::REQUEST_HASH);
     let r_ts: u64 = header_str(&rparts.headers, header::TIMESTAMP)

@@ -14,7 +14,11 @@ pub(super) async fn provider(
     let mut room = Room::new();
     let body = match node.read_body(body, &mut room, 1).await {
         Ok(b) => b,
-        Err(e) => return GatewayError::BadRequest(format!("request body: {e}")).into_response(),
+        Err(e) => {
+            return e
+                .or(|m| GatewayError::BadRequest(format!("request body: {m}")))
+                .into_response()
+        }
     };
     let query = parts.uri.query().unwrap_or("").to_owned();
     let service_s = header_str(&parts.headers, header::SERVICE).to_owned();

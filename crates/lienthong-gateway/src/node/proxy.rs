@@ -46,7 +46,7 @@ pub(super) async fn proxy(
     let bytes = node
         .read_body(response.into_body(), room, 5)
         .await
-        .map_err(|e| GatewayError::Backend(format!("REST backend body: {e}")))?;
+        .map_err(|e| e.or(|m| GatewayError::Backend(format!("REST backend body: {m}"))))?;
     if bytes.is_empty() {
         return Ok((status, Vec::new(), Vec::new()));
     }
