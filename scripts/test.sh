@@ -161,9 +161,21 @@ cargo clippy --workspace --all-targets -- -D warnings
 log "building fuzz targets (fuzz/)"
 # Same target directory as the workspace: the shared dependencies are built once.
 cargo build --manifest-path fuzz/Cargo.toml --bins --target-dir target
-log "cargo test"
 out=$(mktemp)
-cargo test --workspace 2>&1 | tee "$out"
-# One closing line over all test binaries (cargo prints one per binary, doc tests last).
-awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$out"
+if cargo nextest --version >/dev/null 2>&1; then
+  # Each test in a process of its own: a test that passes only after another one set
+  # something up in the same process (sqlx drivers, a global) fails at once.
+  log "cargo nextest run (one process per test) and the doc tests"
+  cargo nextest run --workspace --no-fail-fast --profile ci 2>&1 | tee "$out"
+  cargo test --workspace --doc 2>&1 | tee -a "$out"
+  # nextest: "Summary [ 95.1s] 172 tests run: 172 passed, 0 skipped"; doc tests: cargo's lines.
+  awk '/Summary \[/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1); if ($i ~ /^skipped/) s += $(i-1) } }
+       /^test result:/ { p += $4; f += $6; s += $8 }
+       END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$out"
+else
+  log "cargo test (cargo-nextest not found)"
+  cargo test --workspace 2>&1 | tee "$out"
+  # One closing line over all test binaries (cargo prints one per binary, doc tests last).
+  awk '/^test result:/ { p += $4; f += $6; s += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$out"
+fi
 rm -f "$out"
