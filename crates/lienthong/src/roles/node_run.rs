@@ -1,0 +1,227 @@
+//! `lienthong node run`: the node's configuration, checked in full before it starts.
+
+use super::*;
+
+/// `node.toml`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NodeFile {
+    member: String,
+    client_listen: SocketAddr,
+    peer_listen: SocketAddr,
+    admin_listen: SocketAddr,
+    signing_key: PathBuf,
+    ca_cert: PathBuf,
+    tls_cert: PathBuf,
+    tls_key: PathBuf,
+    registry_url: String,
+    /// The registry's public key (base64), pinned…
+    #[serde(default)]
+    registry_key: Option<String>,
+    /// …or the file holding it (the registry's public.key).
+    #[serde(default)]
+    registry_key_file: Option<PathBuf>,
+    #[serde(default = "d_poll")]
+    registry_poll_ms: u64,
+    #[serde(default = "d_timeout")]
+    request_timeout_ms: u64,
+    #[serde(default = "d_body")]
+    body_bytes_max: usize,
+    /// Bytes of bodies held at once over all exchanges (default 256 MiB).
+    #[serde(default = "d_inflight")]
+    inflight_body_bytes_max: usize,
+    #[serde(default = "d_window")]
+    replay_window_s: u64,
+    #[serde(default = "d_entries")]
+    replay_entries_max: usize,
+    #[serde(default)]
+    tables: Vec<TableFile>,
+    #[serde(default)]
+    rest: Vec<RestFile>,
+    /// The message log; default `MEMBER.messages.db` beside the config (slashes as `_`).
+    #[serde(default)]
+    log_path: Option<PathBuf>,
+    /// Keep response bodies in the log (apart from the tree); default: metadata only.
+    #[serde(default)]
+    log_bodies: bool,
+    /// Services (ids) whose bodies are kept even when `log_bodies` is off.
+    #[serde(default)]
+    log_bodies_services: Vec<String>,
+    /// Delete bodies older than this many days (the entries and their proofs stay).
+    #[serde(default)]
+    log_bodies_retention_days: Option<u32>,
+    /// Move entries older than `log_archive_after_days` into archive files in this folder.
+    #[serde(default)]
+    log_archive_dir: Option<PathBuf>,
+    #[serde(default)]
+    log_archive_after_days: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RestFile {
+    service: String,
+    base_url: String,
+}
+
+pub(super) fn d_poll() -> u64 {
+    30_000
+}
+
+pub(super) fn d_timeout() -> u64 {
+    10_000
+}
+
+pub(super) fn d_body() -> usize {
+    16 << 20
+}
+
+pub(super) fn d_inflight() -> usize {
+    256 << 20
+}
+
+pub(super) fn d_window() -> u64 {
+    300
+}
+
+pub(super) fn d_entries() -> usize {
+    1_000_000
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TableFile {
+    service: String,
+    dataset: String,
+    database_url: String,
+    table: String,
+    #[serde(default)]
+    filters: Vec<String>,
+    /// Table column per dataset field where the table names it otherwise.
+    #[serde(default)]
+    columns: std::collections::BTreeMap<String, String>,
+    #[serde(default = "d_conns")]
+    connections_max: u32,
+    /// Also serve `/changes` from the `lt_changes` log beside the table.
+    #[serde(default)]
+    changes: bool,
+}
+
+pub(super) fn d_conns() -> u32 {
+    8
+}
+
+pub async fn node_run(config: &Path) -> Result<ExitCode> {
+    let f: NodeFile = parse_toml(config)?;
+    let ctx = || format!("config {}", config.display());
+    let member = MemberId::parse(&f.member).with_context(ctx)?;
+    if member.subsystem.is_none() {
+        bail!(
+            "config {}: member must name a subsystem (INSTANCE/CLASS/MEMBER/SUBSYSTEM)",
+            config.display()
+        );
+    }
+    let registry_key = match (&f.registry_key, &f.registry_key_file) {
+        (Some(k), None) => k.trim().to_owned(),
+        (None, Some(p)) => read(&relative(config, p))?.trim().to_owned(),
+        _ => bail!(
+            "config {}: give the registry's public key as registry_key, or registry_key_file (its public.key)",
+            config.display()
+        ),
+    };
+    lienthong_trust::check_public_key(&registry_key)
+        .with_context(|| format!("config {}: registry key", config.display()))?;
+    if !f.registry_url.starts_with("http://") && !f.registry_url.starts_with("https://") {
+        bail!(
+            "config {}: registry_url must start with http:// or https://",
+            config.display()
+        );
+    }
+    if f.request_timeout_ms == 0
+        || f.body_bytes_max == 0
+        || f.replay_window_s == 0
+        || f.replay_entries_max == 0
+    {
+        bail!("config {}: request_timeout_ms, body_bytes_max, replay_window_s and replay_entries_max must be positive", config.display());
+    }
+    let mut tables = Vec::new();
+    for t in f.tables {
+        let dataset = lienthong_dictionary::catalog::dataset(&t.dataset).with_context(|| {
+            format!(
+                "{}: table service {}: unknown dataset {}",
+                ctx(),
+                t.service,
+                t.dataset
+            )
+        })?;
+        tables.push(TableConfig {
+            code: t.service,
+            dataset,
+            database_url: t.database_url,
+            table: t.table,
+            filters: t.filters,
+            columns: t.columns,
+            connections_max: t.connections_max,
+            changes: t.changes,
+        });
+    }
+    let node = node::start(NodeConfig {
+        member,
+        client_listen: f.client_listen,
+        peer_listen: f.peer_listen,
+        admin_listen: f.admin_listen,
+        signing_key: SigningKey::from_pem(&read(&relative(config, &f.signing_key))?)?,
+        ca_pem: read(&relative(config, &f.ca_cert))?,
+        cert_pem: read(&relative(config, &f.tls_cert))?,
+        key_pem: read(&relative(config, &f.tls_key))?,
+        registry_url: f.registry_url,
+        registry_key,
+        registry_poll_ms: f.registry_poll_ms,
+        request_timeout_ms: f.request_timeout_ms,
+        body_bytes_max: f.body_bytes_max,
+        inflight_body_bytes_max: f.inflight_body_bytes_max,
+        replay_window_s: f.replay_window_s,
+        replay_entries_max: f.replay_entries_max,
+        tables,
+        // A file path (SQLite, relative to the config) or a `postgres://` URL.
+        log_path: match f.log_path.as_ref().and_then(|p| p.to_str()) {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                url.to_owned()
+            }
+            _ => relative(
+                config,
+                &f.log_path.clone().unwrap_or_else(|| {
+                    PathBuf::from(format!("{}.messages.db", f.member.replace('/', "_")))
+                }),
+            )
+            .display()
+            .to_string(),
+        },
+        log_bodies: f.log_bodies,
+        log_bodies_services: f.log_bodies_services,
+        log_bodies_retention_days: f.log_bodies_retention_days,
+        log_archive_dir: f
+            .log_archive_dir
+            .as_ref()
+            .map(|d| relative(config, d).display().to_string()),
+        log_archive_after_days: f.log_archive_after_days,
+        rest: f
+            .rest
+            .into_iter()
+            .map(|r| node::RestConfig {
+                code: r.service,
+                base_url: r.base_url,
+            })
+            .collect(),
+    })
+    .await
+    .map_err(anyhow::Error::msg)
+    .with_context(ctx)?;
+    eprintln!(
+        "node {} : client face http://{}  peer face https://{}",
+        f.member, node.client_addr, node.peer_addr
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    node.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}

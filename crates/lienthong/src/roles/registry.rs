@@ -1,0 +1,190 @@
+//! `lienthong registry run|token|apply`: the registry's configuration and its admin client.
+
+use super::*;
+
+/// `registry.toml`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RegistryFile {
+    listen: SocketAddr,
+    /// The registry's Ed25519 key (from `lienthong keys member`); nodes pin its public half.
+    signing_key: PathBuf,
+    /// Registry state: `sqlite://FILE?mode=rwc` (default `registry.db` beside the config) or
+    /// `postgres://…`.
+    #[serde(default)]
+    database_url: Option<String>,
+    /// SHA-256 of the admin bearer token (`lienthong registry token`); absent: no admin API.
+    #[serde(default)]
+    admin_token_sha256: Option<String>,
+    /// Or the file holding the admin token itself (`lienthong registry token --out`).
+    #[serde(default)]
+    admin_token_file: Option<PathBuf>,
+    #[serde(default = "default_validity")]
+    snapshot_validity_s: u64,
+    /// Content stored on first start, when the store is empty.
+    #[serde(default)]
+    registry: Option<Registry>,
+}
+
+pub(super) fn default_validity() -> u64 {
+    3600
+}
+
+pub async fn registry_run(config: &Path) -> Result<ExitCode> {
+    let file: RegistryFile = parse_toml(config)?;
+    if file.snapshot_validity_s < 10 {
+        bail!(
+            "config {}: snapshot_validity_s must be at least 10",
+            config.display()
+        );
+    }
+    if let Some(seed) = &file.registry {
+        seed.validate()
+            .with_context(|| format!("config {}", config.display()))?;
+    }
+    if let Some(h) = &file.admin_token_sha256 {
+        if h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
+            bail!("config {}: admin_token_sha256 must be 64 hex digits (from `lienthong registry token`)", config.display());
+        }
+    }
+    let admin_token_sha256 = match (file.admin_token_sha256, &file.admin_token_file) {
+        (Some(_), Some(_)) => bail!(
+            "config {}: admin_token_sha256 and admin_token_file: give one",
+            config.display()
+        ),
+        (Some(h), None) => Some(h),
+        (None, Some(f)) => {
+            let token = read(&relative(config, f))?.trim().to_owned();
+            if token.len() < 32 {
+                bail!(
+                    "config {}: admin_token_file {} holds {} characters; a token has at least 32 (`lienthong registry token --out`)",
+                    config.display(),
+                    f.display(),
+                    token.len()
+                );
+            }
+            Some(lienthong_trust::sha256_hex(token.as_bytes()))
+        }
+        (None, None) => None,
+    };
+    let key = SigningKey::from_pem(&read(&relative(config, &file.signing_key))?)?;
+    let public = key.public_b64();
+    let url = file.database_url.unwrap_or_else(|| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            relative(config, Path::new("registry.db")).display()
+        )
+    });
+    let store = lienthong_registry::store::Store::connect(&url)
+        .await
+        .with_context(|| format!("config {}", config.display()))?;
+    let app = lienthong_registry::server::app(lienthong_registry::server::Config {
+        store,
+        seed: file.registry,
+        key,
+        validity_s: file.snapshot_validity_s,
+        admin_token_sha256,
+    })
+    .await?;
+    let listener = tokio::net::TcpListener::bind(file.listen)
+        .await
+        .with_context(|| format!("binding {}", file.listen))?;
+    eprintln!(
+        "registry listening on http://{} (pin registry_key = \"{public}\")",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lienthong registry token`: a new random admin token and the line for registry.toml.
+pub fn registry_token(out: Option<&Path>) -> Result<ExitCode> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    match out {
+        Some(path) => {
+            write_new(path, &format!("{token}\n"))?;
+            println!(
+                "token written to {} (give to the operators, keep secret)",
+                path.display()
+            );
+        }
+        None => println!("token (give to the operators, keep secret): {token}"),
+    }
+    println!(
+        "admin_token_sha256 = \"{}\"",
+        lienthong_trust::sha256_hex(token.as_bytes())
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lienthong registry apply`: replaces the registry content through the admin API.
+pub async fn registry_apply(
+    url: &str,
+    token_file: &Path,
+    content: Option<&Path>,
+    additions: &[PathBuf],
+) -> Result<ExitCode> {
+    let token = read(token_file)?.trim().to_owned();
+    let (method, path, body) = match content {
+        Some(content) => {
+            let registry: Registry = parse_toml(content)?;
+            registry
+                .validate()
+                .with_context(|| format!("{}", content.display()))?;
+            (
+                hyper::Method::PUT,
+                "registry",
+                serde_json::to_vec(&registry)?,
+            )
+        }
+        None => {
+            let mut all = lienthong_registry::Additions::default();
+            for f in additions {
+                let a: lienthong_registry::Additions = parse_toml(f)?;
+                all.members.extend(a.members);
+                all.services.extend(a.services);
+                all.agreements.extend(a.agreements);
+            }
+            if all.is_empty() {
+                bail!("--add: the files hold no [[members]], [[services]] or [[agreements]]");
+            }
+            (
+                hyper::Method::POST,
+                "registry/additions",
+                serde_json::to_vec(&all)?,
+            )
+        }
+    };
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Full<hyper::body::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(format!("{}/admin/{path}", url.trim_end_matches('/')))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))?;
+    let response = client
+        .request(request)
+        .await
+        .with_context(|| format!("registry at {url}"))?;
+    let status = response.status();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await?
+        .to_bytes();
+    let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    if !status.is_success() {
+        bail!(
+            "registry refused the content ({status}): {}",
+            answer["error"].as_str().unwrap_or("")
+        );
+    }
+    println!("published registry version {}", answer["version"]);
+    Ok(ExitCode::SUCCESS)
+}
