@@ -11,17 +11,17 @@ use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use lienthong_gateway::msglog::LogReader;
 use lienthong_registry::Registry;
 use lienthong_sync::StatusReader;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::{AnyPool, Row};
 
 /// What the dashboard reads.
 pub struct Sources {
     pub registry: Registry,
-    /// (member id, message-log pool) per node.
-    pub logs: Vec<(String, AnyPool)>,
+    /// (member id, its node's message log, read-only) per node.
+    pub logs: Vec<(String, LogReader)>,
     /// The sync pipelines' state, one reader per replica (the center's, a province's…).
     pub sync: Vec<StatusReader>,
     /// (member id, `http://host:port/healthz` of its node's admin listener) to probe.
@@ -32,7 +32,7 @@ pub struct Sources {
 impl Sources {
     pub fn new(
         registry: Registry,
-        logs: Vec<(String, AnyPool)>,
+        logs: Vec<(String, LogReader)>,
         sync: Vec<StatusReader>,
         health: Vec<(String, String)>,
     ) -> Sources {
@@ -98,10 +98,9 @@ fn changes_per_minute(s: &Sources, name: &str) -> Option<f64> {
     (t1 > t0).then(|| (n1.saturating_sub(*n0)) as f64 * 60_000.0 / (t1 - t0) as f64)
 }
 
-/// Opens a node's message log read-only.
-pub async fn open_log(path: &str) -> Result<AnyPool, sqlx::Error> {
-    sqlx::any::install_default_drivers();
-    AnyPool::connect(&format!("sqlite://{path}?mode=ro")).await
+/// Opens a node's message log read-only (a SQLite file or a `postgres://` URL).
+pub async fn open_log(location: &str) -> Result<LogReader, String> {
+    LogReader::open(location).await
 }
 
 /// Probes every node's `/healthz` at once (300 ms each): member → "up" or "down".
@@ -157,18 +156,9 @@ async fn overview(s: &Sources) -> Value {
     let mut refusals: std::collections::BTreeMap<String, u64> = Default::default();
     let mut per_minute: std::collections::BTreeMap<i64, u64> = Default::default();
     // Provider-side records count each exchange once.
-    for (_, pool) in &s.logs {
-        let rows = sqlx::query("SELECT entry FROM log_entries ORDER BY idx DESC LIMIT 20000")
-            .fetch_all(pool)
-            .await
-            .unwrap_or_default();
-        for r in rows {
-            let Ok(text) = r.try_get::<String, _>(0) else {
-                continue;
-            };
-            let Ok(e) = serde_json::from_str::<Value>(&text) else {
-                continue;
-            };
+    for (_, log) in &s.logs {
+        for entry in log.recent(20_000).await.unwrap_or_default() {
+            let e = entry.record;
             if e["side"] != "provider" {
                 continue;
             }
@@ -430,19 +420,9 @@ fn connections_map(o: &Value) -> String {
 
 async fn find(s: &Sources, message_id: &str) -> Vec<Value> {
     let mut out = Vec::new();
-    for (member, pool) in &s.logs {
-        let rows = sqlx::query("SELECT idx, entry FROM log_entries WHERE message_id = ?")
-            .bind(message_id.to_owned())
-            .fetch_all(pool)
-            .await
-            .unwrap_or_default();
-        for r in rows {
-            let entry: Value = r
-                .try_get::<String, _>(1)
-                .ok()
-                .and_then(|t| serde_json::from_str(&t).ok())
-                .unwrap_or(Value::Null);
-            out.push(json!({ "node": member, "index": r.try_get::<i64, _>(0).unwrap_or(-1), "entry": entry }));
+    for (member, log) in &s.logs {
+        for e in log.by_message_id(message_id).await.unwrap_or_default() {
+            out.push(json!({ "node": member, "index": e.index, "entry": e.record }));
         }
     }
     out

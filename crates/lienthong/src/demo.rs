@@ -594,6 +594,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             a.id.to_owned(),
             lienthong_web::open_log(&path)
                 .await
+                .map_err(anyhow::Error::msg)
                 .with_context(|| format!("opening {path}"))?,
         ));
     }

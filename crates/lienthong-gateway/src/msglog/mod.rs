@@ -17,9 +17,11 @@ use tokio::sync::{mpsc, oneshot};
 
 mod archive;
 mod audit;
+mod reader;
 
 pub use archive::*;
 pub use audit::*;
+pub use reader::{LogEntry, LogReader};
 
 /// Entries waiting for the writer, at most; callers wait when it is full.
 pub const QUEUE_ENTRIES_MAX: usize = 65_536;

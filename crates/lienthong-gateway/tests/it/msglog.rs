@@ -609,3 +609,35 @@ async fn calls_refused_by_the_consumer_node_are_logged() {
     t.provider.shutdown().await;
     t.consumer.shutdown().await;
 }
+
+/// The dashboard's reader: typed entries, newest first, by message id; a missing log is an
+/// error (never created).
+#[tokio::test]
+async fn the_read_only_reader_reads_entries_and_creates_nothing() {
+    let t = start(3600).await;
+    for id in ["r-1", "r-2"] {
+        let r = call(
+            &t.consumer,
+            &format!("/r1/{SERVICE}/records/{PID}"),
+            &[CLIENT, PURPOSE, ("X-Road-Id", id)],
+        )
+        .await;
+        assert_eq!(r.status, 200);
+    }
+    let reader = msglog::LogReader::open(&db(&t, PROVIDER)).await.unwrap();
+    let recent = reader.recent(10).await.unwrap();
+    assert_eq!(recent.len(), 2);
+    assert!(recent[0].index > recent[1].index, "newest first");
+    assert_eq!(recent[0].record["message_id"], "r-2");
+    assert_eq!(recent[0].record["side"], "provider");
+    let one = reader.by_message_id("r-1").await.unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].record["code"], "ok");
+    let missing = t.dir_path.join("nobody.messages.db");
+    assert!(msglog::LogReader::open(&missing.display().to_string())
+        .await
+        .is_err());
+    assert!(!missing.exists(), "a reader creates no file");
+    t.provider.shutdown().await;
+    t.consumer.shutdown().await;
+}

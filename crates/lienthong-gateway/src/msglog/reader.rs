@@ -1,0 +1,61 @@
+//! A message log opened read-only for the dashboard and reports: typed reads of entries, no
+//! writes, no schema changes (SQLite `mode=ro`, PostgreSQL read-only transactions).
+
+use super::*;
+
+/// One entry as stored: its index in the log and its record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub index: u64,
+    /// The record (see `record.rs`); `Null` for an entry whose content was archived.
+    pub record: Value,
+}
+
+/// A message log, read-only.
+#[derive(Clone)]
+pub struct LogReader {
+    pool: AnyPool,
+    store: Store,
+}
+
+impl LogReader {
+    /// Opens an existing log (SQLite file or `postgres://` URL) read-only.
+    pub async fn open(location: &str) -> Result<LogReader, String> {
+        Ok(LogReader {
+            pool: connect_ro(location).await?,
+            store: Store::of(location),
+        })
+    }
+
+    /// The newest `limit` entries, newest first.
+    pub async fn recent(&self, limit: u32) -> Result<Vec<LogEntry>, String> {
+        let sql = format!("SELECT idx, entry FROM log_entries ORDER BY idx DESC LIMIT {limit}");
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(rows.iter().filter_map(entry_of).collect())
+    }
+
+    /// The entries of one message id (an exchange has one per node; a reused client id more).
+    pub async fn by_message_id(&self, message_id: &str) -> Result<Vec<LogEntry>, String> {
+        let sql = self
+            .store
+            .sql("SELECT idx, entry FROM log_entries WHERE message_id = ? ORDER BY idx");
+        let rows = sqlx::query(&sql)
+            .bind(message_id.to_owned())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(rows.iter().filter_map(entry_of).collect())
+    }
+}
+
+fn entry_of(row: &sqlx::any::AnyRow) -> Option<LogEntry> {
+    let index = u64::try_from(row.try_get::<i64, _>(0).ok()?).ok()?;
+    let text: String = row.try_get(1).ok()?;
+    Some(LogEntry {
+        index,
+        record: serde_json::from_str(&text).unwrap_or(Value::Null),
+    })
+}
