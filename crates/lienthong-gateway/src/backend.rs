@@ -4,17 +4,11 @@
 
 use lienthong_dictionary::catalog::Dataset;
 use lienthong_dictionary::validate::{Options, Validator};
+use lienthong_store::{changelog, identifier_ok, text_at, Dialect};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 
 use crate::error::GatewayError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dialect {
-    Postgres,
-    MySql,
-    Sqlite,
-}
 
 /// Typed configuration of one dataset service.
 #[derive(Debug, Clone)]
@@ -62,27 +56,11 @@ pub struct TableService {
 /// Page size bound for filtered queries.
 pub const LIMIT_MAX: u32 = 1000;
 
-fn identifier_ok(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !s.starts_with(|c: char| c.is_ascii_digit())
-}
-
 impl TableService {
     pub async fn connect(config: TableConfig) -> Result<TableService, String> {
         sqlx::any::install_default_drivers();
-        let dialect = match config.database_url.split(':').next() {
-            Some("postgres" | "postgresql") => Dialect::Postgres,
-            Some("mysql" | "mariadb") => Dialect::MySql,
-            Some("sqlite") => Dialect::Sqlite,
-            _ => {
-                return Err(format!(
-                    "service {}: database_url must start with postgres:, mysql: or sqlite:",
-                    config.code
-                ))
-            }
-        };
+        let dialect = Dialect::of(&config.database_url)
+            .map_err(|e| format!("service {}: {e}", config.code))?;
         if !identifier_ok(&config.table) {
             return Err(format!(
                 "service {}: table name {:?} must be letters, digits and _",
@@ -147,8 +125,7 @@ impl TableService {
             .await
             .map_err(|e| format!("service {}: {e}", service.config.code))?;
         if service.config.changes {
-            sqlx::query("SELECT seq, tbl, change_id, op, record, committed_at_ms FROM lt_changes WHERE 1 = 0")
-                .fetch_all(&service.pool)
+            changelog::check(&service.pool)
                 .await
                 .map_err(|e| format!("service {}: changes = true needs the change log lt_changes beside the table (a sync pipeline with changelog = true writing it): {e}", service.config.code))?;
         }
@@ -163,41 +140,25 @@ impl TableService {
                 self.config.code
             )));
         }
-        let sql = format!(
-            "SELECT seq, op, change_id, record, committed_at_ms FROM lt_changes WHERE tbl = {} AND seq > {} ORDER BY seq LIMIT {}",
-            self.placeholder(1),
-            self.placeholder(2),
-            limit.clamp(1, LIMIT_MAX)
-        );
-        let rows = sqlx::query(&sql)
-            .bind(self.config.table.clone())
-            .bind(after)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| GatewayError::Backend(e.to_string()))?;
-        let text = |r: &AnyRow, i: usize| -> Result<String, GatewayError> {
-            match r.try_get::<String, _>(i) {
-                Ok(s) => Ok(s),
-                Err(_) => r
-                    .try_get::<Vec<u8>, _>(i)
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .map_err(|e| GatewayError::Backend(e.to_string())),
-            }
-        };
-        rows.iter()
+        let rows = changelog::read(
+            &self.pool,
+            self.dialect,
+            &self.config.table,
+            after,
+            limit.clamp(1, LIMIT_MAX),
+        )
+        .await
+        .map_err(|e| GatewayError::Backend(e.to_string()))?;
+        rows.into_iter()
             .map(|r| {
                 let record: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(&text(r, 3)?)
+                    serde_json::from_str(&r.record)
                         .map_err(|e| GatewayError::Backend(format!("change log record: {e}")))?;
                 Ok(FeedChange {
-                    seq: r
-                        .try_get(0)
-                        .map_err(|e| GatewayError::Backend(e.to_string()))?,
-                    op: text(r, 1)?,
-                    id: text(r, 2)?,
-                    committed_at_ms: r
-                        .try_get(4)
-                        .map_err(|e| GatewayError::Backend(e.to_string()))?,
+                    seq: r.seq,
+                    op: r.op,
+                    id: r.change_id,
+                    committed_at_ms: r.committed_at_ms,
                     record: self
                         .columns
                         .iter()
@@ -251,16 +212,7 @@ impl TableService {
             .fetch_all(&self.pool)
             .await
             .map_err(|e| format!("service {code}: reading the columns of table {table}: {e}"))?;
-        let have: Vec<String> = rows
-            .iter()
-            .filter_map(|r| {
-                r.try_get::<String, _>(0).ok().or_else(|| {
-                    r.try_get::<Vec<u8>, _>(0)
-                        .ok()
-                        .map(|b| String::from_utf8_lossy(&b).into_owned())
-                })
-            })
-            .collect();
+        let have: Vec<String> = rows.iter().filter_map(|r| text_at(r, 0).ok()).collect();
         if have.is_empty() {
             return Err(format!(
                 "service {code}: table {table} not found (or it has no columns)"
@@ -295,25 +247,15 @@ impl TableService {
     }
 
     fn quote(&self, ident: &str) -> String {
-        match self.dialect {
-            Dialect::MySql => format!("`{ident}`"),
-            _ => format!("\"{ident}\""),
-        }
+        self.dialect.quote(ident)
     }
 
     fn placeholder(&self, n: usize) -> String {
-        match self.dialect {
-            Dialect::Postgres => format!("${n}"),
-            _ => "?".into(),
-        }
+        self.dialect.param(n)
     }
 
     fn select(&self) -> String {
-        let cast = if self.dialect == Dialect::MySql {
-            "CHAR"
-        } else {
-            "TEXT"
-        };
+        let cast = self.dialect.text();
         let cols: Vec<String> = self
             .sources
             .iter()
@@ -335,11 +277,7 @@ impl TableService {
         rows.iter()
             .map(|row| {
                 (0..self.columns.len())
-                    .map(|i| {
-                        row.try_get::<Option<String>, _>(i)
-                            .map(Option::unwrap_or_default)
-                            .map_err(|e| e.to_string())
-                    })
+                    .map(|i| text_at(row, i).map_err(|e| e.to_string()))
                     .collect()
             })
             .collect()

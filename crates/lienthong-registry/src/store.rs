@@ -29,13 +29,16 @@ impl Store {
     /// `postgres://…`.
     pub async fn connect(url: &str) -> Result<Store, RegistryError> {
         sqlx::any::install_default_drivers();
-        let postgres = url.starts_with("postgres:") || url.starts_with("postgresql:");
-        if !postgres && !url.starts_with("sqlite:") {
-            return Err(RegistryError::Store(format!(
-                "database_url must start with sqlite: or postgres: (got {})",
-                url.split(':').next().unwrap_or("")
-            )));
-        }
+        let postgres = match lienthong_store::Dialect::of(url) {
+            Ok(lienthong_store::Dialect::Postgres) => true,
+            Ok(lienthong_store::Dialect::Sqlite) => false,
+            _ => {
+                return Err(RegistryError::Store(format!(
+                    "database_url must start with sqlite: or postgres: (got {})",
+                    url.split(':').next().unwrap_or("")
+                )))
+            }
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(4)
             .connect(url)

@@ -4,6 +4,7 @@
 //! transaction.
 
 use lienthong_dictionary::catalog::Dataset;
+use lienthong_store::changelog;
 use sqlx::{AnyPool, Row};
 
 use crate::change::Change;
@@ -263,7 +264,7 @@ impl Commit<'_, '_> {
         if target.changelog && !self.changelog.is_empty() {
             // One writer at a time: sequence numbers are then in commit order, so a reader
             // that saw seq N will never find a smaller one appear later.
-            sqlx::query("UPDATE lt_changes_lock SET n = n + 1")
+            sqlx::query(changelog::LOCK)
                 .execute(&mut **tx)
                 .await
                 .map_err(err)?;
@@ -357,11 +358,8 @@ where
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    for chunk in rows.chunks(d.params_max() / 5) {
-        let sql = format!(
-            "INSERT INTO lt_changes (tbl, change_id, op, record, committed_at_ms) VALUES {}",
-            d.rows_of_params(chunk.len(), 5)
-        );
+    for chunk in rows.chunks(d.params_max() / changelog::PARAMS_PER_CHANGE) {
+        let sql = changelog::insert_sql(d, chunk.len());
         let mut q = sqlx::query(&sql);
         for l in chunk {
             q = q
@@ -576,26 +574,16 @@ impl Replica {
 
     /// `lt_changes` (the change log subscribers read through a node) and its lock row.
     async fn create_changelog(&self) -> Result<(), SyncError> {
-        let seq = match self.d {
-            Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
-            Dialect::MySql => "BIGINT AUTO_INCREMENT PRIMARY KEY",
-            Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
-        };
-        let ddl = [
-            format!("CREATE TABLE IF NOT EXISTS lt_changes (seq {seq}, tbl VARCHAR(64) NOT NULL, change_id VARCHAR(250) NOT NULL, op VARCHAR(10) NOT NULL, record TEXT NOT NULL, committed_at_ms BIGINT NOT NULL)"),
-            "CREATE INDEX IF NOT EXISTS lt_changes_tbl ON lt_changes (tbl, seq)".to_owned(),
-            "CREATE TABLE IF NOT EXISTS lt_changes_lock (n BIGINT NOT NULL)".to_owned(),
-        ];
-        for sql in ddl {
+        for sql in changelog::ddl(self.d) {
             sqlx::query(&sql).execute(&self.pool).await.map_err(err)?;
         }
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM lt_changes_lock")
+        let n: i64 = sqlx::query(changelog::LOCK_ROWS)
             .fetch_one(&self.pool)
             .await
             .and_then(|r| r.try_get(0))
             .map_err(err)?;
         if n == 0 {
-            sqlx::query("INSERT INTO lt_changes_lock (n) VALUES (0)")
+            sqlx::query(changelog::LOCK_INIT)
                 .execute(&self.pool)
                 .await
                 .map_err(err)?;
@@ -834,7 +822,7 @@ impl Replica {
             if target.changelog {
                 // Then the change log's one-writer lock, as commits do: sequence numbers stay
                 // in commit order.
-                sqlx::query("UPDATE lt_changes_lock SET n = n + 1")
+                sqlx::query(changelog::LOCK)
                     .execute(&mut *tx)
                     .await
                     .map_err(err)?;
