@@ -17,6 +17,7 @@ pub mod pgoutput;
 pub mod pipeline;
 pub mod replica;
 pub mod source;
+pub mod state;
 
 pub use jetstream::JetStreamConfig;
 pub use pipeline::{Pipeline, PipelineConfig, Status, StepReport};

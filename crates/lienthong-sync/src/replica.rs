@@ -10,30 +10,8 @@ use sqlx::{AnyPool, Row};
 use crate::change::Change;
 use crate::db::{connect, text_at, Dialect};
 use crate::lease::{holder_is_gone, LEASE_MS};
+pub use crate::state::State;
 use crate::SyncError;
-
-/// Where a pipeline stands, as its last committed batch left it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct State {
-    /// The source position to resume from (empty: never ran).
-    pub position: String,
-    /// Id of the last change the pipeline committed.
-    pub last_change: String,
-    /// The initial snapshot (if the source has one) is complete.
-    pub snapshot_done: bool,
-    pub rows_applied: u64,
-    pub rows_deleted: u64,
-    pub rows_quarantined: u64,
-    /// Source commit time of the last change (ms since the epoch; 0 unknown).
-    pub committed_at_ms: i64,
-    /// When the last batch committed here (ms since the epoch).
-    pub applied_at_ms: i64,
-    /// What the source still holds after the position, in `backlog_unit`; -1 unknown.
-    pub backlog: i64,
-    pub backlog_unit: String,
-    /// Id of the last change published to JetStream (empty: none).
-    pub jet_last: String,
-}
 
 /// A quarantined change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -407,7 +385,7 @@ where
         d.param(3)
     );
     let r = sqlx::query(&sql)
-        .bind(crate::source::now_ms() + LEASE_MS)
+        .bind(crate::state::now_ms() + LEASE_MS)
         .bind(pipeline.to_owned())
         .bind(owner.to_owned())
         .execute(&mut **tx)
@@ -705,7 +683,7 @@ impl Replica {
     /// host that is gone. Otherwise says who holds it.
     pub async fn claim(&self, pipeline: &str, owner: &str) -> Result<(), SyncError> {
         let d = self.d;
-        let now = crate::source::now_ms();
+        let now = crate::state::now_ms();
         let insert = match d {
             Dialect::MySql => "INSERT IGNORE INTO lt_sync_lease (pipeline, owner, until_ms, n) VALUES (?, ?, ?, 0)".to_owned(),
             _ => format!("INSERT INTO lt_sync_lease (pipeline, owner, until_ms, n) VALUES ({}, {}, {}, 0) ON CONFLICT DO NOTHING", d.param(1), d.param(2), d.param(3)),
@@ -865,7 +843,7 @@ impl Replica {
                             change_id: r.change_id.clone(),
                             op: crate::change::Op::Upsert,
                             record,
-                            committed_at_ms: crate::source::now_ms(),
+                            committed_at_ms: crate::state::now_ms(),
                         });
                         replayed += 1;
                     }
@@ -901,7 +879,7 @@ impl Replica {
     /// Forgets a pipeline's position and counters (its quarantine stays for the record).
     /// Refused while a running process holds the pipeline's lease.
     pub async fn reset(&self, pipeline: &str) -> Result<(), SyncError> {
-        let now = crate::source::now_ms();
+        let now = crate::state::now_ms();
         if let Some((holder, until)) = self.lease_holder(pipeline).await? {
             if !holder.is_empty() && until >= now && !holder_is_gone(&holder) {
                 return Err(SyncError::Lease(format!(

@@ -161,7 +161,7 @@ pub async fn archive(
         .bind(to)
         .bind(file.display().to_string())
         .bind(lienthong_trust::sha256_hex(&text))
-        .bind(crate::snapshot::now_s() as i64 * 1000)
+        .bind(lienthong_core::time::now_s() as i64 * 1000)
         .execute(&mut *tx)
         .await
         .map_err(e)?;

@@ -378,7 +378,7 @@ async fn commit(
         for leaf in &leaves {
             t.append_leaf_hash(*leaf);
         }
-        (start, t.checkpoint(crate::snapshot::now_s() * 1000))
+        (start, t.checkpoint(lienthong_core::time::now_s() * 1000))
     };
     let signature = key.sign(&checkpoint.to_signing_bytes());
     let mut tx = pool.begin().await.map_err(err)?;
@@ -398,7 +398,7 @@ async fn commit(
         }
         q.execute(&mut *tx).await.map_err(err)?;
     }
-    let now_ms = crate::snapshot::now_ms() as i64;
+    let now_ms = lienthong_core::time::now_ms() as i64;
     for (n, p) in batch.iter().enumerate() {
         for (sha, body) in &p.bodies {
             sqlx::query(

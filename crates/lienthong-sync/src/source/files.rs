@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use super::Backlog;
 use crate::change::{Batch, Change, Op};
-use crate::replica::State;
+use crate::state::State;
 use crate::SyncError;
 
 /// A file must be left untouched this long before it is read (write elsewhere and rename

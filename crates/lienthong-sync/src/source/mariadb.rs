@@ -26,7 +26,7 @@ use sqlx::{AnyPool, Row};
 use super::{field_columns, snapshot_changes, Backlog};
 use crate::change::{Batch, Change, Op};
 use crate::db::{connect, identifier_ok};
-use crate::replica::State;
+use crate::state::State;
 use crate::SyncError;
 
 /// MariaDB's GTID event (not in mysql_common's enum), and MySQL's two GTID events.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use lienthong_dictionary::catalog::Dataset;
 
 use crate::change::Batch;
-use crate::replica::State;
+use crate::state::State;
 use crate::SyncError;
 
 pub mod files;
@@ -240,10 +240,7 @@ pub(crate) fn snapshot_changes(
     Ok(changes)
 }
 
-/// Ms since the Unix epoch.
-pub fn now_ms() -> i64 {
-    lienthong_core::time::now_ms() as i64
-}
+pub use crate::state::now_ms;
 
 #[cfg(test)]
 mod tests {

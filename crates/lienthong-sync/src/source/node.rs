@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use super::Backlog;
 use crate::change::{Batch, Change, Op};
-use crate::replica::State;
+use crate::state::State;
 use crate::SyncError;
 
 /// Largest answer read from the node.

@@ -10,7 +10,7 @@ use sqlx::{AnyPool, Row};
 use super::Backlog;
 use crate::change::{timestamp_ms, Batch, Change, Op};
 use crate::db::{connect, identifier_ok, text_at, Dialect};
-use crate::replica::State;
+use crate::state::State;
 use crate::SyncError;
 
 pub struct PollSource {

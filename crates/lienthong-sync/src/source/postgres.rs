@@ -25,7 +25,7 @@ use super::{field_columns, snapshot_changes, Backlog};
 use crate::change::{hex16, Batch, Change, Op};
 use crate::db::{connect, identifier_ok};
 use crate::pgoutput::{self, Datum, Message};
-use crate::replica::State;
+use crate::state::State;
 use crate::SyncError;
 
 /// Session settings both the snapshot and the stream use, so values read the same.
