@@ -16,12 +16,14 @@ pub mod lease;
 pub mod pgoutput;
 pub mod pipeline;
 pub mod replica;
+pub mod run;
 pub mod source;
 pub mod state;
 
 pub use jetstream::JetStreamConfig;
 pub use pipeline::{Pipeline, PipelineConfig, Status, StepReport};
 pub use replica::{Replica, State};
+pub use run::{run, Stopped};
 pub use source::SourceConfig;
 
 #[derive(Debug, thiserror::Error)]

@@ -656,20 +656,17 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         .await
         .with_context(|| format!("binding the dashboard {dashboard_addr}"))?;
     tokio::spawn(async move { axum::serve(dashboard_listener, dashboard).await });
-    tokio::spawn(async move {
-        let mut pipelines = pipelines;
-        loop {
-            for p in &mut pipelines {
-                if let Err(e) = p.catch_up().await {
-                    tracing::warn!(pipeline = p.name(), error = %e, "sync step failed; retrying");
-                    if let Err(e) = p.recover().await {
-                        tracing::warn!(pipeline = p.name(), error = %e, "sync recovery failed");
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
+    // The same loop as `sync run` (back-off, recovery, a lost lease stops the pipeline);
+    // the demo runs until the process ends, so the stop signal is never sent.
+    let (_keep_running, stop) = tokio::sync::watch::channel(false);
+    for p in pipelines {
+        tokio::spawn(lienthong_sync::run(
+            p,
+            Duration::from_secs(1),
+            stop.clone(),
+            |_, _| {},
+        ));
+    }
 
     // 6. A live workload, and updates that flow to the center.
     let sample: Vec<String> = {

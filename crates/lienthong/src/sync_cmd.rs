@@ -1,5 +1,6 @@
 //! `lienthong sync run|status|quarantine|replay|reset --config sync.toml`.
 
+use lienthong_sync::Stopped;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -323,76 +324,35 @@ fn one<'a>(config: &'a Config, name: &str) -> Result<&'a PipelineConfig> {
         })
 }
 
-/// Runs one pipeline until `stop`: steps, and after an error waits (1 s doubling to 30 s),
-/// reopens from the replica's position and goes on.
-/// Why [`run_one`] returned.
-enum Stopped {
-    Asked,
-    /// Another process holds the pipeline's lease.
-    Lease,
-}
-
-async fn run_one(
-    mut p: Pipeline,
-    poll: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> Stopped {
-    let mut stopped = Stopped::Asked;
-    let mut backoff = Duration::from_secs(1);
+/// Runs one pipeline until `stop` (`lienthong_sync::run`), with a progress bar while its
+/// snapshot is read.
+async fn run_one(p: Pipeline, poll: Duration, stop: tokio::sync::watch::Receiver<bool>) -> Stopped {
     let mut snapshot_bar: Option<indicatif::ProgressBar> = None;
-    while !*stop.borrow() {
-        let step = tokio::select! {
-            r = p.step(poll) => r,
-            _ = stop.changed() => break,
-        };
-        match step {
-            Ok(r) => {
-                backoff = Duration::from_secs(1);
-                match (p.snapshot_progress(), &snapshot_bar) {
-                    (Some((done, total)), None) => {
-                        let bar =
-                            crate::progress_bar(total, &format!("rows ({} snapshot)", p.name()));
-                        bar.set_position(done);
-                        snapshot_bar = Some(bar);
-                    }
-                    (Some((done, _)), Some(bar)) => bar.set_position(done),
-                    (None, Some(bar)) => {
-                        bar.finish_and_clear();
-                        snapshot_bar = None;
-                    }
-                    (None, None) => {}
-                }
-                if r.changes() > 0 {
-                    tracing::debug!(
-                        pipeline = p.name(),
-                        applied = r.applied,
-                        deleted = r.deleted,
-                        quarantined = r.quarantined,
-                        "batch committed"
-                    );
-                }
+    lienthong_sync::run(p, poll, stop, move |p, r| {
+        match (p.snapshot_progress(), &snapshot_bar) {
+            (Some((done, total)), None) => {
+                let bar = crate::progress_bar(total, &format!("rows ({} snapshot)", p.name()));
+                bar.set_position(done);
+                snapshot_bar = Some(bar);
             }
-            Err(e @ lienthong_sync::SyncError::Lease(_)) => {
-                // Another process runs this pipeline now: retrying would fight it.
-                tracing::error!(pipeline = p.name(), error = %e, "pipeline stopped");
-                stopped = Stopped::Lease;
-                break;
+            (Some((done, _)), Some(bar)) => bar.set_position(done),
+            (None, Some(bar)) => {
+                bar.finish_and_clear();
+                snapshot_bar = None;
             }
-            Err(e) => {
-                tracing::warn!(pipeline = p.name(), error = %e, retry_in_s = backoff.as_secs(), "sync step failed");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => break,
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-                if let Err(e) = p.recover().await {
-                    tracing::warn!(pipeline = p.name(), error = %e, "reopening the pipeline failed");
-                }
-            }
+            (None, None) => {}
         }
-    }
-    p.close().await;
-    stopped
+        if r.changes() > 0 {
+            tracing::debug!(
+                pipeline = p.name(),
+                applied = r.applied,
+                deleted = r.deleted,
+                quarantined = r.quarantined,
+                "batch committed"
+            );
+        }
+    })
+    .await
 }
 
 fn print_statuses(rows: &[Status], format: crate::OutputFormat) -> Result<()> {
