@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod codes;
 pub mod element;
+pub mod engine;
 pub mod finding;
 pub mod input;
 pub mod legacy;

@@ -286,7 +286,7 @@ impl TableService {
     /// Normalises a row through the dictionary (invalid values are passed as stored).
     fn normalise(&self, raw: Vec<String>) -> Vec<(&'static str, String)> {
         let strs: Vec<&str> = raw.iter().map(String::as_str).collect();
-        let outcome = self.validator.validate(&strs);
+        let outcome = lienthong_dictionary::engine::validate_guarded(&self.validator, &strs);
         self.columns.iter().copied().zip(outcome.values).collect()
     }
 

@@ -151,20 +151,11 @@ type Reason = (String, String, String);
 /// delete carries its normalised key record; a truncate nothing.
 type Check = (bool, Vec<String>, Vec<Reason>);
 
-/// Validates every change of a batch, on two threads for a large batch: validation is
-/// most of the CPU a batch costs.
+/// Validates every change of a batch, on two threads for a large batch (validation is most
+/// of the CPU a batch costs), through the dictionary's engine: a record a check fails on is
+/// quarantined as `record.internal_error`, never the pipeline stopped.
 fn check_all(validator: &Validator, changes: &[Change]) -> Vec<Check> {
-    let one = |c: &Change| check(validator, c);
-    if changes.len() < 2_000 {
-        return changes.iter().map(one).collect();
-    }
-    let (a, b) = changes.split_at(changes.len() / 2);
-    std::thread::scope(|s| {
-        let second = s.spawn(|| b.iter().map(one).collect::<Vec<_>>());
-        let mut out: Vec<_> = a.iter().map(one).collect();
-        out.extend(second.join().expect("validation does not panic"));
-        out
-    })
+    lienthong_dictionary::engine::map_in_order(changes, 2, 2_000, |c| check(validator, c))
 }
 
 /// Validates one change. Deletes are normalised too (their key fields alone), so that a
@@ -181,7 +172,7 @@ fn check(validator: &Validator, c: &Change) -> Check {
         );
     }
     let strs: Vec<&str> = c.values.iter().map(String::as_str).collect();
-    let outcome = validator.validate(&strs);
+    let outcome = lienthong_dictionary::engine::validate_guarded(validator, &strs);
     if c.op == Op::Delete {
         return (true, outcome.values, Vec::new());
     }
@@ -706,7 +697,7 @@ impl Pipeline {
                     return Err(q.reasons.clone()); // a file-level rejection has no record
                 }
                 let strs: Vec<&str> = values.iter().map(String::as_str).collect();
-                let outcome = validator.validate(&strs);
+                let outcome = lienthong_dictionary::engine::validate_guarded(validator, &strs);
                 if outcome.is_valid() {
                     let change = Change {
                         op: Op::Upsert,

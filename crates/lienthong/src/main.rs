@@ -3,7 +3,6 @@
 
 mod bench;
 mod demo;
-mod pipeline;
 mod roles;
 mod sync_cmd;
 mod validate;

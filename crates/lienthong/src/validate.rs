@@ -12,7 +12,7 @@ use lienthong_dictionary::finding::{Finding, Severity};
 use lienthong_dictionary::input::{Format, RawRecord, Reader};
 use lienthong_dictionary::report::Report;
 
-use crate::pipeline::{validate_in_order, Limits};
+use lienthong_dictionary::engine::{validate_in_order, EngineError, Limits};
 use lienthong_dictionary::validate::{record_key, KeyTracker, Options, Validator};
 
 #[derive(clap::Args, Clone)]
@@ -113,7 +113,7 @@ fn load_deceased(spec: &str) -> Result<HashSet<String>> {
         .next_into(&mut rec)
         .with_context(|| format!("reference {}", path.display()))?
     {
-        let outcome = validator.validate(&rec.as_strs());
+        let outcome = lienthong_dictionary::engine::validate_guarded(&validator, &rec.as_strs());
         if outcome.values[kind] == "death" && !outcome.values[pid].is_empty() {
             set.insert(outcome.values[pid].clone());
         }
@@ -220,41 +220,51 @@ pub fn validate_stream(
         workers,
         batch_rows_max: 1024,
     };
-    validate_in_order(reader, &validator, &limits, |rec, mut outcome| {
-        if let Some(key) = record_key(dataset, &outcome) {
-            if let Some(first) = keys.observe(key, rec.record) {
-                let field = dataset
-                    .key
-                    .first()
-                    .and_then(|k| dataset.field(k))
-                    .map_or("record", |f| f.name);
-                outcome.findings.push(Finding::new(
-                    field,
-                    "key.duplicate",
-                    Severity::Error,
-                    format!("same key as record {first}"),
-                ));
+    validate_in_order(
+        reader,
+        &validator,
+        &limits,
+        |rec, mut outcome| -> Result<()> {
+            if let Some(key) = record_key(dataset, &outcome) {
+                if let Some(first) = keys.observe(key, rec.record) {
+                    let field = dataset
+                        .key
+                        .first()
+                        .and_then(|k| dataset.field(k))
+                        .map_or("record", |f| f.name);
+                    outcome.findings.push(Finding::new(
+                        field,
+                        "key.duplicate",
+                        Severity::Error,
+                        format!("same key as record {first}"),
+                    ));
+                }
             }
-        }
-        report.add(rec.record, rec.line, &outcome.findings, |field| {
-            dataset.index(field).map_or("", |i| rec.values[i].as_str())
-        });
-        if let Some(w) = findings_out.as_mut() {
-            for f in &outcome.findings {
-                let line = serde_json::json!({
-                    "record": rec.record, "line": rec.line, "field": f.field, "rule": f.rule,
-                    "severity": f.severity.as_str(), "message": f.message,
-                });
-                serde_json::to_writer(&mut *w, &line)?;
-                w.write_all(b"\n")?;
+            report.add(rec.record, rec.line, &outcome.findings, |field| {
+                dataset.index(field).map_or("", |i| rec.values[i].as_str())
+            });
+            if let Some(w) = findings_out.as_mut() {
+                for f in &outcome.findings {
+                    let line = serde_json::json!({
+                        "record": rec.record, "line": rec.line, "field": f.field, "rule": f.rule,
+                        "severity": f.severity.as_str(), "message": f.message,
+                    });
+                    serde_json::to_writer(&mut *w, &line)?;
+                    w.write_all(b"\n")?;
+                }
             }
-        }
-        if let Some(out) = normalized.as_mut() {
-            if outcome.is_valid() {
-                out.write(dataset, &outcome.values)?;
+            if let Some(out) = normalized.as_mut() {
+                if outcome.is_valid() {
+                    out.write(dataset, &outcome.values)?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        },
+    )
+    .map_err(|e| match e {
+        EngineError::Sink(e) => e,
+        EngineError::Input(e) => anyhow::Error::new(e).context("reading input"),
+        EngineError::ReaderPanicked => anyhow::anyhow!("the reader thread panicked"),
     })
     .with_context(|| format!("input {}", args.input.display()))?;
     if let Some(out) = normalized {

@@ -1,0 +1,237 @@
+//! The one validation engine every path uses (`dictionary validate`, sync, the quality
+//! scorecards): a record validated with its failure isolated, a slice validated on several
+//! threads in order, and a stream validated on worker threads with results in input order.
+//! Threads only: no file, network or clock access (the caller brings the reader).
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::Mutex;
+
+use crate::finding::{Finding, Severity};
+use crate::input::{InputError, RawRecord, Reader};
+use crate::validate::{Outcome, Validator};
+
+/// Validates one record. A bug in a check costs that record, reported as
+/// `record.internal_error` with its values kept as given, never the run.
+pub fn validate_guarded(validator: &Validator, values: &[&str]) -> Outcome {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| validator.validate(values)))
+        .unwrap_or_else(|_| Outcome {
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+            findings: vec![Finding::new(
+                "record",
+                "record.internal_error",
+                Severity::Error,
+                "the validator failed on this record (a bug: please report it with the record)",
+            )],
+        })
+}
+
+/// `f` over `items` on up to `threads` threads, results in the items' order; one thread
+/// below `parallel_from` items (starting threads would cost more than it saves).
+pub fn map_in_order<T: Sync, O: Send>(
+    items: &[T],
+    threads: usize,
+    parallel_from: usize,
+    f: impl Fn(&T) -> O + Sync,
+) -> Vec<O> {
+    let threads = threads.max(1);
+    if threads == 1 || items.len() < parallel_from.max(2) {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let f = &f;
+        let mut parts = items.chunks(chunk);
+        let first = parts.next().unwrap_or(&[]);
+        let rest: Vec<_> = parts
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<O>>()))
+            .collect();
+        let mut out: Vec<O> = first.iter().map(f).collect();
+        for handle in rest {
+            match handle.join() {
+                Ok(part) => out.extend(part),
+                // `f` panicked on that thread: the same panic here, as on one thread.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
+/// Worker threads and batch size of [`validate_in_order`].
+pub struct Limits {
+    pub workers: usize,
+    pub batch_rows_max: usize,
+}
+
+/// Why [`validate_in_order`] stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError<E> {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The sink's own error.
+    #[error("{0}")]
+    Sink(E),
+    #[error("the reader thread panicked")]
+    ReaderPanicked,
+}
+
+type Batch = (u64, Vec<RawRecord>);
+type Done = (u64, Vec<(RawRecord, Outcome)>);
+
+/// Validates every record of `reader`: one thread reads records into batches, `workers`
+/// threads validate them (each record guarded), and `sink` sees each record and its outcome
+/// in input order on the caller's thread. Every queue is bounded (`2 × workers` batches).
+/// The first error of the reader or the sink stops the run and is returned.
+pub fn validate_in_order<R: BufRead + Send, E>(
+    mut reader: Reader<R>,
+    validator: &Validator,
+    limits: &Limits,
+    mut sink: impl FnMut(&RawRecord, Outcome) -> Result<(), E>,
+) -> Result<(), EngineError<E>> {
+    let workers = limits.workers.max(1);
+    let batch_rows_max = limits.batch_rows_max.max(1);
+    let stop = AtomicBool::new(false);
+    let (batch_tx, batch_rx) = sync_channel::<Batch>(workers * 2);
+    let (done_tx, done_rx) = sync_channel::<Done>(workers * 2);
+    let batch_rx = Mutex::new(batch_rx);
+    std::thread::scope(|scope| {
+        let stop = &stop;
+        let read = scope.spawn(move || -> Result<(), InputError> {
+            for seq in 0.. {
+                let mut batch = Vec::with_capacity(batch_rows_max);
+                while batch.len() < batch_rows_max {
+                    let mut rec = RawRecord::default();
+                    if !reader.next_into(&mut rec)? {
+                        break;
+                    }
+                    batch.push(rec);
+                }
+                let last = batch.len() < batch_rows_max;
+                if stop.load(Ordering::Relaxed)
+                    || (!batch.is_empty() && batch_tx.send((seq, batch)).is_err())
+                    || last
+                {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        for _ in 0..workers {
+            let done_tx = done_tx.clone();
+            let batch_rx = &batch_rx;
+            scope.spawn(move || loop {
+                let next = match batch_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok((seq, batch)) = next else { return };
+                let out = batch
+                    .into_iter()
+                    .map(|mut rec| {
+                        let read_findings = std::mem::take(&mut rec.findings);
+                        let mut outcome = validate_guarded(validator, &rec.as_strs());
+                        outcome.findings.extend(read_findings);
+                        (rec, outcome)
+                    })
+                    .collect();
+                if done_tx.send((seq, out)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        let mut pending: BTreeMap<u64, Vec<(RawRecord, Outcome)>> = BTreeMap::new();
+        let mut next = 0;
+        let mut result = Ok(());
+        for (seq, batch) in done_rx {
+            pending.insert(seq, batch);
+            while let Some(batch) = pending.remove(&next) {
+                next += 1;
+                for (rec, outcome) in batch {
+                    if result.is_ok() {
+                        result = sink(&rec, outcome).map_err(EngineError::Sink);
+                        if result.is_err() {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+        }
+        read.join().map_err(|_| EngineError::ReaderPanicked)??;
+        result
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::CITIZEN;
+    use crate::input::Format;
+    use crate::validate::Options;
+
+    #[test]
+    fn map_in_order_keeps_order_on_any_thread_count() {
+        let items: Vec<u32> = (0..1001).collect();
+        for threads in [1, 2, 3, 8] {
+            let out = map_in_order(&items, threads, 10, |x| x * 2);
+            assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        }
+        assert!(map_in_order(&[] as &[u32], 4, 0, |x| *x).is_empty());
+    }
+
+    #[test]
+    fn the_stream_comes_back_in_input_order_whatever_the_workers() {
+        let mut csv =
+            String::from("personal_id,full_name,birth_date,sex,province_code,commune_code\n");
+        for i in 0..2500 {
+            csv.push_str(&format!("0010900{i:05},Lê Văn An,1990-03-25,1,01,00004\n"));
+        }
+        let validator = Validator::new(&CITIZEN, Options::default());
+        for workers in [1, 2, 4] {
+            let reader = Reader::new(csv.as_bytes(), Format::Csv, &CITIZEN).unwrap();
+            let mut seen = Vec::new();
+            let limits = Limits {
+                workers,
+                batch_rows_max: 64,
+            };
+            validate_in_order(reader, &validator, &limits, |rec, o| {
+                seen.push((rec.record, o.values[0].clone()));
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+            assert_eq!(seen.len(), 2500);
+            assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "in order");
+            assert_eq!(seen[7].1, "001090000007");
+        }
+    }
+
+    #[test]
+    fn a_sink_error_stops_the_run_and_is_returned() {
+        let csv = "personal_id,full_name,birth_date,sex,province_code,commune_code\n".to_owned()
+            + &"001090123456,An,1990,1,01,00004\n".repeat(5000);
+        let validator = Validator::new(&CITIZEN, Options::default());
+        let reader = Reader::new(csv.as_bytes(), Format::Csv, &CITIZEN).unwrap();
+        let mut n = 0;
+        let r = validate_in_order(
+            reader,
+            &validator,
+            &Limits {
+                workers: 2,
+                batch_rows_max: 16,
+            },
+            |_, _| {
+                n += 1;
+                if n == 10 {
+                    Err("full disk")
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        assert!(matches!(r, Err(EngineError::Sink("full disk"))));
+        assert_eq!(n, 10);
+    }
+}
