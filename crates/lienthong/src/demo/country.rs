@@ -1,0 +1,163 @@
+//! The demo's country: the agencies, their datasets, the hop and the agreements.
+
+use super::*;
+
+/// One agency in the demo: member id, display name, and the dataset it publishes (if any).
+pub(super) struct Agency {
+    pub(super) id: &'static str,
+    pub(super) name: &'static str,
+    pub(super) publishes: Option<(&'static str, &'static Dataset)>,
+}
+
+pub(super) const AGENCIES: &[Agency] = &[
+    Agency {
+        id: "VN/GOV/BCA/DANCU",
+        name: "Bộ Công an — CSDL quốc gia về dân cư",
+        publishes: Some(("citizen", &catalog::CITIZEN)),
+    },
+    Agency {
+        id: "VN/GOV/BHXH/SI",
+        name: "Bảo hiểm xã hội Việt Nam",
+        publishes: Some(("participants", &catalog::SOCIAL_INSURANCE)),
+    },
+    Agency {
+        id: "VN/GOV/BYT/BHYT",
+        name: "Bộ Y tế — thẻ bảo hiểm y tế",
+        publishes: Some(("cards", &catalog::HEALTH_INSURANCE)),
+    },
+    Agency {
+        id: "VN/GOV/BNNMT/DATDAI",
+        name: "Bộ Nông nghiệp và Môi trường — đất đai",
+        publishes: Some(("parcels", &catalog::LAND_PARCEL)),
+    },
+    Agency {
+        id: "VN/GOV/BGDDT/HOCSINH",
+        name: "Bộ Giáo dục và Đào tạo",
+        publishes: Some(("enrolments", &catalog::EDUCATION_ENROLMENT)),
+    },
+    Agency {
+        id: "VN/LOCAL/HANOI/UBND",
+        name: "UBND Thành phố Hà Nội",
+        publishes: None,
+    },
+    Agency {
+        id: "VN/LOCAL/HCM/UBND",
+        name: "UBND Thành phố Hồ Chí Minh",
+        publishes: None,
+    },
+    Agency {
+        id: "VN/GOV/TTDLQG/CENTER",
+        name: "Trung tâm Dữ liệu quốc gia",
+        publishes: None,
+    },
+];
+
+/// Hop by hop: Hà Nội's communes register civil-status events; the city's replica keeps
+/// them with a change log, its node publishes them, and the center subscribes through its
+/// own node.
+pub(super) struct Hop {
+    pub(super) communes_db: &'static str,
+    pub(super) communes_table: &'static str,
+    pub(super) province: &'static str,
+    pub(super) province_db: &'static str,
+    pub(super) service: &'static str,
+    pub(super) center: &'static str,
+    pub(super) purpose: &'static str,
+}
+
+pub(super) const HOP: Hop = Hop {
+    communes_db: "VN_LOCAL_HANOI_communes",
+    communes_table: "ho_tich",
+    province: "VN/LOCAL/HANOI/UBND",
+    province_db: "VN_LOCAL_HANOI_UBND-replica",
+    service: "civil-status",
+    center: "VN/GOV/TTDLQG/CENTER",
+    purpose: "national-data-center",
+};
+
+pub(super) fn agreement(
+    consumer: &str,
+    service: &str,
+    fields: &[&str],
+    purpose: &str,
+    basis: &str,
+) -> Agreement {
+    Agreement {
+        consumer: consumer.into(),
+        service: service.into(),
+        fields: fields.iter().map(|f| f.to_string()).collect(),
+        purposes: vec![purpose.into()],
+        legal_basis: basis.into(),
+        valid_from: "2025-01-01".into(),
+        valid_to: "2030-12-31".into(),
+    }
+}
+
+pub(super) fn agreements() -> Vec<Agreement> {
+    let dancu = "VN/GOV/BCA/DANCU/citizen";
+    vec![
+        agreement(
+            "VN/GOV/BHXH/SI",
+            dancu,
+            &["personal_id", "full_name", "birth_date", "sex", "address"],
+            "insurance-enrolment",
+            "Luật Bảo hiểm xã hội 2024",
+        ),
+        agreement(
+            "VN/GOV/BYT/BHYT",
+            dancu,
+            &["*"],
+            "health-insurance-card",
+            "Luật Bảo hiểm y tế",
+        ),
+        agreement(
+            "VN/GOV/BNNMT/DATDAI",
+            dancu,
+            &["personal_id", "full_name", "address"],
+            "land-registration",
+            "Luật Đất đai 2024",
+        ),
+        agreement(
+            "VN/GOV/BGDDT/HOCSINH",
+            dancu,
+            &["personal_id", "full_name", "birth_date"],
+            "school-enrolment",
+            "Luật Giáo dục 2019",
+        ),
+        agreement(
+            "VN/LOCAL/HANOI/UBND",
+            dancu,
+            &["*", "ethnicity"],
+            "residence-management",
+            "Luật Cư trú 2020",
+        ),
+        agreement(
+            "VN/LOCAL/HCM/UBND",
+            dancu,
+            &["*"],
+            "residence-management",
+            "Luật Cư trú 2020",
+        ),
+        agreement(
+            "VN/GOV/TTDLQG/CENTER",
+            "VN/GOV/BHXH/SI/participants",
+            &["*"],
+            "national-data-center",
+            "NĐ 278/2025/NĐ-CP",
+        ),
+        agreement(
+            "VN/LOCAL/HANOI/UBND",
+            "VN/GOV/BNNMT/DATDAI/parcels",
+            &["*"],
+            "land-administration",
+            "Luật Đất đai 2024",
+        ),
+        agreement(
+            HOP.center,
+            &format!("{}/{}", HOP.province, HOP.service),
+            &["*"],
+            HOP.purpose,
+            "Luật Hộ tịch 2014; NĐ 278/2025/NĐ-CP",
+        ),
+    ]
+}

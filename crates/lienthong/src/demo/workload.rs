@@ -1,0 +1,106 @@
+//! The live workload (lookups and new events) and the sync status file for `sync status`.
+
+use super::*;
+
+/// A `sync.toml` describing the demo's pipelines, so `lienthong sync status` can read them.
+pub(super) fn write_sync_status_config(dir: &Path, center_client: SocketAddr) -> Result<PathBuf> {
+    let abs = std::fs::canonicalize(dir)?;
+    let db = |name: &str| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            abs.join(format!("{name}.db")).display()
+        )
+    };
+    let mut text = format!("replica_url = \"{}\"\n", db("center-replica"));
+    for a in AGENCIES {
+        if let Some((table, dataset)) = a.publishes {
+            let dataset = dataset.name;
+            text.push_str(&format!("\n[[pipelines]]\nname = \"{}/{table}\"\ndataset = \"{dataset}\"\nsource_url = \"{}\"\nsource_table = \"{table}\"\n", a.id, db(&slug(a.id))));
+        }
+    }
+    text.push_str(&format!(
+        "\n[[pipelines]]\nname = \"{p}/{s}\"\ndataset = \"{d}\"\nsource = \"node\"\nnode_url = \"http://{center_client}\"\nservice = \"{p}/{s}\"\nclient = \"{c}\"\npurpose = \"{purpose}\"\n",
+        p = HOP.province,
+        s = HOP.service,
+        d = catalog::CIVIL_STATUS_EVENT.name,
+        c = HOP.center,
+        purpose = HOP.purpose
+    ));
+    let path = abs.join("sync.toml");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+/// Lookups with purposes (a few refused on purpose), and agency updates that sync carries.
+pub(super) async fn workload(
+    clients: Vec<SocketAddr>,
+    sample: Vec<String>,
+    bhxh_db: String,
+    communes_db: String,
+    seed: u64,
+) {
+    use http_body_util::Empty;
+    use hyper::body::Bytes;
+    let client: hyper_util::client::legacy::Client<_, Empty<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let calls = [
+        (1, "VN/GOV/BHXH/SI", "insurance-enrolment"),
+        (2, "VN/GOV/BYT/BHYT", "health-insurance-card"),
+        (5, "VN/LOCAL/HANOI/UBND", "residence-management"),
+        (4, "VN/GOV/BGDDT/HOCSINH", "school-enrolment"),
+        (1, "VN/GOV/BHXH/SI", "marketing"),
+        (7, "VN/GOV/TTDLQG/CENTER", "national-data-center"),
+    ];
+    let mut tick = 0u64;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        tick += 1;
+        if sample.is_empty() {
+            continue;
+        }
+        let pid = &sample[rng.gen_range(0..sample.len())];
+        let (i, member, purpose) = calls[rng.gen_range(0..calls.len())];
+        let uri = format!(
+            "http://{}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}",
+            clients[i]
+        );
+        if let Ok(req) = hyper::Request::get(uri)
+            .header("X-Road-Client", member)
+            .header("X-Lienthong-Purpose", purpose)
+            .header("X-Road-UserId", "VN-DEMO-OFFICER")
+            .body(Empty::new())
+        {
+            let _ = client.request(req).await;
+        }
+        if tick.is_multiple_of(8) {
+            // The wall clock in Vietnam time: later than every earlier update, across runs.
+            let now = lienthong_registry::server::now_s() as i64;
+            let day = lienthong_core::vietnam_date(now);
+            let secs = (now + lienthong_core::VIETNAM_UTC_OFFSET_S).rem_euclid(86_400);
+            let ts = format!(
+                "{day}T{:02}:{:02}:{:02}+07:00",
+                secs / 3600,
+                (secs / 60) % 60,
+                secs % 60
+            );
+            if let Ok(pool) = sqlx::AnyPool::connect(&bhxh_db).await {
+                let _ = sqlx::query("UPDATE participants SET updated_at = ?, status = CASE status WHEN 'active' THEN 'suspended' ELSE 'active' END WHERE insurance_no = (SELECT insurance_no FROM participants ORDER BY random() LIMIT 1)").bind(ts.clone()).execute(&pool).await;
+                pool.close().await;
+            }
+            // A commune of Hà Nội registers a birth: commune → city → center.
+            if let Ok(pool) = sqlx::AnyPool::connect(&communes_db).await {
+                let _ = sqlx::query("INSERT INTO ho_tich (event_id, event_type, personal_id, full_name, event_date, province_code, commune_code, registered_at, updated_at) VALUES (?, 'birth', ?, 'Nguyễn Minh Khang', ?, '01', '00004', ?, ?)")
+                    .bind(format!("HT{now}{:04}", tick % 10_000))
+                    .bind(pid.clone())
+                    .bind(day.to_string())
+                    .bind(ts.clone())
+                    .bind(ts)
+                    .execute(&pool)
+                    .await;
+                pool.close().await;
+            }
+        }
+    }
+}
