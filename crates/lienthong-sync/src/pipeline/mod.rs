@@ -15,11 +15,16 @@ use lienthong_dictionary::finding::Severity;
 use lienthong_dictionary::validate::{Options, Validator};
 use serde_json::{json, Value};
 
-use crate::change::{key_of, net, Batch, Change, Op};
+use crate::change::{Batch, Change, Op};
 use crate::jetstream::{body, JetSink, JetStreamConfig};
-use crate::replica::{Commit, Logged, Quarantined, Replica, State, Step, Target};
+use crate::replica::{Commit, Replica, State, Target};
 use crate::source::{now_ms, Source, SourceConfig};
 use crate::SyncError;
+
+mod check;
+mod plan;
+
+use check::*;
 
 /// Typed configuration of one pipeline (the CLI builds it from TOML).
 #[derive(Debug, Clone)]
@@ -101,105 +106,6 @@ pub struct Pipeline {
     /// and the task renewing the lease.
     owner: String,
     renewer: Option<Renewer>,
-}
-
-/// Renews a lease every third of its term while the pipeline lives (blocked source reads,
-/// long commits, error back-off and reopening included); stopped when dropped.
-struct Renewer(tokio::task::JoinHandle<()>);
-
-impl Drop for Renewer {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl Renewer {
-    fn start(replica: Replica, name: String, owner: String) -> Renewer {
-        Renewer(tokio::spawn(async move {
-            let every = Duration::from_millis((crate::lease::LEASE_MS / 3) as u64);
-            loop {
-                tokio::time::sleep(every).await;
-                match replica.renew(&name, &owner).await {
-                    Ok(()) => {}
-                    Err(e @ SyncError::Lease(_)) => {
-                        // The next commit fails on it too, and says so.
-                        tracing::error!(pipeline = %name, error = %e, "lease lost");
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::warn!(pipeline = %name, error = %e, "lease not renewed; trying again");
-                    }
-                }
-            }
-        }))
-    }
-}
-
-fn reasons_json(reasons: &[(String, String, String)]) -> String {
-    Value::Array(
-        reasons
-            .iter()
-            .map(|(field, rule, message)| json!({ "field": field, "rule": rule, "message": message }))
-            .collect(),
-    )
-    .to_string()
-}
-
-/// An error as (field, rule, message).
-type Reason = (String, String, String);
-/// The verdict on one change: (valid, values normalised as far as they go, errors). A
-/// delete carries its normalised key record; a truncate nothing.
-type Check = (bool, Vec<String>, Vec<Reason>);
-
-/// Validates every change of a batch, on two threads for a large batch (validation is most
-/// of the CPU a batch costs), through the dictionary's engine: a record a check fails on is
-/// quarantined as `record.internal_error`, never the pipeline stopped.
-fn check_all(validator: &Validator, changes: &[Change]) -> Vec<Check> {
-    lienthong_dictionary::engine::map_in_order(changes, 2, 2_000, |c| check(validator, c))
-}
-
-/// Validates one change. Deletes are normalised too (their key fields alone), so that a
-/// delete finds the record the replica stored in normalised form.
-fn check(validator: &Validator, c: &Change) -> Check {
-    if c.op == Op::Truncate {
-        return (true, Vec::new(), Vec::new());
-    }
-    if let Some(d) = &c.defect {
-        return (
-            false,
-            c.values.clone(),
-            vec![("record".into(), "source.unreadable".into(), d.clone())],
-        );
-    }
-    let strs: Vec<&str> = c.values.iter().map(String::as_str).collect();
-    let outcome = lienthong_dictionary::engine::validate_guarded(validator, &strs);
-    if c.op == Op::Delete {
-        return (true, outcome.values, Vec::new());
-    }
-    if outcome.is_valid() {
-        (true, outcome.values, Vec::new())
-    } else {
-        let reasons = outcome
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .map(|f| (f.field.to_string(), f.rule.to_string(), f.message.clone()))
-            .collect();
-        (false, outcome.values, reasons)
-    }
-}
-
-/// Validates a batch off the async threads.
-async fn checked(
-    validator: Arc<Validator>,
-    batch: Batch,
-) -> Result<(Batch, Vec<Check>), SyncError> {
-    tokio::task::spawn_blocking(move || {
-        let checks = check_all(&validator, &batch.changes);
-        (batch, checks)
-    })
-    .await
-    .map_err(|e| SyncError::Source(format!("validation task: {e}")))
 }
 
 impl Pipeline {
@@ -434,111 +340,26 @@ impl Pipeline {
     }
 
     async fn apply(&mut self, batch: &Batch, checks: Vec<Check>) -> Result<StepReport, SyncError> {
-        let ds = self.config.dataset;
-        let key_indexes = self.target.key_indexes.clone();
-        let n = batch.changes.len();
-        // Every change's values as validation left them, and its key as the replica stores it.
-        let mut values: Vec<Vec<String>> = Vec::with_capacity(n);
-        let mut valid = Vec::with_capacity(n);
-        let mut keys: Vec<String> = Vec::with_capacity(n);
-        let mut quarantine = Vec::new();
-        let mut last_valid_of_key: std::collections::HashMap<String, usize> = Default::default();
-        let mut reasons_of: Vec<Option<String>> = vec![None; n];
         let started = std::time::Instant::now();
-        for (i, (c, (ok, v, reasons))) in batch.changes.iter().zip(checks).enumerate() {
-            let key = if c.op == Op::Truncate {
-                String::new()
-            } else {
-                key_of(&v, &key_indexes)
-            };
-            if ok && c.op != Op::Truncate {
-                last_valid_of_key.insert(key.clone(), i);
-            }
-            if !ok {
-                reasons_of[i] = Some(reasons_json(&reasons));
-            }
-            valid.push(ok);
-            values.push(v);
-            keys.push(key);
-        }
-        let last_truncate = batch.changes.iter().rposition(|c| c.op == Op::Truncate);
+        let ds = self.config.dataset;
+        let mut classified = plan::classify(batch, checks, &self.target.key_indexes);
+        let quarantine = plan::quarantine(ds, batch, &mut classified);
+        let (steps, applied, deleted) = plan::steps(batch, &classified);
         let mut report = StepReport {
             moved: true,
+            applied,
+            deleted,
+            quarantined: quarantine.len() as u64,
             ..StepReport::default()
         };
-        for (i, c) in batch.changes.iter().enumerate() {
-            if let Some(reasons) = reasons_of[i].take() {
-                let key = keys[i].clone();
-                let record: serde_json::Map<String, Value> = ds
-                    .fields
-                    .iter()
-                    .zip(&c.values)
-                    .map(|(f, v)| (f.name.to_owned(), v.clone().into()))
-                    .collect();
-                // Open unless a later valid change of its key, or a later truncate, in the
-                // same batch makes it moot.
-                let open = last_valid_of_key.get(&key).is_none_or(|&j| j < i)
-                    && last_truncate.is_none_or(|t| t < i);
-                quarantine.push(Quarantined {
-                    change_id: c.id.clone(),
-                    key,
-                    record: Value::Object(record).to_string(),
-                    reasons,
-                    open,
-                });
-                report.quarantined += 1;
-            }
-        }
-        // Steps: runs of changes between truncates, each reduced to its net effect.
-        let mut steps = Vec::new();
-        let mut start = 0;
-        let mut bounds: Vec<usize> = batch
-            .changes
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.op == Op::Truncate)
-            .map(|(i, _)| i)
-            .collect();
-        bounds.push(n);
-        if batch.snapshot_start {
-            steps.push(Step::Truncate);
-        }
-        for b in bounds {
-            let seg = start..b;
-            let net = net(
-                &batch.changes[seg.clone()],
-                &values[seg.clone()],
-                &valid[seg.clone()],
-                &keys[seg.clone()],
-            );
-            report.applied += valid[seg.clone()]
-                .iter()
-                .zip(&batch.changes[seg.clone()])
-                .filter(|(v, c)| **v && c.op == Op::Upsert)
-                .count() as u64;
-            report.deleted += batch.changes[seg]
-                .iter()
-                .filter(|c| c.op == Op::Delete)
-                .count() as u64;
-            steps.push(Step::Apply {
-                upserts: net.upserts,
-                deletes: net.deletes,
-            });
-            if b < n {
-                steps.push(Step::Truncate);
-            }
-            start = b + 1;
-        }
         // Only rows of earlier batches need superseding; this batch's rows know already.
         let touched: Vec<String> = if self.quarantine_may_be_open {
-            last_valid_of_key.into_keys().collect()
+            classified.last_valid_of_key.keys().cloned().collect()
         } else {
             Vec::new()
         };
-
         let mut state = self.state.clone();
-        // Every valid change in order, as it leaves for JetStream and the change log; a new
-        // snapshot starts with a truncate marker, as it empties the replica table.
+        // A new snapshot starts with a truncate marker, as it empties the replica table.
         let marker = batch.snapshot_start.then(|| Change {
             op: Op::Truncate,
             id: format!("snapshot-start/{}/{}", batch.position, now_ms()),
@@ -546,21 +367,8 @@ impl Pipeline {
             committed_at_ms: None,
             defect: None,
         });
-        let outgoing: Vec<(&Change, Value)> = if self.jet.is_some() || self.target.changelog {
-            let name = &self.config.name;
-            marker
-                .iter()
-                .map(|m| (m, body(ds, name, m, &[])))
-                .chain(
-                    batch
-                        .changes
-                        .iter()
-                        .zip(&values)
-                        .zip(&valid)
-                        .filter(|(_, ok)| **ok)
-                        .map(|((c, v), _)| (c, body(ds, name, c, v))),
-                )
-                .collect()
+        let outgoing = if self.jet.is_some() || self.target.changelog {
+            plan::outgoing(ds, &self.config.name, marker.as_ref(), batch, &classified)
         } else {
             Vec::new()
         };
@@ -592,20 +400,8 @@ impl Pipeline {
         state.rows_deleted += report.deleted;
         state.rows_quarantined += report.quarantined;
         state.applied_at_ms = now_ms();
-        let changelog: Vec<Logged> = if self.target.changelog {
-            outgoing
-                .iter()
-                .map(|(c, b)| Logged {
-                    change_id: c.id.clone(),
-                    op: c.op,
-                    record: match c.op {
-                        Op::Upsert => b["record"].to_string(),
-                        Op::Delete => b["key"].to_string(),
-                        Op::Truncate => "{}".to_owned(),
-                    },
-                    committed_at_ms: c.committed_at_ms.unwrap_or(0),
-                })
-                .collect()
+        let changelog = if self.target.changelog {
+            plan::changelog(&outgoing)
         } else {
             Vec::new()
         };
@@ -623,7 +419,7 @@ impl Pipeline {
             .await?;
         tracing::debug!(
             pipeline = %self.config.name,
-            changes = n,
+            changes = batch.changes.len(),
             prepare_us = (committing - started).as_micros() as u64,
             commit_us = committing.elapsed().as_micros() as u64,
             "batch committed"
