@@ -18,6 +18,7 @@ use crate::state::State;
 use crate::SyncError;
 
 pub mod files;
+mod log;
 pub mod mariadb;
 pub mod node;
 pub mod poll;

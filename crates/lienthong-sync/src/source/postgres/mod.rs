@@ -21,12 +21,16 @@ use lienthong_dictionary::catalog::Dataset;
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, ReplicationEvent};
 use sqlx::{AnyPool, Row};
 
-use super::{field_columns, snapshot_changes, Backlog};
+use super::{field_columns, Backlog};
 use crate::change::{hex16, Batch, Change, Op};
 use crate::db::{connect, identifier_ok};
 use crate::pgoutput::{self, Datum, Message};
 use crate::state::State;
 use crate::SyncError;
+
+mod stream;
+
+use stream::*;
 
 /// Session settings both the snapshot and the stream use, so values read the same.
 const SESSION: [(&str, &str); 3] = [
@@ -65,28 +69,9 @@ impl Pos {
     }
 }
 
-/// The table's columns as the current Relation message describes them.
-struct Relation {
-    oid: u32,
-    /// Dataset field → column index in tuples.
-    map: Vec<Option<usize>>,
-    /// Key fields' columns.
-    key_columns: Vec<Option<usize>>,
-}
-
-struct Txn {
-    commit_lsn: u64,
-    committed_at_ms: i64,
-    next_index: u32,
-}
-
 struct Snapshot {
-    /// Behind a mutex only to make the source `Sync`; reached through `&mut` (`get_mut`).
-    tx: std::sync::Mutex<sqlx::Transaction<'static, sqlx::Any>>,
+    read: super::log::SnapshotRead,
     lsn: u64,
-    done: u64,
-    total: u64,
-    first: bool,
 }
 
 pub struct PgSource {
@@ -475,11 +460,8 @@ impl PgSource {
         };
         self.skip_through = (0, 0);
         self.snapshot = Some(Snapshot {
-            tx: std::sync::Mutex::new(tx),
+            read: super::log::SnapshotRead::new(tx, total as u64),
             lsn,
-            done: 0,
-            total: total as u64,
-            first: true,
         });
         Ok(())
     }
@@ -535,9 +517,7 @@ impl PgSource {
     }
 
     pub fn snapshot_progress(&self) -> Option<(u64, u64)> {
-        self.snapshot
-            .as_ref()
-            .map(|s| (s.done, s.total.max(s.done)))
+        self.snapshot.as_ref().map(|s| s.read.progress())
     }
 
     pub async fn next(&mut self, rows_max: usize, wait: Duration) -> Result<Batch, SyncError> {
@@ -549,253 +529,41 @@ impl PgSource {
 
     async fn next_snapshot(&mut self, rows_max: usize) -> Result<Batch, SyncError> {
         let p = self.pipeline.clone();
-        let snap = self.snapshot.as_mut().expect("in snapshot");
+        let Some(snap) = self.snapshot.as_mut() else {
+            return Err(src(&p, "no snapshot is being read"));
+        };
         let rows = sqlx::query(&format!("FETCH {rows_max} FROM lt_snapshot"))
-            .fetch_all(&mut **snap.tx.get_mut().expect("never locked"))
+            .fetch_all(&mut **snap.read.tx())
             .await
             .map_err(|e| src(&p, e))?;
         let n_fields = self.dataset.fields.len();
         let lsn = hex16(snap.lsn);
-        let changes = snapshot_changes(&rows, n_fields, &mut snap.done, |n| {
-            format!("{lsn}-S{n:012}")
-        })
-        .map_err(|e| src(&p, e))?;
-        let first = std::mem::take(&mut snap.first);
+        let (changes, first) = snap
+            .read
+            .page(&rows, n_fields, |n| format!("{lsn}-S{n:012}"))
+            .map_err(|e| src(&p, e))?;
         let finished = rows.len() < rows_max;
-        if finished {
-            let snap = self.snapshot.take().expect("in snapshot");
-            snap.tx
-                .into_inner()
-                .expect("never locked")
-                .commit()
-                .await
-                .map_err(|e| src(&p, e))?;
-            tracing::info!(pipeline = %p, rows = snap.done, "initial snapshot read; streaming");
+        if let Some(snap) = self.snapshot.take_if(|_| finished) {
+            snap.read.finish(&p).await?;
             let cfg = self.repl_config.clone();
             self.start_stream(cfg).await?;
         }
-        Ok(Batch {
+        Ok(super::log::page_batch(
             changes,
-            position: if finished {
-                self.pos.encode()
-            } else {
-                format!("snapshot/{}", hex16(self.pos.resume))
-            },
-            snapshot: !finished,
-            snapshot_start: first,
-        })
-    }
-
-    async fn next_stream(&mut self, rows_max: usize, wait: Duration) -> Result<Batch, SyncError> {
-        let p = self.pipeline.clone();
-        let mut changes: Vec<Change> = Vec::new();
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            if changes.len() >= rows_max {
-                break;
-            }
-            let repl = self.repl.as_mut().expect("streaming");
-            // Return what we have as soon as nothing more is waiting at a commit boundary.
-            let ev = if !changes.is_empty() && self.txn.is_none() {
-                match repl.recv().now_or_never() {
-                    Some(ev) => ev,
-                    None => break,
-                }
-            } else {
-                match tokio::time::timeout_at(deadline, repl.recv()).await {
-                    Ok(ev) => ev,
-                    Err(_) => break,
-                }
-            };
-            let ev = ev.map_err(|e| src(&p, format!("replication stream: {e}")))?;
-            let Some(ev) = ev else {
-                return Err(src(&p, "replication stream ended"));
-            };
-            match ev {
-                ReplicationEvent::Begin {
-                    final_lsn,
-                    commit_time_micros,
-                    ..
-                } => {
-                    self.txn = Some(Txn {
-                        commit_lsn: final_lsn.as_u64(),
-                        committed_at_ms: pg_time_ms(commit_time_micros),
-                        next_index: 0,
-                    });
-                }
-                ReplicationEvent::Commit { end_lsn, .. } => {
-                    self.txn = None;
-                    self.pos.resume = self.pos.resume.max(end_lsn.as_u64());
-                    self.wal_end = self.wal_end.max(end_lsn.as_u64());
-                }
-                ReplicationEvent::KeepAlive { wal_end, .. } => {
-                    self.wal_end = self.wal_end.max(wal_end.as_u64());
-                    if self.txn.is_none() && changes.is_empty() {
-                        let before = self.pos.resume;
-                        self.pos.resume = self.pos.resume.max(wal_end.as_u64());
-                        if self.pos.resume != before {
-                            break; // a heartbeat batch: the position moved
-                        }
-                    }
-                }
-                ReplicationEvent::XLogData { data, wal_end, .. } => {
-                    self.wal_end = self.wal_end.max(wal_end.as_u64());
-                    let msg = pgoutput::decode(&data).map_err(|e| src(&p, e))?;
-                    self.on_message(msg, &mut changes)?;
-                }
-                ReplicationEvent::Message { .. } => {}
-                ReplicationEvent::StoppedAt { .. } => {
-                    return Err(src(&p, "replication stream stopped"));
-                }
-            }
-        }
-        Ok(Batch {
-            changes,
-            position: self.pos.encode(),
-            snapshot: false,
-            snapshot_start: false,
-        })
-    }
-
-    fn on_message(&mut self, msg: Message, out: &mut Vec<Change>) -> Result<(), SyncError> {
-        let ours = |oid: u32, rel: &Option<Relation>| rel.as_ref().is_some_and(|r| r.oid == oid);
-        match msg {
-            Message::Relation {
-                oid,
-                namespace,
-                name,
-                columns,
-                ..
-            } if name == self.table && namespace == self.namespace => {
-                let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-                let map = field_columns(self.dataset, &names);
-                let key_columns = self.key_indexes.iter().map(|&i| map[i]).collect();
-                self.relation = Some(Relation {
-                    oid,
-                    map,
-                    key_columns,
-                });
-            }
-            Message::Insert { oid, new } if ours(oid, &self.relation) => {
-                let values = self.values(&new, None);
-                self.push(Op::Upsert, values, out);
-            }
-            Message::Update { oid, old, new } if ours(oid, &self.relation) => {
-                let new_values = self.values(&new, old.as_deref());
-                if let Some(old) = &old {
-                    let old_key = self.key_values(old);
-                    let new_key: Vec<&String> =
-                        self.key_indexes.iter().map(|&i| &new_values.0[i]).collect();
-                    if old_key.iter().zip(&new_key).any(|(a, b)| a != *b) {
-                        let mut values = vec![String::new(); self.dataset.fields.len()];
-                        for (&i, v) in self.key_indexes.iter().zip(old_key) {
-                            values[i] = v;
-                        }
-                        self.push(Op::Delete, (values, None), out);
-                    }
-                }
-                self.push(Op::Upsert, new_values, out);
-            }
-            Message::Delete { oid, old } if ours(oid, &self.relation) => {
-                let mut values = vec![String::new(); self.dataset.fields.len()];
-                for (&i, v) in self.key_indexes.iter().zip(self.key_values(&old)) {
-                    values[i] = v;
-                }
-                self.push(Op::Delete, (values, None), out);
-            }
-            Message::Truncate { oids } => {
-                if let Some(r) = &self.relation {
-                    if oids.contains(&r.oid) {
-                        let values = vec![String::new(); self.dataset.fields.len()];
-                        self.push(Op::Truncate, (values, None), out);
-                    }
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn key_values(&self, tuple: &[Datum]) -> Vec<String> {
-        let rel = self
-            .relation
-            .as_ref()
-            .expect("a relation precedes its rows");
-        rel.key_columns
-            .iter()
-            .map(|c| match c.and_then(|c| tuple.get(c)) {
-                Some(Datum::Text(s)) => s.clone(),
-                _ => String::new(),
-            })
-            .collect()
-    }
-
-    /// Dataset values of a tuple; an unchanged TOAST value is taken from the old row when
-    /// the publisher sent it, else the change is marked defective.
-    fn values(&self, tuple: &[Datum], old: Option<&[Datum]>) -> (Vec<String>, Option<String>) {
-        let rel = self
-            .relation
-            .as_ref()
-            .expect("a relation precedes its rows");
-        let mut defect = None;
-        let values = rel
-            .map
-            .iter()
-            .enumerate()
-            .map(|(f, c)| match c.and_then(|c| tuple.get(c).map(|d| (c, d))) {
-                Some((_, Datum::Text(s))) => s.clone(),
-                Some((c, Datum::Unchanged)) => match old.and_then(|o| o.get(c)) {
-                    Some(Datum::Text(s)) => s.clone(),
-                    _ => {
-                        defect = Some(format!(
-                            "column {}: unchanged large (TOAST) value not sent by PostgreSQL; set REPLICA IDENTITY FULL on the source table",
-                            self.dataset.fields[f].name
-                        ));
-                        String::new()
-                    }
-                },
-                _ => String::new(),
-            })
-            .collect();
-        (values, defect)
-    }
-
-    fn push(
-        &mut self,
-        op: Op,
-        (values, defect): (Vec<String>, Option<String>),
-        out: &mut Vec<Change>,
-    ) {
-        let Some(txn) = self.txn.as_mut() else {
-            return; // rows outside a transaction do not occur in pgoutput
-        };
-        let idx = txn.next_index;
-        txn.next_index += 1;
-        let here = (txn.commit_lsn, idx);
-        if here <= self.skip_through {
-            return; // applied before the restart
-        }
-        self.pos.last = here;
-        out.push(Change {
-            op,
-            id: format!("{}-{:08X}", hex16(txn.commit_lsn), idx),
-            values,
-            committed_at_ms: Some(txn.committed_at_ms),
-            defect,
-        });
-    }
-
-    pub fn acknowledged(&mut self, position: &str) -> Result<(), SyncError> {
-        if let (Some(pos), Some(repl)) = (Pos::decode(position), self.repl.as_ref()) {
-            repl.update_applied_lsn(Lsn(pos.resume));
-        }
-        Ok(())
+            first,
+            finished,
+            format!("snapshot/{}", hex16(self.pos.resume)),
+            self.pos.encode(),
+        ))
     }
 
     pub async fn backlog(&self) -> Option<Backlog> {
         if let Some(s) = &self.snapshot {
             return Some(Backlog {
-                amount: s.total.saturating_sub(s.done) as i64,
+                amount: {
+                    let (done, total) = s.read.progress();
+                    (total - done) as i64
+                },
                 unit: "rows",
             });
         }
@@ -820,46 +588,4 @@ impl PgSource {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn positions_round_trip_and_refuse_other_sources() {
-        let p = Pos {
-            resume: 0x1D9DD30,
-            last: (0x1D9DCD0, 7),
-        };
-        assert_eq!(p.encode(), "0000000001D9DD30/0000000001D9DCD0/00000007");
-        assert_eq!(Pos::decode(&p.encode()), Some(p));
-        for bad in [
-            "",
-            "2025-08-01\u{1f}001",
-            "snapshot/0000000001D9DD30",
-            "1/2/3/4",
-        ] {
-            assert_eq!(Pos::decode(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn replication_settings_from_the_url() {
-        let c =
-            replication_config("postgres://rep%40x:p%2Fw@db.local:5433/dan_cu", "s", "p").unwrap();
-        assert_eq!(
-            (
-                c.host.as_str(),
-                c.port,
-                c.user.as_str(),
-                c.password.as_str(),
-                c.database.as_str()
-            ),
-            ("db.local", 5433, "rep@x", "p/w", "dan_cu")
-        );
-        assert!(
-            replication_config("postgres://h/d?sslmode=require", "s", "p")
-                .unwrap_err()
-                .contains("TLS")
-        );
-        assert_eq!(pg_time_ms(0), 946_684_800_000);
-    }
-}
+mod tests;

@@ -1,0 +1,89 @@
+//! What the two log sources (PostgreSQL's logical replication, MariaDB's binlog) share: the
+//! initial snapshot, read page by page in a transaction of its own that sees the table as
+//! of the log position where streaming will start, then handed over to the stream.
+
+use std::sync::Mutex;
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+
+use crate::change::{Batch, Change};
+use crate::SyncError;
+
+/// A snapshot being read: its transaction and how far it got.
+pub(crate) struct SnapshotRead {
+    /// Behind a mutex only to make the source `Sync`; reached through `&mut` (`get_mut`).
+    tx: Mutex<Transaction<'static, Any>>,
+    done: u64,
+    total: u64,
+    first: bool,
+}
+
+impl SnapshotRead {
+    /// A snapshot of `total` rows (as counted when it started) read through `tx`.
+    pub(crate) fn new(tx: Transaction<'static, Any>, total: u64) -> SnapshotRead {
+        SnapshotRead {
+            tx: Mutex::new(tx),
+            done: 0,
+            total,
+            first: true,
+        }
+    }
+
+    /// (rows read, rows expected): never less expected than read.
+    pub(crate) fn progress(&self) -> (u64, u64) {
+        (self.done, self.total.max(self.done))
+    }
+
+    /// The transaction the snapshot is read in.
+    pub(crate) fn tx(&mut self) -> &mut Transaction<'static, Any> {
+        match self.tx.get_mut() {
+            Ok(tx) => tx,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The next page's rows (text columns in dataset field order) as upserts, with ids
+    /// from `id(row number)`; says whether this page is the snapshot's first.
+    pub(crate) fn page(
+        &mut self,
+        rows: &[AnyRow],
+        fields: usize,
+        id: impl Fn(u64) -> String,
+    ) -> Result<(Vec<Change>, bool), sqlx::Error> {
+        let changes = super::snapshot_changes(rows, fields, &mut self.done, id)?;
+        Ok((changes, std::mem::take(&mut self.first)))
+    }
+
+    /// Ends the snapshot's transaction; returns the rows read.
+    pub(crate) async fn finish(self, pipeline: &str) -> Result<u64, SyncError> {
+        let done = self.done;
+        let tx = match self.tx.into_inner() {
+            Ok(tx) => tx,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        tx.commit()
+            .await
+            .map_err(|e| SyncError::Source(format!("{pipeline}: {e}")))?;
+        tracing::info!(pipeline = %pipeline, rows = done, "initial snapshot read; streaming");
+        Ok(done)
+    }
+}
+
+/// A snapshot page as a batch: at `resume` (the position to read the rest of the snapshot
+/// from) while it goes on, at `stream` (the log position streaming starts at) once
+/// `finished`.
+pub(crate) fn page_batch(
+    changes: Vec<Change>,
+    first: bool,
+    finished: bool,
+    resume: String,
+    stream: String,
+) -> Batch {
+    Batch {
+        changes,
+        position: if finished { stream } else { resume },
+        snapshot: !finished,
+        snapshot_start: first,
+    }
+}
