@@ -13,7 +13,7 @@ pub struct VerifyReport {
 }
 
 /// Opens an existing log read-only (verification and export must not change what they inspect).
-pub(super) async fn connect_ro(path: &str) -> Result<AnyPool, String> {
+pub(super) async fn connect_ro(path: &str) -> Result<AnyPool, LogError> {
     sqlx::any::install_default_drivers();
     if Store::of(path) == Store::Postgres {
         return AnyPoolOptions::new()
@@ -28,27 +28,27 @@ pub(super) async fn connect_ro(path: &str) -> Result<AnyPool, String> {
             })
             .connect(path)
             .await
-            .map_err(|e| format!("message log {path}: {e}"));
+            .map_err(|e| LogError::Database(format!("message log {path}: {e}")));
     }
     if !std::path::Path::new(path).exists() {
-        return Err(format!("no message log at {path}"));
+        return Err(LogError::NotFound(path.to_owned()));
     }
     AnyPoolOptions::new()
         .max_connections(1)
         .connect(&format!("sqlite://{path}?mode=ro"))
         .await
-        .map_err(|e| format!("message log {path}: {e}"))
+        .map_err(|e| LogError::Database(format!("message log {path}: {e}")))
 }
 
 /// Re-derives every leaf and every checkpoint root from the stored entries and checks every
 /// checkpoint signature: any changed byte in an entry, a leaf hash or a checkpoint is found,
 /// and so are two checkpoints of the same size with different roots (a split view).
-pub async fn verify(path: &str, public_key: &str) -> Result<VerifyReport, String> {
+pub async fn verify(path: &str, public_key: &str) -> Result<VerifyReport, LogError> {
     let pool = connect_ro(path).await?;
     let rows = sqlx::query("SELECT idx, entry, leaf_hash FROM log_entries ORDER BY idx")
         .fetch_all(&pool)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(LogError::db)?;
     // Logs from before archiving have no archive table: nothing is archived there.
     let archived_through: i64 = sqlx::query("SELECT COALESCE(MAX(to_idx), 0) FROM log_archives")
         .fetch_one(&pool)
@@ -58,28 +58,31 @@ pub async fn verify(path: &str, public_key: &str) -> Result<VerifyReport, String
     let mut archived = 0;
     let mut tree = MerkleTree::with_capacity(rows.len());
     for (n, row) in rows.iter().enumerate() {
-        let idx: i64 = row.try_get(0).map_err(|e| e.to_string())?;
-        let entry: String = row.try_get(1).map_err(|e| e.to_string())?;
-        let stored: String = row.try_get(2).map_err(|e| e.to_string())?;
+        let idx: i64 = row.try_get(0).map_err(LogError::db)?;
+        let entry: String = row.try_get(1).map_err(LogError::db)?;
+        let stored: String = row.try_get(2).map_err(LogError::db)?;
         if idx as usize != n {
-            return Err(format!("entry {n} is missing (next stored index is {idx})"));
+            return Err(LogError::Altered(format!(
+                "entry {n} is missing (next stored index is {idx})"
+            )));
         }
         let leaf = if entry.is_empty() {
             // Archived: the content is in an archive file (`log verify-archive`); an empty
             // entry anywhere else is a deletion.
             if idx >= archived_through {
-                return Err(format!(
+                return Err(LogError::Altered(format!(
                     "entry {idx}: content is gone but no archive covers it"
-                ));
+                )));
             }
             archived += 1;
-            hash_from_hex(&stored).ok_or(format!("entry {idx}: malformed leaf hash"))?
+            hash_from_hex(&stored)
+                .ok_or_else(|| LogError::Altered(format!("entry {idx}: malformed leaf hash")))?
         } else {
             let leaf = leaf_hash(entry.as_bytes());
             if hash_to_hex(&leaf) != stored {
-                return Err(format!(
+                return Err(LogError::Altered(format!(
                     "entry {idx}: content does not match its leaf hash (entry or hash changed)"
-                ));
+                )));
             }
             leaf
         };
@@ -90,47 +93,50 @@ pub async fn verify(path: &str, public_key: &str) -> Result<VerifyReport, String
     )
     .fetch_all(&pool)
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(LogError::db)?;
     let mut seen = Vec::new();
     for row in &checkpoints {
-        let size: i64 = row.try_get(0).map_err(|e| e.to_string())?;
-        let root: String = row.try_get(1).map_err(|e| e.to_string())?;
-        let timestamp: i64 = row.try_get(2).map_err(|e| e.to_string())?;
-        let signature: String = row.try_get(3).map_err(|e| e.to_string())?;
-        let root =
-            hash_from_hex(&root).ok_or(format!("checkpoint at size {size}: malformed root"))?;
+        let size: i64 = row.try_get(0).map_err(LogError::db)?;
+        let root: String = row.try_get(1).map_err(LogError::db)?;
+        let timestamp: i64 = row.try_get(2).map_err(LogError::db)?;
+        let signature: String = row.try_get(3).map_err(LogError::db)?;
+        let root = hash_from_hex(&root).ok_or_else(|| {
+            LogError::Altered(format!("checkpoint at size {size}: malformed root"))
+        })?;
         let cp = Checkpoint {
             size: size as u64,
             root,
             timestamp: timestamp as u64,
         };
         lienthong_trust::verify(public_key, &cp.to_signing_bytes(), &signature).map_err(|_| {
-            format!("checkpoint at size {size}: signature does not verify with the given key")
+            LogError::Key(format!(
+                "checkpoint at size {size}: signature does not verify with the given key"
+            ))
         })?;
         let derived = tree
             .root_at(cp.size)
-            .map_err(|e| format!("checkpoint at size {size}: {e}"))?;
+            .map_err(|e| LogError::Altered(format!("checkpoint at size {size}: {e}")))?;
         if derived != cp.root {
-            return Err(format!(
+            return Err(LogError::Altered(format!(
                 "checkpoint at size {size}: root differs from the one derived from the entries"
-            ));
+            )));
         }
         seen.push(cp);
     }
     if let Some(split) = lienthong_ledger::find_split_view(seen.iter()) {
-        return Err(format!(
+        return Err(LogError::Altered(format!(
             "split view: two checkpoints of size {} with different roots",
             split.size
-        ));
+        )));
     }
     // Entries are committed with their checkpoint: one past the last signed checkpoint was
     // added behind the writer's back.
     let covered = seen.iter().map(|c| c.size).max().unwrap_or(0);
     if (rows.len() as u64) > covered {
-        return Err(format!(
+        return Err(LogError::Altered(format!(
             "entries {covered}..{} are under no signed checkpoint (added outside the node)",
             rows.len()
-        ));
+        )));
     }
     // The archive table is not signed: its ranges must follow each other from 0, end at
     // signed checkpoints, and their files must be there and verify.
@@ -140,33 +146,35 @@ pub async fn verify(path: &str, public_key: &str) -> Result<VerifyReport, String
         )
         .fetch_all(&pool)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(LogError::db)?;
         let mut next = 0i64;
         for r in &ranges {
             let (from, to): (i64, i64) = (
-                r.try_get(0).map_err(|e| e.to_string())?,
-                r.try_get(1).map_err(|e| e.to_string())?,
+                r.try_get(0).map_err(LogError::db)?,
+                r.try_get(1).map_err(LogError::db)?,
             );
-            let file: String = r.try_get(2).map_err(|e| e.to_string())?;
-            let sha: String = r.try_get(3).map_err(|e| e.to_string())?;
+            let file: String = r.try_get(2).map_err(LogError::db)?;
+            let sha: String = r.try_get(3).map_err(LogError::db)?;
             if from != next || to <= from || !seen.iter().any(|c| c.size == to as u64) {
-                return Err(format!(
+                return Err(LogError::Altered(format!(
                     "archive record {from}..{to} does not continue the one before or does not end at a signed checkpoint"
-                ));
+                )));
             }
             let text = std::fs::read(&file).map_err(|e| {
-                format!("archive file {file} (entries {from}..{to}) cannot be read: {e}")
+                LogError::Altered(format!(
+                    "archive file {file} (entries {from}..{to}) cannot be read: {e}"
+                ))
             })?;
             if lienthong_trust::sha256_hex(&text) != sha {
-                return Err(format!(
+                return Err(LogError::Altered(format!(
                     "archive file {file} is not the file that was archived"
-                ));
+                )));
             }
-            let (f, t) = check_archive(&text, Some(public_key))?;
+            let (f, t) = check_archive(&text, Some(public_key)).map_err(LogError::Altered)?;
             if (f, t) != (from as u64, to as u64) {
-                return Err(format!(
+                return Err(LogError::Altered(format!(
                     "archive file {file} holds {f}..{t}, not {from}..{to}"
-                ));
+                )));
             }
             // Its entries are the tree's leaves there.
             next = to;

@@ -23,6 +23,36 @@ pub use archive::*;
 pub use audit::*;
 pub use reader::{LogEntry, LogReader};
 
+/// Why a log could not be read back or did not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("no message log at {0}")]
+    NotFound(String),
+    /// A checkpoint signature does not verify with the key given: a wrong key, or a
+    /// checkpoint not signed by the member.
+    #[error("{0}")]
+    Key(String),
+    /// The log's entries, checkpoints or archive records contradict each other: altered.
+    #[error("{0}")]
+    Altered(String),
+    /// The database could not be read.
+    #[error("{0}")]
+    Database(String),
+}
+
+impl LogError {
+    fn db(e: sqlx::Error) -> LogError {
+        LogError::Database(e.to_string())
+    }
+}
+
+/// For the functions that still answer `String` errors.
+impl From<LogError> for String {
+    fn from(e: LogError) -> String {
+        e.to_string()
+    }
+}
+
 /// Entries waiting for the writer, at most; callers wait when it is full.
 pub const QUEUE_ENTRIES_MAX: usize = 65_536;
 /// Entries committed in one transaction, at most.

@@ -91,9 +91,11 @@ pub async fn log(command: LogCommand) -> Result<ExitCode> {
                     );
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(e) if e.starts_with("no message log") => bail!(e),
+                Err(e @ (msglog::LogError::NotFound(_) | msglog::LogError::Database(_))) => {
+                    bail!(e)
+                }
                 // A signature that fails is a wrong key as often as an altered log: say so.
-                Err(e) if e.contains("signature does not verify with the given") => {
+                Err(msglog::LogError::Key(e)) => {
                     println!(
                         "does not verify with this key: {e}; check that --key is the member's \
                          public key as the registry lists it (its public.key) — with that key, \
@@ -101,7 +103,7 @@ pub async fn log(command: LogCommand) -> Result<ExitCode> {
                     );
                     Ok(ExitCode::from(1))
                 }
-                Err(e) => {
+                Err(msglog::LogError::Altered(e)) => {
                     println!("TAMPERED: {e}");
                     Ok(ExitCode::from(1))
                 }
