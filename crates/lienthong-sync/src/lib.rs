@@ -41,8 +41,8 @@ pub enum SyncError {
     Lease(String),
 }
 
-/// Reads pipelines' status from the replica without touching their sources (the
-/// dashboard and `sync status` of a running sync).
+/// Reads pipelines' status from the replica without touching their sources or writing
+/// anything (the dashboard and `sync status` of a running sync).
 pub struct StatusReader {
     replica: Replica,
     pipelines: Vec<(String, &'static str)>,
@@ -55,13 +55,25 @@ impl StatusReader {
         pipelines: Vec<(String, &'static str)>,
     ) -> Result<StatusReader, SyncError> {
         Ok(StatusReader {
-            replica: Replica::open(replica_url).await?,
+            replica: Replica::open_read_only(replica_url).await?,
             pipelines,
         })
     }
 
     pub async fn statuses(&self) -> Result<Vec<Status>, SyncError> {
         let mut out = Vec::with_capacity(self.pipelines.len());
+        if !self.replica.has_state().await {
+            // No pipeline has run into this replica yet: every one stands at the start.
+            for (name, kind) in &self.pipelines {
+                out.push(Status {
+                    name: name.clone(),
+                    source: kind,
+                    state: State::default(),
+                    quarantined_open: 0,
+                });
+            }
+            return Ok(out);
+        }
         for (name, kind) in &self.pipelines {
             out.push(Status {
                 name: name.clone(),

@@ -123,6 +123,22 @@ impl Replica {
         Ok(Replica { pool, pg, d })
     }
 
+    /// Opens a replica to read pipelines' state only: no table is created (the dashboard's
+    /// and `sync status`' view; a replica no pipeline has written yet reads as empty).
+    pub async fn open_read_only(url: &str) -> Result<Replica, SyncError> {
+        let d = Dialect::of(url)?;
+        let pool = connect(url, 2).await.map_err(err)?;
+        Ok(Replica { pool, pg: None, d })
+    }
+
+    /// Whether the pipelines' tables exist (a replica no pipeline has opened has none).
+    pub async fn has_state(&self) -> bool {
+        sqlx::query("SELECT pipeline FROM lt_sync_state WHERE 1 = 0")
+            .fetch_all(&self.pool)
+            .await
+            .is_ok()
+    }
+
     pub fn dialect(&self) -> Dialect {
         self.d
     }

@@ -152,3 +152,28 @@ async fn unsettled_files_wait_and_the_partly_applied_file_goes_first() {
     assert_eq!(names(&replica, "rep").await.len(), 7);
     p.close().await;
 }
+
+/// The dashboard's and `sync status`' reader writes nothing: on a replica no pipeline has
+/// run into, every pipeline stands at the start and no table appears.
+#[tokio::test]
+async fn the_status_reader_creates_no_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("replica.db").display()
+    );
+    let reader = lienthong_sync::StatusReader::open(&url, vec![("p".into(), "poll")])
+        .await
+        .unwrap();
+    let statuses = reader.statuses().await.unwrap();
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(statuses[0].state, lienthong_sync::State::default());
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let tables: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(tables, 0, "a reader creates no table");
+    pool.close().await;
+}
