@@ -26,6 +26,9 @@ mod plan;
 
 use check::*;
 
+/// Times [`Pipeline::catch_up`] reopens and repeats after a failed step.
+const CATCH_UP_RETRIES: u32 = 5;
+
 /// Typed configuration of one pipeline (the CLI builds it from TOML).
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
@@ -455,8 +458,23 @@ impl Pipeline {
     /// Steps until a batch comes back empty; returns the totals.
     pub async fn catch_up(&mut self) -> Result<StepReport, SyncError> {
         let mut total = StepReport::default();
+        // Errors a pipeline recovers from by reopening (a batch a crashed run had already
+        // published, a connection lost) are retried a few times, as `run` does; a lost
+        // lease or an error that persists is returned.
+        let mut retries_left = CATCH_UP_RETRIES;
         loop {
-            let r = self.step(Duration::from_millis(200)).await?;
+            let r = match self.step(Duration::from_millis(200)).await {
+                Ok(r) => r,
+                Err(e @ SyncError::Lease(_)) => return Err(e),
+                Err(e) if retries_left == 0 => return Err(e),
+                Err(e) => {
+                    retries_left -= 1;
+                    tracing::warn!(pipeline = %self.config.name, error = %e, "catching up: step failed; reopening and repeating");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    self.recover().await?;
+                    continue;
+                }
+            };
             if !r.moved {
                 self.refresh_backlog(true).await?;
                 return Ok(total);
