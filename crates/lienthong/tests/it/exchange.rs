@@ -62,12 +62,24 @@ pub fn value(line: &str) -> String {
     line.split('"').nth(1).unwrap().to_owned()
 }
 
+/// A port free now for a child process to bind, below the kernel's ephemeral range
+/// (32768+): outgoing connections of tests running in parallel take their ports from that
+/// range, so one cannot take this port before the child binds it (a port read back from
+/// binding port 0 could be). Random across processes, never the same twice in one.
 pub fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, Hasher};
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    const LOW: u32 = 15_000;
+    const SPAN: u32 = 17_000; // up to 31999
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(LOW);
+    let start = (h.finish() % u64::from(SPAN)) as u32;
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    (0..SPAN)
+        .map(|i| (LOW + (start + i * 7) % SPAN) as u16)
+        .find(|p| !given.contains(p) && std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .inspect(|p| given.push(*p))
+        .expect("a free port below 32768")
 }
 
 /// Starts `registry.toml`'s registry and one node per config in `d`, each once its
