@@ -163,13 +163,14 @@ log "building fuzz targets (fuzz/)"
 cargo build --manifest-path fuzz/Cargo.toml --bins --target-dir target
 out=$(mktemp)
 if cargo nextest --version >/dev/null 2>&1; then
-  # Each test in a process of its own: a test that passes only after another one set
-  # something up in the same process (sqlx drivers, a global) fails at once.
-  log "cargo nextest run (one process per test) and the doc tests"
-  cargo nextest run --workspace --no-fail-fast --profile ci 2>&1 | tee "$out"
+  # Each test in a process of its own, in a shuffled order (the seed is printed;
+  # LIENTHONG_TEST_SEED replays it): a test that passes only after another one set
+  # something up, in its process or outside it, fails at once instead of now and then.
+  log "cargo nextest (one process per test, shuffled order) and the doc tests"
+  python3 scripts/nextest_shuffled.py 2>&1 | tee "$out"
   cargo test --workspace --doc 2>&1 | tee -a "$out"
-  # nextest: "Summary [ 95.1s] 172 tests run: 172 passed, 0 skipped"; doc tests: cargo's lines.
-  awk '/Summary \[/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1); if ($i ~ /^skipped/) s += $(i-1) } }
+  # The shuffled run's own count, then cargo's lines for the doc tests.
+  awk '/^\[test\] shuffled run/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1); if ($i ~ /^skipped/) s += $(i-1) } }
        /^test result:/ { p += $4; f += $6; s += $8 }
        END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$out"
 else
