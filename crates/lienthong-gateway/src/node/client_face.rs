@@ -48,9 +48,10 @@ pub(super) async fn log_refusal(
     if matches!(error, GatewayError::LogUnavailable(_)) {
         return;
     }
+    // The client's id when it is one the exchange would accept, else one made up.
     let message_id = match header_str(headers, xroad::ID) {
-        "" => uuid::Uuid::new_v4().to_string(),
-        id => id.to_owned(),
+        id if !id.is_empty() && id.len() <= MESSAGE_ID_BYTES_MAX => id.to_owned(),
+        _ => uuid::Uuid::new_v4().to_string(),
     };
     let reason = error.to_string();
     let record = crate::record::Refusal {
