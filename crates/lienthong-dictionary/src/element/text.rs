@@ -51,7 +51,7 @@ pub fn clean_text<'a>(raw: &'a str, out: &mut Out<'_>) -> Cow<'a, str> {
         }
     }
     // One byte pass says whether the slower character scans below can find anything.
-    let odd = rare_bytes(&s);
+    let mut odd = rare_bytes(&s);
     if !s.is_ascii() {
         // Invisible characters make clean text look like a legacy encoding, and a soft
         // hyphen may be a byte of one: `repair_beside_invisible` tells which.
@@ -82,6 +82,8 @@ pub fn clean_text<'a>(raw: &'a str, out: &mut Out<'_>) -> Cow<'a, str> {
                 }
                 None => fixed,
             });
+            // The repaired text is new text: its whitespace is checked afresh below.
+            odd = rare_bytes(&s);
         }
         if invisible {
             out.repaired(
@@ -90,7 +92,6 @@ pub fn clean_text<'a>(raw: &'a str, out: &mut Out<'_>) -> Cow<'a, str> {
             );
         }
     }
-    let odd = odd || matches!(s, Cow::Owned(_)) && rare_bytes(&s);
     if s.starts_with(char::is_whitespace)
         || s.ends_with(char::is_whitespace)
         || s.contains("  ")

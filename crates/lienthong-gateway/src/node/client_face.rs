@@ -12,11 +12,9 @@ pub(super) async fn consumer(
     let started = std::time::Instant::now();
     let member = node.config.member.to_string();
     let service = service_label(&node, &rest);
-    // Kept for the log entry of a refusal (header values are reference-counted).
-    let headers = request.headers().clone();
-    let method = request.method().clone();
-    let query = request.uri().query().unwrap_or("").to_owned();
-    let (response, code) = match consume(node.clone(), rest.clone(), request).await {
+    // The request's parts stay here: a refusal's log entry is made from them.
+    let (parts, body) = request.into_parts();
+    let (response, code) = match consume(&node, &rest, &parts, body).await {
         Ok(r) => {
             let code = if r.status().is_success() {
                 "ok"
@@ -27,7 +25,7 @@ pub(super) async fn consumer(
         }
         Err(e) => {
             let code = e.code();
-            log_refusal(&node, &rest, &method, &query, &headers, &e).await;
+            log_refusal(&node, &rest, &parts, &e).await;
             (e.into_response(), code)
         }
     };
@@ -40,11 +38,10 @@ pub(super) async fn consumer(
 pub(super) async fn log_refusal(
     node: &Inner,
     rest: &str,
-    method: &axum::http::Method,
-    query: &str,
-    headers: &HeaderMap,
+    parts: &axum::http::request::Parts,
     error: &GatewayError,
 ) {
+    let headers = &parts.headers;
     if matches!(error, GatewayError::LogUnavailable(_)) {
         return;
     }
@@ -60,8 +57,8 @@ pub(super) async fn log_refusal(
         target: rest,
         user_id: header_str(headers, xroad::USER_ID),
         purpose: header_str(headers, xroad::PURPOSE),
-        method: method.as_str(),
-        query,
+        method: parts.method.as_str(),
+        query: parts.uri.query().unwrap_or(""),
         timestamp: now_s(),
         code: error.code(),
         reason: &reason,
@@ -131,12 +128,12 @@ pub(super) fn service_label(node: &Inner, rest: &str) -> String {
 }
 
 pub(super) async fn consume(
-    node: Arc<Inner>,
-    rest: String,
-    request: Request,
+    node: &Inner,
+    rest: &str,
+    parts: &axum::http::request::Parts,
+    body: Body,
 ) -> Result<Response, GatewayError> {
-    let (parts, body) = request.into_parts();
-    if let Some(answer) = metadata_call(&node, &rest, &parts)? {
+    if let Some(answer) = metadata_call(node, rest, parts)? {
         return Ok(answer);
     }
     let segments: Vec<&str> = rest.splitn(6, '/').collect();
