@@ -8,16 +8,7 @@ use lienthong_gateway::error::GatewayError;
 use crate::harness::PID;
 
 fn url(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{var} is not set under CI=true: the service must run")
-        }
-        _ => {
-            eprintln!("skipping: {var} is not set (run the tests through scripts/test.sh)");
-            None
-        }
-    }
+    lienthong_testkit::service(var)
 }
 
 async fn create_table(url: &str, table: &str) {

@@ -186,16 +186,10 @@ struct Cluster {
 
 impl Cluster {
     fn start(base: u16) -> Option<Cluster> {
-        let bin = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists());
-        let Some(bin) = bin else {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("nats-server is not installed under CI=true");
-            }
-            eprintln!("skipping: nats-server is not installed");
-            return None;
-        };
+        let bin = lienthong_testkit::program(
+            "nats-server",
+            &["/usr/sbin/nats-server", "/usr/bin/nats-server"],
+        )?;
         let dir = tempfile::tempdir().unwrap();
         let routes: Vec<String> = (0..3)
             .map(|i| format!("nats://127.0.0.1:{}", base + 100 + i))
@@ -203,7 +197,7 @@ impl Cluster {
         let children = (0..3u16)
             .map(|i| {
                 Some(
-                    std::process::Command::new(bin)
+                    std::process::Command::new(&bin)
                         .args([
                             "-a",
                             "127.0.0.1",

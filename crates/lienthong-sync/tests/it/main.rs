@@ -18,16 +18,7 @@ use lienthong_sync::{Pipeline, PipelineConfig, SourceConfig, State};
 
 /// A service URL from the environment; under `CI=true` a missing one fails the test.
 pub fn url(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{var} is not set under CI=true")
-        }
-        _ => {
-            eprintln!("skipping: {var} is not set (run the tests through scripts/test.sh)");
-            None
-        }
-    }
+    lienthong_testkit::service(var)
 }
 
 pub fn suffix() -> String {

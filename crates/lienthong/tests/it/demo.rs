@@ -169,20 +169,10 @@ fn get_json(url: &str) -> serde_json::Value {
 
 /// Headless Chromium (Debian's package; the test command installs it) on the dashboard.
 fn chromium(args: &[&str]) -> Option<String> {
-    let bin = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists());
-    let Some(bin) = bin else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "chromium is not installed under CI=true"
-        );
-        eprintln!(
-            "skipping the browser part: chromium is not installed (scripts/test.sh installs it)"
-        );
-        return None;
-    };
+    let bin = lienthong_testkit::program(
+        "chromium (the browser part)",
+        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+    )?;
     let profile = tempfile::tempdir().unwrap();
     let out = Command::new(bin)
         .args([

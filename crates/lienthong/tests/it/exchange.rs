@@ -21,16 +21,7 @@ impl Drop for Kill {
 }
 
 fn url(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{var} is not set under CI=true")
-        }
-        _ => {
-            eprintln!("skipping: {var} is not set (run the tests through scripts/test.sh)");
-            None
-        }
-    }
+    lienthong_testkit::service(var)
 }
 
 pub fn run(dir: &Path, args: &[&str]) -> String {

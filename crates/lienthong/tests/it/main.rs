@@ -70,16 +70,7 @@ async fn create_table(
 
 /// A service URL from the environment; under `CI=true` a missing one fails the test.
 pub fn service(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{var} is not set under CI=true")
-        }
-        _ => {
-            eprintln!("skipping: {var} is not set (run the tests through scripts/test.sh)");
-            None
-        }
-    }
+    lienthong_testkit::service(var)
 }
 
 /// The seed of a seeded crash test (`LIENTHONG_SYNC_SEED` replays one) and its kill count
