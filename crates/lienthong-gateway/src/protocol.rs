@@ -13,6 +13,9 @@ pub mod header {
     pub const SIGNATURE: &str = "x-lt-signature";
     pub const REQUEST_HASH: &str = "x-lt-request-hash";
     pub const REQUEST_ID: &str = "x-lt-request-id";
+    /// The SHA-256 hex of the request body, as signed: lets a provider that refuses a body
+    /// before reading it (too large, no room) still sign its refusal for this request.
+    pub const BODY_SHA256: &str = "x-lt-body-sha256";
 }
 
 /// X-Road REST (PR-REST r1) headers on the client face, plus lienthong's purpose header.

@@ -69,6 +69,7 @@ impl Inner {
     /// then held by calls that are not waiting and will give it back, so waiters are never
     /// all waiting on each other. Otherwise it is refused at once (`Server.Busy`).
     pub(super) async fn reserve(&self, kib: usize, held_kib: usize) -> Result<Room, GatewayError> {
+        use std::sync::atomic::Ordering::Relaxed;
         let max = self.config.inflight_body_bytes_max.div_ceil(1024);
         if kib == 0 {
             return Ok(Room::new());
@@ -81,16 +82,26 @@ impl Inner {
             )));
         }
         let waiting = WaitingHeld::enter(&self.waiting_held_kib, held_kib, max / 2);
-        let got = if waiting.is_some() {
-            let timeout = Duration::from_millis(self.config.request_timeout_ms);
-            tokio::time::timeout(timeout, self.budget.clone().acquire_many_owned(kib as u32))
-                .await
-                .ok()
-                .and_then(Result::ok)
-        } else {
-            self.budget.clone().try_acquire_many_owned(kib as u32).ok()
+        let got = match self.budget.clone().try_acquire_many_owned(kib as u32) {
+            Ok(p) => Some(p),
+            Err(_) if waiting.is_some() => {
+                self.room_seen.waits.fetch_add(1, Relaxed);
+                metrics::counter!("lienthong_node_body_room_waits_total").increment(1);
+                let timeout = Duration::from_millis(self.config.request_timeout_ms);
+                tokio::time::timeout(timeout, self.budget.clone().acquire_many_owned(kib as u32))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            }
+            Err(_) => None,
         };
         drop(waiting);
+        if got.is_some() {
+            let held = max.saturating_sub(self.budget.available_permits());
+            if self.room_seen.peak_kib.fetch_max(held, Relaxed) < held {
+                metrics::gauge!("lienthong_node_body_room_peak_bytes").set((held * 1024) as f64);
+            }
+        }
         got.map(|p| vec![p]).ok_or_else(|| {
             metrics::counter!("lienthong_node_body_budget_exhausted_total").increment(1);
             GatewayError::Busy("the node holds as many bodies as it may; try again".into())

@@ -228,6 +228,7 @@ pub(super) async fn consume(
         (header::USER_ID, user_id.as_str()),
         (header::ISSUE, issue.as_str()),
         (header::SIGNATURE, signature.as_str()),
+        (header::BODY_SHA256, body_sha.as_str()),
     ] {
         outgoing = outgoing.header(name, value);
     }

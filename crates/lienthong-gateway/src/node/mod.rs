@@ -116,6 +116,8 @@ struct Inner {
     budget: Arc<tokio::sync::Semaphore>,
     /// KiB held by calls waiting for more room (see [`Inner::reserve`]).
     waiting_held_kib: std::sync::atomic::AtomicUsize,
+    /// What the body budget has seen since start (peak held, calls that waited).
+    room_seen: Arc<RoomSeen>,
     /// Signs this node's requests and answers in batches.
     signer: crate::batchsig::Signer,
     /// Batch roots of other members already verified.
@@ -195,9 +197,36 @@ pub struct RunningNode {
     pub admin_addr: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    room_seen: Arc<RoomSeen>,
+}
+
+/// What the body budget has seen since the node started: the most room held at once and how
+/// many reservations had to wait for room (also the metrics
+/// `lienthong_node_body_room_peak_bytes` and `lienthong_node_body_room_waits_total`).
+#[derive(Default)]
+pub struct RoomSeen {
+    pub(crate) peak_kib: std::sync::atomic::AtomicUsize,
+    pub(crate) waits: std::sync::atomic::AtomicU64,
+}
+
+impl RoomSeen {
+    /// The most bytes of bodies held at once (in whole KiB, as reserved).
+    pub fn peak_bytes(&self) -> usize {
+        self.peak_kib.load(std::sync::atomic::Ordering::Relaxed) * 1024
+    }
+
+    /// Reservations that found no room at once and waited for it.
+    pub fn waits(&self) -> u64 {
+        self.waits.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl RunningNode {
+    /// What this node's body budget has seen since it started.
+    pub fn body_room(&self) -> &RoomSeen {
+        &self.room_seen
+    }
+
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for t in self.tasks {
@@ -313,7 +342,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
         roots: crate::batchsig::RootCache::new(65_536),
         budget: Arc::new(tokio::sync::Semaphore::new(inflight_kib)),
         waiting_held_kib: std::sync::atomic::AtomicUsize::new(0),
+        room_seen: Arc::new(RoomSeen::default()),
     });
+    let room_seen = inner.room_seen.clone();
     let (stop, stop_rx) = watch::channel(false);
     if inner.config.log_bodies_retention_days.is_some()
         || inner.config.log_archive_after_days.is_some()
@@ -374,6 +405,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
         admin_addr,
         stop,
         tasks: vec![client_task, peer_task, admin_task, poll_task],
+        room_seen,
     })
 }
 

@@ -12,13 +12,19 @@ pub(super) async fn provider(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let mut room = Room::new();
-    let body = match node.read_body(body, &mut room, 1).await {
-        Ok(b) => b,
-        Err(e) => {
-            return e
-                .or(|m| GatewayError::BadRequest(format!("request body: {m}")))
-                .into_response()
-        }
+    // A body refused before it was read (too large, no room, too slow) is answered like
+    // every other refusal: signed, bound to the request as the consumer signed it (its body
+    // hash from `x-lt-body-sha256`), and logged.
+    let (body, body_error) = match node.read_body(body, &mut room, 1).await {
+        Ok(b) => (b, None),
+        Err(e) => (
+            Bytes::new(),
+            Some(e.or(|m| GatewayError::BadRequest(format!("request body: {m}")))),
+        ),
+    };
+    let body_sha256 = match body_error {
+        None => lienthong_trust::sha256_hex(&body),
+        Some(_) => claimed_body_sha256(&parts.headers),
     };
     let query = parts.uri.query().unwrap_or("").to_owned();
     let service_s = header_str(&parts.headers, header::SERVICE).to_owned();
@@ -41,23 +47,28 @@ pub(super) async fn provider(
         purpose: header_str(&parts.headers, header::PURPOSE),
         user_id: header_str(&parts.headers, header::USER_ID),
         issue: header_str(&parts.headers, header::ISSUE),
-        body_sha256: &lienthong_trust::sha256_hex(&body),
+        body_sha256: &body_sha256,
     };
     let request_hash = signed.hash();
     let started = std::time::Instant::now();
-    let result = serve_call(
-        &node,
-        &peer.0,
-        &parts.method,
-        &signed,
-        &parts.headers,
-        &rest,
-        Incoming {
-            body: body.clone(),
-            room: &mut room,
-        },
-    )
-    .await;
+    let result = match body_error {
+        Some(e) => Err(e),
+        None => {
+            serve_call(
+                &node,
+                &peer.0,
+                &parts.method,
+                &signed,
+                &parts.headers,
+                &rest,
+                Incoming {
+                    body: body.clone(),
+                    room: &mut room,
+                },
+            )
+            .await
+        }
+    };
     let code = result.as_ref().map_or_else(|e| e.code(), |_| "ok");
     crate::telemetry::exchange(
         "provider",
@@ -131,7 +142,10 @@ pub(super) async fn provider(
         .await
     {
         tracing::error!(error = %e, "message log append failed; answer withheld");
-        let failure = GatewayError::LogUnavailable(e);
+        // The store's own error stays in this node's log; the consumer learns only that the
+        // exchange could not be recorded.
+        let failure =
+            GatewayError::LogUnavailable("the provider could not record the exchange".into());
         let code = failure.code();
         let bytes = failure
             .into_response()
@@ -166,6 +180,21 @@ pub(super) async fn provider(
             .insert(xroad::ERROR, HeaderValue::from_static(code));
     }
     r
+}
+
+/// The body hash the consumer says it signed, when it is one (64 lowercase hex digits);
+/// otherwise the hash of an empty body, so the refusal is still signed and bound to a request.
+fn claimed_body_sha256(headers: &HeaderMap) -> String {
+    let claimed = header_str(headers, header::BODY_SHA256);
+    if claimed.len() == 64
+        && claimed
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        claimed.to_owned()
+    } else {
+        lienthong_trust::sha256_hex(b"")
+    }
 }
 
 /// A provider's answer before signing: status, body, and the data subjects it concerned,

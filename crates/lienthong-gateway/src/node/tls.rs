@@ -24,6 +24,8 @@ pub(super) async fn serve_mtls(
         };
         let acceptor = acceptor.clone();
         let app = app.clone();
+        // A stopped node closes its open connections too: none keeps answering for it.
+        let mut stopped = stop.clone();
         tokio::spawn(async move {
             let tls =
                 match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
@@ -44,9 +46,11 @@ pub(super) async fn serve_mtls(
             let service = hyper_util::service::TowerToHyperService::new(
                 app.layer(Extension(PeerFingerprint(fingerprint))),
             );
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls), service)
-                .await;
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            tokio::select! {
+                _ = builder.serve_connection(TokioIo::new(tls), service) => {}
+                _ = stopped.changed() => {}
+            }
         });
     }
 }

@@ -8,14 +8,9 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use lienthong_gateway::node::{self, RunningNode};
-use lienthong_gateway::protocol::{header, RequestParts};
+use lienthong_gateway::protocol::header;
 
 use crate::harness::*;
-
-type PeerClient = Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
->;
 
 const PURPOSE: (&str, &str) = ("X-Lienthong-Purpose", "insurance-enrolment");
 const CLIENT: (&str, &str) = ("X-Road-Client", CONSUMER);
@@ -205,35 +200,6 @@ async fn refusals_are_clear_client_errors() {
     }
 }
 
-/// A client of the peer face with the given TLS identity (or none).
-fn peer_client(ca_pem: &str, ident: Option<&Identity>) -> PeerClient {
-    let tls = match ident {
-        Some(i) => (*lienthong_trust::client_config(ca_pem, &i.cert, &i.tls_key).unwrap()).clone(),
-        None => {
-            let mut roots = rustls::RootCertStore::empty();
-            use rustls::pki_types::pem::PemObject;
-            roots
-                .add(rustls::pki_types::CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap())
-                .unwrap();
-            rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth()
-        }
-    };
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_only()
-        .enable_http2()
-        .build();
-    Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .build(connector)
-}
-
 fn signed_request(
     t: &Topology,
     key: &lienthong_trust::SigningKey,
@@ -241,37 +207,13 @@ fn signed_request(
     purpose: &str,
     tamper_purpose: Option<&str>,
 ) -> hyper::Request<Full<Bytes>> {
-    let ts = lienthong_gateway::snapshot::now_s();
     let path = format!("/records/{PID}");
-    let body_sha = lienthong_trust::sha256_hex(b"");
-    let parts = RequestParts {
-        method: "GET",
-        path: &path,
-        query: "",
-        client: CONSUMER,
-        service: SERVICE,
-        message_id,
-        timestamp: ts,
-        purpose,
-        user_id: "",
-        issue: "",
-        body_sha256: &body_sha,
-    };
-    let signature = key.sign(parts.canonical().as_bytes());
-    hyper::Request::get(format!(
-        "https://{}/lt1/{SERVICE}{path}",
-        t.provider.peer_addr
-    ))
-    .header(header::CLIENT, CONSUMER)
-    .header(header::SERVICE, SERVICE)
-    .header(header::MESSAGE_ID, message_id)
-    .header(header::TIMESTAMP, ts.to_string())
-    .header(header::PURPOSE, tamper_purpose.unwrap_or(purpose))
-    .header(header::USER_ID, "")
-    .header(header::ISSUE, "")
-    .header(header::SIGNATURE, signature)
-    .body(Full::new(Bytes::new()))
-    .unwrap()
+    let mut req = peer_request(t, key, SERVICE, &path, message_id, purpose);
+    if let Some(p) = tamper_purpose {
+        req.headers_mut()
+            .insert(header::PURPOSE, p.parse().unwrap());
+    }
+    req
 }
 
 async fn status_and_error(

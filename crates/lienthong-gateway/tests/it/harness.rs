@@ -326,3 +326,80 @@ pub async fn call(node: &RunningNode, path: &str, headers: &[(&str, &str)]) -> R
         json: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
     }
 }
+
+pub type PeerClient = Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<Bytes>,
+>;
+
+/// A client of the peer face with the given TLS identity (or none).
+pub fn peer_client(ca_pem: &str, ident: Option<&Identity>) -> PeerClient {
+    let tls = match ident {
+        Some(i) => (*lienthong_trust::client_config(ca_pem, &i.cert, &i.tls_key).unwrap()).clone(),
+        None => {
+            let mut roots = rustls::RootCertStore::empty();
+            use rustls::pki_types::pem::PemObject;
+            roots
+                .add(rustls::pki_types::CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap())
+                .unwrap();
+            rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth()
+        }
+    };
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http2()
+        .build();
+    Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build(connector)
+}
+
+/// A call to the provider's peer face as a consumer node makes it, signed with `key`: GET
+/// `service` + `sub_path`, no body.
+pub fn peer_request(
+    t: &Topology,
+    key: &SigningKey,
+    service: &str,
+    sub_path: &str,
+    message_id: &str,
+    purpose: &str,
+) -> hyper::Request<http_body_util::Full<Bytes>> {
+    use lienthong_gateway::protocol::{header, RequestParts};
+    let ts = lienthong_gateway::snapshot::now_s();
+    let body_sha = lienthong_trust::sha256_hex(b"");
+    let parts = RequestParts {
+        method: "GET",
+        path: sub_path,
+        query: "",
+        client: CONSUMER,
+        service,
+        message_id,
+        timestamp: ts,
+        purpose,
+        user_id: "",
+        issue: "",
+        body_sha256: &body_sha,
+    };
+    let signature = key.sign(parts.canonical().as_bytes());
+    hyper::Request::get(format!(
+        "https://{}/lt1/{service}{sub_path}",
+        t.provider.peer_addr
+    ))
+    .header(header::CLIENT, CONSUMER)
+    .header(header::SERVICE, service)
+    .header(header::MESSAGE_ID, message_id)
+    .header(header::TIMESTAMP, ts.to_string())
+    .header(header::PURPOSE, purpose)
+    .header(header::USER_ID, "")
+    .header(header::ISSUE, "")
+    .header(header::SIGNATURE, signature)
+    .body(http_body_util::Full::new(Bytes::new()))
+    .unwrap()
+}

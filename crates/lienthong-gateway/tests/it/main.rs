@@ -2,6 +2,7 @@
 //! real SQLite table (and PostgreSQL / MariaDB tables when their URLs are set).
 
 mod exchange;
+mod guarantees;
 mod harness;
 mod msglog;
 mod tables;
