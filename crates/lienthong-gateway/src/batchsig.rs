@@ -194,6 +194,12 @@ mod tests {
         for t in tasks {
             sigs.push(t.await.unwrap());
         }
+        // Batches formed (the signer took waiting messages together): the audit-path checks
+        // below only mean something for a batch of more than one.
+        let sizes: Vec<u64> = sigs.iter().map(|s| decode(s).unwrap().2).collect();
+        let largest = *sizes.iter().max().unwrap();
+        assert!(largest > 1, "every message was signed alone: {sizes:?}");
+        let batched = sizes.iter().position(|&n| n == largest).unwrap();
         let cache = RootCache::new(16);
         for (m, s) in messages.iter().zip(&sigs) {
             assert!(s.starts_with("b1."));
@@ -211,12 +217,22 @@ mod tests {
                 c
             )
             .is_err());
-            let mut parts: Vec<String> = sigs[1].split('.').map(str::to_owned).collect();
+            let (m, sig) = (&messages[batched], &sigs[batched]);
+            let parts: Vec<String> = sig.split('.').map(str::to_owned).collect();
             let (index, size): (u64, u64) = (parts[2].parse().unwrap(), parts[3].parse().unwrap());
-            if size > 1 {
-                parts[2] = ((index + 1) % size).to_string();
-                assert!(verify(&public, &messages[1], &parts.join("."), c).is_err());
-            }
+            // Another place in the batch.
+            let mut moved = parts.clone();
+            moved[2] = ((index + 1) % size).to_string();
+            assert!(verify(&public, m, &moved.join("."), c).is_err());
+            // A changed hash in the audit path.
+            let mut bent = parts.clone();
+            let first = bent[4].remove(0);
+            bent[4].insert(0, if first == '0' { '1' } else { '0' });
+            assert!(verify(&public, m, &bent.join("."), c).is_err());
+            // Another batch size with the same path.
+            let mut resized = parts;
+            resized[3] = (size + 1).to_string();
+            assert!(verify(&public, m, &resized.join("."), c).is_err());
         }
         for bad in ["b1.", "b1.x.y.z.w", "b1.AAAA.0.1.zz", "b1.AAAA.0.1..extra"] {
             assert!(verify(&public, &messages[0], bad, None).is_err(), "{bad}");

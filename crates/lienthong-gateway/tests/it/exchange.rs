@@ -826,6 +826,21 @@ async fn large_bodies_wait_for_room_and_an_oversized_one_is_refused() {
         assert_eq!(status, 200, "{json}");
         assert_eq!(json.as_array().map(Vec::len), Some(2500));
     }
+    // The four answers did not all fit at once: calls waited for room, and the room held at
+    // once never passed the budget (while at least one answer's worth was held).
+    for (side, node) in [("provider", &t.provider), ("consumer", &t.consumer)] {
+        let seen = node.body_room();
+        assert!(
+            seen.peak_bytes() <= 2 << 20,
+            "{side}: {} bytes held at once, over the budget",
+            seen.peak_bytes()
+        );
+        assert!(seen.peak_bytes() >= 200 << 10, "{side}: {}", seen.peak_bytes());
+    }
+    assert!(
+        t.provider.body_room().waits() + t.consumer.body_room().waits() > 0,
+        "no call waited for room: the budget did not bound the calls"
+    );
     t.provider.shutdown().await;
     t.consumer.shutdown().await;
 
