@@ -219,6 +219,7 @@ fn esc(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn layout(en: bool, title: &str, body: &str) -> Html<String> {
