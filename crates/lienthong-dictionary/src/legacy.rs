@@ -208,8 +208,14 @@ fn position(table: &[char; 6], c: char) -> Option<Tone> {
 }
 
 pub fn vni_decode(s: &str) -> String {
+    vni_decode_counting(s).0
+}
+
+/// [`vni_decode`], with the number of non-ASCII characters it left as they were.
+fn vni_decode_counting(s: &str) -> (String, usize) {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
+    let mut kept = 0;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -254,11 +260,14 @@ pub fn vni_decode(s: &str) -> String {
         out.push(match single {
             Some(v) if up => upper(v),
             Some(v) => v,
-            None => c,
+            None => {
+                kept += usize::from(!c.is_ascii());
+                c
+            }
         });
         i += 1;
     }
-    out
+    (out, kept)
 }
 
 fn circ_of(b: char) -> char {
@@ -320,6 +329,12 @@ fn reads_as_unicode_vietnamese(s: &str) -> bool {
     beyond_latin1
 }
 
+fn tone_marks(s: &str) -> usize {
+    s.chars()
+        .filter(|c| split_tone(*c).is_some_and(|(_, t)| t != 0))
+        .count()
+}
+
 /// Whether a legacy-encoded form of `original` can be told from clean text by the value
 /// alone: it has characters outside written Vietnamese, or fewer words that read as
 /// Vietnamese syllables. (VNI turns "Hồng" into "Hoàng", which no detector can catch.)
@@ -365,10 +380,18 @@ pub fn repair(s: &str) -> Option<(String, Legacy)> {
     if original_ok && original_score == words(s).count() {
         return None;
     }
-    let mut best: Option<(String, Legacy, usize)> = None;
-    for (kind, candidate) in [
-        (Legacy::Tcvn3, tcvn3_decode(s)),
-        (Legacy::Vni, vni_decode(s)),
+    let tcvn3_kept = s
+        .chars()
+        .filter(|c| !c.is_ascii() && tcvn3_decode_char(*c).is_none())
+        .count();
+    let (vni, vni_kept) = vni_decode_counting(s);
+    // (candidate, kind, key): more plausible words, fewer characters it could not decode,
+    // fewer tone marks; on a full tie the first (TCVN3) stays.
+    type Key = (usize, std::cmp::Reverse<usize>, std::cmp::Reverse<usize>);
+    let mut best: Option<(String, Legacy, Key)> = None;
+    for (kind, candidate, kept) in [
+        (Legacy::Tcvn3, tcvn3_decode(s), tcvn3_kept),
+        (Legacy::Vni, vni, vni_kept),
     ] {
         if candidate == s || !all_vietnamese(&candidate) {
             continue;
@@ -377,8 +400,15 @@ pub fn repair(s: &str) -> Option<(String, Legacy)> {
         // Characters outside Vietnamese are evidence on their own; otherwise the decoding
         // must read as more Vietnamese than the value does.
         let better = score > original_score || (!original_ok && score >= original_score);
-        if better && best.as_ref().is_none_or(|(_, _, b)| score > *b) {
-            best = Some((candidate, kind, score));
+        // When both read as Vietnamese: the one that decodes every character (text went
+        // through one encoding, all of it: `Vâ Thu YÕn` is TCVN3's `Võ Thu Yến`, VNI has no
+        // `â` on its own), then the one with fewer tone marks: every TCVN3 byte from 0xB5 up
+        // is a toned letter, so TCVN3 read into VNI's ơ, ư and mark bytes adds tones the text
+        // never had (`Löu Thò` is VNI's `Lưu Thị`, not TCVN3's `Lửu Thũ`).
+        let tones = tone_marks(&candidate);
+        let key = (score, std::cmp::Reverse(kept), std::cmp::Reverse(tones));
+        if better && best.as_ref().is_none_or(|(_, _, b)| key > *b) {
+            best = Some((candidate, kind, key));
         }
     }
     best.map(|(text, kind, _)| (text, kind))

@@ -158,6 +158,7 @@ const FINALS: &[&str] = &[
 pub fn syllable_plausible(word: &str) -> bool {
     const MAX: usize = 16;
     let mut tones = 0;
+    let mut tone: Tone = 0;
     // Fixed buffers: this runs on every word of every text value.
     let mut plain = ['\0'; MAX];
     let mut len = 0;
@@ -165,9 +166,10 @@ pub fn syllable_plausible(word: &str) -> bool {
         if len == MAX {
             return false;
         }
-        plain[len] = if let Some((base, tone)) = split_tone(c) {
-            if tone != 0 {
+        plain[len] = if let Some((base, t)) = split_tone(c) {
+            if t != 0 {
                 tones += 1;
+                tone = t;
             }
             base.to_lowercase().next().unwrap_or(base)
         } else if c == 'đ' || c == 'Đ' {
@@ -236,6 +238,11 @@ pub fn syllable_plausible(word: &str) -> bool {
         if last_vowel.and_then(split_tone).is_some_and(|(_, t)| t != 0) {
             return false;
         }
+    }
+    // `oo` is only in a few loanwords: boong, xoong, goòng; moóc, soóc. Read loosely it makes
+    // VNI's `ô` (`Coâng`, `Ngoâ`) look like TCVN3 text (`Coõng`, `Ngoõ`).
+    if nucleus == "oo" && !matches!((final_.as_str(), tone), ("ng", 0 | 1) | ("c", 2)) {
+        return false;
     }
     INITIALS.contains(&initial.as_str())
         && (NUCLEI.contains(&nucleus.as_str()) || (nucleus.is_empty() && initial == "gi"))
@@ -361,11 +368,15 @@ mod tests {
             "đường",
             "khuya",
             "ngoằn",
+            "xoong",
+            "goòng",
+            "soóc",
         ] {
             assert!(syllable_plausible(ok), "{ok}");
         }
         for bad in [
-            "nguyeón", "ngưêng", "xyz", "bảó", "th¾ng", "aùnh", "saú", "tôin",
+            "nguyeón", "ngưêng", "xyz", "bảó", "th¾ng", "aùnh", "saú", "tôin", "coõng", "ngoõ",
+            "loọc", "quoỏc",
         ] {
             assert!(!syllable_plausible(bad), "{bad}");
         }
