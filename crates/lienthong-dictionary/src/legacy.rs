@@ -6,8 +6,10 @@
 //! opened as Latin-1/Windows-1252 and saved as UTF-8 shows each legacy byte as the Latin-1
 //! character with the same value, so the tables below map *characters* U+00A1..U+00FF.
 //!
-//! Each encoder is the exact inverse of its decoder on the text it can represent, which the
-//! synthetic generator relies on; `repair` detects which one (if any) a value went through.
+//! Each encoder is the exact inverse of its decoder on the text it can represent; `repair`
+//! detects which one (if any) a value went through. The synthetic generator has encoders of
+//! its own, and tests/legacy_samples.rs checks repairs against hand-written and iconv-made
+//! samples, so that the tables here are not only checked against themselves.
 
 use crate::vn::{join_tone, split_tone, syllable_plausible, Tone};
 
@@ -448,11 +450,7 @@ mod tests {
             let (fixed, found) =
                 repair(&encoded).unwrap_or_else(|| panic!("not detected: {encoded}"));
             assert_eq!(found, kind, "{encoded}");
-            assert_eq!(
-                crate::vn::fold_key(&fixed),
-                crate::vn::fold_key(text),
-                "{encoded}"
-            );
+            assert_eq!(fixed, text, "{encoded}");
         }
     }
 
