@@ -1,7 +1,10 @@
 //! The generator's truth against the validator's findings: every injected defect is found
-//! (recall 100 %) and clean records raise nothing, on three seeds.
+//! (recall 100 %) and clean records raise nothing, on three seeds. The one exception is legacy
+//! text the generator's own encoders made that reads as Unicode Vietnamese (VNI's `Hoàng` for
+//! `Hồng`): the truth marks it `expected_miss`; such misses are counted and printed with their
+//! values, and each legacy class must still be found at least [`LEGACY_FLOOR`] of the time.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::lienthong;
 
@@ -14,6 +17,24 @@ const DATASETS: [&str; 7] = [
     "land_owner",
     "education_enrolment",
 ];
+
+/// The least share of each legacy class (TCVN3, VNI, mojibake) the validator must find,
+/// expected misses included: most legacy text is plainly not Vietnamese.
+const LEGACY_FLOOR: f64 = 0.9;
+
+/// One injected defect as the truth lists it.
+struct Truth {
+    field: String,
+    class: String,
+    expected_miss: bool,
+}
+
+/// Found and missed, per defect class.
+#[derive(Default)]
+struct Recall {
+    found: usize,
+    missed: Vec<String>,
+}
 
 /// The rule(s) that must report each defect class: a finding on the right field is not
 /// enough, it must be the finding that names the defect.
@@ -98,18 +119,25 @@ fn check_seed(seed: u64) {
 
     let truth: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("data/truth.json")).unwrap()).unwrap();
-    let mut injected: HashMap<(String, u64), Vec<(String, String)>> = HashMap::new();
+    let mut injected: HashMap<(String, u64), Vec<Truth>> = HashMap::new();
     for t in truth["defects"].as_array().unwrap() {
+        let class = t["defect"].as_str().unwrap();
+        let expected_miss = t["expected_miss"].as_bool().unwrap_or(false);
+        assert!(
+            !expected_miss || matches!(class, "tcvn3" | "vni" | "mojibake"),
+            "seed {seed}: only legacy text may be an expected miss: {t}"
+        );
         injected
             .entry((
                 t["dataset"].as_str().unwrap().into(),
                 t["record"].as_u64().unwrap(),
             ))
             .or_default()
-            .push((
-                t["field"].as_str().unwrap().into(),
-                t["defect"].as_str().unwrap().into(),
-            ));
+            .push(Truth {
+                field: t["field"].as_str().unwrap().into(),
+                class: class.into(),
+                expected_miss,
+            });
     }
     for p in truth["duplicates"].as_array().unwrap() {
         injected
@@ -118,9 +146,14 @@ fn check_seed(seed: u64) {
                 p["second"].as_u64().unwrap(),
             ))
             .or_default()
-            .push(("personal_id".into(), "duplicate".into()));
+            .push(Truth {
+                field: "personal_id".into(),
+                class: "duplicate".into(),
+                expected_miss: false,
+            });
     }
     let mut classes = HashSet::new();
+    let mut recall: BTreeMap<String, Recall> = BTreeMap::new();
     for ds in DATASETS {
         for format in ["csv", "jsonl"] {
             let input = format!("data/{ds}.{format}");
@@ -156,11 +189,19 @@ fn check_seed(seed: u64) {
                     .or_default()
                     .push(f);
             }
+            // The values as written (record n is line n), to show what was missed.
+            let rows = std::fs::read_to_string(d.join(format!("data/{ds}.jsonl"))).unwrap();
+            let rows: Vec<&str> = rows.lines().collect();
             for ((tds, record), defects) in &injected {
                 if tds != ds {
                     continue;
                 }
-                for (field, class) in defects {
+                for Truth {
+                    field,
+                    class,
+                    expected_miss,
+                } in defects
+                {
                     classes.insert(class.clone());
                     let rules = expected_rules(class);
                     let hit = found.get(record).is_some_and(|fs| {
@@ -169,7 +210,17 @@ fn check_seed(seed: u64) {
                                 && rules.contains(&f["rule"].as_str().unwrap_or(""))
                         })
                     });
-                    assert!(hit, "seed {seed}: {ds}.{format} record {record}: {class} in {field} not reported; findings {:?}", found.get(record));
+                    let counts = recall.entry(class.clone()).or_default();
+                    if hit {
+                        counts.found += 1;
+                        continue;
+                    }
+                    assert!(*expected_miss, "seed {seed}: {ds}.{format} record {record}: {class} in {field} not reported; findings {:?}", found.get(record));
+                    let row: serde_json::Value =
+                        serde_json::from_str(rows[*record as usize - 1]).unwrap();
+                    counts
+                        .missed
+                        .push(format!("{ds}.{format} {record} {field}: {}", row[field]));
                 }
             }
             for (record, fs) in &found {
@@ -185,6 +236,23 @@ fn check_seed(seed: u64) {
         24,
         "seed {seed}: every defect class was injected: {classes:?}"
     );
+    for (class, counts) in &recall {
+        let total = counts.found + counts.missed.len();
+        let share = counts.found as f64 / total as f64;
+        if !counts.missed.is_empty() {
+            println!(
+                "seed {seed}: {class}: found {} of {total} ({:.1} %); expected misses:\n  {}",
+                counts.found,
+                share * 100.0,
+                counts.missed.join("\n  ")
+            );
+        }
+        assert!(
+            share >= LEGACY_FLOOR,
+            "seed {seed}: {class}: found {} of {total}, below {LEGACY_FLOOR}",
+            counts.found
+        );
+    }
 }
 
 #[test]
