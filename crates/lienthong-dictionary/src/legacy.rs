@@ -337,13 +337,6 @@ fn tone_marks(s: &str) -> usize {
         .count()
 }
 
-/// Whether a legacy-encoded form of `original` can be told from clean text by the value
-/// alone: it has characters outside written Vietnamese, or fewer words that read as
-/// Vietnamese syllables. (VNI turns "Hồng" into "Hoàng", which no detector can catch.)
-pub fn detectable(original: &str, encoded: &str) -> bool {
-    !all_vietnamese(encoded) || plausible_words(encoded) < plausible_words(original)
-}
-
 /// For a value holding invisible characters: repairs it, deciding whether they were put into
 /// clean text (then `stripped`, the value without them, is the text) or a soft hyphen is a
 /// byte of a legacy encoding (0xAD is "ư" in TCVN3 and part of UTF-8 read as Windows-1252).

@@ -4,6 +4,7 @@
 //! `generate` writes, for each dataset, `NAME.csv` and `NAME.jsonl` (the same records in
 //! the same order) and `truth.json` listing every injected defect and duplicate pair.
 
+pub mod encoders;
 pub mod noise;
 pub mod people;
 
@@ -361,6 +362,7 @@ pub fn generate(
                     record,
                     field: "status",
                     defect: Defect::DeceasedActive,
+                    expected_miss: false,
                 });
             }
         }
@@ -529,9 +531,14 @@ fn write_truth(config: &Config, dir: &Path, summary: &Summary) -> Result<(), Syn
     write!(w, "{},\"defects\":[", &header[..header.len() - 1]).map_err(err)?;
     for (i, d) in summary.defects.iter().enumerate() {
         let sep = if i > 0 { "," } else { "" };
+        let miss = if d.expected_miss {
+            ",\"expected_miss\":true"
+        } else {
+            ""
+        };
         write!(
             w,
-            "{sep}\n{{\"dataset\":\"{}\",\"record\":{},\"field\":\"{}\",\"defect\":\"{}\"}}",
+            "{sep}\n{{\"dataset\":\"{}\",\"record\":{},\"field\":\"{}\",\"defect\":\"{}\"{miss}}}",
             d.dataset,
             d.record,
             d.field,

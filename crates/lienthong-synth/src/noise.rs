@@ -1,17 +1,20 @@
 //! Defect injection. Each class has a rate (per applicable record); every injected defect is
 //! recorded in the truth list. At most one defect per field, and fields a defect depends on
-//! are locked, so every recorded defect stays detectable by the dictionary on its own.
+//! are locked, so every recorded defect stays detectable on its own. Legacy encodings are
+//! made by the generator's own encoders (`encoders`), never the dictionary's, and injected
+//! whenever they change the value; one whose text reads as Unicode Vietnamese is recorded as
+//! an expected miss.
 
 use std::collections::HashSet;
 
 use lienthong_dictionary::codes::{ETHNICITY_GSO, ETHNICITY_QD121};
-use lienthong_dictionary::legacy;
 use lienthong_dictionary::units;
 use lienthong_dictionary::vn::fold_key;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use unicode_normalization::UnicodeNormalization;
 
+use crate::encoders;
 use crate::people::{address, Geo};
 
 /// The defect classes the generator injects.
@@ -133,6 +136,9 @@ pub struct Injected {
     pub record: u64,
     pub field: &'static str,
     pub defect: Defect,
+    /// Legacy text that is, character for character, Unicode Vietnamese
+    /// ([`encoders::only_vietnamese_letters`]): no validator can be expected to find it.
+    pub expected_miss: bool,
 }
 
 /// A record being generated: values by field name, plus what noise may need to know.
@@ -237,11 +243,17 @@ pub fn inject(
             continue;
         }
         if let Some(field) = apply(rng, defect, geo, draft) {
+            let legacy = matches!(defect, Defect::Tcvn3 | Defect::Vni | Defect::Mojibake);
+            let expected_miss = legacy
+                && draft
+                    .get(field)
+                    .is_some_and(encoders::only_vietnamese_letters);
             out.push(Injected {
                 dataset,
                 record,
                 field,
                 defect,
+                expected_miss,
             });
         }
     }
@@ -266,14 +278,12 @@ fn apply(
             let v = d.get(field)?.to_owned();
             let dirty = match defect {
                 Defect::Nfd => v.nfd().collect(),
-                Defect::Tcvn3 => legacy::tcvn3_encode(&v),
-                Defect::Vni => legacy::vni_encode(&v),
-                Defect::Mojibake => legacy::mojibake_encode(&v),
+                Defect::Tcvn3 => encoders::tcvn3(&v),
+                Defect::Vni => encoders::vni(&v),
+                Defect::Mojibake => encoders::utf8_as_cp1252(&v),
                 _ => v.to_uppercase(),
             };
-            let legacy_detectable =
-                !matches!(defect, Defect::Tcvn3 | Defect::Vni) || legacy::detectable(&v, &dirty);
-            (dirty != v && legacy_detectable).then(|| {
+            (dirty != v).then(|| {
                 d.set(field, dirty);
                 field
             })

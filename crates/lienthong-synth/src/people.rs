@@ -446,3 +446,116 @@ pub fn person(
         deceased,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoders;
+    use lienthong_dictionary::legacy::{repair, Legacy};
+
+    /// Every name the generator can write, and one address per commune.
+    fn every_value() -> Vec<String> {
+        let mut values = Vec::new();
+        let kinh = [
+            (MALE_MIDDLE, MALE_GIVEN, "Văn"),
+            (FEMALE_MIDDLE, FEMALE_GIVEN, "Thị"),
+        ];
+        for (middles, givens, tay_thai_middle) in kinh {
+            for (family, _) in KINH_FAMILY {
+                for (middle, _) in middles {
+                    values.extend(givens.iter().map(|g| format!("{family} {middle} {g}")));
+                }
+            }
+            for family in TAY_THAI_FAMILY {
+                values.extend(
+                    givens
+                        .iter()
+                        .map(|g| format!("{family} {tay_thai_middle} {g}")),
+                );
+            }
+        }
+        for family in HMONG_FAMILY {
+            for given in HMONG_GIVEN {
+                values.push(format!("{family} A {given}"));
+                values.push(format!("{family} Thị {given}"));
+            }
+        }
+        for family in EDE_FAMILY {
+            for given in EDE_GIVEN {
+                values.push(format!("Y {given} {family}"));
+                values.push(format!("H'{given} {family}"));
+            }
+        }
+        for family in KHMER_FAMILY {
+            for given in KHMER_GIVEN {
+                values.push(format!("{family} {given}"));
+                values.push(format!("{family} Thị {given}"));
+            }
+        }
+        for (i, commune) in units::current().communes.iter().enumerate() {
+            let street = if commune.full_name.starts_with("Xã") {
+                HAMLETS[i % HAMLETS.len()].to_owned()
+            } else {
+                format!("Số {}, {}", i % 299 + 1, STREETS[i % STREETS.len()])
+            };
+            values.push(address(&street, commune));
+        }
+        values
+    }
+
+    /// Through the generator's own encoders (not the dictionary's), every value the generator
+    /// writes is repaired to exactly what the legacy text says, with the right kind, or is an
+    /// expected miss: text that reads as Unicode Vietnamese. What TCVN3 says is the value with
+    /// its toned capitals in small letters (`Ánh` is `¸nh`, the case was in the font).
+    #[test]
+    fn legacy_text_of_every_value_is_repaired_exactly() {
+        let values = every_value();
+        type Encoder = fn(&str) -> String;
+        let encodings: [(Legacy, Encoder); 3] = [
+            (Legacy::Tcvn3, encoders::tcvn3),
+            (Legacy::Vni, encoders::vni),
+            (Legacy::Mojibake, encoders::utf8_as_cp1252),
+        ];
+        for (kind, encode) in encodings {
+            let (mut injected, mut expected_misses, mut wrong) = (0, Vec::new(), Vec::new());
+            for value in &values {
+                let encoded = encode(value);
+                if encoded == *value {
+                    continue;
+                }
+                injected += 1;
+                let says = match kind {
+                    Legacy::Tcvn3 => encoders::tcvn3_carried(value),
+                    _ => value.clone(),
+                };
+                match repair(&encoded) {
+                    Some((text, found)) if text == says && found == kind => {}
+                    None if encoders::only_vietnamese_letters(&encoded) => {
+                        expected_misses.push(encoded);
+                    }
+                    other => wrong.push(format!("{value:?} as {encoded:?} → {other:?}")),
+                }
+            }
+            println!(
+                "{}: {injected} values, {} expected misses, e.g. {:?}",
+                kind.name(),
+                expected_misses.len(),
+                &expected_misses[..expected_misses.len().min(5)]
+            );
+            assert!(
+                wrong.is_empty(),
+                "{}: {} of {injected} wrong:\n{}",
+                kind.name(),
+                wrong.len(),
+                wrong.join("\n")
+            );
+            // Misses stay the exception: at most 1 in 20 of what was encoded.
+            assert!(
+                expected_misses.len() * 20 <= injected,
+                "{}: {} of {injected} missed",
+                kind.name(),
+                expected_misses.len()
+            );
+        }
+    }
+}
