@@ -835,7 +835,11 @@ async fn large_bodies_wait_for_room_and_an_oversized_one_is_refused() {
             "{side}: {} bytes held at once, over the budget",
             seen.peak_bytes()
         );
-        assert!(seen.peak_bytes() >= 200 << 10, "{side}: {}", seen.peak_bytes());
+        assert!(
+            seen.peak_bytes() >= 200 << 10,
+            "{side}: {}",
+            seen.peak_bytes()
+        );
     }
     assert!(
         t.provider.body_room().waits() + t.consumer.body_room().waits() > 0,
