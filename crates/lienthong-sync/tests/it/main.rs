@@ -8,6 +8,7 @@ mod jetstream;
 mod mariadb;
 mod poll;
 mod postgres;
+mod typed;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

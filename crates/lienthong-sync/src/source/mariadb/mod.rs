@@ -105,9 +105,11 @@ fn src(pipeline: &str, e: impl std::fmt::Display) -> SyncError {
     SyncError::Source(format!("{pipeline}: {e}"))
 }
 
-/// `YYYY-MM-DD HH:MM:SS` of a Unix time (UTC), for TIMESTAMP columns.
-fn utc_text(secs: i64, micros: &str) -> String {
-    let mut s = lienthong_core::time::utc_datetime(secs);
+/// `YYYY-MM-DD HH:MM:SS` of a Unix time in Vietnam time (+07:00), for TIMESTAMP columns: what
+/// the snapshot's `+07:00` session shows, and how the dictionary reads a time without an
+/// offset (a TIMESTAMP is an instant; shown in UTC it would be read seven hours late).
+fn vietnam_text(secs: i64, micros: &str) -> String {
+    let mut s = lienthong_core::time::utc_datetime(secs + 7 * 3600);
     if !micros.is_empty() {
         s.push('.');
         s.push_str(micros);
@@ -115,7 +117,7 @@ fn utc_text(secs: i64, micros: &str) -> String {
     s
 }
 
-/// A binlog value as the text `CAST(col AS CHAR)` gives in a `+00:00` session.
+/// A binlog value as the text `CAST(col AS CHAR)` gives in a `+07:00` session.
 fn value_text(v: Option<&BinlogValue<'_>>, ty: Option<ColumnType>) -> String {
     let Some(BinlogValue::Value(v)) = v else {
         return match v {
@@ -134,7 +136,7 @@ fn value_text(v: Option<&BinlogValue<'_>>, ty: Option<ColumnType>) -> String {
             {
                 let (secs, micros) = s.split_once('.').unwrap_or((&s, ""));
                 match secs.parse::<i64>() {
-                    Ok(secs) => utc_text(secs, micros),
+                    Ok(secs) => vietnam_text(secs, micros),
                     Err(_) => s,
                 }
             } else {
@@ -326,7 +328,7 @@ impl BinlogSource {
         // `begin` already opened a transaction: end it and open one at a binlog position.
         for sql in [
             "COMMIT",
-            "SET SESSION time_zone = '+00:00'",
+            "SET SESSION time_zone = '+07:00'",
             "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
         ] {
             sqlx::query(sql)
@@ -558,18 +560,18 @@ mod tests {
                 Some(&v(Value::Bytes(b"1700000000".to_vec()))),
                 Some(ColumnType::MYSQL_TYPE_TIMESTAMP2)
             ),
-            "2023-11-14 22:13:20"
+            "2023-11-15 05:13:20"
         );
         assert_eq!(
             value_text(
                 Some(&v(Value::Bytes(b"0.250000".to_vec()))),
                 Some(ColumnType::MYSQL_TYPE_TIMESTAMP2)
             ),
-            "1970-01-01 00:00:00.250000"
+            "1970-01-01 07:00:00.250000"
         );
         assert_eq!(value_text(Some(&v(Value::Int(-5))), None), "-5");
         assert_eq!(value_text(Some(&v(Value::NULL)), None), "");
         assert_eq!(value_text(None, None), "");
-        assert_eq!(utc_text(951_782_400, ""), "2000-02-29 00:00:00");
+        assert_eq!(vietnam_text(951_782_400, ""), "2000-02-29 07:00:00");
     }
 }

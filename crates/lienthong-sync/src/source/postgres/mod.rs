@@ -32,10 +32,13 @@ mod stream;
 
 use stream::*;
 
-/// Session settings both the snapshot and the stream use, so values read the same.
+/// Session settings both the snapshot and the stream use, so values read the same. Instants
+/// (TIMESTAMPTZ) are written in Vietnam time, +07:00 all year (`Etc/GMT-7` is that fixed
+/// offset; POSIX names count the sign the other way), as the dictionary reads a time without
+/// an offset: the same instant reads the same from every source.
 const SESSION: [(&str, &str); 3] = [
     ("datestyle", "ISO"),
-    ("TimeZone", "UTC"),
+    ("TimeZone", "Etc/GMT-7"),
     ("extra_float_digits", "1"),
 ];
 

@@ -10,6 +10,21 @@ pub(super) struct Relation {
     map: Vec<Option<usize>>,
     /// Key fields' columns.
     key_columns: Vec<Option<usize>>,
+    /// Columns of type boolean: pgoutput sends `t`/`f`, the snapshot's `CAST(… AS TEXT)`
+    /// gives `true`/`false`; the stream is written like the snapshot.
+    booleans: Vec<bool>,
+}
+
+/// `pg_type` oid of `boolean`.
+const BOOLOID: u32 = 16;
+
+/// A column's text as the snapshot reads it.
+fn as_snapshot(rel: &Relation, column: usize, text: &str) -> String {
+    match (rel.booleans.get(column), text) {
+        (Some(true), "t") => "true".to_owned(),
+        (Some(true), "f") => "false".to_owned(),
+        _ => text.to_owned(),
+    }
 }
 
 pub(super) struct Txn {
@@ -111,10 +126,12 @@ impl PgSource {
                 let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
                 let map = field_columns(self.dataset, &names);
                 let key_columns = self.key_indexes.iter().map(|&i| map[i]).collect();
+                let booleans = columns.iter().map(|c| c.type_oid == BOOLOID).collect();
                 self.relation = Some(Relation {
                     oid,
                     map,
                     key_columns,
+                    booleans,
                 });
             }
             Message::Insert { oid, new } if ours(oid, &self.relation) => {
@@ -164,8 +181,8 @@ impl PgSource {
             .expect("a relation precedes its rows");
         rel.key_columns
             .iter()
-            .map(|c| match c.and_then(|c| tuple.get(c)) {
-                Some(Datum::Text(s)) => s.clone(),
+            .map(|c| match c.and_then(|c| tuple.get(c).map(|d| (c, d))) {
+                Some((c, Datum::Text(s))) => as_snapshot(rel, c, s),
                 _ => String::new(),
             })
             .collect()
@@ -188,9 +205,9 @@ impl PgSource {
             .iter()
             .enumerate()
             .map(|(f, c)| match c.and_then(|c| tuple.get(c).map(|d| (c, d))) {
-                Some((_, Datum::Text(s))) => s.clone(),
+                Some((c, Datum::Text(s))) => as_snapshot(rel, c, s),
                 Some((c, Datum::Unchanged)) => match old.and_then(|o| o.get(c)) {
-                    Some(Datum::Text(s)) => s.clone(),
+                    Some(Datum::Text(s)) => as_snapshot(rel, c, s),
                     _ => {
                         defect = Some(format!(
                             "column {}: unchanged large (TOAST) value not sent by PostgreSQL; set REPLICA IDENTITY FULL on the source table",
