@@ -107,7 +107,7 @@ fn src(pipeline: &str, e: impl std::fmt::Display) -> SyncError {
 
 /// `YYYY-MM-DD HH:MM:SS` of a Unix time in Vietnam time (+07:00), for TIMESTAMP columns: what
 /// the snapshot's `+07:00` session shows, and how the dictionary reads a time without an
-/// offset (a TIMESTAMP is an instant; shown in UTC it would be read seven hours late).
+/// offset (a TIMESTAMP is an instant; shown in UTC it would be read seven hours early).
 fn vietnam_text(secs: i64, micros: &str) -> String {
     let mut s = lienthong_core::time::utc_datetime(secs + 7 * 3600);
     if !micros.is_empty() {
