@@ -101,6 +101,29 @@ async fn drops_are_applied_once_and_bad_ones_explained() {
     p.catch_up().await.unwrap();
     assert_eq!(p.state().rows_applied, applied);
     assert!(drops.join("done/z.csv").exists());
+
+    // An invalid new version of a key is quarantined and the replica keeps the last valid
+    // one; a later valid version replaces it.
+    drop_file(
+        &drops.join("zz1.csv"),
+        format!("{HEADER}\n001090000003,Sai Ngày Sinh,2990-01-01,1,01,00004,\n"),
+    );
+    let quarantined = p.state().rows_quarantined;
+    p.catch_up().await.unwrap();
+    assert_eq!(p.state().rows_quarantined, quarantined + 1);
+    assert_eq!(
+        names(&replica, "rep").await["001090000003"],
+        "Phạm Văn Cường"
+    );
+    drop_file(
+        &drops.join("zz2.csv"),
+        format!("{HEADER}\n001090000003,Phạm Văn Cương,1990-03-25,1,01,00004,\n"),
+    );
+    p.catch_up().await.unwrap();
+    assert_eq!(
+        names(&replica, "rep").await["001090000003"],
+        "Phạm Văn Cương"
+    );
     p.close().await;
 }
 

@@ -128,6 +128,28 @@ async fn mariadb_binlog_into_sqlite() {
     until(&mut p, "key change", |s| s.rows_deleted == 2).await;
     let got = names(&replica, "rep").await;
     assert!(!got.contains_key("001090000003") && got.contains_key("001090000099"));
+
+    // An invalid update is quarantined and the replica keeps the key's last valid version;
+    // a later valid version replaces it.
+    let quarantined = p.state().rows_quarantined;
+    exec(
+        &maria,
+        &sql("UPDATE @T SET full_name = 'Sai Ngày Sinh', birth_date = '2990-01-01' WHERE personal_id = '001090000002'"),
+    )
+    .await;
+    until(&mut p, "invalid update", |s| {
+        s.rows_quarantined == quarantined + 1
+    })
+    .await;
+    assert_eq!(names(&replica, "rep").await["001090000002"], "Lê Thị Bính");
+    let applied = p.state().rows_applied;
+    exec(
+        &maria,
+        &sql("UPDATE @T SET full_name = 'Lê Thị Bình', birth_date = '1990-03-25' WHERE personal_id = '001090000002'"),
+    )
+    .await;
+    until(&mut p, "valid again", |s| s.rows_applied == applied + 1).await;
+    assert_eq!(names(&replica, "rep").await["001090000002"], "Lê Thị Bình");
     p.close().await;
     exec(&maria, &sql("DROP TABLE @T")).await;
 }

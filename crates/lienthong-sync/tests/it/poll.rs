@@ -95,6 +95,23 @@ async fn contract(source: &str, replica: &str) {
         st.quarantined_open, 1,
         "a fixed row under a new key leaves the old one open"
     );
+
+    // An invalid update is quarantined and the replica keeps the key's last valid version;
+    // a later valid version replaces it.
+    exec(source, &format!("UPDATE {src_table} SET full_name = 'Sai Ngày Sinh', birth_date = '2990-01-01', updated_at = '2025-08-03T10:00:00+07:00' WHERE personal_id = '001090000002'")).await;
+    let bad = p.catch_up().await.unwrap();
+    assert_eq!((bad.applied, bad.quarantined), (0, 1));
+    assert_eq!(
+        names(replica, &rep_table).await["001090000002"],
+        "Lê Thị Bình"
+    );
+    exec(source, &format!("UPDATE {src_table} SET full_name = 'Lê Thị Bính', birth_date = '1990-03-25', updated_at = '2025-08-03T11:00:00+07:00' WHERE personal_id = '001090000002'")).await;
+    let good = p.catch_up().await.unwrap();
+    assert_eq!((good.applied, good.quarantined), (1, 0));
+    assert_eq!(
+        names(replica, &rep_table).await["001090000002"],
+        "Lê Thị Bính"
+    );
     p.close().await;
     exec(source, &format!("DROP TABLE {src_table}")).await;
     exec(replica, &format!("DROP TABLE {rep_table}")).await;
