@@ -177,61 +177,93 @@ async fn a_repeated_batch_skips_what_the_stream_holds_and_a_gap_stops_the_pipeli
     delete_stream(&nats, &stream_name(&name)).await;
 }
 
-/// Three `nats-server` processes clustered on loopback, each with its own store.
+/// `nats-server` processes of the test's own on loopback, each with its own store: one
+/// alone, or three clustered. Ports are the system's (bound at port 0 and read back).
 struct Cluster {
+    bin: std::path::PathBuf,
+    args: Vec<Vec<String>>,
     children: Vec<Option<std::process::Child>>,
     _dir: tempfile::TempDir,
     urls: Vec<String>,
 }
 
+/// A port the system gave (bound at 0 and read back; released for the server to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 impl Cluster {
-    fn start(base: u16) -> Option<Cluster> {
+    fn start(servers: usize) -> Option<Cluster> {
         let bin = lienthong_testkit::program(
             "nats-server",
             &["/usr/sbin/nats-server", "/usr/bin/nats-server"],
         )?;
         let dir = tempfile::tempdir().unwrap();
-        let routes: Vec<String> = (0..3)
-            .map(|i| format!("nats://127.0.0.1:{}", base + 100 + i))
+        let client: Vec<u16> = (0..servers).map(|_| free_port()).collect();
+        let routes: Vec<String> = (0..servers)
+            .map(|_| format!("nats://127.0.0.1:{}", free_port()))
             .collect();
-        let children = (0..3u16)
+        let args: Vec<Vec<String>> = (0..servers)
             .map(|i| {
-                Some(
-                    std::process::Command::new(&bin)
-                        .args([
-                            "-a",
-                            "127.0.0.1",
-                            "-p",
-                            &(base + i).to_string(),
-                            "-n",
-                            &format!("lt{i}"),
-                            "-js",
-                            "-sd",
-                        ])
-                        .arg(dir.path().join(format!("n{i}")))
-                        .args([
+                let mut a: Vec<String> = [
+                    "-a",
+                    "127.0.0.1",
+                    "-p",
+                    &client[i].to_string(),
+                    "-n",
+                    &format!("lt{i}"),
+                    "-js",
+                    "-sd",
+                    &dir.path().join(format!("n{i}")).display().to_string(),
+                ]
+                .map(str::to_owned)
+                .to_vec();
+                if servers > 1 {
+                    a.extend(
+                        [
                             "--cluster_name",
                             "lienthong",
                             "--cluster",
-                            &routes[i as usize],
+                            &routes[i],
                             "--routes",
                             &routes.join(","),
-                        ])
-                        .stdout(std::process::Stdio::null())
-                        .stderr(std::process::Stdio::null())
-                        .spawn()
-                        .unwrap(),
-                )
+                        ]
+                        .map(str::to_owned),
+                    );
+                }
+                a
             })
             .collect();
-        let urls = (0..3)
-            .map(|i| format!("nats://127.0.0.1:{}", base + i))
-            .collect();
-        Some(Cluster {
-            children,
+        let mut c = Cluster {
+            bin,
+            args,
+            children: (0..servers).map(|_| None).collect(),
             _dir: dir,
-            urls,
-        })
+            urls: client
+                .iter()
+                .map(|p| format!("nats://127.0.0.1:{p}"))
+                .collect(),
+        };
+        for i in 0..servers {
+            c.restart(i);
+        }
+        Some(c)
+    }
+
+    /// Starts server `i` (again) with its port and store.
+    fn restart(&mut self, i: usize) {
+        self.children[i] = Some(
+            std::process::Command::new(&self.bin)
+                .args(&self.args[i])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
     }
 
     fn kill(&mut self, i: usize) {
@@ -244,15 +276,105 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        for i in 0..3 {
+        for i in 0..self.children.len() {
             self.kill(i);
         }
     }
 }
 
+/// While JetStream is down nothing moves: not the source position, not the replica; when it
+/// is back, every change arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_source_position_stands_still_while_jetstream_is_down() {
+    let Some(mut nats) = Cluster::start(1) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let source = sqlite(dir.path(), "agency.db");
+    let replica = sqlite(dir.path(), "center.db");
+    exec(&source, &citizen_table("citizen", false)).await;
+    let at = |i: u32| format!("2025-08-01T10:{:02}:{:02}+07:00", i / 60, i % 60);
+    let rows = |from: u32, to: u32| -> Vec<String> {
+        (from..to)
+            .map(|i| row(&format!("0010900{i:05}"), "Nguyễn Văn An", &at(i)))
+            .collect()
+    };
+    insert(&source, "citizen", &rows(0, 10)).await;
+    let name = format!("jsdown-{}", suffix());
+    let mut cfg = config(
+        &name,
+        SourceConfig::Poll {
+            url: source.clone(),
+            table: "citizen".into(),
+            updated_at_column: "updated_at".into(),
+        },
+        &replica,
+        "rep",
+    );
+    cfg.batch_rows_max = 5;
+    cfg.jetstream = Some(JetStreamConfig {
+        url: nats.urls[0].clone(),
+        ack_timeout_ms: 1_000,
+        ..JetStreamConfig::default()
+    });
+    // The server may take a moment to accept JetStream calls.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut p = loop {
+        match lienthong_sync::Pipeline::open(cfg.clone(), "2026-11-23".into()).await {
+            Ok(p) => break p,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "nats-server not ready: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    p.catch_up().await.unwrap();
+    assert_eq!(p.state().rows_applied, 10);
+    let (position, applied) = (p.state().position.clone(), p.state().rows_applied);
+    assert!(!position.is_empty());
+
+    nats.kill(0);
+    insert(&source, "citizen", &rows(10, 20)).await;
+    let mut failed = 0;
+    for _ in 0..5 {
+        if p.step(Duration::ZERO).await.is_err() {
+            failed += 1;
+        }
+        assert_eq!(p.state().position, position, "the position moved");
+        assert_eq!(p.state().rows_applied, applied);
+    }
+    assert!(failed > 0, "steps with JetStream down did not fail");
+    assert_eq!(names(&replica, "rep").await.len(), 10, "the replica moved");
+    // A restart reads the same stored position.
+    p.close().await;
+    nats.restart(0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut p = loop {
+        match lienthong_sync::Pipeline::open(cfg.clone(), "2026-11-23".into()).await {
+            Ok(p) => break p,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "nats-server not back: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert_eq!(p.state().position, position);
+    while p.state().rows_applied < 20 {
+        assert!(Instant::now() < deadline, "stuck at {:?}", p.state());
+        if p.step(Duration::ZERO).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let got = messages(&nats.urls[0], &stream_name(&name)).await;
+    let ids: std::collections::HashSet<&str> =
+        got.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!((got.len(), ids.len()), (20, 20), "every change once");
+    p.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_three_server_cluster_loses_nothing_when_one_server_dies() {
-    let Some(mut cluster) = Cluster::start(14_222) else {
+    let Some(mut cluster) = Cluster::start(3) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
