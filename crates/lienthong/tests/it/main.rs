@@ -86,3 +86,22 @@ pub fn crash_seed_and_kills() -> (u64, u64) {
         .unwrap_or(20);
     (seed, kills)
 }
+
+/// Rows a sync pipeline has applied, from its replica's state table (0 before its first
+/// commit): the crash tests read it between kills to see that work went on.
+pub async fn rows_applied(replica: &str, pipeline: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let Ok(pool) = sqlx::AnyPool::connect(replica).await else {
+        return 0;
+    };
+    let n = sqlx::query("SELECT rows_applied FROM lt_sync_state WHERE pipeline = $1")
+        .bind(pipeline.to_owned())
+        .fetch_optional(&pool)
+        .await
+        .ok()
+        .flatten()
+        .map_or(0, |r| r.get::<i64, _>(0));
+    pool.close().await;
+    n
+}

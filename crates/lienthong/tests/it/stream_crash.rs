@@ -212,8 +212,11 @@ async fn crash_run(kind: &str, source_url: &str) {
         150,
     ));
     let dd = d.to_owned();
+    let (rep2, name2) = (rep.clone(), name.clone());
+    let runtime = tokio::runtime::Handle::current();
     let killing = tokio::task::spawn_blocking(move || {
         let mut rng = Rng(seed);
+        let mut progress = vec![0i64];
         for _ in 0..kills {
             let wait = 150 + rng.next(600);
             let mut child = Command::new(env!("CARGO_BIN_EXE_lienthong"))
@@ -226,10 +229,21 @@ async fn crash_run(kind: &str, source_url: &str) {
             std::thread::sleep(Duration::from_millis(wait));
             child.kill().unwrap(); // SIGKILL
             child.wait().unwrap();
+            progress.push(runtime.block_on(crate::rows_applied(&rep2, &name2)));
         }
+        progress
     });
     write.await.unwrap();
-    killing.await.unwrap();
+    let progress = killing.await.unwrap();
+    // The source kept changing throughout: runs made progress between kills (a restarted
+    // process that could not resume would make none; the shortest runs may end before their
+    // first batch).
+    eprintln!("seed {seed}: rows applied after each kill {progress:?}");
+    let moved = progress.windows(2).filter(|w| w[1] > w[0]).count();
+    assert!(
+        moved >= 2 && moved as u64 * 4 >= kills,
+        "seed {seed}: too little progress between kills: {progress:?}"
+    );
     let out = lienthong(&["sync", "run", "--config", "sync.toml", "--once"], d);
     assert!(
         out.status.success(),

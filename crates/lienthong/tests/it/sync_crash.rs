@@ -43,6 +43,7 @@ async fn kill_9_during_sync_loses_and_duplicates_nothing() {
     )
     .unwrap();
     let mut rng = seed;
+    let mut progress = vec![0i64];
     for _ in 0..kills {
         rng = rng
             .wrapping_mul(6364136223846793005)
@@ -58,7 +59,22 @@ async fn kill_9_during_sync_loses_and_duplicates_nothing() {
         std::thread::sleep(Duration::from_millis(wait));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        progress.push(crate::rows_applied(&rep, "crash").await);
     }
+    // The kills landed in the middle of the work, again and again: runs that started with
+    // work left made progress (a restarted process that could not resume would make none;
+    // the shortest runs may end before the first batch).
+    let valid = rows as i64 - (0..rows).filter(|i| i % 97 == 0).count() as i64;
+    eprintln!("seed {seed}: rows applied after each kill {progress:?}");
+    let unfinished = progress.windows(2).filter(|w| w[0] < valid).count();
+    let moved = progress
+        .windows(2)
+        .filter(|w| w[0] < valid && w[1] > w[0])
+        .count();
+    assert!(
+        moved >= 2 && moved * 4 >= unfinished,
+        "seed {seed}: too little progress between kills: {progress:?}"
+    );
     // Finish, then compare.
     let out = lienthong(&["sync", "run", "--config", "sync.toml", "--once"], d);
     assert!(
