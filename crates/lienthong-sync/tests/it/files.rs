@@ -144,7 +144,15 @@ async fn unsettled_files_wait_and_the_partly_applied_file_goes_first() {
         }
         t
     };
-    std::fs::write(drops.join("b.csv"), rows(0, 5)).unwrap(); // just written: not settled
+    // Still being written: its modification time is not two seconds old. (Set an hour ahead,
+    // so that a slow machine cannot let it settle before the first read.)
+    std::fs::write(drops.join("b.csv"), rows(0, 5)).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(drops.join("b.csv"))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(3600))
+        .unwrap();
     let mut cfg = config(
         "settle",
         SourceConfig::Files { dir: drops.clone() },
