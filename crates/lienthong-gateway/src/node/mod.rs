@@ -240,6 +240,38 @@ impl RunningNode {
 /// the one saved at the last run while that is valid; failing if none can be had),
 /// connects its tables, binds both faces.
 pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
+    start_on(config, Listeners::default()).await
+}
+
+/// Listening sockets bound before the node starts (by a service manager's socket activation,
+/// or by a caller that binds port 0 to learn the port first); a face without one binds its
+/// configured address.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    pub client: Option<std::net::TcpListener>,
+    pub peer: Option<std::net::TcpListener>,
+    pub admin: Option<std::net::TcpListener>,
+}
+
+/// The given socket, or a new one bound at `addr`.
+async fn listener(
+    given: Option<std::net::TcpListener>,
+    addr: SocketAddr,
+    face: &str,
+) -> Result<TcpListener, String> {
+    match given {
+        Some(l) => l
+            .set_nonblocking(true)
+            .and_then(|()| TcpListener::from_std(l))
+            .map_err(|e| format!("{face} face: the socket given: {e}")),
+        None => TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("binding {face} face {addr}: {e}")),
+    }
+}
+
+/// As [`start`], on sockets already bound where `listeners` has them.
+pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<RunningNode, String> {
     let mut services = HashMap::new();
     for t in config.tables.clone() {
         let code = t.code.clone();
@@ -251,15 +283,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, String> {
     let server_tls =
         lienthong_trust::server_config(&config.ca_pem, &config.cert_pem, &config.key_pem)
             .map_err(|e| e.to_string())?;
-    let client_listener = TcpListener::bind(config.client_listen)
-        .await
-        .map_err(|e| format!("binding client face {}: {e}", config.client_listen))?;
-    let peer_listener = TcpListener::bind(config.peer_listen)
-        .await
-        .map_err(|e| format!("binding peer face {}: {e}", config.peer_listen))?;
-    let admin_listener = TcpListener::bind(config.admin_listen)
-        .await
-        .map_err(|e| format!("binding admin face {}: {e}", config.admin_listen))?;
+    let client_listener = listener(listeners.client, config.client_listen, "client").await?;
+    let peer_listener = listener(listeners.peer, config.peer_listen, "peer").await?;
+    let admin_listener = listener(listeners.admin, config.admin_listen, "admin").await?;
     let admin_addr = admin_listener.local_addr().map_err(|e| e.to_string())?;
     let client_addr = client_listener.local_addr().map_err(|e| e.to_string())?;
     let peer_addr = peer_listener.local_addr().map_err(|e| e.to_string())?;

@@ -1,20 +1,77 @@
 //! Where the demo's data and ports are: loading synthetic tables, reading state back.
 
+use std::collections::HashMap;
+
 use super::*;
 
+/// Every socket the demo listens on, bound before anything starts: at `--port` and the
+/// ports after it, or, with `--port 0`, wherever the system gives room (so that nothing else
+/// can take a port between choosing it and using it).
 pub(super) struct Ports {
-    pub(super) base: u16,
+    registry: SocketAddr,
+    dashboard: SocketAddr,
+    /// (client, peer, admin) per agency.
+    nodes: Vec<(SocketAddr, SocketAddr, SocketAddr)>,
+    bound: std::sync::Mutex<HashMap<SocketAddr, std::net::TcpListener>>,
 }
 
 impl Ports {
-    pub(super) fn registry(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.base))
+    /// Binds the registry at `base`, the dashboard at `base + 1` and each agency's three faces
+    /// from `base + 10` on; every one at port 0 when `base` is 0.
+    pub(super) fn bind(base: u16, agencies: usize) -> Result<Ports> {
+        let mut bound = HashMap::new();
+        let mut bind = |offset: u16| -> Result<SocketAddr> {
+            let port = if base == 0 { 0 } else { base + offset };
+            let want = SocketAddr::from(([127, 0, 0, 1], port));
+            let l = std::net::TcpListener::bind(want)
+                .with_context(|| format!("binding {want} (pass another --port, or --port 0)"))?;
+            let at = l.local_addr()?;
+            bound.insert(at, l);
+            Ok(at)
+        };
+        let registry = bind(0)?;
+        let dashboard = bind(1)?;
+        let nodes = (0..agencies as u16)
+            .map(|i| {
+                let p = 10 + 3 * i;
+                Ok((bind(p)?, bind(p + 1)?, bind(p + 2)?))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Ports {
+            registry,
+            dashboard,
+            nodes,
+            bound: std::sync::Mutex::new(bound),
+        })
     }
+
+    pub(super) fn registry(&self) -> SocketAddr {
+        self.registry
+    }
+
+    pub(super) fn dashboard(&self) -> SocketAddr {
+        self.dashboard
+    }
+
     /// (client, peer, admin) of agency `i`.
     pub(super) fn node(&self, i: usize) -> (SocketAddr, SocketAddr, SocketAddr) {
-        let p = self.base + 10 + 3 * i as u16;
-        let a = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
-        (a(p), a(p + 1), a(p + 2))
+        self.nodes[i]
+    }
+
+    /// The socket bound at `addr`, for the server that listens there (once).
+    pub(super) fn take(&self, addr: SocketAddr) -> Result<std::net::TcpListener> {
+        self.bound
+            .lock()
+            .map_err(|_| anyhow::anyhow!("ports lock poisoned"))?
+            .remove(&addr)
+            .with_context(|| format!("the socket at {addr} was taken already"))
+    }
+
+    /// As [`Ports::take`], as a Tokio listener.
+    pub(super) fn take_tokio(&self, addr: SocketAddr) -> Result<tokio::net::TcpListener> {
+        let l = self.take(addr)?;
+        l.set_nonblocking(true)?;
+        Ok(tokio::net::TcpListener::from_std(l)?)
     }
 }
 

@@ -37,8 +37,9 @@ pub struct Args {
     /// Where databases, keys and logs are kept between runs.
     #[arg(long, default_value = "demo-data")]
     data_dir: PathBuf,
-    /// First port; the demo uses the next 40 on 127.0.0.1.
-    #[arg(long, default_value_t = 7400, value_parser = clap::value_parser!(u16).range(1024..=65000))]
+    /// First port; the demo uses the next 40 on 127.0.0.1 (0: ports the system chooses,
+    /// printed when ready).
+    #[arg(long, default_value_t = 7400, value_parser = port_or_zero)]
     port: u16,
     /// Delete the data directory and start over.
     #[arg(long)]
@@ -56,7 +57,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     std::fs::create_dir_all(dir.join("keys"))
         .with_context(|| format!("creating {}", dir.display()))?;
     sqlx::any::install_default_drivers();
-    let ports = Ports { base: args.port };
+    let ports = Ports::bind(args.port, AGENCIES.len())?;
     let db = |name: &str| {
         format!(
             "sqlite://{}?mode=rwc",
@@ -199,6 +200,13 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     };
     let registry_content = registry.clone();
     let store = lienthong_registry::store::Store::connect(&db("registry")).await?;
+    // The demo owns its registry: a run on other ports (`--port 0`) publishes the nodes'
+    // new addresses as the next version.
+    if store.latest().await?.map(|(_, stored)| stored).as_ref() != Some(&registry) {
+        store
+            .save(&registry, lienthong_registry::server::now_s())
+            .await?;
+    }
     let app = lienthong_registry::server::app(lienthong_registry::server::Config {
         store,
         seed: Some(registry),
@@ -207,9 +215,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         admin_token_sha256: None,
     })
     .await?;
-    let listener = tokio::net::TcpListener::bind(ports.registry())
-        .await
-        .with_context(|| format!("binding {} (pass --port)", ports.registry()))?;
+    let listener = ports.take_tokio(ports.registry())?;
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     // The city's replica and its change log exist before its node publishes them.
@@ -260,36 +266,44 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                 changes: true,
             }))
             .collect();
+        let listeners = node::Listeners {
+            client: Some(ports.take(client)?),
+            peer: Some(ports.take(peer)?),
+            admin: Some(ports.take(admin)?),
+        };
         nodes.push(
-            node::start(NodeConfig {
-                member: MemberId::parse(a.id)?,
-                client_listen: client,
-                peer_listen: peer,
-                admin_listen: admin,
-                signing_key: SigningKey::from_pem(&key.to_pem()?)?,
-                ca_pem: ca.cert_pem.clone(),
-                cert_pem: cert.clone(),
-                key_pem: tls_key.clone(),
-                registry_url: format!("http://{}", ports.registry()),
-                registry_key: registry_key.public_b64(),
-                registry_poll_ms: 5_000,
-                request_timeout_ms: 5_000,
-                body_bytes_max: 4 << 20,
-                inflight_body_bytes_max: 64 << 20,
-                replay_window_s: 300,
-                replay_entries_max: 1_000_000,
-                tables,
-                log_path: dir
-                    .join(format!("{}.messages.db", slug(a.id)))
-                    .display()
-                    .to_string(),
-                log_bodies: false,
-                log_bodies_services: vec![],
-                log_bodies_retention_days: None,
-                log_archive_dir: None,
-                log_archive_after_days: None,
-                rest: vec![],
-            })
+            node::start_on(
+                NodeConfig {
+                    member: MemberId::parse(a.id)?,
+                    client_listen: client,
+                    peer_listen: peer,
+                    admin_listen: admin,
+                    signing_key: SigningKey::from_pem(&key.to_pem()?)?,
+                    ca_pem: ca.cert_pem.clone(),
+                    cert_pem: cert.clone(),
+                    key_pem: tls_key.clone(),
+                    registry_url: format!("http://{}", ports.registry()),
+                    registry_key: registry_key.public_b64(),
+                    registry_poll_ms: 5_000,
+                    request_timeout_ms: 5_000,
+                    body_bytes_max: 4 << 20,
+                    inflight_body_bytes_max: 64 << 20,
+                    replay_window_s: 300,
+                    replay_entries_max: 1_000_000,
+                    tables,
+                    log_path: dir
+                        .join(format!("{}.messages.db", slug(a.id)))
+                        .display()
+                        .to_string(),
+                    log_bodies: false,
+                    log_bodies_services: vec![],
+                    log_bodies_retention_days: None,
+                    log_archive_dir: None,
+                    log_archive_after_days: None,
+                    rest: vec![],
+                },
+                listeners,
+            )
             .await
             .map_err(anyhow::Error::msg)
             .with_context(|| format!("starting node {}", a.id))?,
@@ -390,10 +404,8 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         sync_views,
         health,
     ));
-    let dashboard_addr = SocketAddr::from(([127, 0, 0, 1], args.port + 1));
-    let dashboard_listener = tokio::net::TcpListener::bind(dashboard_addr)
-        .await
-        .with_context(|| format!("binding the dashboard {dashboard_addr}"))?;
+    let dashboard_addr = ports.dashboard();
+    let dashboard_listener = ports.take_tokio(dashboard_addr)?;
     tokio::spawn(async move { axum::serve(dashboard_listener, dashboard).await });
     // The same loop as `sync run` (back-off, recovery, a lost lease stops the pipeline);
     // the demo runs until the process ends, so the stop signal is never sent.
@@ -486,4 +498,13 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     }
     eprintln!("stopped; state kept in {}", dir.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--port`: 0 (the system chooses) or 1024–65000 (room for the 40 after it).
+fn port_or_zero(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(0) => Ok(0),
+        Ok(p) if (1024..=65000).contains(&p) => Ok(p),
+        _ => Err("a port from 1024 to 65000, or 0 for ports the system chooses".into()),
+    }
 }

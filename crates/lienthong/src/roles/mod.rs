@@ -18,6 +18,7 @@ mod keys;
 mod log;
 mod node_run;
 mod registry;
+mod sockets;
 
 pub use keys::*;
 pub use log::*;

@@ -165,61 +165,71 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
             changes: t.changes,
         });
     }
-    let node = node::start(NodeConfig {
-        member,
-        client_listen: f.client_listen,
-        peer_listen: f.peer_listen,
-        admin_listen: f.admin_listen,
-        signing_key: SigningKey::from_pem(&read(&relative(config, &f.signing_key))?)?,
-        ca_pem: read(&relative(config, &f.ca_cert))?,
-        cert_pem: read(&relative(config, &f.tls_cert))?,
-        key_pem: read(&relative(config, &f.tls_key))?,
-        registry_url: f.registry_url,
-        registry_key,
-        registry_poll_ms: f.registry_poll_ms,
-        request_timeout_ms: f.request_timeout_ms,
-        body_bytes_max: f.body_bytes_max,
-        inflight_body_bytes_max: f.inflight_body_bytes_max,
-        replay_window_s: f.replay_window_s,
-        replay_entries_max: f.replay_entries_max,
-        tables,
-        // A file path (SQLite, relative to the config) or a `postgres://` URL.
-        log_path: match f.log_path.as_ref().and_then(|p| p.to_str()) {
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                url.to_owned()
-            }
-            _ => relative(
-                config,
-                &f.log_path.clone().unwrap_or_else(|| {
-                    PathBuf::from(format!("{}.messages.db", f.member.replace('/', "_")))
-                }),
-            )
-            .display()
-            .to_string(),
+    let mut sockets = sockets::inherited()?;
+    let listeners = node::Listeners {
+        client: sockets::take(&mut sockets, "client"),
+        peer: sockets::take(&mut sockets, "peer"),
+        admin: sockets::take(&mut sockets, "admin"),
+    };
+    sockets::none_left(sockets, "client, peer and admin")?;
+    let node = node::start_on(
+        NodeConfig {
+            member,
+            client_listen: f.client_listen,
+            peer_listen: f.peer_listen,
+            admin_listen: f.admin_listen,
+            signing_key: SigningKey::from_pem(&read(&relative(config, &f.signing_key))?)?,
+            ca_pem: read(&relative(config, &f.ca_cert))?,
+            cert_pem: read(&relative(config, &f.tls_cert))?,
+            key_pem: read(&relative(config, &f.tls_key))?,
+            registry_url: f.registry_url,
+            registry_key,
+            registry_poll_ms: f.registry_poll_ms,
+            request_timeout_ms: f.request_timeout_ms,
+            body_bytes_max: f.body_bytes_max,
+            inflight_body_bytes_max: f.inflight_body_bytes_max,
+            replay_window_s: f.replay_window_s,
+            replay_entries_max: f.replay_entries_max,
+            tables,
+            // A file path (SQLite, relative to the config) or a `postgres://` URL.
+            log_path: match f.log_path.as_ref().and_then(|p| p.to_str()) {
+                Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                    url.to_owned()
+                }
+                _ => relative(
+                    config,
+                    &f.log_path.clone().unwrap_or_else(|| {
+                        PathBuf::from(format!("{}.messages.db", f.member.replace('/', "_")))
+                    }),
+                )
+                .display()
+                .to_string(),
+            },
+            log_bodies: f.log_bodies,
+            log_bodies_services: f.log_bodies_services,
+            log_bodies_retention_days: f.log_bodies_retention_days,
+            log_archive_dir: f
+                .log_archive_dir
+                .as_ref()
+                .map(|d| relative(config, d).display().to_string()),
+            log_archive_after_days: f.log_archive_after_days,
+            rest: f
+                .rest
+                .into_iter()
+                .map(|r| node::RestConfig {
+                    code: r.service,
+                    base_url: r.base_url,
+                })
+                .collect(),
         },
-        log_bodies: f.log_bodies,
-        log_bodies_services: f.log_bodies_services,
-        log_bodies_retention_days: f.log_bodies_retention_days,
-        log_archive_dir: f
-            .log_archive_dir
-            .as_ref()
-            .map(|d| relative(config, d).display().to_string()),
-        log_archive_after_days: f.log_archive_after_days,
-        rest: f
-            .rest
-            .into_iter()
-            .map(|r| node::RestConfig {
-                code: r.service,
-                base_url: r.base_url,
-            })
-            .collect(),
-    })
+        listeners,
+    )
     .await
     .map_err(anyhow::Error::msg)
     .with_context(ctx)?;
     eprintln!(
-        "node {} : client face http://{}  peer face https://{}",
-        f.member, node.client_addr, node.peer_addr
+        "node {} : client face http://{}  peer face https://{}  admin http://{}",
+        f.member, node.client_addr, node.peer_addr, node.admin_addr
     );
     let _ = tokio::signal::ctrl_c().await;
     node.shutdown().await;

@@ -86,9 +86,18 @@ pub async fn registry_run(config: &Path) -> Result<ExitCode> {
         admin_token_sha256,
     })
     .await?;
-    let listener = tokio::net::TcpListener::bind(file.listen)
-        .await
-        .with_context(|| format!("binding {}", file.listen))?;
+    let mut sockets = sockets::inherited()?;
+    let given = sockets::take(&mut sockets, "registry");
+    sockets::none_left(sockets, "registry")?;
+    let listener = match given {
+        Some(l) => {
+            l.set_nonblocking(true)?;
+            tokio::net::TcpListener::from_std(l).context("the registry socket given")?
+        }
+        None => tokio::net::TcpListener::bind(file.listen)
+            .await
+            .with_context(|| format!("binding {}", file.listen))?,
+    };
     eprintln!(
         "registry listening on http://{} (pin registry_key = \"{public}\")",
         listener.local_addr()?
