@@ -34,11 +34,12 @@ pub fn identity(ca: &Ca, name: &str) -> Identity {
     }
 }
 
-pub fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+/// A socket bound at port 0 (its address read back), handed to the node that serves it:
+/// nothing else can take the port in between.
+pub fn bound() -> (std::net::TcpListener, SocketAddr) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    (l, addr)
 }
 
 pub async fn sqlite_table(dir: &Path) -> String {
@@ -252,7 +253,7 @@ pub async fn start_nodes(
     let provider_id = identity(&ca, PROVIDER);
     let consumer_id = identity(&ca, CONSUMER);
     let registry_key = SigningKey::generate();
-    let peer = free_port();
+    let (peer_socket, peer) = bound();
     let mut content = registry(&provider_id, peer, &consumer_id);
     adjust(&mut content);
     let (registry_addr, registry_task) = serve_registry(
@@ -274,7 +275,15 @@ pub async fn start_nodes(
     );
     provider_config.rest = rest;
     configure(&mut provider_config);
-    let provider = node::start(provider_config).await.unwrap();
+    let provider = node::start_on(
+        provider_config,
+        node::Listeners {
+            peer: Some(peer_socket),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let mut consumer_config = node_config(
         CONSUMER,
         &consumer_id,

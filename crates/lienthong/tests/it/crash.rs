@@ -3,22 +3,12 @@
 //! printed and `LIENTHONG_CRASH_SEED` replays a run.
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::exchange::{http, port, run, value, wait_http, Kill};
-
-fn spawn(d: &std::path::Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_lienthong"))
-        .args(args)
-        .current_dir(d)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
+use crate::exchange::{http, run, spawn_with, value, wait_http, Kill, Socket};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_of_either_node_loses_no_acknowledged_exchange() {
@@ -65,7 +55,30 @@ async fn kill_9_of_either_node_loses_no_acknowledged_exchange() {
             "bhxh",
         ],
     ));
-    let (reg, bca_peer, bca_client, bhxh_client) = (port(), port(), port(), port());
+    let sockets: Vec<Socket> = (0..5).map(|_| Socket::new()).collect();
+    let (reg, bca_peer, bca_client, bhxh_client, bhxh_peer) = (
+        sockets[0].port(),
+        sockets[1].port(),
+        sockets[2].port(),
+        sockets[3].port(),
+        sockets[4].port(),
+    );
+    // Each node keeps its sockets across restarts: a client's connection waits in the
+    // socket's queue while the node is down instead of being refused.
+    let node_sockets = |config: &str| -> Vec<(&'static str, &Socket)> {
+        match config {
+            "bca.toml" => vec![("client", &sockets[2]), ("peer", &sockets[1])],
+            _ => vec![("client", &sockets[3]), ("peer", &sockets[4])],
+        }
+    };
+    let spawn = |d: &std::path::Path, args: &[&str]| -> Child {
+        let sockets = match args {
+            ["registry", ..] => vec![("registry", &sockets[0])],
+            [_, _, _, config] => node_sockets(config),
+            _ => vec![],
+        };
+        spawn_with(d, args, &sockets)
+    };
     std::fs::write(
         d.join("registry.toml"),
         format!(
@@ -102,7 +115,7 @@ valid_to = "2099-12-31"
     .unwrap();
     for (name, member, client, peer, tables) in [
         ("bca", "VN/GOV/BCA/DANCU", bca_client, bca_peer, format!("[[tables]]\nservice = \"citizen\"\ndataset = \"citizen\"\ndatabase_url = \"{db}\"\ntable = \"citizen\"\n")),
-        ("bhxh", "VN/GOV/BHXH/SI", bhxh_client, port(), String::new()),
+        ("bhxh", "VN/GOV/BHXH/SI", bhxh_client, bhxh_peer, String::new()),
     ] {
         std::fs::write(d.join(format!("{name}.toml")), format!(r#"
 member = "{member}"

@@ -38,56 +38,77 @@ pub fn run(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Starts the binary in `dir` with its output discarded (kill it with [`Kill`]).
-pub fn spawn_in(dir: &Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_lienthong"))
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
 pub fn value(line: &str) -> String {
     line.split('"').nth(1).unwrap().to_owned()
 }
 
-/// A port free now for a child process to bind, below the kernel's ephemeral range
-/// (32768+): outgoing connections of tests running in parallel take their ports from that
-/// range, so one cannot take this port before the child binds it (a port read back from
-/// binding port 0 could be). Random across processes, never the same twice in one.
-pub fn port() -> u16 {
-    use std::hash::{BuildHasher, Hasher};
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    const LOW: u32 = 15_000;
-    const SPAN: u32 = 17_000; // up to 31999
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(LOW);
-    let start = (h.finish() % u64::from(SPAN)) as u32;
-    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-    (0..SPAN)
-        .map(|i| (LOW + (start + i * 7) % SPAN) as u16)
-        .find(|p| !given.contains(p) && std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        .inspect(|p| given.push(*p))
-        .expect("a free port below 32768")
+/// A listening socket the test binds at port 0 and reads the port back from, then hands to
+/// the child that serves it (systemd socket activation: `LISTEN_FDS`): nothing else can take
+/// the port in between, and it stays bound while the child restarts.
+pub struct Socket(std::net::TcpListener);
+
+impl Socket {
+    pub fn new() -> Socket {
+        Socket(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.0.local_addr().unwrap().port()
+    }
+
+    /// A new descriptor of the socket, for a child to inherit.
+    pub fn fd(&self) -> std::os::fd::OwnedFd {
+        self.0.try_clone().unwrap().into()
+    }
 }
 
-/// Starts `registry.toml`'s registry and one node per config in `d`, each once its
-/// predecessor answers; returns them, killed when dropped.
-pub fn start_network(d: &Path, reg_port: u16, nodes: &[(&str, u16)]) -> Kill {
-    let mut children = Kill(vec![spawn_in(
+/// Starts the binary in `dir` serving `sockets` (each named for the face that takes it:
+/// `registry`, `client`, `peer`, `admin`), its output discarded.
+pub fn spawn_with(dir: &Path, args: &[&str], sockets: &[(&str, &Socket)]) -> Child {
+    use command_fds::{CommandFdExt, FdMapping};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lienthong"));
+    cmd.args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if !sockets.is_empty() {
+        let names: Vec<&str> = sockets.iter().map(|(n, _)| *n).collect();
+        cmd.env("LISTEN_FDS", sockets.len().to_string())
+            .env("LISTEN_FDNAMES", names.join(":"))
+            .env_remove("LISTEN_PID");
+        cmd.fd_mappings(
+            sockets
+                .iter()
+                .enumerate()
+                .map(|(i, (_, s))| FdMapping {
+                    parent_fd: s.fd(),
+                    child_fd: 3 + i as i32,
+                })
+                .collect(),
+        )
+        .unwrap();
+    }
+    cmd.spawn().unwrap()
+}
+
+/// Starts `registry.toml`'s registry and one node per config in `d` (with its client and
+/// peer sockets), each once its predecessor answers; returns them, killed when dropped.
+pub fn start_network(d: &Path, registry: &Socket, nodes: &[(&str, &Socket, &Socket)]) -> Kill {
+    let mut children = Kill(vec![spawn_with(
         d,
         &["registry", "run", "--config", "registry.toml"],
+        &[("registry", registry)],
     )]);
-    wait_http(reg_port);
-    for (config, _) in nodes {
-        children
-            .0
-            .push(spawn_in(d, &["node", "run", "--config", config]));
+    wait_http(registry.port());
+    for (config, client, peer) in nodes {
+        children.0.push(spawn_with(
+            d,
+            &["node", "run", "--config", config],
+            &[("client", client), ("peer", peer)],
+        ));
     }
-    for (_, client_port) in nodes {
-        wait_http(*client_port);
+    for (_, client, _) in nodes {
+        wait_http(client.port());
     }
     children
 }
@@ -231,8 +252,14 @@ async fn registry_and_two_nodes_from_config_files_exchange_over_mtls() {
             "bhxh/node.crt",
         ],
     ));
-    let (reg_port, bca_peer, bca_client, bhxh_peer, bhxh_client) =
-        (port(), port(), port(), port(), port());
+    let sockets: Vec<Socket> = (0..5).map(|_| Socket::new()).collect();
+    let (reg_port, bca_peer, bca_client, bhxh_peer, bhxh_client) = (
+        sockets[0].port(),
+        sockets[1].port(),
+        sockets[2].port(),
+        sockets[3].port(),
+        sockets[4].port(),
+    );
     let token_out = run(d, &["registry", "token"]);
     let token = token_out
         .lines()
@@ -343,8 +370,11 @@ filters = ["province_code"]
     }
     let children = start_network(
         d,
-        reg_port,
-        &[("bca.toml", bca_client), ("bhxh.toml", bhxh_client)],
+        &sockets[0],
+        &[
+            ("bca.toml", &sockets[2], &sockets[1]),
+            ("bhxh.toml", &sockets[4], &sockets[3]),
+        ],
     );
 
     // BHXH asks the population register (PostgreSQL) through its own node.

@@ -1,14 +1,15 @@
 //! docs/guide/join.md, followed as written: every `sh` block of the guide, in order, run by
 //! bash in an empty directory with the built `lienthong` first on PATH — from nothing to an
 //! allowed call, a refused one and two verified message logs. Only the loopback ports are
-//! changed (to free ones, so that runs in parallel do not collide) and, for the PostgreSQL
-//! run, the provider's table.
+//! changed: the test binds each at port 0 and hands the sockets to the servers the guide
+//! starts (systemd socket activation, so runs in parallel cannot collide) and, for the
+//! PostgreSQL run, the provider's table.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use crate::exchange::port;
+use crate::exchange::Socket;
 
 const GUIDE: &str = include_str!("../../../../docs/guide/join.md");
 
@@ -40,11 +41,32 @@ fn commands() -> String {
 /// Runs the guide's commands in `dir` after `edit`; returns stdout.
 fn follow(dir: &Path, edit: impl Fn(String) -> String) -> String {
     let mut script = commands();
-    for fixed in [7000, 8080, 8443, 9090, 8081, 8444, 9091] {
+    // The guide's ports, in order, each a socket of the test's, given to bash as fd 10 on.
+    const PORTS: [u16; 7] = [7000, 8080, 8443, 9090, 8081, 8444, 9091];
+    let sockets: Vec<Socket> = PORTS.iter().map(|_| Socket::new()).collect();
+    for (fixed, socket) in PORTS.iter().zip(&sockets) {
         script = script.replace(
             &format!("127.0.0.1:{fixed}"),
-            &format!("127.0.0.1:{}", port()),
+            &format!("127.0.0.1:{}", socket.port()),
         );
+    }
+    // Each server the guide starts takes its sockets (LISTEN_FDS from fd 3).
+    for (line, with) in [
+        (
+            "lienthong registry run --config registry.toml &",
+            "LISTEN_FDS=1 LISTEN_FDNAMES=registry lienthong registry run --config registry.toml 3<&10 &",
+        ),
+        (
+            "lienthong node run --config bca.toml &",
+            "LISTEN_FDS=3 LISTEN_FDNAMES=client:peer:admin lienthong node run --config bca.toml 3<&11 4<&12 5<&13 &",
+        ),
+        (
+            "lienthong node run --config bhxh.toml &",
+            "LISTEN_FDS=3 LISTEN_FDNAMES=client:peer:admin lienthong node run --config bhxh.toml 3<&14 4<&15 5<&16 &",
+        ),
+    ] {
+        assert!(script.contains(line), "the guide no longer says {line:?}");
+        script = script.replace(line, with);
     }
     let script = format!(
         "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n{}",
@@ -57,7 +79,23 @@ fn follow(dir: &Path, edit: impl Fn(String) -> String) -> String {
         std::env::var("PATH").unwrap_or_default()
     );
     let started = Instant::now();
-    let out = Command::new("bash")
+    let mut bash = Command::new("bash");
+    {
+        use command_fds::{CommandFdExt, FdMapping};
+        bash.fd_mappings(
+            sockets
+                .iter()
+                .enumerate()
+                .map(|(i, s)| FdMapping {
+                    parent_fd: s.fd(),
+                    child_fd: 10 + i as i32,
+                })
+                .collect(),
+        )
+        .unwrap();
+    }
+    let out = bash
+        .env_remove("LISTEN_PID")
         .arg("-c")
         .arg(&script)
         .current_dir(dir)

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use sqlx::Row;
 
-use crate::exchange::{port, run, start_network, value};
+use crate::exchange::{run, start_network, value, Socket};
 
 const FIELDS: &str = r#"["personal_id", "full_name", "birth_date", "sex", "ethnicity", "religion", "nationality", "province_code", "commune_code", "address", "phone", "email", "updated_at"]"#;
 
@@ -90,7 +90,14 @@ async fn commune_to_province_to_center_through_the_nodes() {
             "center",
         ],
     ));
-    let (reg_port, hn_peer, hn_client, c_peer, c_client) = (port(), port(), port(), port(), port());
+    let sockets: Vec<Socket> = (0..5).map(|_| Socket::new()).collect();
+    let (reg_port, hn_peer, hn_client, c_peer, c_client) = (
+        sockets[0].port(),
+        sockets[1].port(),
+        sockets[2].port(),
+        sockets[3].port(),
+        sockets[4].port(),
+    );
     std::fs::write(
         d.join("registry.toml"),
         format!(
@@ -139,8 +146,11 @@ valid_to = "2099-12-31"
     }
     let _children = start_network(
         d,
-        reg_port,
-        &[("hn.toml", hn_client), ("center.toml", c_client)],
+        &sockets[0],
+        &[
+            ("hn.toml", &sockets[2], &sockets[1]),
+            ("center.toml", &sockets[4], &sockets[3]),
+        ],
     );
 
     // The center subscribes through its own node.
