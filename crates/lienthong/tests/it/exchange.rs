@@ -597,4 +597,45 @@ fn bad_configs_fail_fast_with_clear_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
+
+    // A registry given its socket serves on it; one given a socket under a name it does not
+    // take refuses to start, naming it.
+    run(d, &["keys", "member", "--out", "registry"]);
+    std::fs::write(
+        d.join("registry.toml"),
+        "listen = \"127.0.0.1:1\"\nsigning_key = \"registry/signing.key\"\ndatabase_url = \"sqlite://registry.db?mode=rwc\"\n[registry]\ninstance = \"VN\"\n",
+    )
+    .unwrap();
+    let socket = Socket::new();
+    let served = Kill(vec![spawn_with(
+        d,
+        &["registry", "run", "--config", "registry.toml"],
+        &[("registry", &socket)],
+    )]);
+    wait_http(socket.port());
+    drop(served);
+    let out = {
+        use command_fds::{CommandFdExt, FdMapping};
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lienthong"));
+        cmd.args(["registry", "run", "--config", "registry.toml"])
+            .current_dir(d)
+            .env("LISTEN_FDS", "1")
+            .env("LISTEN_FDNAMES", "peer")
+            .env_remove("LISTEN_PID");
+        cmd.fd_mappings(vec![FdMapping {
+            parent_fd: Socket::new().fd(),
+            child_fd: 3,
+        }])
+        .unwrap();
+        cmd.output().unwrap()
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a socket under a wrong name was accepted"
+    );
+    assert!(
+        stderr.contains("a socket was passed as \"peer\"; this command takes registry"),
+        "{stderr}"
+    );
 }
