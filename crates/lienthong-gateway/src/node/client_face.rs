@@ -73,6 +73,61 @@ pub(super) async fn log_refusal(
     }
 }
 
+/// The calling subsystem from `X-Road-Client` (PR-REST): the last such header counts, and each
+/// part is percent-decoded.
+pub(super) fn xroad_client(headers: &HeaderMap) -> Result<MemberId, GatewayError> {
+    let value = headers
+        .get_all(xroad::CLIENT)
+        .iter()
+        .next_back()
+        .map(|v| v.to_str().unwrap_or_default())
+        .unwrap_or_default();
+    if value.is_empty() {
+        return Err(GatewayError::BadRequest(
+            "X-Road-Client header is mandatory".into(),
+        ));
+    }
+    let decoded: Vec<String> = value
+        .split('/')
+        .map(crate::protocol::percent_decode)
+        .collect();
+    if decoded.iter().any(|p| p.contains('/')) {
+        return Err(GatewayError::BadRequest(format!(
+            "X-Road-Client {value:?}: a part holds an encoded '/'"
+        )));
+    }
+    MemberId::parse(&decoded.join("/")).map_err(|e| GatewayError::BadRequest(e.to_string()))
+}
+
+/// The purpose of a call that names none: the node's configured default for the service, else
+/// the single purpose of the client's agreement in force for it; otherwise none.
+pub(super) fn default_purpose(
+    node: &Inner,
+    registry: &lienthong_registry::Registry,
+    client: &MemberId,
+    service: &str,
+) -> String {
+    if let Some(p) = node.config.default_purposes.get(service) {
+        return p.clone();
+    }
+    let client = client.to_string();
+    let today = today();
+    let mut purposes = registry
+        .agreements
+        .iter()
+        .filter(|a| {
+            a.consumer == client
+                && a.service == service
+                && a.valid_from.as_str() <= today.as_str()
+                && today.as_str() <= a.valid_to.as_str()
+        })
+        .flat_map(|a| a.purposes.iter());
+    match (purposes.next(), purposes.next()) {
+        (Some(only), None) => only.clone(),
+        _ => String::new(),
+    }
+}
+
 /// X-Road metadata services, answered from the registry snapshot; `None` for ordinary calls.
 pub(super) fn metadata_call(
     node: &Inner,
@@ -146,14 +201,7 @@ pub(super) async fn consume(
         .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
     let sub_path = segments.get(5).map(|p| format!("/{p}")).unwrap_or_default();
     check_sub_path(&sub_path)?;
-    let client_header = header_str(&parts.headers, xroad::CLIENT);
-    if client_header.is_empty() {
-        return Err(GatewayError::BadRequest(
-            "X-Road-Client header is mandatory".into(),
-        ));
-    }
-    let client =
-        MemberId::parse(client_header).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+    let client = xroad_client(&parts.headers)?;
     if client != node.config.member {
         return Err(GatewayError::InvalidClient(client.to_string()));
     }
@@ -172,7 +220,10 @@ pub(super) async fn consume(
         .registry
         .service(&service_id.to_string())
         .ok_or_else(|| GatewayError::UnknownService(service_id.to_string()))?;
-    let purpose = header_str(&parts.headers, xroad::PURPOSE).to_owned();
+    let purpose = match header_str(&parts.headers, xroad::PURPOSE) {
+        "" => default_purpose(node, &snapshot.registry, &client, &service_id.to_string()),
+        given => given.to_owned(),
+    };
     if service_meta.personal_data && purpose.is_empty() {
         return Err(GatewayError::PurposeRequired(service_id.to_string()));
     }

@@ -83,6 +83,10 @@ pub struct NodeConfig {
     pub log_archive_after_days: Option<u32>,
     /// Services proxied to an existing REST backend.
     pub rest: Vec<RestConfig>,
+    /// The purpose this node's client systems call a service for when they send none (service
+    /// id → purpose code). Without one here, a service whose agreement names a single purpose
+    /// is called for that purpose; a personal-data call with no purpose at all is refused.
+    pub default_purposes: HashMap<String, String>,
 }
 
 /// A service answered by an existing REST backend (plain HTTP on the provider's side).

@@ -97,6 +97,13 @@ pub(super) async fn provider(
             (status, bytes, Some(code))
         }
     };
+    // HEAD is answered like GET without the body (errors too): the signature covers what is
+    // sent.
+    let body = if parts.method == Method::HEAD {
+        Bytes::new()
+    } else {
+        body
+    };
     let signed_answer = sign_answer(&node, &request_hash, status, &body).await;
     // Every call that reached the peer face is logged, refusals included, before it is answered.
     let snapshot = node.snapshot.current().ok();
@@ -370,9 +377,9 @@ pub(super) async fn serve_call(
         let dataset = catalog::dataset(&meta.dataset).ok_or_else(|| {
             GatewayError::UnknownService(format!("{}: dataset {}", signed.service, meta.dataset))
         })?;
-        if method != Method::GET {
+        if method != Method::GET && method != Method::HEAD {
             return Err(GatewayError::BadRequest(
-                "REST services answer GET only under read agreements".into(),
+                "REST services answer GET (and HEAD) only under read agreements".into(),
             ));
         }
         for (field, _) in parse_query(signed.query) {
@@ -382,9 +389,9 @@ pub(super) async fn serve_call(
         }
         return proxy(node, backend, method, signed, incoming, agreement, dataset).await;
     }
-    if method != Method::GET {
+    if method != Method::GET && method != Method::HEAD {
         return Err(GatewayError::BadRequest(
-            "dataset services answer GET only".into(),
+            "dataset services answer GET (and HEAD) only".into(),
         ));
     }
     let table = node

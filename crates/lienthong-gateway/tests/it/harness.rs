@@ -204,6 +204,7 @@ pub fn node_config(
         log_bodies_retention_days: None,
         log_archive_dir: None,
         log_archive_after_days: None,
+        default_purposes: Default::default(),
         rest: vec![],
     }
 }

@@ -6,3 +6,4 @@ mod guarantees;
 mod harness;
 mod msglog;
 mod tables;
+mod xroad;

@@ -300,6 +300,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     log_bodies_retention_days: None,
                     log_archive_dir: None,
                     log_archive_after_days: None,
+                    default_purposes: Default::default(),
                     rest: vec![],
                 },
                 listeners,

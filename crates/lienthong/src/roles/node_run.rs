@@ -55,6 +55,9 @@ pub(super) struct NodeFile {
     log_archive_dir: Option<PathBuf>,
     #[serde(default)]
     log_archive_after_days: Option<u32>,
+    /// Purpose of calls whose client sends none, by service id (`[default_purposes]`).
+    #[serde(default)]
+    default_purposes: std::collections::HashMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -213,6 +216,7 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
                 .as_ref()
                 .map(|d| relative(config, d).display().to_string()),
             log_archive_after_days: f.log_archive_after_days,
+            default_purposes: f.default_purposes,
             rest: f
                 .rest
                 .into_iter()
