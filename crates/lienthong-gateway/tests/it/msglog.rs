@@ -552,7 +552,8 @@ async fn rows_and_archive_records_added_outside_the_node_are_found() {
 /// still verifies.
 #[tokio::test]
 async fn calls_refused_by_the_consumer_node_are_logged() {
-    let t = start(3600).await;
+    // Two purposes in the agreement: a call without one has no default and is refused.
+    let t = start_with(3600, |r| r.agreements[0].purposes.push("audit".into())).await;
     type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
     let cases: [Case; 4] = [
         ("no-purpose", vec![CLIENT], "Client.PurposeRequired"),
