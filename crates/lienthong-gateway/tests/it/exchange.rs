@@ -652,17 +652,7 @@ async fn rest_backend_is_proxied_with_the_agreement_applied() {
     let profile = format!("{PROVIDER}/profile");
     let t = start_full(
         3600,
-        |r| {
-            r.services.push(lienthong_registry::Service {
-                id: profile.clone(),
-                dataset: "citizen".into(),
-                personal_data: true,
-            });
-            let mut a = r.agreements[0].clone();
-            a.service = profile.clone();
-            a.fields = vec!["*".into()];
-            r.agreements.push(a);
-        },
+        |r| add_service(r, &profile, true),
         vec![lienthong_gateway::node::RestConfig {
             code: "profile".into(),
             base_url: format!("http://{addr}"),
@@ -771,17 +761,7 @@ async fn large_bodies_wait_for_room_and_an_oversized_one_is_refused() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, backend).await.unwrap() });
     let profile = format!("{PROVIDER}/profile");
-    let registry = |r: &mut lienthong_registry::Registry| {
-        r.services.push(lienthong_registry::Service {
-            id: profile.clone(),
-            dataset: "citizen".into(),
-            personal_data: true,
-        });
-        let mut a = r.agreements[0].clone();
-        a.service = profile.clone();
-        a.fields = vec!["*".into()];
-        r.agreements.push(a);
-    };
+    let registry = |r: &mut lienthong_registry::Registry| add_service(r, &profile, true);
     let rest = || {
         vec![lienthong_gateway::node::RestConfig {
             code: "profile".into(),

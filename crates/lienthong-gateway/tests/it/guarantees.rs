@@ -435,18 +435,9 @@ async fn refused_calls_never_reach_the_backend() {
     let t = start_full(
         3600,
         move |r| {
-            for id in [&p, &q] {
-                r.services.push(lienthong_registry::Service {
-                    id: id.to_string(),
-                    dataset: "citizen".into(),
-                    personal_data: true,
-                });
-            }
             // An agreement for the profile only; none for the payroll.
-            let mut a = r.agreements[0].clone();
-            a.service = p.clone();
-            a.fields = vec!["*".into()];
-            r.agreements.push(a);
+            add_service(r, &p, true);
+            add_service(r, &q, false);
         },
         ["profile", "payroll"]
             .into_iter()

@@ -413,3 +413,19 @@ pub fn peer_request(
     .body(http_body_util::Full::new(Bytes::new()))
     .unwrap()
 }
+
+/// Adds the provider's personal-data service `id` over the citizen dataset and, when `agreed`,
+/// an agreement for the consumer like the first one with every field (`*`).
+pub fn add_service(r: &mut Registry, id: &str, agreed: bool) {
+    r.services.push(Service {
+        id: id.into(),
+        dataset: "citizen".into(),
+        personal_data: true,
+    });
+    if agreed {
+        let mut a = r.agreements[0].clone();
+        a.service = id.into();
+        a.fields = vec!["*".into()];
+        r.agreements.push(a);
+    }
+}

@@ -55,14 +55,7 @@ async fn kill_9_of_either_node_loses_no_acknowledged_exchange() {
             "bhxh",
         ],
     ));
-    let sockets: Vec<Socket> = (0..5).map(|_| Socket::new()).collect();
-    let (reg, bca_peer, bca_client, bhxh_client, bhxh_peer) = (
-        sockets[0].port(),
-        sockets[1].port(),
-        sockets[2].port(),
-        sockets[3].port(),
-        sockets[4].port(),
-    );
+    let (sockets, [reg, bca_peer, bca_client, bhxh_client, bhxh_peer]) = Socket::many();
     // Each node keeps its sockets across restarts: a client's connection waits in the
     // socket's queue while the node is down instead of being refused.
     let node_sockets = |config: &str| -> Vec<(&'static str, &Socket)> {

@@ -52,6 +52,13 @@ impl Socket {
         Socket(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
     }
 
+    /// `N` sockets and their ports.
+    pub fn many<const N: usize>() -> ([Socket; N], [u16; N]) {
+        let sockets: [Socket; N] = std::array::from_fn(|_| Socket::new());
+        let ports = sockets.each_ref().map(Socket::port);
+        (sockets, ports)
+    }
+
     pub fn port(&self) -> u16 {
         self.0.local_addr().unwrap().port()
     }
@@ -252,14 +259,7 @@ async fn registry_and_two_nodes_from_config_files_exchange_over_mtls() {
             "bhxh/node.crt",
         ],
     ));
-    let sockets: Vec<Socket> = (0..5).map(|_| Socket::new()).collect();
-    let (reg_port, bca_peer, bca_client, bhxh_peer, bhxh_client) = (
-        sockets[0].port(),
-        sockets[1].port(),
-        sockets[2].port(),
-        sockets[3].port(),
-        sockets[4].port(),
-    );
+    let (sockets, [reg_port, bca_peer, bca_client, bhxh_peer, bhxh_client]) = Socket::many();
     let token_out = run(d, &["registry", "token"]);
     let token = token_out
         .lines()

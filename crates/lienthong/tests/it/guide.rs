@@ -43,7 +43,7 @@ fn follow(dir: &Path, edit: impl Fn(String) -> String) -> String {
     let mut script = commands();
     // The guide's ports, in order, each a socket of the test's, given to bash as fd 10 on.
     const PORTS: [u16; 7] = [7000, 8080, 8443, 9090, 8081, 8444, 9091];
-    let sockets: Vec<Socket> = PORTS.iter().map(|_| Socket::new()).collect();
+    let (sockets, _) = Socket::many::<7>();
     for (fixed, socket) in PORTS.iter().zip(&sockets) {
         script = script.replace(
             &format!("127.0.0.1:{fixed}"),

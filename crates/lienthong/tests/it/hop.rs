@@ -90,14 +90,7 @@ async fn commune_to_province_to_center_through_the_nodes() {
             "center",
         ],
     ));
-    let sockets: Vec<Socket> = (0..5).map(|_| Socket::new()).collect();
-    let (reg_port, hn_peer, hn_client, c_peer, c_client) = (
-        sockets[0].port(),
-        sockets[1].port(),
-        sockets[2].port(),
-        sockets[3].port(),
-        sockets[4].port(),
-    );
+    let (sockets, [reg_port, hn_peer, hn_client, c_peer, c_client]) = Socket::many();
     std::fs::write(
         d.join("registry.toml"),
         format!(

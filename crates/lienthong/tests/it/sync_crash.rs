@@ -44,7 +44,8 @@ async fn kill_9_during_sync_loses_and_duplicates_nothing() {
     .unwrap();
     let mut rng = seed;
     let mut progress = vec![0i64];
-    for _ in 0..kills {
+    let valid = rows as i64 - (0..rows).filter(|i| i % 97 == 0).count() as i64;
+    for round in 0..kills {
         rng = rng
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
@@ -56,25 +57,26 @@ async fn kill_9_during_sync_loses_and_duplicates_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // Every fourth run is killed only after it made progress (unless the work is done):
+        // a restarted process that could not resume fails here. The others die at a seeded
+        // moment, startup included.
+        let last = *progress.last().unwrap();
+        if round % 4 == 3 && last < valid {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while crate::rows_applied(&rep, "crash").await <= last {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "seed {seed}: a restarted sync made no progress in 30 s: {progress:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         std::thread::sleep(Duration::from_millis(wait));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         progress.push(crate::rows_applied(&rep, "crash").await);
     }
-    // The kills landed in the middle of the work, again and again: runs that started with
-    // work left made progress (a restarted process that could not resume would make none;
-    // the shortest runs may end before the first batch).
-    let valid = rows as i64 - (0..rows).filter(|i| i % 97 == 0).count() as i64;
     eprintln!("seed {seed}: rows applied after each kill {progress:?}");
-    let unfinished = progress.windows(2).filter(|w| w[0] < valid).count();
-    let moved = progress
-        .windows(2)
-        .filter(|w| w[0] < valid && w[1] > w[0])
-        .count();
-    assert!(
-        moved >= 2 && moved * 4 >= unfinished,
-        "seed {seed}: too little progress between kills: {progress:?}"
-    );
     // Finish, then compare.
     let out = lienthong(&["sync", "run", "--config", "sync.toml", "--once"], d);
     assert!(
