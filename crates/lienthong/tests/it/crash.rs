@@ -137,6 +137,8 @@ request_timeout_ms = 2000
         &d,
         &["node", "run", "--config", "bhxh.toml"],
     ))));
+    // Both nodes are killed when the test ends, however it ends.
+    let _nodes = Nodes(vec![provider.clone(), consumer.clone()]);
     wait_http(bca_client);
     wait_http(bhxh_client);
 
@@ -253,5 +255,19 @@ request_timeout_ms = 2000
             "seed {seed}: {log}: acknowledged but not logged: {missing:?}"
         );
         pool.close().await;
+    }
+}
+
+/// Nodes a test restarts, killed when it ends (a failed assertion included).
+struct Nodes(Vec<Arc<Mutex<Option<Child>>>>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for n in &self.0 {
+            if let Some(mut c) = n.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
     }
 }

@@ -6,8 +6,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn start(data_dir: &std::path::Path, port: u16) -> (std::process::Child, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lienthong"))
+use crate::exchange::Kill;
+
+/// The demo, killed when the test ends however it ends (a failed assertion included).
+fn start(data_dir: &std::path::Path, port: u16) -> (Kill, Vec<String>) {
+    let child = Command::new(env!("CARGO_BIN_EXE_lienthong"))
         .args([
             "demo",
             "--citizens",
@@ -21,7 +24,8 @@ fn start(data_dir: &std::path::Path, port: u16) -> (std::process::Child, Vec<Str
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let mut child = Kill(vec![child]);
+    let stdout = child.0[0].stdout.take().unwrap();
     let mut lines = Vec::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.unwrap();
@@ -126,7 +130,7 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
     change_reaches_center(&data);
     commune_event_reaches_center_hop_by_hop(&data);
     dashboard(&lines, curls[0]);
-    assert!(interrupt(&mut child).success(), "Ctrl-C exits 0");
+    assert!(interrupt(&mut child.0[0]).success(), "Ctrl-C exits 0");
 
     // Running again resumes: no regeneration, same data, answers at once.
     let started = Instant::now();
@@ -145,7 +149,7 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
         .trim()
         .replacen("lienthong", env!("CARGO_BIN_EXE_lienthong"), 1);
     assert!(run(&log_line).starts_with("intact:"));
-    assert!(interrupt(&mut again).success());
+    assert!(interrupt(&mut again.0[0]).success());
 }
 
 fn get_json(url: &str) -> serde_json::Value {

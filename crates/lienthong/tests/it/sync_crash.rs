@@ -50,13 +50,14 @@ async fn kill_9_during_sync_loses_and_duplicates_nothing() {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let wait = 30 + (rng >> 33) % 250;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lienthong"))
+        // Killed when the test ends, however it ends.
+        let mut child = crate::exchange::Kill(vec![Command::new(env!("CARGO_BIN_EXE_lienthong"))
             .args(["sync", "run", "--config", "sync.toml"])
             .current_dir(d)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
+            .unwrap()]);
         // Every fourth run is killed only after it made progress (unless the work is done):
         // a restarted process that could not resume fails here. The others die at a seeded
         // moment, startup included.
@@ -72,8 +73,8 @@ async fn kill_9_during_sync_loses_and_duplicates_nothing() {
             }
         }
         std::thread::sleep(Duration::from_millis(wait));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        child.0[0].kill().unwrap(); // SIGKILL
+        child.0[0].wait().unwrap();
         progress.push(crate::rows_applied(&rep, "crash").await);
     }
     eprintln!("seed {seed}: rows applied after each kill {progress:?}");
