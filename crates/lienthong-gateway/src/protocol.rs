@@ -16,6 +16,9 @@ pub mod header {
     /// The SHA-256 hex of the request body, as signed: lets a provider that refuses a body
     /// before reading it (too large, no room) still sign its refusal for this request.
     pub const BODY_SHA256: &str = "x-lt-body-sha256";
+    /// The client's own `X-Road-Id` (its correlation id, which it may reuse), logged beside the
+    /// node's message id; replay protection uses the node's id.
+    pub const CLIENT_MESSAGE_ID: &str = "x-lt-client-message-id";
 }
 
 /// X-Road REST (PR-REST r1) headers on the client face, plus lienthong's purpose header.

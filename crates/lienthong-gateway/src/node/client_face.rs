@@ -232,8 +232,16 @@ pub(super) async fn consume(
         .read_body(body, &mut room, 1)
         .await
         .map_err(|e| e.or(|m| GatewayError::BadRequest(format!("request body: {m}"))))?;
-    let message_id = match header_str(&parts.headers, xroad::ID) {
-        "" => uuid::Uuid::new_v4().to_string(),
+    // The node's own id for the exchange (signed; replay protection between nodes), and the
+    // client's X-Road-Id, its correlation id: a retry or a batch may reuse it.
+    let message_id = uuid::Uuid::new_v4().to_string();
+    let client_message_id = match header_str(&parts.headers, xroad::ID) {
+        "" => message_id.clone(),
+        id if id.len() > MESSAGE_ID_BYTES_MAX => {
+            return Err(GatewayError::BadRequest(format!(
+                "X-Road-Id is at most {MESSAGE_ID_BYTES_MAX} bytes"
+            )))
+        }
         id => id.to_owned(),
     };
     let user_id = header_str(&parts.headers, xroad::USER_ID).to_owned();
@@ -280,6 +288,7 @@ pub(super) async fn consume(
         (header::ISSUE, issue.as_str()),
         (header::SIGNATURE, signature.as_str()),
         (header::BODY_SHA256, body_sha.as_str()),
+        (header::CLIENT_MESSAGE_ID, client_message_id.as_str()),
     ] {
         outgoing = outgoing.header(name, value);
     }
@@ -365,8 +374,10 @@ pub(super) async fn consume(
     } else {
         Vec::new()
     };
+    let mut entry = record.to_json();
+    entry["client_message_id"] = client_message_id.clone().into();
     node.log
-        .append(&message_id, &record.to_json(), bodies)
+        .append(&client_message_id, &entry, bodies)
         .await
         .map_err(GatewayError::LogUnavailable)?;
     let mut out = Response::builder().status(rparts.status);
@@ -378,7 +389,7 @@ pub(super) async fn consume(
     out = out
         .header(xroad::CLIENT, client_s)
         .header(xroad::SERVICE, service_s)
-        .header(xroad::ID, message_id)
+        .header(xroad::ID, client_message_id)
         .header(xroad::REQUEST_ID, request_id)
         .header(xroad::REQUEST_HASH, request_hash);
     out.body(Body::from(rbody))

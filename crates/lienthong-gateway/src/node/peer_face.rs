@@ -33,6 +33,11 @@ pub(super) async fn provider(
         .unwrap_or("")
         .to_owned();
     let message_id = header_str(&parts.headers, header::MESSAGE_ID).to_owned();
+    // The client's X-Road-Id (the consumer's claim, logged and searchable), else the node's id.
+    let client_message_id = match header_str(&parts.headers, header::CLIENT_MESSAGE_ID) {
+        id if !id.is_empty() && id.len() <= MESSAGE_ID_BYTES_MAX => id.to_owned(),
+        _ => message_id.clone(),
+    };
     let timestamp: u64 = header_str(&parts.headers, header::TIMESTAMP)
         .parse()
         .unwrap_or(0);
@@ -143,11 +148,9 @@ pub(super) async fn provider(
     } else {
         Vec::new()
     };
-    if let Err(e) = node
-        .log
-        .append(&message_id, &record.to_json(), bodies)
-        .await
-    {
+    let mut entry = record.to_json();
+    entry["client_message_id"] = client_message_id.clone().into();
+    if let Err(e) = node.log.append(&client_message_id, &entry, bodies).await {
         tracing::error!(error = %e, "message log append failed; answer withheld");
         // The store's own error stays in this node's log; the consumer learns only that the
         // exchange could not be recorded.

@@ -631,7 +631,7 @@ async fn the_read_only_reader_reads_entries_and_creates_nothing() {
     let recent = reader.recent(10).await.unwrap();
     assert_eq!(recent.len(), 2);
     assert!(recent[0].index > recent[1].index, "newest first");
-    assert_eq!(recent[0].record["message_id"], "r-2");
+    assert_eq!(recent[0].record["client_message_id"], "r-2");
     assert_eq!(recent[0].record["side"], "provider");
     let one = reader.by_message_id("r-1").await.unwrap();
     assert_eq!(one.len(), 1);

@@ -141,3 +141,42 @@ async fn head_answers_like_get_without_a_body() {
         get.json
     );
 }
+
+/// `X-Road-Id` is the client's correlation id: reused (a retry, one id over a batch) it is
+/// not a replay; each call is its own exchange, logged under the client's id on both nodes
+/// beside the node's own message id, which the provider's replay check uses.
+#[tokio::test]
+async fn a_reused_x_road_id_is_not_a_replay() {
+    let t = start(3600).await;
+    for _ in 0..2 {
+        let r = call(&t.consumer, &lookup(), &[CLIENT, ("X-Road-Id", "batch-7")]).await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        assert_eq!(r.headers["x-road-id"], "batch-7");
+    }
+    for member in [CONSUMER, PROVIDER] {
+        let path = t
+            .dir_path
+            .join(format!("{}.messages.db", member.replace('/', "_")))
+            .display()
+            .to_string();
+        let entries = LogReader::open(&path)
+            .await
+            .unwrap()
+            .by_message_id("batch-7")
+            .await
+            .unwrap();
+        assert_eq!(entries.len(), 2, "{member}: one entry per call");
+        let ids: std::collections::HashSet<&str> = entries
+            .iter()
+            .map(|e| e.record["message_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 2, "{member}: two node message ids");
+        for e in &entries {
+            assert_eq!(e.record["client_message_id"], "batch-7", "{member}");
+        }
+    }
+    // An id longer than 128 bytes is refused as a bad request.
+    let long = "x".repeat(129);
+    let r = call(&t.consumer, &lookup(), &[CLIENT, ("X-Road-Id", &long)]).await;
+    assert_eq!(r.json["type"], "Client.BadRequest", "{}", r.json);
+}

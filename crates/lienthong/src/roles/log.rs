@@ -177,9 +177,13 @@ pub async fn log(command: LogCommand) -> Result<ExitCode> {
                 .with_context(|| format!("{} is not JSON", file.display()))?;
             match msglog::verify_evidence(&doc, &key) {
                 Ok(record) => {
+                    // The client's X-Road-Id where the entry has it (the node's id otherwise).
+                    let id = record
+                        .get("client_message_id")
+                        .unwrap_or(&record["message_id"]);
                     println!(
                         "valid: {} {} → {} for purpose {:?} by officer {:?}, status {}, subjects {}",
-                        record["message_id"], record["client"], record["service"], record["purpose"], record["user_id"], record["status"], record["data_subjects"]
+                        id, record["client"], record["service"], record["purpose"], record["user_id"], record["status"], record["data_subjects"]
                     );
                     Ok(ExitCode::SUCCESS)
                 }
