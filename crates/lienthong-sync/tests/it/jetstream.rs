@@ -20,6 +20,18 @@ async fn messages(url: &str, stream: &str) -> Vec<Value> {
     out
 }
 
+/// An agency's SQLite database in `dir` with an empty citizen table; its URL.
+async fn agency(dir: &std::path::Path) -> String {
+    let source = sqlite(dir, "agency.db");
+    exec(&source, &citizen_table("citizen", false)).await;
+    source
+}
+
+/// The `updated_at` of the `i`-th row: one second apart.
+fn at(i: u32) -> String {
+    format!("2025-08-01T10:{:02}:{:02}+07:00", i / 60, i % 60)
+}
+
 async fn delete_stream(url: &str, stream: &str) {
     let js = jetstream::new(async_nats::connect(url).await.unwrap());
     let _ = js.delete_stream(stream).await;
@@ -31,8 +43,7 @@ async fn valid_changes_reach_jetstream_once_in_order() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let source = sqlite(dir.path(), "agency.db");
-    exec(&source, &citizen_table("citizen", false)).await;
+    let source = agency(dir.path()).await;
     insert(
         &source,
         "citizen",
@@ -290,10 +301,8 @@ async fn the_source_position_stands_still_while_jetstream_is_down() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let source = sqlite(dir.path(), "agency.db");
+    let source = agency(dir.path()).await;
     let replica = sqlite(dir.path(), "center.db");
-    exec(&source, &citizen_table("citizen", false)).await;
-    let at = |i: u32| format!("2025-08-01T10:{:02}:{:02}+07:00", i / 60, i % 60);
     let rows = |from: u32, to: u32| -> Vec<String> {
         (from..to)
             .map(|i| row(&format!("0010900{i:05}"), "Nguyễn Văn An", &at(i)))
@@ -378,9 +387,7 @@ async fn a_three_server_cluster_loses_nothing_when_one_server_dies() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let source = sqlite(dir.path(), "agency.db");
-    exec(&source, &citizen_table("citizen", false)).await;
-    let at = |i: u32| format!("2025-08-01T10:{:02}:{:02}+07:00", i / 60, i % 60);
+    let source = agency(dir.path()).await;
     let insert_range = |from: u32, to: u32| {
         let rows: Vec<String> = (from..to)
             .map(|i| row(&format!("0010900{i:05}"), "Nguyễn Văn An", &at(i)))
