@@ -43,7 +43,7 @@ pub(super) fn inherited() -> Result<HashMap<String, std::net::TcpListener>> {
     Ok(out)
 }
 
-/// Takes the socket named `name`, saying where it listens.
+/// Takes the socket passed under `name`, if one was.
 pub(super) fn take(
     sockets: &mut HashMap<String, std::net::TcpListener>,
     name: &str,
