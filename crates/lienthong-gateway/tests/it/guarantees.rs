@@ -283,13 +283,6 @@ async fn sqlite_exec(path: &str, sql: &str) {
     pool.close().await;
 }
 
-fn log_of(t: &Topology, member: &str) -> String {
-    t.dir_path
-        .join(format!("{}.messages.db", member.replace('/', "_")))
-        .display()
-        .to_string()
-}
-
 /// A store that refuses to commit, from outside the node: the next checkpoint insert fails
 /// (as a full disk or a lost database connection would), rolling the whole batch back.
 const FAIL_COMMITS: &str = "CREATE TRIGGER lt_test_fail BEFORE INSERT ON log_checkpoints BEGIN SELECT RAISE(ABORT, 'injected: the disk is full'); END";
@@ -320,7 +313,7 @@ async fn no_answer_without_a_durable_log_entry_and_a_failed_log_stays_closed() {
     assert_eq!(r.status, 200, "{}", r.json);
 
     // The provider's store fails: the consumer gets no data.
-    let provider_log = log_of(&t, PROVIDER);
+    let provider_log = log_path(&t.dir_path, PROVIDER);
     sqlite_exec(&provider_log, FAIL_COMMITS).await;
     let r = call(&t.consumer, &lookup, &[CLIENT, PURPOSE]).await;
     assert_unlogged_refusal(&r, "provider");
@@ -367,7 +360,7 @@ async fn no_answer_without_a_durable_log_entry_and_a_failed_log_stays_closed() {
     assert_eq!(report.entries, 2, "only the answered exchanges are logged");
 
     // The consumer's store fails: the provider answered, but its client gets nothing.
-    let consumer_log = log_of_dir(&dir_path, CONSUMER);
+    let consumer_log = log_path(&dir_path, CONSUMER);
     sqlite_exec(&consumer_log, FAIL_COMMITS).await;
     let r = call(&consumer, &lookup, &[CLIENT, PURPOSE]).await;
     assert_unlogged_refusal(&r, "consumer");
@@ -378,12 +371,6 @@ async fn no_answer_without_a_durable_log_entry_and_a_failed_log_stays_closed() {
     consumer.shutdown().await;
     registry_task.abort();
     drop((consumer_id, _dir));
-}
-
-fn log_of_dir(dir: &std::path::Path, member: &str) -> String {
-    dir.join(format!("{}.messages.db", member.replace('/', "_")))
-        .display()
-        .to_string()
 }
 
 /// A REST backend that counts the calls it receives.

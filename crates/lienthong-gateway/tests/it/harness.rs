@@ -168,6 +168,13 @@ pub async fn serve_registry(
     )
 }
 
+/// Where the harness keeps `member`'s message log in `dir`.
+pub fn log_path(dir: &Path, member: &str) -> String {
+    dir.join(format!("{}.messages.db", member.replace('/', "_")))
+        .display()
+        .to_string()
+}
+
 pub fn node_config(
     member: &str,
     ident: &Identity,
@@ -195,10 +202,7 @@ pub fn node_config(
         replay_window_s: 300,
         replay_entries_max: 100_000,
         tables,
-        log_path: log_dir
-            .join(format!("{}.messages.db", member.replace('/', "_")))
-            .display()
-            .to_string(),
+        log_path: log_path(log_dir, member),
         log_bodies: true,
         log_bodies_services: vec![],
         log_bodies_retention_days: None,

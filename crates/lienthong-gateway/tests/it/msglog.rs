@@ -9,10 +9,7 @@ const PURPOSE: (&str, &str) = ("X-Lienthong-Purpose", "insurance-enrolment");
 const CLIENT: (&str, &str) = ("X-Road-Client", CONSUMER);
 
 fn db(t: &Topology, member: &str) -> String {
-    t.dir_path
-        .join(format!("{}.messages.db", member.replace('/', "_")))
-        .display()
-        .to_string()
+    log_path(&t.dir_path, member)
 }
 
 async fn exec(path: &str, sql: &str) {

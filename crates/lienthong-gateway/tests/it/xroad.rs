@@ -19,12 +19,9 @@ fn lookup() -> String {
 
 /// The purpose the provider logged for its latest exchange.
 async fn logged_purpose(t: &Topology) -> String {
-    let path = t
-        .dir_path
-        .join(format!("{}.messages.db", PROVIDER.replace('/', "_")))
-        .display()
-        .to_string();
-    let log = LogReader::open(&path).await.unwrap();
+    let log = LogReader::open(&log_path(&t.dir_path, PROVIDER))
+        .await
+        .unwrap();
     let latest = log.recent(1).await.unwrap();
     latest[0].record["purpose"].as_str().unwrap().to_owned()
 }
@@ -154,12 +151,7 @@ async fn a_reused_x_road_id_is_not_a_replay() {
         assert_eq!(r.headers["x-road-id"], "batch-7");
     }
     for member in [CONSUMER, PROVIDER] {
-        let path = t
-            .dir_path
-            .join(format!("{}.messages.db", member.replace('/', "_")))
-            .display()
-            .to_string();
-        let entries = LogReader::open(&path)
+        let entries = LogReader::open(&log_path(&t.dir_path, member))
             .await
             .unwrap()
             .by_message_id("batch-7")

@@ -27,6 +27,21 @@ async fn agency(dir: &std::path::Path) -> String {
     source
 }
 
+/// Opens the pipeline once the JetStream server accepts calls (a new or restarted server
+/// may take a moment, a cluster longer: it elects its leader first); 30 s at most.
+async fn open_when_ready(cfg: &lienthong_sync::PipelineConfig) -> lienthong_sync::Pipeline {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match lienthong_sync::Pipeline::open(cfg.clone(), "2026-11-23".into()).await {
+            Ok(p) => return p,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "JetStream not ready: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
 /// The `updated_at` of the `i`-th row: one second apart.
 fn at(i: u32) -> String {
     format!("2025-08-01T10:{:02}:{:02}+07:00", i / 60, i % 60)
@@ -326,17 +341,7 @@ async fn the_source_position_stands_still_while_jetstream_is_down() {
         ack_timeout_ms: 1_000,
         ..JetStreamConfig::default()
     });
-    // The server may take a moment to accept JetStream calls.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut p = loop {
-        match lienthong_sync::Pipeline::open(cfg.clone(), "2026-11-23".into()).await {
-            Ok(p) => break p,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "nats-server not ready: {e}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    };
+    let mut p = open_when_ready(&cfg).await;
     p.catch_up().await.unwrap();
     assert_eq!(p.state().rows_applied, 10);
     let (position, applied) = (p.state().position.clone(), p.state().rows_applied);
@@ -357,17 +362,9 @@ async fn the_source_position_stands_still_while_jetstream_is_down() {
     // A restart reads the same stored position.
     p.close().await;
     nats.restart(0);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut p = loop {
-        match lienthong_sync::Pipeline::open(cfg.clone(), "2026-11-23".into()).await {
-            Ok(p) => break p,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "nats-server not back: {e}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    };
+    let mut p = open_when_ready(&cfg).await;
     assert_eq!(p.state().position, position);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while p.state().rows_applied < 20 {
         assert!(Instant::now() < deadline, "stuck at {:?}", p.state());
         if p.step(Duration::ZERO).await.is_err() {
@@ -414,20 +411,7 @@ async fn a_three_server_cluster_loses_nothing_when_one_server_dies() {
         ack_timeout_ms: 5_000,
         ..JetStreamConfig::default()
     });
-    // The cluster elects its JetStream leader first.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let mut p = loop {
-        match lienthong_sync::Pipeline::open(cfg.clone(), "2026-11-23".into()).await {
-            Ok(p) => break p,
-            Err(e) => {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "cluster not ready: {e}"
-                );
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
-    };
+    let mut p = open_when_ready(&cfg).await;
     for _ in 0..4 {
         p.step(Duration::ZERO).await.unwrap();
     }

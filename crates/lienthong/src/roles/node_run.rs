@@ -170,9 +170,9 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
     }
     let mut sockets = sockets::inherited()?;
     let listeners = node::Listeners {
-        client: sockets::take(&mut sockets, "client"),
-        peer: sockets::take(&mut sockets, "peer"),
-        admin: sockets::take(&mut sockets, "admin"),
+        client: sockets.remove("client"),
+        peer: sockets.remove("peer"),
+        admin: sockets.remove("admin"),
     };
     sockets::none_left(sockets, "client, peer and admin")?;
     let node = node::start_on(

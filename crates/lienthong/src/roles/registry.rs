@@ -87,7 +87,7 @@ pub async fn registry_run(config: &Path) -> Result<ExitCode> {
     })
     .await?;
     let mut sockets = sockets::inherited()?;
-    let given = sockets::take(&mut sockets, "registry");
+    let given = sockets.remove("registry");
     sockets::none_left(sockets, "registry")?;
     let listener = match given {
         Some(l) => {

@@ -43,14 +43,6 @@ pub(super) fn inherited() -> Result<HashMap<String, std::net::TcpListener>> {
     Ok(out)
 }
 
-/// Takes the socket passed under `name`, if one was.
-pub(super) fn take(
-    sockets: &mut HashMap<String, std::net::TcpListener>,
-    name: &str,
-) -> Option<std::net::TcpListener> {
-    sockets.remove(name)
-}
-
 /// Refuses sockets passed under names nobody took (a typo in the socket unit).
 pub(super) fn none_left(
     sockets: HashMap<String, std::net::TcpListener>,
