@@ -19,8 +19,10 @@ pub enum Kind {
     /// Dates (`YYYY-MM-DD` or `YYYY`): exact, day and month swapped, one off (a year off by
     /// one, or one digit), same year (or a year alone that agrees), different.
     Date,
-    /// Personal ids: exact, one digit wrong or two adjacent swapped, CMND (9) against CCCD
-    /// (12) with the same birth year, different.
+    /// Personal ids: exact, one digit wrong or two adjacent swapped, same birth province
+    /// (two 12-digit ids with the same `PPP`; `G YY` — sex, century, birth year — are left
+    /// out: their own fields weigh them, and counting them twice would break the model's
+    /// independence), CMND (9 digits) against CCCD (12), different.
     Id,
     /// Exact or different (sex, phone, codes).
     Exact,
@@ -50,7 +52,13 @@ impl Kind {
                 "same_year",
                 "different",
             ],
-            Kind::Id => &["exact", "one_edit", "cmnd_cccd", "different"],
+            Kind::Id => &[
+                "exact",
+                "one_edit",
+                "same_birth_province",
+                "cmnd_cccd",
+                "different",
+            ],
             Kind::Exact => &["exact", "different"],
             Kind::Unit => &["exact", "same_province", "different"],
             Kind::Text => &["exact", "similar", "different"],
@@ -200,10 +208,12 @@ pub fn compare(kind: Kind, a: &Value, b: &Value) -> u8 {
                 1
             } else if one_edit_same_length(a, b) {
                 2
-            } else if (a.len() == 9 && b.len() == 12) || (a.len() == 12 && b.len() == 9) {
+            } else if a.len() == 12 && b.len() == 12 && a[..3] == b[..3] {
                 3
-            } else {
+            } else if (a.len() == 9 && b.len() == 12) || (a.len() == 12 && b.len() == 9) {
                 4
+            } else {
+                5
             }
         }
         (Kind::Exact, Value::Exact(a), Value::Exact(b)) => {
@@ -358,6 +368,7 @@ mod tests {
             ("001090123456", "001090123456", "exact"),
             ("001090123456", "001090123457", "one_edit"),
             ("001090123456", "001090123546", "one_edit"),
+            ("001090123456", "001190654321", "same_birth_province"),
             ("001090123456", "012345678", "cmnd_cccd"),
             ("001090123456", "079190654321", "different"),
             ("001090123456", "", "null"),

@@ -69,14 +69,20 @@ impl Name {
         })
     }
 
-    /// Surname and given name, the middle name left out.
+    /// Surname and given name agree and one side has no middle name (it was left out).
     pub fn core_equals(&self, other: &Name) -> bool {
-        self.surname == other.surname && self.given == other.given && !self.given.is_empty()
+        self.surname == other.surname
+            && self.given == other.given
+            && !self.given.is_empty()
+            && (self.middle.is_empty() || other.middle.is_empty())
     }
 
     /// Surname, middle and given name, regional variants equal.
     pub fn canonical_equals(&self, other: &Name) -> bool {
-        self.core_equals(other) && self.middle == other.middle
+        self.surname == other.surname
+            && self.given == other.given
+            && !self.given.is_empty()
+            && self.middle == other.middle
     }
 }
 
@@ -122,6 +128,7 @@ mod tests {
             .unwrap()
             .canonical_equals(&n));
         assert!(Name::new("Hoàng Ánh").unwrap().core_equals(&n));
+        assert!(!Name::new("Hoàng Văn Ánh").unwrap().core_equals(&n));
         assert!(Name::new(" ").is_none());
         let one = Name::new("Bảo").unwrap();
         assert_eq!((one.surname.as_str(), one.given.as_str()), ("bao", ""));

@@ -33,12 +33,15 @@ impl Default for Options {
     }
 }
 
-/// Smallest probability a level keeps, so that no level gets an infinite weight.
-const FLOOR: f64 = 1e-7;
+/// Smallest u a level keeps, so that no level gets an infinite weight.
+const U_FLOOR: f64 = 1e-7;
+/// Smallest m: a level never seen among matches in training still happens (a typo in a
+/// sex code), so a disagreement costs at most about ten bits, never a veto.
+const M_FLOOR: f64 = 1e-3;
 
-fn normalise(p: &mut [f64]) {
+fn normalise(p: &mut [f64], floor: f64) {
     for x in p.iter_mut() {
-        *x = x.max(FLOOR);
+        *x = x.max(floor);
     }
     let sum: f64 = p.iter().sum();
     for x in p.iter_mut() {
@@ -110,7 +113,7 @@ pub fn train(model: &Model, schema: &Schema, recs: &[Prepared], opts: &Options) 
                     .iter()
                     .map(|k| (*k).max(1) as f64 / seen as f64)
                     .collect();
-                normalise(&mut u);
+                normalise(&mut u, U_FLOOR);
                 out.comparisons[c].u = u;
             }
         }
@@ -159,7 +162,7 @@ pub fn train(model: &Model, schema: &Schema, recs: &[Prepared], opts: &Options) 
     for c in 0..comps {
         if m_runs[c] > 0 {
             let mut m: Vec<f64> = m_sum[c].iter().map(|s| s / f64::from(m_runs[c])).collect();
-            normalise(&mut m);
+            normalise(&mut m, M_FLOOR);
             out.comparisons[c].m = m;
         }
     }
@@ -254,7 +257,7 @@ fn em(
             let total: f64 = a.iter().sum();
             if !fixed[c] && total > 0.0 {
                 m[c] = a.iter().map(|x| x / total).collect();
-                normalise(&mut m[c]);
+                normalise(&mut m[c], M_FLOOR);
             }
         }
     }

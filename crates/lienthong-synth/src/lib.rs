@@ -5,6 +5,7 @@
 //! the same order) and `truth.json` listing every injected defect and duplicate pair.
 
 pub mod encoders;
+pub mod linkage;
 pub mod noise;
 pub mod people;
 
@@ -89,7 +90,7 @@ struct Sink {
     records: u64,
 }
 
-fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> SynthError + '_ {
+pub(crate) fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> SynthError + '_ {
     move |source| SynthError::Write {
         path: path.to_path_buf(),
         source,
@@ -166,7 +167,7 @@ fn timestamp(rng: &mut ChaCha8Rng) -> String {
     )
 }
 
-const EMPLOYERS: &[&str] = &[
+pub(crate) const EMPLOYERS: &[&str] = &[
     "Công ty TNHH Minh Phát",
     "Công ty Cổ phần Đại Việt",
     "Bệnh viện Đa khoa tỉnh",

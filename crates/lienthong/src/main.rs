@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod link_cmd;
 mod roles;
 mod sync_cmd;
 mod validate;
@@ -56,6 +57,12 @@ enum Command {
         /// stale_address, missing_mandatory, other_ethnicity_ordering.
         #[arg(long, value_name = "CLASS=RATE")]
         noise: Vec<String>,
+        /// Write record-linkage data instead: register.csv (clean), people.csv (10 % of
+        /// people twice, mostly under a second id, with name, date and address edits),
+        /// sector.csv (social_insurance records to link back) and truth.json (clusters and
+        /// true links).
+        #[arg(long, conflicts_with = "noise")]
+        linkage: bool,
     },
     /// The shared data dictionary: validate data, export schemas, list code lists.
     Dictionary {
@@ -87,6 +94,18 @@ enum Command {
     Log {
         #[command(subcommand)]
         command: roles::LogCommand,
+    },
+    /// Record linkage: link a dataset to the population register, or deduplicate one, with a
+    /// Fellegi–Sunter model aware of Vietnamese names, dates, ids and units.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_long_help = "Examples:\n  lienthong link --register register.csv --input sector.csv --dataset social_insurance --out matches.csv\n  lienthong link dedupe --dataset citizen --input people.csv --out clusters.csv"
+    )]
+    Link {
+        #[command(subcommand)]
+        command: Option<link_cmd::LinkCommand>,
+        #[command(flatten)]
+        args: link_cmd::LinkArgs,
     },
     /// Benchmarks that measure lienthong against its anchors in the same run.
     Bench {
@@ -245,7 +264,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
             seed,
             out,
             noise,
+            linkage,
         } => {
+            if linkage {
+                let config = lienthong_synth::linkage::LinkageConfig::new(citizens, seed);
+                let bar = progress_bar(citizens, "people");
+                let summary = lienthong_synth::linkage::generate_linkage(&config, &out, |n| {
+                    bar.set_position(n)
+                })
+                .with_context(|| format!("generating into {}", out.display()))?;
+                bar.finish_and_clear();
+                println!(
+                    "register.csv {} records, people.csv {} records ({} people twice), sector.csv {} records; truth in {}/truth.json",
+                    summary.register,
+                    summary.people,
+                    summary.duplicates,
+                    summary.sector,
+                    out.display()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             let mut config = Config::new(citizens, seed);
             for spec in &noise {
                 let (class, rate) = spec
@@ -284,6 +322,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Dictionary { command } => dictionary(command),
+        Command::Link { command, args } => link_cmd::run(command, args),
         Command::Bench {
             command: BenchCommand::Validate(args),
         } => bench::validate(args),

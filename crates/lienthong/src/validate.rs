@@ -54,7 +54,7 @@ pub struct Args {
     pub quiet: bool,
 }
 
-fn open(path: &Path) -> Result<BufReader<File>> {
+pub(crate) fn open(path: &Path) -> Result<BufReader<File>> {
     let file = File::open(path).with_context(|| format!("opening input {}", path.display()))?;
     if file.metadata().is_ok_and(|m| m.is_dir()) {
         bail!("input {} is a directory", path.display());
@@ -62,7 +62,7 @@ fn open(path: &Path) -> Result<BufReader<File>> {
     Ok(BufReader::with_capacity(1 << 20, file))
 }
 
-fn format_of(explicit: Option<&str>, path: &Path) -> Result<Format> {
+pub(crate) fn format_of(explicit: Option<&str>, path: &Path) -> Result<Format> {
     match explicit {
         Some("csv") => Ok(Format::Csv),
         Some("jsonl") => Ok(Format::Jsonl),
