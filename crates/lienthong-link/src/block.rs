@@ -47,22 +47,99 @@ fn earlier_rule_agrees(a: &Prepared, b: &Prepared, rule: usize) -> bool {
     (0..rule).any(|q| a.keys[q] != 0 && a.keys[q] == b.keys[q])
 }
 
+/// One rule's groups of two or more records, members in record order.
+struct RuleBlocks {
+    members: Vec<u32>,
+    groups: Vec<Range<usize>>,
+    count: RuleCount,
+}
+
+/// The groups of every blocking rule over one dataset, sorted once and reused by counting,
+/// training and scoring. Memory: about 4 bytes per record and rule.
+pub struct Blocks {
+    rules: Vec<RuleBlocks>,
+}
+
+impl Blocks {
+    pub fn new(recs: &[Prepared], rules: usize) -> Blocks {
+        Blocks {
+            rules: (0..rules)
+                .map(|r| {
+                    let mut keys = keyed(recs, r);
+                    let gs = groups(&mut keys);
+                    let count = RuleCount {
+                        rule: r + 1,
+                        pairs: gs
+                            .iter()
+                            .map(|g| (g.len() as u64) * (g.len() as u64 - 1) / 2)
+                            .sum(),
+                        largest_block: gs.iter().map(|g| g.len() as u64).max().unwrap_or(0),
+                    };
+                    let mut members = Vec::new();
+                    let mut kept = Vec::new();
+                    for g in gs.into_iter().filter(|g| g.len() > 1) {
+                        let start = members.len();
+                        let mut m: Vec<u32> = keys[g].iter().map(|(_, i)| *i).collect();
+                        m.sort_unstable();
+                        members.extend(m);
+                        kept.push(start..members.len());
+                    }
+                    RuleBlocks {
+                        members,
+                        groups: kept,
+                        count,
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// Candidate pairs per rule, counted before anything is scored.
+    pub fn counts(&self) -> Vec<RuleCount> {
+        self.rules.iter().map(|r| r.count.clone()).collect()
+    }
+}
+
 /// Candidate pairs per rule when deduplicating `recs`.
 pub fn count_dedupe(recs: &[Prepared], rules: usize) -> Vec<RuleCount> {
-    (0..rules)
-        .map(|r| {
-            let mut keys = keyed(recs, r);
-            let gs = groups(&mut keys);
-            RuleCount {
-                rule: r + 1,
-                pairs: gs
-                    .iter()
-                    .map(|g| (g.len() as u64) * (g.len() as u64 - 1) / 2)
-                    .sum(),
-                largest_block: gs.iter().map(|g| g.len() as u64).max().unwrap_or(0),
-            }
-        })
-        .collect()
+    Blocks::new(recs, rules).counts()
+}
+
+/// Visits every candidate pair `(i, j)`, `i < j`, of `recs` once; keeps what `f` returns.
+/// `only_rule` restricts to one rule's groups (every pair of it, shared or not).
+pub fn dedupe_candidates<T: Send>(
+    recs: &[Prepared],
+    blocks: &Blocks,
+    only_rule: Option<usize>,
+    f: impl Fn(u32, u32) -> Option<T> + Sync,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for (r, rb) in blocks.rules.iter().enumerate() {
+        if only_rule.is_some_and(|o| o != r) {
+            continue;
+        }
+        let part: Vec<T> = rb
+            .groups
+            .par_iter()
+            .flat_map_iter(|g| {
+                let members = &rb.members[g.clone()];
+                let mut found = Vec::new();
+                for (x, &a) in members.iter().enumerate() {
+                    for &b in &members[x + 1..] {
+                        if only_rule.is_none()
+                            && earlier_rule_agrees(&recs[a as usize], &recs[b as usize], r)
+                        {
+                            continue;
+                        }
+                        found.extend(f(a, b));
+                    }
+                }
+                found
+            })
+            .collect();
+        out.extend(part);
+    }
+    out
 }
 
 /// Candidate pairs per rule when linking `left` to `right`.
@@ -84,47 +161,6 @@ pub fn count_link(left: &[Prepared], right: &[Prepared], rules: usize) -> Vec<Ru
             }
         })
         .collect()
-}
-
-/// Visits every candidate pair `(i, j)`, `i < j`, of `recs` once; keeps what `f` returns.
-/// `only_rule` restricts to one rule's groups (every pair of it, shared or not).
-pub fn dedupe_candidates<T: Send>(
-    recs: &[Prepared],
-    rules: usize,
-    only_rule: Option<usize>,
-    f: impl Fn(u32, u32) -> Option<T> + Sync,
-) -> Vec<T> {
-    let mut out = Vec::new();
-    for r in 0..rules {
-        if only_rule.is_some_and(|o| o != r) {
-            continue;
-        }
-        let mut keys = keyed(recs, r);
-        let gs = groups(&mut keys);
-        let keys = &keys;
-        let part: Vec<T> = gs
-            .into_par_iter()
-            .filter(|g| g.len() > 1)
-            .flat_map_iter(|g| {
-                let mut members: Vec<u32> = keys[g].iter().map(|(_, i)| *i).collect();
-                members.sort_unstable();
-                let mut found = Vec::new();
-                for (x, &a) in members.iter().enumerate() {
-                    for &b in &members[x + 1..] {
-                        if only_rule.is_none()
-                            && earlier_rule_agrees(&recs[a as usize], &recs[b as usize], r)
-                        {
-                            continue;
-                        }
-                        found.extend(f(a, b));
-                    }
-                }
-                found
-            })
-            .collect();
-        out.extend(part);
-    }
-    out
 }
 
 type Joined = Vec<(Vec<u32>, Vec<u32>)>;
@@ -188,9 +224,9 @@ mod tests {
 
     fn rec(keys: &[u64]) -> Prepared {
         Prepared {
-            values: vec![],
-            keys: keys.to_vec(),
-            tf: vec![],
+            values: Box::new([]),
+            keys: keys.into(),
+            tf: Box::new([]),
         }
     }
 
@@ -200,7 +236,7 @@ mod tests {
         let recs = [rec(&[5, 7]), rec(&[5, 7]), rec(&[6, 7]), rec(&[0, 0])];
         let counts = count_dedupe(&recs, 2);
         assert_eq!(counts.iter().map(|c| c.pairs).collect::<Vec<_>>(), [1, 3]);
-        let mut pairs = dedupe_candidates(&recs, 2, None, |a, b| Some((a, b)));
+        let mut pairs = dedupe_candidates(&recs, &Blocks::new(&recs, 2), None, |a, b| Some((a, b)));
         pairs.sort_unstable();
         assert_eq!(pairs, [(0, 1), (0, 2), (1, 2)]);
         let left = [rec(&[5, 7]), rec(&[9, 9])];

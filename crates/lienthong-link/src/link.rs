@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::block::{dedupe_candidates, link_candidates};
+use crate::block::{dedupe_candidates, link_candidates, Blocks};
 use crate::compare::{Kind, Value};
 use crate::schema::Prepared;
 use crate::score::{probability, weight_for, Scorer};
@@ -19,12 +19,17 @@ pub struct ScoredPair {
 }
 
 /// Every pair of `recs` at or above `threshold` (a probability), in a fixed order.
-pub fn dedupe(scorer: &Scorer, recs: &[Prepared], threshold: f64) -> Vec<ScoredPair> {
+pub fn dedupe(
+    scorer: &Scorer,
+    recs: &[Prepared],
+    blocks: &Blocks,
+    threshold: f64,
+) -> Vec<ScoredPair> {
     let min = weight_for(threshold);
-    let rules = scorer.model.blocking.len();
-    dedupe_candidates(recs, rules, None, |a, b| {
-        let weight = scorer.weight(&recs[a as usize], &recs[b as usize]);
-        (weight >= min).then_some(ScoredPair { a, b, weight })
+    dedupe_candidates(recs, blocks, None, |a, b| {
+        scorer
+            .weight_at_least(&recs[a as usize], &recs[b as usize], min)
+            .map(|weight| ScoredPair { a, b, weight })
     })
 }
 
@@ -72,7 +77,7 @@ fn id_of<'a>(scorer: &Scorer, rec: &'a Prepared) -> Option<&'a str> {
         .iter()
         .position(|c| c.field == scorer.model.id_field && c.kind == Kind::Id)?;
     match &rec.values[c] {
-        Value::Id(s) => Some(s),
+        Value::Id { digits, .. } => Some(digits),
         _ => None,
     }
 }
@@ -94,8 +99,9 @@ pub fn link(
     let rules = scorer.model.blocking.len();
     // Best probabilistic candidate per input record.
     let found = link_candidates(input, register, rules, |a, b| {
-        let w = scorer.weight(&input[a as usize], &register[b as usize]);
-        (w >= min).then_some((a, b, w))
+        scorer
+            .weight_at_least(&input[a as usize], &register[b as usize], min)
+            .map(|w| (a, b, w))
     });
     let mut best: Vec<Option<(u32, f64)>> = vec![None; input.len()];
     for (a, b, w) in found {

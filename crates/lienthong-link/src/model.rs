@@ -25,6 +25,11 @@ pub enum ModelError {
 pub struct Comparison {
     /// The dataset field (the same name in every dictionary dataset that has it).
     pub field: String,
+    /// Read instead when `field` is absent or empty (`province_code` for `commune_code`:
+    /// a dataset without communes still compares the province, and one field carries the
+    /// residence so it is not counted twice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
     pub kind: Kind,
     /// Adjust the weight of an agreement by how common the value is (names: a match on
     /// "Nguyễn Văn Anh" says less than one on a rare name).
@@ -202,7 +207,11 @@ impl Model {
     /// fields a side lacks only when `lenient`: that rule then finds nothing).
     pub fn check_fields(&self, fields: &[&str]) -> Result<(), ModelError> {
         let known = |f: &str| fields.contains(&f);
-        if !self.comparisons.iter().any(|c| known(&c.field)) {
+        if !self
+            .comparisons
+            .iter()
+            .any(|c| known(&c.field) || c.fallback.as_deref().is_some_and(known))
+        {
             return Err(ModelError::Other(format!(
                 "none of the model's fields ({}) is in the data",
                 self.comparisons

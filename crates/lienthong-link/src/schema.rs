@@ -5,23 +5,23 @@ use std::hash::{Hash, Hasher};
 
 use crate::compare::{self, Kind, Value};
 use crate::model::{KeyPart, Model, ModelError, Transform};
-use crate::text::Name;
+use crate::text::{Name, NameKey};
 
 /// One record ready to compare: a value per comparison, a key hash per blocking rule (0:
 /// the record has no key for that rule) and, for comparisons with `tf`, the frequency of
 /// its value.
 #[derive(Debug, Clone, Default)]
 pub struct Prepared {
-    pub values: Vec<Value>,
-    pub keys: Vec<u64>,
-    pub tf: Vec<f32>,
+    pub values: Box<[Value]>,
+    pub keys: Box<[u64]>,
+    pub tf: Box<[f32]>,
 }
 
 /// The model's fields resolved against one input's field names.
 #[derive(Debug, Clone)]
 pub struct Schema {
-    /// Per comparison: its column, if the input has that field.
-    pub comparison_columns: Vec<Option<usize>>,
+    /// Per comparison: its column and its fallback's, where the input has those fields.
+    pub comparison_columns: Vec<(Option<usize>, Option<usize>)>,
     pub kinds: Vec<Kind>,
     /// Per blocking rule: its parts with their columns (`None` when the input lacks a part's
     /// field: the rule finds nothing on this input).
@@ -49,10 +49,28 @@ impl Schema {
             })
             .collect::<Result<Vec<_>, ModelError>>()?;
         Ok(Schema {
-            comparison_columns: model.comparisons.iter().map(|c| col(&c.field)).collect(),
+            comparison_columns: model
+                .comparisons
+                .iter()
+                .map(|c| (col(&c.field), c.fallback.as_deref().and_then(col)))
+                .collect(),
             kinds: model.comparisons.iter().map(|c| c.kind).collect(),
             rules,
         })
+    }
+
+    /// The input columns the model reads (comparisons, fallbacks, blocking rules).
+    pub fn columns_used(&self) -> Vec<usize> {
+        let mut cols: Vec<usize> = self
+            .comparison_columns
+            .iter()
+            .flat_map(|(a, b)| [*a, *b])
+            .chain(self.rules.iter().flatten().map(|(_, c)| *c))
+            .flatten()
+            .collect();
+        cols.sort_unstable();
+        cols.dedup();
+        cols
     }
 
     /// Whether blocking rule `r` can produce keys on this input.
@@ -62,36 +80,62 @@ impl Schema {
 
     /// Prepares one record given as normalised values in column order.
     pub fn prepare(&self, row: &[&str]) -> Prepared {
-        let values = self
+        // Names are parsed once: the compact form is kept, the parts serve blocking keys.
+        let mut parsed: Vec<(usize, Name)> = Vec::new();
+        let values: Box<[Value]> = self
             .comparison_columns
             .iter()
             .zip(&self.kinds)
-            .map(|(c, k)| match c.and_then(|c| row.get(c)) {
-                Some(v) => compare::prepare(*k, v),
-                None => Value::Null,
+            .map(|((c, fallback), k)| {
+                let value = |c: &Option<usize>| c.and_then(|c| row.get(c)).map(|v| v.trim());
+                let (column, v) = match value(c).filter(|v| !v.is_empty()) {
+                    Some(v) => (*c, v),
+                    None => match value(fallback) {
+                        Some(v) => (*fallback, v),
+                        None => return Value::Null,
+                    },
+                };
+                if *k == Kind::Name {
+                    return match Name::new(v) {
+                        Some(n) => {
+                            let key = Value::Name(Box::new(NameKey::from(&n)));
+                            if let Some(col) = column {
+                                parsed.push((col, n));
+                            }
+                            key
+                        }
+                        None => Value::Null,
+                    };
+                }
+                compare::prepare(*k, v)
             })
             .collect();
+        let names: Vec<(usize, &Name)> = parsed.iter().map(|(c, n)| (*c, n)).collect();
         let keys = self
             .rules
             .iter()
-            .map(|parts| rule_key(parts, row))
+            .map(|parts| rule_key(parts, row, &names))
             .collect();
         Prepared {
+            tf: vec![0.0; values.len()].into(),
             values,
             keys,
-            tf: vec![0.0; self.kinds.len()],
         }
     }
 }
 
-fn rule_key(parts: &[(KeyPart, Option<usize>)], row: &[&str]) -> u64 {
+fn rule_key(parts: &[(KeyPart, Option<usize>)], row: &[&str], names: &[(usize, &Name)]) -> u64 {
     // SipHash with fixed keys: the same key on every run and thread.
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for (part, col) in parts {
         let Some(raw) = col.and_then(|c| row.get(c)) else {
             return 0;
         };
-        let Some(piece) = key_piece(part.transform, raw.trim()) else {
+        let name = names
+            .iter()
+            .find(|(c, _)| Some(*c) == *col)
+            .map(|(_, n)| *n);
+        let Some(piece) = key_piece(part.transform, raw.trim(), name) else {
             return 0;
         };
         piece.hash(&mut h);
@@ -104,16 +148,20 @@ fn rule_key(parts: &[(KeyPart, Option<usize>)], row: &[&str]) -> u64 {
 }
 
 /// The key part of one value, `None` when there is none (empty, or no given name).
-fn key_piece(t: Transform, raw: &str) -> Option<String> {
+fn key_piece(t: Transform, raw: &str, parsed: Option<&Name>) -> Option<String> {
     if raw.is_empty() {
         return None;
     }
+    let name = || parsed.cloned().or_else(|| Name::new(raw));
     let piece = match t {
         Transform::Value => raw.to_owned(),
-        Transform::Folded => crate::text::fold(raw),
-        Transform::Surname => Name::new(raw)?.surname,
+        Transform::Folded => match parsed {
+            Some(n) => n.folded.clone(),
+            None => crate::text::fold(raw),
+        },
+        Transform::Surname => name()?.surname,
         Transform::Given => {
-            let n = Name::new(raw)?;
+            let n = name()?;
             // A one-word name has no given part: its only word stands in.
             if n.given.is_empty() {
                 n.surname
@@ -137,44 +185,41 @@ fn key_piece(t: Transform, raw: &str) -> Option<String> {
 
 /// Fills `tf` for every comparison with `tf`: the share of records carrying the same
 /// folded value, counted over `reference` (the records themselves when deduplicating, the
-/// register when linking to it).
-pub fn fill_term_frequencies(model: &Model, reference: &[Prepared], targets: &mut [Prepared]) {
+/// register when linking to it; `None` means `targets`).
+pub fn fill_term_frequencies(
+    model: &Model,
+    reference: Option<&[Prepared]>,
+    targets: &mut [Prepared],
+) {
     use std::collections::HashMap;
     for (c, comparison) in model.comparisons.iter().enumerate() {
         if !comparison.tf {
             continue;
         }
-        let mut counts: HashMap<&str, u32> = HashMap::new();
-        let mut total = 0u32;
-        for r in reference {
-            if let Some(k) = tf_key(&r.values[c]) {
-                *counts.entry(k).or_default() += 1;
-                total += 1;
+        let freqs: Vec<f32> = {
+            let reference = reference.unwrap_or(targets);
+            let mut counts: HashMap<u64, u32> = HashMap::with_capacity(reference.len() / 4);
+            let mut total = 0u32;
+            for r in reference {
+                if let Some(k) = r.values[c].tf_hash() {
+                    *counts.entry(k).or_default() += 1;
+                    total += 1;
+                }
             }
-        }
-        if total == 0 {
-            continue;
-        }
-        let freqs: Vec<f32> = targets
-            .iter()
-            .map(|t| {
-                tf_key(&t.values[c]).map_or(0.0, |k| {
-                    counts.get(k).copied().unwrap_or(1).max(1) as f32 / total as f32
+            if total == 0 {
+                continue;
+            }
+            targets
+                .iter()
+                .map(|t| {
+                    t.values[c].tf_hash().map_or(0.0, |k| {
+                        counts.get(&k).copied().unwrap_or(1).max(1) as f32 / total as f32
+                    })
                 })
-            })
-            .collect();
+                .collect()
+        };
         for (t, f) in targets.iter_mut().zip(freqs) {
             t.tf[c] = f;
         }
-    }
-}
-
-fn tf_key(v: &Value) -> Option<&str> {
-    match v {
-        Value::Name(n) => Some(&n.folded),
-        Value::Exact(s) | Value::Id(s) | Value::Text(s) => Some(s),
-        Value::Unit { code, .. } => Some(code),
-        Value::Date { digits, .. } => Some(digits),
-        Value::Null => None,
     }
 }

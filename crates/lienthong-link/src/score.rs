@@ -19,6 +19,14 @@ pub struct Scorer {
     u: Vec<Vec<f64>>,
     /// Per comparison: the levels whose weight is adjusted by term frequency.
     tf_levels: Vec<u8>,
+    /// Comparisons, cheapest first.
+    order: Vec<usize>,
+    /// Per comparison: the largest weight a level without term-frequency adjustment gives
+    /// (0 at least: null).
+    max_plain: Vec<f64>,
+    /// Per comparison: the largest log2(m) of the adjusted levels (their weight is
+    /// log2(m / tf)).
+    max_log_m_tf: Vec<f64>,
     pub model: Model,
 }
 
@@ -81,8 +89,70 @@ impl Scorer {
                     (true, _) => 1,
                 })
                 .collect(),
+            order: {
+                let mut o: Vec<usize> = (0..model.comparisons.len()).collect();
+                o.sort_by_key(|c| crate::compare::cost(model.comparisons[*c].kind));
+                o
+            },
+            max_plain: Vec::new(),
+            max_log_m_tf: Vec::new(),
             model: model.clone(),
         }
+        .with_bounds()
+    }
+
+    fn with_bounds(mut self) -> Scorer {
+        for (c, comp) in self.model.comparisons.iter().enumerate() {
+            let tf_levels = self.tf_levels[c] as usize;
+            let plain = (tf_levels + 1..=comp.m.len())
+                .map(|l| self.weights[c][l])
+                .fold(0.0f64, f64::max);
+            let tf = comp.m[..tf_levels]
+                .iter()
+                .map(|m| m.log2())
+                .fold(f64::NEG_INFINITY, f64::max);
+            // Without a frequency the adjusted levels weigh as plain ones.
+            let unadjusted = (1..=tf_levels)
+                .map(|l| self.weights[c][l])
+                .fold(0.0f64, f64::max);
+            self.max_plain.push(plain.max(unadjusted));
+            self.max_log_m_tf.push(tf);
+        }
+        self
+    }
+
+    fn bound(&self, c: usize, a: &Prepared, b: &Prepared) -> f64 {
+        let tf = a.tf[c].max(b.tf[c]) as f64;
+        if tf > 0.0 && self.tf_levels[c] > 0 {
+            self.max_plain[c].max(self.max_log_m_tf[c] - tf.log2())
+        } else {
+            self.max_plain[c]
+        }
+    }
+
+    /// The weight of a pair when it is at least `min`, else `None`: cheap comparisons run
+    /// first and the rest are skipped once even their best levels could not reach `min`.
+    pub fn weight_at_least(&self, a: &Prepared, b: &Prepared, min: f64) -> Option<f64> {
+        let mut bounds = [0.0f64; 32];
+        let n = self.order.len().min(32);
+        let mut rest = 0.0;
+        for (i, &c) in self.order.iter().take(n).enumerate() {
+            bounds[i] = self.bound(c, a, b);
+            rest += bounds[i];
+        }
+        let mut w = self.prior;
+        for (i, &c) in self.order.iter().enumerate() {
+            let comp = &self.model.comparisons[c];
+            let level = compare(comp.kind, &a.values[c], &b.values[c]);
+            w += self.field_weight(c, level, a, b);
+            if i < n {
+                rest -= bounds[i];
+                if w + rest < min {
+                    return None;
+                }
+            }
+        }
+        (w >= min).then_some(w)
     }
 
     /// The level of every comparison for a pair.
@@ -141,6 +211,78 @@ impl Scorer {
             fields,
             weight: w,
             probability: probability(w),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Schema;
+
+    /// The early exit never changes a verdict: on every pair of a small mixed set,
+    /// `weight_at_least` agrees with the full weight.
+    #[test]
+    fn early_exit_agrees_with_the_full_weight() {
+        let model = Model::default_person();
+        let fields = [
+            "personal_id",
+            "full_name",
+            "birth_date",
+            "sex",
+            "commune_code",
+            "phone",
+        ];
+        let schema = Schema::new(&model, &fields).unwrap();
+        let rows = [
+            [
+                "001090123456",
+                "Nguyễn Văn An",
+                "1990-03-04",
+                "1",
+                "00004",
+                "0912345678",
+            ],
+            [
+                "001090654321",
+                "Nguyen Van An",
+                "1990-04-03",
+                "1",
+                "00004",
+                "",
+            ],
+            [
+                "001090123456",
+                "Trần Thị Bình",
+                "1990-03-04",
+                "2",
+                "26734",
+                "0912345678",
+            ],
+            ["", "Nguyễn An", "1990", "1", "", ""],
+            [
+                "079190000001",
+                "Lê Văn Cường",
+                "1975-12-01",
+                "1",
+                "26734",
+                "0987654321",
+            ],
+        ];
+        let mut recs: Vec<Prepared> = rows.iter().map(|r| schema.prepare(r)).collect();
+        crate::schema::fill_term_frequencies(&model, None, &mut recs);
+        let scorer = Scorer::new(&model);
+        for a in &recs {
+            for b in &recs {
+                let full = scorer.weight(a, b);
+                for min in [-40.0, -10.0, 0.0, full - 0.001, full + 0.001, 10.0, 40.0] {
+                    let fast = scorer.weight_at_least(a, b, min);
+                    assert_eq!(fast.is_some(), full >= min, "min {min}, full {full}");
+                    if let Some(w) = fast {
+                        assert!((w - full).abs() < 1e-9);
+                    }
+                }
+            }
         }
     }
 }

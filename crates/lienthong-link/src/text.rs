@@ -27,6 +27,11 @@ pub struct Name {
     pub surname: String,
     pub middle: String,
     pub given: String,
+    /// Hashes of `exact`, `folded`, and of surname + middle + given: comparing names is
+    /// mostly comparing these.
+    pub exact_hash: u64,
+    pub folded_hash: u64,
+    pub canonical_hash: u64,
 }
 
 impl Name {
@@ -45,7 +50,11 @@ impl Name {
         let words: Vec<&str> = folded.split(' ').collect();
         let compound = COMPOUND
             .iter()
-            .filter(|c| folded == **c || folded.starts_with(&format!("{c} ")))
+            .filter(|c| {
+                folded
+                    .strip_prefix(**c)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+            })
             .map(|c| c.split(' ').count())
             .max()
             .unwrap_or(1);
@@ -61,6 +70,9 @@ impl Name {
             .find(|(variant, _)| *variant == surname)
             .map_or(surname, |(_, canonical)| (*canonical).to_owned());
         Some(Name {
+            exact_hash: crate::compare::hash(&exact),
+            folded_hash: crate::compare::hash(&folded),
+            canonical_hash: crate::compare::hash(&(&surname, &middle, &given)),
             exact,
             folded,
             surname,
@@ -79,10 +91,52 @@ impl Name {
 
     /// Surname, middle and given name, regional variants equal.
     pub fn canonical_equals(&self, other: &Name) -> bool {
-        self.surname == other.surname
-            && self.given == other.given
-            && !self.given.is_empty()
-            && self.middle == other.middle
+        self.canonical_hash == other.canonical_hash && !self.given.is_empty()
+    }
+}
+
+/// What a prepared record keeps of a name: the two strings the fuzzy levels need and
+/// hashes for the exact ones (a parsed [`Name`] is dropped once blocking keys are made).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NameKey {
+    pub exact: Box<str>,
+    pub folded: Box<str>,
+    pub exact_hash: u64,
+    pub folded_hash: u64,
+    /// Surname + middle + given (regional variants made one).
+    pub canonical_hash: u64,
+    /// Surname + given.
+    pub core_hash: u64,
+    pub has_middle: bool,
+    pub has_given: bool,
+}
+
+impl From<&Name> for NameKey {
+    fn from(n: &Name) -> NameKey {
+        NameKey {
+            exact: n.exact.as_str().into(),
+            folded: n.folded.as_str().into(),
+            exact_hash: n.exact_hash,
+            folded_hash: n.folded_hash,
+            canonical_hash: n.canonical_hash,
+            core_hash: crate::compare::hash(&(&n.surname, &n.given)),
+            has_middle: !n.middle.is_empty(),
+            has_given: !n.given.is_empty(),
+        }
+    }
+}
+
+impl NameKey {
+    /// As [`Name::core_equals`].
+    pub fn core_equals(&self, other: &NameKey) -> bool {
+        self.core_hash == other.core_hash
+            && self.has_given
+            && (!self.has_middle || !other.has_middle)
+    }
+
+    /// As [`Name::canonical_equals`].
+    pub fn canonical_equals(&self, other: &NameKey) -> bool {
+        self.canonical_hash == other.canonical_hash && self.has_given
     }
 }
 
@@ -91,19 +145,56 @@ pub fn fold(s: &str) -> String {
     fold_key(s)
 }
 
-/// Whether two equal-length strings differ in one place, or by two adjacent characters
-/// swapped.
-pub fn one_edit_same_length(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+/// Whether `a` becomes `b` by at most one insertion, deletion, substitution or swap of two
+/// adjacent characters (the optimal-string-alignment distance is at most 1), in one pass.
+pub fn within_one_edit(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    match long.len() - short.len() {
+        0 => {
+            let diffs: Vec<usize> = (0..short.len()).filter(|&i| short[i] != long[i]).collect();
+            match diffs.as_slice() {
+                [] | [_] => true,
+                [i, j] => *j == i + 1 && short[*i] == long[*j] && short[*j] == long[*i],
+                _ => false,
+            }
+        }
+        1 => {
+            let first = (0..short.len())
+                .find(|&i| short[i] != long[i])
+                .unwrap_or(short.len());
+            short[first..] == long[first + 1..]
+        }
+        _ => false,
+    }
+}
+
+/// [`one_edit_same_length`] on bytes.
+pub fn one_edit_same_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    let diffs: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
-    match diffs.as_slice() {
-        [_] => true,
-        [i, j] => *j == i + 1 && a[*i] == b[*j] && a[*j] == b[*i],
+    let mut diffs = a
+        .iter()
+        .zip(b)
+        .enumerate()
+        .filter(|(_, (x, y))| x != y)
+        .map(|(i, _)| i);
+    match (diffs.next(), diffs.next(), diffs.next()) {
+        (Some(_), None, _) => true,
+        (Some(i), Some(j), None) => j == i + 1 && a[i] == b[j] && a[j] == b[i],
         _ => false,
     }
+}
+
+/// Whether two equal-length strings differ in one place, or by two adjacent characters
+/// swapped.
+pub fn one_edit_same_length(a: &str, b: &str) -> bool {
+    one_edit_same_bytes(a.as_bytes(), b.as_bytes())
 }
 
 #[cfg(test)]
@@ -132,6 +223,28 @@ mod tests {
         assert!(Name::new(" ").is_none());
         let one = Name::new("Bảo").unwrap();
         assert_eq!((one.surname.as_str(), one.given.as_str()), ("bao", ""));
+    }
+
+    #[test]
+    fn within_one_edit_matches_the_distance() {
+        for (a, b, want) in [
+            ("nguyen", "nguyen", true),
+            ("nguyen", "nguyn", true),
+            ("nguyen", "nguyenn", true),
+            ("nguyen", "ngyuen", true),
+            ("nguyen", "nguyan", true),
+            ("nguyen", "ngyuan", false),
+            ("an", "anh", true),
+            ("an", "", false),
+            ("", "a", true),
+        ] {
+            assert_eq!(within_one_edit(a, b), want, "{a} {b}");
+            assert_eq!(
+                within_one_edit(a, b),
+                strsim::osa_distance(a, b) <= 1,
+                "{a} {b}"
+            );
+        }
     }
 
     #[test]

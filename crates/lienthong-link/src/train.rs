@@ -7,7 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::block::dedupe_candidates;
+use crate::block::{dedupe_candidates, Blocks};
 use crate::model::{Model, Trained};
 use crate::schema::{Prepared, Schema};
 use crate::score::Scorer;
@@ -26,7 +26,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             u_pairs: 1_000_000,
-            em_pairs: 2_000_000,
+            em_pairs: 600_000,
             iterations: 25,
             seed: 1,
         }
@@ -64,7 +64,13 @@ fn keep(a: u32, b: u32, seed: u64, rate: f64) -> bool {
 }
 
 /// Estimates u, m and λ for `model` on `recs` (one dataset, deduplication).
-pub fn train(model: &Model, schema: &Schema, recs: &[Prepared], opts: &Options) -> Model {
+pub fn train(
+    model: &Model,
+    schema: &Schema,
+    recs: &[Prepared],
+    blocks: &Blocks,
+    opts: &Options,
+) -> Model {
     let mut out = model.clone();
     let n = recs.len();
     let comps = model.comparisons.len();
@@ -120,7 +126,7 @@ pub fn train(model: &Model, schema: &Schema, recs: &[Prepared], opts: &Options) 
     }
     // m: EM per blocking rule, the rule's fields left out.
     let rules = schema.rules.len();
-    let counts = crate::block::count_dedupe(recs, rules);
+    let counts = blocks.counts();
     let per_rule = (opts.em_pairs / rules.max(1) as u64).max(1);
     let mut m_sum: Vec<Vec<f64>> = out
         .comparisons
@@ -135,7 +141,7 @@ pub fn train(model: &Model, schema: &Schema, recs: &[Prepared], opts: &Options) 
         }
         let rate = per_rule as f64 / count.pairs as f64;
         let scorer = Scorer::new(&out);
-        let levels: Vec<Vec<u8>> = dedupe_candidates(recs, rules, Some(r), |a, b| {
+        let levels: Vec<Vec<u8>> = dedupe_candidates(recs, blocks, Some(r), |a, b| {
             keep(a, b, opts.seed ^ r as u64, rate).then(|| {
                 let mut l = Vec::with_capacity(comps);
                 scorer.levels(&recs[a as usize], &recs[b as usize], &mut l);
@@ -172,7 +178,7 @@ pub fn train(model: &Model, schema: &Schema, recs: &[Prepared], opts: &Options) 
     if total_pairs > 0.0 && union > 0 {
         let rate = (opts.em_pairs as f64 / union as f64).min(1.0);
         let scorer = Scorer::new(&out);
-        let field_weights: Vec<f64> = dedupe_candidates(recs, rules, None, |a, b| {
+        let field_weights: Vec<f64> = dedupe_candidates(recs, blocks, None, |a, b| {
             keep(a, b, opts.seed ^ 0xabcd, rate)
                 .then(|| scorer.weight(&recs[a as usize], &recs[b as usize]) - scorer.prior)
         });

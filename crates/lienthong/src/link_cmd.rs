@@ -3,6 +3,7 @@
 //! (the same reader and column mapping as `dictionary validate`), then matched by
 //! `lienthong-link`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,10 +12,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use lienthong_dictionary::catalog::Dataset;
-use lienthong_dictionary::engine::{validate_in_order, EngineError, Limits};
-use lienthong_dictionary::input::Reader;
-use lienthong_dictionary::validate::{record_key, Options, Validator};
-use lienthong_link::block::{count_dedupe, count_link, RuleCount};
+use lienthong_dictionary::element::{check, Kind, Out};
+use lienthong_dictionary::engine::map_in_order;
+use lienthong_dictionary::input::{RawRecord, Reader};
+use lienthong_link::block::{count_link, Blocks, RuleCount};
 use lienthong_link::link::{dedupe, link, How};
 use lienthong_link::schema::fill_term_frequencies;
 use lienthong_link::{cluster, train, Model, Prepared, Schema, Scorer};
@@ -149,43 +150,136 @@ fn spinner(quiet: bool, what: &str) -> ProgressBar {
     bar
 }
 
+/// Records read per batch: validated and prepared on every core, in input order.
+const BATCH: usize = 16_384;
+
+/// Distinct values remembered per column while reading; past this the column is
+/// normalised value by value (bounded memory).
+const CACHE_MAX: usize = 1 << 20;
+
+/// Normalises one value through its dictionary element (the same check `dictionary
+/// validate` runs; findings are not needed here).
+fn normalise(ds: &'static Dataset, column: usize, raw: &str) -> String {
+    let field = &ds.fields[column];
+    if raw.trim().is_empty() {
+        return String::new();
+    }
+    let Some(el) = lienthong_dictionary::catalog::element(field.element) else {
+        return raw.trim().to_owned();
+    };
+    let mut findings = Vec::new();
+    let mut out = Out {
+        field: field.name,
+        findings: &mut findings,
+    };
+    check(&el.kind, &field.opts, raw, &mut out)
+}
+
+/// Whether a column's values repeat enough to normalise each distinct value once (names,
+/// dates, codes) rather than every record's (ids, phones, timestamps).
+fn repeats(ds: &'static Dataset, column: usize) -> bool {
+    !matches!(
+        lienthong_dictionary::catalog::element(ds.fields[column].element).map(|e| &e.kind),
+        Some(
+            Kind::PersonalId
+                | Kind::OldId
+                | Kind::Phone
+                | Kind::Email
+                | Kind::Identifier { .. }
+                | Kind::Timestamp
+                | Kind::AmountVnd
+        )
+    )
+}
+
 fn load(ds: &'static Dataset, path: &Path, model: &Model, quiet: bool) -> Result<(Loaded, Schema)> {
     let fields: Vec<&str> = ds.fields.iter().map(|f| f.name).collect();
     let schema = Schema::new(model, &fields)
         .with_context(|| format!("model against dataset {}", ds.name))?;
-    let reader = Reader::new(open(path)?, format_of(None, path)?, ds)
+    let mut reader = Reader::new(open(path)?, format_of(None, path)?, ds)
         .with_context(|| format!("input {}", path.display()))?;
-    let validator = Validator::new(ds, Options::default());
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // Only the columns the model reads and the key are normalised.
+    let mut used: Vec<usize> = schema.columns_used();
+    used.extend(ds.key.iter().filter_map(|k| ds.index(k)));
+    used.sort_unstable();
+    used.dedup();
+    let key_columns: Vec<usize> = ds.key.iter().filter_map(|k| ds.index(k)).collect();
+    // Per column: normalised value by raw value, for columns whose values repeat.
+    let mut caches: Vec<Option<HashMap<String, String>>> = (0..fields.len())
+        .map(|c| (used.contains(&c) && repeats(ds, c)).then(HashMap::new))
+        .collect();
     let bar = spinner(quiet, &format!("reading {}", path.display()));
     let mut loaded = Loaded {
         keys: Vec::new(),
         prepared: Vec::new(),
     };
-    validate_in_order(
-        reader,
-        &validator,
-        &Limits {
-            workers,
-            batch_rows_max: 2048,
-        },
-        |_, outcome| -> Result<(), std::convert::Infallible> {
-            let values: Vec<&str> = outcome.values.iter().map(String::as_str).collect();
-            loaded.prepared.push(schema.prepare(&values));
-            loaded.keys.push(
-                record_key(ds, &outcome)
-                    .unwrap_or_default()
-                    .replace('\u{1f}', "|"),
-            );
-            bar.inc(1);
-            Ok(())
-        },
-    )
-    .map_err(|e| match e {
-        EngineError::Input(e) => anyhow::Error::new(e).context(format!("input {}", path.display())),
-        other => anyhow::anyhow!("input {}: {other}", path.display()),
+    // One thread reads batches while the others normalise and prepare the previous one.
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RawRecord>>(2);
+        let reading = scope.spawn(move || -> Result<()> {
+            loop {
+                let mut batch = Vec::with_capacity(BATCH);
+                while batch.len() < BATCH {
+                    let mut rec = RawRecord::default();
+                    if !reader
+                        .next_into(&mut rec)
+                        .with_context(|| format!("input {}", path.display()))?
+                    {
+                        break;
+                    }
+                    batch.push(rec);
+                }
+                let last = batch.len() < BATCH;
+                if (!batch.is_empty() && tx.send(batch).is_err()) || last {
+                    return Ok(());
+                }
+            }
+        });
+        for batch in rx {
+            let cached = &caches;
+            let done = map_in_order(&batch, threads, 256, |rec| {
+                let mut misses = Vec::new();
+                let mut row: Vec<Cow<'_, str>> = vec![Cow::Borrowed(""); fields.len()];
+                for &c in &used {
+                    let raw = rec.values[c].as_str();
+                    row[c] = match cached[c].as_ref().map(|m| m.get(raw)) {
+                        Some(Some(norm)) => Cow::Borrowed(norm.as_str()),
+                        Some(None) => {
+                            let norm = normalise(ds, c, raw);
+                            misses.push((c, raw.to_owned(), norm.clone()));
+                            Cow::Owned(norm)
+                        }
+                        None => Cow::Owned(normalise(ds, c, raw)),
+                    };
+                }
+                let values: Vec<&str> = row.iter().map(|v| v.as_ref()).collect();
+                let key = key_columns
+                    .iter()
+                    .map(|c| values[*c])
+                    .collect::<Vec<_>>()
+                    .join("|");
+                (key, schema.prepare(&values), misses)
+            });
+            bar.inc(done.len() as u64);
+            for (key, prepared, misses) in done {
+                loaded.keys.push(key);
+                loaded.prepared.push(prepared);
+                for (c, raw, norm) in misses {
+                    if let Some(map) = &mut caches[c] {
+                        if map.len() < CACHE_MAX {
+                            map.insert(raw, norm);
+                        }
+                    }
+                }
+            }
+        }
+        reading
+            .join()
+            .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?
     })?;
     bar.finish_and_clear();
+    tracing::info!(records = loaded.prepared.len(), input = %path.display(), "read and prepared");
     if loaded.prepared.is_empty() {
         bail!("input {} has a header but no records", path.display());
     }
@@ -208,14 +302,27 @@ fn model_of(common: &Common) -> Result<(Model, bool)> {
 }
 
 fn train_on(model: &Model, schema: &Schema, recs: &[Prepared], common: &Common) -> Model {
+    let blocks = Blocks::new(recs, model.blocking.len());
+    train_with(model, schema, recs, &blocks, common)
+}
+
+fn train_with(
+    model: &Model,
+    schema: &Schema,
+    recs: &[Prepared],
+    blocks: &Blocks,
+    common: &Common,
+) -> Model {
     let bar = spinner(common.quiet, "training (u by random pairs, m by EM, λ)");
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let opts = train::Options {
         seed: common.seed,
         ..train::Options::default()
     };
-    let trained = train::train(model, schema, recs, &opts);
+    let started = std::time::Instant::now();
+    let trained = train::train(model, schema, recs, blocks, &opts);
     bar.finish_and_clear();
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "trained");
     trained
 }
 
@@ -279,7 +386,7 @@ pub fn run(command: Option<LinkCommand>, args: LinkArgs) -> Result<ExitCode> {
                 let (reg, _) = load(register_dataset(), register, &model, common.quiet)?;
                 loaded.prepared.extend(reg.prepared);
             }
-            fill_term_frequencies(&model, &loaded.prepared.clone(), &mut loaded.prepared);
+            fill_term_frequencies(&model, None, &mut loaded.prepared);
             let trained = train_on(&model, &schema, &loaded.prepared, &common);
             write_atomic(&out, |w| Ok(w.write_all(trained.to_toml().as_bytes())?))?;
             if !common.quiet {
@@ -312,22 +419,17 @@ pub fn run(command: Option<LinkCommand>, args: LinkArgs) -> Result<ExitCode> {
                 if let Some(r) = &right {
                     all.extend(r.prepared.iter().cloned());
                 }
-                let reference = all.clone();
-                fill_term_frequencies(&model, &reference, &mut all);
+                fill_term_frequencies(&model, None, &mut all);
                 train_on(&model, &schema, &all, &common)
             } else {
                 model
             };
             match &mut right {
                 Some(r) => {
-                    let reference = r.prepared.clone();
-                    fill_term_frequencies(&model, &reference, &mut left.prepared);
-                    fill_term_frequencies(&model, &reference, &mut r.prepared);
+                    fill_term_frequencies(&model, Some(&r.prepared), &mut left.prepared);
+                    fill_term_frequencies(&model, None, &mut r.prepared);
                 }
-                None => {
-                    let reference = left.prepared.clone();
-                    fill_term_frequencies(&model, &reference, &mut left.prepared);
-                }
+                None => fill_term_frequencies(&model, None, &mut left.prepared),
             }
             let ia = find(&left, &a, "--a")?;
             let (other, ib) = match &right {
@@ -412,21 +514,21 @@ fn run_dedupe(
     let started = std::time::Instant::now();
     let (model, train_it) = model_of(common)?;
     let (mut loaded, schema) = load(ds, input, &model, common.quiet)?;
-    let reference = loaded.prepared.clone();
-    fill_term_frequencies(&model, &reference, &mut loaded.prepared);
-    drop(reference);
+    fill_term_frequencies(&model, None, &mut loaded.prepared);
+    let blocks = Blocks::new(&loaded.prepared, model.blocking.len());
     let model = if train_it {
-        train_on(&model, &schema, &loaded.prepared, common)
+        train_with(&model, &schema, &loaded.prepared, &blocks, common)
     } else {
         model
     };
-    let counts = count_dedupe(&loaded.prepared, model.blocking.len());
+    let counts = blocks.counts();
     print_counts(common.quiet, &model, &counts);
     let scorer = Scorer::new(&model);
     let bar = spinner(common.quiet, "scoring candidate pairs");
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let pairs = dedupe(&scorer, &loaded.prepared, model.threshold);
+    let pairs = dedupe(&scorer, &loaded.prepared, &blocks, model.threshold);
     bar.finish_and_clear();
+    tracing::info!(pairs = pairs.len(), "scored");
     let clusters = cluster::clusters(loaded.prepared.len(), pairs.iter().map(|p| (p.a, p.b)));
     let key_name = ds.key.join("|");
     write_atomic(out, |w| {
@@ -564,16 +666,13 @@ fn run_link(
             .chain(&right.prepared)
             .cloned()
             .collect();
-        let reference = all.clone();
-        fill_term_frequencies(&model, &reference, &mut all);
+        fill_term_frequencies(&model, None, &mut all);
         train_on(&model, &schema, &all, common)
     } else {
         model
     };
-    let reference = right.prepared.clone();
-    fill_term_frequencies(&model, &reference, &mut left.prepared);
-    fill_term_frequencies(&model, &reference, &mut right.prepared);
-    drop(reference);
+    fill_term_frequencies(&model, Some(&right.prepared), &mut left.prepared);
+    fill_term_frequencies(&model, None, &mut right.prepared);
     let counts = count_link(&left.prepared, &right.prepared, model.blocking.len());
     print_counts(common.quiet, &model, &counts);
     let scorer = Scorer::new(&model);
