@@ -68,7 +68,26 @@ impl Kind {
             Kind::Text => &["exact", "similar", "different"],
         }
     }
+}
 
+/// Whether a pair at `level` disagrees on this field: not null and not the closest level,
+/// except that a commune and a province it lies in agree (one side only knows the
+/// province).
+pub fn disagrees(kind: Kind, level: u8, a: &Value, b: &Value) -> bool {
+    if level <= 1 {
+        return false;
+    }
+    match (kind, a, b) {
+        (Kind::Unit, Value::Unit { commune: ca, .. }, Value::Unit { commune: cb, .. })
+            if level == 2 =>
+        {
+            ca == cb
+        }
+        _ => true,
+    }
+}
+
+impl Kind {
     /// Levels that say the values agree as well as this comparator can tell.
     pub fn agrees(self, level: u8) -> bool {
         match self {
@@ -96,10 +115,12 @@ pub enum Value {
     },
     /// Hash of the value.
     Exact(u64),
-    /// Hash of the code as written and the current province it lies in (0 when unknown).
+    /// Hash of the code as written, the current province it lies in (0 when unknown), and
+    /// whether it is a commune (5 digits) rather than a province.
     Unit {
         code: u64,
         province: u16,
+        commune: bool,
     },
     Text {
         hash: u64,
@@ -157,6 +178,7 @@ pub fn prepare(kind: Kind, raw: &str) -> Value {
         Kind::Unit => Value::Unit {
             code: hash(raw),
             province: current_province(raw).parse::<u16>().map_or(0, |p| p + 1),
+            commune: raw.len() == 5,
         },
         Kind::Text => text(raw),
     }
@@ -308,10 +330,12 @@ pub fn compare(kind: Kind, a: &Value, b: &Value) -> u8 {
             Value::Unit {
                 code: ca,
                 province: pa,
+                ..
             },
             Value::Unit {
                 code: cb,
                 province: pb,
+                ..
             },
         ) => {
             if ca == cb {

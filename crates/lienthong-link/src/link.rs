@@ -123,11 +123,15 @@ pub fn link(
         .map(|(rec, best)| {
             let mut levels = Vec::new();
             let disagree = |j: u32, levels: &mut Vec<u8>| -> Vec<usize> {
-                scorer.levels(rec, &register[j as usize], levels);
+                let other = &register[j as usize];
+                scorer.levels(rec, other, levels);
                 levels
                     .iter()
                     .enumerate()
-                    .filter(|(_, l)| **l > 1)
+                    .filter(|(c, l)| {
+                        let kind = scorer.model.comparisons[*c].kind;
+                        crate::compare::disagrees(kind, **l, &rec.values[*c], &other.values[*c])
+                    })
                     .map(|(c, _)| c)
                     .collect()
             };

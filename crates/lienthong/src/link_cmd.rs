@@ -126,9 +126,9 @@ pub enum LinkCommand {
 }
 
 /// One input read, normalised and prepared.
-struct Loaded {
-    keys: Vec<String>,
-    prepared: Vec<Prepared>,
+pub(crate) struct Loaded {
+    pub(crate) keys: Vec<String>,
+    pub(crate) prepared: Vec<Prepared>,
 }
 
 fn dataset(name: &str) -> Result<&'static Dataset> {
@@ -192,7 +192,12 @@ fn repeats(ds: &'static Dataset, column: usize) -> bool {
     )
 }
 
-fn load(ds: &'static Dataset, path: &Path, model: &Model, quiet: bool) -> Result<(Loaded, Schema)> {
+pub(crate) fn load(
+    ds: &'static Dataset,
+    path: &Path,
+    model: &Model,
+    quiet: bool,
+) -> Result<(Loaded, Schema)> {
     let fields: Vec<&str> = ds.fields.iter().map(|f| f.name).collect();
     let schema = Schema::new(model, &fields)
         .with_context(|| format!("model against dataset {}", ds.name))?;
@@ -306,7 +311,7 @@ fn train_on(model: &Model, schema: &Schema, recs: &[Prepared], common: &Common) 
     train_with(model, schema, recs, &blocks, common)
 }
 
-fn train_with(
+pub(crate) fn train_with(
     model: &Model,
     schema: &Schema,
     recs: &[Prepared],
@@ -479,7 +484,7 @@ pub fn run(command: Option<LinkCommand>, args: LinkArgs) -> Result<ExitCode> {
     }
 }
 
-fn register_dataset() -> &'static Dataset {
+pub(crate) fn register_dataset() -> &'static Dataset {
     &lienthong_dictionary::catalog::CITIZEN
 }
 

@@ -4,6 +4,7 @@
 mod bench;
 mod demo;
 mod link_cmd;
+mod quality_cmd;
 mod roles;
 mod sync_cmd;
 mod validate;
@@ -106,6 +107,12 @@ enum Command {
         command: Option<link_cmd::LinkCommand>,
         #[command(flatten)]
         args: link_cmd::LinkArgs,
+    },
+    /// Data quality: the scorecard of a dataset on the six criteria (đúng, đủ, sạch, sống,
+    /// thống nhất, dùng chung), reconciled with the population register.
+    Quality {
+        #[command(subcommand)]
+        command: quality_cmd::QualityCommand,
     },
     /// Benchmarks that measure lienthong against its anchors in the same run.
     Bench {
@@ -323,6 +330,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Dictionary { command } => dictionary(command),
         Command::Link { command, args } => link_cmd::run(command, args),
+        Command::Quality { command } => quality_cmd::run(command),
         Command::Bench {
             command: BenchCommand::Validate(args),
         } => bench::validate(args),

@@ -80,7 +80,7 @@ pub fn today() -> String {
     lienthong_core::vietnam_date(lienthong_core::time::now_s() as i64)
 }
 
-fn load_deceased(spec: &str) -> Result<HashSet<String>> {
+pub(crate) fn load_deceased(spec: &str) -> Result<HashSet<String>> {
     let (name, path) = spec
         .split_once('=')
         .with_context(|| format!("--reference {spec}: expected NAME=FILE"))?;
