@@ -144,7 +144,17 @@ pub struct Trained {
 
 impl Model {
     pub fn from_toml(text: &str) -> Result<Model, ModelError> {
-        let model: Model = toml::from_str(text).map_err(|e| ModelError::Toml(e.to_string()))?;
+        // One line: the message and where (toml's own rendering spans several lines).
+        let model: Model = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let message = e.message().trim().replace('\n', "; ");
+            ModelError::Toml(match line {
+                Some(l) => format!("line {l}: {message}"),
+                None => message,
+            })
+        })?;
         model.check()?;
         Ok(model)
     }

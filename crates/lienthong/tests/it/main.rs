@@ -6,6 +6,7 @@ mod demo;
 mod exchange;
 mod guide;
 mod hop;
+mod linkage;
 mod recall;
 mod stream_crash;
 mod sync;
