@@ -7,6 +7,7 @@
 //! **Invariant:** pure — no file, clock or network; "now" arrives as a string.
 
 mod html;
+pub mod scoring;
 
 use std::collections::BTreeMap;
 

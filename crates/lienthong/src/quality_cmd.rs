@@ -8,14 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use lienthong_dictionary::engine::{validate_in_order, EngineError, Limits};
+use lienthong_dictionary::catalog::Dataset;
+use lienthong_dictionary::engine::{
+    map_in_order, validate_guarded, validate_in_order, EngineError, Limits,
+};
 use lienthong_dictionary::input::Reader;
-use lienthong_dictionary::validate::{record_key, KeyTracker, Options, Validator};
-use lienthong_link::block::Blocks;
-use lienthong_link::link::{dedupe, link, How};
-use lienthong_link::schema::fill_term_frequencies;
-use lienthong_link::{cluster, Model, Scorer};
-use lienthong_quality::{criterion_of, html, Builder, Criterion, Failure, HistoryPoint};
+use lienthong_dictionary::validate::{Options as VOptions, Validator};
+use lienthong_link::Model;
+use lienthong_quality::scoring::{day_number, Options, Register, Scoring};
+use lienthong_quality::{html, Criterion, Failure, HistoryPoint};
 
 use crate::link_cmd::{self, Common};
 use crate::validate::{format_of, load_deceased, open, today};
@@ -35,8 +36,14 @@ pub struct ScoreArgs {
     #[arg(long)]
     pub dataset: String,
     /// The dataset (CSV with a header, or JSON Lines).
+    #[arg(long, conflicts_with = "replica")]
+    pub input: Option<PathBuf>,
+    /// Read the records from a replica table instead (postgres://, mysql://, sqlite:…).
     #[arg(long)]
-    pub input: PathBuf,
+    pub replica: Option<String>,
+    /// The replica table (default: the dataset's name).
+    #[arg(long, requires = "replica")]
+    pub table: Option<String>,
     /// The population register (`citizen` CSV/JSONL) to reconcile with.
     #[arg(long)]
     pub register: Option<PathBuf>,
@@ -75,26 +82,15 @@ pub fn run(command: QualityCommand) -> Result<ExitCode> {
     }
 }
 
-fn day_number(date: &str) -> Option<i64> {
-    let b = date.as_bytes();
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let (y, m, d) = (
-        date[..4].parse().ok()?,
-        date[5..7].parse().ok()?,
-        date[8..10].parse().ok()?,
-    );
-    Some(lienthong_core::time::days_from_civil(y, m, d))
-}
-
 struct FailingOut(Option<BufWriter<std::fs::File>>);
 
 impl FailingOut {
-    fn write(&mut self, f: &Failure) -> Result<()> {
+    fn write_all(&mut self, failures: &[Failure]) -> Result<()> {
         if let Some(w) = &mut self.0 {
-            serde_json::to_writer(&mut *w, f)?;
-            w.write_all(b"\n")?;
+            for f in failures {
+                serde_json::to_writer(&mut *w, f)?;
+                w.write_all(b"\n")?;
+            }
         }
         Ok(())
     }
@@ -104,9 +100,12 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
     let ds = crate::dataset(&args.dataset)?;
     let started = std::time::Instant::now();
     let today = args.today.clone().unwrap_or_else(today);
-    let Some(today_n) = day_number(&today) else {
+    if day_number(&today).is_none() {
         bail!("--today {today}: expected YYYY-MM-DD");
-    };
+    }
+    if args.input.is_none() == args.replica.is_none() {
+        bail!("give the records as --input FILE or --replica URL (one of them)");
+    }
     let deceased = match args.reference.as_slice() {
         [] => None,
         specs => {
@@ -117,300 +116,117 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
             Some(all)
         }
     };
-    let has_reference = deceased.is_some();
-    let validator = Validator::new(
+    let model = match &args.link.model {
+        Some(p) => Some(
+            Model::from_toml(
+                &std::fs::read_to_string(p)
+                    .with_context(|| format!("reading model {}", p.display()))?,
+            )
+            .with_context(|| format!("model {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let mut scoring = Scoring::new(
         ds,
         Options {
+            today: today.clone(),
+            stale_after_days: args.stale_after_days,
+            examples: args.examples,
+            model,
+            threshold: args.link.threshold,
+            seed: args.link.seed,
+            has_deceased_reference: deceased.is_some(),
+        },
+    )
+    .with_context(|| format!("model against dataset {}", ds.name))?;
+    let validator = Validator::new(
+        ds,
+        VOptions {
             today: today.clone(),
             deceased,
         },
     );
-    let reader = Reader::new(open(&args.input)?, format_of(None, &args.input)?, ds)
-        .with_context(|| format!("input {}", args.input.display()))?;
     let mut failing = FailingOut(match &args.failing {
         Some(p) => Some(BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
         )),
         None => None,
     });
-    let mut b = Builder::new(ds, args.examples);
-    let mut keys = KeyTracker::default();
-    let mut record_keys: Vec<String> = Vec::new();
-    let updated_at = ds.index("updated_at");
-    let (mut oldest, mut stale) = (None::<i64>, 0u64);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    // 1. Every record through the dictionary.
-    validate_in_order(
-        reader,
-        &validator,
-        &Limits {
-            workers,
-            batch_rows_max: 2048,
-        },
-        |raw, outcome| -> Result<()> {
-            let n = b.record(&outcome.values);
-            let key = record_key(ds, &outcome)
-                .unwrap_or_default()
-                .replace('\u{1f}', "|");
-            for f in raw.findings.iter().chain(&outcome.findings) {
-                let c = criterion_of(f.rule, f.severity);
-                let failure = b.fail(n, &key, c, f.field, f.rule, f.message.clone());
-                failing.write(&failure)?;
-            }
-            if !key.is_empty() {
-                if let Some(first) = keys.observe(key.clone(), n) {
-                    let failure = b.fail(
-                        n,
-                        &key,
-                        Criterion::Clean,
-                        ds.key.join("|").as_str(),
-                        "key.duplicate",
-                        format!("same key as record {first}"),
-                    );
-                    failing.write(&failure)?;
-                }
-            }
-            if let Some(age) = updated_at
-                .and_then(|i| day_number(&outcome.values[i]))
-                .map(|d| today_n - d)
-            {
-                oldest = Some(oldest.map_or(age, |o: i64| o.max(age)));
-                if age > i64::from(args.stale_after_days) {
-                    stale += 1;
-                    let failure = b.fail(
-                        n,
-                        &key,
-                        Criterion::Live,
-                        "updated_at",
-                        "record.stale",
-                        format!("not updated for {age} days"),
-                    );
-                    failing.write(&failure)?;
-                }
-            }
-            record_keys.push(key);
-            Ok(())
-        },
-    )
-    .map_err(|e| match e {
-        EngineError::Input(e) => {
-            anyhow::Error::new(e).context(format!("input {}", args.input.display()))
-        }
-        EngineError::Sink(e) => e,
-        other => anyhow::anyhow!("input {}: {other}", args.input.display()),
-    })?;
-    let records = record_keys.len();
-    if records == 0 {
-        bail!("input {} has a header but no records", args.input.display());
-    }
-    if updated_at.is_some() {
-        b.metric(Criterion::Live, "stale_records", stale as f64);
-        if let Some(o) = oldest {
-            b.metric(Criterion::Live, "oldest_update_days", o as f64);
-        }
-        b.note(
-            Criterion::Live,
-            format!(
-                "records not updated for {} days count as not live.",
-                args.stale_after_days
-            ),
-        );
-    }
-    if !has_reference
-        && ds.checks.iter().any(|c| {
-            matches!(
-                c,
-                lienthong_dictionary::catalog::CrossCheck::NotDeceasedWhenActive { .. }
+    let mut sources = BTreeMap::new();
+    // 1. Every record through the dictionary, in order.
+    let input_name = match (&args.input, &args.replica) {
+        (Some(input), _) => {
+            sources.insert("input".to_owned(), input.display().to_string());
+            let reader = Reader::new(open(input)?, format_of(None, input)?, ds)
+                .with_context(|| format!("input {}", input.display()))?;
+            let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+            validate_in_order(
+                reader,
+                &validator,
+                &Limits {
+                    workers,
+                    batch_rows_max: 2048,
+                },
+                |raw, outcome| failing.write_all(&scoring.observe(&raw.findings, &outcome)),
             )
-        })
-    {
-        b.note(
-            Criterion::Live,
-            "no civil-status reference given: deceased people still active not checked.",
-        );
-    }
-    let mut sources = BTreeMap::from([("input".to_owned(), args.input.display().to_string())]);
-    // 2. The same person under several ids (linkage), for datasets that identify people.
-    let model = match &args.link.model {
-        Some(p) => Model::from_toml(
-            &std::fs::read_to_string(p)
-                .with_context(|| format!("reading model {}", p.display()))?,
-        )
-        .with_context(|| format!("model {}", p.display()))?,
-        None => Model::default_person(),
+            .map_err(|e| match e {
+                EngineError::Input(e) => {
+                    anyhow::Error::new(e).context(format!("input {}", input.display()))
+                }
+                EngineError::Sink(e) => e,
+                other => anyhow::anyhow!("input {}: {other}", input.display()),
+            })?;
+            input.display().to_string()
+        }
+        (None, Some(url)) => {
+            let table = args.table.as_deref().unwrap_or(ds.name);
+            sources.insert(
+                "replica".to_owned(),
+                format!("{} table {table}", redact(url)),
+            );
+            let rows = crate::runtime()?.block_on(replica_rows(url, table, ds))?;
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            for chunk in rows.chunks(16_384) {
+                let outcomes = map_in_order(chunk, threads, 256, |row| {
+                    let values: Vec<&str> = row.iter().map(String::as_str).collect();
+                    validate_guarded(&validator, &values)
+                });
+                for outcome in outcomes {
+                    failing.write_all(&scoring.observe(&[], &outcome))?;
+                }
+            }
+            format!("{} table {table}", redact(url))
+        }
+        (None, None) => unreachable!("checked above"),
     };
-    let mut model = model;
-    if let Some(t) = args.link.threshold {
-        model.threshold = t;
+    if scoring.records() == 0 {
+        bail!("{input_name} has no records");
     }
-    let person = ds.field("full_name").is_some() && ds.field("birth_date").is_some();
-    if person {
-        let (mut loaded, schema) = link_cmd::load(ds, &args.input, &model, true)?;
-        if loaded.prepared.len() != records {
-            bail!("input {} changed while it was read", args.input.display());
+    // 2. The population register, prepared with the same model.
+    let register = match &args.register {
+        Some(path) => {
+            sources.insert("register".to_owned(), path.display().to_string());
+            let (reg, _) =
+                link_cmd::load(link_cmd::register_dataset(), path, scoring.model(), true)?;
+            Some(Register {
+                prepared: reg.prepared,
+                keys: reg.keys,
+            })
         }
-        fill_term_frequencies(&model, None, &mut loaded.prepared);
-        let blocks = Blocks::new(&loaded.prepared, model.blocking.len());
-        let register = match &args.register {
-            Some(path) => Some(link_cmd::load(link_cmd::register_dataset(), path, &model, true)?.0),
-            None => None,
-        };
-        // Trained as `link` and `link dedupe` train: with a register, on both together.
-        let trained = match (&args.link.model, &register) {
-            (Some(_), _) => model.clone(),
-            (None, None) => {
-                link_cmd::train_with(&model, &schema, &loaded.prepared, &blocks, &args.link)
-            }
-            (None, Some(reg)) => {
-                let mut all: Vec<_> = loaded
-                    .prepared
-                    .iter()
-                    .chain(&reg.prepared)
-                    .cloned()
-                    .collect();
-                fill_term_frequencies(&model, None, &mut all);
-                let blocks = Blocks::new(&all, model.blocking.len());
-                link_cmd::train_with(&model, &schema, &all, &blocks, &args.link)
-            }
-        };
-        let scorer = Scorer::new(&trained);
-        let pairs = dedupe(&scorer, &loaded.prepared, &blocks, trained.threshold);
-        let clusters = cluster::clusters(records, pairs.iter().map(|p| (p.a, p.b)));
-        let mut people_twice = 0u64;
-        for (i, root) in clusters.iter().enumerate() {
-            let root = *root as usize;
-            if root != i && loaded.keys[root] != loaded.keys[i] {
-                people_twice += 1;
-                let failure = b.fail(
-                    i as u64 + 1,
-                    &loaded.keys[i],
-                    Criterion::Clean,
-                    "record",
-                    "person.duplicate",
-                    format!(
-                        "the same person as record {} ({}) under another key",
-                        root + 1,
-                        loaded.keys[root]
-                    ),
-                );
-                failing.write(&failure)?;
-            }
-        }
-        b.metric(
-            Criterion::Clean,
-            "same_person_other_key",
-            people_twice as f64,
-        );
-        // 3. Reconciliation with the population register.
-        if let (Some(path), Some(mut reg)) = (&args.register, register) {
-            sources.insert("register".into(), path.display().to_string());
-            fill_term_frequencies(&trained, Some(&reg.prepared), &mut loaded.prepared);
-            fill_term_frequencies(&trained, None, &mut reg.prepared);
-            let links = link(&scorer, &loaded.prepared, &reg.prepared, trained.threshold);
-            let mut covered = HashSet::new();
-            let (mut found, mut disagree) = (0u64, 0u64);
-            for (i, l) in links.iter().enumerate() {
-                let n = i as u64 + 1;
-                let key = &loaded.keys[i];
-                let Some(j) = l.register else {
-                    let failure = b.fail(
-                        n,
-                        key,
-                        Criterion::Unified,
-                        "record",
-                        "register.not_found",
-                        "not found in the population register",
-                    );
-                    failing.write(&failure)?;
-                    continue;
-                };
-                found += 1;
-                covered.insert(j);
-                let id_given = trained
-                    .comparisons
-                    .iter()
-                    .position(|c| c.field == trained.id_field)
-                    .is_some_and(|c| !loaded.prepared[i].values[c].is_null());
-                if l.how == How::Fuzzy && id_given {
-                    let failure = b.fail(
-                        n,
-                        key,
-                        Criterion::Correct,
-                        trained.id_field.as_str(),
-                        "register.id_mismatch",
-                        format!(
-                            "the register holds this person under {}",
-                            reg.keys[j as usize]
-                        ),
-                    );
-                    failing.write(&failure)?;
-                }
-                for c in &l.disagree {
-                    let field = trained.comparisons[*c].field.as_str();
-                    if field == trained.id_field {
-                        continue;
-                    }
-                    let (criterion, rule, reason) = match trained.comparisons[*c].kind {
-                        lienthong_link::Kind::Unit => (
-                            Criterion::Live,
-                            "register.moved",
-                            "the register has another residence".to_owned(),
-                        ),
-                        _ => (
-                            Criterion::Unified,
-                            "register.disagrees",
-                            format!("differs from the register ({})", reg.keys[j as usize]),
-                        ),
-                    };
-                    disagree += 1;
-                    let failure = b.fail(n, key, criterion, field, rule, reason);
-                    failing.write(&failure)?;
-                }
-            }
-            b.metric(
-                Criterion::Unified,
-                "register_found",
-                found as f64 / records as f64,
-            );
-            b.metric(
-                Criterion::Unified,
-                "register_disagreements",
-                disagree as f64,
-            );
-            if ds.key == ["personal_id"] {
-                b.coverage(covered.len() as u64, reg.keys.len() as u64);
-                b.note(
-                    Criterion::Complete,
-                    "coverage of the register's population counts half.",
-                );
-            }
-        } else {
-            b.note(Criterion::Unified, "no register given: agreement with the population register not measured, only the shared code lists.");
-        }
-    } else {
-        b.note(
-            Criterion::Clean,
-            "the dataset does not identify people by name and birth date: duplicates by key only.",
-        );
-    }
-    for (k, r) in &args
-        .reference
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (format!("reference{}", i + 1), r.clone()))
-        .collect::<Vec<_>>()
-    {
-        sources.insert(k.clone(), r.clone());
-    }
-    b.note(Criterion::Shared, "measured from the nodes' message logs (share of lookups served through the exchange); no log given.");
-    if let Some(w) = &mut failing.0 {
-        w.flush().context("writing the failing records")?;
+        None => None,
+    };
+    for (i, r) in args.reference.iter().enumerate() {
+        sources.insert(format!("reference{}", i + 1), r.clone());
     }
     // RFC 3339 in Vietnam time ("2026-12-02 11:45:31 +07:00" → "2026-12-02T11:45:31+07:00").
     let generated_at = lienthong_core::time::vietnam_time(lienthong_core::time::now_s() as i64)
         .replacen(' ', "T", 1)
         .replace(' ', "");
-    let report = b.finish(&generated_at, sources);
+    let (report, more) = scoring.finish(register, &generated_at, sources);
+    failing.write_all(&more)?;
+    if let Some(w) = &mut failing.0 {
+        w.flush().context("writing the failing records")?;
+    }
     // History beside the report, for the trend.
     let history_path = args.history.clone().or_else(|| {
         args.json
@@ -446,9 +262,8 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
     }
     if !args.link.quiet {
         println!(
-            "{} ({}): {} records, overall {:.1} %",
+            "{} ({input_name}): {} records, overall {:.1} %",
             report.dataset,
-            args.input.display(),
             report.records,
             report.overall.score * 100.0
         );
@@ -468,9 +283,72 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A database URL without its password, for reports.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Every row of a replica table, the dataset's fields as text, in key order.
+async fn replica_rows(url: &str, table: &str, ds: &'static Dataset) -> Result<Vec<Vec<String>>> {
+    if !lienthong_store::dialect::identifier_ok(table) {
+        bail!("--table {table:?}: not a plain SQL identifier");
+    }
+    let dialect = lienthong_store::dialect::Dialect::of(url)
+        .with_context(|| format!("--replica {}", redact(url)))?;
+    let pool = lienthong_store::dialect::connect(url, 1)
+        .await
+        .with_context(|| format!("connecting to {}", redact(url)))?;
+    let cols: Vec<String> = ds.fields.iter().map(|f| dialect.quote(f.name)).collect();
+    let order: Vec<String> = ds.key.iter().map(|k| dialect.quote(k)).collect();
+    let sql = format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        cols.join(", "),
+        dialect.quote(table),
+        order.join(", ")
+    );
+    let rows = sqlx::query(&sql)
+        .fetch_all(&pool)
+        .await
+        .with_context(|| format!("reading table {table} of {}", redact(url)))?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut values = Vec::with_capacity(cols.len());
+        for i in 0..cols.len() {
+            values.push(lienthong_store::dialect::text_at(&row, i).unwrap_or_default());
+        }
+        out.push(values);
+    }
+    Ok(out)
+}
+
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("partial");
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path)
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_a_report() {
+        assert_eq!(
+            redact("postgres://lt:s3cret@db:5432/center"),
+            "postgres://lt@db:5432/center"
+        );
+        assert_eq!(
+            redact("mysql://root@127.0.0.1/test"),
+            "mysql://root@127.0.0.1/test"
+        );
+        assert_eq!(redact("sqlite://replica.db"), "sqlite://replica.db");
+    }
 }

@@ -668,3 +668,138 @@ fn the_scorecard_reconciles_sector_records_with_the_register() {
         .unwrap()
         .contains("<polyline"));
 }
+
+/// The scorecard of a replica table (SQLite, PostgreSQL, MariaDB) is the scorecard of the
+/// same records read from a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scorecard_reads_replica_tables_like_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    run_ok(
+        &["synth", "--citizens", "400", "--seed", "6", "--out", "."],
+        &d,
+    );
+    let rows = csv_rows(&d.join("citizen.csv"));
+    let table = format!("q_{}", uuid::Uuid::new_v4().simple());
+    let mut urls = vec![format!(
+        "sqlite://{}?mode=rwc",
+        d.join("replica.db").display()
+    )];
+    for var in ["LIENTHONG_TEST_POSTGRES_URL", "LIENTHONG_TEST_MARIADB_URL"] {
+        if let Some(url) = crate::service(var) {
+            urls.push(url);
+        }
+    }
+    let scores = |json: &str| -> Vec<(String, u64)> {
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join(json)).unwrap()).unwrap();
+        let mut v: Vec<(String, u64)> = r["criteria"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, c)| (k.clone(), c["failing"].as_u64().unwrap()))
+            .collect();
+        v.sort();
+        v
+    };
+    run_ok(
+        &[
+            "quality",
+            "score",
+            "--dataset",
+            "citizen",
+            "--input",
+            "citizen.csv",
+            "--json",
+            "file.json",
+            "--today",
+            "2026-11-23",
+            "--quiet",
+        ],
+        &d,
+    );
+    let from_file = scores("file.json");
+    assert!(from_file.iter().any(|(_, n)| *n > 0), "{from_file:?}");
+    for url in urls {
+        let pool =
+            crate::dataset_table(&url, &table, &lienthong_dictionary::catalog::CITIZEN).await;
+        let cols = lienthong_dictionary::catalog::CITIZEN.fields.len();
+        for chunk in rows.chunks(50) {
+            let marks: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let ps: Vec<String> = (0..cols)
+                        .map(|c| {
+                            if url.starts_with("postgres") {
+                                format!("${}", r * cols + c + 1)
+                            } else {
+                                "?".into()
+                            }
+                        })
+                        .collect();
+                    format!("({})", ps.join(","))
+                })
+                .collect();
+            let sql = format!("INSERT INTO {table} VALUES {}", marks.join(","));
+            let mut q = sqlx::query(&sql);
+            for row in chunk {
+                for v in row {
+                    q = q.bind(v.clone());
+                }
+            }
+            q.execute(&pool).await.unwrap();
+        }
+        let url2 = url.clone();
+        let table2 = table.clone();
+        let d2 = d.clone();
+        tokio::task::spawn_blocking(move || {
+            run_ok(
+                &[
+                    "quality",
+                    "score",
+                    "--dataset",
+                    "citizen",
+                    "--replica",
+                    &url2,
+                    "--table",
+                    &table2,
+                    "--json",
+                    "replica.json",
+                    "--today",
+                    "2026-11-23",
+                    "--quiet",
+                ],
+                &d2,
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(scores("replica.json"), from_file, "{url}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("replica.json")).unwrap())
+                .unwrap();
+        assert!(report["sources"]["replica"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("table {table}")));
+        sqlx::query(&format!("DROP TABLE {table}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    // A table that is not there is one clear error.
+    let out = lienthong(
+        &[
+            "quality",
+            "score",
+            "--dataset",
+            "citizen",
+            "--replica",
+            &format!("sqlite://{}", d.join("replica.db").display()),
+            "--table",
+            "missing_table",
+        ],
+        &d,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing_table"));
+}
