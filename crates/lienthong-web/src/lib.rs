@@ -14,6 +14,9 @@ use axum::{Json, Router};
 use lienthong_gateway::msglog::LogReader;
 use lienthong_registry::Registry;
 use lienthong_sync::StatusReader;
+
+mod quality;
+pub use quality::QualityBoard;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -26,6 +29,8 @@ pub struct Sources {
     pub sync: Vec<StatusReader>,
     /// (member id, `http://host:port/healthz` of its node's admin listener) to probe.
     pub health: Vec<(String, String)>,
+    /// The datasets' quality scorecards (empty unless the center computes them).
+    pub quality: QualityBoard,
     samples: Samples,
 }
 
@@ -41,8 +46,15 @@ impl Sources {
             logs,
             sync,
             health,
+            quality: Default::default(),
             samples: Default::default(),
         }
+    }
+
+    /// Shows the scorecards another task keeps in `board`.
+    pub fn with_quality(mut self, board: QualityBoard) -> Sources {
+        self.quality = board;
+        self
     }
 }
 
@@ -63,6 +75,8 @@ pub fn router(sources: Sources) -> Router {
         .route("/log", get(page_log))
         .route("/api/overview", get(api_overview))
         .route("/api/log", get(api_log))
+        .route("/quality", get(quality::page_quality))
+        .route("/api/quality", get(quality::api_quality))
         .with_state(sources)
 }
 
@@ -206,7 +220,7 @@ struct LangQuery {
     message_id: Option<String>,
 }
 
-fn t(en: bool, vi: &'static str, english: &'static str) -> &'static str {
+pub(crate) fn t(en: bool, vi: &'static str, english: &'static str) -> &'static str {
     if en {
         english
     } else {
@@ -214,7 +228,7 @@ fn t(en: bool, vi: &'static str, english: &'static str) -> &'static str {
     }
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -222,14 +236,15 @@ fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn layout(en: bool, title: &str, body: &str) -> Html<String> {
+pub(crate) fn layout(en: bool, title: &str, body: &str) -> Html<String> {
     let lang = if en { "en" } else { "vi" };
     Html(format!(
         r#"<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title} — lienthong</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1d2733}}table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #cdd5df;padding:.3rem .6rem;text-align:left}}th{{background:#eef2f7}}.num{{text-align:right}}nav a{{margin-right:1rem}}.bar{{background:#3b82f6;height:.8rem;display:inline-block}}</style></head>
-<body><nav><a href="/?lang={lang}">{}</a><a href="/log?lang={lang}">{}</a><a href="?lang={}">{}</a></nav><h1>{title}</h1>{body}</body></html>"#,
+<body><nav><a href="/?lang={lang}">{}</a><a href="/log?lang={lang}">{}</a><a href="/quality?lang={lang}">{}</a><a href="?lang={}">{}</a></nav><h1>{title}</h1>{body}</body></html>"#,
         t(en, "Tổng quan", "Overview"),
         t(en, "Nhật ký trao đổi", "Message log"),
+        t(en, "Chất lượng dữ liệu", "Data quality"),
         if en { "vi" } else { "en" },
         t(en, "English", "Tiếng Việt"),
     ))
