@@ -185,15 +185,8 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
                 format!("{} table {table}", redact(url)),
             );
             let rows = crate::runtime()?.block_on(replica_rows(url, table, ds))?;
-            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-            for chunk in rows.chunks(16_384) {
-                let outcomes = map_in_order(chunk, threads, 256, |row| {
-                    let values: Vec<&str> = row.iter().map(String::as_str).collect();
-                    validate_guarded(&validator, &values)
-                });
-                for outcome in outcomes {
-                    failing.write_all(&scoring.observe(&[], &outcome))?;
-                }
+            for failures in observe_rows(&mut scoring, &validator, &rows) {
+                failing.write_all(&failures)?;
             }
             format!("{} table {table}", redact(url))
         }
@@ -283,6 +276,81 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Validates rows (raw values in dataset field order) on every core and feeds them to the
+/// scorecard in order; returns each record's failures.
+fn observe_rows(
+    scoring: &mut Scoring,
+    validator: &Validator,
+    rows: &[Vec<String>],
+) -> Vec<Vec<Failure>> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(16_384) {
+        let outcomes = map_in_order(chunk, threads, 256, |row| {
+            let values: Vec<&str> = row.iter().map(String::as_str).collect();
+            validate_guarded(validator, &values)
+        });
+        for outcome in outcomes {
+            out.push(scoring.observe(&[], &outcome));
+        }
+    }
+    out
+}
+
+/// The scorecard of rows already read (a replica table), reconciled with register rows
+/// (the replica's `citizen` table) when given: what the center computes for each synced
+/// dataset.
+pub(crate) fn score_rows(
+    ds: &'static Dataset,
+    rows: &[Vec<String>],
+    register: Option<&[Vec<String>]>,
+    today: &str,
+    sources: BTreeMap<String, String>,
+) -> Result<lienthong_quality::Report> {
+    let mut scoring = Scoring::new(
+        ds,
+        Options {
+            today: today.to_owned(),
+            stale_after_days: 730,
+            examples: 20,
+            model: None,
+            threshold: None,
+            seed: 1,
+            has_deceased_reference: false,
+        },
+    )?;
+    let validator = Validator::new(
+        ds,
+        VOptions {
+            today: today.to_owned(),
+            deceased: None,
+        },
+    );
+    observe_rows(&mut scoring, &validator, rows);
+    let register = register.map(|rows| {
+        let reg_ds = link_cmd::register_dataset();
+        let reg_validator = Validator::new(reg_ds, VOptions::default());
+        let schema = Scoring::schema_for(scoring.model(), reg_ds)
+            .expect("the citizen register binds to the person model");
+        let (keys, prepared) = rows
+            .iter()
+            .map(|row| {
+                let values: Vec<&str> = row.iter().map(String::as_str).collect();
+                Scoring::prepare_register(
+                    &schema,
+                    reg_ds,
+                    &validate_guarded(&reg_validator, &values),
+                )
+            })
+            .unzip();
+        Register { prepared, keys }
+    });
+    let generated_at = lienthong_core::time::vietnam_time(lienthong_core::time::now_s() as i64)
+        .replacen(' ', "T", 1)
+        .replace(' ', "");
+    Ok(scoring.finish(register, &generated_at, sources).0)
+}
+
 /// A database URL without its password, for reports.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -296,7 +364,11 @@ fn redact(url: &str) -> String {
 }
 
 /// Every row of a replica table, the dataset's fields as text, in key order.
-async fn replica_rows(url: &str, table: &str, ds: &'static Dataset) -> Result<Vec<Vec<String>>> {
+pub(crate) async fn replica_rows(
+    url: &str,
+    table: &str,
+    ds: &'static Dataset,
+) -> Result<Vec<Vec<String>>> {
     if !lienthong_store::dialect::identifier_ok(table) {
         bail!("--table {table:?}: not a plain SQL identifier");
     }

@@ -21,6 +21,7 @@ use rand::{Rng, SeedableRng};
 
 mod country;
 mod data;
+mod quality;
 mod workload;
 
 use country::*;
@@ -399,12 +400,22 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             )
         })
         .collect();
-    let dashboard = lienthong_web::router(lienthong_web::Sources::new(
-        registry_content,
-        logs,
-        sync_views,
-        health,
+    // The center's quality view: every synced dataset scored against the register's replica.
+    let board = lienthong_web::QualityBoard::default();
+    let mut scored: Vec<&'static catalog::Dataset> = AGENCIES
+        .iter()
+        .filter_map(|a| a.publishes.map(|(_, d)| d))
+        .collect();
+    scored.push(&catalog::CIVIL_STATUS_EVENT);
+    tokio::spawn(quality::keep_scoring(
+        db("center-replica"),
+        scored,
+        board.clone(),
+        Duration::from_secs(120),
     ));
+    let dashboard = lienthong_web::router(
+        lienthong_web::Sources::new(registry_content, logs, sync_views, health).with_quality(board),
+    );
     let dashboard_addr = ports.dashboard();
     let dashboard_listener = ports.take_tokio(dashboard_addr)?;
     tokio::spawn(async move { axum::serve(dashboard_listener, dashboard).await });

@@ -269,6 +269,49 @@ fn dashboard(lines: &[String], allowed_curl: &str) {
         chromium(&["--dump-dom", &format!("{url}log?lang=en&message_id=dash-1")]).unwrap();
     assert_eq!(number_in(&log_page, "found"), 2);
     assert!(log_page.contains("insurance-enrolment"));
+    // The quality view: every synced dataset scored at the center against the register's
+    // replica, shown with its records to fix.
+    let mut scored = serde_json::Value::Null;
+    for _ in 0..240 {
+        scored = get_json(&format!("{url}api/quality"));
+        if scored.as_array().is_some_and(|a| a.len() >= 6) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let reports = scored
+        .as_array()
+        .expect("/api/quality lists the scorecards");
+    assert!(reports.len() >= 6, "every synced dataset scored: {scored}");
+    let insurance = reports
+        .iter()
+        .find(|r| r["dataset"] == "social_insurance")
+        .expect("social_insurance scored");
+    assert!(insurance["records"].as_u64().unwrap() > 0);
+    assert!(
+        insurance["criteria"]["unified"]["metrics"]["register_found"]
+            .as_f64()
+            .unwrap()
+            > 0.5,
+        "reconciled with the register: {}",
+        insurance["criteria"]["unified"]
+    );
+    let quality = chromium(&["--dump-dom", &format!("{url}quality")]).unwrap();
+    assert_eq!(
+        quality.matches("class=\"dataset\"").count(),
+        reports.len(),
+        "{quality}"
+    );
+    let detail = chromium(&[
+        "--dump-dom",
+        &format!("{url}quality?lang=en&dataset=social_insurance"),
+    ])
+    .unwrap();
+    assert_eq!(
+        number_in(&detail, "records"),
+        insurance["records"].as_u64().unwrap()
+    );
+    assert!(detail.contains("Records to fix"), "{detail}");
     // A screenshot as a test artifact.
     let artifacts =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
