@@ -13,6 +13,7 @@ use std::path::Path;
 use lienthong_dictionary::catalog;
 use lienthong_dictionary::element::days_in_month;
 use lienthong_dictionary::legacy::{tcvn3_encode, vni_encode};
+use lienthong_dictionary::units;
 use lienthong_dictionary::vn::fold_char;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -251,6 +252,18 @@ pub fn generate_linkage(
     let mut people = Writer::open(dir, "people.csv", &citizen)?;
     let mut sector = Writer::open(dir, "sector.csv", &sector_fields)?;
     let mut summary = LinkageSummary::default();
+    // Pre-2025 communes by the current province their old province became part of.
+    let mut old_communes: std::collections::HashMap<String, Vec<&'static units::Commune>> =
+        units::current()
+            .provinces
+            .iter()
+            .map(|p| (p.code.clone(), Vec::new()))
+            .collect();
+    for c in &units::pre_2025().communes {
+        if let Some(p) = units::successor_province(&c.province_code) {
+            old_communes.entry(p.code.clone()).or_default().push(c);
+        }
+    }
     let mut clusters: Vec<(u64, u64)> = Vec::new();
     let mut pending: Vec<(u64, u64, Vec<String>)> = Vec::new();
     let mut links: Vec<(u64, String, Option<String>)> = Vec::new();
@@ -288,6 +301,23 @@ pub fn generate_linkage(
                 copy[8] = c.code.clone();
                 copy[9] = address(&p.street, c);
                 classes.push("moved");
+            } else if rng.gen_bool(0.1) {
+                // An address still written in the units before the 2025 reorganisation: a
+                // commune of the old province(s) the person's province was formed from.
+                let olds = &old_communes[&p.province.code];
+                if !olds.is_empty() {
+                    let c = *pick(&mut rng, olds);
+                    let old_province = units::pre_2025().province(&c.province_code);
+                    copy[7] = c.province_code.clone();
+                    copy[8] = c.code.clone();
+                    copy[9] = format!(
+                        "{}, {}, {}",
+                        p.street,
+                        c.full_name,
+                        old_province.map_or("", |o| o.full_name.as_str())
+                    );
+                    classes.push("old_units");
+                }
             }
             if !copy[10].is_empty() && rng.gen_bool(0.7) {
                 copy[10] = format!("0{}{:07}", &copy[10][1..3], rng.gen_range(0..10_000_000));

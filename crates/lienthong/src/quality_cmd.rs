@@ -44,9 +44,13 @@ pub struct ScoreArgs {
     /// The replica table (default: the dataset's name).
     #[arg(long, requires = "replica")]
     pub table: Option<String>,
-    /// The population register (`citizen` CSV/JSONL) to reconcile with.
-    #[arg(long)]
-    pub register: Option<PathBuf>,
+    /// The population register to reconcile with: a `citizen` CSV/JSONL file, or a database
+    /// URL (postgres://, mysql://, sqlite:…) whose `--register-table` holds it.
+    #[arg(long, value_name = "FILE|URL")]
+    pub register: Option<String>,
+    /// The register's table when `--register` is a URL.
+    #[arg(long, default_value = "citizen")]
+    pub register_table: String,
     /// Reference dataset, NAME=FILE (civil_status_event=FILE: deceased people still active).
     #[arg(long, value_name = "NAME=FILE")]
     pub reference: Vec<String>,
@@ -197,10 +201,30 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
     }
     // 2. The population register, prepared with the same model.
     let register = match &args.register {
+        Some(url) if is_url(url) => {
+            let table = &args.register_table;
+            sources.insert(
+                "register".to_owned(),
+                format!("{} table {table}", redact(url)),
+            );
+            let rows = crate::runtime()?.block_on(replica_rows(
+                url,
+                table,
+                link_cmd::register_dataset(),
+            ))?;
+            if rows.is_empty() {
+                bail!("register {} table {table} has no records", redact(url));
+            }
+            Some(register_from_rows(scoring.model(), &rows))
+        }
         Some(path) => {
-            sources.insert("register".to_owned(), path.display().to_string());
-            let (reg, _) =
-                link_cmd::load(link_cmd::register_dataset(), path, scoring.model(), true)?;
+            sources.insert("register".to_owned(), path.clone());
+            let (reg, _) = link_cmd::load(
+                link_cmd::register_dataset(),
+                Path::new(path),
+                scoring.model(),
+                true,
+            )?;
             Some(Register {
                 prepared: reg.prepared,
                 keys: reg.keys,
@@ -349,6 +373,27 @@ pub(crate) fn score_rows(
         .replacen(' ', "T", 1)
         .replace(' ', "");
     Ok(scoring.finish(register, &generated_at, sources).0)
+}
+
+/// Whether `--register` names a database rather than a file.
+fn is_url(s: &str) -> bool {
+    s.contains("://") || s.starts_with("sqlite:")
+}
+
+/// The register from rows of a `citizen` table, validated and prepared with `model`.
+fn register_from_rows(model: &Model, rows: &[Vec<String>]) -> Register {
+    let reg_ds = link_cmd::register_dataset();
+    let validator = Validator::new(reg_ds, VOptions::default());
+    let schema = Scoring::schema_for(model, reg_ds)
+        .expect("the citizen register binds to every person model that binds to a dataset");
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (keys, prepared) = map_in_order(rows, threads, 256, |row| {
+        let values: Vec<&str> = row.iter().map(String::as_str).collect();
+        Scoring::prepare_register(&schema, reg_ds, &validate_guarded(&validator, &values))
+    })
+    .into_iter()
+    .unzip();
+    Register { prepared, keys }
 }
 
 /// A database URL without its password, for reports.
