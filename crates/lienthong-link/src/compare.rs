@@ -15,7 +15,7 @@ use crate::text::{
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// Person names: exact, without diacritics, variant (regional surname, middle name
-    /// left out), close (Jaro–Winkler ≥ 0.92 or one edit on the folded text), similar
+    /// left out, the same words in another order), close (Jaro–Winkler ≥ 0.92 or one edit on the folded text), similar
     /// (Jaro–Winkler ≥ 0.80), different.
     Name,
     /// Dates (`YYYY-MM-DD` or `YYYY`): exact, day and month swapped, one off (a year off by
@@ -32,7 +32,8 @@ pub enum Kind {
     /// Commune or province codes across the 2025 reorganisation: exact, same current
     /// province (an old unit and its successor agree), different.
     Unit,
-    /// Free text (addresses, employers): folded exact, Jaro–Winkler ≥ 0.9, different.
+    /// Free text (addresses, employers): folded exact, similar (Jaro–Winkler ≥ 0.9 or at
+    /// least 60 % of the words shared), different.
     Text,
 }
 
@@ -68,6 +69,23 @@ impl Kind {
             Kind::Text => &["exact", "similar", "different"],
         }
     }
+}
+
+/// Shared words over all distinct words of two folded texts (Jaccard on words).
+fn word_overlap(a: &str, b: &str) -> f64 {
+    let wa: std::collections::HashSet<&str> = a
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let wb: std::collections::HashSet<&str> = b
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let union = wa.union(&wb).count();
+    if union == 0 {
+        return 0.0;
+    }
+    wa.intersection(&wb).count() as f64 / union as f64
 }
 
 /// Whether a pair at `level` disagrees on this field: not null and not the closest level,
@@ -360,7 +378,8 @@ pub fn compare(kind: Kind, a: &Value, b: &Value) -> u8 {
             let last = kind.levels().len() as u8;
             if ha == hb {
                 1
-            } else if kind == Kind::Text && jaro_winkler(a, b) >= 0.9 {
+            } else if kind == Kind::Text && (jaro_winkler(a, b) >= 0.9 || word_overlap(a, b) >= 0.6)
+            {
                 2
             } else {
                 last
@@ -382,7 +401,7 @@ fn compare_names(a: &NameKey, b: &NameKey) -> u8 {
             // close as one letter.
             4
         }
-    } else if a.canonical_equals(b) || a.core_equals(b) {
+    } else if a.canonical_equals(b) || a.core_equals(b) || a.same_words(b) {
         3
     } else {
         let jw = jaro_winkler(&a.folded, &b.folded);
@@ -428,6 +447,7 @@ mod tests {
             ("Huỳnh Văn Tài", "Hoàng Văn Tài", "variant"),
             ("Võ Thị Lan", "Vũ Thị Lan", "variant"),
             ("Nguyễn Văn An", "Nguyễn An", "variant"),
+            ("chandler hamish", "hamish chandler", "variant"),
             ("Nguyễn Văn Anh", "Nguyễn Văn Ánh", "close"),
             ("Nguyễn Văn Hùng", "Nguyễn Văn Hưng", "close"),
             ("Nguyễn Văn Hùng", "Nguyen Van Hung", "folded"),

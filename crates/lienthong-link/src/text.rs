@@ -109,6 +109,9 @@ pub struct NameKey {
     pub core_hash: u64,
     pub has_middle: bool,
     pub has_given: bool,
+    /// The folded words in sorted order: the same name written in another order (given name
+    /// first, as records from abroad do).
+    pub words_hash: u64,
 }
 
 impl From<&Name> for NameKey {
@@ -122,6 +125,11 @@ impl From<&Name> for NameKey {
             core_hash: crate::compare::hash(&(&n.surname, &n.given)),
             has_middle: !n.middle.is_empty(),
             has_given: !n.given.is_empty(),
+            words_hash: {
+                let mut words: Vec<&str> = n.folded.split(' ').collect();
+                words.sort_unstable();
+                crate::compare::hash(&words)
+            },
         }
     }
 }
@@ -132,6 +140,11 @@ impl NameKey {
         self.core_hash == other.core_hash
             && self.has_given
             && (!self.has_middle || !other.has_middle)
+    }
+
+    /// The same words in another order (at least two words).
+    pub fn same_words(&self, other: &NameKey) -> bool {
+        self.words_hash == other.words_hash && self.folded.contains(' ')
     }
 
     /// As [`Name::canonical_equals`].

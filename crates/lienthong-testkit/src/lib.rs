@@ -69,6 +69,41 @@ pub fn program(what: &str, candidates: &[&str]) -> Option<PathBuf> {
     found
 }
 
+/// Headless Chromium (Debian's package; the test command installs it) run with `args`
+/// (`--dump-dom URL`, `--screenshot=…`) in a fresh profile; its standard output, or `None`
+/// after [`skip`] when it is not installed.
+#[track_caller]
+pub fn chromium(args: &[&str]) -> Option<String> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let bin = program(
+        "chromium (the browser part)",
+        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+    )?;
+    let profile = std::env::temp_dir().join(format!(
+        "lt-chromium-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let out = std::process::Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("running chromium");
+    let _ = std::fs::remove_dir_all(&profile);
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,33 +2,13 @@
 //! drill-down to the records to fix, the JSON twin, and data from the records escaped.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use lienthong_dictionary::catalog::{CITIZEN, SOCIAL_INSURANCE};
 use lienthong_quality::{Builder, Criterion};
 use lienthong_registry::Registry;
 
 fn chromium(url: &str) -> Option<String> {
-    let bin = lienthong_testkit::program(
-        "chromium (the browser part)",
-        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
-    )?;
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(["--dump-dom", url])
-        .output()
-        .unwrap();
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    lienthong_testkit::chromium(&["--dump-dom", url])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -48,6 +48,9 @@ pub struct Common {
     /// Match probability from which a pair is a match (default: the model's).
     #[arg(long, value_parser = probability)]
     pub threshold: Option<f64>,
+    /// Train the model on the input even when --model is given (starting from its values).
+    #[arg(long)]
+    pub train: bool,
     /// Truth from `lienthong synth --linkage`: print precision, recall and F1 against it.
     #[arg(long)]
     pub truth: Option<PathBuf>,
@@ -303,7 +306,7 @@ fn model_of(common: &Common) -> Result<(Model, bool)> {
     if let Some(t) = common.threshold {
         model.threshold = t;
     }
-    Ok((model, common.model.is_none()))
+    Ok((model, common.model.is_none() || common.train))
 }
 
 fn train_on(model: &Model, schema: &Schema, recs: &[Prepared], common: &Common) -> Model {

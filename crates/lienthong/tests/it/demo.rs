@@ -158,29 +158,9 @@ fn get_json(url: &str) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// Headless Chromium (Debian's package; the test command installs it) on the dashboard.
+/// Headless Chromium on the dashboard.
 fn chromium(args: &[&str]) -> Option<String> {
-    let bin = lienthong_testkit::program(
-        "chromium (the browser part)",
-        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
-    )?;
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .output()
-        .unwrap();
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    lienthong_testkit::chromium(args)
 }
 
 fn number_in(dom: &str, id: &str) -> u64 {
