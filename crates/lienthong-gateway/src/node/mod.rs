@@ -275,6 +275,29 @@ async fn listener(
 }
 
 /// As [`start`], on sockets already bound where `listeners` has them.
+/// `[default_purposes]`: each key a service id (`INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE`),
+/// each purpose a non-empty line of at most 200 characters — checked at start, not at the
+/// first call that needs it.
+pub fn check_default_purposes(purposes: &HashMap<String, String>) -> Result<(), String> {
+    let mut keys: Vec<&String> = purposes.keys().collect();
+    keys.sort();
+    for service in keys {
+        lienthong_core::ServiceId::parse(service).map_err(|e| {
+            format!("[default_purposes] {service:?}: not a service id (INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE): {e}")
+        })?;
+        let purpose = &purposes[service];
+        if purpose.trim().is_empty()
+            || purpose.chars().count() > 200
+            || purpose.chars().any(char::is_control)
+        {
+            return Err(format!(
+                "[default_purposes] {service}: the purpose must be one line of 1 to 200 characters"
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<RunningNode, String> {
     let mut services = HashMap::new();
     for t in config.tables.clone() {
@@ -328,6 +351,7 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
     if config.log_archive_after_days.is_some() != config.log_archive_dir.is_some() {
         return Err("log_archive_after_days and log_archive_dir go together".into());
     }
+    check_default_purposes(&config.default_purposes)?;
     let log_key = SigningKey::from_pem(&config.signing_key.to_pem().map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
     let log = crate::msglog::MessageLog::open(&config.log_path, log_key).await?;
@@ -460,4 +484,27 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
+}
+
+#[cfg(test)]
+mod default_purpose_tests {
+    use super::*;
+
+    #[test]
+    fn default_purposes_are_checked_at_start() {
+        let ok = HashMap::from([(
+            "VN/GOV/BCA/DANCU/citizen".to_owned(),
+            "insurance-enrolment".to_owned(),
+        )]);
+        assert!(check_default_purposes(&ok).is_ok());
+        for (service, purpose, says) in [
+            ("citizen", "x", "not a service id"),
+            ("VN/GOV/BCA/DANCU/citizen", "", "one line"),
+            ("VN/GOV/BCA/DANCU/citizen", "a\nb", "one line"),
+        ] {
+            let bad = HashMap::from([(service.to_owned(), purpose.to_owned())]);
+            let e = check_default_purposes(&bad).unwrap_err();
+            assert!(e.contains(says), "{e}");
+        }
+    }
 }

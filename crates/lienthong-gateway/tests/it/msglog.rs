@@ -641,3 +641,33 @@ async fn the_read_only_reader_reads_entries_and_creates_nothing() {
     t.provider.shutdown().await;
     t.consumer.shutdown().await;
 }
+
+/// A SQLite message log (who asked for whose data) and its write-ahead files are the owner's
+/// only; a log found readable by others is tightened when opened.
+#[tokio::test]
+async fn a_sqlite_log_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("logs/node.messages.db");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let log = msglog::MessageLog::open(
+        path.to_str().unwrap(),
+        lienthong_trust::SigningKey::generate(),
+    )
+    .await
+    .unwrap();
+    log.append("m-1", &serde_json::json!({ "n": 1 }), vec![])
+        .await
+        .unwrap();
+    assert_eq!(mode(&path), 0o600);
+    let wal = dir.path().join("logs/node.messages.db-wal");
+    assert!(wal.exists());
+    assert_eq!(mode(&wal), 0o600);
+    log.close().await;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let key = lienthong_trust::SigningKey::generate();
+    let reopened = msglog::MessageLog::open(path.to_str().unwrap(), key).await;
+    // Another key does not verify the head: what matters here is that the mode was fixed first.
+    drop(reopened);
+    assert_eq!(mode(&path), 0o600);
+}

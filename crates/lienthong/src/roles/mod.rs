@@ -28,10 +28,16 @@ pub use registry::*;
 pub(super) fn write_new(path: &Path, contents: &str) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Keys are private: a directory made for them is the owner's only (0700), each file is
+    // created once (never overwritten) and readable by the owner only (0600).
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
     }
-    // Keys are private: created once (never overwritten), readable by the owner only.
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -45,6 +51,27 @@ pub(super) fn write_new(path: &Path, contents: &str) -> Result<()> {
         })?;
     file.write_all(contents.as_bytes())
         .with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn keys_are_the_owners_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("member/keys/signing.key");
+        super::write_new(&key, "secret").unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&key), 0o600);
+        assert_eq!(mode(key.parent().unwrap()), 0o700);
+        assert_eq!(mode(&dir.path().join("member")), 0o700);
+        assert!(
+            super::write_new(&key, "other").is_err(),
+            "never overwritten"
+        );
+        assert_eq!(std::fs::read_to_string(&key).unwrap(), "secret");
+    }
 }
 
 pub(super) fn read(path: &Path) -> Result<String> {
