@@ -53,6 +53,22 @@ pub(super) fn write_new(path: &Path, contents: &str) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
+pub(super) fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+pub(super) fn relative(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
+
+pub(super) fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    toml::from_str(&read(path)?).with_context(|| format!("config {}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
@@ -72,20 +88,4 @@ mod tests {
         );
         assert_eq!(std::fs::read_to_string(&key).unwrap(), "secret");
     }
-}
-
-pub(super) fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
-}
-
-pub(super) fn relative(base: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base.parent().unwrap_or(Path::new(".")).join(p)
-    }
-}
-
-pub(super) fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    toml::from_str(&read(path)?).with_context(|| format!("config {}", path.display()))
 }
