@@ -4,11 +4,15 @@
 use super::*;
 
 /// Client face: `{METHOD} /r1/{INSTANCE}/{CLASS}/{MEMBER}/{SUBSYSTEM}/{SERVICE}[/path][?query]`.
-pub(super) async fn consumer(
-    State(node): State<Arc<Inner>>,
-    Path(rest): Path<String>,
-    request: Request,
-) -> Response {
+pub(super) async fn consumer(State(node): State<Arc<Inner>>, request: Request) -> Response {
+    // The path as the client sent it: percent-encoded bytes of the sub-path reach the
+    // provider unchanged (axum's `Path` would decode them, and refuse non-UTF-8).
+    let rest = request
+        .uri()
+        .path()
+        .strip_prefix("/r1/")
+        .unwrap_or("")
+        .to_owned();
     let started = std::time::Instant::now();
     let member = node.config.member.to_string();
     let service = service_label(&node, &rest);
@@ -197,7 +201,11 @@ pub(super) async fn consume(
             "path must be /r1/{INSTANCE}/{CLASS}/{MEMBER}/{SUBSYSTEM}/{SERVICE}[/…]".into(),
         ));
     }
-    let service_id = ServiceId::parse(&segments[..5].join("/"))
+    let decoded: Vec<String> = segments[..5]
+        .iter()
+        .map(|s| crate::protocol::percent_decode_path(s))
+        .collect();
+    let service_id = ServiceId::parse(&decoded.join("/"))
         .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
     let sub_path = segments.get(5).map(|p| format!("/{p}")).unwrap_or_default();
     check_sub_path(&sub_path)?;

@@ -7,9 +7,15 @@ use super::*;
 pub(super) async fn provider(
     State(node): State<Arc<Inner>>,
     Extension(peer): Extension<PeerFingerprint>,
-    Path(rest): Path<String>,
     request: Request,
 ) -> Response {
+    // The path as the consumer node sent (and signed) it, percent-encoding kept.
+    let rest = request
+        .uri()
+        .path()
+        .strip_prefix("/lt1/")
+        .unwrap_or("")
+        .to_owned();
     let (parts, body) = request.into_parts();
     let mut room = Room::new();
     // A body refused before it was read (too large, no room, too slow) is answered like

@@ -36,8 +36,10 @@ pub(super) fn field_allowed(
             && sensitivity(dataset, field) != Sensitivity::SensitivePersonal)
 }
 
-/// A sub-path is empty or `/segment[/segment…]`; nothing that could move a proxied request
-/// elsewhere (`..`, `@`, `?`, `#`, `\\`, control characters) is accepted.
+/// A sub-path is empty or `/segment[/segment…]` as sent (percent-encoding kept, and passed on
+/// so); nothing that could move a proxied request elsewhere is accepted: `@`, `?`, `#`, `\\`
+/// or control characters as written, and any segment that decodes to `.` or `..` — also
+/// through encoded separators (`..%2F..`, `%2e%2e%5c`).
 pub(super) fn check_sub_path(path: &str) -> Result<(), GatewayError> {
     let bad = || GatewayError::BadRequest("malformed sub-path".into());
     if path.is_empty() {
@@ -50,7 +52,12 @@ pub(super) fn check_sub_path(path: &str) -> Result<(), GatewayError> {
     {
         return Err(bad());
     }
-    if path.split('/').skip(1).any(|seg| seg == ".." || seg == ".") {
+    let traversal = path.split('/').skip(1).any(|seg| {
+        crate::protocol::percent_decode_path(seg)
+            .split(['/', '\\'])
+            .any(|piece| piece == ".." || piece == ".")
+    });
+    if traversal {
         return Err(bad());
     }
     Ok(())
