@@ -637,6 +637,23 @@ async fn metadata_services_answer_from_the_registry() {
     assert_eq!(r.json["type"], "Client.UnknownService");
 }
 
+/// The provider's REST service `profile` served by `backend` on loopback, with an agreement.
+async fn with_profile_backend(backend: axum::Router) -> Topology {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, backend).await.unwrap() });
+    let profile = format!("{PROVIDER}/profile");
+    start_full(
+        3600,
+        |r| add_service(r, &profile, true),
+        vec![lienthong_gateway::node::RestConfig {
+            code: "profile".into(),
+            base_url: format!("http://{addr}"),
+        }],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn rest_backend_is_proxied_with_the_agreement_applied() {
     // An existing agency API on loopback.
@@ -646,19 +663,7 @@ async fn rest_backend_is_proxied_with_the_agreement_applied() {
             axum::Json(serde_json::json!({ "personal_id": id, "full_name": "Lê Thị Hoa", "ethnicity": "01", "internal_note": "x" }))
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, backend).await.unwrap() });
-    let profile = format!("{PROVIDER}/profile");
-    let t = start_full(
-        3600,
-        |r| add_service(r, &profile, true),
-        vec![lienthong_gateway::node::RestConfig {
-            code: "profile".into(),
-            base_url: format!("http://{addr}"),
-        }],
-    )
-    .await;
+    let t = with_profile_backend(backend).await;
     let r = call(
         &t.consumer,
         &format!("/r1/{PROVIDER}/profile/people/{PID}"),
@@ -730,19 +735,7 @@ async fn percent_encoded_sub_paths_reach_the_backend_as_sent() {
             axum::Json(serde_json::json!({ "personal_id": PID }))
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, backend).await.unwrap() });
-    let profile = format!("{PROVIDER}/profile");
-    let t = start_full(
-        3600,
-        |r| add_service(r, &profile, true),
-        vec![lienthong_gateway::node::RestConfig {
-            code: "profile".into(),
-            base_url: format!("http://{addr}"),
-        }],
-    )
-    .await;
+    let t = with_profile_backend(backend).await;
     let paths = [
         "/people/a%20b",
         "/people/a%3Fb=c",

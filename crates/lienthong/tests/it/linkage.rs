@@ -453,15 +453,7 @@ fn criteria_of_class(class: &str) -> &'static [&'static str] {
 
 #[test]
 fn the_scorecard_finds_every_injected_defect_on_three_seeds() {
-    let datasets = [
-        "citizen",
-        "civil_status_event",
-        "social_insurance",
-        "health_insurance",
-        "land_parcel",
-        "land_owner",
-        "education_enrolment",
-    ];
+    let datasets = crate::recall::DATASETS;
     for seed in ["1", "2", "3"] {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();

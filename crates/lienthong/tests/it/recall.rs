@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::lienthong;
 
-const DATASETS: [&str; 7] = [
+pub(crate) const DATASETS: [&str; 7] = [
     "citizen",
     "civil_status_event",
     "social_insurance",
