@@ -406,9 +406,12 @@ async fn writer(
     mut rx: mpsc::Receiver<Pending>,
 ) {
     // After a failed commit the in-memory tree may hold leaves the disk does not: the log
-    // fails closed (every later append is refused) until the node restarts and rebuilds the
-    // tree from what is on disk.
-    let mut broken: Option<String> = None;
+    // fails closed — every append is refused — until the stored log again matches its latest
+    // signed checkpoint (checked at most once a second); then the tree is rebuilt from disk
+    // and appends resume, with no restart. Nothing answered was lost: a failed batch's
+    // callers were refused.
+    let mut broken: Option<(String, Option<std::time::Instant>)> = None;
+    let public_key = key.public_b64();
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < BATCH_ENTRIES_MAX {
@@ -417,18 +420,50 @@ async fn writer(
                 Err(_) => break,
             }
         }
+        if let Some((e, tried)) = &mut broken {
+            let due = tried.is_none_or(|t| t.elapsed() >= REOPEN_EVERY);
+            if due {
+                *tried = Some(std::time::Instant::now());
+                match reopen(&pool, &tree, &public_key).await {
+                    Ok(()) => {
+                        tracing::warn!(error = %e, "message log verified again after a failed commit: appends resume");
+                        broken = None;
+                    }
+                    Err(why) => tracing::warn!(error = %why, "message log still unusable"),
+                }
+            }
+        }
         let result = match &broken {
-            Some(e) => Err(format!(
-                "message log failed earlier ({e}); restart the node"
+            Some((e, _)) => Err(format!(
+                "message log failed ({e}); appends resume once the stored log verifies again"
             )),
             None => commit(store, &pool, &tree, &key, &batch).await,
         };
         if let Err(e) = &result {
-            broken.get_or_insert_with(|| e.clone());
+            if broken.is_none() {
+                broken = Some((e.clone(), Some(std::time::Instant::now())));
+            }
         }
         for (i, p) in batch.into_iter().enumerate() {
             let _ = p.ack.send(result.clone().map(|start| start + i as u64));
         }
+    }
+}
+
+/// How often a log that failed a commit is checked for whether it can be used again.
+const REOPEN_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Rebuilds the tree from disk and checks it against the latest signed checkpoint; on
+/// success the in-memory tree is replaced (the leaves of failed batches are dropped).
+async fn reopen(pool: &AnyPool, tree: &Arc<RwLock<MerkleTree>>, public_key: &str) -> Result<(), String> {
+    let loaded = load_tree(pool, "message log").await?;
+    check_head(pool, "message log", &loaded, public_key).await?;
+    match tree.write() {
+        Ok(mut t) => {
+            *t = loaded;
+            Ok(())
+        }
+        Err(_) => Err("the in-memory tree is poisoned".into()),
     }
 }
 

@@ -4,7 +4,8 @@
 //!   holds the provider's TLS key still cannot drop, change or move an answer;
 //! - a refusal of a body the provider did not read is signed too;
 //! - an exchange is answered only after its log entry is durable, and a log that failed to
-//!   commit refuses every later append until the node restarts;
+//!   commit refuses every later append until its stored entries verify against the signed
+//!   checkpoint again (then it resumes without a restart);
 //! - identity, signature, replay and agreement are checked before any backend call;
 //! - TLS 1.2 is never spoken between nodes.
 
@@ -317,60 +318,48 @@ async fn no_answer_without_a_durable_log_entry_and_a_failed_log_stays_closed() {
     sqlite_exec(&provider_log, FAIL_COMMITS).await;
     let r = call(&t.consumer, &lookup, &[CLIENT, PURPOSE]).await;
     assert_unlogged_refusal(&r, "provider");
-    // The store works again, but the provider's log may hold in memory what the disk does
-    // not: it refuses every append until the node restarts.
-    sqlite_exec(&provider_log, HEAL).await;
+    // While the store keeps failing, the log stays closed (it is retried, and refused again).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let r = call(&t.consumer, &lookup, &[CLIENT, PURPOSE]).await;
-    assert_unlogged_refusal(&r, "provider, after the store healed");
-
-    // Restarted on the same files and address, it answers, and its log verifies.
-    let peer = t.provider.peer_addr;
-    let Topology {
-        provider,
-        consumer,
-        registry_addr,
-        registry_key,
-        provider_id,
-        consumer_id,
-        ca,
-        dir_path,
-        _dir,
-        registry_task,
-    } = t;
-    provider.shutdown().await;
-    let pub_key = registry_key.public_b64();
-    let url = format!("sqlite://{}?mode=rwc", dir_path.join("dancu.db").display());
-    let provider = node::start(node_config(
-        PROVIDER,
-        &provider_id,
-        &ca,
-        (registry_addr, &pub_key),
-        peer,
-        vec![table("citizen", &url)],
-        &dir_path,
-    ))
-    .await
-    .unwrap();
-    let r = call(&consumer, &lookup, &[CLIENT, PURPOSE]).await;
-    assert_eq!(r.status, 200, "{}", r.json);
-    let report = lienthong_gateway::msglog::verify(&provider_log, &provider_id.key.public_b64())
+    assert_unlogged_refusal(&r, "provider, store still failing");
+    // The store works again: once the stored log verifies against its signed checkpoint, the
+    // provider answers again, without a restart.
+    sqlite_exec(&provider_log, HEAL).await;
+    let answered = answered_within(&t.consumer, &lookup, 5).await;
+    assert!(answered, "the provider resumes once its log verifies again");
+    let report = lienthong_gateway::msglog::verify(&provider_log, &t.provider_id.key.public_b64())
         .await
         .unwrap();
-    // The first call and the last: the two answered without a durable entry left none.
+    // The first call and the last: the calls answered without a durable entry left none.
     assert_eq!(report.entries, 2, "only the answered exchanges are logged");
 
-    // The consumer's store fails: the provider answered, but its client gets nothing.
-    let consumer_log = log_path(&dir_path, CONSUMER);
+    // The consumer's store fails: the provider answered, but its client gets nothing; healed,
+    // the consumer resumes too.
+    let consumer_log = log_path(&t.dir_path, CONSUMER);
     sqlite_exec(&consumer_log, FAIL_COMMITS).await;
-    let r = call(&consumer, &lookup, &[CLIENT, PURPOSE]).await;
+    let r = call(&t.consumer, &lookup, &[CLIENT, PURPOSE]).await;
     assert_unlogged_refusal(&r, "consumer");
     sqlite_exec(&consumer_log, HEAL).await;
-    let r = call(&consumer, &lookup, &[CLIENT, PURPOSE]).await;
-    assert_unlogged_refusal(&r, "consumer, after the store healed");
-    provider.shutdown().await;
-    consumer.shutdown().await;
-    registry_task.abort();
-    drop((consumer_id, _dir));
+    assert!(answered_within(&t.consumer, &lookup, 5).await, "the consumer resumes");
+    lienthong_gateway::msglog::verify(&consumer_log, &t.consumer_id.key.public_b64())
+        .await
+        .unwrap();
+    t.provider.shutdown().await;
+    t.consumer.shutdown().await;
+    t.registry_task.abort();
+}
+
+/// Whether a lookup is answered 200 within `seconds` (the log is retried once a second).
+async fn answered_within(consumer: &node::RunningNode, lookup: &str, seconds: u64) -> bool {
+    for _ in 0..seconds * 4 {
+        let r = call(consumer, lookup, &[CLIENT, PURPOSE]).await;
+        if r.status == 200 {
+            return true;
+        }
+        assert_unlogged_refusal(&r, "while the log reopens");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    false
 }
 
 /// A REST backend that counts the calls it receives.
