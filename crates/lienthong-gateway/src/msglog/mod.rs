@@ -455,7 +455,11 @@ const REOPEN_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Rebuilds the tree from disk and checks it against the latest signed checkpoint; on
 /// success the in-memory tree is replaced (the leaves of failed batches are dropped).
-async fn reopen(pool: &AnyPool, tree: &Arc<RwLock<MerkleTree>>, public_key: &str) -> Result<(), String> {
+async fn reopen(
+    pool: &AnyPool,
+    tree: &Arc<RwLock<MerkleTree>>,
+    public_key: &str,
+) -> Result<(), String> {
     let loaded = load_tree(pool, "message log").await?;
     check_head(pool, "message log", &loaded, public_key).await?;
     match tree.write() {

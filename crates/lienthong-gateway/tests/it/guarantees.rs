@@ -340,7 +340,10 @@ async fn no_answer_without_a_durable_log_entry_and_a_failed_log_stays_closed() {
     let r = call(&t.consumer, &lookup, &[CLIENT, PURPOSE]).await;
     assert_unlogged_refusal(&r, "consumer");
     sqlite_exec(&consumer_log, HEAL).await;
-    assert!(answered_within(&t.consumer, &lookup, 5).await, "the consumer resumes");
+    assert!(
+        answered_within(&t.consumer, &lookup, 5).await,
+        "the consumer resumes"
+    );
     lienthong_gateway::msglog::verify(&consumer_log, &t.consumer_id.key.public_b64())
         .await
         .unwrap();
