@@ -76,8 +76,10 @@ pub enum LinkCommand {
         after_long_help = "Example:\n  lienthong link dedupe --dataset citizen --input people.csv --out clusters.csv --pairs pairs.csv"
     )]
     Dedupe {
+        /// Dataset of the input (see `lienthong dictionary datasets`).
         #[arg(long)]
         dataset: String,
+        /// The records (CSV with a header, or JSON Lines).
         #[arg(long)]
         input: PathBuf,
         /// One row per input record: <key>,cluster_id (the cluster's first record number).
@@ -91,8 +93,10 @@ pub enum LinkCommand {
     },
     /// Estimate the model's parameters (u by random pairs, m by EM, λ) on a dataset.
     Train {
+        /// Dataset of the input.
         #[arg(long)]
         dataset: String,
+        /// The records to train on.
         #[arg(long)]
         input: PathBuf,
         /// Train for linking this input to a register (the register's records join the
@@ -110,15 +114,19 @@ pub enum LinkCommand {
         after_long_help = "Records are named by key or by record number with '#':\n  lienthong link explain --dataset citizen --input people.csv --a 001090123456 --b '#57'"
     )]
     Explain {
+        /// Dataset of the input.
         #[arg(long)]
         dataset: String,
+        /// The records holding the pair (`--a`; `--b` too without a register).
         #[arg(long)]
         input: PathBuf,
         /// With a register, `--b` names a register record.
         #[arg(long)]
         register: Option<PathBuf>,
+        /// The first record: its key, or `#N` for record number N.
         #[arg(long)]
         a: String,
+        /// The second record: its key, or `#N` (in the register when one is given).
         #[arg(long)]
         b: String,
         #[command(flatten)]

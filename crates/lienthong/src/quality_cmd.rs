@@ -33,6 +33,7 @@ pub enum QualityCommand {
 
 #[derive(clap::Args, Clone)]
 pub struct ScoreArgs {
+    /// Dataset the records claim to be (see `lienthong dictionary datasets`).
     #[arg(long)]
     pub dataset: String,
     /// The dataset (CSV with a header, or JSON Lines).
