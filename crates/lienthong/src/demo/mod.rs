@@ -385,7 +385,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let mut center_view = views(&pipelines.iter().collect::<Vec<_>>());
     center_view.extend(views(&[&hop_center]));
     let sync_views = vec![
-        StatusReader::open(&db("center-replica"), center_view).await?,
+        StatusReader::open(&db("center-replica"), center_view.clone()).await?,
         StatusReader::open(&db(HOP.province_db), views(&[&hop_province])).await?,
     ];
     pipelines.push(hop_province);
@@ -407,10 +407,17 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         .filter_map(|a| a.publishes.map(|(_, d)| d))
         .collect();
     scored.push(&catalog::CIVIL_STATUS_EVENT);
+    // Each dataset's pipelines (the hop's included), for the live criterion's sync lag.
+    let dataset_of: Vec<(String, &'static str)> = pipelines
+        .iter()
+        .map(|p| (p.name().to_owned(), p.config().dataset.name))
+        .collect();
+    let lag_reader = StatusReader::open(&db("center-replica"), center_view.clone()).await?;
     tokio::spawn(quality::keep_scoring(
         db("center-replica"),
         scored,
         board.clone(),
+        (lag_reader, dataset_of),
         Duration::from_secs(120),
     ));
     let dashboard = lienthong_web::router(

@@ -276,6 +276,11 @@ fn dashboard(lines: &[String], allowed_curl: &str) {
         "reconciled with the register: {}",
         insurance["criteria"]["unified"]
     );
+    assert!(
+        insurance["criteria"]["live"]["metrics"]["sync_lag_ms"].is_number(),
+        "the live criterion carries the pipeline's sync lag: {}",
+        insurance["criteria"]["live"]
+    );
     let quality = chromium(&["--dump-dom", &format!("{url}quality")]).unwrap();
     assert_eq!(
         quality.matches("class=\"dataset\"").count(),
