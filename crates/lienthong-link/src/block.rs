@@ -100,11 +100,6 @@ impl Blocks {
     }
 }
 
-/// Candidate pairs per rule when deduplicating `recs`.
-pub fn count_dedupe(recs: &[Prepared], rules: usize) -> Vec<RuleCount> {
-    Blocks::new(recs, rules).counts()
-}
-
 /// Visits every candidate pair `(i, j)`, `i < j`, of `recs` once; keeps what `f` returns.
 /// `only_rule` restricts to one rule's groups (every pair of it, shared or not).
 pub fn dedupe_candidates<T: Send>(
@@ -234,7 +229,7 @@ mod tests {
     fn the_union_of_rules_scores_each_pair_once() {
         // 0 and 1 share both rules' keys; 1 and 2 only the second; 3 has no key.
         let recs = [rec(&[5, 7]), rec(&[5, 7]), rec(&[6, 7]), rec(&[0, 0])];
-        let counts = count_dedupe(&recs, 2);
+        let counts = Blocks::new(&recs, 2).counts();
         assert_eq!(counts.iter().map(|c| c.pairs).collect::<Vec<_>>(), [1, 3]);
         let mut pairs = dedupe_candidates(&recs, &Blocks::new(&recs, 2), None, |a, b| Some((a, b)));
         pairs.sort_unstable();

@@ -60,21 +60,13 @@ pub fn day_number(date: &str) -> Option<i64> {
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let (y, m, d): (i64, i64, i64) = (
+    let (y, m, d): (i64, u32, u32) = (
         date[..4].parse().ok()?,
         date[5..7].parse().ok()?,
         date[8..10].parse().ok()?,
     );
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Days from civil (H. Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
+    ((1..=12).contains(&m) && (1..=31).contains(&d))
+        .then(|| lienthong_core::time::days_from_civil(y, m, d))
 }
 
 impl Scoring {

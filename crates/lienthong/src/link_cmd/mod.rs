@@ -3,24 +3,22 @@
 //! (the same reader and column mapping as `dictionary validate`), then matched by
 //! `lienthong-link`.
 
-use std::borrow::Cow;
+mod read;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use lienthong_dictionary::catalog::Dataset;
-use lienthong_dictionary::element::{check, Kind, Out};
-use lienthong_dictionary::engine::map_in_order;
-use lienthong_dictionary::input::{RawRecord, Reader};
 use lienthong_link::block::{count_link, Blocks, RuleCount};
 use lienthong_link::link::{dedupe, link, How};
 use lienthong_link::schema::fill_term_frequencies;
 use lienthong_link::{cluster, train, Model, Prepared, Schema, Scorer};
 
-use crate::validate::{format_of, open};
+use read::spinner;
+pub(crate) use read::{load, Loaded};
 
 #[derive(clap::Args, Clone)]
 pub struct LinkArgs {
@@ -137,169 +135,8 @@ pub enum LinkCommand {
 }
 
 /// One input read, normalised and prepared.
-pub(crate) struct Loaded {
-    pub(crate) keys: Vec<String>,
-    pub(crate) prepared: Vec<Prepared>,
-}
-
 fn dataset(name: &str) -> Result<&'static Dataset> {
     crate::dataset(name)
-}
-
-fn spinner(quiet: bool, what: &str) -> ProgressBar {
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr())
-    };
-    bar.set_style(
-        ProgressStyle::with_template(&format!(
-            "{{elapsed_precise}} {{spinner}} {what}: {{pos}} ({{per_sec}})"
-        ))
-        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar
-}
-
-/// Records read per batch: validated and prepared on every core, in input order.
-const BATCH: usize = 16_384;
-
-/// Distinct values remembered per column while reading; past this the column is
-/// normalised value by value (bounded memory).
-const CACHE_MAX: usize = 1 << 20;
-
-/// Normalises one value through its dictionary element (the same check `dictionary
-/// validate` runs; findings are not needed here).
-fn normalise(ds: &'static Dataset, column: usize, raw: &str) -> String {
-    let field = &ds.fields[column];
-    if raw.trim().is_empty() {
-        return String::new();
-    }
-    let Some(el) = lienthong_dictionary::catalog::element(field.element) else {
-        return raw.trim().to_owned();
-    };
-    let mut findings = Vec::new();
-    let mut out = Out {
-        field: field.name,
-        findings: &mut findings,
-    };
-    check(&el.kind, &field.opts, raw, &mut out)
-}
-
-/// Whether a column's values repeat enough to normalise each distinct value once (names,
-/// dates, codes) rather than every record's (ids, phones, timestamps).
-fn repeats(ds: &'static Dataset, column: usize) -> bool {
-    !matches!(
-        lienthong_dictionary::catalog::element(ds.fields[column].element).map(|e| &e.kind),
-        Some(
-            Kind::PersonalId
-                | Kind::OldId
-                | Kind::Phone
-                | Kind::Email
-                | Kind::Identifier { .. }
-                | Kind::Timestamp
-                | Kind::AmountVnd
-        )
-    )
-}
-
-pub(crate) fn load(
-    ds: &'static Dataset,
-    path: &Path,
-    model: &Model,
-    quiet: bool,
-) -> Result<(Loaded, Schema)> {
-    let fields: Vec<&str> = ds.fields.iter().map(|f| f.name).collect();
-    let schema = Schema::new(model, &fields)
-        .with_context(|| format!("model against dataset {}", ds.name))?;
-    let mut reader = Reader::new(open(path)?, format_of(None, path)?, ds)
-        .with_context(|| format!("input {}", path.display()))?;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    // Only the columns the model reads and the key are normalised.
-    let mut used: Vec<usize> = schema.columns_used();
-    used.extend(ds.key.iter().filter_map(|k| ds.index(k)));
-    used.sort_unstable();
-    used.dedup();
-    let key_columns: Vec<usize> = ds.key.iter().filter_map(|k| ds.index(k)).collect();
-    // Per column: normalised value by raw value, for columns whose values repeat.
-    let mut caches: Vec<Option<HashMap<String, String>>> = (0..fields.len())
-        .map(|c| (used.contains(&c) && repeats(ds, c)).then(HashMap::new))
-        .collect();
-    let bar = spinner(quiet, &format!("reading {}", path.display()));
-    let mut loaded = Loaded {
-        keys: Vec::new(),
-        prepared: Vec::new(),
-    };
-    // One thread reads batches while the others normalise and prepare the previous one.
-    std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<RawRecord>>(2);
-        let reading = scope.spawn(move || -> Result<()> {
-            loop {
-                let mut batch = Vec::with_capacity(BATCH);
-                while batch.len() < BATCH {
-                    let mut rec = RawRecord::default();
-                    if !reader
-                        .next_into(&mut rec)
-                        .with_context(|| format!("input {}", path.display()))?
-                    {
-                        break;
-                    }
-                    batch.push(rec);
-                }
-                let last = batch.len() < BATCH;
-                if (!batch.is_empty() && tx.send(batch).is_err()) || last {
-                    return Ok(());
-                }
-            }
-        });
-        for batch in rx {
-            let cached = &caches;
-            let done = map_in_order(&batch, threads, 256, |rec| {
-                let mut misses = Vec::new();
-                let mut row: Vec<Cow<'_, str>> = vec![Cow::Borrowed(""); fields.len()];
-                for &c in &used {
-                    let raw = rec.values[c].as_str();
-                    row[c] = match cached[c].as_ref().map(|m| m.get(raw)) {
-                        Some(Some(norm)) => Cow::Borrowed(norm.as_str()),
-                        Some(None) => {
-                            let norm = normalise(ds, c, raw);
-                            misses.push((c, raw.to_owned(), norm.clone()));
-                            Cow::Owned(norm)
-                        }
-                        None => Cow::Owned(normalise(ds, c, raw)),
-                    };
-                }
-                let values: Vec<&str> = row.iter().map(|v| v.as_ref()).collect();
-                let key = key_columns
-                    .iter()
-                    .map(|c| values[*c])
-                    .collect::<Vec<_>>()
-                    .join("|");
-                (key, schema.prepare(&values), misses)
-            });
-            bar.inc(done.len() as u64);
-            for (key, prepared, misses) in done {
-                loaded.keys.push(key);
-                loaded.prepared.push(prepared);
-                for (c, raw, norm) in misses {
-                    if let Some(map) = &mut caches[c] {
-                        if map.len() < CACHE_MAX {
-                            map.insert(raw, norm);
-                        }
-                    }
-                }
-            }
-        }
-        reading
-            .join()
-            .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?
-    })?;
-    bar.finish_and_clear();
-    tracing::info!(records = loaded.prepared.len(), input = %path.display(), "read and prepared");
-    if loaded.prepared.is_empty() {
-        bail!("input {} has a header but no records", path.display());
-    }
-    Ok((loaded, schema))
 }
 
 fn model_of(common: &Common) -> Result<(Model, bool)> {
@@ -371,12 +208,17 @@ fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
+/// A CSV file written through [`write_atomic`].
+fn write_csv(
+    path: &Path,
+    write: impl FnOnce(&mut csv::Writer<&mut dyn Write>) -> Result<()>,
+) -> Result<()> {
+    write_atomic(path, |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        write(&mut csv)?;
+        csv.flush()?;
+        Ok(())
+    })
 }
 
 pub fn run(command: Option<LinkCommand>, args: LinkArgs) -> Result<ExitCode> {
@@ -547,39 +389,48 @@ fn run_dedupe(
     tracing::info!(pairs = pairs.len(), "scored");
     let clusters = cluster::clusters(loaded.prepared.len(), pairs.iter().map(|p| (p.a, p.b)));
     let key_name = ds.key.join("|");
-    write_atomic(out, |w| {
-        writeln!(w, "{},cluster_id", csv_field(&key_name))?;
+    write_csv(out, |w| {
+        w.write_record([key_name.as_str(), "cluster_id"])?;
         for (key, c) in loaded.keys.iter().zip(&clusters) {
-            writeln!(w, "{},{}", csv_field(key), c + 1)?;
+            w.write_record([key.as_str(), &(c + 1).to_string()])?;
         }
         Ok(())
     })?;
     if let Some(path) = pairs_out {
-        write_atomic(path, |w| {
-            write!(w, "key_a,key_b,record_a,record_b,probability,weight")?;
-            for c in &model.comparisons {
-                write!(w, ",{}", csv_field(&c.field))?;
-            }
-            writeln!(w)?;
+        write_csv(path, |w| {
+            let header = [
+                "key_a",
+                "key_b",
+                "record_a",
+                "record_b",
+                "probability",
+                "weight",
+            ];
+            w.write_record(
+                header
+                    .into_iter()
+                    .chain(model.comparisons.iter().map(|c| c.field.as_str())),
+            )?;
             for p in &pairs {
                 let e = scorer.explain(
                     &loaded.prepared[p.a as usize],
                     &loaded.prepared[p.b as usize],
                 );
-                write!(
-                    w,
-                    "{},{},{},{},{:.6},{:.3}",
-                    csv_field(&loaded.keys[p.a as usize]),
-                    csv_field(&loaded.keys[p.b as usize]),
-                    p.a + 1,
-                    p.b + 1,
-                    e.probability,
-                    e.weight
+                let numbers = [
+                    (p.a + 1).to_string(),
+                    (p.b + 1).to_string(),
+                    format!("{:.6}", e.probability),
+                    format!("{:.3}", e.weight),
+                ];
+                w.write_record(
+                    [
+                        loaded.keys[p.a as usize].as_str(),
+                        loaded.keys[p.b as usize].as_str(),
+                    ]
+                    .into_iter()
+                    .chain(numbers.iter().map(String::as_str))
+                    .chain(e.fields.iter().map(|f| f.level)),
                 )?;
-                for f in &e.fields {
-                    write!(w, ",{}", f.level)?;
-                }
-                writeln!(w)?;
             }
             Ok(())
         })?;
@@ -696,8 +547,8 @@ fn run_link(
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let links = link(&scorer, &left.prepared, &right.prepared, model.threshold);
     bar.finish_and_clear();
-    write_atomic(out, |w| {
-        writeln!(w, "key,register_key,probability,match,disagree")?;
+    write_csv(out, |w| {
+        w.write_record(["key", "register_key", "probability", "match", "disagree"])?;
         for (key, l) in left.keys.iter().zip(&links) {
             let register_key = l.register.map_or("", |j| right.keys[j as usize].as_str());
             let disagree: Vec<&str> = l
@@ -705,15 +556,13 @@ fn run_link(
                 .iter()
                 .map(|c| model.comparisons[*c].field.as_str())
                 .collect();
-            writeln!(
-                w,
-                "{},{},{:.6},{},{}",
-                csv_field(key),
-                csv_field(register_key),
-                l.probability,
+            w.write_record([
+                key.as_str(),
+                register_key,
+                &format!("{:.6}", l.probability),
                 l.how.as_str(),
-                csv_field(&disagree.join(";"))
-            )?;
+                &disagree.join(";"),
+            ])?;
         }
         Ok(())
     })?;
