@@ -1,11 +1,11 @@
-//! One error type for the exchange, mapped once to an HTTP status and an `X-Road-Error`
-//! value: `Client.*` for the caller's faults, `Server.*` for ours. Messages carry no
-//! personal data.
+//! One error type for the exchange, answered in X-Road's REST error form (PR-REST 4.6):
+//! `{type, message, detail}` in JSON, or XML when the client prefers it, with status 400 for
+//! the client's faults (`Client.*`) and 500 for ours (`Server.ClientProxy.*` on the consumer's
+//! node, `Server.ServerProxy.*` on the provider's), and the type again in `X-Road-Error`.
+//! Messages carry no personal data.
 
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
     #[error("{0}")]
@@ -58,10 +58,24 @@ pub enum GatewayError {
     Busy(String),
     #[error("member {0} is not registered")]
     UnknownMember(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    NotProjectable(String),
+}
+
+/// Where an error is answered: the node a client called, or the provider's node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The consumer's node (X-Road's client proxy).
+    Consumer,
+    /// The provider's node (X-Road's server proxy).
+    Provider,
 }
 
 impl GatewayError {
-    /// The `X-Road-Error` value.
+    /// lienthong's own code: `Client.*` for the caller's faults, `Server.*` for a node's. The
+    /// message log, metrics and `X-Road-Error` (see [`GatewayError::xroad_type`]) carry it.
     pub fn code(&self) -> &'static str {
         use GatewayError::*;
         match self {
@@ -87,54 +101,204 @@ impl GatewayError {
             LogUnavailable(_) => "Server.MessageLogUnavailable",
             Busy(_) => "Server.Busy",
             UnknownMember(_) => "Client.UnknownMember",
+            MethodNotAllowed(_) => "Client.MethodNotAllowed",
+            NotProjectable(_) => "Server.NotProjectable",
         }
     }
 
+    /// Whether the caller is at fault (the request, its rights, its identity).
+    pub fn is_client_fault(&self) -> bool {
+        self.code().starts_with("Client.")
+    }
+
+    /// The X-Road error type: the code itself for a client's fault; for a node's, the code
+    /// under the proxy that failed (`Server.BackendFailed` on the provider's node is
+    /// `Server.ServerProxy.BackendFailed`).
+    pub fn xroad_type(&self, side: Side) -> String {
+        let code = self.code();
+        match code.strip_prefix("Server.") {
+            None => code.to_owned(),
+            Some(rest) => match side {
+                Side::Consumer => format!("Server.ClientProxy.{rest}"),
+                Side::Provider => format!("Server.ServerProxy.{rest}"),
+            },
+        }
+    }
+
+    /// 400 for the client's faults, 500 for the nodes' (PR-REST 4.6, categories 3 and 4).
     pub fn status(&self) -> StatusCode {
-        use GatewayError::*;
-        match self {
-            BadRequest(_) | PurposeRequired(_) | FieldNotAllowed(_) | StaleMessage(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            InvalidClient(_) | PeerCertificate(_) | BadSignature => StatusCode::UNAUTHORIZED,
-            NoAgreement { .. }
-            | AgreementNotInForce { .. }
-            | PurposeNotAllowed { .. }
-            | Revoked(_)
-            | Replay(_) => StatusCode::FORBIDDEN,
-            UnknownService(_) | NotFound => StatusCode::NOT_FOUND,
-            ProviderUnreachable(_) | BadResponse => StatusCode::BAD_GATEWAY,
-            Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            Registry(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Backend(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            LogUnavailable(_) | Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
-            UnknownMember(_) => StatusCode::UNAUTHORIZED,
+        if self.is_client_fault() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
         }
     }
-}
 
-impl IntoResponse for GatewayError {
-    fn into_response(self) -> Response {
-        if self.status().is_server_error() {
-            tracing::error!(code = self.code(), error = %self, "exchange failed");
-        } else {
-            tracing::info!(code = self.code(), error = %self, "request refused");
-        }
-        // Database and backend errors stay in the node's own logs: their text can carry schema
-        // details or values.
-        let message = match &self {
+    /// The message sent to the caller. Database and backend errors stay in the node's own
+    /// logs: their text can carry schema details or values.
+    pub fn public_message(&self) -> String {
+        match self {
             GatewayError::Backend(_) => {
                 "the provider's backend failed; the provider's operators have the details"
                     .to_owned()
             }
             other => other.to_string(),
+        }
+    }
+
+    /// The X-Road error answer: status, headers (`Content-Type`, `X-Road-Error`) and
+    /// `{type, message, detail}` as JSON or, when `accept` prefers it, XML; `detail` is the id
+    /// the node logged the call under, so operators on either side can find it.
+    pub fn render(&self, side: Side, accept: &HeaderMap, detail: &str) -> Rendered {
+        if self.status().is_server_error() {
+            tracing::error!(code = self.code(), error = %self, detail, "exchange failed");
+        } else {
+            tracing::info!(code = self.code(), error = %self, detail, "request refused");
+        }
+        let kind = self.xroad_type(side);
+        let message = self.public_message();
+        let (content_type, body) = if prefers_xml(accept) {
+            (XML, error_xml(&kind, &message, detail))
+        } else {
+            let body = serde_json::json!({ "type": kind, "message": message, "detail": detail });
+            (JSON, body.to_string())
         };
-        let body = serde_json::json!({ "type": self.code(), "message": message });
-        let mut response = (self.status(), Json(body)).into_response();
-        response.headers_mut().insert(
-            crate::protocol::xroad::ERROR,
-            HeaderValue::from_static(self.code()),
-        );
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static(content_type));
+        if let Ok(v) = HeaderValue::from_str(&kind) {
+            headers.insert(crate::protocol::xroad::ERROR, v);
+        }
+        Rendered {
+            status: self.status(),
+            headers,
+            body: body.into_bytes(),
+        }
+    }
+
+    /// [`GatewayError::render`] as a response.
+    pub fn respond(&self, side: Side, accept: &HeaderMap, detail: &str) -> Response {
+        self.render(side, accept, detail).into_response()
+    }
+}
+
+/// An answer a node writes itself: status, headers, body.
+pub struct Rendered {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Rendered {
+    pub fn into_response(self) -> Response {
+        let mut response = Response::new(axum::body::Body::from(self.body));
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers;
         response
+    }
+}
+
+/// `Content-Type` of the answers a node writes itself.
+pub const JSON: &str = "application/json; charset=utf-8";
+pub const XML: &str = "application/xml; charset=utf-8";
+
+/// Whether `Accept` ranks an XML type above JSON (by `q`, then by order); JSON is the default
+/// (PR-REST 4.3), also for `*/*` and for types neither form serves.
+pub fn prefers_xml(headers: &HeaderMap) -> bool {
+    let mut best_xml: Option<(f32, usize)> = None;
+    let mut best_json: Option<(f32, usize)> = None;
+    let mut index = 0usize;
+    for value in headers.get_all("accept") {
+        let Ok(value) = value.to_str() else { continue };
+        for range in value.split(',') {
+            index += 1;
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if q <= 0.0 {
+                continue;
+            }
+            let slot = match media.as_str() {
+                "application/xml" | "text/xml" => &mut best_xml,
+                "application/json" | "application/*" | "*/*" => &mut best_json,
+                m if m.ends_with("+xml") => &mut best_xml,
+                m if m.ends_with("+json") => &mut best_json,
+                _ => continue,
+            };
+            // Higher q wins; at equal q the first listed.
+            if slot.is_none_or(|(bq, _)| q > bq) {
+                *slot = Some((q, index));
+            }
+        }
+    }
+    match (best_xml, best_json) {
+        (Some(_), None) => true,
+        (Some((xq, xi)), Some((jq, ji))) => xq > jq || (xq == jq && xi < ji),
+        _ => false,
+    }
+}
+
+/// The XML form of an X-Road REST error.
+fn error_xml(kind: &str, message: &str, detail: &str) -> String {
+    use quick_xml::escape::escape;
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<error><type>{}</type><message>{}</message><detail>{}</detail></error>\n",
+        escape(kind),
+        escape(message),
+        escape(detail)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("accept", HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn xml_only_when_the_client_ranks_it_first() {
+        assert!(!prefers_xml(&HeaderMap::new()));
+        assert!(prefers_xml(&accept("application/xml")));
+        assert!(prefers_xml(&accept("text/xml, application/json")));
+        assert!(!prefers_xml(&accept("application/json, application/xml")));
+        assert!(prefers_xml(&accept(
+            "application/json;q=0.5, application/xml"
+        )));
+        assert!(!prefers_xml(&accept("*/*")));
+        assert!(!prefers_xml(&accept("text/html")));
+        assert!(prefers_xml(&accept("application/soap+xml")));
+        assert!(!prefers_xml(&accept("application/xml;q=0")));
+    }
+
+    #[test]
+    fn types_name_the_proxy_that_failed_and_statuses_are_400_or_500() {
+        let e = GatewayError::Backend("x".into());
+        assert_eq!(
+            e.xroad_type(Side::Provider),
+            "Server.ServerProxy.BackendFailed"
+        );
+        assert_eq!(
+            e.xroad_type(Side::Consumer),
+            "Server.ClientProxy.BackendFailed"
+        );
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let e = GatewayError::PurposeRequired("s".into());
+        assert_eq!(e.xroad_type(Side::Provider), "Client.PurposeRequired");
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn xml_errors_are_escaped() {
+        let x = error_xml("Client.BadRequest", "a <b> & \"c\"", "d");
+        assert!(
+            x.contains("<message>a &lt;b&gt; &amp; &quot;c&quot;</message>"),
+            "{x}"
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! The node-to-node protocol, version `lt1` (docs/protocol.md): the canonical request and
 //! response strings that members sign, and the header names. Pure functions.
 
+use axum::http;
+
 /// Header names between nodes.
 pub mod header {
     pub const CLIENT: &str = "x-lt-client";
@@ -52,6 +54,9 @@ pub struct RequestParts<'a> {
     pub issue: &'a str,
     /// SHA-256 hex of the request body.
     pub body_sha256: &'a str,
+    /// [`headers_sha256`] of the headers passed on to the provider's service; empty when none
+    /// are (the canonical form then has no line for them, as before headers were passed).
+    pub headers_sha256: &'a str,
 }
 
 fn clean(v: &str) -> String {
@@ -74,14 +79,16 @@ impl RequestParts<'_> {
             self.user_id,
             self.issue,
             self.body_sha256,
+            self.headers_sha256,
         ]
         .iter()
         .all(|f| !f.chars().any(char::is_control))
     }
 
-    /// The canonical request: one field per line, in this order, prefixed by `lt1-request`.
+    /// The canonical request: one field per line, in this order, prefixed by `lt1-request`;
+    /// the headers' hash last, when headers were passed.
     pub fn canonical(&self) -> String {
-        [
+        let mut lines = vec![
             "lt1-request".to_owned(),
             clean(self.method),
             clean(self.path),
@@ -94,8 +101,11 @@ impl RequestParts<'_> {
             clean(self.user_id),
             clean(self.issue),
             clean(self.body_sha256),
-        ]
-        .join("\n")
+        ];
+        if !self.headers_sha256.is_empty() {
+            lines.push(clean(self.headers_sha256));
+        }
+        lines.join("\n")
     }
 
     /// `X-Road-Request-Hash`: SHA-512 of the canonical request, base64.
@@ -104,14 +114,88 @@ impl RequestParts<'_> {
     }
 }
 
-/// What a provider node signs for its answer: bound to the request by its hash.
+/// What a provider node signs for its answer: bound to the request by its hash; the hash of
+/// the headers passed with it last, when there are any.
 pub fn canonical_response(
     request_hash: &str,
     status: u16,
     body_sha256: &str,
     timestamp: u64,
+    headers_sha256: &str,
 ) -> String {
-    format!("lt1-response\n{request_hash}\n{status}\n{body_sha256}\n{timestamp}")
+    let mut s = format!("lt1-response\n{request_hash}\n{status}\n{body_sha256}\n{timestamp}");
+    if !headers_sha256.is_empty() {
+        s.push('\n');
+        s.push_str(headers_sha256);
+    }
+    s
+}
+
+/// Whether a header travels end to end (PR-REST 4.3): user-defined headers, `Content-Type`,
+/// `Accept`, `Authorization`, cache headers, `Location`… do. Not passed: hop-by-hop headers,
+/// those that would leak a host's name or address (`Host`, `User-Agent`, `Server`),
+/// `Content-Length` and `Date` (each hop writes its own), `Expect`, the nodes' own `x-lt-*`,
+/// and the X-Road headers a node sets itself (`X-Road-Error` alone is passed, on answers).
+pub fn passes(name: &str) -> bool {
+    !(name.starts_with("x-lt-")
+        || matches!(
+            name,
+            "connection"
+                | "keep-alive"
+                | "proxy-authenticate"
+                | "proxy-authorization"
+                | "proxy-connection"
+                | "te"
+                | "trailer"
+                | "transfer-encoding"
+                | "upgrade"
+                | "host"
+                | "user-agent"
+                | "server"
+                | "content-length"
+                | "date"
+                | "expect"
+                | "x-road-client"
+                | "x-road-service"
+                | "x-road-id"
+                | "x-road-userid"
+                | "x-road-issue"
+                | "x-road-request-id"
+                | "x-road-request-hash"
+                | "x-road-security-server"
+                | "x-lienthong-purpose"
+        ))
+}
+
+/// The headers of `headers` that travel end to end, in their order.
+pub fn passed_headers(headers: &http::HeaderMap) -> http::HeaderMap {
+    let mut out = http::HeaderMap::new();
+    for (name, value) in headers {
+        if passes(name.as_str()) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// SHA-256 hex over passed headers, names in order and each name's values in the order sent:
+/// `name: value\n` per value (header values hold no line breaks). Empty when none pass.
+pub fn headers_sha256(headers: &http::HeaderMap) -> String {
+    let mut names: Vec<&http::HeaderName> = headers.keys().filter(|n| passes(n.as_str())).collect();
+    if names.is_empty() {
+        return String::new();
+    }
+    names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let mut text: Vec<u8> = Vec::new();
+    for name in names {
+        for value in headers.get_all(name) {
+            text.extend_from_slice(name.as_str().as_bytes());
+            text.extend_from_slice(b": ");
+            text.extend_from_slice(value.as_bytes());
+            text.push(b'\n');
+        }
+    }
+    lienthong_trust::sha256_hex(&text)
 }
 
 /// Parses a query string `a=b&c=d` with percent-decoding (bounded by the body limit of the
@@ -204,6 +288,7 @@ mod tests {
             user_id: "",
             issue: "",
             body_sha256: "e3b0",
+            headers_sha256: "",
         }
     }
 
@@ -217,5 +302,30 @@ mod tests {
         let mut other = parts();
         other.message_id = "m2";
         assert_ne!(other.hash(), parts().hash());
+        let mut headed = parts();
+        headed.headers_sha256 = "ab12";
+        assert_eq!(headed.canonical().lines().count(), c.lines().count() + 1);
+    }
+
+    #[test]
+    fn passed_headers_hash_in_name_order_and_skip_hop_by_hop() {
+        let mut a = http::HeaderMap::new();
+        a.append("accept", "application/json".parse().unwrap());
+        a.append("x-custom", "1".parse().unwrap());
+        a.append("x-custom", "2".parse().unwrap());
+        a.append("connection", "keep-alive".parse().unwrap());
+        a.append("x-lt-signature", "s".parse().unwrap());
+        let mut b = http::HeaderMap::new();
+        b.append("x-custom", "1".parse().unwrap());
+        b.append("x-custom", "2".parse().unwrap());
+        b.append("accept", "application/json".parse().unwrap());
+        assert_eq!(headers_sha256(&a), headers_sha256(&b));
+        assert_eq!(passed_headers(&a).len(), 3);
+        let mut c = b.clone();
+        c.remove("x-custom");
+        c.append("x-custom", "2".parse().unwrap());
+        c.append("x-custom", "1".parse().unwrap());
+        assert_ne!(headers_sha256(&c), headers_sha256(&b));
+        assert_eq!(headers_sha256(&http::HeaderMap::new()), "");
     }
 }

@@ -14,6 +14,8 @@ pub struct Answer<'a> {
     pub timestamp: u64,
     pub signature: &'a str,
     pub request_id: &'a str,
+    /// Hash of the headers passed with the answer (empty: none).
+    pub headers_sha256: &'a str,
 }
 
 pub struct Record<'a> {
@@ -51,12 +53,14 @@ impl Record<'_> {
             "query": r.query,
             "timestamp": r.timestamp,
             "request_body_sha256": r.body_sha256,
+            "request_headers_sha256": r.headers_sha256,
             "request_hash": r.hash(),
             "request_signature": self.request_signature,
             "consumer_key": self.consumer_key,
             "status": self.answer.status,
             "code": self.code,
             "response_body_sha256": self.answer.body_sha256,
+            "response_headers_sha256": self.answer.headers_sha256,
             "response_timestamp": self.answer.timestamp,
             "response_signature": self.answer.signature,
             "provider_key": self.provider_key,
@@ -184,6 +188,7 @@ pub fn verify_signatures(record: &Value) -> Result<(), String> {
             .and_then(Value::as_u64)
             .ok_or(format!("record lacks {name}"))
     };
+    let optional = |name: &str| record.get(name).and_then(Value::as_str).unwrap_or("");
     let request = RequestParts {
         method: s("method")?,
         path: s("path")?,
@@ -196,6 +201,8 @@ pub fn verify_signatures(record: &Value) -> Result<(), String> {
         user_id: s("user_id")?,
         issue: s("issue")?,
         body_sha256: s("request_body_sha256")?,
+        // Absent in records written before headers were passed.
+        headers_sha256: optional("request_headers_sha256"),
     };
     if request.hash() != s("request_hash")? {
         return Err("the recorded request hash does not match the recorded request".into());
@@ -213,6 +220,7 @@ pub fn verify_signatures(record: &Value) -> Result<(), String> {
         status,
         s("response_body_sha256")?,
         n("response_timestamp")?,
+        optional("response_headers_sha256"),
     );
     crate::batchsig::verify(
         s("provider_key")?,

@@ -61,6 +61,26 @@ pub struct Agreement {
     /// ISO dates, inclusive.
     pub valid_from: String,
     pub valid_to: String,
+    /// HTTP methods the consumer may use on a REST-proxied service (`POST`, `PUT`…); empty:
+    /// `GET` and `HEAD` only, a read agreement. Dataset services answer `GET`/`HEAD` whatever
+    /// this says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+}
+
+/// The methods an agreement may list.
+pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+impl Agreement {
+    /// Whether the agreement lets its consumer use `method` (`HEAD` goes with `GET`).
+    pub fn allows_method(&self, method: &str) -> bool {
+        if self.methods.is_empty() {
+            return matches!(method, "GET" | "HEAD");
+        }
+        self.methods
+            .iter()
+            .any(|m| m == method || (method == "HEAD" && m == "GET"))
+    }
 }
 
 /// An agreement's fields: a list of names, or the string `"*"` (every non-sensitive field).
@@ -202,6 +222,14 @@ impl Registry {
                 return bad(format!(
                     "agreement {} → {}: valid_from and valid_to must be YYYY-MM-DD",
                     a.consumer, a.service
+                ));
+            }
+            if let Some(m) = a.methods.iter().find(|m| !METHODS.contains(&m.as_str())) {
+                return bad(format!(
+                    "agreement {} → {}: method {m:?} is not one of {}",
+                    a.consumer,
+                    a.service,
+                    METHODS.join(", ")
                 ));
             }
             if !seen.insert((a.consumer.as_str(), a.service.as_str())) {

@@ -32,6 +32,7 @@ fn record_json(side: &'static str, fields: &[String; 7]) -> serde_json::Value {
         user_id,
         issue,
         body_sha256: &lienthong_trust::sha256_hex(b""),
+        headers_sha256: "",
     };
     Record {
         side,
@@ -40,11 +41,12 @@ fn record_json(side: &'static str, fields: &[String; 7]) -> serde_json::Value {
         consumer_key: "key",
         provider_key: "key",
         answer: &Answer {
-            status: 403,
+            status: 400,
             body_sha256: "",
             timestamp: lienthong_core::time::now_s(),
             signature: "sig",
             request_id: "<rid>",
+            headers_sha256: "",
         },
         code,
         data_subjects: vec![],
@@ -81,6 +83,7 @@ fn registry() -> Registry {
             legal_basis: hostile("legal basis"),
             valid_from: "2025-01-01".into(),
             valid_to: "2099-12-31".into(),
+            methods: Vec::new(),
         }],
         revoked: vec![],
     }

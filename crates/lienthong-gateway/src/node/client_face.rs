@@ -29,31 +29,32 @@ pub(super) async fn consumer(State(node): State<Arc<Inner>>, request: Request) -
         }
         Err(e) => {
             let code = e.code();
-            log_refusal(&node, &rest, &parts, &e).await;
-            (e.into_response(), code)
+            let id = log_refusal(&node, &rest, &parts, &e).await;
+            (e.respond(Side::Consumer, &parts.headers, &id), code)
         }
     };
     crate::telemetry::exchange("consumer", &member, &service, code, started);
     response
 }
 
-/// Logs a call this node refused or could not complete, before answering it. A log that
-/// cannot take it is itself the failure being answered, or will be at the next exchange.
+/// Logs a call this node refused or could not complete, before answering it, and returns the
+/// id it is logged under (the error's `detail`). A log that cannot take it is itself the
+/// failure being answered, or will be at the next exchange.
 pub(super) async fn log_refusal(
     node: &Inner,
     rest: &str,
     parts: &axum::http::request::Parts,
     error: &GatewayError,
-) {
+) -> String {
     let headers = &parts.headers;
-    if matches!(error, GatewayError::LogUnavailable(_)) {
-        return;
-    }
     // The client's id when it is one the exchange would accept, else one made up.
     let message_id = match header_str(headers, xroad::ID) {
         id if !id.is_empty() && id.len() <= MESSAGE_ID_BYTES_MAX => id.to_owned(),
         _ => uuid::Uuid::new_v4().to_string(),
     };
+    if matches!(error, GatewayError::LogUnavailable(_)) {
+        return message_id;
+    }
     let reason = error.to_string();
     let record = crate::record::Refusal {
         message_id: &message_id,
@@ -75,6 +76,7 @@ pub(super) async fn log_refusal(
     {
         tracing::error!(error = %e, "message log append failed for a refused call");
     }
+    message_id
 }
 
 /// The calling subsystem from `X-Road-Client` (PR-REST): the last such header counts, and each
@@ -256,6 +258,9 @@ pub(super) async fn consume(
     let issue = header_str(&parts.headers, xroad::ISSUE).to_owned();
     let query = parts.uri.query().unwrap_or("").to_owned();
     let body_sha = lienthong_trust::sha256_hex(&body);
+    // The client's own headers travel to the provider's service (PR-REST 4.3), signed.
+    let passed = crate::protocol::passed_headers(&parts.headers);
+    let headers_sha = crate::protocol::headers_sha256(&passed);
     let signed_body_len = body.len();
     let started = std::time::Instant::now();
     let timestamp = now_s();
@@ -273,6 +278,7 @@ pub(super) async fn consume(
         user_id: &user_id,
         issue: &issue,
         body_sha256: &body_sha,
+        headers_sha256: &headers_sha,
     };
     let request_hash = signed.hash();
     let signature = node
@@ -287,6 +293,9 @@ pub(super) async fn consume(
     let mut outgoing = hyper::Request::builder()
         .method(parts.method.clone())
         .uri(&uri);
+    if let Some(h) = outgoing.headers_mut() {
+        *h = passed;
+    }
     for (name, value) in [
         (header::CLIENT, client_s.as_str()),
         (header::SERVICE, service_s.as_str()),
@@ -301,9 +310,6 @@ pub(super) async fn consume(
         outgoing = outgoing.header(name, value);
     }
     outgoing = outgoing.header(header::TIMESTAMP, timestamp.to_string());
-    if let Some(ct) = parts.headers.get("content-type") {
-        outgoing = outgoing.header("content-type", ct);
-    }
     let outgoing = outgoing
         .body(Full::new(body))
         .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
@@ -319,7 +325,9 @@ pub(super) async fn consume(
     let rbody = node.read_body(rbody, &mut room, 1).await.map_err(|e| {
         e.or(|m| GatewayError::ProviderUnreachable(format!("reading response: {m}")))
     })?;
-    // The provider's signature binds status, body and our request hash.
+    // The provider's signature binds status, body, passed headers and our request hash.
+    let r_headers = crate::protocol::passed_headers(&rparts.headers);
+    let r_headers_sha = crate::protocol::headers_sha256(&r_headers);
     let r_hash = header_str(&rparts.headers, header::REQUEST_HASH);
     let r_ts: u64 = header_str(&rparts.headers, header::TIMESTAMP)
         .parse()
@@ -330,6 +338,7 @@ pub(super) async fn consume(
         rparts.status.as_u16(),
         &lienthong_trust::sha256_hex(&rbody),
         r_ts,
+        &r_headers_sha,
     );
     if r_hash != request_hash
         || crate::batchsig::verify(
@@ -368,6 +377,7 @@ pub(super) async fn consume(
             timestamp: r_ts,
             signature: r_sig,
             request_id: &request_id,
+            headers_sha256: &r_headers_sha,
         },
         code: &error_code,
         data_subjects,
@@ -389,10 +399,8 @@ pub(super) async fn consume(
         .await
         .map_err(GatewayError::LogUnavailable)?;
     let mut out = Response::builder().status(rparts.status);
-    for name in ["content-type", xroad::ERROR] {
-        if let Some(v) = rparts.headers.get(name) {
-            out = out.header(name, v);
-        }
+    if let Some(h) = out.headers_mut() {
+        *h = r_headers;
     }
     out = out
         .header(xroad::CLIENT, client_s)

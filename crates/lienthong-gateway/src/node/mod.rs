@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::backend::{TableConfig, TableService};
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Side};
 use crate::protocol::{canonical_response, header, parse_query, xroad, RequestParts};
 use crate::snapshot::{now_s, SnapshotCache};
 

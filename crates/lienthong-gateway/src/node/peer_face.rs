@@ -47,6 +47,8 @@ pub(super) async fn provider(
     let timestamp: u64 = header_str(&parts.headers, header::TIMESTAMP)
         .parse()
         .unwrap_or(0);
+    // The client's own headers, passed on to a REST service; signed by the consumer's node.
+    let headers_sha256 = crate::protocol::headers_sha256(&parts.headers);
     let signed = RequestParts {
         method: parts.method.as_str(),
         path: &sub_path,
@@ -59,6 +61,7 @@ pub(super) async fn provider(
         user_id: header_str(&parts.headers, header::USER_ID),
         issue: header_str(&parts.headers, header::ISSUE),
         body_sha256: &body_sha256,
+        headers_sha256: &headers_sha256,
     };
     let request_hash = signed.hash();
     let started = std::time::Instant::now();
@@ -89,33 +92,34 @@ pub(super) async fn provider(
         started,
     );
     let bytes_in = body.len();
-    let mut answered_subjects: Vec<String> = Vec::new();
-    let (status, body, error_code) = match result {
-        Ok((status, body, subjects)) => {
-            answered_subjects = subjects;
-            (status, Bytes::from(body), None)
-        }
+    let (answer, error_code) = match result {
+        Ok(answer) => (answer, None),
+        Err(GatewayError::NotFound) => (not_found(), Some(GatewayError::NotFound.code())),
         Err(e) => {
-            let code = e.code();
-            let response = e.into_response();
-            let status = response.status();
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            (status, bytes, Some(code))
+            let r = e.render(Side::Provider, &parts.headers, &message_id);
+            let answer = Answered {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+                subjects: Vec::new(),
+            };
+            (answer, Some(e.code()))
         }
     };
+    let Answered {
+        status,
+        headers: answer_headers,
+        body,
+        subjects: answered_subjects,
+    } = answer;
     // HEAD is answered like GET without the body (errors too): the signature covers what is
     // sent.
     let body = if parts.method == Method::HEAD {
         Bytes::new()
     } else {
-        body
+        Bytes::from(body)
     };
-    let signed_answer = sign_answer(&node, &request_hash, status, &body).await;
+    let signed_answer = sign_answer(&node, &request_hash, status, &body, &answer_headers).await;
     // Every call that reached the peer face is logged, refusals included, before it is answered.
     let snapshot = node.snapshot.current().ok();
     let consumer_key = snapshot
@@ -162,40 +166,24 @@ pub(super) async fn provider(
         // exchange could not be recorded.
         let failure =
             GatewayError::LogUnavailable("the provider could not record the exchange".into());
-        let code = failure.code();
-        let bytes = failure
-            .into_response()
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        let mut r = signed_answer_response(
-            sign_answer(
-                &node,
-                &request_hash,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &bytes,
-            )
-            .await,
-            request_hash.clone(),
-            bytes,
-        );
-        r.headers_mut()
-            .insert(xroad::ERROR, HeaderValue::from_static(code));
-        r.headers_mut()
-            .insert("content-type", HeaderValue::from_static("application/json"));
-        return r;
+        let r = failure.render(Side::Provider, &parts.headers, &message_id);
+        let bytes = Bytes::from(r.body);
+        let signed = sign_answer(&node, &request_hash, r.status, &bytes, &r.headers).await;
+        return signed_answer_response(signed, request_hash, r.headers, bytes);
     }
-    let mut r = signed_answer_response(signed_answer, request_hash, body);
-    // Answers and errors alike are JSON.
-    r.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    if let Some(code) = error_code {
-        r.headers_mut()
-            .insert(xroad::ERROR, HeaderValue::from_static(code));
+    signed_answer_response(signed_answer, request_hash, answer_headers, body)
+}
+
+/// A dataset's "no such record": the service's own answer (404, JSON), not an X-Road error.
+fn not_found() -> Answered {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static(crate::error::JSON));
+    Answered {
+        status: StatusCode::NOT_FOUND,
+        headers,
+        body: br#"{"message":"no record with this key"}"#.to_vec(),
+        subjects: Vec::new(),
     }
-    r
 }
 
 /// The body hash the consumer says it signed, when it is one (64 lowercase hex digits);
@@ -213,10 +201,15 @@ fn claimed_body_sha256(headers: &HeaderMap) -> String {
     }
 }
 
-/// A provider's answer before signing: status, body, and the data subjects it concerned,
-/// taken from the rows *before* the agreement's projection (so a consumer allowed no ID field
-/// still leaves the subjects in the audit trail).
-pub(super) type Answered = (StatusCode, Vec<u8>, Vec<String>);
+/// A provider's answer before signing: status, headers passed to the client, body, and the
+/// data subjects it concerned, taken from the rows *before* the agreement's projection (so a
+/// consumer allowed no ID field still leaves the subjects in the audit trail).
+pub(super) struct Answered {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Vec<u8>,
+    pub(super) subjects: Vec<String>,
+}
 
 /// Personal IDs in rows, by the dataset's `personal_id` fields.
 pub(super) fn subjects_of(
@@ -244,6 +237,7 @@ pub(super) struct SignedAnswer {
     pub(super) timestamp: u64,
     pub(super) signature: String,
     pub(super) request_id: String,
+    headers_sha256: String,
 }
 
 impl SignedAnswer {
@@ -254,6 +248,7 @@ impl SignedAnswer {
             timestamp: self.timestamp,
             signature: &self.signature,
             request_id: &self.request_id,
+            headers_sha256: &self.headers_sha256,
         }
     }
 }
@@ -263,10 +258,18 @@ pub(super) async fn sign_answer(
     request_hash: &str,
     status: StatusCode,
     body: &[u8],
+    headers: &HeaderMap,
 ) -> SignedAnswer {
     let timestamp = now_s();
     let body_sha256 = lienthong_trust::sha256_hex(body);
-    let canonical = canonical_response(request_hash, status.as_u16(), &body_sha256, timestamp);
+    let headers_sha256 = crate::protocol::headers_sha256(headers);
+    let canonical = canonical_response(
+        request_hash,
+        status.as_u16(),
+        &body_sha256,
+        timestamp,
+        &headers_sha256,
+    );
     // A signer that stopped (the node is shutting down) still answers, one by one.
     let signature = match node.signer.sign(canonical.as_bytes()).await {
         Ok(s) => s,
@@ -278,16 +281,20 @@ pub(super) async fn sign_answer(
         timestamp,
         signature,
         request_id: uuid::Uuid::new_v4().to_string(),
+        headers_sha256,
     }
 }
 
+/// The signed answer as sent to the consumer's node: the passed headers, then the protocol's.
 pub(super) fn signed_answer_response(
     a: SignedAnswer,
     request_hash: String,
+    passed: HeaderMap,
     body: Bytes,
 ) -> Response {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = a.status;
+    *r.headers_mut() = passed;
     let h = r.headers_mut();
     for (name, value) in [
         (header::REQUEST_HASH, request_hash),
@@ -386,22 +393,38 @@ pub(super) async fn serve_call(
         let dataset = catalog::dataset(&meta.dataset).ok_or_else(|| {
             GatewayError::UnknownService(format!("{}: dataset {}", signed.service, meta.dataset))
         })?;
-        if method != Method::GET && method != Method::HEAD {
-            return Err(GatewayError::BadRequest(
-                "REST services answer GET (and HEAD) only under read agreements".into(),
-            ));
+        if !agreement.allows_method(method.as_str()) {
+            return Err(GatewayError::MethodNotAllowed(format!(
+                "the agreement for {} allows {}, not {method}",
+                signed.service,
+                if agreement.methods.is_empty() {
+                    "GET and HEAD (a read agreement)".to_owned()
+                } else {
+                    agreement.methods.join(", ")
+                }
+            )));
         }
+        // A query parameter that names a dictionary field the agreement withholds is refused
+        // by name; the service's other parameters pass.
         for (field, _) in parse_query(signed.query) {
-            if !field_allowed(agreement, &field, dataset) {
+            if dataset.field(&field).is_some() && !field_allowed(agreement, &field, dataset) {
                 return Err(GatewayError::FieldNotAllowed(field));
             }
         }
-        return proxy(node, backend, method, signed, incoming, agreement, dataset).await;
+        let forward = Forward {
+            method,
+            headers: crate::protocol::passed_headers(headers),
+            client_message_id: match header_str(headers, header::CLIENT_MESSAGE_ID) {
+                "" => signed.message_id,
+                id => id,
+            },
+        };
+        return proxy(node, backend, signed, forward, incoming, agreement, dataset).await;
     }
     if method != Method::GET && method != Method::HEAD {
-        return Err(GatewayError::BadRequest(
-            "dataset services answer GET (and HEAD) only".into(),
-        ));
+        return Err(GatewayError::MethodNotAllowed(format!(
+            "dataset services answer GET and HEAD only, not {method}"
+        )));
     }
     let table = node
         .services
@@ -500,5 +523,12 @@ pub(super) async fn serve_call(
         ));
     };
     let bytes = serde_json::to_vec(&json).map_err(|e| GatewayError::Backend(e.to_string()))?;
-    Ok((StatusCode::OK, bytes, subjects))
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static(crate::error::JSON));
+    Ok(Answered {
+        status: StatusCode::OK,
+        headers,
+        body: bytes,
+        subjects,
+    })
 }

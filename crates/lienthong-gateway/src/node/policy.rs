@@ -130,3 +130,58 @@ pub(super) fn project(
         })
         .collect()
 }
+
+/// Whether an agreement limits what a REST answer may carry: it names fields, or grants every
+/// field (`*`) of a dataset that has sensitive ones (masked then).
+pub(super) fn limits_fields(agreement: &Agreement, dataset: &catalog::Dataset) -> bool {
+    let all = agreement.fields.iter().any(|f| f == "*");
+    let every_named = dataset
+        .fields
+        .iter()
+        .all(|f| agreement.fields.iter().any(|a| a == f.name));
+    !every_named
+        && (!all
+            || dataset
+                .fields
+                .iter()
+                .any(|f| sensitivity(dataset, f.name) == Sensitivity::SensitivePersonal))
+}
+
+/// The agreement applied to a JSON answer at every depth: a key that is a dataset field keeps
+/// its value when allowed (whatever its JSON type), is masked `***` when it is sensitive under
+/// `*`, and is dropped otherwise; any other key keeps only the objects and arrays under it,
+/// projected the same way (a value the dictionary does not name is not granted). Arrays keep
+/// their objects and arrays, projected.
+pub(super) fn project_json(
+    value: serde_json::Value,
+    agreement: &Agreement,
+    dataset: &catalog::Dataset,
+) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    let all = agreement.fields.iter().any(|f| f == "*");
+    match value {
+        Value::Object(map) => Some(Value::Object(
+            map.into_iter()
+                .filter_map(|(k, v)| match dataset.field(&k) {
+                    Some(f) if agreement.fields.iter().any(|a| a == f.name) => Some((k, v)),
+                    Some(f) if all => {
+                        if sensitivity(dataset, f.name) == Sensitivity::SensitivePersonal {
+                            Some((k, Value::String("***".into())))
+                        } else {
+                            Some((k, v))
+                        }
+                    }
+                    Some(_) => None,
+                    None => project_json(v, agreement, dataset).map(|v| (k, v)),
+                })
+                .collect(),
+        )),
+        Value::Array(items) => Some(Value::Array(
+            items
+                .into_iter()
+                .filter_map(|v| project_json(v, agreement, dataset))
+                .collect(),
+        )),
+        _ => None,
+    }
+}

@@ -136,13 +136,13 @@ async fn refusals_are_clear_client_errors() {
         (
             format!("/r1/{SERVICE}/records/{PID}"),
             vec![CLIENT, ("X-Lienthong-Purpose", "marketing")],
-            403,
+            400,
             "Client.PurposeNotAllowed",
         ),
         (
             format!("/r1/{PROVIDER}/household/records/{PID}"),
             vec![CLIENT, PURPOSE],
-            403,
+            400,
             "Client.AccessDenied",
         ),
         (
@@ -154,19 +154,13 @@ async fn refusals_are_clear_client_errors() {
         (
             format!("/r1/{SERVICE}/records/{PID}"),
             vec![("X-Road-Client", "VN/GOV/OTHER/X"), PURPOSE],
-            401,
+            400,
             "Client.InvalidClient",
-        ),
-        (
-            format!("/r1/{SERVICE}/records/000000000000"),
-            vec![CLIENT, PURPOSE],
-            404,
-            "Client.NotFound",
         ),
         (
             format!("/r1/{PROVIDER}/nope/records/{PID}"),
             vec![CLIENT, PURPOSE],
-            404,
+            400,
             "Client.UnknownService",
         ),
     ];
@@ -184,16 +178,27 @@ async fn refusals_are_clear_client_errors() {
             r.json
         );
         assert_eq!(r.json["type"], code);
-        // Errors are JSON and say so, whichever node produced them.
-        assert!(
-            r.headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("application/json")),
+        // X-Road's form: type, message, and a detail to find the call by.
+        assert!(r.json["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(r.json["detail"].as_str().is_some_and(|m| !m.is_empty()));
+        // Errors are JSON with their charset, whichever node produced them.
+        assert_eq!(
+            r.headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/json; charset=utf-8"),
             "{path}: {:?}",
             r.headers
         );
     }
+    // A record that is not there is the service's own answer, not an X-Road error.
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/000000000000"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.json);
+    assert!(r.headers.get("x-road-error").is_none(), "{:?}", r.headers);
+    assert!(r.json["message"].is_string(), "{}", r.json);
 }
 
 fn signed_request(
@@ -246,7 +251,7 @@ async fn peer_face_rejects_replay_tampering_and_foreign_identities() {
     )
     .await
     .unwrap();
-    assert_eq!(replay, (403, "Client.Replay".into()));
+    assert_eq!(replay, (400, "Client.Replay".into()));
     // A header changed after signing.
     let tampered = status_and_error(
         &client,
@@ -260,7 +265,7 @@ async fn peer_face_rejects_replay_tampering_and_foreign_identities() {
     )
     .await
     .unwrap();
-    assert_eq!(tampered, (401, "Client.BadSignature".into()));
+    assert_eq!(tampered, (400, "Client.BadSignature".into()));
     // A body changed after signing (the signature covers its SHA-256).
     let (head, _) =
         signed_request(&t, &t.consumer_id.key, "m-7", "insurance-enrolment", None).into_parts();
@@ -270,7 +275,7 @@ async fn peer_face_rejects_replay_tampering_and_foreign_identities() {
     )
     .await
     .unwrap();
-    assert_eq!(body_tampered, (401, "Client.BadSignature".into()));
+    assert_eq!(body_tampered, (400, "Client.BadSignature".into()));
     // Signed with a key the registry does not list for the member.
     let wrong_key = status_and_error(
         &client,
@@ -284,7 +289,7 @@ async fn peer_face_rejects_replay_tampering_and_foreign_identities() {
     )
     .await
     .unwrap();
-    assert_eq!(wrong_key, (401, "Client.BadSignature".into()));
+    assert_eq!(wrong_key, (400, "Client.BadSignature".into()));
     // A certificate from the right CA that the registry does not list for the member.
     let intruder = identity(&t.ca, "intruder");
     let other = peer_client(&t.ca.cert_pem, Some(&intruder));
@@ -294,7 +299,7 @@ async fn peer_face_rejects_replay_tampering_and_foreign_identities() {
     )
     .await
     .unwrap();
-    assert_eq!(foreign, (401, "Client.PeerCertificate".into()));
+    assert_eq!(foreign, (400, "Client.PeerCertificate".into()));
     // No client certificate: the TLS handshake itself fails.
     let anonymous = peer_client(&t.ca.cert_pem, None);
     assert!(status_and_error(
@@ -327,8 +332,8 @@ async fn provider_down_gives_a_server_error_within_the_timeout() {
     )
     .await;
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!(r.status, 502, "{}", r.json);
-    assert_eq!(r.json["type"], "Server.ProviderUnreachable");
+    assert_eq!(r.status, 500, "{}", r.json);
+    assert_eq!(r.json["type"], "Server.ClientProxy.ProviderUnreachable");
 }
 
 #[tokio::test]
@@ -358,8 +363,8 @@ async fn registry_down_serves_cached_rules_until_expiry_then_refuses() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(served > 0, "nothing served from the cached snapshot");
-    assert_eq!(r.status, 503, "{}", r.json);
-    assert_eq!(r.json["type"], "Server.RegistryUnavailable");
+    assert_eq!(r.status, 500, "{}", r.json);
+    assert_eq!(r.json["type"], "Server.ClientProxy.RegistryUnavailable");
     let _ = (&t.registry_key, t.registry_addr, &t.provider_id);
 }
 
@@ -477,7 +482,7 @@ async fn revoked_member_and_expired_agreement_are_refused() {
     .await;
     assert_eq!(
         (r.status, r.json["type"].as_str()),
-        (403, Some("Client.Revoked")),
+        (400, Some("Client.Revoked")),
         "{}",
         r.json
     );
@@ -490,7 +495,7 @@ async fn revoked_member_and_expired_agreement_are_refused() {
     .await;
     assert_eq!(
         (r.status, r.json["type"].as_str()),
-        (403, Some("Client.AgreementNotInForce")),
+        (400, Some("Client.AgreementNotInForce")),
         "{}",
         r.json
     );
@@ -688,7 +693,7 @@ async fn rest_backend_is_proxied_with_the_agreement_applied() {
     )
     .await;
     assert_eq!(
-        r.status, 403,
+        r.status, 400,
         "the agreement is checked before the backend is called"
     );
     // Nothing in the sub-path may move the request elsewhere on (or off) the backend.
@@ -772,7 +777,7 @@ async fn the_consumer_pins_the_providers_certificate() {
     .await;
     assert_eq!(
         (r.status, r.json["type"].as_str()),
-        (502, Some("Server.ProviderUnreachable")),
+        (500, Some("Server.ClientProxy.ProviderUnreachable")),
         "{}",
         r.json
     );
@@ -892,5 +897,5 @@ async fn large_bodies_wait_for_room_and_an_oversized_one_is_refused() {
     // consumer learns only that the backend failed — backend details stay local).
     let r = call(&t.consumer, &path, &[CLIENT, PURPOSE]).await;
     assert_eq!(r.status, 500, "{}", r.json);
-    assert_eq!(r.json["type"], "Server.BackendFailed");
+    assert_eq!(r.json["type"], "Server.ServerProxy.BackendFailed");
 }

@@ -38,6 +38,8 @@ enum Tamper {
     ChangeBody,
     /// Turns the answer into a 404.
     ChangeStatus,
+    /// Adds a header (a redirect elsewhere) that the client would act on.
+    AddHeader,
     /// Changes the body and signs the result with a key of its own.
     SignWithOwnKey,
     /// Answers with the answer it kept from an earlier request.
@@ -158,6 +160,7 @@ fn tampered(
                         .unwrap()
                         .parse()
                         .unwrap(),
+                    &lienthong_gateway::protocol::headers_sha256(&parts.headers),
                 );
                 let own = SigningKey::generate().sign(canonical.as_bytes());
                 parts
@@ -170,6 +173,12 @@ fn tampered(
             parts.status = hyper::StatusCode::NOT_FOUND;
             body
         }
+        Tamper::AddHeader => {
+            parts
+                .headers
+                .insert("location", "https://elsewhere.example/".parse().unwrap());
+            body
+        }
         Tamper::Replay => {
             let old = kept.lock().unwrap().clone().expect("an answer was kept");
             return old;
@@ -179,13 +188,13 @@ fn tampered(
     hyper::Response::from_parts(parts, body)
 }
 
-/// The client's view of a refused answer: 502 `Server.BadResponseSignature`, and none of the
-/// man in the middle's content.
+/// The client's view of a refused answer: 500 `Server.ClientProxy.BadResponseSignature`, and
+/// none of the man in the middle's content.
 fn assert_refused_as_unsigned(r: &Reply, what: Tamper) {
-    assert_eq!(r.status, 502, "{what:?}: {}", r.json);
+    assert_eq!(r.status, 500, "{what:?}: {}", r.json);
     assert_eq!(
         r.headers.get("x-road-error").map(|v| v.to_str().unwrap()),
-        Some("Server.BadResponseSignature"),
+        Some("Server.ClientProxy.BadResponseSignature"),
         "{what:?}: {}",
         r.json
     );
@@ -220,6 +229,7 @@ async fn a_man_in_the_middle_cannot_drop_change_or_move_the_providers_answer() {
         Tamper::DropSignature,
         Tamper::ChangeBody,
         Tamper::ChangeStatus,
+        Tamper::AddHeader,
         Tamper::SignWithOwnKey,
     ] {
         middle.set(what);
@@ -290,8 +300,21 @@ const FAIL_COMMITS: &str = "CREATE TRIGGER lt_test_fail BEFORE INSERT ON log_che
 const HEAL: &str = "DROP TRIGGER lt_test_fail";
 
 fn assert_unlogged_refusal(r: &Reply, side: &str) {
-    assert!(r.status >= 500, "{side}: {} {}", r.status, r.json);
-    assert_eq!(r.json["type"], "Server.MessageLogUnavailable", "{side}");
+    assert_eq!(r.status, 500, "{side}: {}", r.json);
+    // Named for the node whose log failed: the provider's (server proxy) or the consumer's.
+    let expected = if side.starts_with("consumer") {
+        "Server.ClientProxy.MessageLogUnavailable"
+    } else if side.starts_with("provider") {
+        "Server.ServerProxy.MessageLogUnavailable"
+    } else {
+        r.json["type"].as_str().unwrap_or("")
+    };
+    assert_eq!(r.json["type"], expected, "{side}");
+    assert!(
+        expected.ends_with(".MessageLogUnavailable"),
+        "{side}: {}",
+        r.json
+    );
     assert!(
         !r.json.to_string().contains("full_name"),
         "{side}: no data without a durable log entry: {}",
@@ -600,8 +623,12 @@ async fn tls_1_2_is_never_spoken_between_nodes() {
         &[CLIENT, PURPOSE],
     )
     .await;
-    assert_eq!(r.status, 502, "{}", r.json);
-    assert_eq!(r.json["type"], "Server.ProviderUnreachable", "{}", r.json);
+    assert_eq!(r.status, 500, "{}", r.json);
+    assert_eq!(
+        r.json["type"], "Server.ClientProxy.ProviderUnreachable",
+        "{}",
+        r.json
+    );
     assert_eq!(
         handshakes.load(Ordering::SeqCst),
         0,

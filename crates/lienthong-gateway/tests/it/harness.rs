@@ -134,6 +134,7 @@ pub fn registry(provider: &Identity, provider_addr: SocketAddr, consumer: &Ident
             legal_basis: "Luật Bảo hiểm xã hội 2024".into(),
             valid_from: "2025-01-01".into(),
             valid_to: "2099-12-31".into(),
+            methods: Vec::new(),
         }],
         revoked: vec![],
     }
@@ -341,6 +342,46 @@ pub async fn call(node: &RunningNode, path: &str, headers: &[(&str, &str)]) -> R
     }
 }
 
+/// A raw answer: status, headers and body bytes as the client received them.
+pub struct Raw {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+/// Any call to a node's client face: method, path, headers (repeats kept) and body.
+pub async fn send(
+    node: &RunningNode,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Raw {
+    let client: Client<_, http_body_util::Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://{}{path}", node.client_addr));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let response = client
+        .request(
+            req.body(http_body_util::Full::new(Bytes::copy_from_slice(body)))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Raw {
+        status,
+        headers,
+        body,
+    }
+}
+
 pub type PeerClient = Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     http_body_util::Full<Bytes>,
@@ -400,6 +441,7 @@ pub fn peer_request(
         user_id: "",
         issue: "",
         body_sha256: &body_sha,
+        headers_sha256: "",
     };
     let signature = key.sign(parts.canonical().as_bytes());
     hyper::Request::get(format!(

@@ -5,5 +5,6 @@ mod exchange;
 mod guarantees;
 mod harness;
 mod msglog;
+mod passthrough;
 mod tables;
 mod xroad;

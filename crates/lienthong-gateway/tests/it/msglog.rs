@@ -45,7 +45,7 @@ async fn both_nodes_log_every_exchange_and_evidence_verifies_offline() {
         ],
     )
     .await;
-    assert_eq!(refused.status, 403);
+    assert_eq!(refused.status, 400);
     let (provider_db, consumer_db) = (db(&t, PROVIDER), db(&t, CONSUMER));
     let (provider_key, consumer_key) = (
         t.provider_id.key.public_b64(),
@@ -188,7 +188,7 @@ async fn subjects_are_logged_even_when_the_consumer_may_not_see_the_id() {
         ],
     )
     .await;
-    assert_eq!(refused.status, 403);
+    assert_eq!(refused.status, 400);
     let path = db(&t, PROVIDER);
     let key = t.provider_id.key.public_b64();
     t.provider.shutdown().await;

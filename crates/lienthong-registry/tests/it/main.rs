@@ -41,6 +41,7 @@ fn agreement() -> Agreement {
         legal_basis: "Luật BHXH 2024".into(),
         valid_from: "2025-01-01".into(),
         valid_to: "2030-12-31".into(),
+        methods: Vec::new(),
     }
 }
 

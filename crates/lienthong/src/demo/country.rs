@@ -90,6 +90,7 @@ pub(super) fn agreement(
         legal_basis: basis.into(),
         valid_from: "2025-01-01".into(),
         valid_to: "2030-12-31".into(),
+        methods: Vec::new(),
     }
 }
 

@@ -88,7 +88,7 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
     );
     let refused = run(curls[1]);
     assert!(
-        refused.starts_with("HTTP/1.1 403")
+        refused.starts_with("HTTP/1.1 400")
             && refused
                 .to_ascii_lowercase()
                 .contains("x-road-error: client.purposenotallowed"),

@@ -425,7 +425,7 @@ filters = ["province_code"]
         ],
     )
     .unwrap();
-    assert!(r.starts_with("HTTP/1.1 403"), "{r}");
+    assert!(r.starts_with("HTTP/1.1 400"), "{r}");
     assert!(
         r.to_ascii_lowercase()
             .contains("x-road-error: client.purposenotallowed"),
@@ -550,7 +550,7 @@ filters = ["province_code"]
             ],
         )
         .unwrap();
-        if r.starts_with("HTTP/1.1 403") {
+        if r.starts_with("HTTP/1.1 400") {
             assert!(
                 r.to_ascii_lowercase()
                     .contains("x-road-error: client.accessdenied"),
