@@ -62,6 +62,8 @@ pub enum GatewayError {
     MethodNotAllowed(String),
     #[error("{0}")]
     NotProjectable(String),
+    #[error("no service description: {0}")]
+    NoServiceDescription(String),
 }
 
 /// Where an error is answered: the node a client called, or the provider's node.
@@ -103,6 +105,7 @@ impl GatewayError {
             UnknownMember(_) => "Client.UnknownMember",
             MethodNotAllowed(_) => "Client.MethodNotAllowed",
             NotProjectable(_) => "Server.NotProjectable",
+            NoServiceDescription(_) => "Server.NoServiceDescription",
         }
     }
 
@@ -238,6 +241,27 @@ pub fn prefers_xml(headers: &HeaderMap) -> bool {
         (Some((xq, xi)), Some((jq, ji))) => xq > jq || (xq == jq && xi < ji),
         _ => false,
     }
+}
+
+/// Whether `Accept` asks for JSON at all (`application/json` or a `+json` type with q > 0):
+/// `listClients` answers XML otherwise.
+pub fn accepts_json(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("accept")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q_zero = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            !q_zero && (media == "application/json" || media.ends_with("+json"))
+        })
 }
 
 /// The XML form of an X-Road REST error.

@@ -38,6 +38,14 @@ pub struct Service {
     /// Whether responses carry personal data (then a purpose is mandatory).
     #[serde(default = "yes")]
     pub personal_data: bool,
+    /// Whether the provider's node proxies the service to an existing REST API (any method
+    /// and path the agreement allows) rather than publishing the dataset from a table.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub rest: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 fn yes() -> bool {

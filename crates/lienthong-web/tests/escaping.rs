@@ -74,6 +74,7 @@ fn registry() -> Registry {
             id: "VN/GOV/BCA/DANCU/citizen".into(),
             dataset: "citizen".into(),
             personal_data: true,
+            rest: false,
         }],
         agreements: vec![Agreement {
             consumer: "VN/GOV/BHXH/SI".into(),

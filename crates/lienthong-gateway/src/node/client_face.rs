@@ -7,12 +7,13 @@ use super::*;
 pub(super) async fn consumer(State(node): State<Arc<Inner>>, request: Request) -> Response {
     // The path as the client sent it: percent-encoded bytes of the sub-path reach the
     // provider unchanged (axum's `Path` would decode them, and refuse non-UTF-8).
-    let rest = request
-        .uri()
-        .path()
-        .strip_prefix("/r1/")
-        .unwrap_or("")
-        .to_owned();
+    let path = request.uri().path();
+    let rest = match path.strip_prefix("/r1/") {
+        Some(rest) => rest.to_owned(),
+        // PR-META's `listClients` lives outside `/r1`.
+        None if path == "/listClients" => "listClients".to_owned(),
+        None => String::new(),
+    };
     let started = std::time::Instant::now();
     let member = node.config.member.to_string();
     let service = service_label(&node, &rest);
@@ -135,6 +136,8 @@ pub(super) fn default_purpose(
 }
 
 /// X-Road metadata services, answered from the registry snapshot; `None` for ordinary calls.
+/// `listClients` needs no client; the provider's `listMethods`, `allowedMethods` and
+/// `getOpenAPI` are X-Road service calls and need this node's `X-Road-Client`.
 pub(super) fn metadata_call(
     node: &Inner,
     rest: &str,
@@ -142,36 +145,113 @@ pub(super) fn metadata_call(
 ) -> Result<Option<Response>, GatewayError> {
     use crate::metadata;
     let segments: Vec<&str> = rest.split('/').collect();
-    let answer = match segments.as_slice() {
-        ["listClients"] => metadata::list_clients(&*node.snapshot.current()?),
-        [i, c, m, s, method] if metadata::METHODS.contains(method) => {
-            let provider = MemberId::parse(&format!("{i}/{c}/{m}/{s}"))
-                .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
-            let snapshot = node.snapshot.current()?;
-            match *method {
-                "listMethods" => metadata::methods(&snapshot, &provider, None, &today()),
+    let query = parse_query(parts.uri.query().unwrap_or(""));
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let is_meta = match segments.as_slice() {
+        ["listClients"] => true,
+        [_, _, _, _, method] => metadata::METHODS.contains(method),
+        _ => false,
+    };
+    if !is_meta {
+        return Ok(None);
+    }
+    if parts.method != Method::GET && parts.method != Method::HEAD {
+        return Err(GatewayError::MethodNotAllowed(format!(
+            "metadata services answer GET and HEAD only, not {}",
+            parts.method
+        )));
+    }
+    let snapshot = node.snapshot.current()?;
+    let mut service = String::new();
+    let (answer, xml) = match segments.as_slice() {
+        ["listClients"] => {
+            let instance =
+                param("xRoadInstance").unwrap_or_else(|| node.config.member.instance.clone());
+            let list = metadata::list_clients(&snapshot, &instance);
+            // XML unless the client asks for JSON (PR-META 2).
+            let json = crate::error::accepts_json(&parts.headers)
+                && !crate::error::prefers_xml(&parts.headers);
+            let xml = (!json).then(|| metadata::list_clients_xml(&list));
+            (list, xml)
+        }
+        [i, c, m, s, method] => {
+            let client = xroad_client(&parts.headers)?;
+            if client != node.config.member {
+                return Err(GatewayError::InvalidClient(client.to_string()));
+            }
+            let decode = |p: &str| crate::protocol::percent_decode_path(p);
+            let provider = MemberId::parse(&format!(
+                "{}/{}/{}/{}",
+                decode(i),
+                decode(c),
+                decode(m),
+                decode(s)
+            ))
+            .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
+            service = format!("{provider}/{method}");
+            let is_rest = |id: &str| snapshot.registry.service(id).is_some_and(|s| s.rest);
+            let answer = match *method {
+                "listMethods" => metadata::methods(&snapshot, &provider, None, &today(), is_rest),
                 "allowedMethods" => {
-                    let client = MemberId::parse(header_str(&parts.headers, xroad::CLIENT))
-                        .map_err(|_| {
-                            GatewayError::BadRequest("X-Road-Client header is mandatory".into())
-                        })?;
-                    metadata::methods(&snapshot, &provider, Some(&client), &today())
+                    metadata::methods(&snapshot, &provider, Some(&client), &today(), is_rest)
                 }
                 _ => {
-                    let code = parse_query(parts.uri.query().unwrap_or(""))
-                        .into_iter()
-                        .find(|(k, _)| k == "serviceCode")
-                        .map(|(_, v)| v);
-                    let code = code.ok_or_else(|| {
-                        GatewayError::BadRequest("getOpenAPI needs ?serviceCode=".into())
-                    })?;
+                    let code = param("serviceCode")
+                        .filter(|c| !c.is_empty())
+                        .ok_or_else(|| {
+                            GatewayError::BadRequest("getOpenAPI needs ?serviceCode=CODE".into())
+                        })?;
                     metadata::open_api(&snapshot, &provider, &code)?
                 }
-            }
+            };
+            (answer, None)
         }
         _ => return Ok(None),
     };
-    Ok(Some(axum::Json(answer).into_response()))
+    let (content_type, body) = match xml {
+        Some(x) => ("text/xml; charset=utf-8", x.into_bytes()),
+        None => (crate::error::JSON, answer.to_string().into_bytes()),
+    };
+    // The X-Road headers of an answer (PR-REST 4.3), for a call answered here.
+    let id = match header_str(&parts.headers, xroad::ID) {
+        id if !id.is_empty() && id.len() <= MESSAGE_ID_BYTES_MAX => id.to_owned(),
+        _ => uuid::Uuid::new_v4().to_string(),
+    };
+    let request_hash = lienthong_trust::sha512_b64(
+        format!(
+            "lt1-meta\n{}\n{}\n{}\n{}",
+            parts.method,
+            parts.uri,
+            header_str(&parts.headers, xroad::CLIENT),
+            id
+        )
+        .as_bytes(),
+    );
+    let mut out = Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", content_type)
+        .header(xroad::ID, id)
+        .header(xroad::REQUEST_ID, uuid::Uuid::new_v4().to_string())
+        .header(xroad::REQUEST_HASH, request_hash);
+    if let Some(client) = parts.headers.get(xroad::CLIENT) {
+        out = out.header(xroad::CLIENT, client);
+    }
+    if !service.is_empty() {
+        out = out.header(xroad::SERVICE, service);
+    }
+    let body = if parts.method == Method::HEAD {
+        Vec::new()
+    } else {
+        body
+    };
+    out.body(Body::from(body))
+        .map(Some)
+        .map_err(|e| GatewayError::Backend(e.to_string()))
 }
 
 /// The service id for metrics when the registry knows it, else a fixed label (bounded).

@@ -423,6 +423,7 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
     let client_app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/r1/{*rest}", any(consumer))
+        .route("/listClients", any(consumer))
         .with_state(inner.clone());
     let mut stop1 = stop_rx.clone();
     let client_task = tokio::spawn(async move {

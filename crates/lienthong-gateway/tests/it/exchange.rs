@@ -591,27 +591,69 @@ async fn admin_face_reports_health_and_prometheus_metrics() {
 }
 
 #[tokio::test]
-async fn metadata_services_answer_from_the_registry() {
+async fn metadata_services_answer_as_pr_meta_and_pr_mrest_ask() {
     let t = start(3600).await;
-    let r = call(&t.consumer, "/r1/listClients", &[CLIENT]).await;
-    assert_eq!(
-        r.json["member"].as_array().map(Vec::len),
-        Some(2),
-        "{}",
-        r.json
-    );
+    // listClients: XML by default, at the root as PR-META has it (and under /r1).
+    for path in ["/listClients", "/r1/listClients"] {
+        let r = send(&t.consumer, "GET", path, &[], b"").await;
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(
+            r.headers.get("content-type").unwrap(),
+            "text/xml; charset=utf-8"
+        );
+        let xml = String::from_utf8(r.body.to_vec()).unwrap();
+        assert!(xml.contains("<ns2:clientList"), "{xml}");
+        assert!(
+            xml.contains(r#"<ns2:id ns1:objectType="SUBSYSTEM">"#)
+                && xml.contains("<ns1:subsystemCode>SI</ns1:subsystemCode>")
+                && xml.contains(r#"<ns2:id ns1:objectType="MEMBER">"#),
+            "{xml}"
+        );
+        assert!(r.headers.get("x-road-id").is_some(), "{:?}", r.headers);
+    }
+    // JSON on Accept: members and their subsystems.
+    let r = call(
+        &t.consumer,
+        "/listClients",
+        &[("Accept", "application/json")],
+    )
+    .await;
+    let members = r.json["member"].as_array().unwrap();
+    assert_eq!(members.len(), 4, "{}", r.json);
+    let kinds: Vec<&str> = members
+        .iter()
+        .map(|m| m["id"]["object_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["MEMBER", "SUBSYSTEM", "MEMBER", "SUBSYSTEM"]);
+    assert!(members[1]["subsystem_name"].is_string(), "{}", r.json);
+    // Another instance: none of ours.
+    let r = call(
+        &t.consumer,
+        "/listClients?xRoadInstance=EE",
+        &[("Accept", "application/json")],
+    )
+    .await;
+    assert_eq!(r.json["member"], serde_json::json!([]));
     let r = call(
         &t.consumer,
         &format!("/r1/{PROVIDER}/listMethods"),
         &[CLIENT],
     )
     .await;
-    assert_eq!(
-        r.json["service"].as_array().map(Vec::len),
-        Some(2),
+    let services = r.json["service"].as_array().unwrap();
+    assert_eq!(services.len(), 2, "{}", r.json);
+    assert!(
+        services
+            .iter()
+            .all(|s| s["endpoint_list"].as_array().is_some_and(|e| !e.is_empty())),
         "{}",
         r.json
     );
+    assert_eq!(
+        r.headers.get("x-road-service").unwrap(),
+        &format!("{PROVIDER}/listMethods")
+    );
+    assert_eq!(r.headers.get("x-road-client").unwrap(), CONSUMER);
     let r = call(
         &t.consumer,
         &format!("/r1/{PROVIDER}/allowedMethods"),
@@ -621,6 +663,7 @@ async fn metadata_services_answer_from_the_registry() {
     let allowed = r.json["service"].as_array().unwrap();
     assert_eq!(allowed.len(), 1, "{}", r.json);
     assert_eq!(allowed[0]["service_code"], "citizen");
+    assert_eq!(allowed[0]["endpoint_list"][0]["method"], "GET");
     let r = call(
         &t.consumer,
         &format!("/r1/{PROVIDER}/getOpenAPI?serviceCode=citizen"),
@@ -633,13 +676,38 @@ async fn metadata_services_answer_from_the_registry() {
         "{}",
         r.json
     );
+    // A missing code is the client's error, an unknown one the server's (PR-MREST annex A).
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{PROVIDER}/getOpenAPI"),
+        &[CLIENT],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["type"].as_str()),
+        (400, Some("Client.BadRequest"))
+    );
     let r = call(
         &t.consumer,
         &format!("/r1/{PROVIDER}/getOpenAPI?serviceCode=nope"),
         &[CLIENT],
     )
     .await;
-    assert_eq!(r.json["type"], "Client.UnknownService");
+    assert_eq!(
+        (r.status, r.json["type"].as_str()),
+        (500, Some("Server.ClientProxy.NoServiceDescription"))
+    );
+    // The provider's metaservices are service calls: a client of another member is refused.
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{PROVIDER}/listMethods"),
+        &[("X-Road-Client", "VN/GOV/OTHER/X")],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json["type"].as_str()),
+        (400, Some("Client.InvalidClient"))
+    );
 }
 
 /// The provider's REST service `profile` served by `backend` on loopback, with an agreement.

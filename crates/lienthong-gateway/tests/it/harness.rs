@@ -119,11 +119,13 @@ pub fn registry(provider: &Identity, provider_addr: SocketAddr, consumer: &Ident
                 id: SERVICE.into(),
                 dataset: "citizen".into(),
                 personal_data: true,
+                rest: false,
             },
             Service {
                 id: format!("{PROVIDER}/household"),
                 dataset: "citizen".into(),
                 personal_data: true,
+                rest: false,
             },
         ],
         agreements: vec![Agreement {
@@ -467,6 +469,7 @@ pub fn add_service(r: &mut Registry, id: &str, agreed: bool) {
         id: id.into(),
         dataset: "citizen".into(),
         personal_data: true,
+        rest: false,
     });
     if agreed {
         let mut a = r.agreements[0].clone();

@@ -26,6 +26,7 @@ fn registry() -> Registry {
             id: "VN/GOV/BCA/DANCU/citizen".into(),
             dataset: "citizen".into(),
             personal_data: true,
+            rest: false,
         }],
         agreements: vec![],
         revoked: vec![],

@@ -188,12 +188,14 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     id: format!("{}/{code}", a.id),
                     dataset: d.name.into(),
                     personal_data: true,
+                    rest: false,
                 })
             })
             .chain([Service {
                 id: format!("{}/{}", HOP.province, HOP.service),
                 dataset: catalog::CIVIL_STATUS_EVENT.name.into(),
                 personal_data: true,
+                rest: false,
             }])
             .collect(),
         agreements: agreements(),
