@@ -94,9 +94,27 @@ pub(super) fn agreement(
     }
 }
 
+/// The Ministry of Education's REST-proxied service (its existing API, `school_api.rs`).
+pub(super) const SCHOOL: &str = "VN/GOV/BGDDT/HOCSINH";
+
 pub(super) fn agreements() -> Vec<Agreement> {
     let dancu = "VN/GOV/BCA/DANCU/citizen";
+    // Hà Nội reads and searches the ministry's API; the agreement names every field, so
+    // answers pass as the API gives them (its PDF certificates too).
+    let mut school = agreement(
+        "VN/LOCAL/HANOI/UBND",
+        &format!("{SCHOOL}/{}", super::school_api::SERVICE),
+        &catalog::EDUCATION_ENROLMENT
+            .fields
+            .iter()
+            .map(|f| f.name)
+            .collect::<Vec<_>>(),
+        "school-enrolment",
+        "Luật Giáo dục 2019",
+    );
+    school.methods = vec!["GET".into(), "POST".into()];
     vec![
+        school,
         agreement(
             "VN/GOV/BHXH/SI",
             dancu,

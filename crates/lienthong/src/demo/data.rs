@@ -10,13 +10,16 @@ use super::*;
 pub(super) struct Ports {
     registry: SocketAddr,
     dashboard: SocketAddr,
+    /// The Ministry of Education's existing REST API.
+    api: SocketAddr,
     /// (client, peer, admin) per agency.
     nodes: Vec<(SocketAddr, SocketAddr, SocketAddr)>,
     bound: std::sync::Mutex<HashMap<SocketAddr, std::net::TcpListener>>,
 }
 
 impl Ports {
-    /// Binds the registry at `base`, the dashboard at `base + 1` and each agency's three faces
+    /// Binds the registry at `base`, the dashboard at `base + 1`, the ministry's REST API at
+    /// `base + 2` and each agency's three faces
     /// from `base + 10` on; every one at port 0 when `base` is 0.
     pub(super) fn bind(base: u16, agencies: usize) -> Result<Ports> {
         let mut bound = HashMap::new();
@@ -31,6 +34,7 @@ impl Ports {
         };
         let registry = bind(0)?;
         let dashboard = bind(1)?;
+        let api = bind(2)?;
         let nodes = (0..agencies as u16)
             .map(|i| {
                 let p = 10 + 3 * i;
@@ -40,6 +44,7 @@ impl Ports {
         Ok(Ports {
             registry,
             dashboard,
+            api,
             nodes,
             bound: std::sync::Mutex::new(bound),
         })
@@ -51,6 +56,10 @@ impl Ports {
 
     pub(super) fn dashboard(&self) -> SocketAddr {
         self.dashboard
+    }
+
+    pub(super) fn api(&self) -> SocketAddr {
+        self.api
     }
 
     /// (client, peer, admin) of agency `i`.

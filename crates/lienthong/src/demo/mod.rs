@@ -22,6 +22,7 @@ use rand::{Rng, SeedableRng};
 mod country;
 mod data;
 mod quality;
+mod school_api;
 mod workload;
 
 use country::*;
@@ -191,12 +192,20 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     rest: false,
                 })
             })
-            .chain([Service {
-                id: format!("{}/{}", HOP.province, HOP.service),
-                dataset: catalog::CIVIL_STATUS_EVENT.name.into(),
-                personal_data: true,
-                rest: false,
-            }])
+            .chain([
+                Service {
+                    id: format!("{}/{}", HOP.province, HOP.service),
+                    dataset: catalog::CIVIL_STATUS_EVENT.name.into(),
+                    personal_data: true,
+                    rest: false,
+                },
+                Service {
+                    id: format!("{SCHOOL}/{}", school_api::SERVICE),
+                    dataset: catalog::EDUCATION_ENROLMENT.name.into(),
+                    personal_data: true,
+                    rest: true,
+                },
+            ])
             .collect(),
         agreements: agreements(),
         revoked: vec![],
@@ -240,6 +249,14 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         crate::validate::today(),
     )
     .await?;
+
+    // The ministry's existing REST API, published through its node.
+    let school_db = AGENCIES
+        .iter()
+        .find(|a| a.id == SCHOOL)
+        .and_then(|a| a.publishes.map(|(table, _)| (db(&slug(a.id)), table)))
+        .context("the ministry publishes its enrolments")?;
+    let api = school_api::serve(ports.take_tokio(ports.api())?, &school_db.0, school_db.1).await?;
 
     // 4. The nodes.
     let mut nodes: Vec<RunningNode> = Vec::new();
@@ -304,7 +321,14 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     log_archive_dir: None,
                     log_archive_after_days: None,
                     default_purposes: Default::default(),
-                    rest: vec![],
+                    rest: if a.id == SCHOOL {
+                        vec![node::RestConfig {
+                            code: school_api::SERVICE.into(),
+                            base_url: format!("http://{api}"),
+                        }]
+                    } else {
+                        vec![]
+                    },
                 },
                 listeners,
             )
@@ -456,6 +480,19 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         .first()
         .cloned()
         .unwrap_or_else(|| "001090123456".into());
+    // A student of the ministry's API, for the printed commands.
+    let (student, student_pid): (String, String) = {
+        let pool = sqlx::AnyPool::connect(&school_db.0).await?;
+        let row = sqlx::query(&format!(
+            "SELECT student_id, personal_id FROM {} ORDER BY student_id LIMIT 1",
+            school_db.1
+        ))
+        .fetch_optional(&pool)
+        .await?;
+        pool.close().await;
+        row.map(|r| (sqlx::Row::get(&r, 0), sqlx::Row::get(&r, 1)))
+            .unwrap_or_default()
+    };
     let clients: Vec<SocketAddr> = (0..AGENCIES.len()).map(|i| ports.node(i).0).collect();
     let workload_db = db(&slug(AGENCIES[1].id));
     tokio::spawn(workload(
@@ -490,6 +527,23 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     println!("  curl -s -i -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: marketing' http://{bhxh}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}");
     println!("Field-masked — the health ministry's agreement says \"*\", so sensitive fields show as ***:");
     println!("  curl -s -H 'X-Road-Client: VN/GOV/BYT/BHYT' -H 'X-Lienthong-Purpose: health-insurance-card' http://{byt}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}");
+    let hanoi = AGENCIES
+        .iter()
+        .position(|a| a.id == "VN/LOCAL/HANOI/UBND")
+        .map(|i| clients[i])
+        .context("Hà Nội is an agency")?;
+    let token = school_api::TOKEN;
+    let students = format!(
+        "http://{hanoi}/r1/{SCHOOL}/{}/v1/students",
+        school_api::SERVICE
+    );
+    println!("An agency's existing REST API through X-Road, as an unchanged client calls it (Hà Nội's node → the Ministry of Education's API; its token, POST body, headers and PDF pass through):");
+    println!("  curl -s -i -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' -H 'Authorization: Bearer {token}' {students}/{student}");
+    println!("  curl -s -X POST -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"personal_id\":\"{student_pid}\"}}' {students}/search");
+    println!("  curl -s -o certificate.pdf -w '%{{http_code}} %{{content_type}}\\n' -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' -H 'Authorization: Bearer {token}' {students}/{student}/certificate.pdf");
+    println!("X-Road metaservices (members and subsystems; the ministry's services and their endpoints):");
+    println!("  curl -s http://{hanoi}/listClients");
+    println!("  curl -s -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' http://{hanoi}/r1/{SCHOOL}/allowedMethods");
     println!();
     println!("Sync to the National Data Center:");
     println!(

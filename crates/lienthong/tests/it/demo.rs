@@ -67,11 +67,14 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
         .iter()
         .filter(|l| l.trim_start().starts_with("curl "))
         .collect();
-    assert_eq!(curls.len(), 3, "{lines:#?}");
+    assert_eq!(curls.len(), 8, "{lines:#?}");
+    // Commands that write files write them here.
+    let cwd = tempfile::tempdir().unwrap();
     let run = |cmd: &str| {
         let out = Command::new("sh")
             .arg("-c")
             .arg(cmd.trim())
+            .current_dir(cwd.path())
             .output()
             .unwrap();
         assert!(
@@ -96,6 +99,7 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
     );
     let masked = run(curls[2]);
     assert!(masked.contains("\"ethnicity\":\"***\""), "{masked}");
+    rest_service_through_x_road(&curls[3..], &run, cwd.path());
 
     // Sync reaches the center (the printed status command, run as printed).
     let status_line = lines
@@ -140,7 +144,7 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
         .iter()
         .filter(|l| l.trim_start().starts_with("curl "))
         .collect();
-    assert_eq!(curls2.len(), 3);
+    assert_eq!(curls2.len(), 8);
     assert_eq!(run(curls2[0]), allowed, "same data after a restart");
     let log_line = lines2
         .iter()
@@ -150,6 +154,63 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
         .replacen("lienthong", env!("CARGO_BIN_EXE_lienthong"), 1);
     assert!(run(&log_line).starts_with("intact:"));
     assert!(interrupt(&mut again.0[0]).success());
+}
+
+/// The ministry's existing REST API through Hà Nội's node, with the printed commands: its own
+/// headers, a POST search, a PDF, and the metaservices that list it.
+fn rest_service_through_x_road(
+    curls: &[&String],
+    run: &dyn Fn(&str) -> String,
+    cwd: &std::path::Path,
+) {
+    let record = run(curls[0]);
+    let lower = record.to_ascii_lowercase();
+    assert!(record.starts_with("HTTP/1.1 200"), "{record}");
+    assert!(
+        lower.contains("cache-control: private, max-age=60") && lower.contains("\netag: \""),
+        "the API's own headers pass: {record}"
+    );
+    assert!(!lower.contains("x-road-error"), "{record}");
+    let body = record.split("\r\n\r\n").nth(1).unwrap_or("");
+    let student: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert!(
+        student["student_id"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "{record}"
+    );
+    let found: serde_json::Value = serde_json::from_str(&run(curls[1])).unwrap();
+    assert!(
+        found
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s["student_id"] == student["student_id"])),
+        "the POST search finds the student: {found}"
+    );
+    assert_eq!(run(curls[2]).trim(), "200 application/pdf");
+    let pdf = std::fs::read(cwd.join("certificate.pdf")).unwrap();
+    assert!(
+        pdf.starts_with(b"%PDF-1.4"),
+        "the document passes byte for byte"
+    );
+    let clients = run(curls[3]);
+    assert!(
+        clients.contains("<ns2:clientList")
+            && clients.contains("<ns1:memberCode>BGDDT</ns1:memberCode>"),
+        "{clients}"
+    );
+    let allowed: serde_json::Value = serde_json::from_str(&run(curls[4])).unwrap();
+    let students = allowed["service"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["service_code"] == "students"))
+        .unwrap_or_else(|| panic!("{allowed}"));
+    assert_eq!(students["service_type"], "REST");
+    let methods: Vec<&str> = students["endpoint_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["GET", "POST"], "{allowed}");
 }
 
 fn get_json(url: &str) -> serde_json::Value {
