@@ -50,16 +50,20 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
-fn authorised(headers: &HeaderMap) -> Result<(), Response> {
-    let given = headers
+fn authorised(headers: &HeaderMap) -> bool {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if given == Some(TOKEN) {
-        Ok(())
-    } else {
-        Err(error(StatusCode::UNAUTHORIZED, "bearer token required"))
-    }
+        .and_then(|v| v.strip_prefix("Bearer "))
+        == Some(TOKEN)
+}
+
+fn unauthorised() -> Response {
+    error(StatusCode::UNAUTHORIZED, "bearer token required")
+}
+
+fn unavailable() -> Response {
+    error(StatusCode::INTERNAL_SERVER_ERROR, "database unavailable")
 }
 
 const COLUMNS: [&str; 9] = [
@@ -74,17 +78,13 @@ const COLUMNS: [&str; 9] = [
     "commune_code",
 ];
 
-async fn rows(api: &Api, column: &str, value: &str) -> Result<Vec<serde_json::Value>, Response> {
+async fn rows(api: &Api, column: &str, value: &str) -> Result<Vec<serde_json::Value>, sqlx::Error> {
     let sql = format!(
         "SELECT {} FROM {} WHERE {column} = ? LIMIT 20",
         COLUMNS.join(", "),
         api.table
     );
-    let found = sqlx::query(&sql)
-        .bind(value)
-        .fetch_all(&api.pool)
-        .await
-        .map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "database unavailable"))?;
+    let found = sqlx::query(&sql).bind(value).fetch_all(&api.pool).await?;
     Ok(found
         .iter()
         .map(|r| {
@@ -99,8 +99,8 @@ async fn rows(api: &Api, column: &str, value: &str) -> Result<Vec<serde_json::Va
 }
 
 async fn student(State(api): State<Api>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorised(&headers) {
-        return r;
+    if !authorised(&headers) {
+        return unauthorised();
     }
     match rows(&api, "student_id", &id).await {
         Ok(mut found) if !found.is_empty() => {
@@ -119,14 +119,14 @@ async fn student(State(api): State<Api>, Path(id): Path<String>, headers: Header
                 .into_response()
         }
         Ok(_) => error(StatusCode::NOT_FOUND, "no such student"),
-        Err(r) => r,
+        Err(_) => unavailable(),
     }
 }
 
 /// `POST /v1/students/search` with `{"personal_id": "…"}`: the person's enrolments.
 async fn search(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = authorised(&headers) {
-        return r;
+    if !authorised(&headers) {
+        return unauthorised();
     }
     let query: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
@@ -137,7 +137,7 @@ async fn search(State(api): State<Api>, headers: HeaderMap, body: Bytes) -> Resp
     };
     match rows(&api, "personal_id", pid).await {
         Ok(found) => axum::Json(found).into_response(),
-        Err(r) => r,
+        Err(_) => unavailable(),
     }
 }
 
@@ -156,12 +156,12 @@ async fn certificate(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = authorised(&headers) {
-        return r;
+    if !authorised(&headers) {
+        return unauthorised();
     }
     let found = match rows(&api, "student_id", &id).await {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(_) => return unavailable(),
     };
     let Some(record) = found.first() else {
         return error(StatusCode::NOT_FOUND, "no such student");
