@@ -64,6 +64,8 @@ pub enum GatewayError {
     NotProjectable(String),
     #[error("no service description: {0}")]
     NoServiceDescription(String),
+    #[error("{0} requires the officer's id (header X-Road-UserId)")]
+    UserIdRequired(String),
 }
 
 /// Where an error is answered: the node a client called, or the provider's node.
@@ -106,6 +108,7 @@ impl GatewayError {
             MethodNotAllowed(_) => "Client.MethodNotAllowed",
             NotProjectable(_) => "Server.NotProjectable",
             NoServiceDescription(_) => "Server.NoServiceDescription",
+            UserIdRequired(_) => "Client.UserIdRequired",
         }
     }
 

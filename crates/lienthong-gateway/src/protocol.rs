@@ -211,8 +211,32 @@ pub fn parse_query(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Percent-encodes what a header value should not carry as is: `%`, control characters and
+/// every byte outside ASCII (a `X-Road-UserId` in Vietnamese travels between nodes as UTF-8
+/// percent-encoded; [`percent_decode_path`] restores it).
+pub fn percent_encode_header(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b == b'%' || !(0x20..0x7f).contains(&b) {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+    }
+    out
+}
+
+/// A header's value as UTF-8 text (`None` when it is not), non-ASCII bytes included: clients
+/// may send UTF-8 in header values, which `HeaderValue::to_str` refuses.
+pub fn header_text(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    match headers.get(name) {
+        None => Some(String::new()),
+        Some(v) => String::from_utf8(v.as_bytes().to_vec()).ok(),
+    }
+}
+
 /// Percent-decodes a path segment (`+` stays a plus sign; invalid UTF-8 is replaced).
-pub(crate) fn percent_decode_path(s: &str) -> String {
+pub fn percent_decode_path(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -327,5 +351,15 @@ mod tests {
         c.append("x-custom", "1".parse().unwrap());
         assert_ne!(headers_sha256(&c), headers_sha256(&b));
         assert_eq!(headers_sha256(&http::HeaderMap::new()), "");
+    }
+
+    #[test]
+    fn non_ascii_header_values_round_trip() {
+        for v in ["Nguyễn Văn An", "EE12345678901", "50%", "a\tb"] {
+            let encoded = percent_encode_header(v);
+            assert!(encoded.is_ascii() && !encoded.contains('\t'));
+            assert_eq!(percent_decode_path(&encoded), v);
+        }
+        assert_eq!(percent_encode_header("EE123"), "EE123");
     }
 }

@@ -42,6 +42,10 @@ pub struct Service {
     /// and path the agreement allows) rather than publishing the dataset from a table.
     #[serde(default, skip_serializing_if = "is_false")]
     pub rest: bool,
+    /// Whether every call must name the officer behind it (`X-Road-UserId`), as personal-data
+    /// services may require; refused at both nodes without one.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub user_id_required: bool,
 }
 
 fn is_false(b: &bool) -> bool {

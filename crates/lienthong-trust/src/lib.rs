@@ -384,6 +384,110 @@ impl rustls::client::danger::ServerCertVerifier for PinnedServer {
     }
 }
 
+/// Accepts exactly the client certificates whose SHA-256 fingerprints are registered (X-Road's
+/// SSLAUTH: an information system's certificate, usually self-signed, pinned on its node); the
+/// handshake still proves the client holds the certificate's key.
+#[derive(Debug)]
+struct PinnedClients {
+    fingerprints: std::collections::HashSet<String>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl rustls::server::danger::ClientCertVerifier for PinnedClients {
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        if self.fingerprints.contains(&sha256_hex(end_entity)) {
+            Ok(rustls::server::danger::ClientCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "client certificate is not registered on this node".into(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// The client face's TLS (TLS 1.3; HTTP/2 and HTTP/1.1): with `pinned` fingerprints, only
+/// information systems holding one of those certificates get through (SSLAUTH); with `None`,
+/// no client certificate is asked for (SSLNOAUTH).
+pub fn client_face_config(
+    cert_pem: &str,
+    key_pem: &str,
+    pinned: Option<&[String]>,
+) -> Result<Arc<ServerConfig>, TrustError> {
+    let (chain, key) = chain_and_key(cert_pem, key_pem)?;
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| TrustError::Tls(e.to_string()))?;
+    let builder = match pinned {
+        None => builder.with_no_client_auth(),
+        Some(fingerprints) => {
+            if fingerprints.is_empty() {
+                return Err(TrustError::Tls(
+                    "SSLAUTH needs at least one registered client certificate".into(),
+                ));
+            }
+            builder.with_client_cert_verifier(Arc::new(PinnedClients {
+                fingerprints: fingerprints
+                    .iter()
+                    .map(|f| f.to_ascii_lowercase())
+                    .collect(),
+                algorithms: provider().signature_verification_algorithms,
+            }))
+        }
+    };
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .map_err(|e| TrustError::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A self-signed certificate and key for an information system (`CN=name`), to register on
+/// its node for SSLAUTH.
+pub fn self_signed(name: &str) -> Result<(String, String), TrustError> {
+    let key = KeyPair::generate().map_err(|e| TrustError::Key(e.to_string()))?;
+    let mut params = CertificateParams::new(Vec::<String>::new())
+        .map_err(|e| TrustError::Certificate(e.to_string()))?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, name);
+    params.distinguished_name = dn;
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| TrustError::Certificate(e.to_string()))?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
 /// Client side of node-to-node mutual TLS to one provider whose certificate is pinned by
 /// its registry fingerprint (hex SHA-256).
 pub fn client_config_pinned(

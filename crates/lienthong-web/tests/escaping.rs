@@ -75,6 +75,7 @@ fn registry() -> Registry {
             dataset: "citizen".into(),
             personal_data: true,
             rest: false,
+            user_id_required: false,
         }],
         agreements: vec![Agreement {
             consumer: "VN/GOV/BHXH/SI".into(),

@@ -61,7 +61,7 @@ pub(super) async fn log_refusal(
         message_id: &message_id,
         client: header_str(headers, xroad::CLIENT),
         target: rest,
-        user_id: header_str(headers, xroad::USER_ID),
+        user_id: &header_text(headers, xroad::USER_ID).unwrap_or_default(),
         purpose: header_str(headers, xroad::PURPOSE),
         method: parts.method.as_str(),
         query: parts.uri.query().unwrap_or(""),
@@ -70,14 +70,23 @@ pub(super) async fn log_refusal(
         reason: &reason,
         registry_version: node.snapshot.current().map_or(0, |s| s.version),
     };
-    if let Err(e) = node
-        .log
-        .append(&message_id, &record.to_json(), Vec::new())
-        .await
-    {
+    let mut entry = record.to_json();
+    entry["client_system"] = client_system(node, parts).into();
+    if let Err(e) = node.log.append(&message_id, &entry, Vec::new()).await {
         tracing::error!(error = %e, "message log append failed for a refused call");
     }
     message_id
+}
+
+/// The registered information system that made the call (its certificate, under SSLAUTH);
+/// empty on a face without client certificates.
+pub(super) fn client_system(node: &Inner, parts: &axum::http::request::Parts) -> String {
+    parts
+        .extensions
+        .get::<PeerFingerprint>()
+        .and_then(|f| node.config.client_auth.system(&f.0))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The calling subsystem from `X-Road-Client` (PR-REST): the last such header counts, and each
@@ -334,7 +343,18 @@ pub(super) async fn consume(
         }
         id => id.to_owned(),
     };
-    let user_id = header_str(&parts.headers, xroad::USER_ID).to_owned();
+    // The officer (any UTF-8; sent between nodes percent-encoded).
+    let user_id = header_text(&parts.headers, xroad::USER_ID)
+        .ok_or_else(|| GatewayError::BadRequest("X-Road-UserId must be UTF-8 text".into()))?;
+    if user_id.len() > 256 || user_id.chars().any(char::is_control) {
+        return Err(GatewayError::BadRequest(
+            "X-Road-UserId is one line of at most 256 bytes".into(),
+        ));
+    }
+    if service_meta.user_id_required && user_id.is_empty() {
+        return Err(GatewayError::UserIdRequired(service_id.to_string()));
+    }
+    let user_id_header = crate::protocol::percent_encode_header(&user_id);
     let issue = header_str(&parts.headers, xroad::ISSUE).to_owned();
     let query = parts.uri.query().unwrap_or("").to_owned();
     let body_sha = lienthong_trust::sha256_hex(&body);
@@ -381,7 +401,7 @@ pub(super) async fn consume(
         (header::SERVICE, service_s.as_str()),
         (header::MESSAGE_ID, message_id.as_str()),
         (header::PURPOSE, purpose.as_str()),
-        (header::USER_ID, user_id.as_str()),
+        (header::USER_ID, user_id_header.as_str()),
         (header::ISSUE, issue.as_str()),
         (header::SIGNATURE, signature.as_str()),
         (header::BODY_SHA256, body_sha.as_str()),
@@ -474,6 +494,7 @@ pub(super) async fn consume(
     };
     let mut entry = record.to_json();
     entry["client_message_id"] = client_message_id.clone().into();
+    entry["client_system"] = client_system(node, parts).into();
     node.log
         .append(&client_message_id, &entry, bodies)
         .await

@@ -25,7 +25,7 @@ use tokio::sync::watch;
 
 use crate::backend::{TableConfig, TableService};
 use crate::error::{GatewayError, Side};
-use crate::protocol::{canonical_response, header, parse_query, xroad, RequestParts};
+use crate::protocol::{canonical_response, header, header_text, parse_query, xroad, RequestParts};
 use crate::snapshot::{now_s, SnapshotCache};
 
 mod budget;
@@ -87,6 +87,55 @@ pub struct NodeConfig {
     /// id → purpose code). Without one here, a service whose agreement names a single purpose
     /// is called for that purpose; a personal-data call with no purpose at all is refused.
     pub default_purposes: HashMap<String, String>,
+    /// How the agency's information systems authenticate on the client face.
+    pub client_auth: ClientAuth,
+}
+
+/// X-Road's connection types for the client face: `NOAUTH` (plain HTTP, loopback only),
+/// `SSLNOAUTH` (TLS, any client), `SSLAUTH` (TLS, only registered client certificates).
+#[derive(Debug, Clone, Default)]
+pub enum ClientAuth {
+    #[default]
+    NoAuth,
+    SslNoAuth {
+        cert_pem: String,
+        key_pem: String,
+    },
+    SslAuth {
+        cert_pem: String,
+        key_pem: String,
+        systems: Vec<ClientSystem>,
+    },
+}
+
+impl ClientAuth {
+    /// `NOAUTH`, `SSLNOAUTH` or `SSLAUTH`.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            ClientAuth::NoAuth => "NOAUTH",
+            ClientAuth::SslNoAuth { .. } => "SSLNOAUTH",
+            ClientAuth::SslAuth { .. } => "SSLAUTH",
+        }
+    }
+
+    /// The registered system holding the certificate with this fingerprint.
+    fn system(&self, fingerprint: &str) -> Option<&str> {
+        match self {
+            ClientAuth::SslAuth { systems, .. } => systems
+                .iter()
+                .find(|s| s.fingerprint.eq_ignore_ascii_case(fingerprint))
+                .map(|s| s.name.as_str()),
+            _ => None,
+        }
+    }
+}
+
+/// An information system registered on the node: its name (logged with its calls) and the
+/// SHA-256 fingerprint of its TLS client certificate.
+#[derive(Debug, Clone)]
+pub struct ClientSystem {
+    pub name: String,
+    pub fingerprint: String,
 }
 
 /// A service answered by an existing REST backend (plain HTTP on the provider's side).
@@ -315,6 +364,30 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
     let admin_listener = listener(listeners.admin, config.admin_listen, "admin").await?;
     let admin_addr = admin_listener.local_addr().map_err(|e| e.to_string())?;
     let client_addr = client_listener.local_addr().map_err(|e| e.to_string())?;
+    // Anyone who reaches a plain-HTTP client face acts as the agency: only loopback may.
+    if matches!(config.client_auth, ClientAuth::NoAuth) && !client_addr.ip().is_loopback() {
+        return Err(format!(
+            "the client face listens on {client_addr}, beyond loopback, without TLS: set [client_auth] mode = \"SSLAUTH\" (registered client certificates) or \"SSLNOAUTH\", or listen on 127.0.0.1"
+        ));
+    }
+    let client_tls = match &config.client_auth {
+        ClientAuth::NoAuth => None,
+        ClientAuth::SslNoAuth { cert_pem, key_pem } => Some(
+            lienthong_trust::client_face_config(cert_pem, key_pem, None)
+                .map_err(|e| format!("client face TLS: {e}"))?,
+        ),
+        ClientAuth::SslAuth {
+            cert_pem,
+            key_pem,
+            systems,
+        } => {
+            let pins: Vec<String> = systems.iter().map(|s| s.fingerprint.clone()).collect();
+            Some(
+                lienthong_trust::client_face_config(cert_pem, key_pem, Some(&pins))
+                    .map_err(|e| format!("client face TLS: {e}"))?,
+            )
+        }
+    };
     let peer_addr = peer_listener.local_addr().map_err(|e| e.to_string())?;
     let replay = Mutex::new(ReplayGuard {
         seen: HashMap::new(),
@@ -426,13 +499,23 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         .route("/listClients", any(consumer))
         .with_state(inner.clone());
     let mut stop1 = stop_rx.clone();
-    let client_task = tokio::spawn(async move {
-        let _ = axum::serve(client_listener, client_app)
-            .with_graceful_shutdown(async move {
-                let _ = stop1.changed().await;
-            })
-            .await;
-    });
+    let client_task = match client_tls {
+        // TLS: the client's certificate fingerprint rides with each request, as on the peer
+        // face (HTTP/1.1 and HTTP/2).
+        Some(tls) => tokio::spawn(serve_mtls(
+            client_listener,
+            tls,
+            client_app,
+            stop_rx.clone(),
+        )),
+        None => tokio::spawn(async move {
+            let _ = axum::serve(client_listener, client_app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop1.changed().await;
+                })
+                .await;
+        }),
+    };
     let peer_app = Router::new()
         .route("/lt1/{*rest}", any(provider))
         .with_state(inner.clone());

@@ -49,6 +49,7 @@ pub(super) async fn provider(
         .unwrap_or(0);
     // The client's own headers, passed on to a REST service; signed by the consumer's node.
     let headers_sha256 = crate::protocol::headers_sha256(&parts.headers);
+    let user_id = crate::protocol::percent_decode_path(header_str(&parts.headers, header::USER_ID));
     let signed = RequestParts {
         method: parts.method.as_str(),
         path: &sub_path,
@@ -58,7 +59,7 @@ pub(super) async fn provider(
         message_id: &message_id,
         timestamp,
         purpose: header_str(&parts.headers, header::PURPOSE),
-        user_id: header_str(&parts.headers, header::USER_ID),
+        user_id: &user_id,
         issue: header_str(&parts.headers, header::ISSUE),
         body_sha256: &body_sha256,
         headers_sha256: &headers_sha256,
@@ -374,6 +375,9 @@ pub(super) async fn serve_call(
     }
     if meta.personal_data && signed.purpose.is_empty() {
         return Err(GatewayError::PurposeRequired(signed.service.to_owned()));
+    }
+    if meta.user_id_required && signed.user_id.is_empty() {
+        return Err(GatewayError::UserIdRequired(signed.service.to_owned()));
     }
     if !signed.purpose.is_empty() && !agreement.purposes.iter().any(|p| p == signed.purpose) {
         return Err(GatewayError::PurposeNotAllowed {

@@ -49,11 +49,12 @@ pub(super) async fn proxy(
         if projects {
             headers.remove("accept-encoding");
         }
+        let user_id = crate::protocol::percent_encode_header(signed.user_id);
         for (name, value) in [
             (xroad::CLIENT, signed.client),
             (xroad::SERVICE, signed.service),
             (xroad::ID, client_message_id),
-            (xroad::USER_ID, signed.user_id),
+            (xroad::USER_ID, user_id.as_str()),
             (xroad::ISSUE, signed.issue),
             (xroad::PURPOSE, signed.purpose),
         ] {

@@ -120,12 +120,14 @@ pub fn registry(provider: &Identity, provider_addr: SocketAddr, consumer: &Ident
                 dataset: "citizen".into(),
                 personal_data: true,
                 rest: false,
+                user_id_required: false,
             },
             Service {
                 id: format!("{PROVIDER}/household"),
                 dataset: "citizen".into(),
                 personal_data: true,
                 rest: false,
+                user_id_required: false,
             },
         ],
         agreements: vec![Agreement {
@@ -212,6 +214,7 @@ pub fn node_config(
         log_archive_dir: None,
         log_archive_after_days: None,
         default_purposes: Default::default(),
+        client_auth: Default::default(),
         rest: vec![],
     }
 }
@@ -470,6 +473,7 @@ pub fn add_service(r: &mut Registry, id: &str, agreed: bool) {
         dataset: "citizen".into(),
         personal_data: true,
         rest: false,
+        user_id_required: false,
     });
     if agreed {
         let mut a = r.agreements[0].clone();

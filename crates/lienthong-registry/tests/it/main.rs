@@ -27,6 +27,7 @@ fn registry() -> Registry {
             dataset: "citizen".into(),
             personal_data: true,
             rest: false,
+            user_id_required: false,
         }],
         agreements: vec![],
         revoked: vec![],

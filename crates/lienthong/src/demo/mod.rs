@@ -190,6 +190,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     dataset: d.name.into(),
                     personal_data: true,
                     rest: false,
+                    user_id_required: false,
                 })
             })
             .chain([
@@ -198,12 +199,14 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     dataset: catalog::CIVIL_STATUS_EVENT.name.into(),
                     personal_data: true,
                     rest: false,
+                    user_id_required: false,
                 },
                 Service {
                     id: format!("{SCHOOL}/{}", school_api::SERVICE),
                     dataset: catalog::EDUCATION_ENROLMENT.name.into(),
                     personal_data: true,
                     rest: true,
+                    user_id_required: false,
                 },
             ])
             .collect(),
@@ -321,6 +324,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     log_archive_dir: None,
                     log_archive_after_days: None,
                     default_purposes: Default::default(),
+                    client_auth: node::ClientAuth::NoAuth,
                     rest: if a.id == SCHOOL {
                         vec![node::RestConfig {
                             code: school_api::SERVICE.into(),

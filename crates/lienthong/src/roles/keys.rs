@@ -60,6 +60,16 @@ pub enum KeysCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// At the agency: a TLS client certificate for one of its information systems
+    /// (NAME.crt, NAME.key), self-signed, to register on its node under `[client_auth]`
+    /// (SSLAUTH); prints the fingerprint the node pins.
+    Client {
+        /// The system's name, logged with each of its calls (letters, digits, `-`, `_`, `.`).
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Issue a node TLS certificate and key together at the registry (node.crt, node.key);
     /// `request` + `sign` keep the key at the agency instead.
     Node {
@@ -104,6 +114,26 @@ pub(super) fn load_ca(dir: &Path) -> Result<Ca> {
 
 pub fn keys(command: KeysCommand) -> Result<ExitCode> {
     match command {
+        KeysCommand::Client { name, out } => {
+            if name.is_empty()
+                || name.len() > 64
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                bail!("--name {name:?}: 1 to 64 letters, digits, '-', '_' or '.'");
+            }
+            let (cert, key) = lienthong_trust::self_signed(&name)?;
+            write_new(&out.join(format!("{name}.key")), &key)?;
+            write_new(&out.join(format!("{name}.crt")), &cert)?;
+            println!(
+                "client certificate of {name}: {} (register it on the node), {} (stays with the system)\n\
+                 [[client_auth.systems]]\nname = \"{name}\"\nfingerprint = \"{}\"",
+                out.join(format!("{name}.crt")).display(),
+                out.join(format!("{name}.key")).display(),
+                lienthong_trust::cert_fingerprint(&cert)?
+            );
+        }
         KeysCommand::Ca { name, out } => {
             let ca = Ca::generate(&name)?;
             write_new(&out.join("ca.key"), &ca.key_pem())?;

@@ -58,6 +58,107 @@ pub(super) struct NodeFile {
     /// Purpose of calls whose client sends none, by service id (`[default_purposes]`).
     #[serde(default)]
     default_purposes: std::collections::HashMap<String, String>,
+    /// How information systems authenticate on the client face (default NOAUTH: plain HTTP,
+    /// loopback only).
+    #[serde(default)]
+    client_auth: Option<ClientAuthFile>,
+}
+
+/// `[client_auth]`: X-Road's connection types.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ClientAuthFile {
+    /// `NOAUTH`, `SSLNOAUTH` or `SSLAUTH`.
+    mode: String,
+    /// The certificate and key the client face presents (default: the node's own).
+    #[serde(default)]
+    tls_cert: Option<PathBuf>,
+    #[serde(default)]
+    tls_key: Option<PathBuf>,
+    /// SSLAUTH: the information systems allowed, each pinned by its certificate.
+    #[serde(default)]
+    systems: Vec<SystemFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SystemFile {
+    name: String,
+    /// The system's certificate (PEM)…
+    #[serde(default)]
+    cert: Option<PathBuf>,
+    /// …or its SHA-256 fingerprint (64 hex digits).
+    #[serde(default)]
+    fingerprint: Option<String>,
+}
+
+/// The client face's authentication from `[client_auth]`, every file read and checked now.
+fn client_auth(
+    config: &Path,
+    f: Option<&ClientAuthFile>,
+    node_cert: &Path,
+    node_key: &Path,
+) -> Result<node::ClientAuth> {
+    let Some(a) = f else {
+        return Ok(node::ClientAuth::NoAuth);
+    };
+    let ctx = |m: String| anyhow::anyhow!("config {}: [client_auth] {m}", config.display());
+    let cert_pem = read(&relative(
+        config,
+        a.tls_cert.as_deref().unwrap_or(node_cert),
+    ))?;
+    let key_pem = read(&relative(config, a.tls_key.as_deref().unwrap_or(node_key)))?;
+    let mut systems = Vec::new();
+    for s in &a.systems {
+        let fingerprint = match (&s.cert, &s.fingerprint) {
+            (Some(c), None) => lienthong_trust::cert_fingerprint(&read(&relative(config, c))?)
+                .map_err(|e| ctx(format!("system {}: {e}", s.name)))?,
+            (None, Some(f)) if f.len() == 64 && f.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                f.to_ascii_lowercase()
+            }
+            _ => {
+                return Err(ctx(format!(
+                    "system {:?}: give its certificate as cert, or its fingerprint (64 hex digits)",
+                    s.name
+                )))
+            }
+        };
+        if s.name.is_empty()
+            || systems
+                .iter()
+                .any(|x: &node::ClientSystem| x.name == s.name)
+        {
+            return Err(ctx(format!(
+                "system names must be given and distinct ({:?})",
+                s.name
+            )));
+        }
+        systems.push(node::ClientSystem {
+            name: s.name.clone(),
+            fingerprint,
+        });
+    }
+    match a.mode.as_str() {
+        "NOAUTH" if a.systems.is_empty() => Ok(node::ClientAuth::NoAuth),
+        "SSLNOAUTH" if a.systems.is_empty() => {
+            Ok(node::ClientAuth::SslNoAuth { cert_pem, key_pem })
+        }
+        "NOAUTH" | "SSLNOAUTH" => Err(ctx(format!(
+            "systems are registered only under mode = \"SSLAUTH\", not {}",
+            a.mode
+        ))),
+        "SSLAUTH" if !systems.is_empty() => Ok(node::ClientAuth::SslAuth {
+            cert_pem,
+            key_pem,
+            systems,
+        }),
+        "SSLAUTH" => Err(ctx(
+            "SSLAUTH needs at least one [[client_auth.systems]] (lienthong keys client)".into(),
+        )),
+        other => Err(ctx(format!(
+            "mode {other:?}: expected NOAUTH, SSLNOAUTH or SSLAUTH"
+        ))),
+    }
 }
 
 #[derive(Deserialize)]
@@ -168,6 +269,8 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
             changes: t.changes,
         });
     }
+    let client_auth = client_auth(config, f.client_auth.as_ref(), &f.tls_cert, &f.tls_key)?;
+    let client_mode = client_auth.mode();
     let mut sockets = sockets::inherited()?;
     let listeners = node::Listeners {
         client: sockets.remove("client"),
@@ -217,6 +320,7 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
                 .map(|d| relative(config, d).display().to_string()),
             log_archive_after_days: f.log_archive_after_days,
             default_purposes: f.default_purposes,
+            client_auth,
             rest: f
                 .rest
                 .into_iter()
@@ -232,8 +336,17 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
     .map_err(anyhow::Error::msg)
     .with_context(ctx)?;
     eprintln!(
-        "node {} : client face http://{}  peer face https://{}  admin http://{}",
-        f.member, node.client_addr, node.peer_addr, node.admin_addr
+        "node {} : client face {}://{} ({})  peer face https://{}  admin http://{}",
+        f.member,
+        if client_mode == "NOAUTH" {
+            "http"
+        } else {
+            "https"
+        },
+        node.client_addr,
+        client_mode,
+        node.peer_addr,
+        node.admin_addr
     );
     let _ = tokio::signal::ctrl_c().await;
     node.shutdown().await;
