@@ -84,6 +84,16 @@ impl Ports {
     }
 }
 
+/// An agency's information system: its client certificate (pinned by its node) and key, as
+/// PEM and as the files the printed curl commands name.
+pub(super) struct Portal {
+    pub(super) fingerprint: String,
+    pub(super) cert_pem: String,
+    pub(super) key_pem: String,
+    pub(super) crt: PathBuf,
+    pub(super) key: PathBuf,
+}
+
 pub(super) fn slug(id: &str) -> String {
     id.replace('/', "_")
 }

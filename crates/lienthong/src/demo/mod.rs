@@ -58,6 +58,11 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     }
     std::fs::create_dir_all(dir.join("keys"))
         .with_context(|| format!("creating {}", dir.display()))?;
+    // Keys are the owner's only.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("keys"), std::fs::Permissions::from_mode(0o700))?;
+    }
     sqlx::any::install_default_drivers();
     let ports = Ports::bind(args.port, AGENCIES.len())?;
     let db = |name: &str| {
@@ -163,6 +168,39 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             },
         )?;
         identities.push((key, tls));
+    }
+    // Each agency's information system ("portal"): a client certificate its node pins
+    // (SSLAUTH), kept like the other keys; the printed commands and the workload use them.
+    std::fs::write(keys.join("ca.crt"), &ca.cert_pem)?;
+    let mut systems = Vec::new();
+    for a in AGENCIES {
+        let (cert_pem, key_pem) = read_or(
+            &keys.join(format!("{}.portal.pem", slug(a.id))),
+            || {
+                let (c, k) = lienthong_trust::self_signed(&format!("{}-portal", slug(a.id)))?;
+                Ok(((c.clone(), k.clone()), format!("{c}\n{k}")))
+            },
+            |t| {
+                let split = t
+                    .find("-----BEGIN PRIVATE KEY-----")
+                    .context("portal key missing")?;
+                Ok((t[..split].trim().to_owned() + "\n", t[split..].to_owned()))
+            },
+        )?;
+        // The same pair as separate files, for curl.
+        let crt = keys.join(format!("{}.portal.crt", slug(a.id)));
+        let key = keys.join(format!("{}.portal.key", slug(a.id)));
+        std::fs::write(&crt, &cert_pem)?;
+        if !key.exists() {
+            read_or(&key, || Ok(((), key_pem.clone())), |_| Ok(()))?;
+        }
+        systems.push(Portal {
+            fingerprint: lienthong_trust::cert_fingerprint(&cert_pem)?,
+            cert_pem,
+            key_pem,
+            crt,
+            key,
+        });
     }
 
     // 3. The registry, in process.
@@ -324,7 +362,20 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     log_archive_dir: None,
                     log_archive_after_days: None,
                     default_purposes: Default::default(),
-                    client_auth: node::ClientAuth::NoAuth,
+                    // The center's client face serves its own sync on this host (loopback,
+                    // NOAUTH); every agency's systems present their certificates.
+                    client_auth: if a.id == HOP.center {
+                        node::ClientAuth::NoAuth
+                    } else {
+                        node::ClientAuth::SslAuth {
+                            cert_pem: cert.clone(),
+                            key_pem: tls_key.clone(),
+                            systems: vec![node::ClientSystem {
+                                name: format!("{}-portal", slug(a.id)),
+                                fingerprint: systems[i].fingerprint.clone(),
+                            }],
+                        }
+                    },
                     rest: if a.id == SCHOOL {
                         vec![node::RestConfig {
                             code: school_api::SERVICE.into(),
@@ -499,8 +550,20 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     };
     let clients: Vec<SocketAddr> = (0..AGENCIES.len()).map(|i| ports.node(i).0).collect();
     let workload_db = db(&slug(AGENCIES[1].id));
+    let faces = AGENCIES
+        .iter()
+        .zip(&systems)
+        .enumerate()
+        .map(|(i, (a, portal))| {
+            if a.id == HOP.center {
+                Ok(Face::Plain(clients[i]))
+            } else {
+                Face::tls(clients[i], &ca.cert_pem, portal)
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
     tokio::spawn(workload(
-        clients.clone(),
+        faces,
         sample,
         workload_db,
         db(HOP.communes_db),
@@ -525,29 +588,46 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         );
     }
     println!();
-    println!("Try (an X-Road REST call through BHXH's node to the population register):");
-    println!("  curl -s -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: insurance-enrolment' http://{bhxh}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}");
+    // Each agency's own system calls its node over TLS with the certificate its node pins
+    // (SSLAUTH): the commands name the files the demo made.
+    let keys_abs = std::fs::canonicalize(&keys)?;
+    let index = |id: &str| AGENCIES.iter().position(|a| a.id == id);
+    let curl = |id: &str| -> Result<String> {
+        let i = index(id).with_context(|| format!("{id} is an agency"))?;
+        let p = &systems[i];
+        Ok(format!(
+            "curl -s --cacert {} --cert {} --key {}",
+            keys_abs.join("ca.crt").display(),
+            std::fs::canonicalize(&p.crt)?.display(),
+            std::fs::canonicalize(&p.key)?.display()
+        ))
+    };
+    let (c_bhxh, c_byt, c_hanoi) = (
+        curl("VN/GOV/BHXH/SI")?,
+        curl("VN/GOV/BYT/BHYT")?,
+        curl("VN/LOCAL/HANOI/UBND")?,
+    );
+    println!("Try (an X-Road REST call through BHXH's node to the population register, as BHXH's own system with the client certificate its node registered):");
+    println!("  {c_bhxh} -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: insurance-enrolment' https://{bhxh}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}");
     println!("Refused — the purpose is not in BHXH's agreement:");
-    println!("  curl -s -i -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: marketing' http://{bhxh}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}");
+    println!("  {c_bhxh} -i -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: marketing' https://{bhxh}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}");
     println!("Field-masked — the health ministry's agreement says \"*\", so sensitive fields show as ***:");
-    println!("  curl -s -H 'X-Road-Client: VN/GOV/BYT/BHYT' -H 'X-Lienthong-Purpose: health-insurance-card' http://{byt}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}");
-    let hanoi = AGENCIES
-        .iter()
-        .position(|a| a.id == "VN/LOCAL/HANOI/UBND")
+    println!("  {c_byt} -H 'X-Road-Client: VN/GOV/BYT/BHYT' -H 'X-Lienthong-Purpose: health-insurance-card' https://{byt}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}");
+    let hanoi = index("VN/LOCAL/HANOI/UBND")
         .map(|i| clients[i])
         .context("Hà Nội is an agency")?;
     let token = school_api::TOKEN;
     let students = format!(
-        "http://{hanoi}/r1/{SCHOOL}/{}/v1/students",
+        "https://{hanoi}/r1/{SCHOOL}/{}/v1/students",
         school_api::SERVICE
     );
     println!("An agency's existing REST API through X-Road, as an unchanged client calls it (Hà Nội's node → the Ministry of Education's API; its token, POST body, headers and PDF pass through):");
-    println!("  curl -s -i -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' -H 'Authorization: Bearer {token}' {students}/{student}");
-    println!("  curl -s -X POST -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"personal_id\":\"{student_pid}\"}}' {students}/search");
-    println!("  curl -s -o certificate.pdf -w '%{{http_code}} %{{content_type}}\\n' -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' -H 'Authorization: Bearer {token}' {students}/{student}/certificate.pdf");
+    println!("  {c_hanoi} -i -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' -H 'Authorization: Bearer {token}' {students}/{student}");
+    println!("  {c_hanoi} -X POST -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"personal_id\":\"{student_pid}\"}}' {students}/search");
+    println!("  {c_hanoi} -o certificate.pdf -w '%{{http_code}} %{{content_type}}\\n' -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' -H 'Authorization: Bearer {token}' {students}/{student}/certificate.pdf");
     println!("X-Road metaservices (members and subsystems; the ministry's services and their endpoints):");
-    println!("  curl -s http://{hanoi}/listClients");
-    println!("  curl -s -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' http://{hanoi}/r1/{SCHOOL}/allowedMethods");
+    println!("  {c_hanoi} https://{hanoi}/listClients");
+    println!("  {c_hanoi} -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' https://{hanoi}/r1/{SCHOOL}/allowedMethods");
     println!();
     println!("Sync to the National Data Center:");
     println!(

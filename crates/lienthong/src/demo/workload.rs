@@ -31,9 +31,38 @@ pub(super) fn write_sync_status_config(dir: &Path, center_client: SocketAddr) ->
     Ok(path)
 }
 
+type Https = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Empty<hyper::body::Bytes>,
+>;
+
+/// How the workload reaches an agency's client face: plain HTTP (the center's, on loopback)
+/// or TLS with the agency system's certificate (SSLAUTH).
+pub(super) enum Face {
+    Plain(SocketAddr),
+    Tls(SocketAddr, Https),
+}
+
+impl Face {
+    /// An HTTP/2 client presenting `portal`'s certificate, trusting the registry CA.
+    pub(super) fn tls(addr: SocketAddr, ca_pem: &str, portal: &Portal) -> Result<Face> {
+        let tls = lienthong_trust::client_config(ca_pem, &portal.cert_pem, &portal.key_pem)?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls).clone())
+            .https_only()
+            .enable_http2()
+            .build();
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .http2_only(true)
+                .build(connector);
+        Ok(Face::Tls(addr, client))
+    }
+}
+
 /// Lookups with purposes (a few refused on purpose), and agency updates that sync carries.
 pub(super) async fn workload(
-    clients: Vec<SocketAddr>,
+    clients: Vec<Face>,
     sample: Vec<String>,
     bhxh_db: String,
     communes_db: String,
@@ -41,7 +70,7 @@ pub(super) async fn workload(
 ) {
     use http_body_util::Empty;
     use hyper::body::Bytes;
-    let client: hyper_util::client::legacy::Client<_, Empty<Bytes>> =
+    let plain: hyper_util::client::legacy::Client<_, Empty<Bytes>> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -62,17 +91,21 @@ pub(super) async fn workload(
         }
         let pid = &sample[rng.gen_range(0..sample.len())];
         let (i, member, purpose) = calls[rng.gen_range(0..calls.len())];
-        let uri = format!(
-            "http://{}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}",
-            clients[i]
-        );
+        let (scheme, addr) = match &clients[i] {
+            Face::Plain(a) => ("http", a),
+            Face::Tls(a, _) => ("https", a),
+        };
+        let uri = format!("{scheme}://{addr}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}");
         if let Ok(req) = hyper::Request::get(uri)
             .header("X-Road-Client", member)
             .header("X-Lienthong-Purpose", purpose)
             .header("X-Road-UserId", "VN-DEMO-OFFICER")
             .body(Empty::new())
         {
-            let _ = client.request(req).await;
+            let _ = match &clients[i] {
+                Face::Plain(_) => plain.request(req).await,
+                Face::Tls(_, tls) => tls.request(req).await,
+            };
         }
         if tick.is_multiple_of(8) {
             // The wall clock in Vietnam time: later than every earlier update, across runs.
