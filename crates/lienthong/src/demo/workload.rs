@@ -40,7 +40,7 @@ type Https = hyper_util::client::legacy::Client<
 /// or TLS with the agency system's certificate (SSLAUTH).
 pub(super) enum Face {
     Plain(SocketAddr),
-    Tls(SocketAddr, Https),
+    Tls(SocketAddr, Box<Https>),
 }
 
 impl Face {
@@ -56,7 +56,7 @@ impl Face {
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .http2_only(true)
                 .build(connector);
-        Ok(Face::Tls(addr, client))
+        Ok(Face::Tls(addr, Box::new(client)))
     }
 }
 
