@@ -59,7 +59,7 @@ pub struct Target {
 
 /// What one batch does, in order.
 pub enum Step<'a> {
-    /// Every row of the target goes.
+    /// Every row of the target that this pipeline wrote goes (pipelines may share a table).
     Truncate,
     Apply {
         /// (change, normalised values)
@@ -175,18 +175,22 @@ impl Replica {
             .collect();
         let key: Vec<String> = dataset.key.iter().map(|k| d.quote(k)).collect();
         let qtable = d.quote(table);
+        // Each row carries the pipeline that wrote it last (`lt_pipeline`): pipelines sharing a
+        // table (one per province) truncate, re-snapshot and delete only their own rows.
         let ddl = format!(
-            "CREATE TABLE IF NOT EXISTS {qtable} ({}, {} TEXT NOT NULL, PRIMARY KEY ({}))",
+            "CREATE TABLE IF NOT EXISTS {qtable} ({}, {} TEXT NOT NULL, {} VARCHAR(200) NOT NULL DEFAULT '', PRIMARY KEY ({}))",
             cols.join(", "),
             d.quote("lt_change"),
+            d.quote("lt_pipeline"),
             key.join(", ")
         );
         sqlx::query(&ddl).execute(&self.pool).await.map_err(err)?;
+        self.add_pipeline_column(&qtable, pipeline).await?;
         let names = dataset
             .fields
             .iter()
             .map(|f| d.quote(f.name))
-            .chain([d.quote("lt_change")])
+            .chain([d.quote("lt_change"), d.quote("lt_pipeline")])
             .collect();
         Ok(Target {
             pipeline: pipeline.to_owned(),
@@ -198,6 +202,50 @@ impl Replica {
             table_name: table.to_owned(),
             changelog,
         })
+    }
+
+    /// A table made before rows carried their pipeline gets the column. Its rows are then
+    /// the opening pipeline's when it is the only pipeline this replica has ever run;
+    /// otherwise they stay unowned (`''`): deletes of their keys still apply, no truncate or
+    /// re-snapshot removes them, and the next upsert of a key makes its row its pipeline's.
+    async fn add_pipeline_column(&self, qtable: &str, pipeline: &str) -> Result<(), SyncError> {
+        let d = self.d;
+        // Unquoted: SQLite reads an unknown double-quoted name as a string, not an error.
+        let has = sqlx::query(&format!("SELECT lt_pipeline FROM {qtable} WHERE 1 = 0"))
+            .fetch_all(&self.pool)
+            .await
+            .is_ok();
+        if has {
+            return Ok(());
+        }
+        sqlx::query(&format!(
+            "ALTER TABLE {qtable} ADD COLUMN {} VARCHAR(200) NOT NULL DEFAULT ''",
+            d.quote("lt_pipeline")
+        ))
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        let pipelines: Vec<String> = sqlx::query("SELECT pipeline FROM lt_sync_state")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?
+            .iter()
+            .filter_map(|r| text_at(r, 0).ok())
+            .collect();
+        if pipelines.iter().all(|p| p == pipeline) {
+            sqlx::query(&format!(
+                "UPDATE {qtable} SET {} = {}",
+                d.quote("lt_pipeline"),
+                d.param(1)
+            ))
+            .bind(pipeline.to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        } else {
+            tracing::warn!(table = qtable, "replica rows written before rows carried their pipeline stay unowned: no truncate or re-snapshot removes them");
+        }
+        Ok(())
     }
 
     /// `lt_changes` (the change log subscribers read through a node) and its lock row.

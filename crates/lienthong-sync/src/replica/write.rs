@@ -41,7 +41,7 @@ impl BatchDb for sqlx::Any {
                         q.bind(none_if_empty(v))
                     };
                 }
-                q = q.bind(c.id.clone());
+                q = q.bind(c.id.clone()).bind(target.pipeline.clone());
             }
             q.execute(&mut **tx).await.map_err(err)?;
         }
@@ -89,6 +89,8 @@ impl BatchDb for sqlx::Postgres {
                 buf.push(b'\t');
             }
             copy_text(&mut buf, &c.id);
+            buf.push(b'\t');
+            copy_text(&mut buf, &target.pipeline);
             buf.push(b'\n');
             if buf.len() > 60 * 1024 {
                 copy.send(std::mem::take(&mut buf)).await.map_err(err)?;
@@ -176,10 +178,18 @@ impl Commit<'_, '_> {
         for step in self.steps {
             match step {
                 Step::Truncate => {
-                    sqlx::query(&format!("DELETE FROM {}", target.table))
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(err)?;
+                    // This pipeline's rows only: a province's truncate or re-snapshot leaves
+                    // the other provinces' rows of a shared table alone.
+                    sqlx::query(&format!(
+                        "DELETE FROM {} WHERE {} = {}",
+                        target.table,
+                        d.quote("lt_pipeline"),
+                        d.param(1)
+                    ))
+                    .bind(target.pipeline.clone())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(err)?;
                     // Rows quarantined before are moot: what the source still holds comes
                     // again after the truncate, and is quarantined again if still invalid.
                     let sql = format!("UPDATE lt_quarantine SET state = 'superseded' WHERE pipeline = {} AND state = 'open'", d.param(1));
@@ -190,15 +200,23 @@ impl Commit<'_, '_> {
                         .map_err(err)?;
                 }
                 Step::Apply { upserts, deletes } => {
-                    let per = (d.params_max() / target.key.len()).max(1);
+                    let per = ((d.params_max() - 1) / target.key.len()).max(1);
                     for chunk in deletes.chunks(per) {
-                        let sql = d.delete_sql(&target.table, &target.key, chunk.len());
+                        // A key another pipeline wrote last is that pipeline's row now (a
+                        // person who moved province): not this pipeline's to delete.
+                        let sql = format!(
+                            "{} AND {} IN ({}, '')",
+                            d.delete_sql(&target.table, &target.key, chunk.len()),
+                            d.quote("lt_pipeline"),
+                            d.param(chunk.len() * target.key.len() + 1)
+                        );
                         let mut q = sqlx::query(&sql);
                         for (_, values) in chunk {
                             for &i in &target.key_indexes {
                                 q = q.bind(values.get(i).cloned().unwrap_or_default());
                             }
                         }
+                        q = q.bind(target.pipeline.clone());
                         q.execute(&mut **tx).await.map_err(err)?;
                     }
                     DB::upsert(tx, d, target, upserts).await?;

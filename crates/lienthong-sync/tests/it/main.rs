@@ -8,6 +8,7 @@ mod jetstream;
 mod mariadb;
 mod poll;
 mod postgres;
+mod shared;
 mod typed;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,226 @@
+//! Pipelines that share a replica table (one per province, one national table) touch only
+//! their own rows: one province's re-snapshot after `sync reset`, or a TRUNCATE of its source
+//! table, leaves every other province's rows where they are; a key another pipeline wrote
+//! last is that pipeline's row.
+
+use std::time::Duration;
+
+use lienthong_sync::{Replica, SourceConfig};
+
+use super::*;
+
+/// A PostgreSQL source table of one province, with its slot and publication.
+struct Province {
+    url: String,
+    table: String,
+    slot: String,
+}
+
+impl Province {
+    async fn new(url: &str, rows: &[String]) -> Province {
+        let s = suffix();
+        let p = Province {
+            url: url.into(),
+            table: format!("prov_{s}"),
+            slot: format!("lt_shared_{s}"),
+        };
+        exec(url, &citizen_table(&p.table, false)).await;
+        insert(url, &p.table, rows).await;
+        p
+    }
+
+    fn source(&self) -> SourceConfig {
+        SourceConfig::Postgres {
+            url: self.url.clone(),
+            table: self.table.clone(),
+            slot: self.slot.clone(),
+            publication: self.slot.clone(),
+        }
+    }
+
+    async fn drop(self) {
+        for _ in 0..20 {
+            let pool = sqlx::AnyPool::connect(&self.url).await.unwrap();
+            let r = sqlx::query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1")
+                .bind(self.slot.clone())
+                .execute(&pool)
+                .await;
+            pool.close().await;
+            if r.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        exec(
+            &self.url,
+            &format!(
+                "DROP PUBLICATION IF EXISTS {}; DROP TABLE IF EXISTS {}",
+                self.slot, self.table
+            ),
+        )
+        .await;
+    }
+}
+
+fn v(pid: &str, name: &str) -> String {
+    row(pid, name, "2025-08-01T10:00:00+07:00")
+}
+
+async fn shared_contract(pg: &str, replica: &str) {
+    let table = format!("rep_{}", suffix());
+    let a = Province::new(
+        pg,
+        &[
+            v("001090000001", "Nguyễn Văn An"),
+            v("001090000002", "Lê Thị Bình"),
+        ],
+    )
+    .await;
+    let b = Province::new(
+        pg,
+        &[
+            v("079090000001", "Trần Văn Cường"),
+            v("079090000002", "Phạm Thị Dung"),
+        ],
+    )
+    .await;
+    let (name_a, name_b) = (format!("{}-a", a.table), format!("{}-b", b.table));
+    let cfg_a = config(&name_a, a.source(), replica, &table);
+    let cfg_b = config(&name_b, b.source(), replica, &table);
+    let mut pa = open(&cfg_a).await;
+    let mut pb = open(&cfg_b).await;
+    until(&mut pa, "A's snapshot", |s| s.snapshot_done).await;
+    until(&mut pb, "B's snapshot", |s| s.snapshot_done).await;
+    assert_eq!(names(replica, &table).await.len(), 4);
+
+    // Province A is reset and reads its snapshot again: B's rows stay.
+    pa.close().await;
+    Replica::open(replica)
+        .await
+        .unwrap()
+        .reset(&name_a)
+        .await
+        .unwrap();
+    let mut pa = open(&cfg_a).await;
+    until(&mut pa, "A's snapshot again", |s| s.snapshot_done).await;
+    let got = names(replica, &table).await;
+    assert_eq!(got.len(), 4, "A's re-snapshot kept B's rows: {got:?}");
+    assert_eq!(got["079090000002"], "Phạm Thị Dung");
+
+    // A person registered in B moves to A: the row is A's now, and B's delete of its old
+    // record does not remove it.
+    exec(
+        pg,
+        &format!(
+            "INSERT INTO {} ({COLUMNS}) VALUES {}",
+            a.table,
+            v("079090000001", "Trần Văn Cường")
+        ),
+    )
+    .await;
+    let applied = pa.state().rows_applied;
+    until(&mut pa, "the move reaches the replica", |s| {
+        s.rows_applied > applied
+    })
+    .await;
+    exec(
+        pg,
+        &format!("DELETE FROM {} WHERE personal_id = '079090000001'", b.table),
+    )
+    .await;
+    until(&mut pb, "B's delete", |s| s.rows_deleted == 1).await;
+    assert!(
+        names(replica, &table).await.contains_key("079090000001"),
+        "B's delete left A's row of the person who moved"
+    );
+
+    // A TRUNCATE of A's source empties A's rows only.
+    exec(pg, &format!("TRUNCATE {}", a.table)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        pa.step(Duration::from_millis(300)).await.unwrap();
+        let got = names(replica, &table).await;
+        if !got.contains_key("001090000001") {
+            assert_eq!(
+                got.keys().collect::<Vec<_>>(),
+                ["079090000002"],
+                "A's truncate left B's row only"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A's truncate never arrived"
+        );
+    }
+    pa.close().await;
+    pb.close().await;
+    a.drop().await;
+    b.drop().await;
+    exec(replica, &format!("DROP TABLE {table}")).await;
+}
+
+#[tokio::test]
+async fn provinces_sharing_a_replica_table_keep_each_others_rows_sqlite() {
+    let Some(pg) = url("LIENTHONG_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    shared_contract(&pg, &sqlite(dir.path(), "replica.db")).await;
+}
+
+#[tokio::test]
+async fn provinces_sharing_a_replica_table_keep_each_others_rows_postgres() {
+    let Some(pg) = url("LIENTHONG_TEST_POSTGRES_URL") else {
+        return;
+    };
+    shared_contract(&pg, &pg).await;
+}
+
+/// A replica table made before rows carried their pipeline: the column is added, and the
+/// rows become the pipeline's when it is the only one the replica has run.
+#[tokio::test]
+async fn an_older_replica_table_gets_the_pipeline_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let replica = sqlite(dir.path(), "replica.db");
+    let source = sqlite(dir.path(), "source.db");
+    exec(&source, &citizen_table("src", false)).await;
+    insert(&source, "src", &[v("001090000001", "Nguyễn Văn An")]).await;
+    let cols: Vec<String> = lienthong_dictionary::catalog::CITIZEN
+        .fields
+        .iter()
+        .map(|f| format!("{} TEXT", f.name))
+        .collect();
+    exec(
+        &replica,
+        &format!(
+            "CREATE TABLE rep ({}, lt_change TEXT NOT NULL, PRIMARY KEY (personal_id)); INSERT INTO rep (personal_id, full_name, lt_change) VALUES ('001090000009', 'Cũ', 'old')",
+            cols.join(", ")
+        ),
+    )
+    .await;
+    let cfg = config(
+        "old-table",
+        SourceConfig::Poll {
+            url: source.clone(),
+            table: "src".into(),
+            updated_at_column: "updated_at".into(),
+        },
+        &replica,
+        "rep",
+    );
+    let mut p = open(&cfg).await;
+    p.catch_up().await.unwrap();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&replica).await.unwrap();
+    let owners: Vec<String> = sqlx::query("SELECT lt_pipeline FROM rep ORDER BY personal_id")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| sqlx::Row::get(r, 0))
+        .collect();
+    pool.close().await;
+    assert_eq!(owners, ["old-table", "old-table"]);
+    p.close().await;
+}
