@@ -66,6 +66,8 @@ pub enum GatewayError {
     NoServiceDescription(String),
     #[error("{0} requires the officer's id (header X-Road-UserId)")]
     UserIdRequired(String),
+    #[error("the agreement for {0} does not include its change feed (changes = true)")]
+    ChangeFeedNotAllowed(String),
 }
 
 /// Where an error is answered: the node a client called, or the provider's node.
@@ -109,6 +111,7 @@ impl GatewayError {
             NotProjectable(_) => "Server.NotProjectable",
             NoServiceDescription(_) => "Server.NoServiceDescription",
             UserIdRequired(_) => "Client.UserIdRequired",
+            ChangeFeedNotAllowed(_) => "Client.ChangeFeedNotAllowed",
         }
     }
 

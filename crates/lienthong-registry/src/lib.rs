@@ -78,6 +78,10 @@ pub struct Agreement {
     /// this says.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub methods: Vec<String>,
+    /// Whether the consumer may follow the dataset's change feed (`/changes`): a permission
+    /// of its own, never implied by a lookup agreement.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub changes: bool,
 }
 
 /// The methods an agreement may list.

@@ -86,6 +86,7 @@ fn registry() -> Registry {
             valid_from: "2025-01-01".into(),
             valid_to: "2099-12-31".into(),
             methods: Vec::new(),
+            changes: false,
         }],
         revoked: vec![],
     }

@@ -488,6 +488,11 @@ pub(super) async fn serve_call(
         subjects = subjects_of(dataset, &rows.iter().collect::<Vec<_>>());
         serde_json::json!({ "records": rows.into_iter().map(filter).collect::<Vec<_>>(), "next_cursor": next })
     } else if signed.path == "/changes" {
+        if !agreement.changes {
+            return Err(GatewayError::ChangeFeedNotAllowed(
+                signed.service.to_owned(),
+            ));
+        }
         // A change feed carries record keys (deletes are keys): only for consumers allowed
         // to see the key.
         if !dataset

@@ -163,6 +163,13 @@ async fn refusals_are_clear_client_errors() {
             400,
             "Client.UnknownService",
         ),
+        // A lookup agreement does not open the change feed: that is a permission of its own.
+        (
+            format!("/r1/{SERVICE}/changes?after=0"),
+            vec![CLIENT, PURPOSE],
+            400,
+            "Client.ChangeFeedNotAllowed",
+        ),
     ];
     // (A call without a purpose gets the agreement's single purpose: see xroad.rs for when
     // it is refused.)

@@ -139,6 +139,7 @@ pub fn registry(provider: &Identity, provider_addr: SocketAddr, consumer: &Ident
             valid_from: "2025-01-01".into(),
             valid_to: "2099-12-31".into(),
             methods: Vec::new(),
+            changes: false,
         }],
         revoked: vec![],
     }

@@ -44,6 +44,7 @@ fn agreement() -> Agreement {
         valid_from: "2025-01-01".into(),
         valid_to: "2030-12-31".into(),
         methods: Vec::new(),
+        changes: false,
     }
 }
 

@@ -91,6 +91,7 @@ pub(super) fn agreement(
         valid_from: "2025-01-01".into(),
         valid_to: "2030-12-31".into(),
         methods: Vec::new(),
+        changes: false,
     }
 }
 
@@ -98,6 +99,15 @@ pub(super) fn agreement(
 pub(super) const SCHOOL: &str = "VN/GOV/BGDDT/HOCSINH";
 
 pub(super) fn agreements() -> Vec<Agreement> {
+    // The center follows the city's change feed: a permission of its own.
+    let mut hop = agreement(
+        HOP.center,
+        &format!("{}/{}", HOP.province, HOP.service),
+        &["*"],
+        HOP.purpose,
+        "Luật Hộ tịch 2014; NĐ 278/2025/NĐ-CP",
+    );
+    hop.changes = true;
     let dancu = "VN/GOV/BCA/DANCU/citizen";
     // Hà Nội reads and searches the ministry's API; the agreement names every field, so
     // answers pass as the API gives them (its PDF certificates too).
@@ -171,12 +181,6 @@ pub(super) fn agreements() -> Vec<Agreement> {
             "land-administration",
             "Luật Đất đai 2024",
         ),
-        agreement(
-            HOP.center,
-            &format!("{}/{}", HOP.province, HOP.service),
-            &["*"],
-            HOP.purpose,
-            "Luật Hộ tịch 2014; NĐ 278/2025/NĐ-CP",
-        ),
+        hop,
     ]
 }

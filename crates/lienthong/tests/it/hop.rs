@@ -120,6 +120,7 @@ consumer = "VN/GOV/TTDLQG/CENTER"
 service = "VN/GOV/HN/UBND/citizen"
 fields = {FIELDS}
 purposes = ["national-sync"]
+changes = true
 legal_basis = "Nghị quyết 214/NQ-CP"
 valid_from = "2025-01-01"
 valid_to = "2099-12-31"
