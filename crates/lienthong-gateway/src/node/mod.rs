@@ -89,6 +89,11 @@ pub struct NodeConfig {
     pub default_purposes: HashMap<String, String>,
     /// How the agency's information systems authenticate on the client face.
     pub client_auth: ClientAuth,
+    /// Connections each face holds open at once (more wait in the backlog).
+    pub connections_max: usize,
+    /// Calls one consumer member may have in progress at this provider at once; more are
+    /// refused (`Client.TooManyRequests`) so that no member can take every backend slot.
+    pub consumer_calls_max: usize,
 }
 
 /// X-Road's connection types for the client face: `NOAUTH` (plain HTTP, loopback only),
@@ -175,6 +180,8 @@ struct Inner {
     signer: crate::batchsig::Signer,
     /// Batch roots of other members already verified.
     roots: crate::batchsig::RootCache,
+    /// Calls in progress per consumer member on the peer face.
+    consumer_calls: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
 /// Retention and archiving of the message log, as configured.
@@ -204,6 +211,31 @@ async fn log_maintenance(config: &NodeConfig) {
 }
 
 impl Inner {
+    /// A slot for one call of `consumer` (identified already), or `Client.TooManyRequests`
+    /// when it has `consumer_calls_max` in progress.
+    fn consumer_slot(
+        &self,
+        consumer: &str,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, GatewayError> {
+        let max = self.config.consumer_calls_max.max(1);
+        let slots = {
+            let mut calls = self
+                .consumer_calls
+                .lock()
+                .map_err(|_| GatewayError::Backend("consumer slots lock poisoned".into()))?;
+            if calls.len() >= PEERS_MAX {
+                calls.retain(|_, s| s.available_permits() < max);
+            }
+            calls
+                .entry(consumer.to_owned())
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(max)))
+                .clone()
+        };
+        slots
+            .try_acquire_owned()
+            .map_err(|_| GatewayError::TooManyRequests(consumer.to_owned(), max))
+    }
+
     /// Whether the message log keeps the bodies of this service's exchanges.
     fn logs_bodies_of(&self, service: &str) -> bool {
         self.config.log_bodies || self.config.log_bodies_services.iter().any(|s| s == service)
@@ -470,6 +502,7 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         budget: Arc::new(tokio::sync::Semaphore::new(inflight_kib)),
         waiting_held_kib: std::sync::atomic::AtomicUsize::new(0),
         room_seen: Arc::new(RoomSeen::default()),
+        consumer_calls: Mutex::new(HashMap::new()),
     });
     let room_seen = inner.room_seen.clone();
     let (stop, stop_rx) = watch::channel(false);
@@ -498,24 +531,19 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         .route("/r1/{*rest}", any(consumer))
         .route("/listClients", any(consumer))
         .with_state(inner.clone());
-    let mut stop1 = stop_rx.clone();
-    let client_task = match client_tls {
-        // TLS: the client's certificate fingerprint rides with each request, as on the peer
-        // face (HTTP/1.1 and HTTP/2).
-        Some(tls) => tokio::spawn(serve_mtls(
-            client_listener,
-            tls,
-            client_app,
-            stop_rx.clone(),
-        )),
-        None => tokio::spawn(async move {
-            let _ = axum::serve(client_listener, client_app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop1.changed().await;
-                })
-                .await;
-        }),
+    // Under TLS the client's certificate fingerprint rides with each request, as on the
+    // peer face; HTTP/1.1 and HTTP/2.
+    let open = |http2_only| Limits {
+        connections_max: inner.config.connections_max.max(1),
+        http2_only,
     };
+    let client_task = tokio::spawn(serve(
+        client_listener,
+        client_tls,
+        client_app,
+        open(false),
+        stop_rx.clone(),
+    ));
     let peer_app = Router::new()
         .route("/lt1/{*rest}", any(provider))
         .with_state(inner.clone());
@@ -527,15 +555,21 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
             get(|| async { crate::telemetry::handle().render() }),
         )
         .with_state(inner.clone());
-    let mut stop2 = stop_rx.clone();
-    let admin_task = tokio::spawn(async move {
-        let _ = axum::serve(admin_listener, admin_app)
-            .with_graceful_shutdown(async move {
-                let _ = stop2.changed().await;
-            })
-            .await;
-    });
-    let peer_task = tokio::spawn(serve_mtls(peer_listener, server_tls, peer_app, stop_rx));
+    let admin_task = tokio::spawn(serve(
+        admin_listener,
+        None,
+        admin_app,
+        open(false),
+        stop_rx.clone(),
+    ));
+    // Node to node is HTTP/2 only, with or without ALPN.
+    let peer_task = tokio::spawn(serve(
+        peer_listener,
+        Some(server_tls),
+        peer_app,
+        open(true),
+        stop_rx,
+    ));
     let poll_task = tokio::spawn(async move { snapshot.poll(poll).await });
     Ok(RunningNode {
         client_addr,

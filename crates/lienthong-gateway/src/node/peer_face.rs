@@ -18,20 +18,11 @@ pub(super) async fn provider(
         .to_owned();
     let (parts, body) = request.into_parts();
     let mut room = Room::new();
-    // A body refused before it was read (too large, no room, too slow) is answered like
-    // every other refusal: signed, bound to the request as the consumer signed it (its body
-    // hash from `x-lt-body-sha256`), and logged.
-    let (body, body_error) = match node.read_body(body, &mut room, 1).await {
-        Ok(b) => (b, None),
-        Err(e) => (
-            Bytes::new(),
-            Some(e.or(|m| GatewayError::BadRequest(format!("request body: {m}")))),
-        ),
-    };
-    let body_sha256 = match body_error {
-        None => lienthong_trust::sha256_hex(&body),
-        Some(_) => claimed_body_sha256(&parts.headers),
-    };
+    // The body hash the consumer signed (`x-lt-body-sha256`): the caller is identified by its
+    // certificate and its signature before a byte of the body is read, and the body read
+    // must then have that hash. Every refusal, a body never read included, is answered like
+    // an answer: signed, bound to the request as the consumer signed it, and logged.
+    let body_sha256 = claimed_body_sha256(&parts.headers);
     let query = parts.uri.query().unwrap_or("").to_owned();
     let service_s = header_str(&parts.headers, header::SERVICE).to_owned();
     let sub_path = rest
@@ -66,12 +57,27 @@ pub(super) async fn provider(
     };
     let request_hash = signed.hash();
     let started = std::time::Instant::now();
+    // Identified, then within its member's share of calls in progress, then the body.
+    let slot = identify(&node, &peer.0, &signed, &parts.headers)
+        .and_then(|()| node.consumer_slot(signed.client));
+    let (body, body_error, _slot) = match slot {
+        Err(e) => (Bytes::new(), Some(e), None),
+        Ok(slot) => match node.read_body(body, &mut room, 1).await {
+            Ok(b) if lienthong_trust::sha256_hex(&b) == body_sha256 => (b, None, Some(slot)),
+            // Changed after it was signed.
+            Ok(_) => (Bytes::new(), Some(GatewayError::BadSignature), Some(slot)),
+            Err(e) => (
+                Bytes::new(),
+                Some(e.or(|m| GatewayError::BadRequest(format!("request body: {m}")))),
+                Some(slot),
+            ),
+        },
+    };
     let result = match body_error {
         Some(e) => Err(e),
         None => {
             serve_call(
                 &node,
-                &peer.0,
                 &parts.method,
                 &signed,
                 &parts.headers,
@@ -310,16 +316,15 @@ pub(super) fn signed_answer_response(
     r
 }
 
-/// Identity, signature, replay and agreement checks, all before the backend is touched.
-pub(super) async fn serve_call(
+/// Who is calling, before any body is read: a member the registry lists and has not revoked,
+/// on the TLS certificate the registry lists for it, whose signature over the request (with
+/// the body hash it claims) verifies.
+pub(super) fn identify(
     node: &Inner,
     peer_fingerprint: &str,
-    method: &Method,
     signed: &RequestParts<'_>,
     headers: &HeaderMap,
-    rest: &str,
-    incoming: Incoming<'_>,
-) -> Result<Answered, GatewayError> {
+) -> Result<(), GatewayError> {
     if !signed.is_unambiguous() {
         return Err(GatewayError::BadRequest(
             "control characters in a signed field".into(),
@@ -347,6 +352,23 @@ pub(super) async fn serve_call(
         Some(&node.roots),
     )
     .map_err(|_| GatewayError::BadSignature)?;
+    Ok(())
+}
+
+/// Service, agreement and replay checks (the caller identified already), all before the
+/// backend is touched; then the answer.
+pub(super) async fn serve_call(
+    node: &Inner,
+    method: &Method,
+    signed: &RequestParts<'_>,
+    headers: &HeaderMap,
+    rest: &str,
+    incoming: Incoming<'_>,
+) -> Result<Answered, GatewayError> {
+    let snapshot = node.snapshot.current()?;
+    let consumer_s = MemberId::parse(signed.client)
+        .map_err(|e| GatewayError::BadRequest(e.to_string()))?
+        .to_string();
     let service_id =
         ServiceId::parse(signed.service).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
     if rest != format!("{}{}", signed.service, signed.path)

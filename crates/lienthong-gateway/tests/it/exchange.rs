@@ -224,22 +224,6 @@ fn signed_request(
     req
 }
 
-async fn status_and_error(
-    client: &PeerClient,
-    req: hyper::Request<Full<Bytes>>,
-) -> Result<(u16, String), String> {
-    let r = client.request(req).await.map_err(|e| format!("{e:?}"))?;
-    let status = r.status().as_u16();
-    let code = r
-        .headers()
-        .get("x-road-error")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let _ = r.into_body().collect().await;
-    Ok((status, code))
-}
-
 #[tokio::test]
 async fn peer_face_rejects_replay_tampering_and_foreign_identities() {
     let t = start(3600).await;

@@ -216,6 +216,8 @@ pub fn node_config(
         log_archive_after_days: None,
         default_purposes: Default::default(),
         client_auth: Default::default(),
+        connections_max: 1024,
+        consumer_calls_max: 64,
         rest: vec![],
     }
 }
@@ -386,6 +388,23 @@ pub async fn send(
         headers,
         body,
     }
+}
+
+/// A peer-face call's status and `X-Road-Error` (empty when none); `Err` when no answer came.
+pub async fn status_and_error(
+    client: &PeerClient,
+    req: hyper::Request<http_body_util::Full<Bytes>>,
+) -> Result<(u16, String), String> {
+    let r = client.request(req).await.map_err(|e| format!("{e:?}"))?;
+    let status = r.status().as_u16();
+    let code = r
+        .headers()
+        .get("x-road-error")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let _ = r.into_body().collect().await;
+    Ok((status, code))
 }
 
 pub type PeerClient = Client<

@@ -364,6 +364,8 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     default_purposes: Default::default(),
                     // The center's client face serves its own sync on this host (loopback,
                     // NOAUTH); every agency's systems present their certificates.
+                    connections_max: 1024,
+                    consumer_calls_max: 64,
                     client_auth: if a.id == HOP.center {
                         node::ClientAuth::NoAuth
                     } else {

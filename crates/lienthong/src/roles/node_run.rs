@@ -58,6 +58,12 @@ pub(super) struct NodeFile {
     /// Purpose of calls whose client sends none, by service id (`[default_purposes]`).
     #[serde(default)]
     default_purposes: std::collections::HashMap<String, String>,
+    /// Connections each face holds open at once (default 4096).
+    #[serde(default = "d_connections")]
+    connections_max: usize,
+    /// Calls one consumer member may have in progress here at once (default 64).
+    #[serde(default = "d_consumer_calls")]
+    consumer_calls_max: usize,
     /// How information systems authenticate on the client face (default NOAUTH: plain HTTP,
     /// loopback only).
     #[serde(default)]
@@ -168,6 +174,14 @@ pub(super) struct RestFile {
     base_url: String,
 }
 
+pub(super) fn d_connections() -> usize {
+    4096
+}
+
+pub(super) fn d_consumer_calls() -> usize {
+    64
+}
+
 pub(super) fn d_poll() -> u64 {
     30_000
 }
@@ -242,11 +256,13 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
         );
     }
     if f.request_timeout_ms == 0
+        || f.connections_max == 0
+        || f.consumer_calls_max == 0
         || f.body_bytes_max == 0
         || f.replay_window_s == 0
         || f.replay_entries_max == 0
     {
-        bail!("config {}: request_timeout_ms, body_bytes_max, replay_window_s and replay_entries_max must be positive", config.display());
+        bail!("config {}: request_timeout_ms, connections_max, consumer_calls_max, body_bytes_max, replay_window_s and replay_entries_max must be positive", config.display());
     }
     let mut tables = Vec::new();
     for t in f.tables {
@@ -321,6 +337,8 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
             log_archive_after_days: f.log_archive_after_days,
             default_purposes: f.default_purposes,
             client_auth,
+            connections_max: f.connections_max,
+            consumer_calls_max: f.consumer_calls_max,
             rest: f
                 .rest
                 .into_iter()
