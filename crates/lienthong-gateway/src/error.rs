@@ -162,10 +162,13 @@ impl GatewayError {
     /// `{type, message, detail}` as JSON or, when `accept` prefers it, XML; `detail` is the id
     /// the node logged the call under, so operators on either side can find it.
     pub fn render(&self, side: Side, accept: &HeaderMap, detail: &str) -> Rendered {
+        // Messages quote what callers sent: escaped, so no value can forge a log line.
+        let logged = printable(&self.to_string());
+        let detail_logged = printable(detail);
         if self.status().is_server_error() {
-            tracing::error!(code = self.code(), error = %self, detail, "exchange failed");
+            tracing::error!(code = self.code(), error = %logged, detail = %detail_logged, "exchange failed");
         } else {
-            tracing::info!(code = self.code(), error = %self, detail, "request refused");
+            tracing::info!(code = self.code(), error = %logged, detail = %detail_logged, "request refused");
         }
         let kind = self.xroad_type(side);
         let message = self.public_message();
@@ -207,6 +210,20 @@ impl Rendered {
         *response.headers_mut() = self.headers;
         response
     }
+}
+
+/// Text for the node's own logs: control characters (line breaks, terminal escapes) written
+/// as escapes, everything else as is.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `Content-Type` of the answers a node writes itself.
@@ -324,6 +341,14 @@ mod tests {
         let e = GatewayError::PurposeRequired("s".into());
         assert_eq!(e.xroad_type(Side::Provider), "Client.PurposeRequired");
         assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn logged_text_cannot_break_a_line() {
+        assert_eq!(
+            printable("a\nFAKE line\u{1b}[31m Nguyễn"),
+            "a\\nFAKE line\\u{1b}[31m Nguyễn"
+        );
     }
 
     #[test]

@@ -36,10 +36,34 @@ pub(super) fn field_allowed(
             && sensitivity(dataset, field) != Sensitivity::SensitivePersonal)
 }
 
+/// Whether a path segment could climb out of the service on some backend: at any depth of
+/// percent-decoding (a backend or framework may decode twice: `%252e%252e`), a piece between
+/// separators (`/`, `\\`, also encoded) that is `.` or `..` once its path parameters are cut
+/// (`..;/` is `..` to Tomcat and Spring).
+fn escapes(segment: &str) -> bool {
+    let mut text = segment.to_owned();
+    for _ in 0..3 {
+        let decoded = crate::protocol::percent_decode_path(&text);
+        let climbs = decoded.split(['/', '\\']).any(|piece| {
+            let name = piece.split(';').next().unwrap_or("");
+            name == ".." || name == "."
+        });
+        if climbs {
+            return true;
+        }
+        if decoded == text {
+            return false;
+        }
+        text = decoded;
+    }
+    // Still encoded after three rounds: nothing a legitimate path needs.
+    true
+}
+
 /// A sub-path is empty or `/segment[/segment…]` as sent (percent-encoding kept, and passed on
 /// so); nothing that could move a proxied request elsewhere is accepted: `@`, `?`, `#`, `\\`
-/// or control characters as written, and any segment that decodes to `.` or `..` — also
-/// through encoded separators (`..%2F..`, `%2e%2e%5c`).
+/// or control characters as written, and any segment that [`escapes`] — `..`, `..;x`,
+/// `..%2F..`, `%2e%2e%5c`, `%252e%252e`.
 pub(super) fn check_sub_path(path: &str) -> Result<(), GatewayError> {
     let bad = || GatewayError::BadRequest("malformed sub-path".into());
     if path.is_empty() {
@@ -52,11 +76,7 @@ pub(super) fn check_sub_path(path: &str) -> Result<(), GatewayError> {
     {
         return Err(bad());
     }
-    let traversal = path.split('/').skip(1).any(|seg| {
-        crate::protocol::percent_decode_path(seg)
-            .split(['/', '\\'])
-            .any(|piece| piece == ".." || piece == ".")
-    });
+    let traversal = path.split('/').skip(1).any(escapes);
     if traversal {
         return Err(bad());
     }

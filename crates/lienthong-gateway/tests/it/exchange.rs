@@ -762,6 +762,11 @@ async fn rest_backend_is_proxied_with_the_agreement_applied() {
         "/people/..%2F..%2Fadmin",
         "/people/%2e%2e%5cadmin",
         "/people/./x",
+        "/people/..;/admin",
+        "/people/..;jsessionid=1/..;/admin",
+        "/people/%252e%252e/admin",
+        "/people/%252E%252E%252Fadmin",
+        "/people/.%2e/admin",
     ] {
         let r = call(
             &t.consumer,
