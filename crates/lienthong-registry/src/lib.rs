@@ -84,6 +84,9 @@ pub struct Agreement {
     pub changes: bool,
 }
 
+/// The longest a signed snapshot may be valid (7 days): nodes refuse longer ones.
+pub const SNAPSHOT_VALIDITY_MAX_S: u64 = 7 * 86_400;
+
 /// The methods an agreement may list.
 pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
@@ -335,6 +338,16 @@ impl SignedSnapshot {
                 });
             }
         }
+        // A snapshot valid for longer than the bound would keep a revoked member in for
+        // that long, should the registry's key leak or the registry stop publishing.
+        if body.expires_at > body.issued_at.saturating_add(SNAPSHOT_VALIDITY_MAX_S) {
+            return Err(RegistryError::Malformed(format!(
+                "snapshot v{} is valid for {} s, more than the {} s a snapshot may be",
+                body.version,
+                body.expires_at.saturating_sub(body.issued_at),
+                SNAPSHOT_VALIDITY_MAX_S
+            )));
+        }
         if now >= body.expires_at {
             return Err(RegistryError::Expired {
                 expires_at: body.expires_at,
@@ -348,6 +361,22 @@ impl SignedSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_valid_for_longer_than_a_week_is_refused() {
+        let key = lienthong_trust::SigningKey::generate();
+        let body = |days: u64| SnapshotBody {
+            version: 1,
+            issued_at: 1_000,
+            expires_at: 1_000 + days * 86_400,
+            registry: Registry::default(),
+        };
+        let ok = SignedSnapshot::sign(&body(7), &key);
+        assert!(ok.verify(&key.public_b64(), None, 2_000).is_ok());
+        let long = SignedSnapshot::sign(&body(8), &key);
+        let err = long.verify(&key.public_b64(), None, 2_000).unwrap_err();
+        assert!(err.to_string().contains("more than"), "{err}");
+    }
 
     fn registry() -> Registry {
         toml::from_str(

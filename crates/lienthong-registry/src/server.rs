@@ -25,8 +25,17 @@ pub struct Config {
     pub seed: Option<Registry>,
     pub key: SigningKey,
     pub validity_s: u64,
-    /// SHA-256 (hex) of the admin bearer token; `None` disables the admin API.
-    pub admin_token_sha256: Option<String>,
+    /// The operators of the admin API, each with a bearer token of their own; none disables
+    /// it. Every change is stored with the name of the operator who made it.
+    pub operators: Vec<Operator>,
+}
+
+/// An operator of the admin API: a name (recorded with each change) and the SHA-256 (hex) of
+/// their bearer token.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub name: String,
+    pub token_sha256: String,
 }
 
 struct Current {
@@ -55,6 +64,28 @@ fn sign(config: &Config, version: u64, registry: &Registry, now: u64) -> SignedS
 
 /// Builds the app: loads (or seeds) the store and signs the first snapshot.
 pub async fn app(config: Config) -> Result<Router, RegistryError> {
+    if config.validity_s > crate::SNAPSHOT_VALIDITY_MAX_S {
+        return Err(RegistryError::Invalid(format!(
+            "snapshot validity {} s is more than nodes accept ({} s)",
+            config.validity_s,
+            crate::SNAPSHOT_VALIDITY_MAX_S
+        )));
+    }
+    let mut names = std::collections::HashSet::new();
+    for op in &config.operators {
+        if op.name.is_empty() || !names.insert(op.name.as_str()) {
+            return Err(RegistryError::Invalid(format!(
+                "operator names must be given and distinct ({:?})",
+                op.name
+            )));
+        }
+        if op.token_sha256.len() != 64 || !op.token_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(RegistryError::Invalid(format!(
+                "operator {}: token_sha256 must be 64 hex digits",
+                op.name
+            )));
+        }
+    }
     let now = now_s();
     let (version, registry) = match config.store.latest().await? {
         Some((version, stored)) => {
@@ -130,7 +161,7 @@ impl IntoResponse for AdminError {
             ),
             AdminError::Disabled => (
                 StatusCode::NOT_FOUND,
-                "the admin API is disabled (no admin_token_sha256 configured)".to_owned(),
+                "the admin API is disabled (no operators configured)".to_owned(),
             ),
             AdminError::Invalid(m) => (StatusCode::BAD_REQUEST, m),
             AdminError::Store(m) => {
@@ -142,39 +173,52 @@ impl IntoResponse for AdminError {
     }
 }
 
-fn authorise(state: &AppState, headers: &HeaderMap) -> Result<(), AdminError> {
-    let Some(expected) = &state.config.admin_token_sha256 else {
+/// The operator whose token the request carries.
+fn authorise(state: &AppState, headers: &HeaderMap) -> Result<String, AdminError> {
+    if state.config.operators.is_empty() {
         return Err(AdminError::Disabled);
-    };
+    }
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let given = lienthong_trust::sha256_hex(token.as_bytes());
-    // Compare digests of equal length in full: no early exit on the first differing byte.
-    let same = given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.to_ascii_lowercase().bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if token.is_empty() || !same {
+    if token.is_empty() {
         return Err(AdminError::Unauthorized);
     }
-    Ok(())
+    let given = lienthong_trust::sha256_hex(token.as_bytes());
+    // Every operator's digest compared in full: no early exit on the first differing byte.
+    let mut found = None;
+    for op in &state.config.operators {
+        let expected = op.token_sha256.to_ascii_lowercase();
+        let same = given.len() == expected.len()
+            && given
+                .bytes()
+                .zip(expected.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same && found.is_none() {
+            found = Some(op.name.clone());
+        }
+    }
+    found.ok_or(AdminError::Unauthorized)
 }
 
 /// Applies a change to the current content, stores it as the next version, publishes it.
 async fn change(
     state: &AppState,
+    (operator, what): (&str, &str),
     f: impl FnOnce(&mut Registry) -> Result<(), AdminError>,
 ) -> Result<Json<serde_json::Value>, AdminError> {
     let _guard = state.writer.lock().await;
     let mut next = state.current.read().await.registry.clone();
     f(&mut next)?;
     let now = now_s();
-    let version = state.config.store.save(&next, now).await?;
+    let version = state
+        .config
+        .store
+        .save_by(&next, now, operator, what)
+        .await?;
     let snapshot = sign(&state.config, version, &next, now);
     *state.current.write().await = Current {
         version,
@@ -182,7 +226,12 @@ async fn change(
         snapshot,
         issued_at: now,
     };
-    tracing::info!(version, "registry content published");
+    tracing::info!(
+        version,
+        operator,
+        change = what,
+        "registry content published"
+    );
     Ok(Json(serde_json::json!({ "version": version })))
 }
 
@@ -202,10 +251,10 @@ async fn admin_put(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, AdminError> {
-    authorise(&state, &headers)?;
+    let operator = authorise(&state, &headers)?;
     let registry: Registry = serde_json::from_slice(&body)
         .map_err(|e| AdminError::Invalid(format!("registry content: {e}")))?;
-    change(&state, |r| {
+    change(&state, (&operator, "put"), |r| {
         *r = registry;
         Ok(())
     })
@@ -218,7 +267,7 @@ async fn admin_add(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, AdminError> {
-    authorise(&state, &headers)?;
+    let operator = authorise(&state, &headers)?;
     let additions: crate::Additions = serde_json::from_slice(&body)
         .map_err(|e| AdminError::Invalid(format!("additions: {e}")))?;
     if additions.is_empty() {
@@ -226,7 +275,7 @@ async fn admin_add(
             "additions: no members, services or agreements".into(),
         ));
     }
-    change(&state, |r| {
+    change(&state, (&operator, "add"), |r| {
         r.add(additions);
         Ok(())
     })
@@ -238,10 +287,10 @@ async fn admin_agreement(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, AdminError> {
-    authorise(&state, &headers)?;
+    let operator = authorise(&state, &headers)?;
     let agreement: Agreement = serde_json::from_slice(&body)
         .map_err(|e| AdminError::Invalid(format!("agreement: {e}")))?;
-    change(&state, |r| {
+    change(&state, (&operator, "agreement"), |r| {
         r.agreements
             .retain(|a| !(a.consumer == agreement.consumer && a.service == agreement.service));
         r.agreements.push(agreement);
@@ -261,8 +310,8 @@ async fn admin_agreement_delete(
     headers: HeaderMap,
     Query(key): Query<AgreementKey>,
 ) -> Result<Json<serde_json::Value>, AdminError> {
-    authorise(&state, &headers)?;
-    change(&state, |r| {
+    let operator = authorise(&state, &headers)?;
+    change(&state, (&operator, "agreement-delete"), |r| {
         let before = r.agreements.len();
         r.agreements
             .retain(|a| !(a.consumer == key.consumer && a.service == key.service));
@@ -287,8 +336,8 @@ async fn admin_revoke(
     headers: HeaderMap,
     Json(rev): Json<Revocation>,
 ) -> Result<Json<serde_json::Value>, AdminError> {
-    authorise(&state, &headers)?;
-    change(&state, |r| {
+    let operator = authorise(&state, &headers)?;
+    change(&state, (&operator, "revoke"), |r| {
         lienthong_core::MemberId::parse(&rev.member)
             .map_err(|e| AdminError::Invalid(e.to_string()))?;
         if !r.revoked.contains(&rev.member) {
@@ -305,6 +354,6 @@ async fn admin_history(
 ) -> Result<Json<serde_json::Value>, AdminError> {
     authorise(&state, &headers)?;
     let versions = state.config.store.history(100).await?;
-    let items: Vec<_> = versions.iter().map(|v| serde_json::json!({ "version": v.version, "content_sha256": v.content_sha256, "created_at": v.created_at })).collect();
+    let items: Vec<_> = versions.iter().map(|v| serde_json::json!({ "version": v.version, "content_sha256": v.content_sha256, "created_at": v.created_at, "changed_by": v.changed_by, "change": v.change })).collect();
     Ok(Json(serde_json::json!({ "versions": items })))
 }

@@ -22,6 +22,10 @@ pub struct Version {
     pub version: u64,
     pub content_sha256: String,
     pub created_at: u64,
+    /// The operator who made it (empty: the first content, or a store older than operators).
+    pub changed_by: String,
+    /// What the operator did (`put`, `add`, `agreement`, `agreement-delete`, `revoke`).
+    pub change: String,
 }
 
 impl Store {
@@ -54,6 +58,23 @@ impl Store {
         .execute(&pool)
         .await
         .map_err(db)?;
+        // Who made each version, and how (added to stores made before).
+        for column in ["changed_by", "change"] {
+            let has = sqlx::query(&format!(
+                "SELECT {column} FROM lienthong_registry_versions WHERE 1 = 0"
+            ))
+            .fetch_all(&pool)
+            .await
+            .is_ok();
+            if !has {
+                sqlx::query(&format!(
+                    "ALTER TABLE lienthong_registry_versions ADD COLUMN {column} TEXT NOT NULL DEFAULT ''"
+                ))
+                .execute(&pool)
+                .await
+                .map_err(db)?;
+            }
+        }
         Ok(Store { pool, postgres })
     }
 
@@ -84,6 +105,17 @@ impl Store {
     /// when the content is unchanged). Concurrent writers: the primary key keeps versions
     /// unique; the loser retries.
     pub async fn save(&self, registry: &Registry, now: u64) -> Result<u64, RegistryError> {
+        self.save_by(registry, now, "", "").await
+    }
+
+    /// As [`Store::save`], recording who made the change (an operator's name) and how.
+    pub async fn save_by(
+        &self,
+        registry: &Registry,
+        now: u64,
+        by: &str,
+        change: &str,
+    ) -> Result<u64, RegistryError> {
         registry.validate()?;
         let content =
             serde_json::to_string(registry).map_err(|e| RegistryError::Invalid(e.to_string()))?;
@@ -103,12 +135,14 @@ impl Store {
             if last_sha.as_deref() == Some(sha.as_str()) {
                 return Ok(version);
             }
-            let sql = format!("INSERT INTO lienthong_registry_versions (version, content, content_sha256, created_at) VALUES ({}, {}, {}, {})", self.p(1), self.p(2), self.p(3), self.p(4));
+            let sql = format!("INSERT INTO lienthong_registry_versions (version, content, content_sha256, created_at, changed_by, change) VALUES ({}, {}, {}, {}, {}, {})", self.p(1), self.p(2), self.p(3), self.p(4), self.p(5), self.p(6));
             let inserted = sqlx::query(&sql)
                 .bind(version as i64 + 1)
                 .bind(content.clone())
                 .bind(sha.clone())
                 .bind(now as i64)
+                .bind(by.to_owned())
+                .bind(change.to_owned())
                 .execute(&self.pool)
                 .await;
             match inserted {
@@ -124,7 +158,7 @@ impl Store {
 
     /// The newest `limit` versions, newest first.
     pub async fn history(&self, limit: u32) -> Result<Vec<Version>, RegistryError> {
-        let sql = format!("SELECT version, content_sha256, created_at FROM lienthong_registry_versions ORDER BY version DESC LIMIT {}", limit.min(10_000));
+        let sql = format!("SELECT version, content_sha256, created_at, changed_by, change FROM lienthong_registry_versions ORDER BY version DESC LIMIT {}", limit.min(10_000));
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await.map_err(db)?;
         rows.iter()
             .map(|r| {
@@ -132,6 +166,8 @@ impl Store {
                     version: r.try_get::<i64, _>(0).map_err(db)? as u64,
                     content_sha256: r.try_get(1).map_err(db)?,
                     created_at: r.try_get::<i64, _>(2).map_err(db)? as u64,
+                    changed_by: r.try_get(3).map_err(db)?,
+                    change: r.try_get(4).map_err(db)?,
                 })
             })
             .collect()

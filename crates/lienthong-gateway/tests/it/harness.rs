@@ -162,7 +162,7 @@ pub async fn serve_registry(
         seed: Some(registry),
         key: SigningKey::from_pem(key_pem).unwrap(),
         validity_s,
-        admin_token_sha256: None,
+        operators: Vec::new(),
     })
     .await
     .unwrap();

@@ -151,13 +151,23 @@ async fn admin_api_changes_publish_new_versions() {
     ))
     .await
     .unwrap();
-    let token = "s3cret-token";
+    // Two operators, each with a token of their own.
+    let (token, token2) = ("s3cret-token", "another-s3cret");
     let app = app(Config {
         store,
         seed: Some(registry()),
         key,
         validity_s: 3600,
-        admin_token_sha256: Some(lienthong_trust::sha256_hex(token.as_bytes())),
+        operators: vec![
+            lienthong_registry::server::Operator {
+                name: "lan".into(),
+                token_sha256: lienthong_trust::sha256_hex(token.as_bytes()),
+            },
+            lienthong_registry::server::Operator {
+                name: "minh".into(),
+                token_sha256: lienthong_trust::sha256_hex(token2.as_bytes()),
+            },
+        ],
     })
     .await
     .unwrap();
@@ -206,7 +216,7 @@ async fn admin_api_changes_publish_new_versions() {
         &app,
         "POST",
         "/admin/revocations",
-        Some(token),
+        Some(token2),
         Some(serde_json::json!({ "member": "VN/GOV/BHXH/SI" })),
     )
     .await;
@@ -242,6 +252,28 @@ async fn admin_api_changes_publish_new_versions() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (_, history) = send(&app, "GET", "/admin/history", Some(token), None).await;
     assert_eq!(history["versions"].as_array().map(Vec::len), Some(4));
+    // Every change names the operator who made it, and what it was.
+    let who: Vec<(String, String)> = history["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["changed_by"].as_str().unwrap().to_owned(),
+                v["change"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        who,
+        [
+            ("lan".into(), "agreement-delete".into()),
+            ("minh".into(), "revoke".into()),
+            ("lan".into(), "agreement".into()),
+            (String::new(), String::new()),
+        ],
+        "{history}"
+    );
 
     // Additions: a new member, a service of it and an agreement, in one version.
     let mut new = member("VN/GOV/BYT/BHYT");

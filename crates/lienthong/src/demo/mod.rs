@@ -265,7 +265,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         seed: Some(registry),
         key: SigningKey::from_pem(&registry_key.to_pem()?)?,
         validity_s: 3600,
-        admin_token_sha256: None,
+        operators: Vec::new(),
     })
     .await?;
     let listener = ports.take_tokio(ports.registry())?;

@@ -19,11 +19,60 @@ pub(super) struct RegistryFile {
     /// Or the file holding the admin token itself (`lienthong registry token --out`).
     #[serde(default)]
     admin_token_file: Option<PathBuf>,
+    /// Operators of the admin API, each with a token of their own (`[[operators]]`); each
+    /// change is recorded with the operator's name. The single admin token above is the
+    /// operator `admin`.
+    #[serde(default)]
+    operators: Vec<OperatorFile>,
     #[serde(default = "default_validity")]
     snapshot_validity_s: u64,
     /// Content stored on first start, when the store is empty.
     #[serde(default)]
     registry: Option<Registry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OperatorFile {
+    name: String,
+    #[serde(default)]
+    token_sha256: Option<String>,
+    #[serde(default)]
+    token_file: Option<PathBuf>,
+}
+
+/// A token's SHA-256 from its hex digest or its file, checked.
+fn token_digest(
+    config: &Path,
+    what: &str,
+    sha: Option<String>,
+    file: Option<&Path>,
+) -> Result<Option<String>> {
+    match (sha, file) {
+        (Some(_), Some(_)) => bail!(
+            "config {}: {what}: give the token's SHA-256 or its file, not both",
+            config.display()
+        ),
+        (Some(h), None) => {
+            if h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
+                bail!("config {}: {what}: the SHA-256 must be 64 hex digits (from `lienthong registry token`)", config.display());
+            }
+            Ok(Some(h))
+        }
+        (None, Some(f)) => {
+            let token = read(&relative(config, f))?.trim().to_owned();
+            if token.len() < 32 {
+                bail!(
+                    "config {}: {what}: {} holds {} characters; a token has at least 32 (`lienthong registry token --out`)",
+                    config.display(),
+                    f.display(),
+                    token.len()
+                );
+            }
+            Ok(Some(lienthong_trust::sha256_hex(token.as_bytes())))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 pub(super) fn default_validity() -> u64 {
@@ -42,31 +91,50 @@ pub async fn registry_run(config: &Path) -> Result<ExitCode> {
         seed.validate()
             .with_context(|| format!("config {}", config.display()))?;
     }
-    if let Some(h) = &file.admin_token_sha256 {
-        if h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
-            bail!("config {}: admin_token_sha256 must be 64 hex digits (from `lienthong registry token`)", config.display());
-        }
+    if file.snapshot_validity_s > lienthong_registry::SNAPSHOT_VALIDITY_MAX_S {
+        bail!(
+            "config {}: snapshot_validity_s must be at most {} (7 days): nodes refuse longer snapshots",
+            config.display(),
+            lienthong_registry::SNAPSHOT_VALIDITY_MAX_S
+        );
     }
-    let admin_token_sha256 = match (file.admin_token_sha256, &file.admin_token_file) {
-        (Some(_), Some(_)) => bail!(
-            "config {}: admin_token_sha256 and admin_token_file: give one",
-            config.display()
-        ),
-        (Some(h), None) => Some(h),
-        (None, Some(f)) => {
-            let token = read(&relative(config, f))?.trim().to_owned();
-            if token.len() < 32 {
-                bail!(
-                    "config {}: admin_token_file {} holds {} characters; a token has at least 32 (`lienthong registry token --out`)",
-                    config.display(),
-                    f.display(),
-                    token.len()
-                );
-            }
-            Some(lienthong_trust::sha256_hex(token.as_bytes()))
+    let mut operators = Vec::new();
+    if let Some(token_sha256) = token_digest(
+        config,
+        "admin_token_sha256 / admin_token_file",
+        file.admin_token_sha256,
+        file.admin_token_file.as_deref(),
+    )? {
+        operators.push(lienthong_registry::server::Operator {
+            name: "admin".into(),
+            token_sha256,
+        });
+    }
+    for op in file.operators {
+        let what = format!("operator {:?}", op.name);
+        let token_sha256 = token_digest(config, &what, op.token_sha256, op.token_file.as_deref())?
+            .with_context(|| {
+                format!(
+                    "config {}: {what}: give token_sha256 or token_file",
+                    config.display()
+                )
+            })?;
+        if op.name.is_empty()
+            || operators
+                .iter()
+                .any(|o: &lienthong_registry::server::Operator| o.name == op.name)
+        {
+            bail!(
+                "config {}: operator names must be given and distinct ({:?}; the single admin token is `admin`)",
+                config.display(),
+                op.name
+            );
         }
-        (None, None) => None,
-    };
+        operators.push(lienthong_registry::server::Operator {
+            name: op.name,
+            token_sha256,
+        });
+    }
     let key = SigningKey::from_pem(&read(&relative(config, &file.signing_key))?)?;
     let public = key.public_b64();
     let url = file.database_url.unwrap_or_else(|| {
@@ -83,7 +151,7 @@ pub async fn registry_run(config: &Path) -> Result<ExitCode> {
         seed: file.registry,
         key,
         validity_s: file.snapshot_validity_s,
-        admin_token_sha256,
+        operators,
     })
     .await?;
     let mut sockets = sockets::inherited()?;
