@@ -32,7 +32,7 @@ pub enum GatewayError {
     FieldNotAllowed(String),
     #[error("member {0} is revoked")]
     Revoked(String),
-    #[error("peer certificate is not the one the registry lists for {0}")]
+    #[error("peer certificate is not the one the registry lists for {0}, or does not name it")]
     PeerCertificate(String),
     #[error("message signature does not verify")]
     BadSignature,

@@ -110,6 +110,15 @@ pub fn verify(public_b64: &str, message: &[u8], signature_b64: &str) -> Result<(
 }
 
 /// SHA-256, hex.
+/// The subject's common name of a DER certificate (a node certificate names its member id
+/// there), if it has exactly one.
+pub fn cert_common_name(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let mut names = cert.subject().iter_common_name();
+    let first = names.next()?.as_str().ok()?.to_owned();
+    names.next().is_none().then_some(first)
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -520,6 +529,15 @@ pub fn client_config_pinned(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_certificate_names_its_member() {
+        let ca = Ca::generate("VN").unwrap();
+        let (cert, _) = ca.issue("VN/GOV/BHXH/SI", &["127.0.0.1"]).unwrap();
+        let der = CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
+        assert_eq!(cert_common_name(&der).as_deref(), Some("VN/GOV/BHXH/SI"));
+        assert_eq!(cert_common_name(b"not a certificate"), None);
+    }
 
     #[test]
     fn signatures_verify_and_detect_changes() {

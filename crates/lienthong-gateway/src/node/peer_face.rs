@@ -7,6 +7,7 @@ use super::*;
 pub(super) async fn provider(
     State(node): State<Arc<Inner>>,
     Extension(peer): Extension<PeerFingerprint>,
+    Extension(subject): Extension<PeerSubject>,
     request: Request,
 ) -> Response {
     // The path as the consumer node sent (and signed) it, percent-encoding kept.
@@ -58,7 +59,7 @@ pub(super) async fn provider(
     let request_hash = signed.hash();
     let started = std::time::Instant::now();
     // Identified, then within its member's share of calls in progress, then the body.
-    let slot = identify(&node, &peer.0, &signed, &parts.headers)
+    let slot = identify(&node, (&peer.0, &subject.0), &signed, &parts.headers)
         .and_then(|()| node.consumer_slot(signed.client));
     let (body, body_error, _slot) = match slot {
         Err(e) => (Bytes::new(), Some(e), None),
@@ -321,7 +322,7 @@ pub(super) fn signed_answer_response(
 /// the body hash it claims) verifies.
 pub(super) fn identify(
     node: &Inner,
-    peer_fingerprint: &str,
+    (peer_fingerprint, peer_subject): (&str, &str),
     signed: &RequestParts<'_>,
     headers: &HeaderMap,
 ) -> Result<(), GatewayError> {
@@ -341,7 +342,9 @@ pub(super) fn identify(
         .registry
         .member(&consumer_s)
         .ok_or_else(|| GatewayError::UnknownMember(consumer_s.clone()))?;
-    if member.cert_fingerprint != peer_fingerprint {
+    // The certificate the registry lists for the member, and one that names the member: a
+    // registry entry pointing at another member's certificate gives nothing.
+    if member.cert_fingerprint != peer_fingerprint || peer_subject != consumer_s {
         return Err(GatewayError::PeerCertificate(consumer_s));
     }
     let signature = header_str(headers, header::SIGNATURE);

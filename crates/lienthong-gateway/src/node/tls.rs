@@ -9,6 +9,11 @@ use super::*;
 #[derive(Clone)]
 pub(super) struct PeerFingerprint(pub(super) String);
 
+/// The TLS peer's certificate subject (common name), attached likewise: a node's certificate
+/// names the member it acts for.
+#[derive(Clone)]
+pub(super) struct PeerSubject(pub(super) String);
+
 /// What one listener allows.
 #[derive(Clone, Copy)]
 pub(super) struct Limits {
@@ -104,15 +109,16 @@ pub(super) async fn serve(
                         }
                         Err(_) => return,
                     };
-                    let fingerprint = tls
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|c| c.first())
+                    let leaf = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+                    let fingerprint = leaf
                         .map(|c| lienthong_trust::sha256_hex(c))
                         .unwrap_or_default();
+                    let subject = leaf
+                        .and_then(|c| lienthong_trust::cert_common_name(c))
+                        .unwrap_or_default();
                     let service = hyper_util::service::TowerToHyperService::new(
-                        app.layer(Extension(PeerFingerprint(fingerprint))),
+                        app.layer(Extension(PeerFingerprint(fingerprint)))
+                            .layer(Extension(PeerSubject(subject))),
                     );
                     tokio::select! {
                         _ = builder.serve_connection(TokioIo::new(tls), service) => {}

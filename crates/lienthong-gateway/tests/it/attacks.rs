@@ -131,6 +131,28 @@ async fn attack_matrix_every_attack_is_refused() {
         "slow headers",
         closed && started.elapsed() < Duration::from_secs(15),
     ));
+    // A registry entry that lists, for the consumer, a certificate naming another member (a
+    // mistake or a forged entry): the certificate must also name the member it acts for.
+    let impostor = identity(&t.ca, "VN/GOV/OTHER/X");
+    let mut listed = registry(&t.provider_id, t.provider.peer_addr, &t.consumer_id);
+    for m in listed.members.iter_mut().filter(|m| m.id == CONSUMER) {
+        m.cert_fingerprint = lienthong_trust::cert_fingerprint(&impostor.cert).unwrap();
+    }
+    republish(&t, listed).await;
+    let impostor_client = peer_client(&t.ca.cert_pem, Some(&impostor));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while snapshot_version(&t.provider).await < 2 {
+        assert!(Instant::now() < deadline, "the provider never took v2");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    results.push((
+        "certificate naming another member",
+        refused(
+            status_and_error(&impostor_client, signed(&t, &id)).await,
+            "Client.PeerCertificate",
+        ),
+    ));
     t.provider.shutdown().await;
     t.consumer.shutdown().await;
 
@@ -218,7 +240,62 @@ async fn attack_matrix_every_attack_is_refused() {
         .map(|(n, _)| *n)
         .collect();
     assert!(through.is_empty(), "attacks that got through: {through:?}");
-    assert_eq!(results.len(), 13, "every attack ran");
+    assert_eq!(results.len(), 14, "every attack ran");
+}
+
+/// The registry serves `content` as its next version, at the address the nodes poll.
+async fn republish(t: &Topology, content: lienthong_registry::Registry) {
+    t.registry_task.abort();
+    let store = lienthong_registry::store::Store::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        t.dir_path.join("registry.db").display()
+    ))
+    .await
+    .unwrap();
+    store
+        .save(&content, lienthong_gateway::snapshot::now_s())
+        .await
+        .unwrap();
+    let app = lienthong_registry::server::app(lienthong_registry::server::Config {
+        store,
+        seed: None,
+        key: lienthong_trust::SigningKey::from_pem(&t.registry_key.to_pem().unwrap()).unwrap(),
+        validity_s: 3600,
+        operators: Vec::new(),
+    })
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let listener = loop {
+        match tokio::net::TcpListener::bind(t.registry_addr).await {
+            Ok(l) => break l,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("rebinding the registry: {e}"),
+        }
+    };
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+}
+
+/// The snapshot version a node serves under, from its `/healthz`.
+async fn snapshot_version(node: &lienthong_gateway::node::RunningNode) -> u64 {
+    let r = send_plain(&format!("http://{}/healthz", node.admin_addr)).await;
+    r.split(" v")
+        .nth(1)
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn send_plain(url: &str) -> String {
+    use http_body_util::BodyExt;
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let r = client.get(url.parse().unwrap()).await.unwrap();
+    String::from_utf8_lossy(&r.into_body().collect().await.unwrap().to_bytes()).into_owned()
 }
 
 /// Two provinces' PostgreSQL tables synced into one replica table; A is reset and reads its
