@@ -68,8 +68,8 @@ pub enum GatewayError {
     UserIdRequired(String),
     #[error("the agreement for {0} does not include its change feed (changes = true)")]
     ChangeFeedNotAllowed(String),
-    #[error("{0} has {1} calls in progress at this provider, its limit; retry shortly")]
-    TooManyRequests(String, usize),
+    #[error("{0}")]
+    TooManyRequests(String),
 }
 
 /// Where an error is answered: the node a client called, or the provider's node.
@@ -114,7 +114,7 @@ impl GatewayError {
             NoServiceDescription(_) => "Server.NoServiceDescription",
             UserIdRequired(_) => "Client.UserIdRequired",
             ChangeFeedNotAllowed(_) => "Client.ChangeFeedNotAllowed",
-            TooManyRequests(..) => "Client.TooManyRequests",
+            TooManyRequests(_) => "Client.TooManyRequests",
         }
     }
 

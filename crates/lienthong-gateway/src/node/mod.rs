@@ -94,6 +94,9 @@ pub struct NodeConfig {
     /// Calls one consumer member may have in progress at this provider at once; more are
     /// refused (`Client.TooManyRequests`) so that no member can take every backend slot.
     pub consumer_calls_max: usize,
+    /// Calls per second one consumer member may make at this provider (a burst of one
+    /// second's worth); 0: no rate limit.
+    pub consumer_rate_per_s: u32,
 }
 
 /// X-Road's connection types for the client face: `NOAUTH` (plain HTTP, loopback only),
@@ -182,6 +185,8 @@ struct Inner {
     roots: crate::batchsig::RootCache,
     /// Calls in progress per consumer member on the peer face.
     consumer_calls: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// Each consumer member's token bucket: (tokens, when last filled).
+    consumer_rates: Mutex<HashMap<String, (f64, std::time::Instant)>>,
 }
 
 /// Retention and archiving of the message log, as configured.
@@ -217,6 +222,26 @@ impl Inner {
         &self,
         consumer: &str,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, GatewayError> {
+        let rate = f64::from(self.config.consumer_rate_per_s);
+        if rate > 0.0 {
+            let mut rates = self
+                .consumer_rates
+                .lock()
+                .map_err(|_| GatewayError::Backend("consumer rates lock poisoned".into()))?;
+            let now = std::time::Instant::now();
+            if rates.len() >= PEERS_MAX {
+                rates.retain(|_, (_, at)| now.duration_since(*at).as_secs() < 60);
+            }
+            let (tokens, at) = rates.entry(consumer.to_owned()).or_insert((rate, now));
+            *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(rate);
+            *at = now;
+            if *tokens < 1.0 {
+                return Err(GatewayError::TooManyRequests(format!(
+                    "{consumer} made more than {rate} calls per second at this provider, its limit; retry shortly"
+                )));
+            }
+            *tokens -= 1.0;
+        }
         let max = self.config.consumer_calls_max.max(1);
         let slots = {
             let mut calls = self
@@ -231,9 +256,11 @@ impl Inner {
                 .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(max)))
                 .clone()
         };
-        slots
-            .try_acquire_owned()
-            .map_err(|_| GatewayError::TooManyRequests(consumer.to_owned(), max))
+        slots.try_acquire_owned().map_err(|_| {
+            GatewayError::TooManyRequests(format!(
+                "{consumer} has {max} calls in progress at this provider, its limit; retry shortly"
+            ))
+        })
     }
 
     /// Whether the message log keeps the bodies of this service's exchanges.
@@ -425,6 +452,7 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         seen: HashMap::new(),
         window_s: config.replay_window_s,
         entries_max: config.replay_entries_max,
+        held: HashMap::new(),
     });
     let poll = Duration::from_millis(config.registry_poll_ms.max(100));
     let mut rest = HashMap::new();
@@ -503,6 +531,7 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         waiting_held_kib: std::sync::atomic::AtomicUsize::new(0),
         room_seen: Arc::new(RoomSeen::default()),
         consumer_calls: Mutex::new(HashMap::new()),
+        consumer_rates: Mutex::new(HashMap::new()),
     });
     let room_seen = inner.room_seen.clone();
     let (stop, stop_rx) = watch::channel(false);

@@ -972,3 +972,48 @@ async fn large_bodies_wait_for_room_and_an_oversized_one_is_refused() {
     assert_eq!(r.status, 500, "{}", r.json);
     assert_eq!(r.json["type"], "Server.ServerProxy.BackendFailed");
 }
+
+/// A consumer member is held to its calls per second at a provider (`consumer_rate_per_s`).
+#[tokio::test]
+async fn a_consumer_is_held_to_its_rate() {
+    let t = start_nodes(
+        3600,
+        |_| {},
+        vec![],
+        |c| {
+            if c.member.to_string() == PROVIDER {
+                c.consumer_rate_per_s = 3;
+            }
+        },
+    )
+    .await;
+    let mut codes = Vec::new();
+    for _ in 0..8 {
+        let r = call(
+            &t.consumer,
+            &format!("/r1/{SERVICE}/records/{PID}"),
+            &[CLIENT, PURPOSE],
+        )
+        .await;
+        codes.push(r.json["type"].as_str().unwrap_or("ok").to_owned());
+    }
+    let limited = codes
+        .iter()
+        .filter(|c| *c == "Client.TooManyRequests")
+        .count();
+    assert!(
+        codes.iter().filter(|c| *c == "ok").count() >= 3 && limited >= 1,
+        "{codes:?}"
+    );
+    // A second later there is room again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = call(
+        &t.consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[CLIENT, PURPOSE],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    t.provider.shutdown().await;
+    t.consumer.shutdown().await;
+}

@@ -218,6 +218,7 @@ pub fn node_config(
         client_auth: Default::default(),
         connections_max: 1024,
         consumer_calls_max: 64,
+        consumer_rate_per_s: 0,
         rest: vec![],
     }
 }

@@ -366,6 +366,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     // NOAUTH); every agency's systems present their certificates.
                     connections_max: 1024,
                     consumer_calls_max: 64,
+                    consumer_rate_per_s: 0,
                     client_auth: if a.id == HOP.center {
                         node::ClientAuth::NoAuth
                     } else {

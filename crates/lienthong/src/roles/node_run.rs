@@ -64,6 +64,9 @@ pub(super) struct NodeFile {
     /// Calls one consumer member may have in progress here at once (default 64).
     #[serde(default = "d_consumer_calls")]
     consumer_calls_max: usize,
+    /// Calls per second one consumer member may make here (default 0: no limit).
+    #[serde(default)]
+    consumer_rate_per_s: u32,
     /// How information systems authenticate on the client face (default NOAUTH: plain HTTP,
     /// loopback only).
     #[serde(default)]
@@ -339,6 +342,7 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
             client_auth,
             connections_max: f.connections_max,
             consumer_calls_max: f.consumer_calls_max,
+            consumer_rate_per_s: f.consumer_rate_per_s,
             rest: f
                 .rest
                 .into_iter()
