@@ -37,6 +37,12 @@ pub struct JetStreamConfig {
     pub subject_prefix: String,
     /// How long an acknowledgement may take, ms.
     pub ack_timeout_ms: u64,
+    /// TLS to the servers: the CA that issued their certificates (PEM file); with it the
+    /// connection must be TLS. `tls_cert`/`tls_key`: this process's client certificate, for
+    /// servers that verify clients.
+    pub tls_ca: Option<std::path::PathBuf>,
+    pub tls_cert: Option<std::path::PathBuf>,
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl Default for JetStreamConfig {
@@ -47,6 +53,9 @@ impl Default for JetStreamConfig {
             duplicate_window_ms: 120_000,
             subject_prefix: "lienthong".into(),
             ack_timeout_ms: 10_000,
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -139,8 +148,23 @@ impl JetSink {
                 config.replicas
             )));
         }
-        let client = async_nats::ConnectOptions::new()
-            .connection_timeout(Duration::from_secs(5))
+        let mut options =
+            async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(5));
+        if let Some(ca) = &config.tls_ca {
+            options = options.require_tls(true).add_root_certificates(ca.clone());
+        }
+        match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => {
+                options = options.add_client_certificate(cert.clone(), key.clone());
+            }
+            (None, None) => {}
+            _ => {
+                return Err(SyncError::Config(
+                    "jetstream.tls_cert and jetstream.tls_key go together".into(),
+                ))
+            }
+        }
+        let client = options
             .connect(config.url.split(',').map(str::trim).collect::<Vec<_>>())
             .await
             .map_err(|e| js_err(pipeline, "connect", e))?;

@@ -224,6 +224,11 @@ fn free_port() -> u16 {
 
 impl Cluster {
     fn start(servers: usize) -> Option<Cluster> {
+        Cluster::start_with(servers, &[])
+    }
+
+    /// As [`Cluster::start`], each server given `extra` arguments too.
+    fn start_with(servers: usize, extra: &[String]) -> Option<Cluster> {
         let bin = lienthong_testkit::program(
             "nats-server",
             &["/usr/sbin/nats-server", "/usr/bin/nats-server"],
@@ -248,6 +253,7 @@ impl Cluster {
                 ]
                 .map(str::to_owned)
                 .to_vec();
+                a.extend(extra.iter().cloned());
                 if servers > 1 {
                     a.extend(
                         [
@@ -442,4 +448,77 @@ async fn a_three_server_cluster_loses_nothing_when_one_server_dies() {
     sorted.sort();
     assert_eq!(order, sorted, "in source order");
     p.close().await;
+}
+
+/// JetStream over TLS: a server that verifies clients' certificates takes the pipeline's
+/// messages when the pipeline presents its certificate and trusts the server's CA; without
+/// the certificate, or without TLS, the pipeline cannot connect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_over_tls_with_a_client_certificate() {
+    let keys = tempfile::tempdir().unwrap();
+    let ca = lienthong_trust::Ca::generate("VN").unwrap();
+    let write = |name: &str, text: &str| {
+        let p = keys.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let (server_cert, server_key) = ca.issue("nats", &["127.0.0.1"]).unwrap();
+    let (client_cert, client_key) = ca.issue("VN/GOV/TTDLQG/CENTER", &["127.0.0.1"]).unwrap();
+    let ca_file = write("ca.crt", &ca.cert_pem);
+    let tls_args: Vec<String> = [
+        "--tls".to_owned(),
+        "--tlscert".to_owned(),
+        write("server.crt", &server_cert).display().to_string(),
+        "--tlskey".to_owned(),
+        write("server.key", &server_key).display().to_string(),
+        "--tlsverify".to_owned(),
+        "--tlscacert".to_owned(),
+        ca_file.display().to_string(),
+    ]
+    .to_vec();
+    let Some(nats) = Cluster::start_with(1, &tls_args) else {
+        return;
+    };
+    let tls = JetStreamConfig {
+        url: nats.urls[0].clone(),
+        tls_ca: Some(ca_file.clone()),
+        tls_cert: Some(write("client.crt", &client_cert)),
+        tls_key: Some(write("client.key", &client_key)),
+        ..JetStreamConfig::default()
+    };
+    let name = format!("jstls-{}", suffix());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut sink = loop {
+        match JetSink::open(&tls, &name, false).await {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(std::time::Instant::now() < deadline, "{e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let msg = |id: &str| (id.to_owned(), json!({ "id": id }));
+    assert_eq!(
+        sink.publish("", &[msg("a"), msg("b")], false)
+            .await
+            .unwrap(),
+        "b"
+    );
+    // No client certificate: refused by the server.
+    let no_cert = JetStreamConfig {
+        tls_cert: None,
+        tls_key: None,
+        ..tls.clone()
+    };
+    assert!(JetSink::open(&no_cert, &format!("{name}-2"), false)
+        .await
+        .is_err());
+    // No TLS at all: refused too.
+    let plain = JetStreamConfig {
+        url: nats.urls[0].clone(),
+        ..JetStreamConfig::default()
+    };
+    assert!(JetSink::open(&plain, &format!("{name}-3"), false)
+        .await
+        .is_err());
 }

@@ -33,6 +33,14 @@ pub(super) struct JetStreamFile {
     pub(super) subject_prefix: String,
     #[serde(default = "d_ack")]
     pub(super) ack_timeout_ms: u64,
+    /// TLS: the servers' CA (PEM; the connection must then be TLS), and this process's
+    /// client certificate and key for servers that verify clients (paths beside the config).
+    #[serde(default)]
+    pub(super) tls_ca: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub(super) tls_cert: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub(super) tls_key: Option<std::path::PathBuf>,
 }
 
 pub(super) fn d_one() -> usize {
@@ -158,6 +166,9 @@ pub(super) fn read_config(path: &Path) -> Result<Config> {
         duplicate_window_ms: j.duplicate_window_ms,
         subject_prefix: j.subject_prefix,
         ack_timeout_ms: j.ack_timeout_ms,
+        tls_ca: j.tls_ca.map(|p| base.join(p)),
+        tls_cert: j.tls_cert.map(|p| base.join(p)),
+        tls_key: j.tls_key.map(|p| base.join(p)),
     });
     let mut names = std::collections::HashSet::new();
     let mut pipelines = Vec::new();
