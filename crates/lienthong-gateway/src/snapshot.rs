@@ -22,7 +22,8 @@ const SNAPSHOT_BYTES_MAX: usize = 16 << 20;
 
 pub struct SnapshotCache {
     registry_url: String,
-    registry_key: String,
+    /// The registry key trusted now: the configured one, or one it announced since.
+    registry_key: RwLock<String>,
     current: RwLock<Option<Arc<SnapshotBody>>>,
     /// The highest version seen, saved ones included (expired too): nothing below it is
     /// installed, across restarts.
@@ -35,7 +36,7 @@ impl SnapshotCache {
     pub fn new(registry_url: String, registry_key: String) -> Self {
         SnapshotCache {
             registry_url,
-            registry_key,
+            registry_key: RwLock::new(registry_key),
             current: RwLock::new(None),
             floor: AtomicU64::new(0),
             saved: None,
@@ -62,16 +63,51 @@ impl SnapshotCache {
         let Some(log) = &self.saved else {
             return Ok(None);
         };
+        // From the configured key along the saved announcements (each made by a snapshot the
+        // key before signed) to the key the registry uses now.
+        let announcements = log
+            .key_announcements()
+            .await
+            .map_err(GatewayError::Registry)?;
+        let mut trusted = self.trusted_key();
+        for _ in 0..=announcements.len() {
+            let next = announcements.iter().find_map(|(key, text)| {
+                let signed: SignedSnapshot = serde_json::from_str(text).ok()?;
+                let body = signed.verify(&trusted, None, 0).ok()?;
+                (body.next_key.as_deref() == Some(key.as_str()) && *key != trusted)
+                    .then(|| key.clone())
+            });
+            match next {
+                Some(k) => trusted = k,
+                None => break,
+            }
+        }
         let Some(text) = log.saved_snapshot().await.map_err(GatewayError::Registry)? else {
             return Ok(None);
         };
         let signed: SignedSnapshot = serde_json::from_str(&text)
             .map_err(|e| GatewayError::Registry(format!("saved snapshot unreadable: {e}")))?;
-        // Expiry is checked below (an expired snapshot still sets the floor).
-        let body = match signed.verify(&self.registry_key, None, 0) {
-            Ok(body) => body,
+        // Expiry is checked below (an expired snapshot still sets the floor). The saved
+        // snapshot may be signed by the key before the newest announced one.
+        let verified = signed
+            .verify(&trusted, None, 0)
+            .map(|b| (b, trusted.clone()));
+        let verified = verified.or_else(|e| {
+            let configured = self.trusted_key();
+            signed
+                .verify(&configured, None, 0)
+                .map(|b| (b, configured))
+                .map_err(|_| e)
+        });
+        let body = match verified {
+            Ok((body, key)) => {
+                if let Ok(mut k) = self.registry_key.write() {
+                    *k = key;
+                }
+                body
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "the saved registry snapshot does not verify with the configured registry key; ignored");
+                tracing::warn!(error = %e, "the saved registry snapshot does not verify with the configured registry key (or one it announced); ignored");
                 return Ok(None);
             }
         };
@@ -103,6 +139,14 @@ impl SnapshotCache {
         }
     }
 
+    /// The registry key trusted now.
+    pub fn trusted_key(&self) -> String {
+        self.registry_key
+            .read()
+            .map(|k| k.clone())
+            .unwrap_or_default()
+    }
+
     /// Installs a signed snapshot after verification (signature, no rollback, not expired).
     pub fn install(&self, signed: &SignedSnapshot) -> Result<u64, GatewayError> {
         self.install_newer(signed).map(|(version, _)| version)
@@ -118,9 +162,28 @@ impl SnapshotCache {
             Some(v) => Some(v.max(floor)),
             None => (floor > 0).then_some(floor),
         };
-        let body = signed
-            .verify(&self.registry_key, have, now_s())
-            .map_err(|e| GatewayError::Registry(e.to_string()))?;
+        let trusted = self.trusted_key();
+        let body = match signed.verify(&trusted, have, now_s()) {
+            Ok(body) => body,
+            // Signed by another key: the next key the snapshot in force announced, if any.
+            Err(lienthong_registry::RegistryError::BadSignature) => {
+                let announced = current.as_ref().and_then(|c| c.next_key.clone());
+                let Some(next) = announced.filter(|k| *k != trusted) else {
+                    return Err(GatewayError::Registry(
+                        lienthong_registry::RegistryError::BadSignature.to_string(),
+                    ));
+                };
+                let body = signed
+                    .verify(&next, have, now_s())
+                    .map_err(|e| GatewayError::Registry(e.to_string()))?;
+                tracing::warn!(key = %next, version = body.version, "the registry now signs with the key it announced; set registry_key to it in the node's configuration");
+                if let Ok(mut k) = self.registry_key.write() {
+                    *k = next;
+                }
+                body
+            }
+            Err(e) => return Err(GatewayError::Registry(e.to_string())),
+        };
         let (version, issued_at) = (body.version, body.issued_at);
         if let Some(c) = &current {
             if c.version == version && c.issued_at >= issued_at {
@@ -141,6 +204,17 @@ impl SnapshotCache {
         if let (Some(issued_at), Some(log)) = (replaced, &self.saved) {
             let text =
                 serde_json::to_string(signed).map_err(|e| GatewayError::Registry(e.to_string()))?;
+            // An announced next key is kept with the snapshot that announced it.
+            let announced = self.current.read().ok().and_then(|c| {
+                c.as_ref()
+                    .and_then(|b| b.next_key.clone())
+                    .filter(|k| *k != self.trusted_key())
+            });
+            if let Some(key) = announced {
+                log.save_key_announcement(&key, &text)
+                    .await
+                    .map_err(GatewayError::Registry)?;
+            }
             log.save_snapshot(version, issued_at, &text)
                 .await
                 .map_err(GatewayError::Registry)?;
@@ -184,6 +258,60 @@ mod tests {
     use super::*;
     use lienthong_registry::{Registry, SignedSnapshot, SnapshotBody};
 
+    fn signed(
+        version: u64,
+        key: &lienthong_trust::SigningKey,
+        next: Option<String>,
+    ) -> SignedSnapshot {
+        SignedSnapshot::sign(
+            &SnapshotBody {
+                version,
+                issued_at: now_s(),
+                expires_at: now_s() + 600,
+                registry: Registry::default(),
+                next_key: next,
+            },
+            key,
+        )
+    }
+
+    #[tokio::test]
+    async fn the_registry_key_rotates_only_to_the_key_it_announced_and_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.db").display().to_string();
+        let (k1, k2, k3) = (
+            lienthong_trust::SigningKey::generate(),
+            lienthong_trust::SigningKey::generate(),
+            lienthong_trust::SigningKey::generate(),
+        );
+        let node_key = lienthong_trust::SigningKey::generate();
+        let log = crate::msglog::MessageLog::open(&path, node_key)
+            .await
+            .unwrap();
+        let cache = SnapshotCache::saved_in("http://127.0.0.1:1".into(), k1.public_b64(), log);
+        // Nothing announced yet: another key is refused.
+        cache.install_and_save(&signed(1, &k1, None)).await.unwrap();
+        assert!(cache.install_and_save(&signed(2, &k2, None)).await.is_err());
+        // K2 announced under K1; an unannounced K3 is still refused; K2 is then taken.
+        cache
+            .install_and_save(&signed(2, &k1, Some(k2.public_b64())))
+            .await
+            .unwrap();
+        assert!(cache.install_and_save(&signed(3, &k3, None)).await.is_err());
+        cache.install_and_save(&signed(3, &k2, None)).await.unwrap();
+        assert_eq!(cache.trusted_key(), k2.public_b64());
+        // The old key is retired.
+        assert!(cache.install_and_save(&signed(4, &k1, None)).await.is_err());
+        // A restart with K1 still configured follows the saved announcement to K2.
+        let log = crate::msglog::MessageLog::open(&path, lienthong_trust::SigningKey::generate())
+            .await
+            .unwrap();
+        let restarted = SnapshotCache::saved_in("http://127.0.0.1:1".into(), k1.public_b64(), log);
+        assert_eq!(restarted.restore().await.unwrap(), Some(3));
+        assert_eq!(restarted.trusted_key(), k2.public_b64());
+        assert_eq!(restarted.current().unwrap().version, 3);
+    }
+
     #[test]
     fn older_snapshots_and_foreign_signatures_are_refused() {
         let key = lienthong_trust::SigningKey::generate();
@@ -196,6 +324,7 @@ mod tests {
                     issued_at: now_s(),
                     expires_at: now_s() + 60,
                     registry: Registry::default(),
+                    next_key: None,
                 },
                 &key,
             )
@@ -214,6 +343,7 @@ mod tests {
                 issued_at: now_s(),
                 expires_at: now_s() + 60,
                 registry: Registry::default(),
+                next_key: None,
             },
             &other,
         );
@@ -228,6 +358,7 @@ mod tests {
                     issued_at,
                     expires_at: issued_at + 600,
                     registry: Registry::default(),
+                    next_key: None,
                 },
                 &key,
             )

@@ -310,6 +310,11 @@ pub struct SnapshotBody {
     pub issued_at: u64,
     pub expires_at: u64,
     pub registry: Registry,
+    /// The registry's next signing key (public, base64), announced before it is used: a
+    /// node that verified this snapshot with the key it trusts then also accepts snapshots
+    /// signed by this one, and trusts it from the first it accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_key: Option<String>,
 }
 
 impl SignedSnapshot {
@@ -370,6 +375,7 @@ mod tests {
             issued_at: 1_000,
             expires_at: 1_000 + days * 86_400,
             registry: Registry::default(),
+            next_key: None,
         };
         let ok = SignedSnapshot::sign(&body(7), &key);
         assert!(ok.verify(&key.public_b64(), None, 2_000).is_ok());
@@ -475,6 +481,7 @@ mod tests {
             issued_at: 100,
             expires_at: 200,
             registry: registry(),
+            next_key: None,
         };
         let signed = SignedSnapshot::sign(&body, &key);
         assert_eq!(

@@ -28,6 +28,9 @@ pub struct Config {
     /// The operators of the admin API, each with a bearer token of their own; none disables
     /// it. Every change is stored with the name of the operator who made it.
     pub operators: Vec<Operator>,
+    /// The next signing key's public half, announced in every snapshot until the registry
+    /// signs with it (key rotation).
+    pub next_key: Option<String>,
 }
 
 /// An operator of the admin API: a name (recorded with each change) and the SHA-256 (hex) of
@@ -58,6 +61,7 @@ fn sign(config: &Config, version: u64, registry: &Registry, now: u64) -> SignedS
         issued_at: now,
         expires_at: now + config.validity_s,
         registry: registry.clone(),
+        next_key: config.next_key.clone(),
     };
     SignedSnapshot::sign(&body, &config.key)
 }

@@ -199,6 +199,7 @@ async fn connect(location: &str) -> Result<AnyPool, String> {
         format!("CREATE TABLE IF NOT EXISTS log_bodies (sha256 TEXT PRIMARY KEY, body {blob} NOT NULL, stored_at_ms {int} NOT NULL DEFAULT 0, last_idx {int} NOT NULL DEFAULT 9223372036854775807)"),
         format!("CREATE TABLE IF NOT EXISTS log_archives (from_idx {int} NOT NULL, to_idx {int} NOT NULL, file TEXT NOT NULL, file_sha256 TEXT NOT NULL, at_ms {int} NOT NULL)"),
         format!("CREATE TABLE IF NOT EXISTS node_registry_snapshot (id {int} PRIMARY KEY, version {int} NOT NULL, issued_at {int} NOT NULL, signed TEXT NOT NULL)"),
+        "CREATE TABLE IF NOT EXISTS node_registry_keys (registry_key VARCHAR(200) PRIMARY KEY, announced_by TEXT NOT NULL)".to_owned(),
     ] {
         sqlx::query(&ddl).execute(&pool).await.map_err(|e| format!("message log {location}: {e}"))?;
     }
@@ -390,6 +391,35 @@ impl MessageLog {
             .await
             .map_err(|e| format!("saving the registry snapshot: {e}"))?;
         Ok(())
+    }
+
+    /// Keeps the signed snapshot that announced the registry's next key: the evidence a
+    /// restarted node follows from its configured key to the one the registry signs with now.
+    pub async fn save_key_announcement(&self, key: &str, signed: &str) -> Result<(), String> {
+        let sql = self.store.sql("INSERT INTO node_registry_keys (registry_key, announced_by) VALUES (?, ?) ON CONFLICT (registry_key) DO NOTHING");
+        sqlx::query(&sql)
+            .bind(key.to_owned())
+            .bind(signed.to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| format!("saving the registry's next key: {e}"))?;
+        Ok(())
+    }
+
+    /// Every saved announcement: (announced key, the signed snapshot that announced it).
+    pub async fn key_announcements(&self) -> Result<Vec<(String, String)>, String> {
+        let rows = sqlx::query("SELECT registry_key, announced_by FROM node_registry_keys")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| format!("reading the registry's announced keys: {e}"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>(0).map_err(|e| e.to_string())?,
+                    r.try_get::<String, _>(1).map_err(|e| e.to_string())?,
+                ))
+            })
+            .collect()
     }
 
     pub async fn close(self) {

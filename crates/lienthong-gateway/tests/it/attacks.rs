@@ -262,6 +262,7 @@ async fn republish(t: &Topology, content: lienthong_registry::Registry) {
         key: lienthong_trust::SigningKey::from_pem(&t.registry_key.to_pem().unwrap()).unwrap(),
         validity_s: 3600,
         operators: Vec::new(),
+        next_key: None,
     })
     .await
     .unwrap();

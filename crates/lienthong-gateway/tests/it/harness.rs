@@ -163,6 +163,7 @@ pub async fn serve_registry(
         key: SigningKey::from_pem(key_pem).unwrap(),
         validity_s,
         operators: Vec::new(),
+        next_key: None,
     })
     .await
     .unwrap();

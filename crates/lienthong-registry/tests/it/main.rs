@@ -168,6 +168,7 @@ async fn admin_api_changes_publish_new_versions() {
                 token_sha256: lienthong_trust::sha256_hex(token2.as_bytes()),
             },
         ],
+        next_key: None,
     })
     .await
     .unwrap();

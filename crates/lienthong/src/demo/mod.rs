@@ -266,6 +266,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         key: SigningKey::from_pem(&registry_key.to_pem()?)?,
         validity_s: 3600,
         operators: Vec::new(),
+        next_key: None,
     })
     .await?;
     let listener = ports.take_tokio(ports.registry())?;

@@ -26,6 +26,10 @@ pub(super) struct RegistryFile {
     operators: Vec<OperatorFile>,
     #[serde(default = "default_validity")]
     snapshot_validity_s: u64,
+    /// Key rotation: the next signing key's public half (`lienthong keys member` prints it),
+    /// announced in every snapshot; once nodes have it, switch `signing_key` to the new key.
+    #[serde(default)]
+    next_public_key: Option<String>,
     /// Content stored on first start, when the store is empty.
     #[serde(default)]
     registry: Option<Registry>,
@@ -98,6 +102,15 @@ pub async fn registry_run(config: &Path) -> Result<ExitCode> {
             lienthong_registry::SNAPSHOT_VALIDITY_MAX_S
         );
     }
+    let next_key = match file.next_public_key {
+        Some(k) => {
+            let k = k.trim().to_owned();
+            lienthong_trust::check_public_key(&k)
+                .with_context(|| format!("config {}: next_public_key", config.display()))?;
+            Some(k)
+        }
+        None => None,
+    };
     let mut operators = Vec::new();
     if let Some(token_sha256) = token_digest(
         config,
@@ -152,6 +165,7 @@ pub async fn registry_run(config: &Path) -> Result<ExitCode> {
         key,
         validity_s: file.snapshot_validity_s,
         operators,
+        next_key,
     })
     .await?;
     let mut sockets = sockets::inherited()?;
