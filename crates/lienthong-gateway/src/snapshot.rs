@@ -30,6 +30,8 @@ pub struct SnapshotCache {
     floor: AtomicU64,
     /// Where installed snapshots are kept.
     saved: Option<crate::msglog::MessageLog>,
+    /// TLS to an `https://` registry: the registry CA as roots.
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl SnapshotCache {
@@ -40,7 +42,17 @@ impl SnapshotCache {
             current: RwLock::new(None),
             floor: AtomicU64::new(0),
             saved: None,
+            tls: None,
         }
+    }
+
+    /// An `https://` registry is reached over TLS 1.3, its certificate issued by `ca_pem`.
+    pub fn trusting(mut self, ca_pem: &str) -> Result<Self, String> {
+        self.tls = Some(
+            lienthong_trust::client_config_roots(ca_pem)
+                .map_err(|e| format!("registry TLS: {e}"))?,
+        );
+        Ok(self)
     }
 
     /// As [`SnapshotCache::new`], keeping installed snapshots in the node's log database.
@@ -224,14 +236,33 @@ impl SnapshotCache {
 
     /// Fetches and installs the registry's current snapshot once.
     pub async fn refresh(&self) -> Result<u64, GatewayError> {
-        let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let uri: hyper::Uri = format!("{}/snapshot", self.registry_url.trim_end_matches('/'))
             .parse()
             .map_err(|e| GatewayError::Registry(format!("registry url: {e}")))?;
-        let response = tokio::time::timeout(Duration::from_secs(5), client.get(uri))
+        let get = async {
+            if uri.scheme_str() == Some("https") {
+                let tls = self.tls.clone().ok_or_else(|| {
+                    GatewayError::Registry("an https registry needs the registry CA".into())
+                })?;
+                let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                    .with_tls_config((*tls).clone())
+                    .https_only()
+                    .enable_http1()
+                    .enable_http2()
+                    .build();
+                let client: Client<_, Empty<Bytes>> =
+                    Client::builder(TokioExecutor::new()).build(connector);
+                client.get(uri).await
+            } else {
+                let client: Client<_, Empty<Bytes>> =
+                    Client::builder(TokioExecutor::new()).build_http();
+                client.get(uri).await
+            }
+            .map_err(|e| GatewayError::Registry(format!("registry unreachable: {e}")))
+        };
+        let response = tokio::time::timeout(Duration::from_secs(5), get)
             .await
-            .map_err(|_| GatewayError::Registry("registry did not answer within 5 s".into()))?
-            .map_err(|e| GatewayError::Registry(format!("registry unreachable: {e}")))?;
+            .map_err(|_| GatewayError::Registry("registry did not answer within 5 s".into()))??;
         let bytes = Limited::new(response.into_body(), SNAPSHOT_BYTES_MAX)
             .collect()
             .await

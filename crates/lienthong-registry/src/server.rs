@@ -66,8 +66,16 @@ fn sign(config: &Config, version: u64, registry: &Registry, now: u64) -> SignedS
     SignedSnapshot::sign(&body, &config.key)
 }
 
-/// Builds the app: loads (or seeds) the store and signs the first snapshot.
+/// Builds the app: loads (or seeds) the store and signs the first snapshot; the public
+/// routes and the admin API on one router.
 pub async fn app(config: Config) -> Result<Router, RegistryError> {
+    let (public, admin) = apps(config).await?;
+    Ok(public.merge(admin))
+}
+
+/// As [`app`], the public routes (`/healthz`, `/snapshot`) and the admin API (`/admin/…`)
+/// apart, for a listener of each.
+pub async fn apps(config: Config) -> Result<(Router, Router), RegistryError> {
     if config.validity_s > crate::SNAPSHOT_VALIDITY_MAX_S {
         return Err(RegistryError::Invalid(format!(
             "snapshot validity {} s is more than nodes accept ({} s)",
@@ -114,9 +122,11 @@ pub async fn app(config: Config) -> Result<Router, RegistryError> {
         config,
         writer: Mutex::new(()),
     });
-    Ok(Router::new()
+    let public = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/snapshot", get(get_snapshot))
+        .with_state(state.clone());
+    let admin = Router::new()
         .route("/admin/registry", get(admin_get).put(admin_put))
         .route("/admin/registry/additions", post(admin_add))
         .route(
@@ -125,7 +135,8 @@ pub async fn app(config: Config) -> Result<Router, RegistryError> {
         )
         .route("/admin/revocations", post(admin_revoke))
         .route("/admin/history", get(admin_history))
-        .with_state(state))
+        .with_state(state);
+    Ok((public, admin))
 }
 
 /// The current snapshot, re-signed with a fresh expiry every quarter of the validity.

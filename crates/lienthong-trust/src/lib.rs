@@ -481,6 +481,18 @@ pub fn client_face_config(
     Ok(Arc::new(config))
 }
 
+/// A TLS 1.3 client that trusts the registry CA and presents no certificate (an operator's
+/// `registry apply`, a node fetching the registry's snapshot).
+pub fn client_config_roots(ca_pem: &str) -> Result<Arc<ClientConfig>, TrustError> {
+    // ALPN is set by the HTTP connector that uses this config.
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| TrustError::Tls(e.to_string()))?
+        .with_root_certificates(roots(ca_pem)?)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// A self-signed certificate and key for an information system (`CN=name`), to register on
 /// its node for SSLAUTH.
 pub fn self_signed(name: &str) -> Result<(String, String), TrustError> {

@@ -182,6 +182,9 @@ enum RegistryCommand {
         /// File holding the admin token.
         #[arg(long)]
         token_file: PathBuf,
+        /// The registry CA (ca.crt), for an https:// URL.
+        #[arg(long)]
+        ca: Option<PathBuf>,
         #[arg(long, required_unless_present = "add", conflicts_with = "add")]
         file: Option<PathBuf>,
         /// Repeatable; all files go in one version.
@@ -347,11 +350,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             RegistryCommand::Apply {
                 url,
                 token_file,
+                ca,
                 file,
                 add,
             } => runtime()?.block_on(roles::registry_apply(
                 &url,
                 &token_file,
+                ca.as_deref(),
                 file.as_deref(),
                 &add,
             )),

@@ -348,6 +348,29 @@ impl RunningNode {
     }
 }
 
+/// Serves `app` on `listener` as a node serves its faces — a bound on open connections,
+/// deadlines for the TLS handshake and a request's headers, back-off on accept errors —
+/// over TLS when `tls` is given, until `stop` changes. The registry serves with it too.
+pub async fn serve_router(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    app: Router,
+    connections_max: usize,
+    stop: watch::Receiver<bool>,
+) {
+    serve(
+        listener,
+        tls,
+        app,
+        Limits {
+            connections_max: connections_max.max(1),
+            http2_only: false,
+        },
+        stop,
+    )
+    .await
+}
+
 /// Starts a node: opens its message log, loads the registry snapshot (the registry's, or
 /// the one saved at the last run while that is valid; failing if none can be had),
 /// connects its tables, binds both faces.
@@ -488,11 +511,14 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
     let log_key = SigningKey::from_pem(&config.signing_key.to_pem().map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
     let log = crate::msglog::MessageLog::open(&config.log_path, log_key).await?;
-    let snapshot = Arc::new(SnapshotCache::saved_in(
-        config.registry_url.clone(),
-        config.registry_key.clone(),
-        log.clone(),
-    ));
+    let snapshot = Arc::new(
+        SnapshotCache::saved_in(
+            config.registry_url.clone(),
+            config.registry_key.clone(),
+            log.clone(),
+        )
+        .trusting(&config.ca_pem)?,
+    );
     let saved = snapshot.restore().await.map_err(|e| e.to_string())?;
     if let Err(e) = snapshot.refresh().await {
         // Without interruption: a node restarted while the registry is down (or serving

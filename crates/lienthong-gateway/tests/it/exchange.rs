@@ -1017,3 +1017,59 @@ async fn a_consumer_is_held_to_its_rate() {
     t.provider.shutdown().await;
     t.consumer.shutdown().await;
 }
+
+/// A registry served over TLS (its certificate from the registry CA): a node with
+/// `registry_url = "https://…"` loads its snapshot; plain HTTP to it, or a CA it does not
+/// trust, gets nothing.
+#[tokio::test]
+async fn nodes_fetch_the_registry_over_tls() {
+    use lienthong_gateway::snapshot::SnapshotCache;
+    let ca = lienthong_trust::Ca::generate("VN").unwrap();
+    let (cert, key) = ca.issue("registry", &["127.0.0.1"]).unwrap();
+    let registry_key = lienthong_trust::SigningKey::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let store = lienthong_registry::store::Store::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("registry.db").display()
+    ))
+    .await
+    .unwrap();
+    let app = lienthong_registry::server::app(lienthong_registry::server::Config {
+        store,
+        seed: None,
+        key: lienthong_trust::SigningKey::from_pem(&registry_key.to_pem().unwrap()).unwrap(),
+        validity_s: 3600,
+        operators: Vec::new(),
+        next_key: None,
+    })
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tls = lienthong_trust::client_face_config(&cert, &key, None).unwrap();
+    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(lienthong_gateway::node::serve_router(
+        listener,
+        Some(tls),
+        app,
+        16,
+        stop,
+    ));
+    let cache = SnapshotCache::new(format!("https://{addr}"), registry_key.public_b64())
+        .trusting(&ca.cert_pem)
+        .unwrap();
+    assert_eq!(cache.refresh().await.unwrap(), 1);
+    let plain = SnapshotCache::new(format!("http://{addr}"), registry_key.public_b64());
+    assert!(
+        plain.refresh().await.is_err(),
+        "plain HTTP to a TLS registry"
+    );
+    let other = lienthong_trust::Ca::generate("VN").unwrap();
+    let untrusting = SnapshotCache::new(format!("https://{addr}"), registry_key.public_b64())
+        .trusting(&other.cert_pem)
+        .unwrap();
+    assert!(
+        untrusting.refresh().await.is_err(),
+        "a registry certificate from another CA"
+    );
+}

@@ -7,6 +7,17 @@ use super::*;
 #[serde(deny_unknown_fields)]
 pub(super) struct RegistryFile {
     listen: SocketAddr,
+    /// The registry's TLS certificate and key (e.g. `lienthong keys node --member VN/GOV/TTDLQG/REGISTRY
+    /// --host …`, from the registry CA): both listeners then speak TLS, nodes use
+    /// `registry_url = "https://…"`.
+    #[serde(default)]
+    tls_cert: Option<PathBuf>,
+    #[serde(default)]
+    tls_key: Option<PathBuf>,
+    /// The admin API on a listener of its own (TLS required); without it the admin API
+    /// shares `listen`.
+    #[serde(default)]
+    admin_listen: Option<SocketAddr>,
     /// The registry's Ed25519 key (from `lienthong keys member`); nodes pin its public half.
     signing_key: PathBuf,
     /// Registry state: `sqlite://FILE?mode=rwc` (default `registry.db` beside the config) or
@@ -159,36 +170,86 @@ pub async fn registry_run(config: &Path) -> Result<ExitCode> {
     let store = lienthong_registry::store::Store::connect(&url)
         .await
         .with_context(|| format!("config {}", config.display()))?;
-    let app = lienthong_registry::server::app(lienthong_registry::server::Config {
-        store,
-        seed: file.registry,
-        key,
-        validity_s: file.snapshot_validity_s,
-        operators,
-        next_key,
-    })
-    .await?;
-    let mut sockets = sockets::inherited()?;
-    let given = sockets.remove("registry");
-    sockets::none_left(sockets, "registry")?;
-    let listener = match given {
-        Some(l) => {
-            l.set_nonblocking(true)?;
-            tokio::net::TcpListener::from_std(l).context("the registry socket given")?
-        }
-        None => tokio::net::TcpListener::bind(file.listen)
-            .await
-            .with_context(|| format!("binding {}", file.listen))?,
+    let tls = match (&file.tls_cert, &file.tls_key) {
+        (Some(c), Some(k)) => Some(
+            lienthong_trust::client_face_config(
+                &read(&relative(config, c))?,
+                &read(&relative(config, k))?,
+                None,
+            )
+            .with_context(|| format!("config {}: tls_cert / tls_key", config.display()))?,
+        ),
+        (None, None) => None,
+        _ => bail!(
+            "config {}: tls_cert and tls_key go together",
+            config.display()
+        ),
     };
-    eprintln!(
-        "registry listening on http://{} (pin registry_key = \"{public}\")",
-        listener.local_addr()?
-    );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+    if file.admin_listen.is_some() && tls.is_none() {
+        bail!(
+            "config {}: admin_listen needs TLS: give tls_cert and tls_key",
+            config.display()
+        );
+    }
+    let (public_app, admin_app) =
+        lienthong_registry::server::apps(lienthong_registry::server::Config {
+            store,
+            seed: file.registry,
+            key,
+            validity_s: file.snapshot_validity_s,
+            operators,
+            next_key,
         })
         .await?;
+    let mut sockets = sockets::inherited()?;
+    let given = sockets.remove("registry");
+    let given_admin = sockets.remove("admin");
+    sockets::none_left(sockets, "registry and admin")?;
+    let bind = |given: Option<std::net::TcpListener>, addr: SocketAddr| async move {
+        match given {
+            Some(l) => {
+                l.set_nonblocking(true)?;
+                tokio::net::TcpListener::from_std(l).context("the socket given")
+            }
+            None => tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr}")),
+        }
+    };
+    let listener = bind(given, file.listen).await?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    let public_app = match file.admin_listen {
+        Some(addr) => {
+            let admin_listener = bind(given_admin, addr).await?;
+            eprintln!(
+                "registry admin API on https://{}",
+                admin_listener.local_addr()?
+            );
+            tasks.push(tokio::spawn(lienthong_gateway::node::serve_router(
+                admin_listener,
+                tls.clone(),
+                admin_app,
+                1024,
+                stop.clone(),
+            )));
+            public_app
+        }
+        None => public_app.merge(admin_app),
+    };
+    eprintln!(
+        "registry listening on {scheme}://{} (pin registry_key = \"{public}\")",
+        listener.local_addr()?
+    );
+    tasks.push(tokio::spawn(lienthong_gateway::node::serve_router(
+        listener, tls, public_app, 4096, stop,
+    )));
+    let _ = tokio::signal::ctrl_c().await;
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -218,6 +279,7 @@ pub fn registry_token(out: Option<&Path>) -> Result<ExitCode> {
 pub async fn registry_apply(
     url: &str,
     token_file: &Path,
+    ca: Option<&Path>,
     content: Option<&Path>,
     additions: &[PathBuf],
 ) -> Result<ExitCode> {
@@ -252,19 +314,35 @@ pub async fn registry_apply(
             )
         }
     };
-    let client: hyper_util::client::legacy::Client<_, http_body_util::Full<hyper::body::Bytes>> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http();
+    type Body = http_body_util::Full<hyper::body::Bytes>;
+    let builder = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new());
+    let https = url.starts_with("https://");
+    let tls_client = match (https, ca) {
+        (true, Some(ca)) => {
+            let tls = lienthong_trust::client_config_roots(&read(ca)?)?;
+            let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config((*tls).clone())
+                .https_only()
+                .enable_http1()
+                .build();
+            Some(builder.build::<_, Body>(connector))
+        }
+        (true, None) => {
+            bail!("--url {url}: an https registry needs --ca (the registry CA's ca.crt)")
+        }
+        (false, _) => None,
+    };
     let request = hyper::Request::builder()
         .method(method)
         .uri(format!("{}/admin/{path}", url.trim_end_matches('/')))
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json")
         .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))?;
-    let response = client
-        .request(request)
-        .await
-        .with_context(|| format!("registry at {url}"))?;
+    let response = match tls_client {
+        Some(client) => client.request(request).await,
+        None => builder.build_http::<Body>().request(request).await,
+    }
+    .with_context(|| format!("registry at {url}"))?;
     let status = response.status();
     let bytes = http_body_util::BodyExt::collect(response.into_body())
         .await?

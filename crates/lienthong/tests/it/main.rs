@@ -8,6 +8,7 @@ mod guide;
 mod hop;
 mod linkage;
 mod recall;
+mod registry_tls;
 mod stream_crash;
 mod sync;
 mod sync_crash;
