@@ -270,7 +270,16 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     })
     .await?;
     let listener = ports.take_tokio(ports.registry())?;
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    // Served like every node face (connection bound, header deadline); the demo runs until
+    // the process ends, so the stop signal is never sent.
+    let (_serving, serving_stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(node::serve_router(
+        listener,
+        None,
+        app,
+        1024,
+        serving_stop.clone(),
+    ));
 
     // The city's replica and its change log exist before its node publishes them.
     let hop_province = Pipeline::open(
@@ -510,7 +519,13 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     );
     let dashboard_addr = ports.dashboard();
     let dashboard_listener = ports.take_tokio(dashboard_addr)?;
-    tokio::spawn(async move { axum::serve(dashboard_listener, dashboard).await });
+    tokio::spawn(node::serve_router(
+        dashboard_listener,
+        None,
+        dashboard,
+        1024,
+        serving_stop.clone(),
+    ));
     // The same loop as `sync run` (back-off, recovery, a lost lease stops the pipeline);
     // the demo runs until the process ends, so the stop signal is never sent.
     let (_keep_running, stop) = tokio::sync::watch::channel(false);
