@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use http_body_util::Full;
 use hyper::body::Bytes;
-use lienthong_gateway::node::{ClientAuth, ClientSystem};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::harness::*;
@@ -182,24 +181,7 @@ async fn attack_matrix_every_attack_is_refused() {
     let keys = tempfile::tempdir().unwrap();
     let (cert, _) = lienthong_trust::self_signed("portal").unwrap();
     let pin = lienthong_trust::cert_fingerprint(&cert).unwrap();
-    let t = start_nodes(
-        3600,
-        |_| {},
-        vec![],
-        move |c| {
-            if c.member.to_string() == CONSUMER {
-                c.client_auth = ClientAuth::SslAuth {
-                    cert_pem: c.cert_pem.clone(),
-                    key_pem: c.key_pem.clone(),
-                    systems: vec![ClientSystem {
-                        name: "portal".into(),
-                        fingerprint: pin.clone(),
-                    }],
-                };
-            }
-        },
-    )
-    .await;
+    let t = start_nodes(3600, |_| {}, vec![], consumer_sslauth("portal", &pin)).await;
     let ca = keys.path().join("ca.crt");
     std::fs::write(&ca, &t.ca.cert_pem).unwrap();
     let url = format!(
@@ -256,16 +238,8 @@ async fn republish(t: &Topology, content: lienthong_registry::Registry) {
         .save(&content, lienthong_gateway::snapshot::now_s())
         .await
         .unwrap();
-    let app = lienthong_registry::server::app(lienthong_registry::server::Config {
-        store,
-        seed: None,
-        key: lienthong_trust::SigningKey::from_pem(&t.registry_key.to_pem().unwrap()).unwrap(),
-        validity_s: 3600,
-        operators: Vec::new(),
-        next_key: None,
-    })
-    .await
-    .unwrap();
+    store.close().await;
+    let app = registry_app(&t.dir_path, None, &t.registry_key.to_pem().unwrap(), 3600).await;
     let deadline = Instant::now() + Duration::from_secs(5);
     let listener = loop {
         match tokio::net::TcpListener::bind(t.registry_addr).await {

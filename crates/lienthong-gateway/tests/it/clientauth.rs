@@ -7,7 +7,7 @@
 use std::process::Command;
 
 use lienthong_gateway::msglog::LogReader;
-use lienthong_gateway::node::{self, ClientAuth, ClientSystem, NodeConfig};
+use lienthong_gateway::node::{self, ClientAuth};
 
 use crate::harness::*;
 
@@ -65,15 +65,6 @@ fn lookup(t: &Topology) -> String {
     )
 }
 
-/// The consumer's client face under `auth`, built from the node's own certificate.
-fn consumer_auth(auth: impl Fn(String, String) -> ClientAuth) -> impl Fn(&mut NodeConfig) {
-    move |c: &mut NodeConfig| {
-        if c.member.to_string() == CONSUMER {
-            c.client_auth = auth(c.cert_pem.clone(), c.key_pem.clone());
-        }
-    }
-}
-
 /// The newest entry of the consumer's log.
 async fn latest(t: &Topology) -> serde_json::Value {
     let log = LogReader::open(&log_path(&t.dir_path, CONSUMER))
@@ -88,20 +79,7 @@ async fn sslauth_lets_only_registered_systems_act_for_the_agency() {
     let portal = system(keys.path(), "bhxh-portal");
     let stranger = system(keys.path(), "stranger");
     let pin = portal.fingerprint.clone();
-    let t = start_nodes(
-        3600,
-        |_| {},
-        vec![],
-        consumer_auth(move |cert_pem, key_pem| ClientAuth::SslAuth {
-            cert_pem,
-            key_pem,
-            systems: vec![ClientSystem {
-                name: "bhxh-portal".into(),
-                fingerprint: pin.clone(),
-            }],
-        }),
-    )
-    .await;
+    let t = start_nodes(3600, |_| {}, vec![], consumer_sslauth("bhxh-portal", &pin)).await;
     let ca = keys.path().join("ca.crt");
     std::fs::write(&ca, &t.ca.cert_pem).unwrap();
     let url = lookup(&t);

@@ -1028,22 +1028,7 @@ async fn nodes_fetch_the_registry_over_tls() {
     let (cert, key) = ca.issue("registry", &["127.0.0.1"]).unwrap();
     let registry_key = lienthong_trust::SigningKey::generate();
     let dir = tempfile::tempdir().unwrap();
-    let store = lienthong_registry::store::Store::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("registry.db").display()
-    ))
-    .await
-    .unwrap();
-    let app = lienthong_registry::server::app(lienthong_registry::server::Config {
-        store,
-        seed: None,
-        key: lienthong_trust::SigningKey::from_pem(&registry_key.to_pem().unwrap()).unwrap(),
-        validity_s: 3600,
-        operators: Vec::new(),
-        next_key: None,
-    })
-    .await
-    .unwrap();
+    let app = registry_app(dir.path(), None, &registry_key.to_pem().unwrap(), 3600).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let tls = lienthong_trust::client_face_config(&cert, &key, None).unwrap();

@@ -145,28 +145,38 @@ pub fn registry(provider: &Identity, provider_addr: SocketAddr, consumer: &Ident
     }
 }
 
-pub async fn serve_registry(
-    registry: Registry,
-    key_pem: &str,
+/// The registry's app on its store in `dir` (`registry.db`), seeded with `seed` when empty.
+pub async fn registry_app(
     dir: &Path,
+    seed: Option<Registry>,
+    key_pem: &str,
     validity_s: u64,
-) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+) -> axum::Router {
     let store = lienthong_registry::store::Store::connect(&format!(
         "sqlite://{}?mode=rwc",
         dir.join("registry.db").display()
     ))
     .await
     .unwrap();
-    let app = lienthong_registry::server::app(lienthong_registry::server::Config {
+    lienthong_registry::server::app(lienthong_registry::server::Config {
         store,
-        seed: Some(registry),
+        seed,
         key: SigningKey::from_pem(key_pem).unwrap(),
         validity_s,
         operators: Vec::new(),
         next_key: None,
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+pub async fn serve_registry(
+    registry: Registry,
+    key_pem: &str,
+    dir: &Path,
+    validity_s: u64,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let app = registry_app(dir, Some(registry), key_pem, validity_s).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     (
@@ -350,6 +360,31 @@ pub async fn call(node: &RunningNode, path: &str, headers: &[(&str, &str)]) -> R
         headers,
         json: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
     }
+}
+
+/// The consumer's client face under `auth`, built from the node's own certificate and key.
+pub fn consumer_auth(
+    auth: impl Fn(String, String) -> node::ClientAuth,
+) -> impl Fn(&mut NodeConfig) {
+    move |c: &mut NodeConfig| {
+        if c.member.to_string() == CONSUMER {
+            c.client_auth = auth(c.cert_pem.clone(), c.key_pem.clone());
+        }
+    }
+}
+
+/// The consumer's client face under SSLAUTH, open to one system: `name`, by its certificate's
+/// fingerprint.
+pub fn consumer_sslauth(name: &str, fingerprint: &str) -> impl Fn(&mut NodeConfig) {
+    let (name, fingerprint) = (name.to_owned(), fingerprint.to_owned());
+    consumer_auth(move |cert_pem, key_pem| node::ClientAuth::SslAuth {
+        cert_pem,
+        key_pem,
+        systems: vec![node::ClientSystem {
+            name: name.clone(),
+            fingerprint: fingerprint.clone(),
+        }],
+    })
 }
 
 /// A raw answer: status, headers and body bytes as the client received them.

@@ -62,25 +62,6 @@ fn rows(from: u32, to: u32) -> String {
         .join(", ")
 }
 
-async fn drop_slot(url: &str, slot: &str, table: &str) {
-    for _ in 0..30 {
-        let pool = sqlx::AnyPool::connect(url).await.unwrap();
-        let r = sqlx::query(&format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{slot}'"))
-            .execute(&pool)
-            .await;
-        pool.close().await;
-        if r.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    exec(
-        url,
-        &format!("DROP PUBLICATION IF EXISTS {slot}; DROP TABLE IF EXISTS {table}"),
-    )
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_down_then_source_restart_lose_and_repeat_nothing() {
     let (Some(pg), Some(fault)) = (

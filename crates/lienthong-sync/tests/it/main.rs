@@ -127,3 +127,24 @@ pub async fn quarantine(p: &Pipeline) -> Vec<String> {
         .map(|q| q.reasons)
         .collect()
 }
+
+/// Drops a PostgreSQL source's slot (released once its pipeline closes, which may take a
+/// moment), its publication (named like the slot) and its table.
+pub async fn drop_slot(url: &str, slot: &str, table: &str) {
+    for _ in 0..30 {
+        let pool = sqlx::AnyPool::connect(url).await.unwrap();
+        let r = sqlx::query(&format!("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '{slot}'"))
+            .execute(&pool)
+            .await;
+        pool.close().await;
+        if r.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    exec(
+        url,
+        &format!("DROP PUBLICATION IF EXISTS {slot}; DROP TABLE IF EXISTS {table}"),
+    )
+    .await;
+}

@@ -65,27 +65,7 @@ impl Source {
     }
 
     async fn drop(self) {
-        // The slot is released when the pipeline closes; dropping may need a moment.
-        for _ in 0..20 {
-            let pool = sqlx::AnyPool::connect(&self.url).await.unwrap();
-            let r = sqlx::query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1")
-                .bind(self.slot.clone())
-                .execute(&pool)
-                .await;
-            pool.close().await;
-            if r.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        exec(
-            &self.url,
-            &format!(
-                "DROP PUBLICATION IF EXISTS {}; DROP TABLE IF EXISTS {}",
-                self.slot, self.table
-            ),
-        )
-        .await;
+        drop_slot(&self.url, &self.slot, &self.table).await;
     }
 }
 
