@@ -228,12 +228,7 @@ async fn attack_matrix_every_attack_is_refused() {
 /// The registry serves `content` as its next version, at the address the nodes poll.
 async fn republish(t: &Topology, content: lienthong_registry::Registry) {
     t.registry_task.abort();
-    let store = lienthong_registry::store::Store::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        t.dir_path.join("registry.db").display()
-    ))
-    .await
-    .unwrap();
+    let store = registry_store(&t.dir_path).await;
     store
         .save(&content, lienthong_gateway::snapshot::now_s())
         .await

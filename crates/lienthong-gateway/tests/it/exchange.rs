@@ -397,12 +397,7 @@ async fn a_restarted_node_keeps_its_registry_snapshot() {
     };
     // The registry publishes v2 (a member renamed) from a new address.
     t.registry_task.abort();
-    let store = lienthong_registry::store::Store::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        t.dir_path.join("registry.db").display()
-    ))
-    .await
-    .unwrap();
+    let store = registry_store(&t.dir_path).await;
     let (_, mut content) = store.latest().await.unwrap().unwrap();
     content.members[1].name = "Bảo hiểm xã hội Việt Nam".into();
     let now = lienthong_registry::server::now_s();

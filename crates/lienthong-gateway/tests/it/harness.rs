@@ -145,6 +145,16 @@ pub fn registry(provider: &Identity, provider_addr: SocketAddr, consumer: &Ident
     }
 }
 
+/// The registry's store in `dir` (`registry.db`).
+pub async fn registry_store(dir: &Path) -> lienthong_registry::store::Store {
+    lienthong_registry::store::Store::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("registry.db").display()
+    ))
+    .await
+    .unwrap()
+}
+
 /// The registry's app on its store in `dir` (`registry.db`), seeded with `seed` when empty.
 pub async fn registry_app(
     dir: &Path,
@@ -152,12 +162,7 @@ pub async fn registry_app(
     key_pem: &str,
     validity_s: u64,
 ) -> axum::Router {
-    let store = lienthong_registry::store::Store::connect(&format!(
-        "sqlite://{}?mode=rwc",
-        dir.join("registry.db").display()
-    ))
-    .await
-    .unwrap();
+    let store = registry_store(dir).await;
     lienthong_registry::server::app(lienthong_registry::server::Config {
         store,
         seed,
