@@ -55,6 +55,8 @@ pub async fn archive(
     let store = Store::of(path);
     let pool = connect(path).await?;
     let e = |e: sqlx::Error| format!("message log {path}: {e}");
+    // An earlier run cut short between recording its archive and releasing its entries.
+    release_archived(&pool, store, path).await?;
     let from: i64 = sqlx::query("SELECT COALESCE(MAX(to_idx), 0) FROM log_archives")
         .fetch_one(&pool)
         .await
@@ -141,31 +143,19 @@ pub async fn archive(
             .map_err(|x| format!("syncing {}: {x}", tmp.display()))?;
     }
     std::fs::rename(&tmp, &file).map_err(|x| format!("renaming {}: {x}", tmp.display()))?;
-    let mut tx = pool.begin().await.map_err(e)?;
-    sqlx::query(&store.sql("UPDATE log_entries SET entry = '' WHERE idx >= ? AND idx < ?"))
-        .bind(from)
-        .bind(to)
-        .execute(&mut *tx)
-        .await
-        .map_err(e)?;
-    for sha in &moved {
-        sqlx::query(&store.sql("DELETE FROM log_bodies WHERE sha256 = ? AND last_idx < ?"))
-            .bind(sha.clone())
-            .bind(to)
-            .execute(&mut *tx)
-            .await
-            .map_err(e)?;
-    }
+    // The archive is recorded first (one short commit): from then on the file is the
+    // entries' home, and the log lets go of them in small commits, so that appends never
+    // wait longer than one of them; a run cut short is finished by the next.
     sqlx::query(&store.sql("INSERT INTO log_archives (from_idx, to_idx, file, file_sha256, at_ms) VALUES (?, ?, ?, ?, ?)"))
         .bind(from)
         .bind(to)
         .bind(file.display().to_string())
         .bind(lienthong_trust::sha256_hex(&text))
         .bind(lienthong_core::time::now_s() as i64 * 1000)
-        .execute(&mut *tx)
+        .execute(&pool)
         .await
         .map_err(e)?;
-    tx.commit().await.map_err(e)?;
+    release_archived(&pool, store, path).await?;
     pool.close().await;
     Ok(Some(ArchiveReport {
         from: from as u64,
@@ -173,6 +163,51 @@ pub async fn archive(
         bodies: moved.len() as u64,
         file,
     }))
+}
+
+/// Entries and bodies released per commit when archiving.
+const RELEASE_CHUNK: i64 = 1_000;
+
+/// Empties the content of every entry an archive covers and deletes the bodies only those
+/// entries referenced, a chunk per commit (each a short write; appends interleave).
+async fn release_archived(pool: &sqlx::AnyPool, store: Store, path: &str) -> Result<(), String> {
+    let e = |e: sqlx::Error| format!("message log {path}: {e}");
+    let ranges = sqlx::query("SELECT from_idx, to_idx FROM log_archives ORDER BY from_idx")
+        .fetch_all(pool)
+        .await
+        .map_err(e)?;
+    let mut through = 0i64;
+    for r in &ranges {
+        let (from, to): (i64, i64) = (r.try_get(0).map_err(e)?, r.try_get(1).map_err(e)?);
+        through = through.max(to);
+        let mut at = from;
+        while at < to {
+            let end = (at + RELEASE_CHUNK).min(to);
+            sqlx::query(&store.sql(
+                "UPDATE log_entries SET entry = '' WHERE idx >= ? AND idx < ? AND entry <> ''",
+            ))
+            .bind(at)
+            .bind(end)
+            .execute(pool)
+            .await
+            .map_err(e)?;
+            at = end;
+        }
+    }
+    // A body whose last referencing entry is archived lives in that archive's file.
+    loop {
+        let deleted = sqlx::query(&store.sql(&format!(
+            "DELETE FROM log_bodies WHERE sha256 IN (SELECT sha256 FROM log_bodies WHERE last_idx < ? LIMIT {RELEASE_CHUNK})"
+        )))
+        .bind(through)
+        .execute(pool)
+        .await
+        .map_err(e)?
+        .rows_affected();
+        if deleted == 0 {
+            return Ok(());
+        }
+    }
 }
 
 /// Checks an archive file offline with a pinned log key: its entries, folded onto the

@@ -671,3 +671,85 @@ async fn a_sqlite_log_is_readable_by_its_owner_only() {
     drop(reopened);
     assert_eq!(mode(&path), 0o600);
 }
+
+/// An archive run cut short after recording its archive but before releasing the entries
+/// (the release goes in small commits so that appends never wait on one long one): the log
+/// still verifies, and the next run finishes the release.
+#[tokio::test]
+async fn an_archive_cut_short_is_released_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.messages.db").display().to_string();
+    let key = lienthong_trust::SigningKey::generate();
+    let public = key.public_b64();
+    let log = msglog::MessageLog::open(&path, key).await.unwrap();
+    // Appended 100 at a time, so that they share commits.
+    for chunk in 0..30u32 {
+        let mut set = tokio::task::JoinSet::new();
+        for i in chunk * 100..(chunk + 1) * 100 {
+            let log = log.clone();
+            set.spawn(async move {
+                let body = i.to_be_bytes().to_vec();
+                let sha = lienthong_trust::sha256_hex(&body);
+                let entry = serde_json::json!({ "n": i, "response_body_sha256": sha });
+                log.append(&format!("c-{i}"), &entry, vec![(sha, body)])
+                    .await
+                    .unwrap();
+            });
+        }
+        set.join_all().await;
+    }
+    log.close().await;
+    // The state a cut-short run leaves: archive made on a copy, then only its record added
+    // to the original (entries and bodies still in place).
+    let copy = dir.path().join("copy.db").display().to_string();
+    std::fs::copy(&path, &copy).unwrap();
+    let out = dir.path().join("archive");
+    let done = msglog::archive(&copy, msglog::ArchiveUntil::Size(2500), &out)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(done.to > 1000, "more than one release chunk: {}", done.to);
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{path}"))
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO log_archives (from_idx, to_idx, file, file_sha256, at_ms) VALUES (0, ?, ?, ?, 0)")
+        .bind(done.to as i64)
+        .bind(done.file.display().to_string())
+        .bind(lienthong_trust::sha256_hex(&std::fs::read(&done.file).unwrap()))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::Row::get::<i64, _>(&sqlx::query(sql).fetch_one(&pool).await.unwrap(), 0) }
+    };
+    assert_eq!(
+        count("SELECT COUNT(*) FROM log_entries WHERE entry = ''").await,
+        0
+    );
+    let report = msglog::verify(&path, &public).await.unwrap();
+    assert_eq!((report.entries, report.archived), (3000, 0));
+    // The next run releases what the record covers, and has nothing new to archive.
+    assert!(
+        msglog::archive(&path, msglog::ArchiveUntil::Size(2500), &out)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM log_entries WHERE entry = ''").await,
+        done.to as i64
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM log_bodies").await,
+        3000 - done.to as i64
+    );
+    pool.close().await;
+    let report = msglog::verify(&path, &public).await.unwrap();
+    assert_eq!((report.entries, report.archived), (3000, done.to));
+    assert_eq!(
+        msglog::verify_archive(&done.file, &public).unwrap(),
+        (0, done.to)
+    );
+}
