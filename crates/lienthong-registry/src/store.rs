@@ -33,6 +33,10 @@ impl Store {
     /// `postgres://…`.
     pub async fn connect(url: &str) -> Result<Store, RegistryError> {
         sqlx::any::install_default_drivers();
+        if let Some(file) = lienthong_store::private::sqlite_file(url) {
+            lienthong_store::private::private_file(&file)
+                .map_err(|e| RegistryError::Store(format!("{}: {e}", file.display())))?;
+        }
         let postgres = match lienthong_store::Dialect::of(url) {
             Ok(lienthong_store::Dialect::Postgres) => true,
             Ok(lienthong_store::Dialect::Sqlite) => false,

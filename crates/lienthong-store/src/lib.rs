@@ -5,6 +5,7 @@
 
 pub mod changelog;
 pub mod dialect;
+pub mod private;
 
 pub use dialect::{connect, identifier_ok, text_at, Dialect};
 

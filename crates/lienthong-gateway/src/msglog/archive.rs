@@ -131,12 +131,26 @@ pub async fn archive(
     }
     // The file must prove what it holds before the log lets go of it.
     check_archive(&text, None)?;
-    std::fs::create_dir_all(dir).map_err(|x| format!("creating {}: {x}", dir.display()))?;
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|x| format!("creating {}: {x}", dir.display()))?;
+    }
     let file = dir.join(format!("log-{from:012}-{to:012}.jsonl"));
     let tmp = file.with_extension("jsonl.tmp");
     {
-        let mut f =
-            std::fs::File::create(&tmp).map_err(|x| format!("writing {}: {x}", tmp.display()))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        // Archives hold who asked for whose data: the owner's only.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|x| format!("writing {}: {x}", tmp.display()))?;
         f.write_all(&text)
             .map_err(|x| format!("writing {}: {x}", tmp.display()))?;
         f.sync_all()

@@ -112,47 +112,17 @@ impl Store {
 }
 
 /// Makes a SQLite log file the owner's only (0600) before SQLite opens it: the log holds
-/// who asked for whose data. SQLite gives its `-wal` and `-shm` files the database file's
-/// mode. A file found readable by others is tightened, with a warning.
+/// who asked for whose data. A file found readable by others is tightened, with a warning.
 fn private_sqlite_file(location: &str) -> Result<(), String> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let path = std::path::Path::new(location);
-    match std::fs::metadata(path) {
-        Ok(meta) => {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                tracing::warn!(
-                    log = location,
-                    mode = format!("{mode:o}"),
-                    "message log readable by others: set to 0600"
-                );
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
-                    |e| format!("message log {location}: setting its mode to 0600: {e}"),
-                )?;
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| format!("message log {location}: {e}"))?;
-            }
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map(|_| ())
-                .or_else(|e| {
-                    if e.kind() == std::io::ErrorKind::AlreadyExists {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    }
-                })
-                .map_err(|e| format!("message log {location}: {e}"))
-        }
-        Err(e) => Err(format!("message log {location}: {e}")),
+    let tightened = lienthong_store::private::private_file(std::path::Path::new(location))
+        .map_err(|e| format!("message log {location}: {e}"))?;
+    if tightened {
+        tracing::warn!(
+            log = location,
+            "message log was readable by others: set to 0600"
+        );
     }
+    Ok(())
 }
 
 async fn connect(location: &str) -> Result<AnyPool, String> {

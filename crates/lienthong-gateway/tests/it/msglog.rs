@@ -752,4 +752,9 @@ async fn an_archive_cut_short_is_released_by_the_next_run() {
         msglog::verify_archive(&done.file, &public).unwrap(),
         (0, done.to)
     );
+    // Archives hold who asked for whose data: the owner's only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&done.file), 0o600);
+    assert_eq!(mode(&out), 0o700);
 }

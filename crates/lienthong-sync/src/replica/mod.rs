@@ -88,6 +88,14 @@ fn none_if_empty(s: &str) -> Option<String> {
 impl Replica {
     pub async fn open(url: &str) -> Result<Replica, SyncError> {
         let d = Dialect::of(url)?;
+        // The replica holds the agencies' records: a SQLite replica is the owner's only.
+        if let Some(file) = lienthong_store::private::sqlite_file(url) {
+            if lienthong_store::private::private_file(&file)
+                .map_err(|e| SyncError::Config(format!("replica {}: {e}", file.display())))?
+            {
+                tracing::warn!(replica = %file.display(), "replica was readable by others: set to 0600");
+            }
+        }
         let pool = connect(url, 4).await.map_err(err)?;
         let text = "TEXT";
         let ddl = [

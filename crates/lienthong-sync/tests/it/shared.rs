@@ -148,6 +148,13 @@ async fn provinces_sharing_a_replica_table_keep_each_others_rows_sqlite() {
     };
     let dir = tempfile::tempdir().unwrap();
     shared_contract(&pg, &sqlite(dir.path(), "replica.db")).await;
+    // The replica holds the agencies' records: the owner's only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("replica.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
 }
 
 #[tokio::test]
