@@ -148,6 +148,9 @@ impl JetSink {
                 config.replicas
             )));
         }
+        // Two rustls providers are built in (ring, and aws-lc through the replication
+        // client's TLS): the client's TLS needs a process default, ring like everywhere else.
+        let _ = async_nats::rustls::crypto::ring::default_provider().install_default();
         let mut options =
             async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(5));
         if let Some(ca) = &config.tls_ca {

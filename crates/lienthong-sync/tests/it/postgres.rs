@@ -365,3 +365,64 @@ async fn deletes_find_keys_in_their_normalised_form() {
     };
     src.drop().await;
 }
+
+/// `sslmode` in the source URL: the snapshot's connection and the replication session both
+/// speak TLS (the walsender of the slot is on an SSL connection); a CA that did not issue the
+/// server's certificate is refused.
+#[tokio::test]
+async fn the_replication_session_speaks_tls_when_the_url_asks() {
+    let Some(pg) = url("LIENTHONG_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let sep = if pg.contains('?') { '&' } else { '?' };
+    let tls_url = format!("{pg}{sep}sslmode=require");
+    let src = Source::new(&tls_url).await;
+    src.sql(&format!(
+        "INSERT INTO @T ({COLUMNS}) VALUES {}",
+        v("001090000001", "Nguyễn Văn An")
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let replica = sqlite(dir.path(), "center.db");
+    let cfg = config(&format!("tls-{}", src.slot), src.config(), &replica, "rep");
+    let mut p = open(&cfg).await;
+    until(&mut p, "snapshot over TLS", |s| s.snapshot_done).await;
+    src.sql(&format!(
+        "INSERT INTO @T ({COLUMNS}) VALUES {}",
+        v("001090000002", "Lê Thị Bình")
+    ))
+    .await;
+    until(&mut p, "stream over TLS", |s| s.rows_applied >= 2).await;
+    let pool = sqlx::AnyPool::connect(&pg).await.unwrap();
+    let ssl: bool = sqlx::query("SELECT s.ssl FROM pg_stat_ssl s JOIN pg_replication_slots r ON r.active_pid = s.pid WHERE r.slot_name = $1")
+        .bind(src.slot.clone())
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get(0);
+    pool.close().await;
+    assert!(ssl, "the replication session is on TLS");
+    p.close().await;
+    // Verification against a CA that did not issue the server's certificate fails.
+    let other = lienthong_trust::Ca::generate("VN").unwrap();
+    let ca = dir.path().join("other-ca.pem");
+    std::fs::write(&ca, &other.cert_pem).unwrap();
+    let mut wrong = cfg.clone();
+    wrong.name = format!("tls-wrong-{}", src.slot);
+    wrong.source = SourceConfig::Postgres {
+        url: format!("{pg}{sep}sslmode=verify-ca&sslrootcert={}", ca.display()),
+        table: src.table.clone(),
+        slot: format!("{}_w", src.slot),
+        publication: src.slot.clone(),
+    };
+    let refused = match Pipeline::open(wrong, "2026-11-23".into()).await {
+        Ok(mut p) => {
+            let r = p.step(Duration::from_millis(300)).await;
+            p.close().await;
+            r.is_err()
+        }
+        Err(_) => true,
+    };
+    assert!(refused, "a server certificate from another CA was accepted");
+    src.drop().await;
+}

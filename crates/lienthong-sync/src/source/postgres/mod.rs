@@ -106,6 +106,39 @@ fn pg_time_ms(us: i64) -> i64 {
     us / 1000 + 946_684_800_000
 }
 
+/// TLS for the replication session from the URL's libpq parameters, as the snapshot's own
+/// connection reads them: `sslmode` (`disable`, `allow` and `prefer` mean none — the session
+/// cannot fall back —, `require`, `verify-ca`, `verify-full`), `sslrootcert` (the server's
+/// CA; without it the Mozilla roots), `sslcert` and `sslkey` (a client certificate).
+fn replication_tls(u: &url::Url) -> Result<pgwire_replication::TlsConfig, String> {
+    use pgwire_replication::TlsConfig;
+    let param = |name: &str| {
+        u.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let root = param("sslrootcert").map(std::path::PathBuf::from);
+    let tls = match param("sslmode").as_deref() {
+        None | Some("disable" | "allow" | "prefer") => return Ok(TlsConfig::disabled()),
+        Some("require") => TlsConfig::require(),
+        Some("verify-ca") => TlsConfig::verify_ca(root),
+        Some("verify-full") => TlsConfig::verify_full(root),
+        Some(other) => {
+            return Err(format!(
+                "source_url: sslmode {other:?}: expected disable, require, verify-ca or verify-full"
+            ))
+        }
+    };
+    match (param("sslcert"), param("sslkey")) {
+        (Some(cert), Some(key)) => Ok(tls.with_client_cert(
+            std::path::PathBuf::from(cert),
+            std::path::PathBuf::from(key),
+        )),
+        (None, None) => Ok(tls),
+        _ => Err("source_url: sslcert and sslkey go together".into()),
+    }
+}
+
 /// The replication session's settings from a `postgres://user:password@host:port/db` URL.
 fn replication_config(
     url: &str,
@@ -119,11 +152,7 @@ fn replication_config(
     let user = decode(u.username())?;
     let password = decode(u.password().unwrap_or(""))?;
     let database = decode(u.path().trim_start_matches('/'))?;
-    if u.query_pairs()
-        .any(|(k, v)| k == "sslmode" && (v == "require" || v.starts_with("verify")))
-    {
-        return Err("source_url: TLS to the replication session is not supported yet (sslmode=require); connect over a trusted network or a local socket".into());
-    }
+    let tls = replication_tls(&u)?;
     let options = SESSION
         .iter()
         .map(|(k, v)| format!("-c {k}={v}"))
@@ -146,6 +175,7 @@ fn replication_config(
         publication,
     )
     .with_port(u.port().unwrap_or(5432))
+    .with_tls(tls)
     .with_options(options)
     .with_status_interval(Duration::from_secs(1))
     .with_wakeup_interval(Duration::from_secs(5))

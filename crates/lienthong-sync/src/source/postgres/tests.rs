@@ -31,10 +31,29 @@ fn replication_settings_from_the_url() {
         ),
         ("db.local", 5433, "rep@x", "p/w", "dan_cu")
     );
-    assert!(
-        replication_config("postgres://h/d?sslmode=require", "s", "p")
-            .unwrap_err()
-            .contains("TLS")
+    // TLS from libpq's parameters, as the snapshot's connection reads them.
+    let tls = |url: &str| replication_config(url, "s", "p").map(|c| c.tls);
+    assert!(!tls("postgres://h/d").unwrap().mode.requires_tls());
+    assert!(!tls("postgres://h/d?sslmode=prefer")
+        .unwrap()
+        .mode
+        .requires_tls());
+    let required = tls("postgres://h/d?sslmode=require").unwrap();
+    assert!(required.mode.requires_tls() && !required.mode.verifies_certificate());
+    let full =
+        tls("postgres://h/d?sslmode=verify-full&sslrootcert=/etc/ca.pem&sslcert=/c&sslkey=/k")
+            .unwrap();
+    assert!(full.mode.verifies_hostname());
+    assert_eq!(
+        full.ca_pem_path.as_deref(),
+        Some(std::path::Path::new("/etc/ca.pem"))
     );
+    assert!(full.is_mtls());
+    assert!(tls("postgres://h/d?sslmode=sometimes")
+        .unwrap_err()
+        .contains("sslmode"));
+    assert!(tls("postgres://h/d?sslmode=require&sslcert=/c")
+        .unwrap_err()
+        .contains("sslkey"));
     assert_eq!(pg_time_ms(0), 946_684_800_000);
 }
