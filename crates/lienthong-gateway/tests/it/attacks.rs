@@ -130,6 +130,8 @@ async fn attack_matrix_every_attack_is_refused() {
         "slow headers",
         closed && started.elapsed() < Duration::from_secs(15),
     ));
+    // HTTP/1.1 on the peer face, with a valid certificate and no ALPN: not spoken.
+    results.push(("HTTP/1.1 on the peer face", http1_is_refused(&t).await));
     // A registry entry that lists, for the consumer, a certificate naming another member (a
     // mistake or a forged entry): the certificate must also name the member it acts for.
     let impostor = identity(&t.ca, "VN/GOV/OTHER/X");
@@ -222,7 +224,32 @@ async fn attack_matrix_every_attack_is_refused() {
         .map(|(n, _)| *n)
         .collect();
     assert!(through.is_empty(), "attacks that got through: {through:?}");
-    assert_eq!(results.len(), 14, "every attack ran");
+    assert_eq!(results.len(), 15, "every attack ran");
+}
+
+/// Whether the peer face, reached over TLS with the consumer's certificate but no ALPN,
+/// answers an HTTP/1.1 request with anything but silence or an HTTP/2 goodbye.
+async fn http1_is_refused(t: &Topology) -> bool {
+    let tls =
+        lienthong_trust::client_config(&t.ca.cert_pem, &t.consumer_id.cert, &t.consumer_id.tls_key)
+            .unwrap();
+    let connector = tokio_rustls::TlsConnector::from(tls);
+    let tcp = tokio::net::TcpStream::connect(t.provider.peer_addr)
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let Ok(mut stream) = connector.connect(name, tcp).await else {
+        return true;
+    };
+    let request = format!(
+        "GET /lt1/{SERVICE}/records/{PID} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    );
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return true;
+    }
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    !String::from_utf8_lossy(&answer).contains("HTTP/1.1")
 }
 
 /// The registry serves `content` as its next version, at the address the nodes poll.

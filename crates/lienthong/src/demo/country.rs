@@ -109,8 +109,8 @@ pub(super) fn agreements() -> Vec<Agreement> {
     );
     hop.changes = true;
     let dancu = "VN/GOV/BCA/DANCU/citizen";
-    // Hà Nội reads and searches the ministry's API; the agreement names every field, so
-    // answers pass as the API gives them (its PDF certificates too).
+    // Hà Nội uses the ministry's API in full (every method); the agreement names every field,
+    // so answers pass as the API gives them (its PDF certificates too).
     let mut school = agreement(
         "VN/LOCAL/HANOI/UBND",
         &format!("{SCHOOL}/{}", super::school_api::SERVICE),
@@ -122,7 +122,10 @@ pub(super) fn agreements() -> Vec<Agreement> {
         "school-enrolment",
         "Luật Giáo dục 2019",
     );
-    school.methods = vec!["GET".into(), "POST".into()];
+    school.methods = lienthong_registry::METHODS
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
     vec![
         school,
         agreement(

@@ -1,6 +1,6 @@
 //! The Ministry of Education's existing REST API, as an agency has one before it joins: its
-//! own paths, its own bearer token, JSON records, a POST search, a PDF certificate, a
-//! redirect and its own errors. The ministry's node publishes it as the REST-proxied service
+//! own paths, its own bearer token, JSON records (read, changed with PUT/PATCH, deleted), a
+//! POST search, OPTIONS, a PDF certificate, a redirect and its own errors. The ministry's node publishes it as the REST-proxied service
 //! `students`, so an unchanged X-Road client reaches it through its own node.
 
 use std::net::SocketAddr;
@@ -36,7 +36,14 @@ pub(super) async fn serve(
         table,
     };
     let app = Router::new()
-        .route("/v1/students/{id}", get(student))
+        .route(
+            "/v1/students/{id}",
+            get(student)
+                .put(update)
+                .patch(update)
+                .delete(remove)
+                .options(options),
+        )
         .route("/v1/students/{id}/certificate.pdf", get(certificate))
         .route("/v1/students/{id}/profile", get(moved))
         .route("/v1/students/search", post(search))
@@ -121,6 +128,70 @@ async fn student(State(api): State<Api>, Path(id): Path<String>, headers: Header
         Ok(_) => error(StatusCode::NOT_FOUND, "no such student"),
         Err(_) => unavailable(),
     }
+}
+
+/// The fields a school may change on an enrolment.
+const EDITABLE: [&str; 4] = ["school_name", "level", "school_year", "commune_code"];
+
+/// `PUT`/`PATCH /v1/students/{id}` with a JSON object of [`EDITABLE`] fields: the record
+/// after the change.
+async fn update(
+    State(api): State<Api>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !authorised(&headers) {
+        return unauthorised();
+    }
+    let Ok(serde_json::Value::Object(changes)) = serde_json::from_slice(&body) else {
+        return error(StatusCode::BAD_REQUEST, "body must be a JSON object");
+    };
+    if let Some(k) = changes.keys().find(|k| !EDITABLE.contains(&k.as_str())) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("{k} cannot be changed here (only {})", EDITABLE.join(", ")),
+        );
+    }
+    for (column, value) in &changes {
+        let Some(value) = value.as_str() else {
+            return error(StatusCode::BAD_REQUEST, &format!("{column} must be text"));
+        };
+        // `column` is one of EDITABLE: never the caller's text in the statement.
+        let sql = format!("UPDATE {} SET {column} = ? WHERE student_id = ?", api.table);
+        if sqlx::query(&sql)
+            .bind(value.to_owned())
+            .bind(id.clone())
+            .execute(&api.pool)
+            .await
+            .is_err()
+        {
+            return unavailable();
+        }
+    }
+    student(State(api), Path(id), headers).await
+}
+
+/// `DELETE /v1/students/{id}`: 204, or 404 when there is none.
+async fn remove(State(api): State<Api>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    if !authorised(&headers) {
+        return unauthorised();
+    }
+    let sql = format!("DELETE FROM {} WHERE student_id = ?", api.table);
+    match sqlx::query(&sql).bind(id).execute(&api.pool).await {
+        Ok(r) if r.rows_affected() > 0 => StatusCode::NO_CONTENT.into_response(),
+        Ok(_) => error(StatusCode::NOT_FOUND, "no such student"),
+        Err(_) => unavailable(),
+    }
+}
+
+/// `OPTIONS /v1/students/{id}`: what the resource allows.
+async fn options() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(header::ALLOW, "GET, HEAD, PUT, PATCH, DELETE, OPTIONS")],
+    )
+        .into_response()
 }
 
 /// `POST /v1/students/search` with `{"personal_id": "…"}`: the person's enrolments.

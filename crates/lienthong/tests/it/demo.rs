@@ -215,7 +215,28 @@ fn rest_service_through_x_road(
         .iter()
         .map(|e| e["method"].as_str().unwrap())
         .collect();
-    assert_eq!(methods, ["GET", "POST"], "{allowed}");
+    assert_eq!(
+        methods,
+        ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        "{allowed}"
+    );
+    // The other methods reach the API too, with the printed command's certificate: a PATCH
+    // changes the record, OPTIONS answers the API's own Allow.
+    let base = curls[0].replace(" -i -H", " -H");
+    let patched = run(&base.replacen(
+        " -H ",
+        " -X PATCH -H 'Content-Type: application/json' -d '{\"school_year\":\"2026-2027\"}' -H ",
+        1,
+    ));
+    let patched: serde_json::Value = serde_json::from_str(&patched).unwrap();
+    assert_eq!(patched["school_year"], "2026-2027", "{patched}");
+    let options = run(&base.replacen(" -H ", " -i -X OPTIONS -H ", 1));
+    assert!(
+        options
+            .to_ascii_lowercase()
+            .contains("allow: get, head, put, patch, delete, options"),
+        "{options}"
+    );
 }
 
 fn get_json(url: &str) -> serde_json::Value {
