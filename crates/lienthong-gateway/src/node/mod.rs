@@ -62,8 +62,9 @@ pub struct NodeConfig {
     pub request_timeout_ms: u64,
     pub body_bytes_max: usize,
     /// Bytes of bodies the node holds at once, over all exchanges (requests, answers, JSON
-    /// being projected): calls wait for room, then get `Server.ClientProxy.Busy` or `Server.ServerProxy.Busy` at the timeout, so
-    /// memory stays bounded whatever the mix of sizes.
+    /// being projected): calls wait for room, then get `Server.ClientProxy.Busy` (or
+    /// `Server.ServerProxy.Busy`) at the timeout, so memory stays bounded whatever the mix
+    /// of sizes.
     pub inflight_body_bytes_max: usize,
     /// Accepted clock difference between nodes, and how long message ids are remembered.
     pub replay_window_s: u64,
