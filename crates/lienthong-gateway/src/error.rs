@@ -233,61 +233,49 @@ pub const XML: &str = "application/xml; charset=utf-8";
 /// Whether `Accept` ranks an XML type above JSON (by `q`, then by order); JSON is the default
 /// (PR-REST 4.3), also for `*/*` and for types neither form serves.
 pub fn prefers_xml(headers: &HeaderMap) -> bool {
-    let mut best_xml: Option<(f32, usize)> = None;
-    let mut best_json: Option<(f32, usize)> = None;
-    let mut index = 0usize;
-    for value in headers.get_all("accept") {
-        let Ok(value) = value.to_str() else { continue };
-        for range in value.split(',') {
-            index += 1;
+    // The highest q among the types either form serves; at equal q the first listed.
+    let mut best: Option<(f32, bool)> = None;
+    for (media, q) in accept_ranges(headers) {
+        let xml = match media.as_str() {
+            "application/xml" | "text/xml" => true,
+            "application/json" | "application/*" | "*/*" => false,
+            m if m.ends_with("+xml") => true,
+            m if m.ends_with("+json") => false,
+            _ => continue,
+        };
+        if best.is_none_or(|(bq, _)| q > bq) {
+            best = Some((q, xml));
+        }
+    }
+    best.is_some_and(|(_, xml)| xml)
+}
+
+/// Whether `Accept` asks for JSON by name (`application/json` or a `+json` type, q > 0):
+/// `listClients` answers XML otherwise.
+pub fn accepts_json(headers: &HeaderMap) -> bool {
+    accept_ranges(headers)
+        .iter()
+        .any(|(m, _)| m == "application/json" || m.ends_with("+json"))
+}
+
+/// The media ranges of `Accept`, in the order sent, lowercase, with their `q` (those with
+/// `q=0`, refused, left out).
+fn accept_ranges(headers: &HeaderMap) -> Vec<(String, f32)> {
+    headers
+        .get_all("accept")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|range| {
             let mut parts = range.split(';');
             let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
             let q = parts
                 .filter_map(|p| p.trim().strip_prefix("q="))
                 .find_map(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
-            if q <= 0.0 {
-                continue;
-            }
-            let slot = match media.as_str() {
-                "application/xml" | "text/xml" => &mut best_xml,
-                "application/json" | "application/*" | "*/*" => &mut best_json,
-                m if m.ends_with("+xml") => &mut best_xml,
-                m if m.ends_with("+json") => &mut best_json,
-                _ => continue,
-            };
-            // Higher q wins; at equal q the first listed.
-            if slot.is_none_or(|(bq, _)| q > bq) {
-                *slot = Some((q, index));
-            }
-        }
-    }
-    match (best_xml, best_json) {
-        (Some(_), None) => true,
-        (Some((xq, xi)), Some((jq, ji))) => xq > jq || (xq == jq && xi < ji),
-        _ => false,
-    }
-}
-
-/// Whether `Accept` asks for JSON at all (`application/json` or a `+json` type with q > 0):
-/// `listClients` answers XML otherwise.
-pub fn accepts_json(headers: &HeaderMap) -> bool {
-    headers
-        .get_all("accept")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|range| {
-            let mut parts = range.split(';');
-            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-            let q_zero = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            !q_zero && (media == "application/json" || media.ends_with("+json"))
+            (q > 0.0).then_some((media, q))
         })
+        .collect()
 }
 
 /// The XML form of an X-Road REST error.

@@ -55,8 +55,29 @@ pub async fn archive(
     let store = Store::of(path);
     let pool = connect(path).await?;
     let e = |e: sqlx::Error| format!("message log {path}: {e}");
-    // An earlier run cut short between recording its archive and releasing its entries.
-    release_archived(&pool, store, path).await?;
+    // An earlier run cut short between recording its archive and releasing its entries (only
+    // the newest archive can be: each run finishes the one before it first).
+    if let Some(r) =
+        sqlx::query("SELECT from_idx, to_idx FROM log_archives ORDER BY to_idx DESC LIMIT 1")
+            .fetch_optional(&pool)
+            .await
+            .map_err(e)?
+    {
+        let (from, to): (i64, i64) = (r.try_get(0).map_err(e)?, r.try_get(1).map_err(e)?);
+        let last: Option<String> =
+            sqlx::query(&store.sql("SELECT entry FROM log_entries WHERE idx = ?"))
+                .bind(to - 1)
+                .fetch_optional(&pool)
+                .await
+                .map_err(e)?
+                .map(|r| r.try_get(0))
+                .transpose()
+                .map_err(e)?;
+        // Released last to first chunk, entries after bodies: a blank last entry means done.
+        if last.is_some_and(|entry| !entry.is_empty()) {
+            release(&pool, store, path, (from, to), None).await?;
+        }
+    }
     let from: i64 = sqlx::query("SELECT COALESCE(MAX(to_idx), 0) FROM log_archives")
         .fetch_one(&pool)
         .await
@@ -169,7 +190,7 @@ pub async fn archive(
         .execute(&pool)
         .await
         .map_err(e)?;
-    release_archived(&pool, store, path).await?;
+    release(&pool, store, path, (from, to), Some(&moved)).await?;
     pool.close().await;
     Ok(Some(ArchiveReport {
         from: from as u64,
@@ -182,46 +203,66 @@ pub async fn archive(
 /// Entries and bodies released per commit when archiving.
 const RELEASE_CHUNK: i64 = 1_000;
 
-/// Empties the content of every entry an archive covers and deletes the bodies only those
-/// entries referenced, a chunk per commit (each a short write; appends interleave).
-async fn release_archived(pool: &sqlx::AnyPool, store: Store, path: &str) -> Result<(), String> {
+/// Lets go of an archived range `[from, to)`, a chunk per commit (each a short write;
+/// appends interleave): first the bodies only its entries referenced (`bodies`, or, resuming a
+/// run cut short, every body whose last reference is in the range), then the entries'
+/// content, in index order — so a blank last entry means the release is complete.
+async fn release(
+    pool: &sqlx::AnyPool,
+    store: Store,
+    path: &str,
+    (from, to): (i64, i64),
+    bodies: Option<&[String]>,
+) -> Result<(), String> {
     let e = |e: sqlx::Error| format!("message log {path}: {e}");
-    let ranges = sqlx::query("SELECT from_idx, to_idx FROM log_archives ORDER BY from_idx")
-        .fetch_all(pool)
-        .await
-        .map_err(e)?;
-    let mut through = 0i64;
-    for r in &ranges {
-        let (from, to): (i64, i64) = (r.try_get(0).map_err(e)?, r.try_get(1).map_err(e)?);
-        through = through.max(to);
-        let mut at = from;
-        while at < to {
-            let end = (at + RELEASE_CHUNK).min(to);
-            sqlx::query(&store.sql(
-                "UPDATE log_entries SET entry = '' WHERE idx >= ? AND idx < ? AND entry <> ''",
-            ))
-            .bind(at)
-            .bind(end)
+    match bodies {
+        Some(shas) => {
+            for chunk in shas.chunks(RELEASE_CHUNK as usize) {
+                let mut tx = pool.begin().await.map_err(e)?;
+                for sha in chunk {
+                    sqlx::query(
+                        &store.sql("DELETE FROM log_bodies WHERE sha256 = ? AND last_idx < ?"),
+                    )
+                    .bind(sha.clone())
+                    .bind(to)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(e)?;
+                }
+                tx.commit().await.map_err(e)?;
+            }
+        }
+        None => loop {
+            let deleted = sqlx::query(&store.sql(&format!(
+                "DELETE FROM log_bodies WHERE sha256 IN (SELECT sha256 FROM log_bodies WHERE last_idx >= ? AND last_idx < ? LIMIT {RELEASE_CHUNK})"
+            )))
+            .bind(from)
+            .bind(to)
             .execute(pool)
             .await
-            .map_err(e)?;
-            at = end;
-        }
+            .map_err(e)?
+            .rows_affected();
+            if deleted == 0 {
+                break;
+            }
+        },
     }
-    // A body whose last referencing entry is archived lives in that archive's file.
-    loop {
-        let deleted = sqlx::query(&store.sql(&format!(
-            "DELETE FROM log_bodies WHERE sha256 IN (SELECT sha256 FROM log_bodies WHERE last_idx < ? LIMIT {RELEASE_CHUNK})"
-        )))
-        .bind(through)
+    let mut at = from;
+    while at < to {
+        let end = (at + RELEASE_CHUNK).min(to);
+        sqlx::query(
+            &store.sql(
+                "UPDATE log_entries SET entry = '' WHERE idx >= ? AND idx < ? AND entry <> ''",
+            ),
+        )
+        .bind(at)
+        .bind(end)
         .execute(pool)
         .await
-        .map_err(e)?
-        .rows_affected();
-        if deleted == 0 {
-            return Ok(());
-        }
+        .map_err(e)?;
+        at = end;
     }
+    Ok(())
 }
 
 /// Checks an archive file offline with a pinned log key: its entries, folded onto the

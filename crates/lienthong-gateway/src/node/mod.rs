@@ -30,6 +30,7 @@ use crate::snapshot::{now_s, SnapshotCache};
 
 mod budget;
 mod client_face;
+mod clients;
 mod peer_face;
 mod policy;
 mod proxy;
@@ -38,6 +39,7 @@ mod tls;
 
 use budget::*;
 use client_face::*;
+pub use clients::{ClientAuth, ClientSystem};
 use peer_face::*;
 use policy::*;
 use proxy::*;
@@ -98,53 +100,6 @@ pub struct NodeConfig {
     /// Calls per second one consumer member may make at this provider (a burst of one
     /// second's worth); 0: no rate limit.
     pub consumer_rate_per_s: u32,
-}
-
-/// X-Road's connection types for the client face: `NOAUTH` (plain HTTP, loopback only),
-/// `SSLNOAUTH` (TLS, any client), `SSLAUTH` (TLS, only registered client certificates).
-#[derive(Debug, Clone, Default)]
-pub enum ClientAuth {
-    #[default]
-    NoAuth,
-    SslNoAuth {
-        cert_pem: String,
-        key_pem: String,
-    },
-    SslAuth {
-        cert_pem: String,
-        key_pem: String,
-        systems: Vec<ClientSystem>,
-    },
-}
-
-impl ClientAuth {
-    /// `NOAUTH`, `SSLNOAUTH` or `SSLAUTH`.
-    pub fn mode(&self) -> &'static str {
-        match self {
-            ClientAuth::NoAuth => "NOAUTH",
-            ClientAuth::SslNoAuth { .. } => "SSLNOAUTH",
-            ClientAuth::SslAuth { .. } => "SSLAUTH",
-        }
-    }
-
-    /// The registered system holding the certificate with this fingerprint.
-    fn system(&self, fingerprint: &str) -> Option<&str> {
-        match self {
-            ClientAuth::SslAuth { systems, .. } => systems
-                .iter()
-                .find(|s| s.fingerprint.eq_ignore_ascii_case(fingerprint))
-                .map(|s| s.name.as_str()),
-            _ => None,
-        }
-    }
-}
-
-/// An information system registered on the node: its name (logged with its calls) and the
-/// SHA-256 fingerprint of its TLS client certificate.
-#[derive(Debug, Clone)]
-pub struct ClientSystem {
-    pub name: String,
-    pub fingerprint: String,
 }
 
 /// A service answered by an existing REST backend (plain HTTP on the provider's side).
@@ -217,53 +172,6 @@ async fn log_maintenance(config: &NodeConfig) {
 }
 
 impl Inner {
-    /// A slot for one call of `consumer` (identified already), or `Client.TooManyRequests`
-    /// when it has `consumer_calls_max` in progress.
-    fn consumer_slot(
-        &self,
-        consumer: &str,
-    ) -> Result<tokio::sync::OwnedSemaphorePermit, GatewayError> {
-        let rate = f64::from(self.config.consumer_rate_per_s);
-        if rate > 0.0 {
-            let mut rates = self
-                .consumer_rates
-                .lock()
-                .map_err(|_| GatewayError::Backend("consumer rates lock poisoned".into()))?;
-            let now = std::time::Instant::now();
-            if rates.len() >= PEERS_MAX {
-                rates.retain(|_, (_, at)| now.duration_since(*at).as_secs() < 60);
-            }
-            let (tokens, at) = rates.entry(consumer.to_owned()).or_insert((rate, now));
-            *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(rate);
-            *at = now;
-            if *tokens < 1.0 {
-                return Err(GatewayError::TooManyRequests(format!(
-                    "{consumer} made more than {rate} calls per second at this provider, its limit; retry shortly"
-                )));
-            }
-            *tokens -= 1.0;
-        }
-        let max = self.config.consumer_calls_max.max(1);
-        let slots = {
-            let mut calls = self
-                .consumer_calls
-                .lock()
-                .map_err(|_| GatewayError::Backend("consumer slots lock poisoned".into()))?;
-            if calls.len() >= PEERS_MAX {
-                calls.retain(|_, s| s.available_permits() < max);
-            }
-            calls
-                .entry(consumer.to_owned())
-                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(max)))
-                .clone()
-        };
-        slots.try_acquire_owned().map_err(|_| {
-            GatewayError::TooManyRequests(format!(
-                "{consumer} has {max} calls in progress at this provider, its limit; retry shortly"
-            ))
-        })
-    }
-
     /// Whether the message log keeps the bodies of this service's exchanges.
     fn logs_bodies_of(&self, service: &str) -> bool {
         self.config.log_bodies || self.config.log_bodies_services.iter().any(|s| s == service)

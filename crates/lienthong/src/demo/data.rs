@@ -94,6 +94,42 @@ pub(super) struct Portal {
     pub(super) key: PathBuf,
 }
 
+/// Each agency's portal: a client certificate its node pins (SSLAUTH), made once and kept in
+/// `keys` (as one PEM, and as the .crt/.key pair curl takes).
+pub(super) fn portals(keys: &Path) -> Result<Vec<Portal>> {
+    let mut systems = Vec::new();
+    for a in AGENCIES {
+        let (cert_pem, key_pem) = read_or(
+            &keys.join(format!("{}.portal.pem", slug(a.id))),
+            || {
+                let (c, k) = lienthong_trust::self_signed(&format!("{}-portal", slug(a.id)))?;
+                Ok(((c.clone(), k.clone()), format!("{c}\n{k}")))
+            },
+            |t| {
+                let split = t
+                    .find("-----BEGIN PRIVATE KEY-----")
+                    .context("portal key missing")?;
+                Ok((t[..split].trim().to_owned() + "\n", t[split..].to_owned()))
+            },
+        )?;
+        // The same pair as separate files, for curl.
+        let crt = keys.join(format!("{}.portal.crt", slug(a.id)));
+        let key = keys.join(format!("{}.portal.key", slug(a.id)));
+        std::fs::write(&crt, &cert_pem)?;
+        if !key.exists() {
+            read_or(&key, || Ok(((), key_pem.clone())), |_| Ok(()))?;
+        }
+        systems.push(Portal {
+            fingerprint: lienthong_trust::cert_fingerprint(&cert_pem)?,
+            cert_pem,
+            key_pem,
+            crt,
+            key,
+        });
+    }
+    Ok(systems)
+}
+
 pub(super) fn slug(id: &str) -> String {
     id.replace('/', "_")
 }

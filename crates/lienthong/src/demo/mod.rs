@@ -19,12 +19,14 @@ use lienthong_sync::{Pipeline, PipelineConfig, SourceConfig, StatusReader};
 use lienthong_trust::{Ca, SigningKey};
 use rand::{Rng, SeedableRng};
 
+mod commands;
 mod country;
 mod data;
 mod quality;
 mod school_api;
 mod workload;
 
+use commands::*;
 use country::*;
 use data::*;
 use workload::*;
@@ -172,36 +174,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     // Each agency's information system ("portal"): a client certificate its node pins
     // (SSLAUTH), kept like the other keys; the printed commands and the workload use them.
     std::fs::write(keys.join("ca.crt"), &ca.cert_pem)?;
-    let mut systems = Vec::new();
-    for a in AGENCIES {
-        let (cert_pem, key_pem) = read_or(
-            &keys.join(format!("{}.portal.pem", slug(a.id))),
-            || {
-                let (c, k) = lienthong_trust::self_signed(&format!("{}-portal", slug(a.id)))?;
-                Ok(((c.clone(), k.clone()), format!("{c}\n{k}")))
-            },
-            |t| {
-                let split = t
-                    .find("-----BEGIN PRIVATE KEY-----")
-                    .context("portal key missing")?;
-                Ok((t[..split].trim().to_owned() + "\n", t[split..].to_owned()))
-            },
-        )?;
-        // The same pair as separate files, for curl.
-        let crt = keys.join(format!("{}.portal.crt", slug(a.id)));
-        let key = keys.join(format!("{}.portal.key", slug(a.id)));
-        std::fs::write(&crt, &cert_pem)?;
-        if !key.exists() {
-            read_or(&key, || Ok(((), key_pem.clone())), |_| Ok(()))?;
-        }
-        systems.push(Portal {
-            fingerprint: lienthong_trust::cert_fingerprint(&cert_pem)?,
-            cert_pem,
-            key_pem,
-            crt,
-            key,
-        });
-    }
+    let systems = portals(&keys)?;
 
     // 3. The registry, in process.
     let registry = Registry {
@@ -589,8 +562,6 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         args.seed,
     ));
 
-    let bhxh = clients[1];
-    let byt = clients[2];
     println!(
         "lienthong demo is running: {} nodes, registry http://{}",
         nodes.len(),
@@ -607,46 +578,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         );
     }
     println!();
-    // Each agency's own system calls its node over TLS with the certificate its node pins
-    // (SSLAUTH): the commands name the files the demo made.
-    let keys_abs = std::fs::canonicalize(&keys)?;
-    let index = |id: &str| AGENCIES.iter().position(|a| a.id == id);
-    let curl = |id: &str| -> Result<String> {
-        let i = index(id).with_context(|| format!("{id} is an agency"))?;
-        let p = &systems[i];
-        Ok(format!(
-            "curl -s --cacert {} --cert {} --key {}",
-            keys_abs.join("ca.crt").display(),
-            std::fs::canonicalize(&p.crt)?.display(),
-            std::fs::canonicalize(&p.key)?.display()
-        ))
-    };
-    let (c_bhxh, c_byt, c_hanoi) = (
-        curl("VN/GOV/BHXH/SI")?,
-        curl("VN/GOV/BYT/BHYT")?,
-        curl("VN/LOCAL/HANOI/UBND")?,
-    );
-    println!("Try (an X-Road REST call through BHXH's node to the population register, as BHXH's own system with the client certificate its node registered):");
-    println!("  {c_bhxh} -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: insurance-enrolment' https://{bhxh}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}");
-    println!("Refused — the purpose is not in BHXH's agreement:");
-    println!("  {c_bhxh} -i -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: marketing' https://{bhxh}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}");
-    println!("Field-masked — the health ministry's agreement says \"*\", so sensitive fields show as ***:");
-    println!("  {c_byt} -H 'X-Road-Client: VN/GOV/BYT/BHYT' -H 'X-Lienthong-Purpose: health-insurance-card' https://{byt}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}");
-    let hanoi = index("VN/LOCAL/HANOI/UBND")
-        .map(|i| clients[i])
-        .context("Hà Nội is an agency")?;
-    let token = school_api::TOKEN;
-    let students = format!(
-        "https://{hanoi}/r1/{SCHOOL}/{}/v1/students",
-        school_api::SERVICE
-    );
-    println!("An agency's existing REST API through X-Road, as an unchanged client calls it (Hà Nội's node → the Ministry of Education's API; its token, POST body, headers and PDF pass through):");
-    println!("  {c_hanoi} -i -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' -H 'Authorization: Bearer {token}' {students}/{student}");
-    println!("  {c_hanoi} -X POST -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"personal_id\":\"{student_pid}\"}}' {students}/search");
-    println!("  {c_hanoi} -o certificate.pdf -w '%{{http_code}} %{{content_type}}\\n' -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' -H 'Authorization: Bearer {token}' {students}/{student}/certificate.pdf");
-    println!("X-Road metaservices (members and subsystems; the ministry's services and their endpoints):");
-    println!("  {c_hanoi} https://{hanoi}/listClients");
-    println!("  {c_hanoi} -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' https://{hanoi}/r1/{SCHOOL}/allowedMethods");
+    print_exchange_commands(&keys, &systems, &clients, &pid, (&student, &student_pid))?;
     println!();
     println!("Sync to the National Data Center:");
     println!(
