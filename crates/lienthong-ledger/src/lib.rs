@@ -50,6 +50,7 @@
 mod checkpoint;
 mod error;
 mod hash;
+mod tlog;
 mod tree;
 mod verify;
 
@@ -57,6 +58,9 @@ pub use checkpoint::{detect_split_view, find_split_view, Checkpoint, SplitView};
 pub use error::LedgerError;
 pub use hash::{
     hash_from_hex, hash_to_hex, leaf_hash, node_hash, Hash, EMPTY_ROOT, LEAF_PREFIX, NODE_PREFIX,
+};
+pub use tlog::{
+    decode_hashes, encode_hashes, AddCheckpoint, TlogCheckpoint, TlogError, PROOF_LINES_MAX,
 };
 pub use tree::{root_from_frontier, MerkleTree};
 pub use verify::{root_from_inclusion_proof, verify_consistency, verify_inclusion};

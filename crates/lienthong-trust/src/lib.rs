@@ -2,6 +2,8 @@
 //! certificates (rcgen), rustls configurations for mutual TLS 1.3, detached signatures and
 //! certificate fingerprints. No network I/O; the only files are the PEM strings callers pass.
 
+pub mod note;
+
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as B64;
