@@ -16,3 +16,4 @@ pub mod protocol;
 pub mod record;
 pub mod snapshot;
 pub mod telemetry;
+pub mod witness;

@@ -25,6 +25,11 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// Counts a witness alarm (`fork`, `rewound`, `bad_signature`) about another member's log.
+pub fn witness_alarm(kind: &'static str) {
+    metrics::counter!("lienthong_witness_alarms_total", "kind" => kind).increment(1);
+}
+
 /// Records one exchange on a side (`consumer` or `provider`).
 pub fn exchange(
     side: &'static str,

@@ -25,6 +25,25 @@ pub struct Member {
     pub address: Option<String>,
     /// SHA-256 fingerprint (hex) of the node's TLS certificate; the peer must present exactly it.
     pub cert_fingerprint: String,
+    /// The verifier key (C2SP vkey, Ed25519) of the node's message-log key, apart from
+    /// `signing_key`: it signs the log's checkpoints, named [`log_origin`] of the member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_key: Option<String>,
+}
+
+/// The origin line of a member's message-log checkpoints (and its log key's name).
+pub fn log_origin(member: &str) -> String {
+    format!("lienthong.log/{member}")
+}
+
+/// The witness: the member whose node cosigns every member's log checkpoints once it has
+/// checked they extend what it saw before (C2SP tlog-witness), and its cosigning key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Witness {
+    pub member: String,
+    /// C2SP vkey of type `cosignature/v1` (0x04).
+    pub key: String,
 }
 
 /// A service a provider publishes.
@@ -133,6 +152,9 @@ pub struct Registry {
     /// Revoked member ids: their calls are refused whatever their agreements.
     #[serde(default)]
     pub revoked: Vec<String>,
+    /// Who witnesses the members' message logs, if anyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<Witness>,
 }
 
 /// Entries added to the registry content, each replacing the entry with its key (a member or
@@ -233,6 +255,29 @@ impl Registry {
                     "member {}: cert_fingerprint must be 64 lowercase hex digits",
                     m.id
                 ));
+            }
+            if let Some(vkey) = &m.log_key {
+                let v = lienthong_trust::note::NoteVerifier::parse(vkey).map_err(|e| {
+                    RegistryError::Invalid(format!("member {}: log_key: {e}", m.id))
+                })?;
+                if v.sig_type != lienthong_trust::note::TYPE_ED25519 || v.name != log_origin(&m.id)
+                {
+                    return bad(format!(
+                        "member {}: log_key must be an Ed25519 vkey named {}",
+                        m.id,
+                        log_origin(&m.id)
+                    ));
+                }
+            }
+        }
+        if let Some(w) = &self.witness {
+            if !members.contains_key(&w.member) {
+                return bad(format!("witness {}: not a member", w.member));
+            }
+            let v = lienthong_trust::note::NoteVerifier::parse(&w.key)
+                .map_err(|e| RegistryError::Invalid(format!("witness key: {e}")))?;
+            if v.sig_type != lienthong_trust::note::TYPE_COSIGNATURE_V1 {
+                return bad("witness key: must be a cosignature/v1 (type 0x04) vkey".into());
             }
         }
         let mut seen = std::collections::HashSet::new();

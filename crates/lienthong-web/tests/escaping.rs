@@ -66,6 +66,7 @@ fn registry() -> Registry {
         signing_key: SigningKey::generate().public_b64(),
         address: Some(hostile("address")),
         cert_fingerprint: "00".repeat(32),
+        log_key: None,
     };
     Registry {
         instance: "VN".into(),
@@ -89,6 +90,7 @@ fn registry() -> Registry {
             changes: false,
         }],
         revoked: vec![],
+        witness: None,
     }
 }
 

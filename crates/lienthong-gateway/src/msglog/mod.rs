@@ -18,10 +18,12 @@ use tokio::sync::{mpsc, oneshot};
 mod archive;
 mod audit;
 mod reader;
+mod witnessed;
 
 pub use archive::*;
 pub use audit::*;
 pub use reader::{LogEntry, LogReader};
+pub use witnessed::{Alarm, LatestNote, LogNotes};
 
 /// Why a log could not be read back or did not verify.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +76,8 @@ pub struct MessageLog {
     tree: Arc<RwLock<MerkleTree>>,
     pool: AnyPool,
     store: Store,
+    /// The checkpoints as C2SP signed notes, when the node has a log key.
+    notes: Option<Arc<LogNotes>>,
 }
 
 /// Where a log lives: a SQLite file (the embedded default) or a PostgreSQL database.
@@ -168,6 +172,10 @@ async fn connect(location: &str) -> Result<AnyPool, String> {
         format!("CREATE TABLE IF NOT EXISTS log_checkpoints (size {int} NOT NULL, root TEXT NOT NULL, timestamp {int} NOT NULL, signature TEXT NOT NULL)"),
         format!("CREATE TABLE IF NOT EXISTS log_bodies (sha256 TEXT PRIMARY KEY, body {blob} NOT NULL, stored_at_ms {int} NOT NULL DEFAULT 0, last_idx {int} NOT NULL DEFAULT 9223372036854775807)"),
         format!("CREATE TABLE IF NOT EXISTS log_archives (from_idx {int} NOT NULL, to_idx {int} NOT NULL, file TEXT NOT NULL, file_sha256 TEXT NOT NULL, at_ms {int} NOT NULL)"),
+        format!("CREATE TABLE IF NOT EXISTS log_cosigned (size {int} PRIMARY KEY, note TEXT NOT NULL, at_ms {int} NOT NULL)"),
+        format!("CREATE TABLE IF NOT EXISTS witness_seen (origin VARCHAR(300) PRIMARY KEY, size {int} NOT NULL, root TEXT NOT NULL, note TEXT NOT NULL, at_ms {int} NOT NULL)"),
+        format!("CREATE TABLE IF NOT EXISTS witness_state (origin VARCHAR(300) PRIMARY KEY, size {int} NOT NULL, root TEXT NOT NULL, note TEXT NOT NULL, at_ms {int} NOT NULL)"),
+        format!("CREATE TABLE IF NOT EXISTS witness_alarms (origin VARCHAR(300) NOT NULL, kind VARCHAR(40) NOT NULL, member TEXT NOT NULL, first_ms {int} NOT NULL, last_ms {int} NOT NULL, count {int} NOT NULL, detail TEXT NOT NULL, evidence TEXT NOT NULL, PRIMARY KEY (origin, kind))"),
         format!("CREATE TABLE IF NOT EXISTS node_registry_snapshot (id {int} PRIMARY KEY, version {int} NOT NULL, issued_at {int} NOT NULL, signed TEXT NOT NULL)"),
         "CREATE TABLE IF NOT EXISTS node_registry_keys (registry_key VARCHAR(200) PRIMARY KEY, announced_by TEXT NOT NULL)".to_owned(),
     ] {
@@ -188,6 +196,17 @@ async fn connect(location: &str) -> Result<AnyPool, String> {
             .await
             .map_err(|e| format!("message log {location}: {e}"))?;
         }
+    }
+    // Checkpoints written before logs had a log key carry no signed note.
+    if sqlx::query("SELECT note FROM log_checkpoints WHERE 1 = 0")
+        .fetch_all(&pool)
+        .await
+        .is_err()
+    {
+        sqlx::query("ALTER TABLE log_checkpoints ADD COLUMN note TEXT")
+            .execute(&pool)
+            .await
+            .map_err(|e| format!("message log {location}: {e}"))?;
     }
     Ok(pool)
 }
@@ -285,6 +304,16 @@ impl MessageLog {
     /// Opens (or creates) the log, rebuilds the tree from the stored leaf hashes and starts
     /// the writer task.
     pub async fn open(path: &str, key: SigningKey) -> Result<MessageLog, String> {
+        Self::open_with(path, key, None).await
+    }
+
+    /// As [`MessageLog::open`], also signing every checkpoint as a C2SP note with the
+    /// node's log key (`notes`), the form peers and the witness check.
+    pub async fn open_with(
+        path: &str,
+        key: SigningKey,
+        notes: Option<lienthong_trust::note::NoteSigner>,
+    ) -> Result<MessageLog, String> {
         let pool = connect(path).await?;
         let store = Store::of(path);
         let lock = match store {
@@ -293,11 +322,12 @@ impl MessageLog {
         };
         let tree = load_tree(&pool, path).await?;
         check_head(&pool, path, &tree, &key.public_b64()).await?;
+        let notes = notes.map(|signer| Arc::new(LogNotes::new(signer, &tree)));
         let tree = Arc::new(RwLock::new(tree));
         let (tx, rx) = mpsc::channel(QUEUE_ENTRIES_MAX);
-        let (wpool, wtree) = (pool.clone(), tree.clone());
+        let (wpool, wtree, wnotes) = (pool.clone(), tree.clone(), notes.clone());
         tokio::spawn(async move {
-            writer(store, wpool, wtree, key, rx).await;
+            writer(store, wpool, wtree, key, wnotes, rx).await;
             drop(lock);
         });
         Ok(MessageLog {
@@ -305,6 +335,7 @@ impl MessageLog {
             tree,
             pool,
             store,
+            notes,
         })
     }
 
@@ -403,6 +434,7 @@ async fn writer(
     pool: AnyPool,
     tree: Arc<RwLock<MerkleTree>>,
     key: SigningKey,
+    notes: Option<Arc<LogNotes>>,
     mut rx: mpsc::Receiver<Pending>,
 ) {
     // After a failed commit the in-memory tree may hold leaves the disk does not: the log
@@ -437,7 +469,7 @@ async fn writer(
             Some((e, _)) => Err(format!(
                 "message log failed ({e}); appends resume once the stored log verifies again"
             )),
-            None => commit(store, &pool, &tree, &key, &batch).await,
+            None => commit(store, &pool, &tree, &key, notes.as_deref(), &batch).await,
         };
         if let Err(e) = &result {
             if broken.is_none() {
@@ -481,6 +513,7 @@ async fn commit(
     pool: &AnyPool,
     tree: &RwLock<MerkleTree>,
     key: &SigningKey,
+    notes: Option<&LogNotes>,
     batch: &[Pending],
 ) -> Result<u64, String> {
     let err = |e: sqlx::Error| format!("message log: {e}");
@@ -497,6 +530,7 @@ async fn commit(
         (start, t.checkpoint(lienthong_core::time::now_s() * 1000))
     };
     let signature = key.sign(&checkpoint.to_signing_bytes());
+    let note = notes.map(|n| n.sign(checkpoint.size, checkpoint.root));
     let mut tx = pool.begin().await.map_err(err)?;
     for (chunk_no, chunk) in batch.chunks(ROWS_PER_STATEMENT).enumerate() {
         let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
@@ -533,16 +567,21 @@ async fn commit(
     }
     sqlx::query(
         &store.sql(
-            "INSERT INTO log_checkpoints (size, root, timestamp, signature) VALUES (?, ?, ?, ?)",
+            "INSERT INTO log_checkpoints (size, root, timestamp, signature, note) VALUES (?, ?, ?, ?, ?)",
         ),
     )
     .bind(checkpoint.size as i64)
     .bind(hash_to_hex(&checkpoint.root))
     .bind(checkpoint.timestamp as i64)
     .bind(signature)
+    .bind(note.as_ref().map(|n| n.note.to_string()))
     .execute(&mut *tx)
     .await
     .map_err(err)?;
     tx.commit().await.map_err(err)?;
+    // Shown to others only once durable.
+    if let (Some(notes), Some(note)) = (notes, note) {
+        notes.publish(note);
+    }
     Ok(start)
 }

@@ -410,6 +410,9 @@ pub(super) async fn consume(
         outgoing = outgoing.header(name, value);
     }
     outgoing = outgoing.header(header::TIMESTAMP, timestamp.to_string());
+    for (name, value) in node.witnessing_headers(&provider.id) {
+        outgoing = outgoing.header(name, value);
+    }
     let outgoing = outgoing
         .body(Full::new(body))
         .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
@@ -451,6 +454,8 @@ pub(super) async fn consume(
     {
         return Err(GatewayError::BadResponse);
     }
+    // The provider identified by its signature: what its checkpoint says of its log.
+    node.observe_peer(&provider.id, &rparts.headers);
     let request_id = header_str(&rparts.headers, header::REQUEST_ID).to_owned();
     // The consumer's own record: both signatures, so it proves the exchange on its own.
     let response_sha = lienthong_trust::sha256_hex(&rbody);

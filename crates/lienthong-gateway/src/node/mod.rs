@@ -36,6 +36,7 @@ mod policy;
 mod proxy;
 mod replay;
 mod tls;
+mod witnessing;
 
 use budget::*;
 use client_face::*;
@@ -100,6 +101,13 @@ pub struct NodeConfig {
     /// Calls per second one consumer member may make at this provider (a burst of one
     /// second's worth); 0: no rate limit.
     pub consumer_rate_per_s: u32,
+    /// The message-log key: signs the log's checkpoints as C2SP notes, apart from the
+    /// member key. Without it the node's log is not witnessed.
+    pub log_key: Option<SigningKey>,
+    /// The witness's cosigning key, on the node the registry names as witness.
+    pub witness_key: Option<SigningKey>,
+    /// How often the node submits its latest checkpoint to the witness.
+    pub witness_every_ms: u64,
 }
 
 /// A service answered by an existing REST backend (plain HTTP on the provider's side).
@@ -143,6 +151,10 @@ struct Inner {
     consumer_calls: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     /// Each consumer member's token bucket: (tokens, when last filled).
     consumer_rates: Mutex<HashMap<String, (f64, std::time::Instant)>>,
+    /// What this node knows of the other members' logs.
+    observer: witnessing::Observer,
+    /// Set on the witness: its cosigning key.
+    witness: Option<witnessing::WitnessRole>,
 }
 
 /// Retention and archiving of the message log, as configured.
@@ -419,7 +431,28 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
     check_default_purposes(&config.default_purposes)?;
     let log_key = SigningKey::from_pem(&config.signing_key.to_pem().map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
-    let log = crate::msglog::MessageLog::open(&config.log_path, log_key).await?;
+    let member_s = config.member.to_string();
+    let notes = config
+        .log_key
+        .as_ref()
+        .map(|k| {
+            lienthong_trust::note::NoteSigner::log(&lienthong_registry::log_origin(&member_s), k)
+        })
+        .transpose()
+        .map_err(|e| format!("log key: {e}"))?;
+    let log = crate::msglog::MessageLog::open_with(&config.log_path, log_key, notes).await?;
+    let witness = config
+        .witness_key
+        .as_ref()
+        .map(|k| {
+            lienthong_trust::note::NoteSigner::witness(&format!("lienthong.witness/{member_s}"), k)
+        })
+        .transpose()
+        .map_err(|e| format!("witness key: {e}"))?
+        .map(|signer| witnessing::WitnessRole {
+            signer,
+            lock: tokio::sync::Mutex::new(()),
+        });
     let snapshot = Arc::new(
         SnapshotCache::saved_in(
             config.registry_url.clone(),
@@ -467,7 +500,10 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         room_seen: Arc::new(RoomSeen::default()),
         consumer_calls: Mutex::new(HashMap::new()),
         consumer_rates: Mutex::new(HashMap::new()),
+        observer: Default::default(),
+        witness,
     });
+    witnessing::restore_lineages(&inner).await?;
     let room_seen = inner.room_seen.clone();
     let (stop, stop_rx) = watch::channel(false);
     if inner.config.log_bodies_retention_days.is_some()
@@ -508,7 +544,20 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         open(false),
         stop_rx.clone(),
     ));
+    tokio::spawn(witnessing::flush_loop(inner.clone(), stop_rx.clone()));
+    if inner.log.latest_note().is_some() {
+        let every = Duration::from_millis(inner.config.witness_every_ms.max(50));
+        tokio::spawn(witnessing::submit_loop(
+            inner.clone(),
+            every,
+            stop_rx.clone(),
+        ));
+    }
     let peer_app = Router::new()
+        .route(
+            "/lt1/witness/add-checkpoint",
+            axum::routing::post(witnessing::add_checkpoint),
+        )
         .route("/lt1/{*rest}", any(provider))
         .with_state(inner.clone());
     crate::telemetry::handle();

@@ -59,8 +59,11 @@ pub(super) async fn provider(
     let request_hash = signed.hash();
     let started = std::time::Instant::now();
     // Identified, then within its member's share of calls in progress, then the body.
-    let slot = identify(&node, (&peer.0, &subject.0), &signed, &parts.headers)
-        .and_then(|()| node.consumer_slot(signed.client));
+    let identified = identify(&node, (&peer.0, &subject.0), &signed, &parts.headers);
+    if identified.is_ok() {
+        node.observe_peer(signed.client, &parts.headers);
+    }
+    let slot = identified.and_then(|()| node.consumer_slot(signed.client));
     let (body, body_error, _slot) = match slot {
         Err(e) => (Bytes::new(), Some(e), None),
         Ok(slot) => match node.read_body(body, &mut room, 1).await {
@@ -179,7 +182,12 @@ pub(super) async fn provider(
         let signed = sign_answer(&node, &request_hash, r.status, &bytes, &r.headers).await;
         return signed_answer_response(signed, request_hash, r.headers, bytes);
     }
-    signed_answer_response(signed_answer, request_hash, answer_headers, body)
+    let mut response = signed_answer_response(signed_answer, request_hash, answer_headers, body);
+    // This node's log as it stands, now that the exchange is in it.
+    for (name, value) in node.witnessing_headers(signed.client) {
+        response.headers_mut().insert(name, value);
+    }
+    response
 }
 
 /// A dataset's "no such record": the service's own answer (404, JSON), not an X-Road error.

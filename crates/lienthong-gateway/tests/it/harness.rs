@@ -107,6 +107,7 @@ pub fn registry(provider: &Identity, provider_addr: SocketAddr, consumer: &Ident
         signing_key: ident.key.public_b64(),
         address: addr.map(|a| a.to_string()),
         cert_fingerprint: lienthong_trust::cert_fingerprint(&ident.cert).unwrap(),
+        log_key: None,
     };
     Registry {
         instance: "VN".into(),
@@ -142,6 +143,7 @@ pub fn registry(provider: &Identity, provider_addr: SocketAddr, consumer: &Ident
             changes: false,
         }],
         revoked: vec![],
+        witness: None,
     }
 }
 
@@ -236,6 +238,9 @@ pub fn node_config(
         consumer_calls_max: 64,
         consumer_rate_per_s: 0,
         rest: vec![],
+        log_key: None,
+        witness_key: None,
+        witness_every_ms: 200,
     }
 }
 

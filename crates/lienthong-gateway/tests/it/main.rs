@@ -9,4 +9,5 @@ mod harness;
 mod msglog;
 mod passthrough;
 mod tables;
+mod witness;
 mod xroad;

@@ -15,6 +15,7 @@ fn member(id: &str) -> Member {
         signing_key: "AAAA".into(),
         address: Some("127.0.0.1:1".into()),
         cert_fingerprint: "0".repeat(64),
+        log_key: None,
     }
 }
 
@@ -31,6 +32,7 @@ fn registry() -> Registry {
         }],
         agreements: vec![],
         revoked: vec![],
+        witness: None,
     }
 }
 

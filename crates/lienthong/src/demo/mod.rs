@@ -153,6 +153,13 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         )
     };
     let registry_key = signing("registry")?;
+    // The center witnesses every node's message log (cosigns its checkpoints); each node
+    // signs its checkpoints with a log key of its own.
+    let witness_key = signing("witness")?;
+    let log_keys = AGENCIES
+        .iter()
+        .map(|a| signing(&format!("{}.log", slug(a.id))))
+        .collect::<Result<Vec<_>>>()?;
     let mut identities = Vec::new();
     for a in AGENCIES {
         let key = signing(&slug(a.id))?;
@@ -190,6 +197,13 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     signing_key: key.public_b64(),
                     address: Some(ports.node(i).1.to_string()),
                     cert_fingerprint: lienthong_trust::cert_fingerprint(cert)?,
+                    log_key: Some(
+                        lienthong_trust::note::NoteSigner::log(
+                            &lienthong_registry::log_origin(a.id),
+                            &log_keys[i],
+                        )?
+                        .vkey(),
+                    ),
                 })
             })
             .collect::<Result<_>>()?,
@@ -223,6 +237,14 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             .collect(),
         agreements: agreements(),
         revoked: vec![],
+        witness: Some(lienthong_registry::Witness {
+            member: HOP.center.into(),
+            key: lienthong_trust::note::NoteSigner::witness(
+                &format!("lienthong.witness/{}", HOP.center),
+                &witness_key,
+            )?
+            .vkey(),
+        }),
     };
     let registry_content = registry.clone();
     let store = lienthong_registry::store::Store::connect(&db("registry")).await?;
@@ -370,6 +392,13 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     } else {
                         vec![]
                     },
+                    log_key: Some(SigningKey::from_pem(&log_keys[i].to_pem()?)?),
+                    witness_key: if a.id == HOP.center {
+                        Some(SigningKey::from_pem(&witness_key.to_pem()?)?)
+                    } else {
+                        None
+                    },
+                    witness_every_ms: 5_000,
                 },
                 listeners,
             )

@@ -245,6 +245,7 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
                             signing_key: r.signing_key,
                             address: r.address,
                             cert_fingerprint: fingerprint.clone(),
+                            log_key: None,
                         }],
                         ..Default::default()
                     };

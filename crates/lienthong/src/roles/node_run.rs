@@ -71,6 +71,20 @@ pub(super) struct NodeFile {
     /// loopback only).
     #[serde(default)]
     client_auth: Option<ClientAuthFile>,
+    /// The message-log key (`keys log`): signs the log's checkpoints for witnesses, apart
+    /// from the member key. Without it the node's log is not witnessed.
+    #[serde(default)]
+    log_key: Option<PathBuf>,
+    /// On the node the registry names as witness: its cosigning key (`keys witness`).
+    #[serde(default)]
+    witness_key: Option<PathBuf>,
+    /// How often the latest checkpoint is submitted to the witness (default 10 s).
+    #[serde(default = "d_witness_every")]
+    witness_every_ms: u64,
+}
+
+fn d_witness_every() -> u64 {
+    10_000
 }
 
 /// `[client_auth]`: X-Road's connection types.
@@ -338,6 +352,23 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
                 .as_ref()
                 .map(|d| relative(config, d).display().to_string()),
             log_archive_after_days: f.log_archive_after_days,
+            log_key: f
+                .log_key
+                .as_ref()
+                .map(|p| {
+                    SigningKey::from_pem(&read(&relative(config, p))?).map_err(anyhow::Error::from)
+                })
+                .transpose()
+                .context("log_key")?,
+            witness_key: f
+                .witness_key
+                .as_ref()
+                .map(|p| {
+                    SigningKey::from_pem(&read(&relative(config, p))?).map_err(anyhow::Error::from)
+                })
+                .transpose()
+                .context("witness_key")?,
+            witness_every_ms: f.witness_every_ms,
             default_purposes: f.default_purposes,
             client_auth,
             connections_max: f.connections_max,

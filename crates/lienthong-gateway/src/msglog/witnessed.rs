@@ -1,0 +1,300 @@
+//! What the log keeps for witnessing: its checkpoints as C2SP signed notes (signed with the
+//! node's log key, apart from its member key), the witness's cosignatures on them, the
+//! checkpoints this node saw from other members' logs, the witness's own state when this
+//! node is the witness, and the alarms raised when a log shrank, forked or was rewound.
+
+use std::sync::{Arc, RwLock};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use lienthong_ledger::{hash_from_hex, hash_to_hex, Hash, MerkleTree, TlogCheckpoint};
+use lienthong_trust::note::NoteSigner;
+use sqlx::Row;
+
+use super::MessageLog;
+
+/// The latest durable checkpoint as a signed note.
+#[derive(Debug, Clone)]
+pub struct LatestNote {
+    pub size: u64,
+    pub root: Hash,
+    /// The signed note.
+    pub note: Arc<str>,
+    /// The note in base64, as carried in `x-lt-checkpoint`.
+    pub header: Arc<str>,
+}
+
+/// The log's note signer and its latest published note.
+pub struct LogNotes {
+    signer: NoteSigner,
+    latest: RwLock<LatestNote>,
+}
+
+impl LogNotes {
+    /// The signer, with the note of the tree as loaded (the log as it stands at start).
+    pub(super) fn new(signer: NoteSigner, tree: &MerkleTree) -> LogNotes {
+        let first = Self::make(&signer, tree.size(), tree.root());
+        LogNotes {
+            signer,
+            latest: RwLock::new(first),
+        }
+    }
+
+    fn make(signer: &NoteSigner, size: u64, root: Hash) -> LatestNote {
+        let text = TlogCheckpoint::new(signer.name(), size, root).text();
+        let note: Arc<str> = signer.note(&text, 0).render().into();
+        LatestNote {
+            size,
+            root,
+            header: B64.encode(note.as_bytes()).into(),
+            note,
+        }
+    }
+
+    pub(super) fn sign(&self, size: u64, root: Hash) -> LatestNote {
+        Self::make(&self.signer, size, root)
+    }
+
+    /// Makes `note` the latest, unless a larger one is already published.
+    pub(super) fn publish(&self, note: LatestNote) {
+        if let Ok(mut l) = self.latest.write() {
+            if note.size >= l.size {
+                *l = note;
+            }
+        }
+    }
+
+    pub fn origin(&self) -> &str {
+        self.signer.name()
+    }
+
+    pub fn vkey(&self) -> String {
+        self.signer.vkey()
+    }
+}
+
+/// A witness alarm: a log that shrank, forked, was rewound, or signed with a wrong key.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Alarm {
+    pub origin: String,
+    pub member: String,
+    /// `fork`, `rewound`, `bad_signature`.
+    pub kind: String,
+    pub first_ms: u64,
+    pub last_ms: u64,
+    pub count: u64,
+    pub detail: String,
+    /// The signed notes that prove it, one after the other.
+    pub evidence: String,
+}
+
+fn db(e: sqlx::Error) -> String {
+    format!("message log: {e}")
+}
+
+impl MessageLog {
+    /// The latest durable checkpoint as a signed note (None without a log key).
+    pub fn latest_note(&self) -> Option<LatestNote> {
+        let notes = self.notes.as_ref()?;
+        notes.latest.read().ok().map(|l| l.clone())
+    }
+
+    /// The log key's origin and vkey (None without a log key).
+    pub fn log_identity(&self) -> Option<(String, String)> {
+        self.notes
+            .as_ref()
+            .map(|n| (n.origin().to_owned(), n.vkey()))
+    }
+
+    /// A consistency proof between two sizes the log has held.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, String> {
+        let tree = self.tree.read().map_err(|_| "tree lock poisoned")?;
+        tree.consistency_proof(old, new).map_err(|e| e.to_string())
+    }
+
+    /// Keeps a checkpoint with the witness's cosignature.
+    pub async fn save_cosigned(&self, size: u64, note: &str) -> Result<(), String> {
+        let sql = self.store.sql("INSERT INTO log_cosigned (size, note, at_ms) VALUES (?, ?, ?) ON CONFLICT (size) DO UPDATE SET note = excluded.note, at_ms = excluded.at_ms");
+        sqlx::query(&sql)
+            .bind(size as i64)
+            .bind(note.to_owned())
+            .bind(lienthong_core::time::now_ms() as i64)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// The cosigned checkpoints kept, newest first: (size, note).
+    pub async fn cosigned(&self, limit: u32) -> Result<Vec<(u64, String)>, String> {
+        let sql = self
+            .store
+            .sql("SELECT size, note FROM log_cosigned ORDER BY size DESC LIMIT ?");
+        let rows = sqlx::query(&sql)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<i64, _>(0).map_err(db)? as u64,
+                    r.try_get::<String, _>(1).map_err(db)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Every signed note of this log's own checkpoints, oldest first: (size, note).
+    pub async fn own_notes(&self) -> Result<Vec<(u64, String)>, String> {
+        let rows = sqlx::query(
+            "SELECT size, note FROM log_checkpoints WHERE note IS NOT NULL ORDER BY size",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<i64, _>(0).map_err(db)? as u64,
+                    r.try_get::<String, _>(1).map_err(db)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The latest checkpoint of `origin` this node verified (table `table`): size, root, note.
+    async fn origin_state(
+        &self,
+        table: &str,
+        origin: &str,
+    ) -> Result<Option<(u64, Hash, String)>, String> {
+        let sql = self.store.sql(&format!(
+            "SELECT size, root, note FROM {table} WHERE origin = ?"
+        ));
+        let row = sqlx::query(&sql)
+            .bind(origin.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        let Some(r) = row else { return Ok(None) };
+        let root: String = r.try_get(1).map_err(db)?;
+        Ok(Some((
+            r.try_get::<i64, _>(0).map_err(db)? as u64,
+            hash_from_hex(&root).ok_or("malformed root in the witness state")?,
+            r.try_get::<String, _>(2).map_err(db)?,
+        )))
+    }
+
+    async fn set_origin_state(
+        &self,
+        table: &str,
+        origin: &str,
+        (size, root, note): (u64, &Hash, &str),
+    ) -> Result<(), String> {
+        let sql = self.store.sql(&format!(
+            "INSERT INTO {table} (origin, size, root, note, at_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (origin) DO UPDATE SET size = excluded.size, root = excluded.root, note = excluded.note, at_ms = excluded.at_ms"
+        ));
+        sqlx::query(&sql)
+            .bind(origin.to_owned())
+            .bind(size as i64)
+            .bind(hash_to_hex(root))
+            .bind(note.to_owned())
+            .bind(lienthong_core::time::now_ms() as i64)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// The latest checkpoint of another member's log this node verified.
+    pub async fn seen(&self, origin: &str) -> Result<Option<(u64, Hash, String)>, String> {
+        self.origin_state("witness_seen", origin).await
+    }
+
+    pub async fn set_seen(&self, origin: &str, state: (u64, &Hash, &str)) -> Result<(), String> {
+        self.set_origin_state("witness_seen", origin, state).await
+    }
+
+    /// Every other log's latest verified checkpoint: (origin, size, note).
+    pub async fn all_seen(&self) -> Result<Vec<(String, u64, String)>, String> {
+        let rows = sqlx::query("SELECT origin, size, note FROM witness_seen ORDER BY origin")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>(0).map_err(db)?,
+                    r.try_get::<i64, _>(1).map_err(db)? as u64,
+                    r.try_get::<String, _>(2).map_err(db)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// As the witness: the latest checkpoint of `origin` it cosigned.
+    pub async fn witness_state(&self, origin: &str) -> Result<Option<(u64, Hash, String)>, String> {
+        self.origin_state("witness_state", origin).await
+    }
+
+    /// As the witness: records a newly cosigned checkpoint (before answering).
+    pub async fn set_witness_state(
+        &self,
+        origin: &str,
+        state: (u64, &Hash, &str),
+    ) -> Result<(), String> {
+        self.set_origin_state("witness_state", origin, state).await
+    }
+
+    /// Records an alarm (counted when the same log raises the same kind again).
+    pub async fn raise_alarm(
+        &self,
+        origin: &str,
+        member: &str,
+        kind: &str,
+        detail: &str,
+        evidence: &str,
+    ) -> Result<(), String> {
+        let now = lienthong_core::time::now_ms() as i64;
+        let sql = self.store.sql("INSERT INTO witness_alarms (origin, kind, member, first_ms, last_ms, count, detail, evidence) VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (origin, kind) DO UPDATE SET last_ms = excluded.last_ms, count = witness_alarms.count + 1, detail = excluded.detail, evidence = excluded.evidence");
+        sqlx::query(&sql)
+            .bind(origin.to_owned())
+            .bind(kind.to_owned())
+            .bind(member.to_owned())
+            .bind(now)
+            .bind(now)
+            .bind(detail.to_owned())
+            .bind(evidence.to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Every alarm raised, newest first.
+    pub async fn alarms(&self) -> Result<Vec<Alarm>, String> {
+        alarms(&self.pool).await
+    }
+}
+
+pub(super) async fn alarms(pool: &sqlx::AnyPool) -> Result<Vec<Alarm>, String> {
+    let rows = sqlx::query("SELECT origin, member, kind, first_ms, last_ms, count, detail, evidence FROM witness_alarms ORDER BY last_ms DESC")
+        .fetch_all(pool)
+        .await
+        .map_err(db)?;
+    rows.iter()
+        .map(|r| {
+            Ok(Alarm {
+                origin: r.try_get(0).map_err(db)?,
+                member: r.try_get(1).map_err(db)?,
+                kind: r.try_get(2).map_err(db)?,
+                first_ms: r.try_get::<i64, _>(3).map_err(db)? as u64,
+                last_ms: r.try_get::<i64, _>(4).map_err(db)? as u64,
+                count: r.try_get::<i64, _>(5).map_err(db)? as u64,
+                detail: r.try_get(6).map_err(db)?,
+                evidence: r.try_get(7).map_err(db)?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,378 @@
+//! Witnessed logs: the provider's message log is cut at its tail, restored from an older
+//! copy, or forked into two views for two consumers — each is caught by the center's
+//! witness or by a peer, over real mutual TLS, from the checkpoints the nodes exchange.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lienthong_gateway::node::{self, NodeConfig, RunningNode};
+use lienthong_registry::{log_origin, Agreement, Member, Registry, Witness};
+use lienthong_trust::note::NoteSigner;
+use lienthong_trust::{Ca, SigningKey};
+
+use crate::harness::*;
+
+const CENTER: &str = "VN/GOV/TTDL/CENTER";
+const SECOND: &str = "VN/GOV/BYT/HIS";
+
+struct Country {
+    dir: tempfile::TempDir,
+    ca: Ca,
+    registry_key: SigningKey,
+    registry_addr: SocketAddr,
+    _registry: tokio::task::JoinHandle<()>,
+    ids: Vec<(&'static str, Identity, SigningKey, SocketAddr)>,
+    witness_key: SigningKey,
+    table_url: String,
+}
+
+impl Country {
+    async fn new() -> Country {
+        let dir = tempfile::tempdir().unwrap();
+        let table_url = sqlite_table(dir.path()).await;
+        let ca = Ca::generate("VN").unwrap();
+        let registry_key = SigningKey::generate();
+        let witness_key = SigningKey::generate();
+        let mut ids = Vec::new();
+        for member in [PROVIDER, CONSUMER, SECOND, CENTER] {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap();
+            ids.push((member, identity(&ca, member), SigningKey::generate(), port));
+        }
+        let (p, c, _) = (&ids[0].1, &ids[1].1, ());
+        let mut content: Registry = registry(p, ids[0].3, c);
+        content.members = ids
+            .iter()
+            .map(|(m, ident, log_key, addr)| Member {
+                id: (*m).into(),
+                name: (*m).into(),
+                signing_key: ident.key.public_b64(),
+                address: Some(addr.to_string()),
+                cert_fingerprint: lienthong_trust::cert_fingerprint(&ident.cert).unwrap(),
+                log_key: Some(NoteSigner::log(&log_origin(m), log_key).unwrap().vkey()),
+            })
+            .collect();
+        let second = Agreement {
+            consumer: SECOND.into(),
+            ..content.agreements[0].clone()
+        };
+        content.agreements.push(second);
+        content.witness = Some(Witness {
+            member: CENTER.into(),
+            key: NoteSigner::witness(&format!("lienthong.witness/{CENTER}"), &witness_key)
+                .unwrap()
+                .vkey(),
+        });
+        content.validate().unwrap();
+        let (registry_addr, registry) =
+            serve_registry(content, &registry_key.to_pem().unwrap(), dir.path(), 3600).await;
+        Country {
+            dir,
+            ca,
+            registry_key,
+            registry_addr,
+            _registry: registry,
+            ids,
+            witness_key,
+            table_url,
+        }
+    }
+
+    /// Starts `member`'s node with its message log at `log`.
+    async fn start(&self, member: &str, log: &Path) -> RunningNode {
+        let (_, ident, log_key, addr) = self.ids.iter().find(|i| i.0 == member).unwrap();
+        let pub_key = self.registry_key.public_b64();
+        let tables = if member == PROVIDER {
+            vec![table("citizen", &self.table_url)]
+        } else {
+            vec![]
+        };
+        let mut config: NodeConfig = node_config(
+            member,
+            ident,
+            &self.ca,
+            (self.registry_addr, &pub_key),
+            *addr,
+            tables,
+            self.dir.path(),
+        );
+        config.log_path = log.display().to_string();
+        config.log_key = Some(SigningKey::from_pem(&log_key.to_pem().unwrap()).unwrap());
+        config.witness_every_ms = 100;
+        if member == CENTER {
+            config.witness_key =
+                Some(SigningKey::from_pem(&self.witness_key.to_pem().unwrap()).unwrap());
+        }
+        // The port was free a moment ago; a restarted node takes it again.
+        for _ in 0..50 {
+            match std::net::TcpListener::bind(addr) {
+                Ok(l) => {
+                    return node::start_on(
+                        config,
+                        node::Listeners {
+                            peer: Some(l),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap()
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        panic!("port {addr} stayed taken");
+    }
+
+    fn log(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("{name}.messages.db"))
+    }
+}
+
+async fn ask(consumer: &RunningNode, as_member: &str, n: usize) {
+    for _ in 0..n {
+        let r = call(
+            consumer,
+            &format!("/r1/{SERVICE}/records/{PID}"),
+            &[
+                ("X-Road-Client", as_member),
+                ("X-Lienthong-Purpose", "insurance-enrolment"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.json);
+    }
+}
+
+async fn scalar(db: &Path, sql: &str) -> i64 {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}?mode=ro", db.display()))
+        .await
+        .unwrap();
+    let v: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    v
+}
+
+async fn run(db: &Path, sql: &str) {
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}?mode=rw", db.display()))
+        .await
+        .unwrap();
+    sqlx::query(sql).execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+/// Waits until the witness has cosigned the provider's log at its full size; returns it.
+async fn cosigned(log: &Path) -> i64 {
+    for _ in 0..100 {
+        let size = scalar(log, "SELECT COUNT(*) FROM log_entries").await;
+        let cosigned = scalar(log, "SELECT COALESCE(MAX(size), 0) FROM log_cosigned").await;
+        if size > 0 && cosigned == size {
+            return size;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the witness did not cosign {}", log.display());
+}
+
+/// The alarms a node's log holds about `member`'s log: kinds.
+async fn alarms(log: &Path, member: &str) -> Vec<String> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}?mode=ro", log.display()))
+        .await
+        .unwrap();
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM witness_alarms WHERE member = ? ORDER BY kind")
+            .bind(member)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    kinds
+}
+
+/// Waits for an alarm of one of `kinds` (`a|b`) about `member` in a node's log.
+async fn wait_alarm(log: &Path, member: &str, kinds: &str) -> Vec<String> {
+    for _ in 0..100 {
+        let got = alarms(log, member).await;
+        if got.iter().any(|k| kinds.split('|').any(|want| want == k)) {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "no {kinds} alarm about {member} in {}: {:?}",
+        log.display(),
+        alarms(log, member).await
+    );
+}
+
+#[tokio::test]
+async fn an_honest_log_is_cosigned_and_raises_nothing() {
+    let c = Country::new().await;
+    let center = c.start(CENTER, &c.log("center")).await;
+    let provider = c.start(PROVIDER, &c.log("provider")).await;
+    let consumer = c.start(CONSUMER, &c.log("consumer")).await;
+    ask(&consumer, CONSUMER, 5).await;
+    let size = cosigned(&c.log("provider")).await;
+    assert_eq!(size, 5);
+    ask(&consumer, CONSUMER, 3).await;
+    assert_eq!(cosigned(&c.log("provider")).await, 8);
+    // The consumer's log is witnessed too.
+    assert_eq!(cosigned(&c.log("consumer")).await, 8);
+    // The consumer followed the provider's log to its latest size, proof by proof.
+    let mut seen = 0;
+    for _ in 0..50 {
+        seen = scalar(
+            &c.log("consumer"),
+            "SELECT COALESCE(MAX(size), 0) FROM witness_seen",
+        )
+        .await;
+        if seen >= 7 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen >= 7,
+        "the consumer verified {seen} entries of the provider's log"
+    );
+    // The cosigned checkpoint is a C2SP note the witness's vkey verifies.
+    let note: String = {
+        let pool =
+            sqlx::AnyPool::connect(&format!("sqlite://{}?mode=ro", c.log("provider").display()))
+                .await
+                .unwrap();
+        sqlx::query_scalar("SELECT note FROM log_cosigned ORDER BY size DESC LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let witness = NoteSigner::witness(&format!("lienthong.witness/{CENTER}"), &c.witness_key)
+        .unwrap()
+        .verifier();
+    let parsed = lienthong_trust::note::Note::parse(&note).unwrap();
+    assert!(parsed
+        .text
+        .starts_with(&format!("{}\n8\n", log_origin(PROVIDER))));
+    assert_eq!(parsed.verify(&[&witness]).unwrap().len(), 1);
+    for log in ["center", "provider", "consumer"] {
+        assert_eq!(
+            scalar(&c.log(log), "SELECT COUNT(*) FROM witness_alarms").await,
+            0,
+            "{log}"
+        );
+    }
+    for n in [consumer, provider, center] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_log_cut_at_its_tail_is_caught_by_the_witness_and_the_consumer() {
+    let c = Country::new().await;
+    let center = c.start(CENTER, &c.log("center")).await;
+    let provider = c.start(PROVIDER, &c.log("provider")).await;
+    let consumer = c.start(CONSUMER, &c.log("consumer")).await;
+    for _ in 0..3 {
+        ask(&consumer, CONSUMER, 2).await;
+        cosigned(&c.log("provider")).await;
+    }
+    provider.shutdown().await;
+    // The operator removes the last entries and the checkpoints over them: the log still
+    // matches its own latest checkpoint, so the node starts.
+    let log = c.log("provider");
+    let keep = scalar(
+        &log,
+        "SELECT MAX(size) FROM log_checkpoints WHERE size <= 3",
+    )
+    .await;
+    assert!(keep > 0 && keep < 6);
+    run(
+        &log,
+        &format!("DELETE FROM log_entries WHERE idx >= {keep}"),
+    )
+    .await;
+    run(
+        &log,
+        &format!("DELETE FROM log_checkpoints WHERE size > {keep}"),
+    )
+    .await;
+    let provider = c.start(PROVIDER, &log).await;
+    ask(&consumer, CONSUMER, 2).await;
+    wait_alarm(&c.log("center"), PROVIDER, "rewound").await;
+    // The consumer had verified sizes the cut log reaches again with other entries: a
+    // fork, or a rewind where it had not.
+    wait_alarm(&c.log("consumer"), PROVIDER, "rewound|fork").await;
+    for n in [consumer, provider, center] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn an_older_copy_restored_is_caught_by_the_witness() {
+    let c = Country::new().await;
+    let center = c.start(CENTER, &c.log("center")).await;
+    let provider = c.start(PROVIDER, &c.log("provider")).await;
+    let consumer = c.start(CONSUMER, &c.log("consumer")).await;
+    ask(&consumer, CONSUMER, 3).await;
+    cosigned(&c.log("provider")).await;
+    provider.shutdown().await;
+    let log = c.log("provider");
+    let backup = c.dir.path().join("provider.backup.db");
+    run(&log, "VACUUM").await;
+    std::fs::copy(&log, &backup).unwrap();
+    let provider = c.start(PROVIDER, &log).await;
+    ask(&consumer, CONSUMER, 4).await;
+    assert_eq!(cosigned(&log).await, 7);
+    provider.shutdown().await;
+    // Yesterday's copy put back in place.
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", log.display()));
+    }
+    std::fs::copy(&backup, &log).unwrap();
+    let provider = c.start(PROVIDER, &log).await;
+    ask(&consumer, CONSUMER, 2).await;
+    wait_alarm(&c.log("center"), PROVIDER, "rewound").await;
+    // The consumer had verified sizes the cut log reaches again with other entries: a
+    // fork, or a rewind where it had not.
+    wait_alarm(&c.log("consumer"), PROVIDER, "rewound|fork").await;
+    for n in [consumer, provider, center] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_log_forked_into_two_views_for_two_consumers_is_caught_by_the_witness() {
+    let c = Country::new().await;
+    let center = c.start(CENTER, &c.log("center")).await;
+    let provider = c.start(PROVIDER, &c.log("provider")).await;
+    let first = c.start(CONSUMER, &c.log("consumer")).await;
+    ask(&first, CONSUMER, 2).await;
+    cosigned(&c.log("provider")).await;
+    provider.shutdown().await;
+    let log = c.log("provider");
+    let fork = c.dir.path().join("provider.fork.db");
+    run(&log, "VACUUM").await;
+    std::fs::copy(&log, &fork).unwrap();
+    // View one, shown to the first consumer (and witnessed).
+    let provider = c.start(PROVIDER, &log).await;
+    ask(&first, CONSUMER, 2).await;
+    cosigned(&log).await;
+    provider.shutdown().await;
+    // View two, from the copy, shown to the second consumer: a longer, different history.
+    let provider = c.start(PROVIDER, &fork).await;
+    let second = c.start(SECOND, &c.log("second")).await;
+    ask(&second, SECOND, 4).await;
+    // The second consumer alone cannot tell (it only ever saw view two)…
+    assert!(alarms(&c.log("second"), PROVIDER).await.is_empty());
+    // …the witness, which cosigned view one, refuses view two and raises the fork.
+    wait_alarm(&c.log("center"), PROVIDER, "fork").await;
+    let cosigned_views = scalar(&fork, "SELECT COUNT(*) FROM log_cosigned WHERE size > 4").await;
+    assert_eq!(cosigned_views, 0, "the witness cosigned the second view");
+    for n in [second, first, provider, center] {
+        n.shutdown().await;
+    }
+}
