@@ -282,6 +282,53 @@ mod tests {
     }
 
     #[test]
+    fn saved_checkpoints_are_checked_against_each_other_and_the_log() {
+        let key = lienthong_trust::SigningKey::generate();
+        let signer = lienthong_trust::note::NoteSigner::log("o", &key).unwrap();
+        let note = |t: &MerkleTree, size: u64| signer.note(&cp(t, size).text(), 0).render();
+        let honest = tree(&["a", "b", "c", "d"]);
+        let forked = tree(&["a", "b", "X", "Y"]);
+        let saved = vec![
+            ("2".to_owned(), note(&honest, 2)),
+            ("4".to_owned(), note(&honest, 4)),
+        ];
+        let v = signer.verifier();
+        let r = check_saved(&saved, &v, &[], Some(&honest));
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
+        assert_eq!(r.checkpoints.len(), 2);
+        // The log cut back to 3 entries: the checkpoint of 4 shows it.
+        let r = check_saved(&saved, &v, &[], Some(&tree(&["a", "b", "c"])));
+        assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+        assert!(r.findings[0].contains("cut"));
+        // A fork between saved checkpoints, and against a rewritten log.
+        let mut both = saved.clone();
+        both.push(("4b".to_owned(), note(&forked, 4)));
+        let r = check_saved(&both, &v, &[], None);
+        assert!(
+            r.findings.iter().any(|f| f.contains("a fork")),
+            "{:?}",
+            r.findings
+        );
+        let r = check_saved(&saved, &v, &[], Some(&forked));
+        assert!(
+            r.findings.iter().any(|f| f.contains("rewritten")),
+            "{:?}",
+            r.findings
+        );
+        // Another key's note is refused.
+        let other =
+            lienthong_trust::note::NoteSigner::log("o", &lienthong_trust::SigningKey::generate())
+                .unwrap();
+        let r = check_saved(
+            &[("x".into(), other.note(&cp(&honest, 2).text(), 0).render())],
+            &v,
+            &[],
+            None,
+        );
+        assert_eq!(r.findings.len(), 1);
+    }
+
+    #[test]
     fn the_witness_cosigns_extensions_only() {
         let t = tree(&["a", "b", "c", "d", "e"]);
         let req = |old: u64, proof: Vec<Hash>| AddCheckpoint {
@@ -320,4 +367,97 @@ mod tests {
         let r = add_checkpoint(held, &req(4, vec![]), &cp(&t, 3)).unwrap_err();
         assert_eq!(r.status, 400);
     }
+}
+
+/// What `lienthong log witness-check` found in a set of saved checkpoints.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Checkpoints whose log signature verified: (name, size).
+    pub checkpoints: Vec<(String, u64)>,
+    /// Per checkpoint verified, how many of the given witnesses cosigned it.
+    pub cosigned: usize,
+    /// Everything wrong: one line each.
+    pub findings: Vec<String>,
+}
+
+/// Checks saved checkpoints (`(name, note)`, e.g. file names and contents) of one log
+/// offline: each signed by the log key; cosigned by the witnesses given, counted; no two of
+/// the same size with different roots; and, given the log's own tree (`log`), each one a
+/// state the log really held — a log shorter than a checkpoint it signed was cut or
+/// restored from an older copy, one whose root at that size differs was rewritten.
+pub fn check_saved(
+    notes: &[(String, String)],
+    log_key: &NoteVerifier,
+    witnesses: &[NoteVerifier],
+    log: Option<&lienthong_ledger::MerkleTree>,
+) -> CheckReport {
+    let mut report = CheckReport::default();
+    let mut by_size: std::collections::BTreeMap<u64, (Hash, String)> = Default::default();
+    for (name, note) in notes {
+        let parsed = match Note::parse(note) {
+            Ok(p) => p,
+            Err(e) => {
+                report.findings.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let mut keys: Vec<&NoteVerifier> = vec![log_key];
+        keys.extend(witnesses.iter());
+        let verified = match parsed.verify(&keys) {
+            Ok(v) => v,
+            Err(e) => {
+                report.findings.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        if !verified.iter().any(|(i, _)| *i == 0) {
+            report
+                .findings
+                .push(format!("{name}: not signed by the log key"));
+            continue;
+        }
+        let cp = match TlogCheckpoint::parse(&parsed.text) {
+            Ok(cp) if cp.origin == log_key.name => cp,
+            Ok(cp) => {
+                report.findings.push(format!(
+                    "{name}: a checkpoint of {}, not {}",
+                    cp.origin, log_key.name
+                ));
+                continue;
+            }
+            Err(e) => {
+                report.findings.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        if verified.iter().any(|(i, _)| *i > 0) {
+            report.cosigned += 1;
+        }
+        match by_size.get(&cp.size) {
+            Some((root, other)) if *root != cp.root => report.findings.push(format!(
+                "{name} and {other}: two checkpoints of size {} with different roots (a fork)",
+                cp.size
+            )),
+            Some(_) => {}
+            None => {
+                by_size.insert(cp.size, (cp.root, name.clone()));
+            }
+        }
+        if let Some(tree) = log {
+            if cp.size > tree.size() {
+                report.findings.push(format!(
+                    "{name}: the log holds {} entries but signed a checkpoint of {} (cut, or restored from an older copy)",
+                    tree.size(),
+                    cp.size
+                ));
+            } else if tree.root_at(cp.size).ok() != Some(cp.root) {
+                report.findings.push(format!(
+                    "{name}: the log's entries up to {} are not the ones its checkpoint signed (rewritten or forked)",
+                    cp.size
+                ));
+            }
+        }
+        report.checkpoints.push((name.clone(), cp.size));
+    }
+    report
 }

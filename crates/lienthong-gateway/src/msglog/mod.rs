@@ -23,7 +23,7 @@ mod witnessed;
 pub use archive::*;
 pub use audit::*;
 pub use reader::{LogEntry, LogReader};
-pub use witnessed::{Alarm, LatestNote, LogNotes};
+pub use witnessed::{saved_notes, stored_tree, Alarm, LatestNote, LogNotes};
 
 /// Why a log could not be read back or did not verify.
 #[derive(Debug, thiserror::Error)]

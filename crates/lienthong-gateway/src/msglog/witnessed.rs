@@ -298,3 +298,48 @@ pub(super) async fn alarms(pool: &sqlx::AnyPool) -> Result<Vec<Alarm>, String> {
         })
         .collect()
 }
+
+/// The tree of a log as stored, read-only (for offline checks against saved checkpoints).
+/// Archived entries keep their leaf hashes, so the whole tree is rebuilt.
+pub async fn stored_tree(path: &str) -> Result<MerkleTree, super::LogError> {
+    let pool = super::audit::connect_ro(path).await?;
+    let rows = sqlx::query("SELECT idx, leaf_hash FROM log_entries ORDER BY idx")
+        .fetch_all(&pool)
+        .await
+        .map_err(super::LogError::db)?;
+    let mut tree = MerkleTree::with_capacity(rows.len());
+    for (n, row) in rows.iter().enumerate() {
+        let idx: i64 = row.try_get(0).map_err(super::LogError::db)?;
+        let hex: String = row.try_get(1).map_err(super::LogError::db)?;
+        let hash = hash_from_hex(&hex)
+            .filter(|_| idx as usize == n)
+            .ok_or_else(|| {
+                super::LogError::Altered(format!("entry {n} is missing or malformed"))
+            })?;
+        tree.append_leaf_hash(hash);
+    }
+    pool.close().await;
+    Ok(tree)
+}
+
+/// The log's own checkpoints as signed notes, read-only, each once: the witness's cosigned
+/// version where it has one. (size, note), oldest first.
+pub async fn saved_notes(path: &str) -> Result<Vec<(u64, String)>, super::LogError> {
+    let pool = super::audit::connect_ro(path).await?;
+    let mut notes: std::collections::BTreeMap<u64, String> = Default::default();
+    for sql in [
+        "SELECT size, note FROM log_checkpoints WHERE note IS NOT NULL",
+        "SELECT size, note FROM log_cosigned",
+    ] {
+        let rows = sqlx::query(sql)
+            .fetch_all(&pool)
+            .await
+            .map_err(super::LogError::db)?;
+        for r in rows {
+            let size: i64 = r.try_get(0).map_err(super::LogError::db)?;
+            notes.insert(size as u64, r.try_get(1).map_err(super::LogError::db)?);
+        }
+    }
+    pool.close().await;
+    Ok(notes.into_iter().collect())
+}

@@ -70,6 +70,25 @@ pub enum KeysCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// A node's message-log key (log.key, secret): signs the log's checkpoints for witnesses,
+    /// apart from the member key; prints the `log_key` of the member's registry entry.
+    /// (`keys request` makes one too.)
+    Log {
+        /// The member subsystem the node acts for.
+        #[arg(long)]
+        member: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The witness's cosigning key (witness.key, secret), on the center's node; prints the
+    /// registry's `[witness]` entry.
+    Witness {
+        /// The member whose node witnesses (the center's).
+        #[arg(long)]
+        member: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Issue a node TLS certificate and key together at the registry (node.crt, node.key);
     /// `request` + `sign` keep the key at the agency instead.
     Node {
@@ -99,6 +118,25 @@ pub(super) struct JoinRequest {
     address: Option<String>,
     /// The node's certificate request (PEM).
     csr: String,
+    /// The verifier key of the node's message-log key (C2SP vkey).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    log_key: Option<String>,
+}
+
+/// The vkey of the log key in `out/log.key`, made there first if missing.
+fn log_vkey(member: &str, out: &Path) -> Result<String> {
+    let path = out.join("log.key");
+    let key = if path.exists() {
+        SigningKey::from_pem(&read(&path)?).with_context(|| path.display().to_string())?
+    } else {
+        let key = SigningKey::generate();
+        write_new(&path, &key.to_pem()?)?;
+        key
+    };
+    Ok(
+        lienthong_trust::note::NoteSigner::log(&lienthong_registry::log_origin(member), &key)?
+            .vkey(),
+    )
 }
 
 /// The registry CA from its directory (ca.crt, ca.key, and ca.name, which issuance needs to
@@ -114,6 +152,40 @@ pub(super) fn load_ca(dir: &Path) -> Result<Ca> {
 
 pub fn keys(command: KeysCommand) -> Result<ExitCode> {
     match command {
+        KeysCommand::Log { member, out } => {
+            MemberId::parse(&member)?;
+            if out.join("log.key").exists() {
+                bail!(
+                    "{} exists: a log key is not replaced (its checkpoints are witnessed)",
+                    out.join("log.key").display()
+                );
+            }
+            let vkey = log_vkey(&member, &out)?;
+            println!(
+                "log key: {} (the node's log_key setting; it never leaves the agency)
+                 for the member's registry entry:
+log_key = \"{vkey}\"",
+                out.join("log.key").display()
+            );
+        }
+        KeysCommand::Witness { member, out } => {
+            MemberId::parse(&member)?;
+            let key = SigningKey::generate();
+            let vkey = lienthong_trust::note::NoteSigner::witness(
+                &format!("lienthong.witness/{member}"),
+                &key,
+            )?
+            .vkey();
+            write_new(&out.join("witness.key"), &key.to_pem()?)?;
+            println!(
+                "witness key: {} (the center node's witness_key setting)
+                 for the registry:
+[witness]
+member = \"{member}\"
+key = \"{vkey}\"",
+                out.join("witness.key").display()
+            );
+        }
         KeysCommand::Client { name, out } => {
             if name.is_empty()
                 || name.len() > 64
@@ -205,6 +277,7 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
                 signing_key: public,
                 address,
                 csr: csr.clone(),
+                log_key: Some(log_vkey(&member, &out)?),
             };
             write_new(&out.join("node.key"), &key)?;
             write_new(&out.join("node.csr"), &csr)?;
@@ -217,7 +290,7 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
                 ),
             )?;
             println!(
-                "send {}/request.toml to the registry operator; keep node.key and signing.key here",
+                "send {}/request.toml to the registry operator; keep node.key, signing.key and log.key here",
                 out.display()
             );
         }
@@ -236,6 +309,18 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
                     lienthong_trust::check_public_key(&r.signing_key).with_context(|| {
                         format!("{}: signing_key is not a public key", request.display())
                     })?;
+                    if let Some(v) = &r.log_key {
+                        let parsed = lienthong_trust::note::NoteVerifier::parse(v)
+                            .with_context(|| format!("{}: log_key", request.display()))?;
+                        if parsed.name != lienthong_registry::log_origin(&r.id) {
+                            bail!(
+                                "{}: log_key is named {}, not {}",
+                                request.display(),
+                                parsed.name,
+                                lienthong_registry::log_origin(&r.id)
+                            );
+                        }
+                    }
                     let cert = ca.sign_request(&r.csr, &r.id)?;
                     let fingerprint = lienthong_trust::cert_fingerprint(&cert)?;
                     let entry = lienthong_registry::Additions {
@@ -245,7 +330,7 @@ pub fn keys(command: KeysCommand) -> Result<ExitCode> {
                             signing_key: r.signing_key,
                             address: r.address,
                             cert_fingerprint: fingerprint.clone(),
-                            log_key: None,
+                            log_key: r.log_key,
                         }],
                         ..Default::default()
                     };

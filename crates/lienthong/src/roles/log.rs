@@ -57,6 +57,37 @@ pub enum LogCommand {
         #[arg(long)]
         key: String,
     },
+    /// Save the log's signed checkpoints (C2SP notes, with the witness's cosignature where
+    /// the node holds one) as files `<size>.checkpoint` in a folder: what others keep to
+    /// check the log later with `witness-check`.
+    Checkpoints {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        out_dir: PathBuf,
+    },
+    /// Check saved checkpoints of a log offline: each signed by the log key (`--key`, its
+    /// vkey as the registry lists it), cosigned by the witnesses given, no two of one size
+    /// with different roots, and — with `--db` — each a state the log really held (a log
+    /// cut at its tail, restored from an older copy or rewritten is found). Exit 0 when
+    /// consistent, 1 when anything is wrong.
+    #[command(after_long_help = "Example:
+  lienthong log checkpoints --db node.messages.db --out-dir saved/
+  lienthong log witness-check --key 'lienthong.log/VN/GOV/BCA/DANCU+1a2b3c4d+AR…' --db node.messages.db saved/")]
+    WitnessCheck {
+        /// The log key's vkey (the member's `log_key` in the registry).
+        #[arg(long)]
+        key: String,
+        /// A witness's vkey (the registry's `[witness] key`); repeatable.
+        #[arg(long = "witness-key")]
+        witness_keys: Vec<String>,
+        /// The log itself, to check every saved checkpoint against what it holds now.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Files holding one signed note each, or folders of them.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Delete bodies kept longer than a number of days (the entries and their proofs stay).
     PruneBodies {
         #[arg(long)]
@@ -171,6 +202,88 @@ pub async fn log(command: LogCommand) -> Result<ExitCode> {
                 .map_err(anyhow::Error::msg)?;
             println!("{n} bodies deleted");
             Ok(ExitCode::SUCCESS)
+        }
+        LogCommand::Checkpoints { db, out_dir } => {
+            let notes = msglog::saved_notes(&db.display().to_string()).await?;
+            std::fs::create_dir_all(&out_dir)
+                .with_context(|| format!("creating {}", out_dir.display()))?;
+            for (size, note) in &notes {
+                let path = out_dir.join(format!("{size:012}.checkpoint"));
+                std::fs::write(&path, note)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            println!(
+                "{} signed checkpoints saved in {}",
+                notes.len(),
+                out_dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        LogCommand::WitnessCheck {
+            key,
+            witness_keys,
+            db,
+            files,
+        } => {
+            use lienthong_trust::note::NoteVerifier;
+            let log_key = NoteVerifier::parse(&key).context("--key")?;
+            let witnesses = witness_keys
+                .iter()
+                .map(|k| NoteVerifier::parse(k).context("--witness-key"))
+                .collect::<Result<Vec<_>>>()?;
+            let mut notes = Vec::new();
+            for f in &files {
+                let mut paths = Vec::new();
+                if f.is_dir() {
+                    for e in
+                        std::fs::read_dir(f).with_context(|| format!("reading {}", f.display()))?
+                    {
+                        let p = e?.path();
+                        if p.is_file() {
+                            paths.push(p);
+                        }
+                    }
+                    paths.sort();
+                } else {
+                    paths.push(f.clone());
+                }
+                for p in paths {
+                    notes.push((p.display().to_string(), read(&p)?));
+                }
+            }
+            let tree = match &db {
+                Some(db) => Some(msglog::stored_tree(&db.display().to_string()).await?),
+                None => None,
+            };
+            let report = lienthong_gateway::witness::check_saved(
+                &notes,
+                &log_key,
+                &witnesses,
+                tree.as_ref(),
+            );
+            for f in &report.findings {
+                println!("FOUND: {f}");
+            }
+            let sizes = report.checkpoints.iter().map(|c| c.1);
+            println!(
+                "{} checkpoints of {} verified (sizes {}..{}), {} cosigned by a witness given{}",
+                report.checkpoints.len(),
+                log_key.name,
+                sizes.clone().min().unwrap_or(0),
+                sizes.max().unwrap_or(0),
+                report.cosigned,
+                match &tree {
+                    Some(t) => format!(", checked against the log's {} entries", t.size()),
+                    None => String::new(),
+                }
+            );
+            Ok(ExitCode::from(
+                if report.findings.is_empty() && !report.checkpoints.is_empty() {
+                    0
+                } else {
+                    1
+                },
+            ))
         }
         LogCommand::VerifyEvidence { file, key } => {
             let doc: serde_json::Value = serde_json::from_str(&read(&file)?)

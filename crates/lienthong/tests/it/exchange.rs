@@ -259,6 +259,30 @@ async fn registry_and_two_nodes_from_config_files_exchange_over_mtls() {
             "bhxh/node.crt",
         ],
     ));
+    // BCA's message log is witnessed: its own log key, and BHXH's node as the witness.
+    let bca_log = value(&run(
+        d,
+        &[
+            "keys",
+            "log",
+            "--member",
+            "VN/GOV/BCA/DANCU",
+            "--out",
+            "bca",
+        ],
+    ));
+    let witness_out = run(
+        d,
+        &[
+            "keys",
+            "witness",
+            "--member",
+            "VN/GOV/BHXH/SI",
+            "--out",
+            "bhxh",
+        ],
+    );
+    let witness_vkey = value(witness_out.lines().last().unwrap());
     let (sockets, [reg_port, bca_peer, bca_client, bhxh_peer, bhxh_client]) = Socket::many();
     let token_out = run(d, &["registry", "token"]);
     let token = token_out
@@ -282,12 +306,14 @@ database_url = "sqlite://registry/state.db?mode=rwc"
 admin_token_sha256 = "{token_sha}"
 [registry]
 instance = "VN"
+witness = {{ member = "VN/GOV/BHXH/SI", key = "{witness_vkey}" }}
 [[registry.members]]
 id = "VN/GOV/BCA/DANCU"
 name = "Bộ Công an"
 signing_key = "{bca_key}"
 address = "127.0.0.1:{bca_peer}"
 cert_fingerprint = "{bca_fp}"
+log_key = "{bca_log}"
 [[registry.members]]
 id = "VN/GOV/BHXH/SI"
 name = "Bảo hiểm xã hội Việt Nam"
@@ -320,7 +346,7 @@ valid_to = "2099-12-31"
         ),
     )
     .unwrap();
-    for (name, member, client, peer, db, tbl, service, dataset) in [
+    for (name, member, client, peer, db, tbl, service, dataset, witnessing) in [
         (
             "bca",
             "VN/GOV/BCA/DANCU",
@@ -330,6 +356,7 @@ valid_to = "2099-12-31"
             citizen_t.as_str(),
             "citizen",
             "citizen",
+            "log_key = \"bca/log.key\"\nwitness_every_ms = 200",
         ),
         (
             "bhxh",
@@ -340,6 +367,7 @@ valid_to = "2099-12-31"
             si_t.as_str(),
             "participants",
             "social_insurance",
+            "witness_key = \"bhxh/witness.key\"",
         ),
     ] {
         std::fs::write(
@@ -357,6 +385,7 @@ tls_key = "{name}/node.key"
 registry_url = "http://127.0.0.1:{reg_port}"
 registry_key = "{registry_key}"
 registry_poll_ms = 300
+{witnessing}
 [[tables]]
 service = "{service}"
 dataset = "{dataset}"
@@ -504,6 +533,79 @@ filters = ["province_code"]
             && checked.contains("VN-OFFICER-1")
             && checked.contains("001090123456"),
         "{checked}"
+    );
+    // BHXH's node witnessed BCA's log: the checkpoints BCA keeps carry its cosignature, and
+    // they check offline against the log — until the log is cut at its tail.
+    let bca_db = "VN_GOV_BCA_DANCU.messages.db";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let saved = loop {
+        run(
+            d,
+            &["log", "checkpoints", "--db", bca_db, "--out-dir", "saved"],
+        );
+        let check = crate::lienthong(
+            &[
+                "log",
+                "witness-check",
+                "--key",
+                &bca_log,
+                "--witness-key",
+                &witness_vkey,
+                "--db",
+                bca_db,
+                "saved",
+            ],
+            d,
+        );
+        let out = String::from_utf8_lossy(&check.stdout).into_owned();
+        assert_eq!(check.status.code(), Some(0), "{out}");
+        if !out.contains(" 0 cosigned") {
+            break out;
+        }
+        assert!(Instant::now() < deadline, "never cosigned: {out}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        saved.contains("checkpoints of lienthong.log/VN/GOV/BCA/DANCU verified"),
+        "{saved}"
+    );
+    // A copy of the log as it stands (consistent, WAL included), then cut at its tail.
+    let copy = d.join("cut.db");
+    {
+        let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", d.join(bca_db).display()))
+            .await
+            .unwrap();
+        sqlx::query(&format!("VACUUM INTO '{}'", copy.display()))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let pool = sqlx::AnyPool::connect(&format!("sqlite://{}?mode=rw", copy.display()))
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM log_entries WHERE idx >= 1")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    let cut = crate::lienthong(
+        &[
+            "log",
+            "witness-check",
+            "--key",
+            &bca_log,
+            "--db",
+            "cut.db",
+            "saved",
+        ],
+        d,
+    );
+    let cut_out = String::from_utf8_lossy(&cut.stdout);
+    assert_eq!(cut.status.code(), Some(1), "{cut_out}");
+    assert!(
+        cut_out.contains("FOUND:") && cut_out.contains("cut, or restored"),
+        "{cut_out}"
     );
     // The operator withdraws BHXH's agreement through the admin API; nodes pick it up.
     let content = std::fs::read_to_string(d.join("registry.toml")).unwrap();
