@@ -196,6 +196,18 @@ async fn overview(s: &Sources) -> Value {
             sync.push(json!({ "pipeline": st.name, "source": st.source, "rows_applied": st.state.rows_applied, "rows_deleted": st.state.rows_deleted, "quarantined": st.quarantined_open, "backlog": st.state.backlog, "backlog_unit": st.state.backlog_unit, "lag_ms": st.lag_ms(), "changes_per_minute": rate, "snapshot_done": st.state.snapshot_done, "position": st.state.position }));
         }
     }
+    // Witnessing: alarms any node raised about another member's log, and what the witness
+    // cosigned.
+    let mut alarms = Vec::new();
+    let mut witnessed = Vec::new();
+    for (seen_by, log) in &s.logs {
+        for a in log.alarms().await.unwrap_or_default() {
+            alarms.push(json!({ "member": a.member, "origin": a.origin, "kind": a.kind, "seen_by": seen_by, "count": a.count, "first_ms": a.first_ms, "last_ms": a.last_ms, "detail": a.detail }));
+        }
+        for (origin, size, at_ms) in log.witnessed().await.unwrap_or_default() {
+            witnessed.push(json!({ "origin": origin, "member": origin.strip_prefix("lienthong.log/").unwrap_or(&origin), "size": size, "at_ms": at_ms, "witness": seen_by }));
+        }
+    }
     let total: u64 = by_service.values().map(|v| v.0).sum();
     let refused: u64 = by_service.values().map(|v| v.1).sum();
     json!({
@@ -207,6 +219,7 @@ async fn overview(s: &Sources) -> Value {
             "refusals_by_reason": refusals.iter().map(|(k, n)| json!({ "code": k, "count": n })).collect::<Vec<_>>(),
             "per_minute": per_minute.iter().map(|(t, n)| json!({ "minute": t, "count": n })).collect::<Vec<_>>() },
         "sync": sync,
+        "witness": { "alarms": alarms, "witnessed": witnessed },
     })
 }
 
@@ -336,8 +349,10 @@ async fn page_overview(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>
             r["quarantined"],
         ));
     }
+    b.push_str("</table>");
+    witness_section(en, &o["witness"], &mut b);
     b.push_str(&format!(
-        "</table><h2>{}</h2>{}<table id=\"members\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        "<h2>{}</h2>{}<table id=\"members\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         t(en, "Kết nối", "Connections"),
         connections_map(&o),
         t(en, "Thành viên", "Member"),
@@ -389,6 +404,79 @@ async fn page_overview(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>
         t(en, "Bảng điều khiển liên thông", "lienthong dashboard"),
         &b,
     )
+}
+
+/// Logs flagged by a witness (a shrunk, forked or rewound message log), then how far the
+/// witness has cosigned each member's log.
+fn witness_section(en: bool, w: &Value, b: &mut String) {
+    let alarms: Vec<&Value> = w["alarms"].as_array().into_iter().flatten().collect();
+    b.push_str(&format!(
+        "<h2>{}</h2>",
+        t(en, "Giám sát nhật ký trao đổi", "Message logs witnessed")
+    ));
+    if alarms.is_empty() {
+        b.push_str(&format!(
+            "<p id=\"witness-ok\">{}</p>",
+            t(
+                en,
+                "Không nhật ký nào bị phát hiện cắt bớt, khôi phục bản cũ hay rẽ nhánh.",
+                "No message log was found cut, restored from an older copy or forked."
+            )
+        ));
+    } else {
+        b.push_str(&format!(
+            "<table id=\"witness-alarms\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            t(en, "Nhật ký của", "Log of"),
+            t(en, "Phát hiện", "Finding"),
+            t(en, "Phát hiện bởi", "Found by"),
+            t(en, "Số lần", "Times"),
+            t(en, "Lần cuối", "Last"),
+            t(en, "Chi tiết", "Detail")
+        ));
+        for a in alarms {
+            let kind = a["kind"].as_str().unwrap_or("");
+            let label = match (kind, en) {
+                ("fork", false) => "rẽ nhánh (hai phiên bản)",
+                ("rewound", false) => "bị cắt bớt / khôi phục bản cũ",
+                ("bad_signature", false) => "chữ ký không hợp lệ",
+                ("fork", true) => "forked (two views)",
+                ("rewound", true) => "cut / restored from an older copy",
+                ("bad_signature", true) => "bad signature",
+                _ => kind,
+            };
+            let last = lienthong_core::vietnam_time(a["last_ms"].as_i64().unwrap_or(0) / 1000);
+            b.push_str(&format!(
+                "<tr class=\"alarm alarm-{}\"><td>{}</td><td><strong>{}</strong></td><td>{}</td><td class=num>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(kind),
+                esc(a["member"].as_str().unwrap_or("")),
+                esc(label),
+                esc(a["seen_by"].as_str().unwrap_or("")),
+                a["count"],
+                esc(&last),
+                esc(a["detail"].as_str().unwrap_or(""))
+            ));
+        }
+        b.push_str("</table>");
+    }
+    let witnessed: Vec<&Value> = w["witnessed"].as_array().into_iter().flatten().collect();
+    if !witnessed.is_empty() {
+        b.push_str(&format!(
+            "<table id=\"witnessed\"><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
+            t(en, "Nhật ký của", "Log of"),
+            t(en, "Số mục đã chứng thực", "Entries cosigned"),
+            t(en, "Lần chứng thực cuối", "Last cosigned")
+        ));
+        for x in witnessed {
+            let at = lienthong_core::vietnam_time(x["at_ms"].as_i64().unwrap_or(0) / 1000);
+            b.push_str(&format!(
+                "<tr><td>{}</td><td class=num>{}</td><td>{}</td></tr>",
+                esc(x["member"].as_str().unwrap_or("")),
+                x["size"],
+                esc(&at)
+            ));
+        }
+        b.push_str("</table>");
+    }
 }
 
 /// The connections as an SVG drawing (no script): members on a circle, coloured by node

@@ -144,6 +144,16 @@ async fn caller_supplied_values_are_escaped_and_logs_are_only_read() {
         let entry = record_json(side, &fields);
         log.append(&message_id, &entry, vec![]).await.unwrap();
     }
+    // A witness alarm about another member's log, named by what that member claimed.
+    log.raise_alarm(
+        &hostile("alarm origin"),
+        &hostile("alarm member"),
+        "fork",
+        &hostile("alarm detail"),
+        "",
+    )
+    .await
+    .unwrap();
     log.close().await;
     // The writer's connections finish closing on their own threads (the last one folds the
     // write-ahead log into the file): wait until the files stop changing.
@@ -202,6 +212,8 @@ async fn caller_supplied_values_are_escaped_and_logs_are_only_read() {
             "address",
             "message id",
             "agreement purpose",
+            "alarm member",
+            "alarm detail",
         ]
         .into_iter()
         .filter(|w| html.contains(&format!("alert(&#39;{w}&#39;)")))
@@ -217,6 +229,8 @@ async fn caller_supplied_values_are_escaped_and_logs_are_only_read() {
                 "member name",
                 "address",
                 "agreement purpose",
+                "alarm member",
+                "alarm detail",
             ] {
                 assert!(shown.contains(&w), "{page}: {w} not shown ({shown:?})");
             }

@@ -59,3 +59,37 @@ fn entry_of(row: &sqlx::any::AnyRow) -> Option<LogEntry> {
         record: serde_json::from_str(&text).unwrap_or(Value::Null),
     })
 }
+
+impl LogReader {
+    /// The witness alarms this node raised about other members' logs, newest first.
+    pub async fn alarms(&self) -> Result<Vec<super::Alarm>, String> {
+        // A log from before witnessing has no table: no alarms.
+        if sqlx::query("SELECT 1 FROM witness_alarms WHERE 1 = 0")
+            .fetch_all(&self.pool)
+            .await
+            .is_err()
+        {
+            return Ok(Vec::new());
+        }
+        super::witnessed::alarms(&self.pool).await
+    }
+
+    /// On the witness: each log it cosigned, the size and when (ms). Oldest origin first.
+    pub async fn witnessed(&self) -> Result<Vec<(String, u64, u64)>, String> {
+        let Ok(rows) = sqlx::query("SELECT origin, size, at_ms FROM witness_state ORDER BY origin")
+            .fetch_all(&self.pool)
+            .await
+        else {
+            return Ok(Vec::new());
+        };
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>(0).map_err(|e| e.to_string())?,
+                    r.try_get::<i64, _>(1).map_err(|e| e.to_string())? as u64,
+                    r.try_get::<i64, _>(2).map_err(|e| e.to_string())? as u64,
+                ))
+            })
+            .collect()
+    }
+}

@@ -324,6 +324,21 @@ fn dashboard(lines: &[String], allowed_curl: &str) {
         dom.contains("Đồng bộ về Trung tâm") && dom.contains("VN/GOV/BCA/DANCU/citizen"),
         "Vietnamese page with the sync table"
     );
+    // The center witnesses every node's message log: cosigned, none flagged.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let witness = loop {
+        let w = get_json(&format!("{url}api/overview"))["witness"].clone();
+        if w["witnessed"].as_array().is_some_and(|a| a.len() >= 3) {
+            break w;
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing witnessed: {w}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(witness["alarms"], serde_json::json!([]), "{witness}");
+    assert!(
+        dom.contains("id=\"witness-ok\""),
+        "the page says no log was flagged"
+    );
     let en = chromium(&["--dump-dom", &format!("{url}?lang=en")]).unwrap();
     assert!(en.contains("Sync to the center") && en.contains("Refusals by reason"));
     let api = get_json(&format!("{url}api/log?message_id=dash-1"));
