@@ -34,12 +34,96 @@ pub struct Record<'a> {
     pub bytes_out: usize,
     pub duration_ms: u64,
     pub registry_version: u64,
+    /// Where set, the persons named are stored as keyed pseudonyms, not in clear.
+    pub pseudonyms: Option<&'a Pseudonymiser>,
+}
+
+/// Data subjects as the log stores them: `p1:` and 22 characters of base64url — the first
+/// 16 bytes of HMAC-SHA256 under a secret only the node holds. The same person gets the same
+/// pseudonym in every entry of one node (so the node can find a person's accesses), and
+/// nobody without the secret can tell whose it is.
+pub struct Pseudonymiser {
+    key: [u8; 32],
+}
+
+/// The prefix of a pseudonym.
+pub const PSEUDONYM_PREFIX: &str = "p1:";
+
+impl Pseudonymiser {
+    pub fn new(key: [u8; 32]) -> Pseudonymiser {
+        Pseudonymiser { key }
+    }
+
+    /// The node's pseudonymiser, from its log key.
+    pub fn of_log_key(key: &lienthong_trust::SigningKey) -> Pseudonymiser {
+        Self::new(key.derive_secret("lienthong/log-pseudonyms/v1"))
+    }
+
+    pub fn pseudonym(&self, id: &str) -> String {
+        use base64::Engine;
+        let mac = lienthong_trust::hmac_sha256(&self.key, id.as_bytes());
+        format!(
+            "{PSEUDONYM_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac[..16])
+        )
+    }
+
+    /// `text` (a path or a query) with every personal id in clear replaced by its pseudonym:
+    /// each part between separators that is one of `subjects`, or has the form of a citizen
+    /// identity number (9 or 12 digits).
+    pub fn redact(&self, text: &str, subjects: &[String]) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut part = String::new();
+        let flush = |part: &mut String, out: &mut String| {
+            let decoded = crate::protocol::percent_decode_path(part);
+            let is_id = subjects.contains(&decoded)
+                || ((decoded.len() == 12 || decoded.len() == 9)
+                    && decoded.bytes().all(|b| b.is_ascii_digit()));
+            if is_id {
+                out.push_str(&self.pseudonym(&decoded));
+            } else {
+                out.push_str(part);
+            }
+            part.clear();
+        };
+        for c in text.chars() {
+            if matches!(c, '/' | '?' | '&' | '=' | ',' | ';') {
+                flush(&mut part, &mut out);
+                out.push(c);
+            } else {
+                part.push(c);
+            }
+        }
+        flush(&mut part, &mut out);
+        out
+    }
+
+    /// A redacted `text` with `ids`' pseudonyms put back in clear (for the person they name).
+    pub fn restore(&self, text: &str, ids: &[String]) -> String {
+        let mut out = text.to_owned();
+        for id in ids {
+            out = out.replace(&self.pseudonym(id), id);
+        }
+        out
+    }
 }
 
 impl Record<'_> {
     pub fn to_json(&self) -> Value {
         let r = self.request;
-        json!({
+        let (path, query, subjects) = match self.pseudonyms {
+            Some(p) => (
+                p.redact(r.path, &self.data_subjects),
+                p.redact(r.query, &self.data_subjects),
+                self.data_subjects.iter().map(|s| p.pseudonym(s)).collect(),
+            ),
+            None => (
+                r.path.to_owned(),
+                r.query.to_owned(),
+                self.data_subjects.clone(),
+            ),
+        };
+        let mut record = json!({
             "side": self.side,
             "message_id": r.message_id,
             "request_id": self.answer.request_id,
@@ -49,8 +133,8 @@ impl Record<'_> {
             "purpose": r.purpose,
             "issue": r.issue,
             "method": r.method,
-            "path": r.path,
-            "query": r.query,
+            "path": path,
+            "query": query,
             "timestamp": r.timestamp,
             "request_body_sha256": r.body_sha256,
             "request_headers_sha256": r.headers_sha256,
@@ -64,13 +148,17 @@ impl Record<'_> {
             "response_timestamp": self.answer.timestamp,
             "response_signature": self.answer.signature,
             "provider_key": self.provider_key,
-            "data_subjects": self.data_subjects,
+            "data_subjects": subjects,
             "fields": self.fields,
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
             "duration_ms": self.duration_ms,
             "registry_version": self.registry_version,
-        })
+        });
+        if self.pseudonyms.is_some() {
+            record["pseudonymised"] = true.into();
+        }
+        record
     }
 }
 
@@ -174,8 +262,10 @@ pub fn dataset_of(
 }
 
 /// Re-derives the canonical request and response from a record and checks both signatures
-/// and the request hash.
-pub fn verify_signatures(record: &Value) -> Result<(), String> {
+/// and the request hash. Returns whether the request's own signature was checked: not when
+/// the stored path or query holds pseudonyms (the answer's signature, over the request's
+/// hash, is checked always).
+pub fn verify_signatures(record: &Value) -> Result<bool, String> {
     let s = |name: &str| {
         record
             .get(name)
@@ -204,16 +294,22 @@ pub fn verify_signatures(record: &Value) -> Result<(), String> {
         // Absent in records written before headers were passed.
         headers_sha256: optional("request_headers_sha256"),
     };
-    if request.hash() != s("request_hash")? {
-        return Err("the recorded request hash does not match the recorded request".into());
+    // A path or query stored with pseudonyms is not what was signed: the request signature
+    // is checked once the person's id is put back (`log evidence --subject`).
+    let request_checked =
+        !(request.path.contains(PSEUDONYM_PREFIX) || request.query.contains(PSEUDONYM_PREFIX));
+    if request_checked {
+        if request.hash() != s("request_hash")? {
+            return Err("the recorded request hash does not match the recorded request".into());
+        }
+        crate::batchsig::verify(
+            s("consumer_key")?,
+            request.canonical().as_bytes(),
+            s("request_signature")?,
+            None,
+        )
+        .map_err(|_| "the consumer's request signature does not verify".to_owned())?;
     }
-    crate::batchsig::verify(
-        s("consumer_key")?,
-        request.canonical().as_bytes(),
-        s("request_signature")?,
-        None,
-    )
-    .map_err(|_| "the consumer's request signature does not verify".to_owned())?;
     let status = u16::try_from(n("status")?).map_err(|_| "status out of range".to_owned())?;
     let response = canonical_response(
         s("request_hash")?,
@@ -229,5 +325,5 @@ pub fn verify_signatures(record: &Value) -> Result<(), String> {
         None,
     )
     .map_err(|_| "the provider's response signature does not verify".to_owned())?;
-    Ok(())
+    Ok(request_checked)
 }

@@ -62,6 +62,25 @@ impl SigningKey {
     pub fn sign(&self, message: &[u8]) -> String {
         B64.encode(self.0.sign(message).to_bytes())
     }
+
+    /// A secret of its own for `label`, derived from this key (HMAC-SHA256 keyed with the
+    /// private key, over the label): used where the holder of the key needs a keyed hash
+    /// (the message log's pseudonyms) without another file to keep.
+    pub fn derive_secret(&self, label: &str) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(self.0.as_bytes())
+            .expect("HMAC takes any key length");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// HMAC-SHA256 of `message` under `key`.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 /// Parsed member keys, by their base64 form: decompressing a point costs a fifth of a

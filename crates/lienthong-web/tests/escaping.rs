@@ -50,6 +50,7 @@ fn record_json(side: &'static str, fields: &[String; 7]) -> serde_json::Value {
         },
         code,
         data_subjects: vec![],
+        pseudonyms: None,
         fields: vec![],
         bytes_in: 0,
         bytes_out: 0,

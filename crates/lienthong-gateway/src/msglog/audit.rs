@@ -191,6 +191,18 @@ pub async fn verify(path: &str, public_key: &str) -> Result<VerifyReport, LogErr
 /// A self-contained evidence document for one exchange: the entry, its inclusion proof to a
 /// signed checkpoint, and the key that signed it.
 pub async fn evidence(path: &str, message_id: &str, public_key: &str) -> Result<Value, String> {
+    evidence_restored(path, message_id, public_key, None).await
+}
+
+/// As [`evidence`], with the path and query the request was signed with put back for the
+/// persons `ids` (their pseudonyms replaced by the ids, with the node's pseudonymiser), so
+/// that the request's signature checks offline too. The stored entry is unchanged.
+pub async fn evidence_restored(
+    path: &str,
+    message_id: &str,
+    public_key: &str,
+    restore: Option<(&crate::record::Pseudonymiser, &[String])>,
+) -> Result<Value, String> {
     let pool = connect_ro(path).await?;
     // Several entries can share a message id (a refusal of a replay, a junk call reusing a
     // real id): the evidence is the first one whose recorded signatures verify.
@@ -240,7 +252,22 @@ pub async fn evidence(path: &str, message_id: &str, public_key: &str) -> Result<
         .inclusion_proof(idx as u64, size as u64)
         .map_err(|e| e.to_string())?;
     pool.close().await;
-    Ok(json!({
+    let restored = match restore {
+        Some((p, ids)) => {
+            let record: Value = serde_json::from_str(&entry).map_err(|e| e.to_string())?;
+            let text = |name: &str| record[name].as_str().unwrap_or("").to_owned();
+            let restored = json!({ "path": p.restore(&text("path"), ids), "query": p.restore(&text("query"), ids) });
+            let mut check = record.clone();
+            check["path"] = restored["path"].clone();
+            check["query"] = restored["query"].clone();
+            if crate::record::verify_signatures(&check) != Ok(true) {
+                return Err("the ids given are not the ones the request named".into());
+            }
+            Some(restored)
+        }
+        None => None,
+    };
+    let mut doc = json!({
         "format": "lienthong-evidence/v1",
         "entry": entry,
         "index": idx,
@@ -252,7 +279,11 @@ pub async fn evidence(path: &str, message_id: &str, public_key: &str) -> Result<
             "signature": cp.try_get::<String, _>(3).map_err(|e| e.to_string())?,
         },
         "log_public_key": public_key,
-    }))
+    });
+    if let Some(r) = restored {
+        doc["restored"] = r;
+    }
+    Ok(doc)
 }
 
 /// Checks an evidence document offline with a pinned log key: the checkpoint signature, the
@@ -303,8 +334,26 @@ pub fn verify_evidence(doc: &Value, public_key: &str) -> Result<Value, String> {
         &checkpoint.root,
     )
     .map_err(|e| format!("the entry is not in the log under this checkpoint: {e}"))?;
-    let record: Value =
+    let mut record: Value =
         serde_json::from_str(&entry).map_err(|e| format!("entry is not JSON: {e}"))?;
-    crate::record::verify_signatures(&record)?;
+    // Where the exporter put back the person's id, the request is checked as it was signed.
+    let mut check = record.clone();
+    if let Some(r) = doc.get("restored") {
+        for name in ["path", "query"] {
+            check[name] = r
+                .get(name)
+                .cloned()
+                .ok_or(format!("restored lacks {name}"))?;
+        }
+    }
+    let request_checked = crate::record::verify_signatures(&check)?;
+    if doc.get("restored").is_some() {
+        if !request_checked {
+            return Err("the restored request still holds pseudonyms".into());
+        }
+        record["path"] = check["path"].clone();
+        record["query"] = check["query"].clone();
+    }
+    record["request_signature_checked"] = request_checked.into();
     Ok(record)
 }

@@ -57,14 +57,26 @@ pub(super) async fn log_refusal(
         return message_id;
     }
     let reason = error.to_string();
+    // The target and query as sent may name a person: pseudonymised like every record.
+    let (target, query) = match &node.pseudonyms {
+        Some(p) => (
+            p.redact(rest, &[]),
+            p.redact(parts.uri.query().unwrap_or(""), &[]),
+        ),
+        None => (rest.to_owned(), parts.uri.query().unwrap_or("").to_owned()),
+    };
+    let reason = match &node.pseudonyms {
+        Some(p) => p.redact(&reason, &[]),
+        None => reason,
+    };
     let record = crate::record::Refusal {
         message_id: &message_id,
         client: header_str(headers, xroad::CLIENT),
-        target: rest,
+        target: &target,
         user_id: &header_text(headers, xroad::USER_ID).unwrap_or_default(),
         purpose: header_str(headers, xroad::PURPOSE),
         method: parts.method.as_str(),
-        query: parts.uri.query().unwrap_or(""),
+        query: &query,
         timestamp: now_s(),
         code: error.code(),
         reason: &reason,
@@ -487,6 +499,7 @@ pub(super) async fn consume(
         code: &error_code,
         data_subjects,
         fields,
+        pseudonyms: node.pseudonyms.as_ref(),
         bytes_in: rbody.len(),
         bytes_out: signed_body_len,
         duration_ms: started.elapsed().as_millis() as u64,

@@ -155,6 +155,8 @@ struct Inner {
     observer: witnessing::Observer,
     /// Set on the witness: its cosigning key.
     witness: Option<witnessing::WitnessRole>,
+    /// With a log key: the persons named in log entries are stored as pseudonyms.
+    pseudonyms: Option<crate::record::Pseudonymiser>,
 }
 
 /// Retention and archiving of the message log, as configured.
@@ -441,6 +443,10 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         .transpose()
         .map_err(|e| format!("log key: {e}"))?;
     let log = crate::msglog::MessageLog::open_with(&config.log_path, log_key, notes).await?;
+    let pseudonyms = config
+        .log_key
+        .as_ref()
+        .map(crate::record::Pseudonymiser::of_log_key);
     let witness = config
         .witness_key
         .as_ref()
@@ -502,6 +508,7 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         consumer_rates: Mutex::new(HashMap::new()),
         observer: Default::default(),
         witness,
+        pseudonyms,
     });
     witnessing::restore_lineages(&inner).await?;
     let room_seen = inner.room_seen.clone();

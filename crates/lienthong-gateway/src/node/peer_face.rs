@@ -159,6 +159,7 @@ pub(super) async fn provider(
         code: error_code.unwrap_or("ok"),
         data_subjects,
         fields,
+        pseudonyms: node.pseudonyms.as_ref(),
         bytes_in,
         bytes_out: body.len(),
         duration_ms: started.elapsed().as_millis() as u64,

@@ -102,6 +102,8 @@ impl Country {
         config.log_path = log.display().to_string();
         config.log_key = Some(SigningKey::from_pem(&log_key.to_pem().unwrap()).unwrap());
         config.witness_every_ms = 100;
+        // Bodies hold the records themselves: kept only where an operator asks.
+        config.log_bodies = false;
         if member == CENTER {
             config.witness_key =
                 Some(SigningKey::from_pem(&self.witness_key.to_pem().unwrap()).unwrap());
@@ -322,17 +324,17 @@ async fn an_older_copy_restored_is_caught_by_the_witness() {
     provider.shutdown().await;
     let log = c.log("provider");
     let backup = c.dir.path().join("provider.backup.db");
-    run(&log, "VACUUM").await;
-    std::fs::copy(&log, &backup).unwrap();
+    run(&log, &format!("VACUUM INTO '{}'", backup.display())).await;
     let provider = c.start(PROVIDER, &log).await;
     ask(&consumer, CONSUMER, 4).await;
     assert_eq!(cosigned(&log).await, 7);
     provider.shutdown().await;
     // Yesterday's copy put back in place.
-    for suffix in ["-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", log.display()));
     }
     std::fs::copy(&backup, &log).unwrap();
+    assert_eq!(scalar(&log, "SELECT COUNT(*) FROM log_entries").await, 3);
     let provider = c.start(PROVIDER, &log).await;
     ask(&consumer, CONSUMER, 2).await;
     wait_alarm(&c.log("center"), PROVIDER, "rewound").await;
@@ -355,8 +357,7 @@ async fn a_log_forked_into_two_views_for_two_consumers_is_caught_by_the_witness(
     provider.shutdown().await;
     let log = c.log("provider");
     let fork = c.dir.path().join("provider.fork.db");
-    run(&log, "VACUUM").await;
-    std::fs::copy(&log, &fork).unwrap();
+    run(&log, &format!("VACUUM INTO '{}'", fork.display())).await;
     // View one, shown to the first consumer (and witnessed).
     let provider = c.start(PROVIDER, &log).await;
     ask(&first, CONSUMER, 2).await;
@@ -374,5 +375,106 @@ async fn a_log_forked_into_two_views_for_two_consumers_is_caught_by_the_witness(
     assert_eq!(cosigned_views, 0, "the witness cosigned the second view");
     for n in [second, first, provider, center] {
         n.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn persons_are_stored_as_pseudonyms_and_evidence_restores_them_for_the_person() {
+    use lienthong_gateway::msglog;
+    use lienthong_gateway::record::Pseudonymiser;
+    let c = Country::new().await;
+    let center = c.start(CENTER, &c.log("center")).await;
+    let provider = c.start(PROVIDER, &c.log("provider")).await;
+    let consumer = c.start(CONSUMER, &c.log("consumer")).await;
+    let r = call(
+        &consumer,
+        &format!("/r1/{SERVICE}/records/{PID}"),
+        &[
+            ("X-Road-Client", CONSUMER),
+            ("X-Lienthong-Purpose", "insurance-enrolment"),
+            ("X-Road-Id", "pseudo-1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    // A search naming the person in its query, and a refusal naming them in its path.
+    let r = call(
+        &consumer,
+        &format!("/r1/{SERVICE}/records?personal_id={PID}&province_code=01"),
+        &[
+            ("X-Road-Client", CONSUMER),
+            ("X-Lienthong-Purpose", "insurance-enrolment"),
+        ],
+    )
+    .await;
+    assert!(r.status == 200 || r.status == 400, "{}", r.json);
+    let r = call(
+        &consumer,
+        &format!("/r1/VN/GOV/NONE/X/citizen/records/{PID}"),
+        &[("X-Road-Client", CONSUMER)],
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    for n in [consumer, provider, center] {
+        n.shutdown().await;
+    }
+    // Neither node's log holds the personal id in clear, anywhere in its files.
+    for (name, member) in [("provider", PROVIDER), ("consumer", CONSUMER)] {
+        let log = c.log(name);
+        run(&log, "PRAGMA wal_checkpoint(TRUNCATE)").await;
+        for file in std::fs::read_dir(c.dir.path()).unwrap() {
+            let path = file.unwrap().path();
+            if path
+                .display()
+                .to_string()
+                .starts_with(&log.display().to_string())
+            {
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(
+                    !bytes.windows(PID.len()).any(|w| w == PID.as_bytes()),
+                    "{} holds {PID} in clear",
+                    path.display()
+                );
+            }
+        }
+        // The node finds the person's entries by their pseudonym.
+        let (_, _, log_key, _) = c.ids.iter().find(|i| i.0 == member).unwrap();
+        let p = Pseudonymiser::of_log_key(log_key);
+        let pseudonym = p.pseudonym(PID);
+        let found = scalar(
+            &log,
+            &format!("SELECT COUNT(*) FROM log_entries WHERE entry LIKE '%{pseudonym}%'"),
+        )
+        .await;
+        assert!(found >= 2, "{name}: {found} entries name the person");
+        // Evidence: as stored, the answer's signature checks; with the person's id put back
+        // by the node, the request's own signature checks too.
+        let key = c
+            .ids
+            .iter()
+            .find(|i| i.0 == member)
+            .unwrap()
+            .1
+            .key
+            .public_b64();
+        let path = log.display().to_string();
+        let plain = msglog::evidence(&path, "pseudo-1", &key).await.unwrap();
+        let record = msglog::verify_evidence(&plain, &key).unwrap();
+        assert_eq!(record["request_signature_checked"], false);
+        assert_eq!(record["data_subjects"], serde_json::json!([pseudonym]));
+        let ids = [PID.to_owned()];
+        let restored = msglog::evidence_restored(&path, "pseudo-1", &key, Some((&p, &ids)))
+            .await
+            .unwrap();
+        let record = msglog::verify_evidence(&restored, &key).unwrap();
+        assert_eq!(record["request_signature_checked"], true);
+        assert_eq!(record["path"], format!("/records/{PID}"));
+        // Another person's id does not fit the signed request.
+        let other = ["001190123457".to_owned()];
+        assert!(
+            msglog::evidence_restored(&path, "pseudo-1", &key, Some((&p, &other)))
+                .await
+                .is_err()
+        );
     }
 }

@@ -25,6 +25,14 @@ pub enum LogCommand {
         /// Where to write it (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// A person the exchange named (a personal id; repeatable): the log stores persons
+        /// as pseudonyms, and the evidence then carries the request as it was signed, so its
+        /// signature checks offline too. Needs `--log-key`.
+        #[arg(long = "subject", requires = "log_key")]
+        subjects: Vec<String>,
+        /// The node's log key (its `log_key` file), which keys the pseudonyms.
+        #[arg(long)]
+        log_key: Option<PathBuf>,
     },
     /// Check an evidence file offline against the log's pinned public key.
     VerifyEvidence {
@@ -145,10 +153,24 @@ pub async fn log(command: LogCommand) -> Result<ExitCode> {
             key,
             message_id,
             out,
+            subjects,
+            log_key,
         } => {
-            let doc = msglog::evidence(&db.display().to_string(), &message_id, &key)
-                .await
-                .map_err(anyhow::Error::msg)?;
+            let pseudonyms = match &log_key {
+                Some(p) => Some(lienthong_gateway::record::Pseudonymiser::of_log_key(
+                    &lienthong_trust::SigningKey::from_pem(&read(p)?)
+                        .with_context(|| p.display().to_string())?,
+                )),
+                None => None,
+            };
+            let restore = pseudonyms
+                .as_ref()
+                .filter(|_| !subjects.is_empty())
+                .map(|p| (p, subjects.as_slice()));
+            let doc =
+                msglog::evidence_restored(&db.display().to_string(), &message_id, &key, restore)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
             let text = serde_json::to_string_pretty(&doc)?;
             match out {
                 Some(path) => std::fs::write(&path, text + "\n")
@@ -295,8 +317,13 @@ pub async fn log(command: LogCommand) -> Result<ExitCode> {
                         .get("client_message_id")
                         .unwrap_or(&record["message_id"]);
                     println!(
-                        "valid: {} {} → {} for purpose {:?} by officer {:?}, status {}, subjects {}",
-                        id, record["client"], record["service"], record["purpose"], record["user_id"], record["status"], record["data_subjects"]
+                        "valid: {} {} → {} {} {} for purpose {:?} by officer {:?}, status {}, subjects {}{}",
+                        id, record["client"], record["service"], record["method"].as_str().unwrap_or(""), record["path"].as_str().unwrap_or(""), record["purpose"], record["user_id"], record["status"], record["data_subjects"],
+                        if record["request_signature_checked"] == false {
+                            " (the request names persons by pseudonym: its own signature is checked in evidence exported with --subject)"
+                        } else {
+                            ""
+                        }
                     );
                     Ok(ExitCode::SUCCESS)
                 }

@@ -331,7 +331,10 @@ fn dashboard(lines: &[String], allowed_curl: &str) {
         if w["witnessed"].as_array().is_some_and(|a| a.len() >= 3) {
             break w;
         }
-        assert!(std::time::Instant::now() < deadline, "nothing witnessed: {w}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing witnessed: {w}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(500));
     };
     assert_eq!(witness["alarms"], serde_json::json!([]), "{witness}");

@@ -515,6 +515,12 @@ filters = ["province_code"]
             "ev-42",
             "--out",
             "ev.json",
+            // BCA's log names persons by pseudonym: the evidence for this person carries
+            // the request as it was signed.
+            "--subject",
+            "001090123456",
+            "--log-key",
+            "bca/log.key",
         ],
     );
     let checked = run(
