@@ -35,6 +35,15 @@ cd "$WORK"
 "$L" keys member --out consumer >/dev/null; CKEY=$(cat consumer/public.key)
 PFP=$("$L" keys node --ca-dir ca --member VN/GOV/BCA/DANCU --host 127.0.0.1 --host localhost --out provider | cut -d'"' -f2)
 CFP=$("$L" keys node --ca-dir ca --member VN/GOV/BHXH/SI --host 127.0.0.1 --host localhost --out consumer | cut -d'"' -f2)
+# A second pair, the same but witnessed: log keys on both nodes, checkpoints sent and proved
+# on every message, the provider's node the witness cosigning the consumer's log.
+"$L" keys member --out wprovider >/dev/null; WPKEY=$(cat wprovider/public.key)
+"$L" keys member --out wconsumer >/dev/null; WCKEY=$(cat wconsumer/public.key)
+WPFP=$("$L" keys node --ca-dir ca --member VN/GOV/BCA/WDANCU --host 127.0.0.1 --host localhost --out wprovider | cut -d'"' -f2)
+WCFP=$("$L" keys node --ca-dir ca --member VN/GOV/BHXH/WSI --host 127.0.0.1 --host localhost --out wconsumer | cut -d'"' -f2)
+WPLOG=$("$L" keys log --member VN/GOV/BCA/WDANCU --out wprovider | tail -1 | cut -d'"' -f2)
+WCLOG=$("$L" keys log --member VN/GOV/BHXH/WSI --out wconsumer | tail -1 | cut -d'"' -f2)
+WITNESS=$("$L" keys witness --member VN/GOV/BCA/WDANCU --out wprovider | tail -1 | cut -d'"' -f2)
 
 # The backend: ~1 KB of JSON (a citizen record), served by nginx for both chains.
 BODY=$(python3 -c 'import json; a="Số 12, Đường Lê Lợi, Phường Ba Đình, Thành phố Hà Nội; "*14; print(json.dumps({"personal_id":"001090123456","full_name":"Nguyễn Văn An","birth_date":"1990-03-25","sex":"1","province_code":"01","commune_code":"00004","address":a.strip(),"phone":"+84912345678"}, ensure_ascii=False))')
@@ -112,6 +121,31 @@ listen = "127.0.0.1:18090"
 signing_key = "registry/signing.key"
 [registry]
 instance = "VN"
+witness = { member = "VN/GOV/BCA/WDANCU", key = "$WITNESS" }
+[[registry.members]]
+id = "VN/GOV/BCA/WDANCU"
+name = "witnessed provider"
+signing_key = "$WPKEY"
+address = "127.0.0.1:18192"
+cert_fingerprint = "$WPFP"
+log_key = "$WPLOG"
+[[registry.members]]
+id = "VN/GOV/BHXH/WSI"
+name = "witnessed consumer"
+signing_key = "$WCKEY"
+cert_fingerprint = "$WCFP"
+log_key = "$WCLOG"
+[[registry.services]]
+id = "VN/GOV/BCA/WDANCU/profile"
+dataset = "citizen"
+[[registry.agreements]]
+consumer = "VN/GOV/BHXH/WSI"
+service = "VN/GOV/BCA/WDANCU/profile"
+fields = ["*"]
+purposes = ["bench"]
+legal_basis = "benchmark"
+valid_from = "2025-01-01"
+valid_to = "2099-12-31"
 [[registry.members]]
 id = "VN/GOV/BCA/DANCU"
 name = "provider"
@@ -135,8 +169,13 @@ legal_basis = "benchmark"
 valid_from = "2025-01-01"
 valid_to = "2099-12-31"
 EOF
-for side in provider consumer; do
-  if [ $side = provider ]; then member=VN/GOV/BCA/DANCU; client=18091; peer=18092; admin=18093; else member=VN/GOV/BHXH/SI; client=18094; peer=18095; admin=18096; fi
+for side in provider consumer wprovider wconsumer; do
+  case $side in
+    provider) member=VN/GOV/BCA/DANCU; client=18091; peer=18092; admin=18093 ;;
+    consumer) member=VN/GOV/BHXH/SI; client=18094; peer=18095; admin=18096 ;;
+    wprovider) member=VN/GOV/BCA/WDANCU; client=18191; peer=18192; admin=18193 ;;
+    wconsumer) member=VN/GOV/BHXH/WSI; client=18194; peer=18195; admin=18196 ;;
+  esac
   cat > $side.toml <<EOF
 member = "$member"
 client_listen = "127.0.0.1:$client"
@@ -151,16 +190,22 @@ registry_key = "$REGKEY"
 log_path = "$side.messages.db"
 EOF
 done
-cat >> provider.toml <<EOF
+echo 'log_key = "wprovider/log.key"
+witness_key = "wprovider/witness.key"' >> wprovider.toml
+echo 'log_key = "wconsumer/log.key"' >> wconsumer.toml
+for side in provider wprovider; do cat >> $side.toml <<EOF
 [[rest]]
 service = "profile"
 base_url = "http://127.0.0.1:18080/people"
 EOF
+done
 "$L" registry run --config registry.toml 2>registry.log & pids+=($!)
 sleep 1
 "$L" node run --config provider.toml 2>provider.log & pids+=($!)
 "$L" node run --config consumer.toml 2>consumer.log & pids+=($!)
-for port in 18081 18091 18094; do
+"$L" node run --config wprovider.toml 2>wprovider.log & pids+=($!)
+"$L" node run --config wconsumer.toml 2>wconsumer.log & pids+=($!)
+for port in 18081 18091 18094 18191 18194; do
   for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
 
@@ -169,6 +214,8 @@ NG_URL="http://127.0.0.1:18081/people/001090123456"
 check() { curl -sf "$@" >/dev/null || { echo "check failed: $*" >&2; exit 1; }; }
 check -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: bench' "$LT_URL"
 check "$NG_URL"
+WT_URL="http://127.0.0.1:18194/r1/VN/GOV/BCA/WDANCU/profile/001090123456"
+check -H 'X-Road-Client: VN/GOV/BHXH/WSI' -H 'X-Lienthong-Purpose: bench' "$WT_URL"
 
 run_wrk() { # name url [headers…] → "req_per_s p50_ms p99_ms"
   local name=$1 url=$2; shift 2
@@ -187,11 +234,12 @@ print(f"{rps:.0f} {p50:.2f} {p99:.2f} {errors.group(1) if errors else 0}")
 PY
 }
 
-echo "round nginx_rps nginx_p50 nginx_p99 lienthong_rps lienthong_p50 lienthong_p99 lienthong_non2xx"
+echo "round nginx_rps nginx_p50 nginx_p99 lienthong_rps lienthong_p50 lienthong_p99 lienthong_non2xx witnessed_rps witnessed_p50 witnessed_p99 witnessed_non2xx"
 for i in $(seq 1 "$PAIRS"); do
   n=$(run_wrk nginx-$i "$NG_URL")
   l=$(run_wrk lienthong-$i "$LT_URL" -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: bench')
-  echo "$i $(echo $n | cut -d' ' -f1-3) $l"
+  w=$(run_wrk witnessed-$i "$WT_URL" -H 'X-Road-Client: VN/GOV/BHXH/WSI' -H 'X-Lienthong-Purpose: bench')
+  echo "$i $(echo $n | cut -d' ' -f1-3) $l $w"
 done | tee results.txt
 python3 - <<'PY'
 import statistics as st
@@ -200,6 +248,8 @@ med = lambda i: st.median(float(r[i]) for r in rows)
 print(f"median nginx: {med(1):.0f} req/s, p50 {med(2):.2f} ms, p99 {med(3):.2f} ms")
 print(f"median lienthong: {med(4):.0f} req/s, p50 {med(5):.2f} ms, p99 {med(6):.2f} ms")
 print(f"throughput ratio lienthong/nginx: {med(4)/med(1):.2f}x; p99 ratio: {med(6)/med(3):.2f}x")
+print(f"median witnessed lienthong: {med(8):.0f} req/s, p50 {med(9):.2f} ms, p99 {med(10):.2f} ms")
+print(f"witnessing cost: {100 * (1 - med(8) / med(4)):.1f} % of throughput")
 PY
 # The X-Road mix: throughput, p99 and the nodes' peak memory (VmHWM) — bounded by
 # inflight_body_bytes_max (256 MiB by default) whatever the sizes.
@@ -207,6 +257,8 @@ peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 echo "mix nginx: $(MIX_PREFIX=/people/mix/ run_wrk mix-nginx "http://127.0.0.1:18081/" -s mix.lua)" | tee -a results.txt
 echo "mix lienthong: $(MIX_PREFIX=/r1/VN/GOV/BCA/DANCU/profile/mix/ run_wrk mix-lienthong "http://127.0.0.1:18094/" -s mix.lua -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: bench')" | tee -a results.txt
 echo "mix peak RSS KiB: provider node $(peak_kib "${pids[1]}"), consumer node $(peak_kib "${pids[2]}")" | tee -a results.txt
+echo "witnessed consumer's log, cosigned by the witness: $(sqlite3 wconsumer.messages.db 'SELECT MAX(size) FROM log_cosigned' 2>/dev/null || echo '?') entries"
+echo "witness alarms: $(sqlite3 wprovider.messages.db 'SELECT COUNT(*) FROM witness_alarms' 2>/dev/null || echo '?')"
 echo "message log entries (consumer, provider):"
 "$L" log verify --db consumer.messages.db --key "$CKEY"
 "$L" log verify --db provider.messages.db --key "$PKEY"

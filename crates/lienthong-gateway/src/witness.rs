@@ -461,3 +461,73 @@ pub fn check_saved(
     }
     report
 }
+
+/// A person's history (`lienthong-history/v1`, from a node) checked offline: the checkpoint
+/// is signed by the log key (`log_key`, its origin the log's), every entry is included under
+/// it, and — where witness keys are given — whether a witness cosigned it. Returns the
+/// entries (as JSON) and whether the checkpoint was cosigned by one of `witnesses`.
+pub fn verify_history(
+    doc: &serde_json::Value,
+    log_key: &NoteVerifier,
+    witnesses: &[NoteVerifier],
+) -> Result<(Vec<serde_json::Value>, bool), String> {
+    use base64::Engine;
+    if doc["format"] != "lienthong-history/v1" {
+        return Err("not a lienthong-history/v1 document".into());
+    }
+    let note = doc["checkpoint"]
+        .as_str()
+        .ok_or("the document has no checkpoint")?;
+    let parsed = Note::parse(note).map_err(|e| e.to_string())?;
+    let mut keys: Vec<&NoteVerifier> = vec![log_key];
+    keys.extend(witnesses.iter());
+    let verified = parsed.verify(&keys).map_err(|e| e.to_string())?;
+    if !verified.iter().any(|(i, _)| *i == 0) {
+        return Err("the checkpoint is not signed by the log key".into());
+    }
+    let cosigned = verified.iter().any(|(i, _)| *i > 0);
+    let cp = TlogCheckpoint::parse(&parsed.text).map_err(|e| e.to_string())?;
+    if cp.origin != log_key.name {
+        return Err(format!(
+            "a checkpoint of {}, not {}",
+            cp.origin, log_key.name
+        ));
+    }
+    let mut entries = Vec::new();
+    for (n, e) in doc["entries"]
+        .as_array()
+        .ok_or("the document has no entries")?
+        .iter()
+        .enumerate()
+    {
+        let text = e["entry"]
+            .as_str()
+            .ok_or(format!("entry {n} has no text"))?;
+        let index = e["index"]
+            .as_u64()
+            .ok_or(format!("entry {n} has no index"))?;
+        let proof = e["proof"]
+            .as_array()
+            .ok_or(format!("entry {n} has no proof"))?
+            .iter()
+            .map(|h| {
+                h.as_str()
+                    .and_then(|h| base64::engine::general_purpose::STANDARD.decode(h).ok())
+                    .and_then(|b| Hash::try_from(b).ok())
+                    .ok_or(format!("entry {n}: a proof hash is malformed"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        lienthong_ledger::verify_inclusion(
+            &lienthong_ledger::leaf_hash(text.as_bytes()),
+            index,
+            cp.size,
+            &proof,
+            &cp.root,
+        )
+        .map_err(|e| format!("entry {index} is not in the log under the checkpoint: {e}"))?;
+        entries.push(
+            serde_json::from_str(text).map_err(|e| format!("entry {index} is not JSON: {e}"))?,
+        );
+    }
+    Ok((entries, cosigned))
+}

@@ -23,7 +23,9 @@ mod witnessed;
 pub use archive::*;
 pub use audit::*;
 pub use reader::{LogEntry, LogReader};
-pub use witnessed::{saved_notes, stored_tree, Alarm, LatestNote, LogNotes};
+pub use witnessed::{
+    history_of, saved_notes, stored_tree, Alarm, LatestNote, LogNotes, HISTORY_ENTRIES_MAX,
+};
 
 /// Why a log could not be read back or did not verify.
 #[derive(Debug, thiserror::Error)]
@@ -59,11 +61,16 @@ impl From<LogError> for String {
 pub const QUEUE_ENTRIES_MAX: usize = 65_536;
 /// Entries committed in one transaction, at most.
 pub const BATCH_ENTRIES_MAX: usize = 4_096;
+/// A person's id or pseudonym longer than this is not indexed (ids are 12 characters,
+/// pseudonyms 25).
+pub const SUBJECT_BYTES_MAX: usize = 64;
 
 type Ack = oneshot::Sender<Result<u64, String>>;
 
 struct Pending {
     message_id: String,
+    /// The persons the entry names (as stored: pseudonyms where the node has a log key).
+    subjects: Vec<String>,
     entry: String,
     bodies: Vec<(String, Vec<u8>)>,
     ack: Ack,
@@ -197,6 +204,27 @@ async fn connect(location: &str) -> Result<AnyPool, String> {
             .map_err(|e| format!("message log {location}: {e}"))?;
         }
     }
+    // The index of entries by person; a log from before it is indexed once, at its first
+    // open with this version.
+    if sqlx::query("SELECT 1 FROM log_subjects WHERE 1 = 0")
+        .fetch_all(&pool)
+        .await
+        .is_err()
+    {
+        sqlx::query(&format!(
+            "CREATE TABLE log_subjects (subject VARCHAR(64) NOT NULL, idx {int} NOT NULL)"
+        ))
+        .execute(&pool)
+        .await
+        .map_err(|e| format!("message log {location}: {e}"))?;
+        sqlx::query("CREATE INDEX log_subjects_subject ON log_subjects (subject, idx)")
+            .execute(&pool)
+            .await
+            .map_err(|e| format!("message log {location}: {e}"))?;
+        backfill_subjects(&pool, store)
+            .await
+            .map_err(|e| format!("message log {location}: indexing persons: {e}"))?;
+    }
     // Checkpoints written before logs had a log key carry no signed note.
     if sqlx::query("SELECT note FROM log_checkpoints WHERE 1 = 0")
         .fetch_all(&pool)
@@ -209,6 +237,38 @@ async fn connect(location: &str) -> Result<AnyPool, String> {
             .map_err(|e| format!("message log {location}: {e}"))?;
     }
     Ok(pool)
+}
+
+/// Indexes the persons of every entry already in the log (entries archived away have none).
+async fn backfill_subjects(pool: &AnyPool, store: Store) -> Result<(), sqlx::Error> {
+    let rows = sqlx::query("SELECT idx, entry FROM log_entries ORDER BY idx")
+        .fetch_all(pool)
+        .await?;
+    let mut pairs: Vec<(String, i64)> = Vec::new();
+    for r in &rows {
+        let idx: i64 = r.try_get(0)?;
+        let entry: String = r.try_get(1)?;
+        if let Ok(v) = serde_json::from_str::<Value>(&entry) {
+            for s in v["data_subjects"].as_array().into_iter().flatten() {
+                if let Some(s) = s.as_str().filter(|s| s.len() <= SUBJECT_BYTES_MAX) {
+                    pairs.push((s.to_owned(), idx));
+                }
+            }
+        }
+    }
+    let mut tx = pool.begin().await?;
+    for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
+        let values = vec!["(?, ?)"; chunk.len()].join(", ");
+        let sql = store.sql(&format!(
+            "INSERT INTO log_subjects (subject, idx) VALUES {values}"
+        ));
+        let mut q = sqlx::query(&sql);
+        for (subject, idx) in chunk {
+            q = q.bind(subject.clone()).bind(*idx);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    tx.commit().await
 }
 
 /// A PostgreSQL log has one writer: the writer task holds this session lock for its life,
@@ -347,8 +407,19 @@ impl MessageLog {
         bodies: Vec<(String, Vec<u8>)>,
     ) -> Result<u64, String> {
         let (ack, done) = oneshot::channel();
+        let subjects = entry["data_subjects"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .filter(|s| s.len() <= SUBJECT_BYTES_MAX)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         let pending = Pending {
             message_id: message_id.to_owned(),
+            subjects,
             entry: entry.to_string(),
             bodies,
             ack,
@@ -545,6 +616,27 @@ async fn commit(
                 .bind(p.message_id.clone())
                 .bind(p.entry.clone())
                 .bind(hash_to_hex(&leaves[n]));
+        }
+        q.execute(&mut *tx).await.map_err(err)?;
+    }
+    // The index by person: one row per (person, entry), in the same transaction.
+    let rows: Vec<(&str, i64)> = batch
+        .iter()
+        .enumerate()
+        .flat_map(|(n, p)| {
+            p.subjects
+                .iter()
+                .map(move |s| (s.as_str(), (start + n as u64) as i64))
+        })
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let values = vec!["(?, ?)"; chunk.len()].join(", ");
+        let sql = store.sql(&format!(
+            "INSERT INTO log_subjects (subject, idx) VALUES {values}"
+        ));
+        let mut q = sqlx::query(&sql);
+        for (subject, idx) in chunk {
+            q = q.bind(subject.to_string()).bind(*idx);
         }
         q.execute(&mut *tx).await.map_err(err)?;
     }

@@ -343,3 +343,146 @@ pub async fn saved_notes(path: &str) -> Result<Vec<(u64, String)>, super::LogErr
     pool.close().await;
     Ok(notes.into_iter().collect())
 }
+
+/// Entries a person's history holds at most.
+pub const HISTORY_ENTRIES_MAX: u32 = 1_000;
+
+/// The provider-side entries naming `subject` (as stored: its pseudonym where the log has
+/// one), newest first: (index, entry).
+async fn entries_naming(
+    pool: &sqlx::AnyPool,
+    store: super::Store,
+    subject: &str,
+    limit: u32,
+) -> Result<Vec<(u64, String)>, String> {
+    let sql = store.sql(&format!(
+        "SELECT e.idx, e.entry FROM log_subjects s JOIN log_entries e ON e.idx = s.idx WHERE s.subject = ? ORDER BY s.idx DESC LIMIT {}",
+        limit.min(HISTORY_ENTRIES_MAX)
+    ));
+    let rows = sqlx::query(&sql)
+        .bind(subject.to_owned())
+        .fetch_all(pool)
+        .await
+        .map_err(db)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let idx: i64 = r.try_get(0).map_err(db)?;
+        let entry: String = r.try_get(1).map_err(db)?;
+        // Only where this node gave the data out; an archived entry has no content here.
+        if entry.contains("\"side\":\"provider\"") {
+            out.push((idx as u64, entry));
+        }
+    }
+    Ok(out)
+}
+
+/// The newest witness-cosigned checkpoint covering `size` entries, else None.
+async fn cosigned_covering(
+    pool: &sqlx::AnyPool,
+    store: super::Store,
+    size: u64,
+) -> Result<Option<(u64, String)>, String> {
+    let sql =
+        store.sql("SELECT size, note FROM log_cosigned WHERE size >= ? ORDER BY size DESC LIMIT 1");
+    let row = sqlx::query(&sql)
+        .bind(size as i64)
+        .fetch_optional(pool)
+        .await
+        .map_err(db)?;
+    row.map(|r| {
+        Ok((
+            r.try_get::<i64, _>(0).map_err(db)? as u64,
+            r.try_get::<String, _>(1).map_err(db)?,
+        ))
+    })
+    .transpose()
+}
+
+/// A person's history document: the entries naming them, each with its inclusion proof to
+/// one checkpoint — the witness-cosigned one where the witness has cosigned past the newest
+/// entry, else the log's own latest (`"witnessed": false`). Checked offline by
+/// [`crate::witness::verify_history`] (`lienthong log verify-proof`).
+fn history_doc(
+    origin: &str,
+    entries: Vec<(u64, String)>,
+    (size, note, witnessed): (u64, String, bool),
+    tree: &MerkleTree,
+) -> Result<serde_json::Value, String> {
+    let mut out = Vec::with_capacity(entries.len());
+    for (idx, entry) in entries {
+        if idx >= size {
+            continue;
+        }
+        let proof = tree.inclusion_proof(idx, size).map_err(|e| e.to_string())?;
+        out.push(serde_json::json!({
+            "index": idx,
+            "entry": entry,
+            "proof": proof.iter().map(|h| B64.encode(h)).collect::<Vec<_>>(),
+        }));
+    }
+    Ok(serde_json::json!({
+        "format": "lienthong-history/v1",
+        "origin": origin,
+        "checkpoint": note,
+        "witnessed": witnessed,
+        "entries": out,
+    }))
+}
+
+impl MessageLog {
+    /// The history of the person `subject` (as stored) in this log, with proofs.
+    pub async fn history(&self, subject: &str, limit: u32) -> Result<serde_json::Value, String> {
+        let latest = self
+            .latest_note()
+            .ok_or("this log has no log key: no signed checkpoints")?;
+        let origin = self
+            .notes
+            .as_ref()
+            .map(|n| n.origin().to_owned())
+            .unwrap_or_default();
+        let entries = entries_naming(&self.pool, self.store, subject, limit).await?;
+        let newest = entries.first().map_or(0, |e| e.0 + 1);
+        let checkpoint = match cosigned_covering(&self.pool, self.store, newest).await? {
+            Some((size, note)) => (size, note, true),
+            None => (latest.size, latest.note.to_string(), false),
+        };
+        let tree = self.tree.read().map_err(|_| "tree lock poisoned")?;
+        history_doc(&origin, entries, checkpoint, &tree)
+    }
+}
+
+/// [`MessageLog::history`] from a log's files, read-only (the CLI's `log history`).
+pub async fn history_of(
+    path: &str,
+    origin: &str,
+    subject: &str,
+    limit: u32,
+) -> Result<serde_json::Value, super::LogError> {
+    let pool = super::audit::connect_ro(path).await?;
+    let store = super::Store::of(path);
+    let entries = entries_naming(&pool, store, subject, limit)
+        .await
+        .map_err(super::LogError::Database)?;
+    let newest = entries.first().map_or(0, |e| e.0 + 1);
+    let checkpoint = match cosigned_covering(&pool, store, newest)
+        .await
+        .map_err(super::LogError::Database)?
+    {
+        Some((size, note)) => (size, note, true),
+        None => {
+            let row = sqlx::query("SELECT size, note FROM log_checkpoints WHERE note IS NOT NULL ORDER BY size DESC LIMIT 1")
+                .fetch_optional(&pool)
+                .await
+                .map_err(super::LogError::db)?
+                .ok_or_else(|| super::LogError::Database("the log has no signed notes (no log key)".into()))?;
+            (
+                row.try_get::<i64, _>(0).map_err(super::LogError::db)? as u64,
+                row.try_get::<String, _>(1).map_err(super::LogError::db)?,
+                false,
+            )
+        }
+    };
+    pool.close().await;
+    let tree = stored_tree(path).await?;
+    history_doc(origin, entries, checkpoint, &tree).map_err(super::LogError::Database)
+}

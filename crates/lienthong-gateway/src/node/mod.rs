@@ -233,6 +233,7 @@ pub struct RunningNode {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     room_seen: Arc<RoomSeen>,
+    inner: Arc<Inner>,
 }
 
 /// What the body budget has seen since the node started: the most room held at once and how
@@ -260,6 +261,16 @@ impl RunningNode {
     /// What this node's body budget has seen since it started.
     pub fn body_room(&self) -> &RoomSeen {
         &self.room_seen
+    }
+
+    /// On the center's node: the history of the person `personal_id` from every node that
+    /// publishes services, each a `lienthong-history/v1` document with its proofs, or why
+    /// none came. The caller has established that the person asking is that person.
+    pub async fn accesses_of(
+        &self,
+        personal_id: &str,
+    ) -> Vec<(String, Result<serde_json::Value, String>)> {
+        witnessing::gather_accesses(&self.inner, personal_id).await
     }
 
     pub async fn shutdown(self) {
@@ -565,6 +576,10 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
             "/lt1/witness/add-checkpoint",
             axum::routing::post(witnessing::add_checkpoint),
         )
+        .route(
+            "/lt1/transparency/accesses",
+            axum::routing::post(witnessing::accesses),
+        )
         .route("/lt1/{*rest}", any(provider))
         .with_state(inner.clone());
     crate::telemetry::handle();
@@ -598,6 +613,7 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         stop,
         tasks: vec![client_task, peer_task, admin_task, poll_task],
         room_seen,
+        inner,
     })
 }
 

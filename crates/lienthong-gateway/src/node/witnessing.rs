@@ -40,7 +40,14 @@ pub(super) struct Observer {
     flagged: Mutex<HashSet<String>>,
     /// Members whose lineage advanced since it was last saved.
     dirty: Mutex<HashSet<String>>,
+    /// Per member: when this node last sent it a checkpoint, and the size it had reported.
+    sent: Mutex<HashMap<String, (std::time::Instant, u64)>>,
 }
+
+/// A peer gets this node's checkpoint at most this often, unless it reported a new size
+/// since (then at once: its report asks for the proof from there). Verifying a note costs an
+/// Ed25519 verification; every message would make it a fifth of an exchange's CPU.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 impl Inner {
     /// The witnessing headers for a message to `peer`: read the size `peer` verified before
@@ -57,6 +64,27 @@ impl Inner {
         let Some(latest) = self.log.latest_note() else {
             return out;
         };
+        let due = self.observer.sent.lock().is_ok_and(|mut sent| {
+            let now = std::time::Instant::now();
+            let due = sent.get(peer).is_none_or(|(at, told)| {
+                *told != reported || now.duration_since(*at) >= CHECKPOINT_EVERY
+            });
+            if due && (sent.len() < FOLLOWED_MAX || sent.contains_key(peer)) {
+                sent.insert(peer.to_owned(), (now, reported));
+            }
+            due
+        });
+        let verified = self
+            .observer
+            .lineages
+            .lock()
+            .ok()
+            .and_then(|l| l.get(peer).map(|l| l.size))
+            .unwrap_or(0);
+        out.push((wheader::WITNESSED, HeaderValue::from(verified)));
+        if !due {
+            return out;
+        }
         if let Ok(v) = HeaderValue::from_str(&latest.header) {
             out.push((wheader::CHECKPOINT, v));
         }
@@ -80,14 +108,6 @@ impl Inner {
                 }
             }
         }
-        let verified = self
-            .observer
-            .lineages
-            .lock()
-            .ok()
-            .and_then(|l| l.get(peer).map(|l| l.size))
-            .unwrap_or(0);
-        out.push((wheader::WITNESSED, HeaderValue::from(verified)));
         out
     }
 
@@ -579,4 +599,133 @@ async fn submit(
             .map_err(|_| format!("409 without a size: {text}")),
         s => Ok(Submitted::Refused(s, text)),
     }
+}
+
+/// `POST /lt1/transparency/accesses` on the peer face, body `{"subject": "<personal id>"}`:
+/// the history of that person in this node's log (the entries where this node gave out
+/// their data, each with its inclusion proof to a signed, where possible cosigned,
+/// checkpoint). Asked only by the center's node (the registry's witness member), which
+/// answers a signed-in citizen for their own id; anyone else is refused.
+pub(super) async fn accesses(
+    State(node): State<Arc<Inner>>,
+    Extension(peer): Extension<PeerFingerprint>,
+    Extension(subject): Extension<PeerSubject>,
+    body: Bytes,
+) -> Response {
+    let json = |status: StatusCode, v: serde_json::Value| {
+        let mut r = Response::new(Body::from(v.to_string()));
+        *r.status_mut() = status;
+        r.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        r
+    };
+    let refuse = |status: StatusCode, why: &str| json(status, serde_json::json!({ "error": why }));
+    let Ok(snapshot) = node.snapshot.current() else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no valid registry snapshot",
+        );
+    };
+    let center = snapshot
+        .registry
+        .witness
+        .as_ref()
+        .map(|w| w.member.as_str());
+    let caller_ok = snapshot.registry.members.iter().any(|m| {
+        Some(m.id.as_str()) == center && m.cert_fingerprint == peer.0 && m.id == subject.0
+    });
+    if !caller_ok || center.is_some_and(|c| snapshot.registry.is_revoked(c)) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "only the center's node asks for a person's accesses",
+        );
+    }
+    let Some(id) = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["subject"].as_str().map(str::to_owned))
+        .filter(|s| !s.is_empty() && s.len() <= crate::msglog::SUBJECT_BYTES_MAX)
+    else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "expected {\"subject\": \"<personal id>\"}",
+        );
+    };
+    let stored = match &node.pseudonyms {
+        Some(p) => p.pseudonym(&id),
+        None => id,
+    };
+    match node
+        .log
+        .history(&stored, crate::msglog::HISTORY_ENTRIES_MAX)
+        .await
+    {
+        Ok(doc) => json(StatusCode::OK, doc),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    }
+}
+
+/// On the center's node: a person's history from every node that publishes services,
+/// asked over mutual TLS: (member, its history document or why none came).
+pub(super) async fn gather_accesses(
+    node: &Inner,
+    personal_id: &str,
+) -> Vec<(String, Result<serde_json::Value, String>)> {
+    let Ok(snapshot) = node.snapshot.current() else {
+        return Vec::new();
+    };
+    let body = serde_json::json!({ "subject": personal_id }).to_string();
+    let mut asks = tokio::task::JoinSet::new();
+    let mut out = Vec::new();
+    for m in &snapshot.registry.members {
+        let Some(address) = m.address.clone() else {
+            continue;
+        };
+        if m.log_key.is_none() || snapshot.registry.is_revoked(&m.id) {
+            continue;
+        }
+        let client = match node.peer_client(&address, &m.cert_fingerprint) {
+            Ok(c) => c,
+            Err(e) => {
+                out.push((m.id.clone(), Err(e.to_string())));
+                continue;
+            }
+        };
+        let (member, body) = (m.id.clone(), body.clone());
+        asks.spawn(async move {
+            let asked = async {
+                let request = hyper::Request::builder()
+                    .method(Method::POST)
+                    .uri(format!("https://{address}/lt1/transparency/accesses"))
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from(body)))
+                    .map_err(|e| e.to_string())?;
+                let response =
+                    tokio::time::timeout(Duration::from_secs(10), client.request(request))
+                        .await
+                        .map_err(|_| "timed out".to_owned())?
+                        .map_err(|e| e.to_string())?;
+                let status = response.status();
+                let bytes = http_body_util::Limited::new(response.into_body(), 64 << 20)
+                    .collect()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .to_bytes();
+                let v: serde_json::Value =
+                    serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
+                if status.is_success() {
+                    Ok(v)
+                } else {
+                    Err(v["error"].as_str().unwrap_or("refused").to_owned())
+                }
+            };
+            (member, asked.await)
+        });
+    }
+    while let Some(Ok(answer)) = asks.join_next().await {
+        out.push(answer);
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }

@@ -478,3 +478,104 @@ async fn persons_are_stored_as_pseudonyms_and_evidence_restores_them_for_the_per
         );
     }
 }
+
+#[tokio::test]
+async fn the_center_gathers_a_persons_history_with_proofs_that_verify_offline() {
+    use lienthong_gateway::witness::verify_history;
+    use lienthong_trust::note::NoteVerifier;
+    let c = Country::new().await;
+    let center = c.start(CENTER, &c.log("center")).await;
+    let provider = c.start(PROVIDER, &c.log("provider")).await;
+    let consumer = c.start(CONSUMER, &c.log("consumer")).await;
+    ask(&consumer, CONSUMER, 3).await;
+    // Another person's record, read once: not in the first person's history.
+    let r = call(
+        &consumer,
+        &format!("/r1/{SERVICE}/records/001190123457"),
+        &[
+            ("X-Road-Client", CONSUMER),
+            ("X-Lienthong-Purpose", "insurance-enrolment"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    cosigned(&c.log("provider")).await;
+    let gathered = center.accesses_of(PID).await;
+    let (_, doc) = gathered
+        .iter()
+        .find(|(m, _)| m == PROVIDER)
+        .expect("the provider answered");
+    let doc = doc.as_ref().unwrap();
+    let vkey = |m: &str| {
+        let (_, _, k, _) = c.ids.iter().find(|i| i.0 == m).unwrap();
+        NoteVerifier::parse(&NoteSigner::log(&log_origin(m), k).unwrap().vkey()).unwrap()
+    };
+    let witness = NoteSigner::witness(&format!("lienthong.witness/{CENTER}"), &c.witness_key)
+        .unwrap()
+        .verifier();
+    let (entries, cosigned) = verify_history(doc, &vkey(PROVIDER), &[witness.clone()]).unwrap();
+    assert!(cosigned, "the proofs are against a witnessed checkpoint");
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    for e in &entries {
+        assert_eq!(e["client"], CONSUMER);
+        assert_eq!(e["purpose"], "insurance-enrolment");
+        assert_eq!(e["side"], "provider");
+    }
+    // One changed byte in an entry: the proof no longer holds.
+    let mut forged = doc.clone();
+    forged["entries"][0]["entry"] = forged["entries"][0]["entry"]
+        .as_str()
+        .unwrap()
+        .replace("insurance-enrolment", "insurance-enrolmenu")
+        .into();
+    assert!(verify_history(&forged, &vkey(PROVIDER), &[witness.clone()]).is_err());
+    // Another log's key does not verify the checkpoint.
+    assert!(verify_history(doc, &vkey(CONSUMER), &[]).is_err());
+    // The other person's history holds only their one access.
+    let other = center.accesses_of("001190123457").await;
+    let (_, other) = other.iter().find(|(m, _)| m == PROVIDER).unwrap();
+    let (entries, _) =
+        verify_history(other.as_ref().unwrap(), &vkey(PROVIDER), &[witness]).unwrap();
+    assert_eq!(entries.len(), 1);
+    // Only the center's node may ask: another member's node is refused, whoever it asks for.
+    let refused = consumer_asks_history(&c, PID).await;
+    assert_eq!(refused, 403);
+    for n in [consumer, provider, center] {
+        n.shutdown().await;
+    }
+}
+
+/// The consumer's node certificate asking the provider's peer face for a history.
+async fn consumer_asks_history(c: &Country, id: &str) -> u16 {
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    let (_, consumer, _, _) = c.ids.iter().find(|i| i.0 == CONSUMER).unwrap();
+    let (_, provider, _, addr) = c.ids.iter().find(|i| i.0 == PROVIDER).unwrap();
+    let tls = lienthong_trust::client_config_pinned(
+        &c.ca.cert_pem,
+        &consumer.cert,
+        &consumer.tls_key,
+        &lienthong_trust::cert_fingerprint(&provider.cert).unwrap(),
+    )
+    .unwrap();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*tls).clone())
+        .https_only()
+        .enable_http2()
+        .build();
+    let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .http2_only(true)
+            .build(connector);
+    let r = client
+        .request(
+            hyper::Request::post(format!("https://{addr}/lt1/transparency/accesses"))
+                .body(Full::new(Bytes::from(format!("{{\"subject\":\"{id}\"}}"))))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let _ = r.into_body().collect().await;
+    status
+}
