@@ -513,7 +513,8 @@ async fn the_center_gathers_a_persons_history_with_proofs_that_verify_offline() 
     let witness = NoteSigner::witness(&format!("lienthong.witness/{CENTER}"), &c.witness_key)
         .unwrap()
         .verifier();
-    let (entries, cosigned) = verify_history(doc, &vkey(PROVIDER), &[witness.clone()]).unwrap();
+    let (entries, cosigned) =
+        verify_history(doc, &vkey(PROVIDER), std::slice::from_ref(&witness)).unwrap();
     assert!(cosigned, "the proofs are against a witnessed checkpoint");
     assert_eq!(entries.len(), 3, "{entries:?}");
     for e in &entries {
@@ -528,7 +529,7 @@ async fn the_center_gathers_a_persons_history_with_proofs_that_verify_offline() 
         .unwrap()
         .replace("insurance-enrolment", "insurance-enrolmenu")
         .into();
-    assert!(verify_history(&forged, &vkey(PROVIDER), &[witness.clone()]).is_err());
+    assert!(verify_history(&forged, &vkey(PROVIDER), std::slice::from_ref(&witness)).is_err());
     // Another log's key does not verify the checkpoint.
     assert!(verify_history(doc, &vkey(CONSUMER), &[]).is_err());
     // The other person's history holds only their one access.
