@@ -96,6 +96,35 @@ pub enum LogCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// A person's history in a node's log: the exchanges where the node gave out their data,
+    /// each with its inclusion proof to a signed checkpoint (cosigned by the witness where
+    /// the node holds that), as a `lienthong-history/v1` file `verify-proof` checks offline.
+    History {
+        #[arg(long)]
+        db: PathBuf,
+        /// The node's member id (names the log's origin).
+        #[arg(long)]
+        member: String,
+        /// The node's log key (its `log_key` file): the log names persons by pseudonym.
+        #[arg(long)]
+        log_key: PathBuf,
+        /// The person's personal id.
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a person's history file offline: the checkpoint signed by the log key (`--key`,
+    /// the member's `log_key` vkey), cosigned by a witness given, and every entry in the log
+    /// under it. Exit 0 when it holds, 1 when not.
+    VerifyProof {
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        key: String,
+        #[arg(long = "witness-key")]
+        witness_keys: Vec<String>,
+    },
     /// Delete bodies kept longer than a number of days (the entries and their proofs stay).
     PruneBodies {
         #[arg(long)]
@@ -224,6 +253,78 @@ pub async fn log(command: LogCommand) -> Result<ExitCode> {
                 .map_err(anyhow::Error::msg)?;
             println!("{n} bodies deleted");
             Ok(ExitCode::SUCCESS)
+        }
+        LogCommand::History {
+            db,
+            member,
+            log_key,
+            subject,
+            out,
+        } => {
+            lienthong_core::MemberId::parse(&member).context("--member")?;
+            let key = lienthong_trust::SigningKey::from_pem(&read(&log_key)?)
+                .with_context(|| log_key.display().to_string())?;
+            let stored =
+                lienthong_gateway::record::Pseudonymiser::of_log_key(&key).pseudonym(&subject);
+            let doc = msglog::history_of(
+                &db.display().to_string(),
+                &lienthong_registry::log_origin(&member),
+                &stored,
+                msglog::HISTORY_ENTRIES_MAX,
+            )
+            .await?;
+            let text = serde_json::to_string_pretty(&doc)?;
+            match out {
+                Some(path) => std::fs::write(&path, text + "\n")
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => println!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LogCommand::VerifyProof {
+            file,
+            key,
+            witness_keys,
+        } => {
+            use lienthong_trust::note::NoteVerifier;
+            let log_key = NoteVerifier::parse(&key).context("--key")?;
+            let witnesses = witness_keys
+                .iter()
+                .map(|k| NoteVerifier::parse(k).context("--witness-key"))
+                .collect::<Result<Vec<_>>>()?;
+            let doc: serde_json::Value = serde_json::from_str(&read(&file)?)
+                .with_context(|| format!("{} is not JSON", file.display()))?;
+            match lienthong_gateway::witness::verify_history(&doc, &log_key, &witnesses) {
+                Ok((entries, cosigned)) => {
+                    println!(
+                        "valid: {} entries in the log of {} under its signed checkpoint{}",
+                        entries.len(),
+                        log_key.name,
+                        if cosigned {
+                            ", cosigned by the witness"
+                        } else {
+                            " (not cosigned by a witness given)"
+                        }
+                    );
+                    for e in &entries {
+                        println!(
+                            "  {} {} → {} purpose {} officer {:?} fields {} status {}",
+                            lienthong_core::vietnam_time(e["timestamp"].as_i64().unwrap_or(0)),
+                            e["client"].as_str().unwrap_or(""),
+                            e["service"].as_str().unwrap_or(""),
+                            e["purpose"].as_str().unwrap_or(""),
+                            e["user_id"].as_str().unwrap_or(""),
+                            e["fields"],
+                            e["status"]
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("INVALID: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
         LogCommand::Checkpoints { db, out_dir } => {
             let notes = msglog::saved_notes(&db.display().to_string()).await?;

@@ -575,6 +575,62 @@ filters = ["province_code"]
         saved.contains("checkpoints of lienthong.log/VN/GOV/BCA/DANCU verified"),
         "{saved}"
     );
+    // The person's history at BCA: the one exchange that gave out their record, with its
+    // proof to the witnessed checkpoint, checked offline.
+    run(
+        d,
+        &[
+            "log",
+            "history",
+            "--db",
+            bca_db,
+            "--member",
+            "VN/GOV/BCA/DANCU",
+            "--log-key",
+            "bca/log.key",
+            "--subject",
+            "001090123456",
+            "--out",
+            "history.json",
+        ],
+    );
+    let history = run(
+        d,
+        &[
+            "log",
+            "verify-proof",
+            "--file",
+            "history.json",
+            "--key",
+            &bca_log,
+            "--witness-key",
+            &witness_vkey,
+        ],
+    );
+    assert!(
+        history.starts_with("valid: 1 entries") && history.contains("VN-OFFICER-1"),
+        "{history}"
+    );
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("history.json")).unwrap()).unwrap();
+    doc["entries"][0]["entry"] = doc["entries"][0]["entry"]
+        .as_str()
+        .unwrap()
+        .replace("VN-OFFICER-1", "VN-OFFICER-2")
+        .into();
+    std::fs::write(d.join("forged.json"), doc.to_string()).unwrap();
+    let forged = crate::lienthong(
+        &[
+            "log",
+            "verify-proof",
+            "--file",
+            "forged.json",
+            "--key",
+            &bca_log,
+        ],
+        d,
+    );
+    assert_eq!(forged.status.code(), Some(1));
     // A copy of the log as it stands (consistent, WAL included), then cut at its tail.
     let copy = d.join("cut.db");
     {
