@@ -78,8 +78,63 @@ pub fn vietnam_time(unix_s: i64) -> String {
     )
 }
 
+/// Parses a moment written as `YYYY-MM-DD HH:MM[:SS]` (Vietnam time) or RFC 3339
+/// (`YYYY-MM-DDTHH:MM[:SS](Z|±HH:MM)`); Unix seconds, or None when it is not one.
+pub fn parse_time(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (date, rest) = text.split_at_checked(10)?;
+    let mut d = date.split('-');
+    let (y, m, day) = (d.next()?, d.next()?, d.next()?);
+    if d.next().is_some() || y.len() != 4 || m.len() != 2 || day.len() != 2 {
+        return None;
+    }
+    let (y, m, day): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, day.parse().ok()?);
+    if !(1..=12).contains(&m) || day == 0 || day > days_in_month(y, m) {
+        return None;
+    }
+    let rest = rest.strip_prefix([' ', 'T'])?;
+    let (clock, offset_s) = if let Some(c) = rest.strip_suffix('Z') {
+        (c, 0)
+    } else if rest.len() > 6 && matches!(rest.as_bytes()[rest.len() - 6], b'+' | b'-') {
+        let (c, o) = rest.split_at(rest.len() - 6);
+        let sign = if o.starts_with('-') { -1 } else { 1 };
+        let (oh, om) = o[1..].split_once(':')?;
+        let (oh, om): (i64, i64) = (oh.parse().ok()?, om.parse().ok()?);
+        if oh > 23 || om > 59 {
+            return None;
+        }
+        (c, sign * (oh * 3600 + om * 60))
+    } else if text.contains('T') {
+        return None;
+    } else {
+        (rest, VIETNAM_UTC_OFFSET_S)
+    };
+    let mut c = clock.split(':');
+    let (h, mi, s) = (c.next()?, c.next()?, c.next().unwrap_or("00"));
+    if c.next().is_some() || h.len() != 2 || mi.len() != 2 || s.len() != 2 {
+        return None;
+    }
+    let (h, mi, s): (i64, i64, i64) = (h.parse().ok()?, mi.parse().ok()?, s.parse().ok()?);
+    if h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    let unix = days_from_civil(y, m, day) * 86_400 + h * 3600 + mi * 60 + s - offset_s;
+    u64::try_from(unix).ok()
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn vietnam_times() {
         assert_eq!(super::vietnam_time(0), "1970-01-01 07:00:00 +07:00");
@@ -113,5 +168,28 @@ mod tests {
             super::utc_datetime(951_782_400 + 3_661),
             "2000-02-29 01:01:01"
         );
+    }
+
+    #[test]
+    fn moments_parse_in_vietnam_time_or_rfc_3339() {
+        let t = parse_time("2026-12-02 09:30").unwrap();
+        assert_eq!(vietnam_time(t as i64), "2026-12-02 09:30:00 +07:00");
+        assert_eq!(parse_time("2026-12-02T02:30:00Z"), Some(t));
+        assert_eq!(parse_time("2026-12-02T09:30:00+07:00"), Some(t));
+        assert_eq!(parse_time("2026-12-02T04:30:00+02:00"), Some(t));
+        assert_eq!(parse_time("2026-12-02 09:30:15"), Some(t + 15));
+        for bad in [
+            "",
+            "2026-12-02",
+            "2026-13-02 09:30",
+            "2026-02-30 09:30",
+            "2026-12-02 24:00",
+            "2026-12-02T09:30",
+            "2026-12-02 9:30",
+            "02/12/2026 09:30",
+            "2026-12-02 09:30+25:00",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
     }
 }

@@ -9,6 +9,7 @@
 pub mod backend;
 pub mod batchsig;
 pub mod error;
+pub mod incident;
 pub mod metadata;
 pub mod msglog;
 pub mod node;

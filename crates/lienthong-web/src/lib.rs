@@ -15,6 +15,7 @@ use lienthong_gateway::msglog::LogReader;
 use lienthong_registry::Registry;
 use lienthong_sync::StatusReader;
 
+pub mod incident;
 mod quality;
 pub use quality::QualityBoard;
 use serde::Deserialize;
@@ -208,6 +209,13 @@ async fn overview(s: &Sources) -> Value {
             witnessed.push(json!({ "origin": origin, "member": origin.strip_prefix("lienthong.log/").unwrap_or(&origin), "size": size, "at_ms": at_ms, "witness": seen_by }));
         }
     }
+    let now = lienthong_core::time::now_s();
+    let mut incidents = Vec::new();
+    for (node, log) in &s.logs {
+        for i in log.incidents().await.unwrap_or_default() {
+            incidents.push(json!({ "id": i.id, "node": node, "title": i.title, "status": i.status, "discovered_at": i.discovered_at, "deadline": i.deadline(), "remaining_s": i.remaining_s(now), "notified_at": i.notified_at }));
+        }
+    }
     let total: u64 = by_service.values().map(|v| v.0).sum();
     let refused: u64 = by_service.values().map(|v| v.1).sum();
     json!({
@@ -220,6 +228,7 @@ async fn overview(s: &Sources) -> Value {
             "per_minute": per_minute.iter().map(|(t, n)| json!({ "minute": t, "count": n })).collect::<Vec<_>>() },
         "sync": sync,
         "witness": { "alarms": alarms, "witnessed": witnessed },
+        "incidents": incidents,
     })
 }
 
@@ -350,6 +359,7 @@ async fn page_overview(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>
         ));
     }
     b.push_str("</table>");
+    incidents_section(en, &o["incidents"], &mut b);
     witness_section(en, &o["witness"], &mut b);
     b.push_str(&format!(
         "<h2>{}</h2>{}<table id=\"members\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
@@ -404,6 +414,53 @@ async fn page_overview(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>
         t(en, "Bảng điều khiển liên thông", "lienthong dashboard"),
         &b,
     )
+}
+
+/// Personal-data breaches recorded (`lienthong incident`) and the 72-hour clock of each.
+fn incidents_section(en: bool, incidents: &Value, b: &mut String) {
+    let list: Vec<&Value> = incidents.as_array().into_iter().flatten().collect();
+    if list.is_empty() {
+        return;
+    }
+    b.push_str(&format!(
+        "<h2>{}</h2><table id=\"incidents\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        t(en, "Sự cố dữ liệu cá nhân", "Personal-data breaches"),
+        t(en, "Mã", "Id"),
+        t(en, "Nút", "Node"),
+        t(en, "Nội dung", "What"),
+        t(en, "Hạn thông báo", "Notice due"),
+        t(en, "Thời gian còn lại", "Time left")
+    ));
+    for i in list {
+        let remaining = i["remaining_s"].as_i64().unwrap_or(0);
+        let (class, left) = if !i["notified_at"].is_null() {
+            ("notified", t(en, "đã thông báo", "notified").to_owned())
+        } else if remaining >= 0 {
+            (
+                "running",
+                format!("{} h {:02} min", remaining / 3600, remaining % 3600 / 60),
+            )
+        } else {
+            (
+                "overdue",
+                format!(
+                    "{} {} h {:02} min",
+                    t(en, "QUÁ HẠN", "OVERDUE"),
+                    -remaining / 3600,
+                    -remaining % 3600 / 60
+                ),
+            )
+        };
+        b.push_str(&format!(
+            "<tr class=\"incident incident-{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><strong>{}</strong></td></tr>",
+            esc(i["id"].as_str().unwrap_or("")),
+            esc(i["node"].as_str().unwrap_or("")),
+            esc(i["title"].as_str().unwrap_or("")),
+            esc(&lienthong_core::vietnam_time(i["deadline"].as_i64().unwrap_or(0))),
+            esc(&left)
+        ));
+    }
+    b.push_str("</table>");
 }
 
 /// Logs flagged by a witness (a shrunk, forked or rewound message log), then how far the

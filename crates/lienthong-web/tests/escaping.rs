@@ -156,6 +156,24 @@ async fn caller_supplied_values_are_escaped_and_logs_are_only_read() {
     .await
     .unwrap();
     log.close().await;
+    // A breach recorded with the log, its title as an operator typed it.
+    lienthong_gateway::msglog::open_incident(
+        &path,
+        lienthong_gateway::incident::Incident {
+            id: String::new(),
+            title: hostile("incident title"),
+            description: String::new(),
+            discovered_at: lienthong_core::time::now_s(),
+            from: 0,
+            to: lienthong_core::time::now_s(),
+            services: vec![],
+            consumers: vec![],
+            status: "open".into(),
+            notified_at: None,
+        },
+    )
+    .await
+    .unwrap();
     // The writer's connections finish closing on their own threads (the last one folds the
     // write-ahead log into the file): wait until the files stop changing.
     let mut before = files(dir.path());
@@ -215,6 +233,7 @@ async fn caller_supplied_values_are_escaped_and_logs_are_only_read() {
             "agreement purpose",
             "alarm member",
             "alarm detail",
+            "incident title",
         ]
         .into_iter()
         .filter(|w| html.contains(&format!("alert(&#39;{w}&#39;)")))
@@ -232,6 +251,7 @@ async fn caller_supplied_values_are_escaped_and_logs_are_only_read() {
                 "agreement purpose",
                 "alarm member",
                 "alarm detail",
+                "incident title",
             ] {
                 assert!(shown.contains(&w), "{page}: {w} not shown ({shown:?})");
             }

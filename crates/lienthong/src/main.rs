@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod incident_cmd;
 mod link_cmd;
 mod quality_cmd;
 mod roles;
@@ -91,7 +92,14 @@ enum Command {
         #[command(subcommand)]
         command: sync_cmd::SyncCommand,
     },
-    /// A node's tamper-evident message log: verify it, export and check evidence.
+    /// Personal-data breaches: open one at discovery (the 72-hour clock starts), see what
+    /// the message log says of it, write the notice in Vietnamese.
+    Incident {
+        #[command(subcommand)]
+        command: incident_cmd::IncidentCommand,
+    },
+    /// A node's tamper-evident message log: verify it, export and check evidence, check its
+    /// witnessed checkpoints and a person's history.
     Log {
         #[command(subcommand)]
         command: roles::LogCommand,
@@ -344,6 +352,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => runtime()?.block_on(demo::run(args)),
         Command::Sync { command } => runtime()?.block_on(sync_cmd::sync(command)),
         Command::Log { command } => runtime()?.block_on(roles::log(command)),
+        Command::Incident { command } => runtime()?.block_on(incident_cmd::run(command)),
         Command::Registry { command } => match command {
             RegistryCommand::Run { config } => runtime()?.block_on(roles::registry_run(&config)),
             RegistryCommand::Token { out } => roles::registry_token(out.as_deref()),

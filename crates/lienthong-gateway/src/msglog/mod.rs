@@ -17,11 +17,13 @@ use tokio::sync::{mpsc, oneshot};
 
 mod archive;
 mod audit;
+mod incidents;
 mod reader;
 mod witnessed;
 
 pub use archive::*;
 pub use audit::*;
+pub use incidents::{incidents, open_incident, records, update_incident};
 pub use reader::{LogEntry, LogReader};
 pub use witnessed::{
     history_of, saved_notes, stored_tree, Alarm, LatestNote, LogNotes, HISTORY_ENTRIES_MAX,

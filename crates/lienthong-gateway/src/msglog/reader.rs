@@ -74,6 +74,11 @@ impl LogReader {
         super::witnessed::alarms(&self.pool).await
     }
 
+    /// The breach incidents recorded with this log (`lienthong incident`), oldest first.
+    pub async fn incidents(&self) -> Result<Vec<crate::incident::Incident>, String> {
+        super::incidents::read_incidents(&self.pool).await
+    }
+
     /// On the witness: each log it cosigned, the size and when (ms). Oldest origin first.
     pub async fn witnessed(&self) -> Result<Vec<(String, u64, u64)>, String> {
         let Ok(rows) = sqlx::query("SELECT origin, size, at_ms FROM witness_state ORDER BY origin")

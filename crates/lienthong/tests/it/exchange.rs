@@ -631,6 +631,92 @@ filters = ["province_code"]
         d,
     );
     assert_eq!(forged.status.code(), Some(1));
+    // A breach at BCA: opened at discovery, the facts from its log, the notice in Vietnamese.
+    let opened = run(
+        d,
+        &[
+            "incident",
+            "open",
+            "--db",
+            bca_db,
+            "--title",
+            "Truy cập bất thường <b>",
+            "--from",
+            "2020-01-01 00:00",
+            "--consumer",
+            "VN/GOV/BHXH/SI",
+        ],
+    );
+    assert!(opened.contains("notice due by"), "{opened}");
+    let id = opened.split_whitespace().nth(1).unwrap().to_owned();
+    assert!(id.starts_with("INC-"), "{opened}");
+    let shown: serde_json::Value =
+        serde_json::from_str(&run(d, &["incident", "show", "--db", bca_db, &id])).unwrap();
+    let facts = &shown["facts"];
+    assert_eq!(facts["subjects"], 1, "{shown}");
+    assert_eq!(facts["answered"], 1, "{shown}");
+    assert!(
+        facts["exchanges"].as_u64().unwrap() >= 2,
+        "the refusal too: {shown}"
+    );
+    assert!(facts["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "full_name"));
+    assert!(shown["remaining_s"].as_i64().unwrap() > 71 * 3600);
+    let reported = run(
+        d,
+        &[
+            "incident",
+            "report",
+            "--db",
+            bca_db,
+            &id,
+            "--agency",
+            "Bộ Công an",
+            "--member",
+            "VN/GOV/BCA/DANCU",
+            "--contact",
+            "Nguyễn Văn A, 024 0000 0000",
+            "--html",
+            "notice.html",
+        ],
+    );
+    assert!(reported.contains("1 persons"), "{reported}");
+    let notice = std::fs::read_to_string(d.join("notice.html")).unwrap();
+    for want in [
+        "Thông báo vi phạm quy định về bảo vệ dữ liệu cá nhân",
+        "Điều 23 Luật Bảo vệ dữ liệu cá nhân số 91/2025/QH15",
+        "72 giờ",
+        "<b id=\"subjects\">1</b>",
+        "VN/GOV/BHXH/SI",
+        "Truy cập bất thường &lt;b&gt;",
+        "VN-OFFICER-1",
+    ] {
+        assert!(notice.contains(want), "{want} not in the notice:\n{notice}");
+    }
+    run(d, &["incident", "notified", "--db", bca_db, &id]);
+    let listed = run(d, &["incident", "list", "--db", bca_db]);
+    assert!(
+        listed.contains(&id) && listed.contains("notified"),
+        "{listed}"
+    );
+    let bad = crate::lienthong(
+        &[
+            "incident",
+            "open",
+            "--db",
+            bca_db,
+            "--title",
+            "x",
+            "--discovered",
+            "yesterday",
+        ],
+        d,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--discovered"));
     // A copy of the log as it stands (consistent, WAL included), then cut at its tail.
     let copy = d.join("cut.db");
     {
