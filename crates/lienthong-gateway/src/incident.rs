@@ -144,6 +144,165 @@ pub fn facts<'a>(incident: &Incident, records: impl IntoIterator<Item = &'a Valu
     f
 }
 
+/// What counts as unusual (docs/incidents.md, "Detection").
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    /// The recent window a consumer's reading is judged over.
+    pub window_s: u64,
+    /// How far back its usual rate is taken from (before the window).
+    pub baseline_s: u64,
+    /// Persons in the window above this many times the usual rate…
+    pub volume_factor: f64,
+    /// …and above this many persons at least.
+    pub volume_floor: u64,
+    /// Refusals of identity, agreement or signature within this span…
+    pub burst_window_s: u64,
+    /// …this many or more from one consumer.
+    pub burst_min: u64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            window_s: 3600,
+            baseline_s: 7 * 86_400,
+            volume_factor: 10.0,
+            volume_floor: 100,
+            burst_window_s: 300,
+            burst_min: 20,
+        }
+    }
+}
+
+/// Something in the log an operator should look at, perhaps a breach.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    /// `volume` (far more persons than usual), `refusal_burst` (refused for identity,
+    /// signature or agreement, many times), `outside_agreement` (calls outside an
+    /// agreement's validity).
+    pub kind: &'static str,
+    /// The consumer member.
+    pub member: String,
+    pub count: u64,
+    pub detail: String,
+}
+
+/// Refusal codes that say a caller is not who, or not allowed what, it claims.
+const SUSPECT_CODES: &[&str] = &[
+    "Client.BadSignature",
+    "Client.PeerCertificate",
+    "Client.AccessDenied",
+    "Client.PurposeNotAllowed",
+    "Client.FieldNotAllowed",
+    "Client.Revoked",
+    "Client.UnknownMember",
+    "Client.AgreementNotInForce",
+    "Client.Replay",
+    "Client.StaleMessage",
+    "Client.MethodNotAllowed",
+];
+
+/// Alerts from provider-side records (any order) as of `now`.
+pub fn detect<'a>(
+    records: impl IntoIterator<Item = &'a Value>,
+    now: u64,
+    t: &Thresholds,
+) -> Vec<Alert> {
+    #[derive(Default)]
+    struct Seen {
+        recent: BTreeSet<String>,
+        before: BTreeSet<String>,
+        burst: u64,
+        outside: u64,
+    }
+    let recent_from = now.saturating_sub(t.window_s);
+    let baseline_from = recent_from.saturating_sub(t.baseline_s);
+    let burst_from = now.saturating_sub(t.burst_window_s);
+    let mut by: BTreeMap<String, Seen> = BTreeMap::new();
+    let mut earliest = u64::MAX;
+    for r in records {
+        if r["side"] != "provider" {
+            continue;
+        }
+        let ts = r["timestamp"].as_u64().unwrap_or(0);
+        if ts < baseline_from || ts > now {
+            continue;
+        }
+        earliest = earliest.min(ts);
+        let Some(client) = r["client"].as_str() else {
+            continue;
+        };
+        let code = r["code"].as_str().unwrap_or("");
+        let seen = by.entry(client.to_owned()).or_default();
+        if code == "ok" {
+            let into = if ts >= recent_from {
+                &mut seen.recent
+            } else {
+                &mut seen.before
+            };
+            for s in r["data_subjects"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                into.insert(s.to_owned());
+            }
+        }
+        if ts >= burst_from && SUSPECT_CODES.contains(&code) {
+            seen.burst += 1;
+        }
+        if ts >= recent_from && code == "Client.AgreementNotInForce" {
+            seen.outside += 1;
+        }
+    }
+    // The usual rate needs history: at least one window's worth before the recent one, in
+    // the records given (a log read only to its newest entries may not reach back).
+    let covered = recent_from.saturating_sub(earliest.max(baseline_from));
+    let windows = covered as f64 / t.window_s.max(1) as f64;
+    let mut out = Vec::new();
+    for (member, s) in by {
+        let usual = s.before.len() as f64 / windows.max(1.0);
+        let recent = s.recent.len() as u64;
+        if windows >= 1.0 && recent >= t.volume_floor && recent as f64 > t.volume_factor * usual {
+            out.push(Alert {
+                kind: "volume",
+                member: member.clone(),
+                count: recent,
+                detail: format!(
+                    "{recent} persons in the last {} min, against {usual:.1} usually",
+                    t.window_s / 60
+                ),
+            });
+        }
+        if s.burst >= t.burst_min {
+            out.push(Alert {
+                kind: "refusal_burst",
+                member: member.clone(),
+                count: s.burst,
+                detail: format!(
+                    "{} calls refused for identity, signature or agreement in {} min",
+                    s.burst,
+                    t.burst_window_s / 60
+                ),
+            });
+        }
+        if s.outside > 0 {
+            out.push(Alert {
+                kind: "outside_agreement",
+                member,
+                count: s.outside,
+                detail: format!(
+                    "{} calls outside the agreement's validity in the last {} min",
+                    s.outside,
+                    t.window_s / 60
+                ),
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +365,68 @@ mod tests {
         assert!(f.fields.contains("full_name"));
         assert_eq!(f.officers["OFFICER-1"], 3);
         assert_eq!((f.first, f.last), (Some(150), Some(170)));
+    }
+
+    #[test]
+    fn unusual_reading_and_refusal_bursts_raise_alerts() {
+        let t = Thresholds::default();
+        let now = 10_000_000;
+        let mut records = Vec::new();
+        // Usual: 5 persons an hour over the week before, for one consumer.
+        for h in 2..(7 * 24) {
+            for p in 0..5 {
+                records.push(record(
+                    "provider",
+                    now - h * 3600,
+                    "VN/GOV/BHXH/SI",
+                    "ok",
+                    &[&format!("p1:{h}-{p}")],
+                ));
+            }
+        }
+        assert!(detect(&records, now, &t).is_empty(), "a usual week");
+        // Without history before the window, no rate is usual: no volume alert.
+        let burst_only: Vec<Value> = (0..150)
+            .map(|p| {
+                record(
+                    "provider",
+                    now - 60,
+                    "VN/GOV/BHXH/SI",
+                    "ok",
+                    &[&format!("p1:{p}")],
+                )
+            })
+            .collect();
+        assert!(detect(&burst_only, now, &t).is_empty());
+        // Then 150 persons in the last hour.
+        for p in 0..150 {
+            records.push(record(
+                "provider",
+                now - 60,
+                "VN/GOV/BHXH/SI",
+                "ok",
+                &[&format!("p1:new-{p}")],
+            ));
+        }
+        // Another member, refused 25 times in 5 minutes, twice outside its agreement.
+        for n in 0..25 {
+            let code = if n < 2 {
+                "Client.AgreementNotInForce"
+            } else {
+                "Client.BadSignature"
+            };
+            records.push(record("provider", now - 30, "VN/GOV/OTHER/X", code, &[]));
+        }
+        let alerts = detect(&records, now, &t);
+        let kinds: Vec<(&str, &str)> = alerts.iter().map(|a| (a.kind, a.member.as_str())).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("volume", "VN/GOV/BHXH/SI"),
+                ("refusal_burst", "VN/GOV/OTHER/X"),
+                ("outside_agreement", "VN/GOV/OTHER/X"),
+            ]
+        );
+        assert_eq!(alerts[0].count, 150);
     }
 }

@@ -171,8 +171,19 @@ async fn overview(s: &Sources) -> Value {
     let mut refusals: std::collections::BTreeMap<String, u64> = Default::default();
     let mut per_minute: std::collections::BTreeMap<i64, u64> = Default::default();
     // Provider-side records count each exchange once.
-    for (_, log) in &s.logs {
-        for entry in log.recent(20_000).await.unwrap_or_default() {
+    let now_s = lienthong_core::time::now_s();
+    let mut alerts = Vec::new();
+    for (node, log) in &s.logs {
+        let recent = log.recent(20_000).await.unwrap_or_default();
+        let records: Vec<&Value> = recent.iter().map(|e| &e.record).collect();
+        for a in lienthong_gateway::incident::detect(
+            records.iter().copied(),
+            now_s,
+            &lienthong_gateway::incident::Thresholds::default(),
+        ) {
+            alerts.push(json!({ "node": node, "kind": a.kind, "member": a.member, "count": a.count, "detail": a.detail }));
+        }
+        for entry in recent {
             let e = entry.record;
             if e["side"] != "provider" {
                 continue;
@@ -229,6 +240,7 @@ async fn overview(s: &Sources) -> Value {
         "sync": sync,
         "witness": { "alarms": alarms, "witnessed": witnessed },
         "incidents": incidents,
+        "alerts": alerts,
     })
 }
 
@@ -359,6 +371,7 @@ async fn page_overview(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>
         ));
     }
     b.push_str("</table>");
+    alerts_section(en, &o["alerts"], &mut b);
     incidents_section(en, &o["incidents"], &mut b);
     witness_section(en, &o["witness"], &mut b);
     b.push_str(&format!(
@@ -414,6 +427,45 @@ async fn page_overview(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>
         t(en, "Bảng điều khiển liên thông", "lienthong dashboard"),
         &b,
     )
+}
+
+/// What the logs show that may be a breach: a consumer reading far more persons than it
+/// usually does, bursts of refusals for identity, signature or agreement, calls outside an
+/// agreement's validity.
+fn alerts_section(en: bool, alerts: &Value, b: &mut String) {
+    let list: Vec<&Value> = alerts.as_array().into_iter().flatten().collect();
+    if list.is_empty() {
+        return;
+    }
+    b.push_str(&format!(
+        "<h2>{}</h2><table id=\"alerts\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        t(en, "Cảnh báo", "Alerts"),
+        t(en, "Bên dùng", "Consumer"),
+        t(en, "Loại", "Kind"),
+        t(en, "Tại nút", "At node"),
+        t(en, "Chi tiết", "Detail")
+    ));
+    for a in list {
+        let kind = a["kind"].as_str().unwrap_or("");
+        let label = match (kind, en) {
+            ("volume", false) => "đọc dữ liệu của quá nhiều người",
+            ("refusal_burst", false) => "nhiều lượt bị từ chối",
+            ("outside_agreement", false) => "gọi ngoài thời hạn thỏa thuận",
+            ("volume", true) => "far more persons than usual",
+            ("refusal_burst", true) => "burst of refusals",
+            ("outside_agreement", true) => "outside the agreement's validity",
+            _ => kind,
+        };
+        b.push_str(&format!(
+            "<tr class=\"alert alert-{}\"><td>{}</td><td><strong>{}</strong></td><td>{}</td><td>{}</td></tr>",
+            esc(kind),
+            esc(a["member"].as_str().unwrap_or("")),
+            esc(label),
+            esc(a["node"].as_str().unwrap_or("")),
+            esc(a["detail"].as_str().unwrap_or(""))
+        ));
+    }
+    b.push_str("</table>");
 }
 
 /// Personal-data breaches recorded (`lienthong incident`) and the 72-hour clock of each.
