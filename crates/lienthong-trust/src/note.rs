@@ -4,10 +4,11 @@
 //! (`0x01`, what a log signs its checkpoints with) and timestamped Ed25519 cosignatures
 //! (`0x04`, C2SP tlog-cosignature `cosignature/v1`, what a witness adds).
 //!
-//! Written here rather than taken from a crate: the format is a page of text, the only
-//! Rust implementations found are parts of larger transparency-log stacks with their own
-//! key types, and the node already holds Ed25519 through `ed25519-dalek`. Interoperability
-//! is checked against the specification's own example key and note.
+//! The note format — parsing, its limits, signature lines, and verification with unknown
+//! keys ignored and a known key's failure fatal — is the `signed_note` crate's (Cloudflare's
+//! port of Go's `note` package). What it lacks is written here: `cosignature/v1` keys and
+//! signatures (its verifier keys are Ed25519 only), through its `Verifier` trait.
+//! Interoperability is checked against the specification's own example key and note.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -51,33 +52,20 @@ pub struct NoteSignature {
 impl NoteSignature {
     /// The line as it appears in a note, newline included.
     pub fn line(&self) -> String {
-        let mut raw = Vec::with_capacity(4 + self.bytes.len());
-        raw.extend_from_slice(&self.key_id.to_be_bytes());
-        raw.extend_from_slice(&self.bytes);
-        format!("— {} {}\n", self.name, B64.encode(raw))
+        let sig = signed_note::Signature::new(self.name.clone(), self.key_id, self.bytes.clone())
+            .map(|s| s.to_bytes())
+            .unwrap_or_default();
+        String::from_utf8_lossy(&sig).into_owned()
     }
 
     /// Parses one line without its newline.
     pub fn parse_line(line: &str) -> Result<NoteSignature, NoteError> {
-        let rest = line.strip_prefix("— ").ok_or(NoteError::Malformed(
-            "a signature line starts with an em dash and a space",
-        ))?;
-        let (name, sig) = rest.split_once(' ').ok_or(NoteError::Malformed(
-            "a signature line is `— name signature`",
-        ))?;
-        check_name(name).map_err(NoteError::Malformed)?;
-        let raw = B64
-            .decode(sig)
-            .map_err(|_| NoteError::Malformed("a signature is not base64"))?;
-        if raw.len() < 5 {
-            return Err(NoteError::Malformed(
-                "a signature is shorter than its key id",
-            ));
-        }
+        let sig = signed_note::Signature::from_bytes(line.as_bytes())
+            .map_err(|_| NoteError::Malformed("not a signature line (`— name base64`)"))?;
         Ok(NoteSignature {
-            name: name.to_owned(),
-            key_id: u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]),
-            bytes: raw[4..].to_vec(),
+            name: sig.name().to_owned(),
+            key_id: sig.id(),
+            bytes: sig.signature().to_vec(),
         })
     }
 }
@@ -90,33 +78,31 @@ pub struct Note {
 }
 
 impl Note {
-    /// Splits a signed note at its last blank line; checks the character rules.
+    /// Parses a signed note (the crate's rules: size, characters, the last blank line,
+    /// signature lines).
     pub fn parse(note: &str) -> Result<Note, NoteError> {
         if note.len() > NOTE_BYTES_MAX {
             return Err(NoteError::Malformed("larger than 64 KiB"));
         }
-        if note.chars().any(|c| c < ' ' && c != '\n') {
-            return Err(NoteError::Malformed("holds a control character"));
-        }
-        let split = note
-            .rfind("\n\n")
-            .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
-        let text = &note[..=split];
-        let sigs = &note[split + 2..];
-        let sigs = sigs.strip_suffix('\n').ok_or(NoteError::Malformed(
-            "the last signature line has no newline",
-        ))?;
+        let parsed = signed_note::Note::from_bytes(note.as_bytes())
+            .map_err(|_| NoteError::Malformed("not a signed note"))?;
+        let text = std::str::from_utf8(parsed.text())
+            .map_err(|_| NoteError::Malformed("not UTF-8"))?
+            .to_owned();
+        // The crate keeps the signatures to itself until verified: read them from the lines.
+        let sigs = &note[text.len() + 1..];
         let signatures = sigs
+            .strip_suffix('\n')
+            .ok_or(NoteError::Malformed(
+                "the last signature line has no newline",
+            ))?
             .split('\n')
             .map(NoteSignature::parse_line)
             .collect::<Result<Vec<_>, _>>()?;
         if signatures.len() > SIGNATURES_MAX {
             return Err(NoteError::Malformed("too many signatures"));
         }
-        Ok(Note {
-            text: text.to_owned(),
-            signatures,
-        })
+        Ok(Note { text, signatures })
     }
 
     /// The note as text: its text, a blank line, its signature lines.
@@ -137,22 +123,46 @@ impl Note {
         &self,
         verifiers: &[&NoteVerifier],
     ) -> Result<Vec<(usize, Option<u64>)>, NoteError> {
-        let mut verified = Vec::new();
-        for sig in &self.signatures {
-            for (i, v) in verifiers.iter().enumerate() {
-                if v.name == sig.name && v.key_id == sig.key_id {
-                    let ts = v
-                        .check(&self.text, &sig.bytes)
-                        .ok_or_else(|| NoteError::BadSignature(v.name.clone()))?;
-                    verified.push((i, ts));
-                }
-            }
-        }
-        if verified.is_empty() {
-            let names: Vec<&str> = verifiers.iter().map(|v| v.name.as_str()).collect();
-            return Err(NoteError::NoKnownSignature(names.join(", ")));
-        }
-        Ok(verified)
+        let names = || {
+            verifiers
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let sigs = self
+            .signatures
+            .iter()
+            .map(|s| signed_note::Signature::new(s.name.clone(), s.key_id, s.bytes.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| NoteError::Malformed("a signature line"))?;
+        let note = signed_note::Note::new(self.text.as_bytes(), &sigs)
+            .map_err(|_| NoteError::Malformed("the text"))?;
+        let list = signed_note::VerifierList::new(
+            verifiers
+                .iter()
+                .map(|v| Box::new((*v).clone()) as Box<dyn signed_note::Verifier>)
+                .collect(),
+        );
+        let (verified, _unknown) = note.verify(&list).map_err(|e| match e {
+            signed_note::NoteError::InvalidSignature { name, .. } => NoteError::BadSignature(name),
+            signed_note::NoteError::UnverifiedNote => NoteError::NoKnownSignature(names()),
+            _ => NoteError::Malformed("refused"),
+        })?;
+        Ok(verified
+            .iter()
+            .filter_map(|sig| {
+                let i = verifiers
+                    .iter()
+                    .position(|v| v.name == sig.name() && v.key_id == sig.id())?;
+                let ts = (verifiers[i].sig_type == TYPE_COSIGNATURE_V1)
+                    .then(|| sig.signature().get(..8))
+                    .flatten()
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes);
+                Some((i, ts))
+            })
+            .collect())
     }
 }
 
@@ -265,6 +275,20 @@ impl NoteVerifier {
                     .map(|()| Some(ts))
             }
         }
+    }
+}
+
+impl signed_note::Verifier for NoteVerifier {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn key_id(&self) -> u32 {
+        self.key_id
+    }
+
+    fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        std::str::from_utf8(msg).is_ok_and(|text| self.check(text, sig).is_some())
     }
 }
 
