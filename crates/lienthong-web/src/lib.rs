@@ -15,7 +15,9 @@ use lienthong_gateway::msglog::LogReader;
 use lienthong_registry::Registry;
 use lienthong_sync::StatusReader;
 
+pub mod citizen;
 pub mod incident;
+pub mod oidc_demo;
 mod quality;
 pub use quality::QualityBoard;
 use serde::Deserialize;

@@ -225,6 +225,20 @@ impl Inner {
     }
 }
 
+/// A person's history from every node: (member, its `lienthong-history/v1` document or why
+/// none came).
+pub type Gatherer = Arc<
+    dyn Fn(
+            String,
+        ) -> std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = Vec<(String, Result<serde_json::Value, String>)>>
+                    + Send,
+            >,
+        > + Send
+        + Sync,
+>;
+
 /// A running node; dropping it does not stop it, call [`RunningNode::shutdown`].
 pub struct RunningNode {
     pub client_addr: SocketAddr,
@@ -261,6 +275,16 @@ impl RunningNode {
     /// What this node's body budget has seen since it started.
     pub fn body_room(&self) -> &RoomSeen {
         &self.room_seen
+    }
+
+    /// [`RunningNode::accesses_of`] as a function that outlives this handle (for the citizen
+    /// face).
+    pub fn gatherer(&self) -> Gatherer {
+        let inner = self.inner.clone();
+        Arc::new(move |id: String| {
+            let inner = inner.clone();
+            Box::pin(async move { witnessing::gather_accesses(&inner, &id).await })
+        })
     }
 
     /// On the center's node: the history of the person `personal_id` from every node that

@@ -12,6 +12,9 @@ pub(super) struct Ports {
     dashboard: SocketAddr,
     /// The Ministry of Education's existing REST API.
     api: SocketAddr,
+    /// The center's citizen face, and the demo's identity provider.
+    citizen: SocketAddr,
+    idp: SocketAddr,
     /// (client, peer, admin) per agency.
     nodes: Vec<(SocketAddr, SocketAddr, SocketAddr)>,
     bound: std::sync::Mutex<HashMap<SocketAddr, std::net::TcpListener>>,
@@ -19,7 +22,8 @@ pub(super) struct Ports {
 
 impl Ports {
     /// Binds the registry at `base`, the dashboard at `base + 1`, the ministry's REST API at
-    /// `base + 2` and each agency's three faces
+    /// `base + 2`, the citizen face at `base + 3`, its identity provider at `base + 4` and
+    /// each agency's three faces
     /// from `base + 10` on; every one at port 0 when `base` is 0.
     pub(super) fn bind(base: u16, agencies: usize) -> Result<Ports> {
         let mut bound = HashMap::new();
@@ -35,6 +39,8 @@ impl Ports {
         let registry = bind(0)?;
         let dashboard = bind(1)?;
         let api = bind(2)?;
+        let citizen = bind(3)?;
+        let idp = bind(4)?;
         let nodes = (0..agencies as u16)
             .map(|i| {
                 let p = 10 + 3 * i;
@@ -45,6 +51,8 @@ impl Ports {
             registry,
             dashboard,
             api,
+            citizen,
+            idp,
             nodes,
             bound: std::sync::Mutex::new(bound),
         })
@@ -56,6 +64,14 @@ impl Ports {
 
     pub(super) fn dashboard(&self) -> SocketAddr {
         self.dashboard
+    }
+
+    pub(super) fn citizen(&self) -> SocketAddr {
+        self.citizen
+    }
+
+    pub(super) fn idp(&self) -> SocketAddr {
+        self.idp
     }
 
     pub(super) fn api(&self) -> SocketAddr {

@@ -342,6 +342,26 @@ fn dashboard(lines: &[String], allowed_curl: &str) {
         dom.contains("id=\"witness-ok\""),
         "the page says no log was flagged"
     );
+    // A citizen signs in (the demo's identity provider, the authorization code flow, the
+    // session cookie — all followed by the browser) and sees who read their record, each
+    // access checked against the node's log key and the center's cosignature.
+    let sign_in = lines
+        .iter()
+        .find(|l| l.starts_with("Citizens:"))
+        .and_then(|l| {
+            l.split_whitespace()
+                .find(|w| w.contains("/citizen/login?login_hint="))
+        })
+        .expect("the citizen face's sign-in URL printed")
+        .trim_end_matches(')')
+        .to_owned();
+    let citizen = chromium(&["--dump-dom", &sign_in]).unwrap();
+    assert!(citizen.contains("id=\"accesses\""), "{citizen}");
+    assert!(number_in(&citizen, "count") >= 1, "{citizen}");
+    assert!(
+        citizen.contains("Bảo hiểm xã hội") && citizen.contains("đã kiểm chứng"),
+        "{citizen}"
+    );
     let en = chromium(&["--dump-dom", &format!("{url}?lang=en")]).unwrap();
     assert!(en.contains("Sync to the center") && en.contains("Refusals by reason"));
     let api = get_json(&format!("{url}api/log?message_id=dash-1"));

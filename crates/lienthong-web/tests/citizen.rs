@@ -1,0 +1,258 @@
+//! The citizen face: a person signs in through an OpenID Connect provider (the demo's, on
+//! loopback, as VNeID would be), sees their own history from a real node message log with
+//! its proofs checked, and never another person's; ID tokens that are forged, for another
+//! audience or expired are refused.
+
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use lienthong_gateway::msglog::MessageLog;
+use lienthong_gateway::record::Pseudonymiser;
+use lienthong_registry::{log_origin, Member, Registry};
+use lienthong_trust::note::NoteSigner;
+use lienthong_trust::SigningKey;
+use serde_json::{json, Value};
+
+const A: &str = "001090123456";
+const B: &str = "001190123457";
+const NODE: &str = "VN/GOV/BCA/DANCU";
+
+struct Got {
+    status: u16,
+    headers: hyper::HeaderMap,
+    body: String,
+}
+
+async fn get(url: &str, headers: &[(&str, &str)]) -> Got {
+    let client: hyper_util::client::legacy::Client<_, Empty<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let mut req = hyper::Request::get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = client
+        .request(req.body(Empty::new()).unwrap())
+        .await
+        .unwrap();
+    let (status, headers) = (r.status().as_u16(), r.headers().clone());
+    let body = r.into_body().collect().await.unwrap().to_bytes();
+    Got {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// Follows the sign-in as a browser would (redirects, the cookie): the session cookie.
+async fn sign_in(face: &str, who: &str) -> String {
+    let login = get(&format!("{face}/citizen/login?login_hint={who}"), &[]).await;
+    assert_eq!(login.status, 302);
+    let to_provider = login.headers["location"].to_str().unwrap().to_owned();
+    let back = get(&to_provider, &[]).await;
+    assert_eq!(back.status, 302, "{}", back.body);
+    let callback = back.headers["location"].to_str().unwrap().to_owned();
+    assert!(callback.starts_with(&format!("{face}/citizen/callback?code=")));
+    let done = get(&callback, &[]).await;
+    assert_eq!(done.status, 302, "{}", done.body);
+    let cookie = done.headers["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
+    // A real node log with a log key: A's record read twice, B's once.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.messages.db").display().to_string();
+    let log_key = SigningKey::generate();
+    let signer = NoteSigner::log(&log_origin(NODE), &log_key).unwrap();
+    let log_vkey = signer.vkey();
+    let log = MessageLog::open_with(&path, SigningKey::generate(), Some(signer))
+        .await
+        .unwrap();
+    let pseudonyms = Arc::new(Pseudonymiser::of_log_key(&log_key));
+    let now = lienthong_core::time::now_s();
+    for (n, who) in [A, A, B].iter().enumerate() {
+        let entry = json!({ "side": "provider", "timestamp": now - 100 + n as u64, "client": "VN/GOV/BHXH/SI",
+            "service": "VN/GOV/BCA/DANCU/citizen", "user_id": "VN-OFFICER-7", "purpose": "insurance-enrolment",
+            "code": "ok", "status": 200, "fields": ["personal_id", "full_name"],
+            "data_subjects": [pseudonyms.pseudonym(who)], "message_id": format!("m-{n}") });
+        log.append(&format!("m-{n}"), &entry, vec![]).await.unwrap();
+    }
+    let registry = Registry {
+        instance: "VN".into(),
+        members: vec![
+            Member {
+                id: NODE.into(),
+                name: "Bộ Công an".into(),
+                signing_key: SigningKey::generate().public_b64(),
+                address: Some("127.0.0.1:1".into()),
+                cert_fingerprint: "0".repeat(64),
+                log_key: Some(log_vkey),
+            },
+            Member {
+                id: "VN/GOV/BHXH/SI".into(),
+                name: "Bảo hiểm xã hội Việt Nam".into(),
+                signing_key: SigningKey::generate().public_b64(),
+                address: None,
+                cert_fingerprint: "0".repeat(64),
+                log_key: None,
+            },
+        ],
+        services: vec![],
+        agreements: vec![],
+        revoked: vec![],
+        witness: None,
+    };
+    // The demo's identity provider and the face registered with it.
+    let provider_key = SigningKey::generate();
+    let provider_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", provider_listener.local_addr().unwrap());
+    let face_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let face = format!("http://{}", face_listener.local_addr().unwrap());
+    let provider = lienthong_web::oidc_demo::router(lienthong_web::oidc_demo::DemoProvider {
+        issuer: issuer.clone(),
+        client_id: "lienthong-citizen".into(),
+        client_secret: "s3cret".into(),
+        redirect_uris: vec![format!("{face}/citizen/callback")],
+        people: vec![
+            (A.into(), "Nguyễn Văn An".into()),
+            (B.into(), "Trần Thị Bình".into()),
+        ],
+        key: SigningKey::from_pem(&provider_key.to_pem().unwrap()).unwrap(),
+    });
+    tokio::spawn(async move { axum::serve(provider_listener, provider).await.unwrap() });
+    let gather_log = log.clone();
+    let app = lienthong_web::citizen::router(lienthong_web::citizen::CitizenFace {
+        oidc: lienthong_web::citizen::Oidc {
+            issuer: issuer.clone(),
+            client_id: "lienthong-citizen".into(),
+            client_secret: "s3cret".into(),
+            public_url: face.clone(),
+            id_claim: "sub".into(),
+        },
+        registry,
+        gather: Arc::new(move |id: String| {
+            let (log, p) = (gather_log.clone(), pseudonyms.clone());
+            Box::pin(
+                async move { vec![(NODE.to_owned(), log.history(&p.pseudonym(&id), 1000).await)] },
+            )
+        }),
+    });
+    tokio::spawn(async move { axum::serve(face_listener, app).await.unwrap() });
+
+    // Not signed in: the page offers sign-in; the API refuses.
+    let page = get(&format!("{face}/citizen"), &[]).await;
+    assert!(page.body.contains("id=\"login\""));
+    assert_eq!(
+        get(&format!("{face}/citizen/api/accesses"), &[])
+            .await
+            .status,
+        401
+    );
+
+    // A signs in and sees A's two accesses, checked; never B's.
+    let cookie_a = sign_in(&face, A).await;
+    let page = get(&format!("{face}/citizen"), &[("cookie", &cookie_a)]).await;
+    assert!(
+        page.body.contains("<strong id=\"count\">2</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Bảo hiểm xã hội Việt Nam") && page.body.contains("VN-OFFICER-7"));
+    assert!(page.body.contains("đã kiểm chứng"), "{}", page.body);
+    let api: Value = serde_json::from_str(
+        &get(
+            &format!("{face}/citizen/api/accesses?subject={B}"),
+            &[("cookie", &cookie_a)],
+        )
+        .await
+        .body,
+    )
+    .unwrap();
+    assert_eq!(api["accesses"].as_array().unwrap().len(), 2, "{api}");
+    assert_eq!(api["nodes"][0]["verified"], true, "{api}");
+    // B signs in: one access.
+    let cookie_b = sign_in(&face, B).await;
+    let page = get(&format!("{face}/citizen?lang=en"), &[("cookie", &cookie_b)]).await;
+    assert!(
+        page.body.contains("<strong id=\"count\">1</strong>"),
+        "{}",
+        page.body
+    );
+    // Signed out: the session is gone.
+    get(&format!("{face}/citizen/logout"), &[("cookie", &cookie_b)]).await;
+    assert_eq!(
+        get(
+            &format!("{face}/citizen/api/accesses"),
+            &[("cookie", &cookie_b)]
+        )
+        .await
+        .status,
+        401
+    );
+
+    // Bearer ID tokens: the provider's, accepted; forged, for another audience, expired: refused.
+    let token = |key: &SigningKey, aud: &str, exp: u64, kid: Option<String>| {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        h.kid = kid;
+        jsonwebtoken::encode(
+            &h,
+            &json!({ "iss": issuer, "sub": A, "aud": aud, "iat": now, "exp": exp }),
+            &jsonwebtoken::EncodingKey::from_ed_pem(key.to_pem().unwrap().as_bytes()).unwrap(),
+        )
+        .unwrap()
+    };
+    let jwks: Value =
+        serde_json::from_str(&get(&format!("{issuer}/jwks"), &[]).await.body).unwrap();
+    let kid = jwks["keys"][0]["kid"].as_str().map(str::to_owned);
+    let ok = token(&provider_key, "lienthong-citizen", now + 300, kid.clone());
+    let r = get(
+        &format!("{face}/citizen/api/accesses"),
+        &[("authorization", &format!("Bearer {ok}"))],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.body).unwrap()["accesses"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    for (why, bad) in [
+        (
+            "forged",
+            token(
+                &SigningKey::generate(),
+                "lienthong-citizen",
+                now + 300,
+                kid.clone(),
+            ),
+        ),
+        (
+            "audience",
+            token(&provider_key, "another-client", now + 300, kid.clone()),
+        ),
+        (
+            "expired",
+            token(&provider_key, "lienthong-citizen", now - 600, kid.clone()),
+        ),
+    ] {
+        let r = get(
+            &format!("{face}/citizen/api/accesses"),
+            &[("authorization", &format!("Bearer {bad}"))],
+        )
+        .await;
+        assert_eq!(r.status, 401, "{why}: {}", r.body);
+    }
+    // A callback with an unknown state is refused.
+    assert_eq!(
+        get(&format!("{face}/citizen/callback?code=x&state=y"), &[])
+            .await
+            .status,
+        400
+    );
+}
