@@ -70,6 +70,9 @@ pub enum GatewayError {
     ChangeFeedNotAllowed(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// The agreement rests on consent and the person has not given it (or withdrew it).
+    #[error("{0}")]
+    NoConsent(String),
 }
 
 /// Where an error is answered: the node a client called, or the provider's node.
@@ -115,6 +118,7 @@ impl GatewayError {
             UserIdRequired(_) => "Client.UserIdRequired",
             ChangeFeedNotAllowed(_) => "Client.ChangeFeedNotAllowed",
             TooManyRequests(_) => "Client.TooManyRequests",
+            NoConsent(_) => "Client.NoConsent",
         }
     }
 

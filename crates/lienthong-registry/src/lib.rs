@@ -101,7 +101,52 @@ pub struct Agreement {
     /// of its own, never implied by a lookup agreement.
     #[serde(default, skip_serializing_if = "is_false")]
     pub changes: bool,
+    /// The lawful basis of the processing, a code of [`LEGAL_BASES`] (`legal_basis` names
+    /// the act). Under `consent`, each person's consent is checked at every call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
 }
+
+/// The lawful bases of processing personal data an agreement may rest on (Law 91/2025 on
+/// personal data protection: consent, Art. 9; the cases without consent): code, Vietnamese,
+/// English.
+pub const LEGAL_BASES: &[(&str, &str, &str)] = &[
+    (
+        "consent",
+        "Sự đồng ý của chủ thể dữ liệu",
+        "The data subject's consent",
+    ),
+    (
+        "contract",
+        "Thực hiện hợp đồng với chủ thể dữ liệu",
+        "A contract with the data subject",
+    ),
+    (
+        "legal-obligation",
+        "Nghĩa vụ theo quy định của pháp luật",
+        "A legal obligation",
+    ),
+    (
+        "state-function",
+        "Cơ quan nhà nước thực hiện nhiệm vụ theo quy định của pháp luật",
+        "A state agency's duty under law",
+    ),
+    (
+        "vital-interest",
+        "Bảo vệ tính mạng, sức khỏe trong tình huống khẩn cấp",
+        "Life or health in an emergency",
+    ),
+    (
+        "national-security",
+        "Quốc phòng, an ninh, trật tự an toàn xã hội; thảm họa, dịch bệnh",
+        "Defence, security, public order; disasters, epidemics",
+    ),
+    (
+        "investigation",
+        "Điều tra, xử lý vi phạm pháp luật",
+        "Investigation of an offence",
+    ),
+];
 
 /// The longest a signed snapshot may be valid (7 days): nodes refuse longer ones.
 pub const SNAPSHOT_VALIDITY_MAX_S: u64 = 7 * 86_400;
@@ -295,6 +340,20 @@ impl Registry {
                     a.service,
                     METHODS.join(", ")
                 ));
+            }
+            if let Some(b) = a.basis.as_deref() {
+                if !LEGAL_BASES.iter().any(|(code, _, _)| *code == b) {
+                    return bad(format!(
+                        "agreement {} → {}: basis {b:?} is not one of {}",
+                        a.consumer,
+                        a.service,
+                        LEGAL_BASES
+                            .iter()
+                            .map(|l| l.0)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
             }
             if !seen.insert((a.consumer.as_str(), a.service.as_str())) {
                 return bad(format!(

@@ -89,6 +89,7 @@ fn registry() -> Registry {
             valid_to: "2099-12-31".into(),
             methods: Vec::new(),
             changes: false,
+            basis: None,
         }],
         revoked: vec![],
         witness: None,

@@ -185,6 +185,7 @@ async fn connect(location: &str) -> Result<AnyPool, String> {
         format!("CREATE TABLE IF NOT EXISTS witness_seen (origin VARCHAR(300) PRIMARY KEY, size {int} NOT NULL, root TEXT NOT NULL, note TEXT NOT NULL, at_ms {int} NOT NULL)"),
         format!("CREATE TABLE IF NOT EXISTS witness_state (origin VARCHAR(300) PRIMARY KEY, size {int} NOT NULL, root TEXT NOT NULL, note TEXT NOT NULL, at_ms {int} NOT NULL)"),
         format!("CREATE TABLE IF NOT EXISTS witness_alarms (origin VARCHAR(300) NOT NULL, kind VARCHAR(40) NOT NULL, member TEXT NOT NULL, first_ms {int} NOT NULL, last_ms {int} NOT NULL, count {int} NOT NULL, detail TEXT NOT NULL, evidence TEXT NOT NULL, PRIMARY KEY (origin, kind))"),
+        format!("CREATE TABLE IF NOT EXISTS consents (subject VARCHAR(64) NOT NULL, consumer VARCHAR(200) NOT NULL, service VARCHAR(300) NOT NULL, purpose VARCHAR(200) NOT NULL, granted {int} NOT NULL, at_ms {int} NOT NULL, PRIMARY KEY (subject, consumer, service, purpose))"),
         format!("CREATE TABLE IF NOT EXISTS node_registry_snapshot (id {int} PRIMARY KEY, version {int} NOT NULL, issued_at {int} NOT NULL, signed TEXT NOT NULL)"),
         "CREATE TABLE IF NOT EXISTS node_registry_keys (registry_key VARCHAR(200) PRIMARY KEY, announced_by TEXT NOT NULL)".to_owned(),
     ] {

@@ -486,3 +486,76 @@ pub async fn history_of(
     let tree = stored_tree(path).await?;
     history_doc(origin, entries, checkpoint, &tree).map_err(super::LogError::Database)
 }
+
+/// A person's consent as a provider node holds it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Consent {
+    pub consumer: String,
+    pub service: String,
+    pub purpose: String,
+    pub granted: bool,
+    pub at_ms: u64,
+}
+
+impl MessageLog {
+    /// Records a person's consent (`subject` as stored: their pseudonym) to `consumer`
+    /// calling `service` for `purpose`, granted or withdrawn, durably before returning.
+    pub async fn set_consent(
+        &self,
+        subject: &str,
+        (consumer, service, purpose): (&str, &str, &str),
+        granted: bool,
+    ) -> Result<(), String> {
+        let sql = self.store.sql("INSERT INTO consents (subject, consumer, service, purpose, granted, at_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (subject, consumer, service, purpose) DO UPDATE SET granted = excluded.granted, at_ms = excluded.at_ms");
+        sqlx::query(&sql)
+            .bind(subject.to_owned())
+            .bind(consumer.to_owned())
+            .bind(service.to_owned())
+            .bind(purpose.to_owned())
+            .bind(i64::from(granted))
+            .bind(lienthong_core::time::now_ms() as i64)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// Whether the person consented (and has not withdrawn).
+    pub async fn consented(
+        &self,
+        subject: &str,
+        (consumer, service, purpose): (&str, &str, &str),
+    ) -> Result<bool, String> {
+        let sql = self.store.sql("SELECT granted FROM consents WHERE subject = ? AND consumer = ? AND service = ? AND purpose = ?");
+        let row = sqlx::query(&sql)
+            .bind(subject.to_owned())
+            .bind(consumer.to_owned())
+            .bind(service.to_owned())
+            .bind(purpose.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(row.is_some_and(|r| r.try_get::<i64, _>(0).unwrap_or(0) == 1))
+    }
+
+    /// The person's consents recorded here.
+    pub async fn consents_of(&self, subject: &str) -> Result<Vec<Consent>, String> {
+        let sql = self.store.sql("SELECT consumer, service, purpose, granted, at_ms FROM consents WHERE subject = ? ORDER BY consumer, service, purpose");
+        let rows = sqlx::query(&sql)
+            .bind(subject.to_owned())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Consent {
+                    consumer: r.try_get(0).map_err(db)?,
+                    service: r.try_get(1).map_err(db)?,
+                    purpose: r.try_get(2).map_err(db)?,
+                    granted: r.try_get::<i64, _>(3).map_err(db)? == 1,
+                    at_ms: r.try_get::<i64, _>(4).map_err(db)? as u64,
+                })
+            })
+            .collect()
+    }
+}

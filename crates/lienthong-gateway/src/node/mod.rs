@@ -239,6 +239,21 @@ pub type Gatherer = Arc<
         + Sync,
 >;
 
+/// Records or reads a person's consent at the providing node: (person, consumer, service,
+/// purpose, granted or withdrawn or None to read) → the person's consents held there.
+pub type Consenter = Arc<
+    dyn Fn(
+            String,
+            String,
+            String,
+            String,
+            Option<bool>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<serde_json::Value, String>> + Send>,
+        > + Send
+        + Sync,
+>;
+
 /// A running node; dropping it does not stop it, call [`RunningNode::shutdown`].
 pub struct RunningNode {
     pub client_addr: SocketAddr,
@@ -275,6 +290,43 @@ impl RunningNode {
     /// What this node's body budget has seen since it started.
     pub fn body_room(&self) -> &RoomSeen {
         &self.room_seen
+    }
+
+    /// On the center's node: records a person's consent (granted or withdrawn; `None` only
+    /// reads) at the node providing `service`, which checks it at every call from then on;
+    /// answers `{"consents": [...]}`, the person's consents held there. The caller has
+    /// established that the person asking is that person.
+    pub async fn consent(
+        &self,
+        personal_id: &str,
+        (consumer, service, purpose): (&str, &str, &str),
+        granted: Option<bool>,
+    ) -> Result<serde_json::Value, String> {
+        witnessing::push_consent(
+            &self.inner,
+            personal_id,
+            (consumer, service, purpose),
+            granted,
+        )
+        .await
+    }
+
+    /// [`RunningNode::consent`] as a function that outlives this handle.
+    pub fn consenter(&self) -> Consenter {
+        let inner = self.inner.clone();
+        Arc::new(
+            move |id: String,
+                  consumer: String,
+                  service: String,
+                  purpose: String,
+                  granted: Option<bool>| {
+                let inner = inner.clone();
+                Box::pin(async move {
+                    witnessing::push_consent(&inner, &id, (&consumer, &service, &purpose), granted)
+                        .await
+                })
+            },
+        )
     }
 
     /// [`RunningNode::accesses_of`] as a function that outlives this handle (for the citizen
@@ -603,6 +655,10 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         .route(
             "/lt1/transparency/accesses",
             axum::routing::post(witnessing::accesses),
+        )
+        .route(
+            "/lt1/transparency/consent",
+            axum::routing::post(witnessing::consent),
         )
         .route("/lt1/{*rest}", any(provider))
         .with_state(inner.clone());

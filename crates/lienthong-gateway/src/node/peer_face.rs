@@ -367,6 +367,53 @@ pub(super) fn identify(
     Ok(())
 }
 
+/// The person's consent to this consumer, service and purpose, for an agreement resting on
+/// consent: the call must name one person (`/records/<personal id>` of a dataset keyed by
+/// it), who must have consented.
+async fn check_consent(
+    node: &Inner,
+    signed: &RequestParts<'_>,
+    meta: &lienthong_registry::Service,
+    consumer: &str,
+) -> Result<(), GatewayError> {
+    let keyed_by_person = catalog::dataset(&meta.dataset).is_some_and(|d| {
+        d.key
+            .first()
+            .and_then(|k| d.field(k))
+            .is_some_and(|f| f.element == "personal_id")
+    });
+    let person = signed
+        .path
+        .strip_prefix("/records/")
+        .map(crate::protocol::percent_decode_path)
+        .filter(|p| {
+            keyed_by_person && !p.is_empty() && !p.contains('/') && signed.query.is_empty()
+        });
+    let Some(person) = person else {
+        return Err(GatewayError::NoConsent(format!(
+            "{} rests on each person's consent: ask for one person's record (/records/<personal id>)",
+            signed.service
+        )));
+    };
+    let stored = match &node.pseudonyms {
+        Some(p) => p.pseudonym(&person),
+        None => person,
+    };
+    let given = node
+        .log
+        .consented(&stored, (consumer, signed.service, signed.purpose))
+        .await
+        .map_err(GatewayError::Backend)?;
+    if given {
+        Ok(())
+    } else {
+        Err(GatewayError::NoConsent(format!(
+            "the person has not consented to {consumer} using {} for {} (or withdrew it)",
+            signed.service, signed.purpose
+        )))
+    }
+}
+
 /// Service, agreement and replay checks (the caller identified already), all before the
 /// backend is touched; then the answer.
 pub(super) async fn serve_call(
@@ -418,6 +465,11 @@ pub(super) async fn serve_call(
             purpose: signed.purpose.chars().take(64).collect(),
             service: signed.service.to_owned(),
         });
+    }
+    // Under consent: one person's record at a time, and only with their consent in force —
+    // looked up at every call, so a withdrawal refuses the next one.
+    if agreement.basis.as_deref() == Some("consent") {
+        check_consent(node, signed, meta, &consumer_s).await?;
     }
     // Replays are refused once the caller is known to be entitled, so unentitled callers
     // cannot fill the cache.

@@ -729,3 +729,146 @@ pub(super) async fn gather_accesses(
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
+
+/// `POST /lt1/transparency/consent` on the peer face, from the center's node only (it acts
+/// for a signed-in person): `{"subject", "consumer", "service", "purpose", "granted"}` records
+/// the person's consent to an agreement of this node's that rests on consent (`granted`
+/// absent: only read); answers the person's consents held here.
+pub(super) async fn consent(
+    State(node): State<Arc<Inner>>,
+    Extension(peer): Extension<PeerFingerprint>,
+    Extension(subject): Extension<PeerSubject>,
+    body: Bytes,
+) -> Response {
+    let json = |status: StatusCode, v: serde_json::Value| {
+        let mut r = Response::new(Body::from(v.to_string()));
+        *r.status_mut() = status;
+        r.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        r
+    };
+    let refuse = |status: StatusCode, why: &str| json(status, serde_json::json!({ "error": why }));
+    let Ok(snapshot) = node.snapshot.current() else {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no valid registry snapshot",
+        );
+    };
+    let center = snapshot
+        .registry
+        .witness
+        .as_ref()
+        .map(|w| w.member.as_str());
+    let caller_ok = snapshot.registry.members.iter().any(|m| {
+        Some(m.id.as_str()) == center && m.cert_fingerprint == peer.0 && m.id == subject.0
+    });
+    if !caller_ok {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "only the center's node records a person's consent",
+        );
+    }
+    let Ok(req) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return refuse(StatusCode::BAD_REQUEST, "not JSON");
+    };
+    let text = |k: &str| {
+        req[k]
+            .as_str()
+            .filter(|s| !s.is_empty() && s.len() <= 200)
+            .map(str::to_owned)
+    };
+    let Some(person) = text("subject").filter(|s| s.len() <= crate::msglog::SUBJECT_BYTES_MAX)
+    else {
+        return refuse(StatusCode::BAD_REQUEST, "expected a subject");
+    };
+    let stored = match &node.pseudonyms {
+        Some(p) => p.pseudonym(&person),
+        None => person,
+    };
+    if let Some(granted) = req["granted"].as_bool() {
+        let (Some(consumer), Some(service), Some(purpose)) =
+            (text("consumer"), text("service"), text("purpose"))
+        else {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "expected consumer, service and purpose",
+            );
+        };
+        let under_consent = agreement_for(&snapshot, &consumer, &service).is_some_and(|a| {
+            a.basis.as_deref() == Some("consent") && a.purposes.iter().any(|p| *p == purpose)
+        });
+        let ours = ServiceId::parse(&service).is_ok_and(|s| s.provider == node.config.member);
+        if !under_consent || !ours {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "no agreement of this node's for that consumer, service and purpose rests on consent",
+            );
+        }
+        if let Err(e) = node
+            .log
+            .set_consent(&stored, (&consumer, &service, &purpose), granted)
+            .await
+        {
+            return refuse(StatusCode::INTERNAL_SERVER_ERROR, &e);
+        }
+    }
+    match node.log.consents_of(&stored).await {
+        Ok(list) => json(StatusCode::OK, serde_json::json!({ "consents": list })),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    }
+}
+
+/// On the center's node: records (or, `granted` None, reads) a person's consent at the node
+/// that provides `service`; answers the person's consents held there.
+pub(super) async fn push_consent(
+    node: &Inner,
+    personal_id: &str,
+    (consumer, service, purpose): (&str, &str, &str),
+    granted: Option<bool>,
+) -> Result<serde_json::Value, String> {
+    let snapshot = node.snapshot.current().map_err(|e| e.to_string())?;
+    let provider = ServiceId::parse(service)
+        .map_err(|e| e.to_string())?
+        .provider
+        .to_string();
+    let m = snapshot
+        .registry
+        .member(&provider)
+        .ok_or(format!("{provider} is not a member"))?;
+    let address = m
+        .address
+        .clone()
+        .ok_or(format!("{provider} has no node address"))?;
+    let client = node
+        .peer_client(&address, &m.cert_fingerprint)
+        .map_err(|e| e.to_string())?;
+    let mut body = serde_json::json!({ "subject": personal_id, "consumer": consumer, "service": service, "purpose": purpose });
+    if let Some(g) = granted {
+        body["granted"] = g.into();
+    }
+    let request = hyper::Request::builder()
+        .method(Method::POST)
+        .uri(format!("https://{address}/lt1/transparency/consent"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|e| e.to_string())?;
+    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
+        .await
+        .map_err(|_| "timed out".to_owned())?
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let bytes = http_body_util::Limited::new(response.into_body(), 1 << 20)
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
+    if status.is_success() {
+        Ok(v)
+    } else {
+        Err(v["error"].as_str().unwrap_or("refused").to_owned())
+    }
+}

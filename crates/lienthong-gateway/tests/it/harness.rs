@@ -141,6 +141,7 @@ pub fn registry(provider: &Identity, provider_addr: SocketAddr, consumer: &Ident
             valid_to: "2099-12-31".into(),
             methods: Vec::new(),
             changes: false,
+            basis: None,
         }],
         revoked: vec![],
         witness: None,

@@ -60,6 +60,13 @@ impl Country {
             ..content.agreements[0].clone()
         };
         content.agreements.push(second);
+        // The household service rests on each person's consent.
+        content.agreements.push(Agreement {
+            consumer: CONSUMER.into(),
+            service: format!("{PROVIDER}/household"),
+            basis: Some("consent".into()),
+            ..content.agreements[0].clone()
+        });
         content.witness = Some(Witness {
             member: CENTER.into(),
             key: NoteSigner::witness(&format!("lienthong.witness/{CENTER}"), &witness_key)
@@ -86,7 +93,10 @@ impl Country {
         let (_, ident, log_key, addr) = self.ids.iter().find(|i| i.0 == member).unwrap();
         let pub_key = self.registry_key.public_b64();
         let tables = if member == PROVIDER {
-            vec![table("citizen", &self.table_url)]
+            vec![
+                table("citizen", &self.table_url),
+                table("household", &self.table_url),
+            ]
         } else {
             vec![]
         };
@@ -548,6 +558,16 @@ async fn the_center_gathers_a_persons_history_with_proofs_that_verify_offline() 
 
 /// The consumer's node certificate asking the provider's peer face for a history.
 async fn consumer_asks_history(c: &Country, id: &str) -> u16 {
+    consumer_posts(
+        c,
+        "/lt1/transparency/accesses",
+        &format!("{{\"subject\":\"{id}\"}}"),
+    )
+    .await
+}
+
+/// The consumer's node certificate posting `body` to the provider's peer face at `path`.
+async fn consumer_posts(c: &Country, path: &str, body: &str) -> u16 {
     use http_body_util::{BodyExt, Full};
     use hyper::body::Bytes;
     let (_, consumer, _, _) = c.ids.iter().find(|i| i.0 == CONSUMER).unwrap();
@@ -570,8 +590,8 @@ async fn consumer_asks_history(c: &Country, id: &str) -> u16 {
             .build(connector);
     let r = client
         .request(
-            hyper::Request::post(format!("https://{addr}/lt1/transparency/accesses"))
-                .body(Full::new(Bytes::from(format!("{{\"subject\":\"{id}\"}}"))))
+            hyper::Request::post(format!("https://{addr}{path}"))
+                .body(Full::new(Bytes::from(body.to_owned())))
                 .unwrap(),
         )
         .await
@@ -579,4 +599,77 @@ async fn consumer_asks_history(c: &Country, id: &str) -> u16 {
     let status = r.status().as_u16();
     let _ = r.into_body().collect().await;
     status
+}
+
+#[tokio::test]
+async fn a_withdrawn_consent_refuses_the_next_request_at_once() {
+    let c = Country::new().await;
+    let center = c.start(CENTER, &c.log("center")).await;
+    let provider = c.start(PROVIDER, &c.log("provider")).await;
+    let consumer = c.start(CONSUMER, &c.log("consumer")).await;
+    let household = format!("{PROVIDER}/household");
+    let ask = |path: String| {
+        let consumer = &consumer;
+        async move {
+            call(
+                consumer,
+                &path,
+                &[
+                    ("X-Road-Client", CONSUMER),
+                    ("X-Lienthong-Purpose", "insurance-enrolment"),
+                ],
+            )
+            .await
+        }
+    };
+    let record = format!("/r1/{household}/records/{PID}");
+    // No consent yet.
+    let r = ask(record.clone()).await;
+    assert_eq!(r.status, 400, "{}", r.json);
+    assert_eq!(r.headers["x-road-error"], "Client.NoConsent");
+    // The person consents (through the center, which acts for them): the next call passes.
+    let held = center
+        .consent(
+            PID,
+            (CONSUMER, &household, "insurance-enrolment"),
+            Some(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(held["consents"][0]["granted"], true, "{held}");
+    let r = ask(record.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    // Another person, who did not consent, and a search: refused.
+    let r = ask(format!("/r1/{household}/records/001190123457")).await;
+    assert_eq!(r.headers["x-road-error"], "Client.NoConsent");
+    let r = ask(format!("/r1/{household}/records?province_code=01")).await;
+    assert_eq!(r.headers["x-road-error"], "Client.NoConsent");
+    // Withdrawn: the very next call is refused.
+    center
+        .consent(
+            PID,
+            (CONSUMER, &household, "insurance-enrolment"),
+            Some(false),
+        )
+        .await
+        .unwrap();
+    let r = ask(record.clone()).await;
+    assert_eq!(r.status, 400, "{}", r.json);
+    assert_eq!(r.headers["x-road-error"], "Client.NoConsent");
+    // Consent only for agreements that rest on it, and only from the center's node.
+    let e = center
+        .consent(PID, (CONSUMER, SERVICE, "insurance-enrolment"), Some(true))
+        .await
+        .unwrap_err();
+    assert!(e.contains("rests on consent"), "{e}");
+    let status = consumer_posts(
+        &c,
+        "/lt1/transparency/consent",
+        &format!("{{\"subject\":\"{PID}\",\"consumer\":\"{CONSUMER}\",\"service\":\"{household}\",\"purpose\":\"insurance-enrolment\",\"granted\":true}}"),
+    )
+    .await;
+    assert_eq!(status, 403);
+    for n in [consumer, provider, center] {
+        n.shutdown().await;
+    }
 }

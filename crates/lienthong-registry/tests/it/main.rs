@@ -47,6 +47,7 @@ fn agreement() -> Agreement {
         valid_to: "2030-12-31".into(),
         methods: Vec::new(),
         changes: false,
+        basis: None,
     }
 }
 

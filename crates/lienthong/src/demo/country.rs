@@ -92,6 +92,7 @@ pub(super) fn agreement(
         valid_to: "2030-12-31".into(),
         methods: Vec::new(),
         changes: false,
+        basis: None,
     }
 }
 
