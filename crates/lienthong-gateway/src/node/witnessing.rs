@@ -797,7 +797,7 @@ pub(super) async fn consent(
             );
         };
         let under_consent = agreement_for(&snapshot, &consumer, &service).is_some_and(|a| {
-            a.basis.as_deref() == Some("consent") && a.purposes.iter().any(|p| *p == purpose)
+            a.basis.as_deref() == Some("consent") && a.purposes.contains(&purpose)
         });
         let ours = ServiceId::parse(&service).is_ok_and(|s| s.provider == node.config.member);
         if !under_consent || !ours {
