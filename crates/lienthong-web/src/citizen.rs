@@ -24,6 +24,8 @@ use serde_json::{json, Value};
 
 use crate::{esc, t};
 
+/// Records or reads a person's consent at the providing node — `RunningNode::consenter`.
+pub use lienthong_gateway::node::Consenter;
 /// A person's history from every node — the center node's `RunningNode::gatherer`.
 pub use lienthong_gateway::node::Gatherer;
 
@@ -45,6 +47,8 @@ pub struct CitizenFace {
     pub oidc: Oidc,
     pub registry: Registry,
     pub gather: Gatherer,
+    /// Where agreements rest on consent: the person grants and withdraws on the page.
+    pub consent: Option<Consenter>,
 }
 
 struct Discovered {
@@ -63,9 +67,13 @@ struct Face {
     jwks: Mutex<Option<(Instant, jsonwebtoken::jwk::JwkSet)>>,
     /// state → (nonce, when issued).
     pending: Mutex<HashMap<String, (String, Instant)>>,
-    /// session id → (person id, name, when it ends).
-    sessions: Mutex<HashMap<String, (String, String, Instant)>>,
+    /// session id → (person id, name, when it ends, the session's form token).
+    sessions: Mutex<HashMap<String, Session>>,
 }
+
+/// A signed-in person: id, name, when the session ends, the token its forms carry (a form
+/// posted from elsewhere does not have it).
+type Session = (String, String, Instant, String);
 
 /// Sign-ins waiting for their callback, and sessions, held at most (older ones are dropped).
 const HELD_MAX: usize = 100_000;
@@ -99,6 +107,7 @@ pub fn router(cfg: CitizenFace) -> Router {
         .route("/citizen/callback", get(callback))
         .route("/citizen/logout", get(logout))
         .route("/citizen/api/accesses", get(api_accesses))
+        .route("/citizen/consent", axum::routing::post(consent))
         .with_state(face)
 }
 
@@ -254,6 +263,11 @@ impl Face {
     }
 
     fn session(&self, headers: &HeaderMap) -> Option<(String, String)> {
+        self.session_full(headers).map(|(id, name, _)| (id, name))
+    }
+
+    /// The session's person, name and form token.
+    fn session_full(&self, headers: &HeaderMap) -> Option<(String, String, String)> {
         let cookie = headers.get(header::COOKIE)?.to_str().ok()?;
         let sid = cookie
             .split(';')
@@ -262,13 +276,65 @@ impl Face {
             .1;
         let mut s = self.sessions.lock().ok()?;
         match s.get(sid) {
-            Some((id, name, until)) if *until > Instant::now() => Some((id.clone(), name.clone())),
+            Some((id, name, until, form)) if *until > Instant::now() => {
+                Some((id.clone(), name.clone(), form.clone()))
+            }
             Some(_) => {
                 s.remove(sid);
                 None
             }
             None => None,
         }
+    }
+
+    /// The agreements resting on consent, with the person's consent to each as the providing
+    /// nodes hold it: (consumer, service, purpose, granted).
+    async fn consents(&self, id: &str) -> Vec<(String, String, String, bool)> {
+        let Some(consenter) = &self.cfg.consent else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut read: HashMap<String, Value> = HashMap::new();
+        for a in self
+            .cfg
+            .registry
+            .agreements
+            .iter()
+            .filter(|a| a.basis.as_deref() == Some("consent"))
+        {
+            let provider = a.service.rsplit_once('/').map_or("", |p| p.0).to_owned();
+            if !read.contains_key(&provider) {
+                let held = consenter(
+                    id.to_owned(),
+                    a.consumer.clone(),
+                    a.service.clone(),
+                    String::new(),
+                    None,
+                )
+                .await
+                .unwrap_or(Value::Null);
+                read.insert(provider.clone(), held);
+            }
+            for purpose in &a.purposes {
+                let granted = read[&provider]["consents"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| {
+                        c["consumer"] == a.consumer.as_str()
+                            && c["service"] == a.service.as_str()
+                            && c["purpose"] == purpose.as_str()
+                            && c["granted"] == true
+                    });
+                out.push((
+                    a.consumer.clone(),
+                    a.service.clone(),
+                    purpose.clone(),
+                    granted,
+                ));
+            }
+        }
+        out
     }
 
     /// The person asking: their session, or a bearer ID token.
@@ -448,14 +514,17 @@ async fn callback(State(f): State<Arc<Face>>, Query(q): Query<Callback>) -> Resp
     };
     let sid = random_id();
     if let Ok(mut s) = f.sessions.lock() {
-        s.retain(|_, (_, _, until)| *until > Instant::now());
+        s.retain(|_, (_, _, until, _)| *until > Instant::now());
         if s.len() >= HELD_MAX {
             return plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many sessions; try again later",
             );
         }
-        s.insert(sid.clone(), (id, name, Instant::now() + SESSION_TTL));
+        s.insert(
+            sid.clone(),
+            (id, name, Instant::now() + SESSION_TTL, random_id()),
+        );
     }
     let secure = if f.cfg.oidc.public_url.starts_with("https://") {
         "; Secure"
@@ -514,6 +583,53 @@ async fn api_accesses(State(f): State<Arc<Face>>, headers: HeaderMap) -> Respons
 }
 
 #[derive(Deserialize)]
+struct ConsentForm {
+    consumer: String,
+    service: String,
+    purpose: String,
+    /// `grant` or `withdraw`.
+    action: String,
+    form: String,
+}
+
+/// A consent granted or withdrawn on the page: recorded at the providing node before the
+/// page says so; the next call under it sees it.
+async fn consent(
+    State(f): State<Arc<Face>>,
+    headers: HeaderMap,
+    axum::Form(c): axum::Form<ConsentForm>,
+) -> Response {
+    let Some((id, _, form)) = f.session_full(&headers) else {
+        return plain(StatusCode::UNAUTHORIZED, "sign in first");
+    };
+    if c.form != form {
+        return plain(
+            StatusCode::FORBIDDEN,
+            "this form was not sent from your page",
+        );
+    }
+    let granted = match c.action.as_str() {
+        "grant" => true,
+        "withdraw" => false,
+        _ => return plain(StatusCode::BAD_REQUEST, "action is grant or withdraw"),
+    };
+    let Some(consenter) = &f.cfg.consent else {
+        return plain(StatusCode::NOT_FOUND, "no agreement rests on consent here");
+    };
+    match consenter(id, c.consumer, c.service, c.purpose, Some(granted)).await {
+        Ok(_) => (
+            StatusCode::SEE_OTHER,
+            [(header::LOCATION, "/citizen#consents")],
+        )
+            .into_response(),
+        Err(e) => plain(
+            StatusCode::BAD_GATEWAY,
+            &format!("the consent could not be recorded: {e}"),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
 struct PageQuery {
     lang: Option<String>,
 }
@@ -526,7 +642,7 @@ async fn page(
     let en = q.lang.as_deref() == Some("en");
     let lang = if en { "en" } else { "vi" };
     let mut b = String::new();
-    match f.session(&headers) {
+    match f.session_full(&headers) {
         None => {
             b.push_str(&format!(
                 "<p>{}</p><p><a id=\"login\" href=\"/citizen/login?lang={lang}\">{}</a></p>",
@@ -534,7 +650,7 @@ async fn page(
                 t(en, "Đăng nhập bằng tài khoản định danh điện tử", "Sign in with your electronic identity")
             ));
         }
-        Some((id, name)) => {
+        Some((id, name, form)) => {
             let h = f.history(&id).await;
             b.push_str(&format!(
                 "<p id=\"person\">{} <strong>{}</strong> ({}) · <a href=\"/citizen/logout\">{}</a></p>",
@@ -613,6 +729,49 @@ async fn page(
                         esc(n["error"].as_str().unwrap_or(""))
                     ));
                 }
+            }
+            let consents = f.consents(&id).await;
+            if !consents.is_empty() {
+                b.push_str(&format!(
+                    "<h2 id=\"consents\">{}</h2><table id=\"consent-list\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th></th></tr>",
+                    t(en, "Sự đồng ý của bạn", "Your consents"),
+                    t(en, "Cơ quan", "Agency"),
+                    t(en, "Dịch vụ", "Service"),
+                    t(en, "Mục đích", "Purpose"),
+                    t(en, "Trạng thái", "State")
+                ));
+                for (consumer, service, purpose, granted) in consents {
+                    let agency = f
+                        .cfg
+                        .registry
+                        .member(&consumer)
+                        .map_or(consumer.clone(), |m| m.name.clone());
+                    let (state, action, button) = if granted {
+                        (
+                            t(en, "đã đồng ý", "granted"),
+                            "withdraw",
+                            t(en, "Rút lại", "Withdraw"),
+                        )
+                    } else {
+                        (
+                            t(en, "chưa đồng ý", "not granted"),
+                            "grant",
+                            t(en, "Đồng ý", "Grant"),
+                        )
+                    };
+                    b.push_str(&format!(
+                        "<tr class=\"consent consent-{}\"><td>{}</td><td>{}</td><td>{}</td><td>{state}</td><td><form method=\"post\" action=\"/citizen/consent\"><input type=\"hidden\" name=\"consumer\" value=\"{}\"><input type=\"hidden\" name=\"service\" value=\"{}\"><input type=\"hidden\" name=\"purpose\" value=\"{}\"><input type=\"hidden\" name=\"action\" value=\"{action}\"><input type=\"hidden\" name=\"form\" value=\"{}\"><button>{button}</button></form></td></tr>",
+                        if granted { "granted" } else { "none" },
+                        esc(&agency),
+                        esc(&service),
+                        esc(&purpose),
+                        esc(&consumer),
+                        esc(&service),
+                        esc(&purpose),
+                        esc(&form)
+                    ));
+                }
+                b.push_str("</table>");
             }
             b.push_str(&format!(
                 "<p><a href=\"/citizen/api/accesses\">{}</a> — {}</p>",

@@ -45,6 +45,23 @@ async fn get(url: &str, headers: &[(&str, &str)]) -> Got {
     }
 }
 
+async fn post(url: &str, cookie: &str, form: &str) -> u16 {
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Full<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let r = client
+        .request(
+            hyper::Request::post(url)
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(http_body_util::Full::new(Bytes::from(form.to_owned())))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    r.status().as_u16()
+}
+
 /// Follows the sign-in as a browser would (redirects, the cookie): the session cookie.
 async fn sign_in(face: &str, who: &str) -> String {
     let login = get(&format!("{face}/citizen/login?login_hint={who}"), &[]).await;
@@ -102,7 +119,19 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
             },
         ],
         services: vec![],
-        agreements: vec![],
+        // Health records rest on consent: the person grants or withdraws on the page.
+        agreements: vec![lienthong_registry::Agreement {
+            consumer: "VN/GOV/BHXH/SI".into(),
+            service: format!("{NODE}/household"),
+            fields: vec!["*".into()],
+            purposes: vec!["insurance-enrolment".into()],
+            legal_basis: "Luật Bảo hiểm y tế".into(),
+            valid_from: "2025-01-01".into(),
+            valid_to: "2099-12-31".into(),
+            methods: vec![],
+            changes: false,
+            basis: Some("consent".into()),
+        }],
         revoked: vec![],
         witness: None,
     };
@@ -125,6 +154,7 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
     });
     tokio::spawn(async move { axum::serve(provider_listener, provider).await.unwrap() });
     let gather_log = log.clone();
+    let (consent_log, consent_p) = (log.clone(), pseudonyms.clone());
     let app = lienthong_web::citizen::router(lienthong_web::citizen::CitizenFace {
         oidc: lienthong_web::citizen::Oidc {
             issuer: issuer.clone(),
@@ -140,6 +170,24 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
                 async move { vec![(NODE.to_owned(), log.history(&p.pseudonym(&id), 1000).await)] },
             )
         }),
+        // The providing node's consent store (the center's node reaches it over mutual TLS).
+        consent: Some(Arc::new(
+            move |id: String,
+                  consumer: String,
+                  service: String,
+                  purpose: String,
+                  granted: Option<bool>| {
+                let (log, p) = (consent_log.clone(), consent_p.clone());
+                Box::pin(async move {
+                    let who = p.pseudonym(&id);
+                    if let Some(g) = granted {
+                        log.set_consent(&who, (&consumer, &service, &purpose), g)
+                            .await?;
+                    }
+                    Ok(json!({ "consents": log.consents_of(&who).await? }))
+                })
+            },
+        )),
     });
     tokio::spawn(async move { axum::serve(face_listener, app).await.unwrap() });
 
@@ -174,6 +222,63 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
     .unwrap();
     assert_eq!(api["accesses"].as_array().unwrap().len(), 2, "{api}");
     assert_eq!(api["nodes"][0]["verified"], true, "{api}");
+    // A grants the consent the household service rests on, with the page's own form; a
+    // form without the page's token is refused.
+    assert!(page.body.contains("consent-none"), "{}", page.body);
+    let token = page
+        .body
+        .split("name=\"form\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let household = format!("{NODE}/household");
+    let form = |action: &str, token: &str| {
+        format!(
+            "consumer=VN%2FGOV%2FBHXH%2FSI&service={}&purpose=insurance-enrolment&action={action}&form={token}",
+            household.replace('/', "%2F")
+        )
+    };
+    assert_eq!(
+        post(
+            &format!("{face}/citizen/consent"),
+            &cookie_a,
+            &form("grant", "forged")
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        post(
+            &format!("{face}/citizen/consent"),
+            &cookie_a,
+            &form("grant", &token)
+        )
+        .await,
+        303
+    );
+    let who = Pseudonymiser::of_log_key(&log_key).pseudonym(A);
+    assert!(log
+        .consented(&who, ("VN/GOV/BHXH/SI", &household, "insurance-enrolment"))
+        .await
+        .unwrap());
+    let page = get(&format!("{face}/citizen"), &[("cookie", &cookie_a)]).await;
+    assert!(page.body.contains("consent-granted"), "{}", page.body);
+    assert_eq!(
+        post(
+            &format!("{face}/citizen/consent"),
+            &cookie_a,
+            &form("withdraw", &token)
+        )
+        .await,
+        303
+    );
+    assert!(!log
+        .consented(&who, ("VN/GOV/BHXH/SI", &household, "insurance-enrolment"))
+        .await
+        .unwrap());
     // B signs in: one access.
     let cookie_b = sign_in(&face, B).await;
     let page = get(&format!("{face}/citizen?lang=en"), &[("cookie", &cookie_b)]).await;

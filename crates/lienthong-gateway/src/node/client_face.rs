@@ -517,6 +517,12 @@ pub(super) async fn consume(
         .append(&client_message_id, &entry, bodies)
         .await
         .map_err(GatewayError::LogUnavailable)?;
+    let basis = snapshot
+        .registry
+        .agreements
+        .iter()
+        .find(|a| a.consumer == client_s && a.service == service_s)
+        .and_then(|a| a.basis.clone());
     let mut out = Response::builder().status(rparts.status);
     if let Some(h) = out.headers_mut() {
         *h = r_headers;
@@ -527,6 +533,15 @@ pub(super) async fn consume(
         .header(xroad::ID, client_message_id)
         .header(xroad::REQUEST_ID, request_id)
         .header(xroad::REQUEST_HASH, request_hash);
+    // The purpose the answer was served under, and the agreement's lawful basis.
+    if let Ok(v) = HeaderValue::from_str(&purpose) {
+        if !purpose.is_empty() {
+            out = out.header(xroad::PURPOSE, v);
+        }
+    }
+    if let Some(basis) = basis {
+        out = out.header("x-lienthong-legal-basis", basis);
+    }
     out.body(Body::from(rbody))
         .map_err(|e| GatewayError::Backend(e.to_string()))
 }

@@ -639,6 +639,9 @@ async fn a_withdrawn_consent_refuses_the_next_request_at_once() {
     assert_eq!(held["consents"][0]["granted"], true, "{held}");
     let r = ask(record.clone()).await;
     assert_eq!(r.status, 200, "{}", r.json);
+    // The answer states the purpose it was served under, and the agreement's basis.
+    assert_eq!(r.headers["x-lienthong-purpose"], "insurance-enrolment");
+    assert_eq!(r.headers["x-lienthong-legal-basis"], "consent");
     // Another person, who did not consent, and a search: refused.
     let r = ask(format!("/r1/{household}/records/001190123457")).await;
     assert_eq!(r.headers["x-road-error"], "Client.NoConsent");

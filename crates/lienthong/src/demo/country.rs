@@ -92,7 +92,8 @@ pub(super) fn agreement(
         valid_to: "2030-12-31".into(),
         methods: Vec::new(),
         changes: false,
-        basis: None,
+        // State agencies exchanging under the acts named in `legal_basis`.
+        basis: Some("state-function".into()),
     }
 }
 

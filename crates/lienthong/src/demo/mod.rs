@@ -608,6 +608,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         },
         registry: citizen_registry,
         gather: nodes[center].gatherer(),
+        consent: Some(nodes[center].consenter()),
     });
     tokio::spawn(node::serve_router(
         ports.take_tokio(citizen_addr)?,
