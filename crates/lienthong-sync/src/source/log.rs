@@ -17,6 +17,10 @@ pub(crate) struct SnapshotRead {
     done: u64,
     total: u64,
     first: bool,
+    /// When this snapshot started (ms): part of its rows' ids, so that a snapshot repeated
+    /// from the same source position (after a crash, within JetStream's duplicate window)
+    /// is not taken for the one before it — it follows its own truncate marker.
+    attempt_ms: u64,
 }
 
 impl SnapshotRead {
@@ -27,7 +31,14 @@ impl SnapshotRead {
             done: 0,
             total,
             first: true,
+            attempt_ms: lienthong_core::time::now_ms(),
         }
+    }
+
+    /// When this snapshot started, for its rows' ids (13 digits: fixed width, so ids of one
+    /// snapshot still sort by row).
+    pub(crate) fn attempt(&self) -> String {
+        format!("{:013}", self.attempt_ms)
     }
 
     /// (rows read, rows expected): never less expected than read.

@@ -448,10 +448,11 @@ impl BinlogSource {
             .await
             .map_err(|e| src(&p, e))?;
         let (file, start) = (file_number(&snap.pos.file), snap.pos.start);
+        let attempt = snap.read.attempt();
         let (changes, first) = snap
             .read
             .page(&rows, n_fields, |n| {
-                format!("{file:08}{start:016X}S{n:012}")
+                format!("{file:08}{start:016X}S{attempt}{n:012}")
             })
             .map_err(|e| src(&p, e))?;
         if let Some(last) = changes.last() {

@@ -479,9 +479,10 @@ impl PgSource {
             .map_err(|e| src(&p, e))?;
         let n_fields = self.dataset.fields.len();
         let lsn = hex16(snap.lsn);
+        let attempt = snap.read.attempt();
         let (changes, first) = snap
             .read
-            .page(&rows, n_fields, |n| format!("{lsn}-S{n:012}"))
+            .page(&rows, n_fields, |n| format!("{lsn}-S{attempt}{n:012}"))
             .map_err(|e| src(&p, e))?;
         let finished = rows.len() < rows_max;
         if let Some(snap) = self.snapshot.take_if(|_| finished) {
