@@ -105,6 +105,11 @@ pub struct Agreement {
     /// the act). Under `consent`, each person's consent is checked at every call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basis: Option<String>,
+    /// Under `investigation`: days an access stays hidden from the person's history (the law
+    /// lets an agency withhold it while it investigates); the history says how many were
+    /// withheld and until when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withhold_days: Option<u32>,
 }
 
 /// The lawful bases of processing personal data an agreement may rest on (Law 91/2025 on
@@ -354,6 +359,18 @@ impl Registry {
                             .join(", ")
                     ));
                 }
+            }
+            if a.withhold_days.is_some() && a.basis.as_deref() != Some("investigation") {
+                return bad(format!(
+                    "agreement {} → {}: withhold_days needs basis = \"investigation\"",
+                    a.consumer, a.service
+                ));
+            }
+            if a.withhold_days.is_some_and(|d| d == 0 || d > 3650) {
+                return bad(format!(
+                    "agreement {} → {}: withhold_days is 1 to 3650",
+                    a.consumer, a.service
+                ));
             }
             if !seen.insert((a.consumer.as_str(), a.service.as_str())) {
                 return bad(format!(

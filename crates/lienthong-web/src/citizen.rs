@@ -375,7 +375,12 @@ impl Face {
             };
             match checked {
                 Ok((list, cosigned)) => {
-                    nodes.push(json!({ "node": member, "verified": true, "witnessed": cosigned, "entries": list.len(), "document": doc.as_ref().ok() }));
+                    let withheld = doc
+                        .as_ref()
+                        .ok()
+                        .map(|d| d["withheld"].clone())
+                        .unwrap_or(Value::Null);
+                    nodes.push(json!({ "node": member, "verified": true, "witnessed": cosigned, "entries": list.len(), "withheld": withheld, "document": doc.as_ref().ok() }));
                     for e in list {
                         let client = e["client"].as_str().unwrap_or("");
                         let service = e["service"].as_str().unwrap_or("");
@@ -717,6 +722,24 @@ async fn page(
             }
             b.push_str("</table>");
             for n in h["nodes"].as_array().into_iter().flatten() {
+                if let Some(count) = n["withheld"]["count"].as_u64() {
+                    let day =
+                        lienthong_core::vietnam_date(n["withheld"]["until"].as_i64().unwrap_or(0));
+                    let node = n["node"].as_str().unwrap_or("");
+                    let by = f
+                        .cfg
+                        .registry
+                        .member(node)
+                        .map_or(node.to_owned(), |m| m.name.clone());
+                    b.push_str(&format!(
+                        "<p class=\"withheld\">{}</p>",
+                        if en {
+                            format!("{count} access(es) recorded by {} are withheld for an investigation, as the law allows; they will be shown from {}.", esc(&by), esc(&day))
+                        } else {
+                            format!("{count} lượt truy cập do {} ghi nhận đang được giữ kín phục vụ điều tra theo quy định của pháp luật; sẽ được hiển thị từ ngày {}.", esc(&by), esc(&day))
+                        }
+                    ));
+                }
                 if n["verified"] == false {
                     b.push_str(&format!(
                         "<p class=\"node-error\">{} {}: {}</p>",

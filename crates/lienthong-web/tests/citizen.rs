@@ -131,6 +131,7 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
             methods: vec![],
             changes: false,
             basis: Some("consent".into()),
+            withhold_days: None,
         }],
         revoked: vec![],
         witness: None,
@@ -166,9 +167,14 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
         registry,
         gather: Arc::new(move |id: String| {
             let (log, p) = (gather_log.clone(), pseudonyms.clone());
-            Box::pin(
-                async move { vec![(NODE.to_owned(), log.history(&p.pseudonym(&id), 1000).await)] },
-            )
+            Box::pin(async move {
+                // As the node answers: its history, and what it withholds for an investigation.
+                let mut doc = log.history(&p.pseudonym(&id), 1000).await;
+                if let Ok(d) = &mut doc {
+                    d["withheld"] = json!({ "count": 1, "until": now + 30 * 86_400 });
+                }
+                vec![(NODE.to_owned(), doc)]
+            })
         }),
         // The providing node's consent store (the center's node reaches it over mutual TLS).
         consent: Some(Arc::new(
@@ -211,6 +217,11 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
     );
     assert!(page.body.contains("Bảo hiểm xã hội Việt Nam") && page.body.contains("VN-OFFICER-7"));
     assert!(page.body.contains("đã kiểm chứng"), "{}", page.body);
+    assert!(
+        page.body.contains("đang được giữ kín phục vụ điều tra"),
+        "{}",
+        page.body
+    );
     let api: Value = serde_json::from_str(
         &get(
             &format!("{face}/citizen/api/accesses?subject={B}"),

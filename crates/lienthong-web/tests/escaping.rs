@@ -90,6 +90,7 @@ fn registry() -> Registry {
             methods: Vec::new(),
             changes: false,
             basis: None,
+            withhold_days: None,
         }],
         revoked: vec![],
         witness: None,

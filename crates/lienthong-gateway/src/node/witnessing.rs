@@ -661,9 +661,50 @@ pub(super) async fn accesses(
         .history(&stored, crate::msglog::HISTORY_ENTRIES_MAX)
         .await
     {
-        Ok(doc) => json(StatusCode::OK, doc),
+        Ok(doc) => json(StatusCode::OK, withhold(doc, &snapshot, now_s())),
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e),
     }
+}
+
+/// Takes out of a history the accesses an agency may still withhold (an agreement under
+/// `investigation` with `withhold_days`), and says so: how many, and the day the last of
+/// them is disclosed. The entries left keep their own proofs.
+fn withhold(mut doc: serde_json::Value, snapshot: &SnapshotBody, now: u64) -> serde_json::Value {
+    let Some(entries) = doc["entries"].as_array().cloned() else {
+        return doc;
+    };
+    let mut kept = Vec::with_capacity(entries.len());
+    let mut withheld = 0u64;
+    let mut until = 0u64;
+    for e in entries {
+        let record: serde_json::Value =
+            serde_json::from_str(e["entry"].as_str().unwrap_or("")).unwrap_or_default();
+        let hidden_until = agreement_for(
+            snapshot,
+            record["client"].as_str().unwrap_or(""),
+            record["service"].as_str().unwrap_or(""),
+        )
+        .filter(|a| a.basis.as_deref() == Some("investigation"))
+        .and_then(|a| a.withhold_days)
+        .map(|d| record["timestamp"].as_u64().unwrap_or(0) + u64::from(d) * 86_400);
+        match hidden_until {
+            Some(t) if t > now => {
+                withheld += 1;
+                until = until.max(t);
+            }
+            _ => kept.push(e),
+        }
+    }
+    doc["entries"] = kept.into();
+    if withheld > 0 {
+        doc["withheld"] = serde_json::json!({ "count": withheld, "until": until });
+        tracing::info!(
+            withheld,
+            until,
+            "accesses withheld from a person's history for an investigation"
+        );
+    }
+    doc
 }
 
 /// On the center's node: a person's history from every node that publishes services,

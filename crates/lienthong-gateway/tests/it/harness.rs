@@ -142,6 +142,7 @@ pub fn registry(provider: &Identity, provider_addr: SocketAddr, consumer: &Ident
             methods: Vec::new(),
             changes: false,
             basis: None,
+            withhold_days: None,
         }],
         revoked: vec![],
         witness: None,

@@ -67,6 +67,15 @@ impl Country {
             basis: Some("consent".into()),
             ..content.agreements[0].clone()
         });
+        // The health ministry's investigation may withhold its accesses for 30 days.
+        content.agreements.push(Agreement {
+            consumer: SECOND.into(),
+            service: format!("{PROVIDER}/household"),
+            basis: Some("investigation".into()),
+            withhold_days: Some(30),
+            purposes: vec!["investigation".into()],
+            ..content.agreements[0].clone()
+        });
         content.witness = Some(Witness {
             member: CENTER.into(),
             key: NoteSigner::witness(&format!("lienthong.witness/{CENTER}"), &witness_key)
@@ -673,6 +682,51 @@ async fn a_withdrawn_consent_refuses_the_next_request_at_once() {
     .await;
     assert_eq!(status, 403);
     for n in [consumer, provider, center] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn an_investigations_accesses_are_withheld_from_the_history_and_the_withholding_said() {
+    use lienthong_gateway::witness::verify_history;
+    use lienthong_trust::note::NoteVerifier;
+    let c = Country::new().await;
+    let center = c.start(CENTER, &c.log("center")).await;
+    let provider = c.start(PROVIDER, &c.log("provider")).await;
+    let consumer = c.start(CONSUMER, &c.log("consumer")).await;
+    let second = c.start(SECOND, &c.log("second")).await;
+    ask(&consumer, CONSUMER, 1).await;
+    let r = call(
+        &second,
+        &format!("/r1/{PROVIDER}/household/records/{PID}"),
+        &[
+            ("X-Road-Client", SECOND),
+            ("X-Lienthong-Purpose", "investigation"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let gathered = center.accesses_of(PID).await;
+    let (_, doc) = gathered.iter().find(|(m, _)| m == PROVIDER).unwrap();
+    let doc = doc.as_ref().unwrap();
+    assert_eq!(doc["withheld"]["count"], 1, "{doc}");
+    let until = doc["withheld"]["until"].as_u64().unwrap();
+    let now = lienthong_core::time::now_s();
+    assert!(
+        until > now + 29 * 86_400 && until <= now + 30 * 86_400,
+        "{doc}"
+    );
+    let (_, _, k, _) = c.ids.iter().find(|i| i.0 == PROVIDER).unwrap();
+    let vkey =
+        NoteVerifier::parse(&NoteSigner::log(&log_origin(PROVIDER), k).unwrap().vkey()).unwrap();
+    let (entries, _) = verify_history(doc, &vkey, &[]).unwrap();
+    assert_eq!(
+        entries.len(),
+        1,
+        "only the insurance's access is shown: {entries:?}"
+    );
+    assert_eq!(entries[0]["client"], CONSUMER);
+    for n in [second, consumer, provider, center] {
         n.shutdown().await;
     }
 }

@@ -48,6 +48,7 @@ fn agreement() -> Agreement {
         methods: Vec::new(),
         changes: false,
         basis: None,
+        withhold_days: None,
     }
 }
 

@@ -94,6 +94,7 @@ pub(super) fn agreement(
         changes: false,
         // State agencies exchanging under the acts named in `legal_basis`.
         basis: Some("state-function".into()),
+        withhold_days: None,
     }
 }
 
