@@ -104,6 +104,183 @@ pub fn chromium(args: &[&str]) -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Headless Chromium driven over the DevTools protocol (`--remote-debugging-pipe`), for
+/// tests that click and submit: navigate, evaluate JavaScript in the page, read the DOM.
+/// Cookies and redirects behave as in a browser. Dropped: the browser is killed.
+pub struct Browser {
+    child: std::process::Child,
+    to: std::io::PipeWriter,
+    from: std::io::BufReader<std::io::PipeReader>,
+    session: String,
+    next: u64,
+    profile: std::path::PathBuf,
+}
+
+impl Browser {
+    /// Starts one on a blank page, or `None` after [`skip`] when Chromium is not installed.
+    #[track_caller]
+    pub fn open() -> Option<Browser> {
+        use command_fds::{CommandFdExt, FdMapping};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let bin = program(
+            "chromium (the browser part)",
+            &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+        )?;
+        let profile = std::env::temp_dir().join(format!(
+            "lt-browser-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let (cmd_read, cmd_write) = std::io::pipe().expect("pipe");
+        let (out_read, out_write) = std::io::pipe().expect("pipe");
+        let mut command = std::process::Command::new(bin);
+        command
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--remote-debugging-pipe",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("about:blank")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .fd_mappings(vec![
+                FdMapping {
+                    parent_fd: cmd_read.into(),
+                    child_fd: 3,
+                },
+                FdMapping {
+                    parent_fd: out_write.into(),
+                    child_fd: 4,
+                },
+            ])
+            .expect("fd mappings");
+        let child = command.spawn().expect("starting chromium");
+        let mut b = Browser {
+            child,
+            to: cmd_write,
+            from: std::io::BufReader::new(out_read),
+            session: String::new(),
+            next: 0,
+            profile,
+        };
+        let target = b.call(
+            None,
+            "Target.createTarget",
+            serde_json::json!({ "url": "about:blank" }),
+        );
+        let target = target["targetId"].as_str().expect("a target").to_owned();
+        let attached = b.call(
+            None,
+            "Target.attachToTarget",
+            serde_json::json!({ "targetId": target, "flatten": true }),
+        );
+        b.session = attached["sessionId"]
+            .as_str()
+            .expect("a session")
+            .to_owned();
+        Some(b)
+    }
+
+    /// One DevTools command; its result (events in between are skipped).
+    fn call(
+        &mut self,
+        session: Option<&str>,
+        method: &str,
+        params: serde_json::Value,
+    ) -> serde_json::Value {
+        use std::io::{BufRead, Write};
+        self.next += 1;
+        let id = self.next;
+        let mut msg = serde_json::json!({ "id": id, "method": method, "params": params });
+        if let Some(s) = session {
+            msg["sessionId"] = s.into();
+        }
+        let mut bytes = msg.to_string().into_bytes();
+        bytes.push(0);
+        self.to.write_all(&bytes).expect("writing to chromium");
+        loop {
+            let mut buf = Vec::new();
+            let n = self
+                .from
+                .read_until(0, &mut buf)
+                .expect("reading from chromium");
+            assert!(n > 0, "chromium closed its pipe");
+            buf.pop();
+            let v: serde_json::Value = serde_json::from_slice(&buf).expect("chromium's JSON");
+            if v["id"] == id {
+                if let Some(e) = v.get("error") {
+                    panic!("{method}: {e}");
+                }
+                return v["result"].clone();
+            }
+        }
+    }
+
+    /// Evaluates `js` in the page; its value.
+    pub fn eval(&mut self, js: &str) -> serde_json::Value {
+        let session = self.session.clone();
+        let r = self.call(
+            Some(&session),
+            "Runtime.evaluate",
+            serde_json::json!({ "expression": js, "returnByValue": true, "awaitPromise": true }),
+        );
+        r["result"]["value"].clone()
+    }
+
+    /// Goes to `url` and waits (up to 20 s) until a page has loaded whose location contains
+    /// `landing` (after the redirects a sign-in makes, say).
+    pub fn goto(&mut self, url: &str, landing: &str) {
+        let session = self.session.clone();
+        self.call(
+            Some(&session),
+            "Page.navigate",
+            serde_json::json!({ "url": url }),
+        );
+        self.wait_for(landing);
+    }
+
+    /// Waits (up to 20 s) until the page at a location containing `landing` has loaded.
+    pub fn wait_for(&mut self, landing: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let state = self.eval("location.href + ' ' + document.readyState");
+            let s = state.as_str().unwrap_or("");
+            if s.contains(landing) && s.ends_with(" complete") {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never reached {landing}: {s}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// The page's HTML as it stands.
+    pub fn dom(&mut self) -> String {
+        self.eval("document.documentElement.outerHTML")
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

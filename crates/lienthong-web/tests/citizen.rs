@@ -372,3 +372,148 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
         400
     );
 }
+
+/// The same face in a real browser: sign in through the provider, grant a consent with the
+/// page's button, then withdraw it — the provider's node holds each before the page says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_a_citizen_grants_and_withdraws_a_consent_on_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.messages.db").display().to_string();
+    let log_key = SigningKey::generate();
+    let signer = NoteSigner::log(&log_origin(NODE), &log_key).unwrap();
+    let log_vkey = signer.vkey();
+    let log = MessageLog::open_with(&path, SigningKey::generate(), Some(signer))
+        .await
+        .unwrap();
+    let pseudonyms = Arc::new(Pseudonymiser::of_log_key(&log_key));
+    let household = format!("{NODE}/household");
+    let registry = Registry {
+        instance: "VN".into(),
+        members: vec![
+            Member {
+                id: NODE.into(),
+                name: "Bộ Công an".into(),
+                signing_key: SigningKey::generate().public_b64(),
+                address: Some("127.0.0.1:1".into()),
+                cert_fingerprint: "0".repeat(64),
+                log_key: Some(log_vkey),
+            },
+            Member {
+                id: "VN/GOV/BHXH/SI".into(),
+                name: "Bảo hiểm xã hội Việt Nam".into(),
+                signing_key: SigningKey::generate().public_b64(),
+                address: None,
+                cert_fingerprint: "0".repeat(64),
+                log_key: None,
+            },
+        ],
+        services: vec![],
+        agreements: vec![lienthong_registry::Agreement {
+            consumer: "VN/GOV/BHXH/SI".into(),
+            service: household.clone(),
+            fields: vec!["*".into()],
+            purposes: vec!["insurance-enrolment".into()],
+            legal_basis: "Luật Bảo hiểm y tế".into(),
+            valid_from: "2025-01-01".into(),
+            valid_to: "2099-12-31".into(),
+            methods: vec![],
+            changes: false,
+            basis: Some("consent".into()),
+            withhold_days: None,
+        }],
+        revoked: vec![],
+        witness: None,
+    };
+    let provider_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", provider_listener.local_addr().unwrap());
+    let face_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let face = format!("http://{}", face_listener.local_addr().unwrap());
+    let provider = lienthong_web::oidc_demo::router(lienthong_web::oidc_demo::DemoProvider {
+        issuer: issuer.clone(),
+        client_id: "lienthong-citizen".into(),
+        client_secret: "s3cret".into(),
+        redirect_uris: vec![format!("{face}/citizen/callback")],
+        people: vec![(A.into(), "Nguyễn Văn An".into())],
+        key: SigningKey::generate(),
+    });
+    tokio::spawn(async move { axum::serve(provider_listener, provider).await.unwrap() });
+    let (gather_log, gather_p) = (log.clone(), pseudonyms.clone());
+    let (consent_log, consent_p) = (log.clone(), pseudonyms.clone());
+    let app = lienthong_web::citizen::router(lienthong_web::citizen::CitizenFace {
+        oidc: lienthong_web::citizen::Oidc {
+            issuer,
+            client_id: "lienthong-citizen".into(),
+            client_secret: "s3cret".into(),
+            public_url: face.clone(),
+            id_claim: "sub".into(),
+        },
+        registry,
+        gather: Arc::new(move |id: String| {
+            let (log, p) = (gather_log.clone(), gather_p.clone());
+            Box::pin(
+                async move { vec![(NODE.to_owned(), log.history(&p.pseudonym(&id), 1000).await)] },
+            )
+        }),
+        consent: Some(Arc::new(
+            move |id: String,
+                  consumer: String,
+                  service: String,
+                  purpose: String,
+                  granted: Option<bool>| {
+                let (log, p) = (consent_log.clone(), consent_p.clone());
+                Box::pin(async move {
+                    let who = p.pseudonym(&id);
+                    if let Some(g) = granted {
+                        log.set_consent(&who, (&consumer, &service, &purpose), g)
+                            .await?;
+                    }
+                    Ok(json!({ "consents": log.consents_of(&who).await? }))
+                })
+            },
+        )),
+    });
+    tokio::spawn(async move { axum::serve(face_listener, app).await.unwrap() });
+    let who = pseudonyms.pseudonym(A);
+    let key = ("VN/GOV/BHXH/SI", household.as_str(), "insurance-enrolment");
+    let login = format!("{face}/citizen/login?login_hint={A}");
+    let face_page = format!("{face}/citizen");
+    let dom = tokio::task::spawn_blocking(move || {
+        let mut browser = lienthong_testkit::Browser::open()?;
+        browser.goto(&login, &face_page);
+        let before = browser.dom();
+        browser.eval("document.querySelector('tr.consent-none button').click()");
+        browser.wait_for("/citizen#consents");
+        let granted = browser.dom();
+        Some((before, granted, browser))
+    })
+    .await
+    .unwrap();
+    let Some((before, granted, browser)) = dom else {
+        return;
+    };
+    assert!(
+        before.contains("consent-none") && before.contains("Nguyễn Văn An"),
+        "{before}"
+    );
+    assert!(granted.contains("consent-granted"), "{granted}");
+    assert!(log.consented(&who, key).await.unwrap());
+    let withdrawn = tokio::task::spawn_blocking(move || {
+        let mut browser = browser;
+        browser.eval("document.querySelector('tr.consent-granted button').click()");
+        // The same address again: wait for the new page's row instead.
+        for _ in 0..100 {
+            let shown = browser.eval(
+                "document.readyState === 'complete' && document.querySelector('tr.consent-none') !== null",
+            );
+            if shown == serde_json::Value::Bool(true) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        browser.dom()
+    })
+    .await
+    .unwrap();
+    assert!(withdrawn.contains("consent-none"), "{withdrawn}");
+    assert!(!log.consented(&who, key).await.unwrap());
+}
