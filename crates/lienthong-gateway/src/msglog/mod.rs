@@ -224,7 +224,7 @@ async fn connect(location: &str) -> Result<AnyPool, String> {
             .execute(&pool)
             .await
             .map_err(|e| format!("message log {location}: {e}"))?;
-        backfill_subjects(&pool, store)
+        witnessed::backfill_subjects(&pool, store)
             .await
             .map_err(|e| format!("message log {location}: indexing persons: {e}"))?;
     }
@@ -240,38 +240,6 @@ async fn connect(location: &str) -> Result<AnyPool, String> {
             .map_err(|e| format!("message log {location}: {e}"))?;
     }
     Ok(pool)
-}
-
-/// Indexes the persons of every entry already in the log (entries archived away have none).
-async fn backfill_subjects(pool: &AnyPool, store: Store) -> Result<(), sqlx::Error> {
-    let rows = sqlx::query("SELECT idx, entry FROM log_entries ORDER BY idx")
-        .fetch_all(pool)
-        .await?;
-    let mut pairs: Vec<(String, i64)> = Vec::new();
-    for r in &rows {
-        let idx: i64 = r.try_get(0)?;
-        let entry: String = r.try_get(1)?;
-        if let Ok(v) = serde_json::from_str::<Value>(&entry) {
-            for s in v["data_subjects"].as_array().into_iter().flatten() {
-                if let Some(s) = s.as_str().filter(|s| s.len() <= SUBJECT_BYTES_MAX) {
-                    pairs.push((s.to_owned(), idx));
-                }
-            }
-        }
-    }
-    let mut tx = pool.begin().await?;
-    for chunk in pairs.chunks(ROWS_PER_STATEMENT) {
-        let values = vec!["(?, ?)"; chunk.len()].join(", ");
-        let sql = store.sql(&format!(
-            "INSERT INTO log_subjects (subject, idx) VALUES {values}"
-        ));
-        let mut q = sqlx::query(&sql);
-        for (subject, idx) in chunk {
-            q = q.bind(subject.clone()).bind(*idx);
-        }
-        q.execute(&mut *tx).await?;
-    }
-    tx.commit().await
 }
 
 /// A PostgreSQL log has one writer: the writer task holds this session lock for its life,

@@ -99,13 +99,6 @@ impl MessageLog {
         notes.latest.read().ok().map(|l| l.clone())
     }
 
-    /// The log key's origin and vkey (None without a log key).
-    pub fn log_identity(&self) -> Option<(String, String)> {
-        self.notes
-            .as_ref()
-            .map(|n| (n.origin().to_owned(), n.vkey()))
-    }
-
     /// A consistency proof between two sizes the log has held.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, String> {
         let tree = self.tree.read().map_err(|_| "tree lock poisoned")?;
@@ -123,44 +116,6 @@ impl MessageLog {
             .await
             .map_err(db)?;
         Ok(())
-    }
-
-    /// The cosigned checkpoints kept, newest first: (size, note).
-    pub async fn cosigned(&self, limit: u32) -> Result<Vec<(u64, String)>, String> {
-        let sql = self
-            .store
-            .sql("SELECT size, note FROM log_cosigned ORDER BY size DESC LIMIT ?");
-        let rows = sqlx::query(&sql)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get::<i64, _>(0).map_err(db)? as u64,
-                    r.try_get::<String, _>(1).map_err(db)?,
-                ))
-            })
-            .collect()
-    }
-
-    /// Every signed note of this log's own checkpoints, oldest first: (size, note).
-    pub async fn own_notes(&self) -> Result<Vec<(u64, String)>, String> {
-        let rows = sqlx::query(
-            "SELECT size, note FROM log_checkpoints WHERE note IS NOT NULL ORDER BY size",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get::<i64, _>(0).map_err(db)? as u64,
-                    r.try_get::<String, _>(1).map_err(db)?,
-                ))
-            })
-            .collect()
     }
 
     /// The latest checkpoint of `origin` this node verified (table `table`): size, root, note.
@@ -558,4 +513,39 @@ impl MessageLog {
             })
             .collect()
     }
+}
+
+/// Indexes the persons of every entry already in the log (entries archived away have none).
+pub(super) async fn backfill_subjects(
+    pool: &sqlx::AnyPool,
+    store: super::Store,
+) -> Result<(), sqlx::Error> {
+    let rows = sqlx::query("SELECT idx, entry FROM log_entries ORDER BY idx")
+        .fetch_all(pool)
+        .await?;
+    let mut pairs: Vec<(String, i64)> = Vec::new();
+    for r in &rows {
+        let idx: i64 = r.try_get(0)?;
+        let entry: String = r.try_get(1)?;
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&entry) {
+            for s in v["data_subjects"].as_array().into_iter().flatten() {
+                if let Some(s) = s.as_str().filter(|s| s.len() <= super::SUBJECT_BYTES_MAX) {
+                    pairs.push((s.to_owned(), idx));
+                }
+            }
+        }
+    }
+    let mut tx = pool.begin().await?;
+    for chunk in pairs.chunks(super::ROWS_PER_STATEMENT) {
+        let values = vec!["(?, ?)"; chunk.len()].join(", ");
+        let sql = store.sql(&format!(
+            "INSERT INTO log_subjects (subject, idx) VALUES {values}"
+        ));
+        let mut q = sqlx::query(&sql);
+        for (subject, idx) in chunk {
+            q = q.bind(subject.clone()).bind(*idx);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    tx.commit().await
 }

@@ -36,7 +36,9 @@ mod policy;
 mod proxy;
 mod replay;
 mod tls;
+mod transparency;
 mod witnessing;
+pub use transparency::{Consenter, Gatherer};
 
 use budget::*;
 use client_face::*;
@@ -225,35 +227,6 @@ impl Inner {
     }
 }
 
-/// A person's history from every node: (member, its `lienthong-history/v1` document or why
-/// none came).
-pub type Gatherer = Arc<
-    dyn Fn(
-            String,
-        ) -> std::pin::Pin<
-            Box<
-                dyn std::future::Future<Output = Vec<(String, Result<serde_json::Value, String>)>>
-                    + Send,
-            >,
-        > + Send
-        + Sync,
->;
-
-/// Records or reads a person's consent at the providing node: (person, consumer, service,
-/// purpose, granted or withdrawn or None to read) → the person's consents held there.
-pub type Consenter = Arc<
-    dyn Fn(
-            String,
-            String,
-            String,
-            String,
-            Option<bool>,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<serde_json::Value, String>> + Send>,
-        > + Send
-        + Sync,
->;
-
 /// A running node; dropping it does not stop it, call [`RunningNode::shutdown`].
 pub struct RunningNode {
     pub client_addr: SocketAddr,
@@ -290,63 +263,6 @@ impl RunningNode {
     /// What this node's body budget has seen since it started.
     pub fn body_room(&self) -> &RoomSeen {
         &self.room_seen
-    }
-
-    /// On the center's node: records a person's consent (granted or withdrawn; `None` only
-    /// reads) at the node providing `service`, which checks it at every call from then on;
-    /// answers `{"consents": [...]}`, the person's consents held there. The caller has
-    /// established that the person asking is that person.
-    pub async fn consent(
-        &self,
-        personal_id: &str,
-        (consumer, service, purpose): (&str, &str, &str),
-        granted: Option<bool>,
-    ) -> Result<serde_json::Value, String> {
-        witnessing::push_consent(
-            &self.inner,
-            personal_id,
-            (consumer, service, purpose),
-            granted,
-        )
-        .await
-    }
-
-    /// [`RunningNode::consent`] as a function that outlives this handle.
-    pub fn consenter(&self) -> Consenter {
-        let inner = self.inner.clone();
-        Arc::new(
-            move |id: String,
-                  consumer: String,
-                  service: String,
-                  purpose: String,
-                  granted: Option<bool>| {
-                let inner = inner.clone();
-                Box::pin(async move {
-                    witnessing::push_consent(&inner, &id, (&consumer, &service, &purpose), granted)
-                        .await
-                })
-            },
-        )
-    }
-
-    /// [`RunningNode::accesses_of`] as a function that outlives this handle (for the citizen
-    /// face).
-    pub fn gatherer(&self) -> Gatherer {
-        let inner = self.inner.clone();
-        Arc::new(move |id: String| {
-            let inner = inner.clone();
-            Box::pin(async move { witnessing::gather_accesses(&inner, &id).await })
-        })
-    }
-
-    /// On the center's node: the history of the person `personal_id` from every node that
-    /// publishes services, each a `lienthong-history/v1` document with its proofs, or why
-    /// none came. The caller has established that the person asking is that person.
-    pub async fn accesses_of(
-        &self,
-        personal_id: &str,
-    ) -> Vec<(String, Result<serde_json::Value, String>)> {
-        witnessing::gather_accesses(&self.inner, personal_id).await
     }
 
     pub async fn shutdown(self) {
@@ -654,11 +570,11 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         )
         .route(
             "/lt1/transparency/accesses",
-            axum::routing::post(witnessing::accesses),
+            axum::routing::post(transparency::accesses),
         )
         .route(
             "/lt1/transparency/consent",
-            axum::routing::post(witnessing::consent),
+            axum::routing::post(transparency::consent),
         )
         .route("/lt1/{*rest}", any(provider))
         .with_state(inner.clone());

@@ -558,27 +558,16 @@ async fn submit(
         checkpoint: latest.note.to_string(),
     }
     .body();
-    let client = node
-        .peer_client(address, fingerprint)
-        .map_err(|e| e.to_string())?;
-    let request = hyper::Request::builder()
-        .method(Method::POST)
-        .uri(format!("https://{address}/lt1/witness/add-checkpoint"))
-        .header("content-type", "text/plain; charset=utf-8")
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| e.to_string())?;
-    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
-        .await
-        .map_err(|_| "timed out".to_owned())?
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let bytes = http_body_util::Limited::new(response.into_body(), 64 * 1024)
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
+    let (status, bytes) = post_peer(
+        node,
+        (address, fingerprint),
+        "/lt1/witness/add-checkpoint",
+        ("text/plain; charset=utf-8", body),
+        64 * 1024,
+    )
+    .await?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
-    match status {
+    match status.as_u16() {
         200 => {
             let verifier = NoteVerifier::parse(witness_vkey).map_err(|e| e.to_string())?;
             let mut note = Note::parse(&latest.note).map_err(|e| e.to_string())?;
@@ -601,315 +590,33 @@ async fn submit(
     }
 }
 
-/// `POST /lt1/transparency/accesses` on the peer face, body `{"subject": "<personal id>"}`:
-/// the history of that person in this node's log (the entries where this node gave out
-/// their data, each with its inclusion proof to a signed, where possible cosigned,
-/// checkpoint). Asked only by the center's node (the registry's witness member), which
-/// answers a signed-in citizen for their own id; anyone else is refused.
-pub(super) async fn accesses(
-    State(node): State<Arc<Inner>>,
-    Extension(peer): Extension<PeerFingerprint>,
-    Extension(subject): Extension<PeerSubject>,
-    body: Bytes,
-) -> Response {
-    let json = |status: StatusCode, v: serde_json::Value| {
-        let mut r = Response::new(Body::from(v.to_string()));
-        *r.status_mut() = status;
-        r.headers_mut().insert(
-            "content-type",
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        r
-    };
-    let refuse = |status: StatusCode, why: &str| json(status, serde_json::json!({ "error": why }));
-    let Ok(snapshot) = node.snapshot.current() else {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no valid registry snapshot",
-        );
-    };
-    let center = snapshot
-        .registry
-        .witness
-        .as_ref()
-        .map(|w| w.member.as_str());
-    let caller_ok = snapshot.registry.members.iter().any(|m| {
-        Some(m.id.as_str()) == center && m.cert_fingerprint == peer.0 && m.id == subject.0
-    });
-    if !caller_ok || center.is_some_and(|c| snapshot.registry.is_revoked(c)) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "only the center's node asks for a person's accesses",
-        );
-    }
-    let Some(id) = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["subject"].as_str().map(str::to_owned))
-        .filter(|s| !s.is_empty() && s.len() <= crate::msglog::SUBJECT_BYTES_MAX)
-    else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            "expected {\"subject\": \"<personal id>\"}",
-        );
-    };
-    let stored = match &node.pseudonyms {
-        Some(p) => p.pseudonym(&id),
-        None => id,
-    };
-    match node
-        .log
-        .history(&stored, crate::msglog::HISTORY_ENTRIES_MAX)
-        .await
-    {
-        Ok(doc) => json(StatusCode::OK, withhold(doc, &snapshot, now_s())),
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e),
-    }
-}
-
-/// Takes out of a history the accesses an agency may still withhold (an agreement under
-/// `investigation` with `withhold_days`), and says so: how many, and the day the last of
-/// them is disclosed. The entries left keep their own proofs.
-fn withhold(mut doc: serde_json::Value, snapshot: &SnapshotBody, now: u64) -> serde_json::Value {
-    let Some(entries) = doc["entries"].as_array().cloned() else {
-        return doc;
-    };
-    let mut kept = Vec::with_capacity(entries.len());
-    let mut withheld = 0u64;
-    let mut until = 0u64;
-    for e in entries {
-        let record: serde_json::Value =
-            serde_json::from_str(e["entry"].as_str().unwrap_or("")).unwrap_or_default();
-        let hidden_until = agreement_for(
-            snapshot,
-            record["client"].as_str().unwrap_or(""),
-            record["service"].as_str().unwrap_or(""),
-        )
-        .filter(|a| a.basis.as_deref() == Some("investigation"))
-        .and_then(|a| a.withhold_days)
-        .map(|d| record["timestamp"].as_u64().unwrap_or(0) + u64::from(d) * 86_400);
-        match hidden_until {
-            Some(t) if t > now => {
-                withheld += 1;
-                until = until.max(t);
-            }
-            _ => kept.push(e),
-        }
-    }
-    doc["entries"] = kept.into();
-    if withheld > 0 {
-        doc["withheld"] = serde_json::json!({ "count": withheld, "until": until });
-        tracing::info!(
-            withheld,
-            until,
-            "accesses withheld from a person's history for an investigation"
-        );
-    }
-    doc
-}
-
-/// On the center's node: a person's history from every node that publishes services,
-/// asked over mutual TLS: (member, its history document or why none came).
-pub(super) async fn gather_accesses(
+/// POSTs `body` to a peer's face at `path` over mutual TLS (the pooled client pinned to its
+/// certificate), 10 s at most; the status and at most `limit` bytes of the answer.
+pub(super) async fn post_peer(
     node: &Inner,
-    personal_id: &str,
-) -> Vec<(String, Result<serde_json::Value, String>)> {
-    let Ok(snapshot) = node.snapshot.current() else {
-        return Vec::new();
-    };
-    let body = serde_json::json!({ "subject": personal_id }).to_string();
-    let mut asks = tokio::task::JoinSet::new();
-    let mut out = Vec::new();
-    for m in &snapshot.registry.members {
-        let Some(address) = m.address.clone() else {
-            continue;
-        };
-        if m.log_key.is_none() || snapshot.registry.is_revoked(&m.id) {
-            continue;
-        }
-        let client = match node.peer_client(&address, &m.cert_fingerprint) {
-            Ok(c) => c,
-            Err(e) => {
-                out.push((m.id.clone(), Err(e.to_string())));
-                continue;
-            }
-        };
-        let (member, body) = (m.id.clone(), body.clone());
-        asks.spawn(async move {
-            let asked = async {
-                let request = hyper::Request::builder()
-                    .method(Method::POST)
-                    .uri(format!("https://{address}/lt1/transparency/accesses"))
-                    .header("content-type", "application/json")
-                    .body(Full::new(Bytes::from(body)))
-                    .map_err(|e| e.to_string())?;
-                let response =
-                    tokio::time::timeout(Duration::from_secs(10), client.request(request))
-                        .await
-                        .map_err(|_| "timed out".to_owned())?
-                        .map_err(|e| e.to_string())?;
-                let status = response.status();
-                let bytes = http_body_util::Limited::new(response.into_body(), 64 << 20)
-                    .collect()
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .to_bytes();
-                let v: serde_json::Value =
-                    serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
-                if status.is_success() {
-                    Ok(v)
-                } else {
-                    Err(v["error"].as_str().unwrap_or("refused").to_owned())
-                }
-            };
-            (member, asked.await)
-        });
-    }
-    while let Some(Ok(answer)) = asks.join_next().await {
-        out.push(answer);
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-/// `POST /lt1/transparency/consent` on the peer face, from the center's node only (it acts
-/// for a signed-in person): `{"subject", "consumer", "service", "purpose", "granted"}` records
-/// the person's consent to an agreement of this node's that rests on consent (`granted`
-/// absent: only read); answers the person's consents held here.
-pub(super) async fn consent(
-    State(node): State<Arc<Inner>>,
-    Extension(peer): Extension<PeerFingerprint>,
-    Extension(subject): Extension<PeerSubject>,
-    body: Bytes,
-) -> Response {
-    let json = |status: StatusCode, v: serde_json::Value| {
-        let mut r = Response::new(Body::from(v.to_string()));
-        *r.status_mut() = status;
-        r.headers_mut().insert(
-            "content-type",
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        r
-    };
-    let refuse = |status: StatusCode, why: &str| json(status, serde_json::json!({ "error": why }));
-    let Ok(snapshot) = node.snapshot.current() else {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no valid registry snapshot",
-        );
-    };
-    let center = snapshot
-        .registry
-        .witness
-        .as_ref()
-        .map(|w| w.member.as_str());
-    let caller_ok = snapshot.registry.members.iter().any(|m| {
-        Some(m.id.as_str()) == center && m.cert_fingerprint == peer.0 && m.id == subject.0
-    });
-    if !caller_ok {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "only the center's node records a person's consent",
-        );
-    }
-    let Ok(req) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return refuse(StatusCode::BAD_REQUEST, "not JSON");
-    };
-    let text = |k: &str| {
-        req[k]
-            .as_str()
-            .filter(|s| !s.is_empty() && s.len() <= 200)
-            .map(str::to_owned)
-    };
-    let Some(person) = text("subject").filter(|s| s.len() <= crate::msglog::SUBJECT_BYTES_MAX)
-    else {
-        return refuse(StatusCode::BAD_REQUEST, "expected a subject");
-    };
-    let stored = match &node.pseudonyms {
-        Some(p) => p.pseudonym(&person),
-        None => person,
-    };
-    if let Some(granted) = req["granted"].as_bool() {
-        let (Some(consumer), Some(service), Some(purpose)) =
-            (text("consumer"), text("service"), text("purpose"))
-        else {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "expected consumer, service and purpose",
-            );
-        };
-        let under_consent = agreement_for(&snapshot, &consumer, &service).is_some_and(|a| {
-            a.basis.as_deref() == Some("consent") && a.purposes.contains(&purpose)
-        });
-        let ours = ServiceId::parse(&service).is_ok_and(|s| s.provider == node.config.member);
-        if !under_consent || !ours {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "no agreement of this node's for that consumer, service and purpose rests on consent",
-            );
-        }
-        if let Err(e) = node
-            .log
-            .set_consent(&stored, (&consumer, &service, &purpose), granted)
-            .await
-        {
-            return refuse(StatusCode::INTERNAL_SERVER_ERROR, &e);
-        }
-    }
-    match node.log.consents_of(&stored).await {
-        Ok(list) => json(StatusCode::OK, serde_json::json!({ "consents": list })),
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, &e),
-    }
-}
-
-/// On the center's node: records (or, `granted` None, reads) a person's consent at the node
-/// that provides `service`; answers the person's consents held there.
-pub(super) async fn push_consent(
-    node: &Inner,
-    personal_id: &str,
-    (consumer, service, purpose): (&str, &str, &str),
-    granted: Option<bool>,
-) -> Result<serde_json::Value, String> {
-    let snapshot = node.snapshot.current().map_err(|e| e.to_string())?;
-    let provider = ServiceId::parse(service)
-        .map_err(|e| e.to_string())?
-        .provider
-        .to_string();
-    let m = snapshot
-        .registry
-        .member(&provider)
-        .ok_or(format!("{provider} is not a member"))?;
-    let address = m
-        .address
-        .clone()
-        .ok_or(format!("{provider} has no node address"))?;
+    (address, fingerprint): (&str, &str),
+    path: &str,
+    (content_type, body): (&str, String),
+    limit: usize,
+) -> Result<(StatusCode, Bytes), String> {
     let client = node
-        .peer_client(&address, &m.cert_fingerprint)
+        .peer_client(address, fingerprint)
         .map_err(|e| e.to_string())?;
-    let mut body = serde_json::json!({ "subject": personal_id, "consumer": consumer, "service": service, "purpose": purpose });
-    if let Some(g) = granted {
-        body["granted"] = g.into();
-    }
     let request = hyper::Request::builder()
         .method(Method::POST)
-        .uri(format!("https://{address}/lt1/transparency/consent"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
+        .uri(format!("https://{address}{path}"))
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
     let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
         .await
         .map_err(|_| "timed out".to_owned())?
         .map_err(|e| e.to_string())?;
     let status = response.status();
-    let bytes = http_body_util::Limited::new(response.into_body(), 1 << 20)
+    let bytes = http_body_util::Limited::new(response.into_body(), limit)
         .collect()
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
-    let v: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
-    if status.is_success() {
-        Ok(v)
-    } else {
-        Err(v["error"].as_str().unwrap_or("refused").to_owned())
-    }
+    Ok((status, bytes))
 }

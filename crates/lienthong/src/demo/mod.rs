@@ -19,6 +19,7 @@ use lienthong_sync::{Pipeline, PipelineConfig, SourceConfig, StatusReader};
 use lienthong_trust::{Ca, SigningKey};
 use rand::{Rng, SeedableRng};
 
+mod citizen;
 mod commands;
 mod country;
 mod data;
@@ -559,64 +560,15 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         .unwrap_or_else(|| "001090123456".into());
     // The citizen face of the center, and a small identity provider for the synthetic
     // citizens (the VNeID model, on loopback).
-    let people: Vec<(String, String)> = {
-        let pool = sqlx::AnyPool::connect(&db(&slug(AGENCIES[0].id))).await?;
-        let rows = sqlx::query(
-            "SELECT personal_id, full_name FROM citizen WHERE length(personal_id) = 12 LIMIT 50",
-        )
-        .fetch_all(&pool)
-        .await?;
-        pool.close().await;
-        rows.iter()
-            .map(|r| {
-                (
-                    sqlx::Row::get::<String, _>(r, 0),
-                    sqlx::Row::get::<String, _>(r, 1),
-                )
-            })
-            .collect()
-    };
-    let mut people = people;
-    if !people.iter().any(|(id, _)| *id == pid) {
-        people.insert(0, (pid.clone(), String::new()));
-    }
-    let (citizen_addr, idp_addr) = (ports.citizen(), ports.idp());
-    let issuer = format!("http://{idp_addr}");
-    let client_secret = lienthong_trust::sha256_hex(SigningKey::generate().to_pem()?.as_bytes());
-    let idp = lienthong_web::oidc_demo::router(lienthong_web::oidc_demo::DemoProvider {
-        issuer: issuer.clone(),
-        client_id: "lienthong-citizen".into(),
-        client_secret: client_secret.clone(),
-        redirect_uris: vec![format!("http://{citizen_addr}/citizen/callback")],
-        people,
-        key: signing("idp")?,
-    });
-    tokio::spawn(node::serve_router(
-        ports.take_tokio(idp_addr)?,
-        None,
-        idp,
-        1024,
+    let citizen_addr = citizen::serve(
+        &ports,
+        &db(&slug(AGENCIES[0].id)),
+        &pid,
+        signing("idp")?,
+        (citizen_registry, &nodes[center]),
         serving_stop.clone(),
-    ));
-    let citizen_face = lienthong_web::citizen::router(lienthong_web::citizen::CitizenFace {
-        oidc: lienthong_web::citizen::Oidc {
-            issuer,
-            client_id: "lienthong-citizen".into(),
-            client_secret,
-            public_url: format!("http://{citizen_addr}"),
-            id_claim: "sub".into(),
-        },
-        registry: citizen_registry,
-        gather: nodes[center].gatherer(),
-        consent: Some(nodes[center].consenter()),
-    });
-    tokio::spawn(node::serve_router(
-        ports.take_tokio(citizen_addr)?,
-        None,
-        citizen_face,
-        1024,
-        serving_stop.clone(),
-    ));
+    )
+    .await?;
     // A student of the ministry's API, for the printed commands.
     let (student, student_pid): (String, String) = {
         let pool = sqlx::AnyPool::connect(&school_db.0).await?;

@@ -134,6 +134,34 @@ pub enum LogCommand {
     },
 }
 
+/// A JSON document, pretty, to `out` or standard output.
+fn write_json(doc: &serde_json::Value, out: Option<&std::path::Path>) -> Result<ExitCode> {
+    let text = serde_json::to_string_pretty(doc)?;
+    match out {
+        Some(path) => std::fs::write(path, text + "\n")
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => println!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--key` and every `--witness-key`, parsed as vkeys.
+fn note_keys(
+    key: &str,
+    witness_keys: &[String],
+) -> Result<(
+    lienthong_trust::note::NoteVerifier,
+    Vec<lienthong_trust::note::NoteVerifier>,
+)> {
+    use lienthong_trust::note::NoteVerifier;
+    let log_key = NoteVerifier::parse(key).context("--key")?;
+    let witnesses = witness_keys
+        .iter()
+        .map(|k| NoteVerifier::parse(k).context("--witness-key"))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((log_key, witnesses))
+}
+
 pub(super) fn days_ago_ms(days: u32) -> u64 {
     lienthong_core::time::now_ms().saturating_sub(u64::from(days) * 86_400_000)
 }
@@ -200,13 +228,7 @@ pub async fn log(command: LogCommand) -> Result<ExitCode> {
                 msglog::evidence_restored(&db.display().to_string(), &message_id, &key, restore)
                     .await
                     .map_err(anyhow::Error::msg)?;
-            let text = serde_json::to_string_pretty(&doc)?;
-            match out {
-                Some(path) => std::fs::write(&path, text + "\n")
-                    .with_context(|| format!("writing {}", path.display()))?,
-                None => println!("{text}"),
-            }
-            Ok(ExitCode::SUCCESS)
+            write_json(&doc, out.as_deref())
         }
         LogCommand::Archive {
             db,
@@ -273,25 +295,14 @@ pub async fn log(command: LogCommand) -> Result<ExitCode> {
                 msglog::HISTORY_ENTRIES_MAX,
             )
             .await?;
-            let text = serde_json::to_string_pretty(&doc)?;
-            match out {
-                Some(path) => std::fs::write(&path, text + "\n")
-                    .with_context(|| format!("writing {}", path.display()))?,
-                None => println!("{text}"),
-            }
-            Ok(ExitCode::SUCCESS)
+            write_json(&doc, out.as_deref())
         }
         LogCommand::VerifyProof {
             file,
             key,
             witness_keys,
         } => {
-            use lienthong_trust::note::NoteVerifier;
-            let log_key = NoteVerifier::parse(&key).context("--key")?;
-            let witnesses = witness_keys
-                .iter()
-                .map(|k| NoteVerifier::parse(k).context("--witness-key"))
-                .collect::<Result<Vec<_>>>()?;
+            let (log_key, witnesses) = note_keys(&key, &witness_keys)?;
             let doc: serde_json::Value = serde_json::from_str(&read(&file)?)
                 .with_context(|| format!("{} is not JSON", file.display()))?;
             match lienthong_gateway::witness::verify_history(&doc, &log_key, &witnesses) {
@@ -348,12 +359,7 @@ pub async fn log(command: LogCommand) -> Result<ExitCode> {
             db,
             files,
         } => {
-            use lienthong_trust::note::NoteVerifier;
-            let log_key = NoteVerifier::parse(&key).context("--key")?;
-            let witnesses = witness_keys
-                .iter()
-                .map(|k| NoteVerifier::parse(k).context("--witness-key"))
-                .collect::<Result<Vec<_>>>()?;
+            let (log_key, witnesses) = note_keys(&key, &witness_keys)?;
             let mut notes = Vec::new();
             for f in &files {
                 let mut paths = Vec::new();

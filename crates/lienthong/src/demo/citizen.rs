@@ -1,0 +1,74 @@
+//! The center's citizen face in the demo, with a small OpenID Connect provider for the
+//! synthetic citizens (the VNeID model, on loopback): docs/citizen.md.
+
+use super::*;
+
+/// Serves the identity provider and the citizen face on their ports; the face's address.
+pub(super) async fn serve(
+    ports: &data::Ports,
+    register_db: &str,
+    pid: &str,
+    idp_key: SigningKey,
+    (registry, center): (Registry, &RunningNode),
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<SocketAddr> {
+    // Who may sign in: fifty people of the register, and the one the printed commands use.
+    let mut people: Vec<(String, String)> = {
+        let pool = sqlx::AnyPool::connect(register_db).await?;
+        let rows = sqlx::query(
+            "SELECT personal_id, full_name FROM citizen WHERE length(personal_id) = 12 LIMIT 50",
+        )
+        .fetch_all(&pool)
+        .await?;
+        pool.close().await;
+        rows.iter()
+            .map(|r| {
+                (
+                    sqlx::Row::get::<String, _>(r, 0),
+                    sqlx::Row::get::<String, _>(r, 1),
+                )
+            })
+            .collect()
+    };
+    if !people.iter().any(|(id, _)| id == pid) {
+        people.insert(0, (pid.to_owned(), String::new()));
+    }
+    let (citizen_addr, idp_addr) = (ports.citizen(), ports.idp());
+    let issuer = format!("http://{idp_addr}");
+    let client_secret = lienthong_trust::sha256_hex(SigningKey::generate().to_pem()?.as_bytes());
+    let idp = lienthong_web::oidc_demo::router(lienthong_web::oidc_demo::DemoProvider {
+        issuer: issuer.clone(),
+        client_id: "lienthong-citizen".into(),
+        client_secret: client_secret.clone(),
+        redirect_uris: vec![format!("http://{citizen_addr}/citizen/callback")],
+        people,
+        key: idp_key,
+    });
+    tokio::spawn(node::serve_router(
+        ports.take_tokio(idp_addr)?,
+        None,
+        idp,
+        1024,
+        stop.clone(),
+    ));
+    let face = lienthong_web::citizen::router(lienthong_web::citizen::CitizenFace {
+        oidc: lienthong_web::citizen::Oidc {
+            issuer,
+            client_id: "lienthong-citizen".into(),
+            client_secret,
+            public_url: format!("http://{citizen_addr}"),
+            id_claim: "sub".into(),
+        },
+        registry,
+        gather: center.gatherer(),
+        consent: Some(center.consenter()),
+    });
+    tokio::spawn(node::serve_router(
+        ports.take_tokio(citizen_addr)?,
+        None,
+        face,
+        1024,
+        stop,
+    ));
+    Ok(citizen_addr)
+}
