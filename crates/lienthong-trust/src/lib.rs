@@ -3,6 +3,7 @@
 //! certificate fingerprints. No network I/O; the only files are the PEM strings callers pass.
 
 pub mod note;
+pub mod sdjwt;
 
 use std::sync::Arc;
 
@@ -60,7 +61,17 @@ impl SigningKey {
 
     /// Detached signature over `message`, base64.
     pub fn sign(&self, message: &[u8]) -> String {
-        B64.encode(self.0.sign(message).to_bytes())
+        B64.encode(self.sign_raw(message))
+    }
+
+    /// Detached signature over `message`, the 64 bytes.
+    pub fn sign_raw(&self, message: &[u8]) -> [u8; 64] {
+        self.0.sign(message).to_bytes()
+    }
+
+    /// The public half as a JWK (RFC 8037: `OKP`, `Ed25519`).
+    pub fn public_jwk(&self) -> serde_json::Value {
+        jwk_of(self.0.verifying_key().as_bytes())
     }
 
     /// A secret of its own for `label`, derived from this key (HMAC-SHA256 keyed with the
@@ -110,6 +121,15 @@ fn verifying_key(public_b64: &str) -> Result<ed25519_dalek::VerifyingKey, TrustE
         c.insert(public_b64.to_owned(), key);
     }
     Ok(key)
+}
+
+fn jwk_of(public: &[u8; 32]) -> serde_json::Value {
+    serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": sdjwt::b64url(public) })
+}
+
+/// The JWK of a base64 Ed25519 public key (a member's `signing_key` in the registry).
+pub fn ed25519_jwk(public_b64: &str) -> Result<serde_json::Value, TrustError> {
+    Ok(jwk_of(verifying_key(public_b64)?.as_bytes()))
 }
 
 /// Checks that a base64 string is an Ed25519 public key.
