@@ -188,8 +188,8 @@ fn decode(text: &str) -> Result<Disclosure<'_>, SdJwtError> {
 struct Unpack<'a> {
     by_digest: std::collections::HashMap<String, Disclosure<'a>>,
     seen: std::collections::HashSet<String>,
-    /// (path, disclosure text) of each disclosure used, in payload order.
-    used: Vec<(String, &'a str)>,
+    /// Each disclosure used, in payload order.
+    used: Paths<'a>,
 }
 
 impl<'a> Unpack<'a> {
@@ -305,12 +305,15 @@ impl<'a> Unpack<'a> {
     }
 }
 
+/// (claim path, disclosure) of each disclosure used.
+type Paths<'a> = Vec<(String, &'a str)>;
+
 /// The payload of the issuer-signed JWT with its disclosures applied (not verified), and
 /// each disclosure's claim path.
 fn unpack<'a>(
     payload: Map<String, Value>,
     disclosures: &[&'a str],
-) -> Result<(Map<String, Value>, Vec<(String, &'a str)>), SdJwtError> {
+) -> Result<(Map<String, Value>, Paths<'a>), SdJwtError> {
     match payload.get(SD_ALG).map(|a| a.as_str()) {
         None | Some(Some("sha-256")) => {}
         Some(a) => {
