@@ -131,6 +131,20 @@ ensure_chromium() {
   apt_install chromium || service_failed "chromium could not be installed"
 }
 
+ensure_sdjwt_reference() {
+  # The e-documents' interoperability test runs the IETF SD-JWT reference implementation
+  # (PyPI sd-jwt, pinned) from a virtual environment beside the build.
+  local venv="$PWD/target/sdjwt-reference"
+  if ! "$venv/bin/python" -c "import sd_jwt" 2>/dev/null; then
+    log "installing the SD-JWT reference implementation (sd-jwt 0.10.4) in $venv"
+    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$venv"; } \
+      || service_failed "a Python virtual environment could not be made"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check sd-jwt==0.10.4 \
+      || service_failed "the SD-JWT reference implementation could not be installed"
+  fi
+  export LIENTHONG_TEST_SDJWT_PYTHON="$venv/bin/python"
+}
+
 ensure_tools() {
   # The join guide's test runs its commands as written: bash, curl, sqlite3 and psql.
   local missing=()
@@ -149,6 +163,7 @@ ensure_fault_cluster
 ensure_mariadb
 ensure_nats
 ensure_chromium
+ensure_sdjwt_reference
 export LIENTHONG_TEST_POSTGRES_URL="${LIENTHONG_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 export LIENTHONG_TEST_MARIADB_URL="${LIENTHONG_TEST_MARIADB_URL:-mysql://root@127.0.0.1:3306/test}"
 export LIENTHONG_TEST_NATS_URL="${LIENTHONG_TEST_NATS_URL:-nats://127.0.0.1:4222}"

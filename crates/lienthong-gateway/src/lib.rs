@@ -8,6 +8,7 @@
 
 pub mod backend;
 pub mod batchsig;
+pub mod documents;
 pub mod error;
 pub mod incident;
 pub mod metadata;

@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod doc_cmd;
 mod incident_cmd;
 mod link_cmd;
 mod quality_cmd;
@@ -103,6 +104,12 @@ enum Command {
     Log {
         #[command(subcommand)]
         command: roles::LogCommand,
+    },
+    /// E-documents for a citizen's wallet as SD-JWT VCs: issue, present with chosen claims,
+    /// verify with the registry's snapshot offline.
+    Doc {
+        #[command(subcommand)]
+        command: doc_cmd::DocCommand,
     },
     /// Record linkage: link a dataset to the population register, or deduplicate one, with a
     /// Fellegi–Sunter model aware of Vietnamese names, dates, ids and units.
@@ -352,6 +359,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => runtime()?.block_on(demo::run(args)),
         Command::Sync { command } => runtime()?.block_on(sync_cmd::sync(command)),
         Command::Log { command } => runtime()?.block_on(roles::log(command)),
+        Command::Doc { command } => doc_cmd::run(command),
         Command::Incident { command } => runtime()?.block_on(incident_cmd::run(command)),
         Command::Registry { command } => match command {
             RegistryCommand::Run { config } => runtime()?.block_on(roles::registry_run(&config)),

@@ -36,6 +36,23 @@ pub(crate) fn sign(key: &SigningKey, mut header: Map<String, Value>, payload: &V
     format!("{input}.{}", b64url(signature))
 }
 
+/// `header.payload.signature` signed with a holder's key through `jsonwebtoken`.
+pub(crate) fn sign_holder(
+    key: &super::HolderKey,
+    mut header: Map<String, Value>,
+    payload: &Value,
+) -> Result<String, SdJwtError> {
+    header.insert("alg".into(), key.alg_name().into());
+    let input = format!(
+        "{}.{}",
+        b64url(Value::Object(header).to_string()),
+        b64url(payload.to_string())
+    );
+    let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &key.key, key.alg)
+        .map_err(|e| SdJwtError::Signature(format!("signing with the holder key: {e}")))?;
+    Ok(format!("{input}.{signature}"))
+}
+
 /// A compact JWS split and decoded, not yet verified.
 pub(crate) struct Jws<'a> {
     pub header: Map<String, Value>,

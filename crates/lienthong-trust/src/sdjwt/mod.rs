@@ -334,9 +334,72 @@ fn unpack<'a>(
     Ok((claims, u.used))
 }
 
+/// A holder's private key for key binding: Ed25519 (`EdDSA`) or ECDSA P-256 / P-384
+/// (`ES256` / `ES384`, what most wallets hold), from PKCS#8 PEM.
+pub struct HolderKey {
+    key: jsonwebtoken::EncodingKey,
+    alg: jsonwebtoken::Algorithm,
+    jwk: Value,
+}
+
+impl HolderKey {
+    pub fn from_pem(pem: &str) -> Result<HolderKey, SdJwtError> {
+        use jsonwebtoken::{Algorithm, EncodingKey};
+        let bad = |e: String| {
+            invalid(format!(
+                "not an Ed25519 or ECDSA P-256/P-384 private key: {e}"
+            ))
+        };
+        if let Ok(ed) = SigningKey::from_pem(pem) {
+            let key = EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|e| bad(e.to_string()))?;
+            return Ok(HolderKey {
+                key,
+                alg: Algorithm::EdDSA,
+                jwk: ed.public_jwk(),
+            });
+        }
+        let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| bad(e.to_string()))?;
+        for alg in [Algorithm::ES256, Algorithm::ES384] {
+            if let Ok(jwk) = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, alg) {
+                let full = serde_json::to_value(&jwk).map_err(|e| bad(e.to_string()))?;
+                let jwk: Map<String, Value> = ["kty", "crv", "x", "y"]
+                    .into_iter()
+                    .filter_map(|k| full.get(k).map(|v| (k.to_owned(), v.clone())))
+                    .collect();
+                return Ok(HolderKey {
+                    key,
+                    alg,
+                    jwk: Value::Object(jwk),
+                });
+            }
+        }
+        Err(bad("an unsupported curve".into()))
+    }
+
+    /// A new ECDSA P-256 key, PKCS#8 PEM.
+    pub fn generate_p256_pem() -> Result<String, SdJwtError> {
+        rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            .map(|k| k.serialize_pem())
+            .map_err(|e| invalid(e.to_string()))
+    }
+
+    /// The public half as a JWK (`kty`, `crv`, `x`, `y`).
+    pub fn public_jwk(&self) -> &Value {
+        &self.jwk
+    }
+
+    fn alg_name(&self) -> &'static str {
+        match self.alg {
+            jsonwebtoken::Algorithm::EdDSA => "EdDSA",
+            jsonwebtoken::Algorithm::ES384 => "ES384",
+            _ => "ES256",
+        }
+    }
+}
+
 /// The holder's key-binding: their key, and what the verifier asked to be signed.
 pub struct KeyBinding<'a> {
-    pub key: &'a SigningKey,
+    pub key: &'a HolderKey,
     pub aud: &'a str,
     pub nonce: &'a str,
     pub iat: u64,
@@ -383,7 +446,10 @@ pub fn present(
             .get("cnf")
             .and_then(|c| c.get("jwk"))
             .ok_or_else(|| invalid("this document is not bound to a holder key"))?;
-        if bound.get("x") != kb.key.public_jwk().get("x") {
+        let same = ["kty", "crv", "x", "y"]
+            .iter()
+            .all(|k| bound.get(k) == kb.key.public_jwk().get(k));
+        if !same {
             return Err(invalid("this document is bound to another holder key"));
         }
         let mut header = Map::new();
@@ -391,7 +457,7 @@ pub fn present(
         let payload = serde_json::json!({
             "iat": kb.iat, "aud": kb.aud, "nonce": kb.nonce, "sd_hash": digest(&out),
         });
-        out.push_str(&jws::sign(kb.key, header, &payload));
+        out.push_str(&jws::sign_holder(kb.key, header, &payload)?);
     }
     Ok(out)
 }

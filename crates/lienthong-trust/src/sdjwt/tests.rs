@@ -11,7 +11,7 @@ fn map(v: Value) -> Map<String, Value> {
     }
 }
 
-fn document(issuer: &SigningKey, holder: Option<&SigningKey>) -> String {
+fn document(issuer: &SigningKey, holder: Option<&HolderKey>) -> String {
     issue(Issue {
         key: issuer,
         kid: "VN/GOV/BCA/DANCU",
@@ -21,7 +21,7 @@ fn document(issuer: &SigningKey, holder: Option<&SigningKey>) -> String {
             "birth_date": "1990-02-03",
             "address": { "province": "01", "commune": "00004" },
         })),
-        holder_jwk: holder.map(SigningKey::public_jwk),
+        holder_jwk: holder.map(|h| h.public_jwk().clone()),
     })
     .expect("issues")
 }
@@ -85,8 +85,17 @@ fn a_presentation_shows_only_what_the_holder_chose() {
 
 #[test]
 fn key_binding_ties_a_presentation_to_the_holder_the_audience_and_the_nonce() {
-    let (issuer, holder) = (SigningKey::generate(), SigningKey::generate());
-    let doc = document(&issuer, Some(&holder));
+    let issuer = SigningKey::generate();
+    let p256 = HolderKey::from_pem(&HolderKey::generate_p256_pem().unwrap()).unwrap();
+    assert_eq!(p256.public_jwk()["crv"], "P-256");
+    let ed = HolderKey::from_pem(&SigningKey::generate().to_pem().unwrap()).unwrap();
+    for holder in [p256, ed] {
+        holder_binding(&issuer, &holder);
+    }
+}
+
+fn holder_binding(issuer: &SigningKey, holder: &HolderKey) {
+    let doc = document(issuer, Some(holder));
     let kb = |key, aud, nonce| {
         Some(KeyBinding {
             key,
@@ -95,27 +104,27 @@ fn key_binding_ties_a_presentation_to_the_holder_the_audience_and_the_nonce() {
             iat: NOW,
         })
     };
-    let shown = present(&doc, &["full_name"], kb(&holder, "https://verifier", "n-1")).unwrap();
+    let shown = present(&doc, &["full_name"], kb(holder, "https://verifier", "n-1")).unwrap();
     let v = verify(
         &shown,
-        keys(&issuer),
+        keys(issuer),
         &expect(Some(("https://verifier", "n-1"))),
     )
     .expect("verifies");
     assert_eq!(v.key_binding.unwrap()["nonce"], "n-1");
     for (aud, nonce) in [("https://other", "n-1"), ("https://verifier", "n-2")] {
-        assert!(verify(&shown, keys(&issuer), &expect(Some((aud, nonce)))).is_err());
+        assert!(verify(&shown, keys(issuer), &expect(Some((aud, nonce)))).is_err());
     }
     // Without the key-binding JWT, a verifier that asks for one refuses it.
     let bare = present(&doc, &["full_name"], None).unwrap();
     assert!(verify(
         &bare,
-        keys(&issuer),
+        keys(issuer),
         &expect(Some(("https://verifier", "n-1")))
     )
     .is_err());
     // Another key cannot present it; a disclosure added after signing breaks sd_hash.
-    let thief = SigningKey::generate();
+    let thief = HolderKey::from_pem(&HolderKey::generate_p256_pem().unwrap()).unwrap();
     assert!(present(&doc, &["full_name"], kb(&thief, "https://verifier", "n-1")).is_err());
     let (head, kb_jwt) = shown.rsplit_once('~').unwrap();
     let extra = split(&doc)
@@ -126,14 +135,14 @@ fn key_binding_ties_a_presentation_to_the_holder_the_audience_and_the_nonce() {
         .unwrap();
     let widened = format!("{head}~{extra}~{kb_jwt}");
     assert!(
-        matches!(verify(&widened, keys(&issuer), &expect(Some(("https://verifier", "n-1")))), Err(SdJwtError::Invalid(m)) if m.contains("sd_hash"))
+        matches!(verify(&widened, keys(issuer), &expect(Some(("https://verifier", "n-1")))), Err(SdJwtError::Invalid(m)) if m.contains("sd_hash"))
     );
     // A stale key-binding JWT is refused.
     let old = Expect {
         now: NOW + 3_600,
         ..expect(Some(("https://verifier", "n-1")))
     };
-    assert!(verify(&shown, keys(&issuer), &old).is_err());
+    assert!(verify(&shown, keys(issuer), &old).is_err());
 }
 
 #[test]

@@ -25,7 +25,7 @@ pub use log::*;
 pub use node_run::*;
 pub use registry::*;
 
-pub(super) fn write_new(path: &Path, contents: &str) -> Result<()> {
+pub(crate) fn write_new(path: &Path, contents: &str) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     // Keys are private: a directory made for them is the owner's only (0700), each file is

@@ -3,6 +3,7 @@
 mod cli_errors;
 mod crash;
 mod demo;
+mod documents;
 mod exchange;
 mod guide;
 mod hop;
