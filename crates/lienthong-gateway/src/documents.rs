@@ -35,6 +35,31 @@ pub struct DocumentKind {
     pub valid_days: u32,
 }
 
+/// What a node issues (node TOML `[documents]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentsConfig {
+    /// Where verifiers fetch this node's status list: the center publishes every issuer's
+    /// at `<status_base>/<member id, percent-encoded>`.
+    pub status_base: String,
+    pub kinds: Vec<DocumentKind>,
+}
+
+impl DocumentsConfig {
+    /// The status list URI of `member`'s documents.
+    pub fn status_uri(&self, member: &str) -> String {
+        status_uri(&self.status_base, member)
+    }
+}
+
+/// `<base>/<member id, percent-encoded>`: the URI of a member's status list.
+pub fn status_uri(base: &str, member: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        member.replace('%', "%25").replace('/', "%2F")
+    )
+}
+
 /// Documents issued to one person are few; a bound keeps a caller from asking for
 /// thousands.
 pub const DOCUMENTS_PER_PERSON_MAX: usize = 100;

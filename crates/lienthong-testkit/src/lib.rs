@@ -264,6 +264,17 @@ impl Browser {
         }
     }
 
+    /// Waits (up to 20 s) until `js` is true in a loaded page (after a form posts back to the
+    /// same address, say, where the location does not tell the new page).
+    pub fn wait_until(&mut self, js: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let check = format!("document.readyState === 'complete' && Boolean({js})");
+        while self.eval(&check) != serde_json::Value::Bool(true) {
+            assert!(std::time::Instant::now() < deadline, "never true: {js}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// The page's HTML as it stands.
     pub fn dom(&mut self) -> String {
         self.eval("document.documentElement.outerHTML")

@@ -22,13 +22,18 @@ use lienthong_trust::note::NoteVerifier;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+mod documents;
 mod oidc;
 mod page;
+
+pub use documents::status_link;
 
 use page::page;
 
 /// Records or reads a person's consent at the providing node — `RunningNode::consenter`.
 pub use lienthong_gateway::node::Consenter;
+/// The center node's asks about e-documents — `RunningNode::document_desk`.
+pub use lienthong_gateway::node::DocumentDesk;
 /// A person's history from every node — the center node's `RunningNode::gatherer`.
 pub use lienthong_gateway::node::Gatherer;
 
@@ -52,6 +57,8 @@ pub struct CitizenFace {
     pub gather: Gatherer,
     /// Where agreements rest on consent: the person grants and withdraws on the page.
     pub consent: Option<Consenter>,
+    /// E-documents: the person's from every issuing node, issuance, status lists.
+    pub documents: Option<DocumentDesk>,
 }
 
 struct Discovered {
@@ -111,6 +118,16 @@ pub fn router(cfg: CitizenFace) -> Router {
         .route("/citizen/logout", get(logout))
         .route("/citizen/api/accesses", get(api_accesses))
         .route("/citizen/consent", axum::routing::post(consent))
+        .route(
+            "/citizen/documents/issue",
+            axum::routing::post(documents::issue),
+        )
+        .route("/citizen/documents/download", get(documents::download))
+        .route("/status/{member}", get(documents::status_list))
+        .route(
+            "/verify",
+            get(documents::verify_page).post(documents::verify_page),
+        )
         .with_state(face)
 }
 

@@ -177,6 +177,7 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
             })
         }),
         // The providing node's consent store (the center's node reaches it over mutual TLS).
+        documents: None,
         consent: Some(Arc::new(
             move |id: String,
                   consumer: String,
@@ -454,6 +455,7 @@ async fn in_chromium_a_citizen_grants_and_withdraws_a_consent_on_the_page() {
                 async move { vec![(NODE.to_owned(), log.history(&p.pseudonym(&id), 1000).await)] },
             )
         }),
+        documents: None,
         consent: Some(Arc::new(
             move |id: String,
                   consumer: String,
@@ -501,15 +503,7 @@ async fn in_chromium_a_citizen_grants_and_withdraws_a_consent_on_the_page() {
         let mut browser = browser;
         browser.eval("document.querySelector('tr.consent-granted button').click()");
         // The same address again: wait for the new page's row instead.
-        for _ in 0..100 {
-            let shown = browser.eval(
-                "document.readyState === 'complete' && document.querySelector('tr.consent-none') !== null",
-            );
-            if shown == serde_json::Value::Bool(true) {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        browser.wait_until("document.querySelector('tr.consent-none') !== null");
         browser.dom()
     })
     .await

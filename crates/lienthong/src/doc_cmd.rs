@@ -84,6 +84,29 @@ pub enum DocCommand {
         #[arg(long)]
         status_list: Option<PathBuf>,
     },
+    /// Revoke a document a node issued (or suspend it, or put it back in force): its entry in
+    /// the node's status list, published from the next time the list is fetched.
+    Revoke {
+        /// The issuing node's message log (where its documents are kept).
+        #[arg(long)]
+        db: PathBuf,
+        /// The document's index (`status.status_list.idx`; `doc list` shows them).
+        #[arg(long)]
+        idx: u64,
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Suspend instead of revoke.
+        #[arg(long, conflicts_with = "reinstate")]
+        suspend: bool,
+        /// Put a suspended (or wrongly revoked) document back in force.
+        #[arg(long)]
+        reinstate: bool,
+    },
+    /// The documents a node issued: index, kind, dates, status (not their contents).
+    List {
+        #[arg(long)]
+        db: PathBuf,
+    },
     /// A new holder key, ECDSA P-256 (PKCS#8 PEM, created 0600), and its public JWK beside
     /// it (`<out>.jwk.json`), for documents bound to a holder.
     HolderKey {
@@ -118,6 +141,60 @@ fn json_object(path: &Path) -> Result<Map<String, Value>> {
 pub fn run(command: DocCommand) -> Result<ExitCode> {
     let now = lienthong_core::time::now_s();
     match command {
+        DocCommand::Revoke {
+            db,
+            idx,
+            reason,
+            suspend,
+            reinstate,
+        } => {
+            let status = match (suspend, reinstate) {
+                (true, _) => status::SUSPENDED,
+                (_, true) => status::VALID,
+                _ => status::INVALID,
+            };
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let doc = rt.block_on(lienthong_gateway::msglog::set_document_status(
+                &db.display().to_string(),
+                idx,
+                status,
+                &reason,
+            ))?;
+            println!(
+                "document {idx} ({}, issued {}): {}",
+                doc.kind,
+                lienthong_core::vietnam_date(doc.issued_at as i64),
+                status::status_name(doc.status)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        DocCommand::List { db } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let docs = rt.block_on(lienthong_gateway::msglog::issued_documents(
+                &db.display().to_string(),
+            ))?;
+            for d in &docs {
+                println!(
+                    "{:>6}  {:<20} issued {}  expires {}  {}{}",
+                    d.idx,
+                    d.kind,
+                    lienthong_core::vietnam_date(d.issued_at as i64),
+                    lienthong_core::vietnam_date(d.expires_at as i64),
+                    status::status_name(d.status),
+                    if d.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", d.reason)
+                    }
+                );
+            }
+            println!("{} document(s)", docs.len());
+            Ok(ExitCode::SUCCESS)
+        }
         DocCommand::Issue {
             key,
             member,

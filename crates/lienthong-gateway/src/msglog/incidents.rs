@@ -12,9 +12,10 @@ fn db(e: sqlx::Error) -> LogError {
     LogError::Database(e.to_string())
 }
 
-/// A read-write connection to the log's database for incidents only (the node may be
-/// running: SQLite waits for its writer, PostgreSQL has row locks).
-async fn connect_rw(path: &str) -> Result<sqlx::AnyPool, LogError> {
+/// A read-write connection to the log's database for the tables beside the log — incidents,
+/// documents' statuses — never the log's own (the node may be running: SQLite waits for its
+/// writer, PostgreSQL has row locks).
+pub(super) async fn connect_rw(path: &str) -> Result<sqlx::AnyPool, LogError> {
     sqlx::any::install_default_drivers();
     let url = match Store::of(path) {
         Store::Postgres => path.to_owned(),
@@ -83,7 +84,7 @@ pub async fn update_incident(path: &str, incident: &Incident) -> Result<(), LogE
         .map_err(db)?;
     pool.close().await;
     if done.rows_affected() == 0 {
-        return Err(LogError::NotFound(incident.id.clone()));
+        return Err(LogError::NoSuch(format!("incident {}", incident.id)));
     }
     Ok(())
 }

@@ -17,12 +17,14 @@ use tokio::sync::{mpsc, oneshot};
 
 mod archive;
 mod audit;
+mod documents;
 mod incidents;
 mod reader;
 mod witnessed;
 
 pub use archive::*;
 pub use audit::*;
+pub use documents::{issued_documents, set_document_status, IssuedDocument};
 pub use incidents::{incidents, open_incident, records, update_incident};
 pub use reader::{LogEntry, LogReader};
 pub use witnessed::{
@@ -34,6 +36,9 @@ pub use witnessed::{
 pub enum LogError {
     #[error("no message log at {0}")]
     NotFound(String),
+    /// A record beside the log (an incident, a document) that the log does not hold.
+    #[error("{0} is not in this log")]
+    NoSuch(String),
     /// A checkpoint signature does not verify with the key given: a wrong key, or a
     /// checkpoint not signed by the member.
     #[error("{0}")]
@@ -186,6 +191,8 @@ async fn connect(location: &str) -> Result<AnyPool, String> {
         format!("CREATE TABLE IF NOT EXISTS witness_state (origin VARCHAR(300) PRIMARY KEY, size {int} NOT NULL, root TEXT NOT NULL, note TEXT NOT NULL, at_ms {int} NOT NULL)"),
         format!("CREATE TABLE IF NOT EXISTS witness_alarms (origin VARCHAR(300) NOT NULL, kind VARCHAR(40) NOT NULL, member TEXT NOT NULL, first_ms {int} NOT NULL, last_ms {int} NOT NULL, count {int} NOT NULL, detail TEXT NOT NULL, evidence TEXT NOT NULL, PRIMARY KEY (origin, kind))"),
         format!("CREATE TABLE IF NOT EXISTS consents (subject VARCHAR(64) NOT NULL, consumer VARCHAR(200) NOT NULL, service VARCHAR(300) NOT NULL, purpose VARCHAR(200) NOT NULL, granted {int} NOT NULL, at_ms {int} NOT NULL, PRIMARY KEY (subject, consumer, service, purpose))"),
+        format!("CREATE TABLE IF NOT EXISTS documents (idx {int} PRIMARY KEY, subject VARCHAR(64) NOT NULL, kind VARCHAR(100) NOT NULL, issued_at {int} NOT NULL, expires_at {int} NOT NULL, status {int} NOT NULL, changed_at {int} NOT NULL, reason TEXT NOT NULL, token TEXT NOT NULL)"),
+        "CREATE INDEX IF NOT EXISTS documents_subject ON documents (subject)".to_owned(),
         format!("CREATE TABLE IF NOT EXISTS node_registry_snapshot (id {int} PRIMARY KEY, version {int} NOT NULL, issued_at {int} NOT NULL, signed TEXT NOT NULL)"),
         "CREATE TABLE IF NOT EXISTS node_registry_keys (registry_key VARCHAR(200) PRIMARY KEY, announced_by TEXT NOT NULL)".to_owned(),
     ] {

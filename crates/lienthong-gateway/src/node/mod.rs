@@ -31,6 +31,7 @@ use crate::snapshot::{now_s, SnapshotCache};
 mod budget;
 mod client_face;
 mod clients;
+mod documents;
 mod peer_face;
 mod policy;
 mod proxy;
@@ -38,6 +39,7 @@ mod replay;
 mod tls;
 mod transparency;
 mod witnessing;
+pub use documents::{DocumentAsk, DocumentDesk};
 pub use transparency::{Consenter, Gatherer};
 
 use budget::*;
@@ -110,6 +112,8 @@ pub struct NodeConfig {
     pub witness_key: Option<SigningKey>,
     /// How often the node submits its latest checkpoint to the witness.
     pub witness_every_ms: u64,
+    /// The e-documents this node issues from its tables, if any.
+    pub documents: Option<crate::documents::DocumentsConfig>,
 }
 
 /// A service answered by an existing REST backend (plain HTTP on the provider's side).
@@ -361,6 +365,7 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         let code = t.code.clone();
         services.insert(code, TableService::connect(t).await?);
     }
+    documents::check_config(&config, &services)?;
     // Fail at start on unusable TLS material; per-provider clients are made on first use.
     lienthong_trust::client_config(&config.ca_pem, &config.cert_pem, &config.key_pem)
         .map_err(|e| e.to_string())?;
@@ -575,6 +580,15 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         .route(
             "/lt1/transparency/consent",
             axum::routing::post(transparency::consent),
+        )
+        .route("/lt1/documents", axum::routing::post(documents::list))
+        .route(
+            "/lt1/documents/issue",
+            axum::routing::post(documents::issue),
+        )
+        .route(
+            "/lt1/documents/status",
+            axum::routing::post(documents::status),
         )
         .route("/lt1/{*rest}", any(provider))
         .with_state(inner.clone());

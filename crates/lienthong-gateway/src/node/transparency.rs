@@ -6,7 +6,7 @@
 use super::witnessing::post_peer;
 use super::*;
 
-fn json_answer(status: StatusCode, v: serde_json::Value) -> Response {
+pub(super) fn json_answer(status: StatusCode, v: serde_json::Value) -> Response {
     let mut r = Response::new(Body::from(v.to_string()));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -16,13 +16,13 @@ fn json_answer(status: StatusCode, v: serde_json::Value) -> Response {
     r
 }
 
-fn refused(status: StatusCode, why: &str) -> Response {
+pub(super) fn refused(status: StatusCode, why: &str) -> Response {
     json_answer(status, serde_json::json!({ "error": why }))
 }
 
 /// The snapshot, when the caller is the center's node (the registry's witness member, on
 /// the certificate the registry lists for it, not revoked); else the refusal to answer.
-fn center_caller(
+pub(super) fn center_caller(
     node: &Inner,
     peer: &PeerFingerprint,
     subject: &PeerSubject,
@@ -51,7 +51,7 @@ fn center_caller(
 }
 
 /// How this node stores a person: their pseudonym where it has a log key.
-fn stored_subject(node: &Inner, person: String) -> String {
+pub(super) fn stored_subject(node: &Inner, person: String) -> String {
     match &node.pseudonyms {
         Some(p) => p.pseudonym(&person),
         None => person,
@@ -136,7 +136,7 @@ fn withhold(mut doc: serde_json::Value, snapshot: &SnapshotBody, now: u64) -> se
 }
 
 /// The center's ask of one node: the JSON it answers, or its error.
-async fn ask_center_endpoint(
+pub(super) async fn ask_center_endpoint(
     node: &Inner,
     member: &lienthong_registry::Member,
     path: &str,

@@ -243,6 +243,7 @@ pub fn node_config(
         log_key: None,
         witness_key: None,
         witness_every_ms: 200,
+        documents: None,
     }
 }
 

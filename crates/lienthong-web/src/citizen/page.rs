@@ -174,6 +174,7 @@ pub(super) async fn page(
                 }
                 b.push_str("</table>");
             }
+            b.push_str(&super::documents::section(&f, &id, &form, en).await);
             b.push_str(&format!(
                 "<p><a href=\"/citizen/api/accesses\">{}</a> — {}</p>",
                 t(

@@ -62,6 +62,7 @@ pub(super) async fn serve(
         registry,
         gather: center.gatherer(),
         consent: Some(center.consenter()),
+        documents: Some(center.document_desk()),
     });
     tokio::spawn(node::serve_router(
         ports.take_tokio(citizen_addr)?,
@@ -71,4 +72,58 @@ pub(super) async fn serve(
         stop,
     ));
     Ok(citizen_addr)
+}
+
+/// The e-documents an agency's node issues in the demo: the population register a
+/// residence confirmation, the health-insurance agency the card; their status lists are
+/// published by the citizen face.
+pub(super) fn documents(agency: &str, ports: &data::Ports) -> Option<DocumentsConfig> {
+    let kind =
+        |kind: &str, (name_vi, name_en): (&str, &str), table: &str, claims: &[&str]| DocumentKind {
+            kind: kind.into(),
+            vct: format!("urn:vn:lienthong:vct:{kind}"),
+            name_vi: name_vi.into(),
+            name_en: name_en.into(),
+            table: table.into(),
+            subject_field: "personal_id".into(),
+            claims: claims.iter().map(|c| (*c).to_owned()).collect(),
+            valid_days: 365,
+        };
+    let kinds = match agency {
+        "VN/GOV/BCA/DANCU" => vec![kind(
+            "residence",
+            ("Xác nhận thông tin về cư trú", "Residence confirmation"),
+            "citizen",
+            &[
+                "personal_id",
+                "full_name",
+                "birth_date",
+                "sex",
+                "nationality",
+                "province_code",
+                "commune_code",
+                "address",
+            ],
+        )],
+        "VN/GOV/BYT/BHYT" => vec![kind(
+            "health_insurance",
+            ("Thẻ bảo hiểm y tế", "Health-insurance card"),
+            "cards",
+            &[
+                "card_no",
+                "personal_id",
+                "full_name",
+                "birth_date",
+                "sex",
+                "valid_from",
+                "valid_to",
+                "province_code",
+            ],
+        )],
+        _ => return None,
+    };
+    Some(DocumentsConfig {
+        status_base: format!("http://{}/status", ports.citizen()),
+        kinds,
+    })
 }

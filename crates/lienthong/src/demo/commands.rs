@@ -53,5 +53,14 @@ pub(super) fn print_exchange_commands(
     println!("X-Road metaservices (members and subsystems; the ministry's services and their endpoints):");
     println!("  {c_hanoi} https://{hanoi}/listClients");
     println!("  {c_hanoi} -H 'X-Road-Client: VN/LOCAL/HANOI/UBND' https://{hanoi}/r1/{SCHOOL}/allowedMethods");
+    let hcm = index(CONSENT.consumer)
+        .map(|i| clients[i])
+        .context("Hồ Chí Minh City is an agency")?;
+    let c_hcm = curl(CONSENT.consumer)?;
+    println!("Under consent — Hồ Chí Minh City's social assistance reads a record only while the person consents (refused until they grant it on the citizen page, refused again once they withdraw):");
+    println!(
+        "  {c_hcm} -i -H 'X-Road-Client: {}' -H 'X-Lienthong-Purpose: {}' https://{hcm}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}",
+        CONSENT.consumer, CONSENT.purpose
+    );
     Ok(())
 }

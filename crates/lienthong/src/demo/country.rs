@@ -98,6 +98,17 @@ pub(super) fn agreement(
     }
 }
 
+/// The agreement that rests on consent: who reads the population register, for what.
+pub(super) struct Consent {
+    pub(super) consumer: &'static str,
+    pub(super) purpose: &'static str,
+}
+
+pub(super) const CONSENT: Consent = Consent {
+    consumer: "VN/LOCAL/HCM/UBND",
+    purpose: "social-assistance",
+};
+
 /// The Ministry of Education's REST-proxied service (its existing API, `school_api.rs`).
 pub(super) const SCHOOL: &str = "VN/GOV/BGDDT/HOCSINH";
 
@@ -129,6 +140,16 @@ pub(super) fn agreements() -> Vec<Agreement> {
         .iter()
         .map(|m| m.to_string())
         .collect();
+    // Social assistance rests on each person's consent: they grant and withdraw it on the
+    // citizen page, and the population register's node checks it at every call.
+    let mut consent = agreement(
+        CONSENT.consumer,
+        dancu,
+        &["personal_id", "full_name", "birth_date", "address"],
+        CONSENT.purpose,
+        "Nghị định 20/2021/NĐ-CP; sự đồng ý của chủ thể dữ liệu (Luật 91/2025/QH15)",
+    );
+    consent.basis = Some("consent".into());
     vec![
         school,
         agreement(
@@ -166,13 +187,7 @@ pub(super) fn agreements() -> Vec<Agreement> {
             "residence-management",
             "Luật Cư trú 2020",
         ),
-        agreement(
-            "VN/LOCAL/HCM/UBND",
-            dancu,
-            &["*"],
-            "residence-management",
-            "Luật Cư trú 2020",
-        ),
+        consent,
         agreement(
             "VN/GOV/TTDLQG/CENTER",
             "VN/GOV/BHXH/SI/participants",

@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use lienthong_core::MemberId;
 use lienthong_dictionary::catalog::{self, Dataset};
 use lienthong_gateway::backend::TableConfig;
+use lienthong_gateway::documents::{DocumentKind, DocumentsConfig};
 use lienthong_gateway::node::{self, NodeConfig, RunningNode};
 use lienthong_registry::{Agreement, Member, Registry, Service};
 use lienthong_sync::{Pipeline, PipelineConfig, SourceConfig, StatusReader};
@@ -316,7 +317,14 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                 dataset,
                 database_url: db(&slug(a.id)),
                 table: code.into(),
-                filters: vec!["province_code".into()],
+                // A person's records by their id where the id is not the key (the e-documents).
+                filters: std::iter::once("province_code")
+                    .chain(
+                        (dataset.field("personal_id").is_some() && dataset.key != ["personal_id"])
+                            .then_some("personal_id"),
+                    )
+                    .map(str::to_owned)
+                    .collect(),
                 columns: Default::default(),
                 connections_max: 4,
                 changes: false,
@@ -400,6 +408,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                         None
                     },
                     witness_every_ms: 5_000,
+                    documents: citizen::documents(a.id, &ports),
                 },
                 listeners,
             )

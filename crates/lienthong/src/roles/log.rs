@@ -187,7 +187,11 @@ pub async fn log(command: LogCommand) -> Result<ExitCode> {
                     );
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(e @ (msglog::LogError::NotFound(_) | msglog::LogError::Database(_))) => {
+                Err(
+                    e @ (msglog::LogError::NotFound(_)
+                    | msglog::LogError::NoSuch(_)
+                    | msglog::LogError::Database(_)),
+                ) => {
                     bail!(e)
                 }
                 // A signature that fails is a wrong key as often as an altered log: say so.

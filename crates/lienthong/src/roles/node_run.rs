@@ -81,6 +81,62 @@ pub(super) struct NodeFile {
     /// How often the latest checkpoint is submitted to the witness (default 10 s).
     #[serde(default = "d_witness_every")]
     witness_every_ms: u64,
+    /// E-documents issued from this node's tables (`[documents]`, docs/documents.md).
+    #[serde(default)]
+    documents: Option<DocumentsFile>,
+}
+
+/// `[documents]`: where the center publishes this node's status list, and the kinds.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DocumentsFile {
+    status_base: String,
+    kinds: Vec<DocumentKindFile>,
+}
+
+/// `[[documents.kinds]]`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DocumentKindFile {
+    kind: String,
+    /// Default `urn:vn:lienthong:vct:<kind>`.
+    #[serde(default)]
+    vct: Option<String>,
+    name_vi: String,
+    name_en: String,
+    table: String,
+    subject_field: String,
+    claims: Vec<String>,
+    #[serde(default = "d_valid_days")]
+    valid_days: u32,
+}
+
+fn d_valid_days() -> u32 {
+    365
+}
+
+fn documents(f: Option<&DocumentsFile>) -> Option<lienthong_gateway::documents::DocumentsConfig> {
+    let f = f?;
+    Some(lienthong_gateway::documents::DocumentsConfig {
+        status_base: f.status_base.clone(),
+        kinds: f
+            .kinds
+            .iter()
+            .map(|k| lienthong_gateway::documents::DocumentKind {
+                kind: k.kind.clone(),
+                vct: k
+                    .vct
+                    .clone()
+                    .unwrap_or_else(|| format!("urn:vn:lienthong:vct:{}", k.kind)),
+                name_vi: k.name_vi.clone(),
+                name_en: k.name_en.clone(),
+                table: k.table.clone(),
+                subject_field: k.subject_field.clone(),
+                claims: k.claims.clone(),
+                valid_days: k.valid_days,
+            })
+            .collect(),
+    })
 }
 
 fn d_witness_every() -> u64 {
@@ -369,6 +425,7 @@ pub async fn node_run(config: &Path) -> Result<ExitCode> {
                 .transpose()
                 .context("witness_key")?,
             witness_every_ms: f.witness_every_ms,
+            documents: documents(f.documents.as_ref()),
             default_purposes: f.default_purposes,
             client_auth,
             connections_max: f.connections_max,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::exchange::Kill;
 
 /// The demo, killed when the test ends however it ends (a failed assertion included).
-fn start(data_dir: &std::path::Path, port: u16) -> (Kill, Vec<String>) {
+pub(crate) fn start(data_dir: &std::path::Path, port: u16) -> (Kill, Vec<String>) {
     let child = Command::new(env!("CARGO_BIN_EXE_lienthong"))
         .args([
             "demo",
@@ -42,7 +42,7 @@ fn start(data_dir: &std::path::Path, port: u16) -> (Kill, Vec<String>) {
     (child, lines)
 }
 
-fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
+pub(crate) fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -67,7 +67,7 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
         .iter()
         .filter(|l| l.trim_start().starts_with("curl "))
         .collect();
-    assert_eq!(curls.len(), 8, "{lines:#?}");
+    assert_eq!(curls.len(), 9, "{lines:#?}");
     // Commands that write files write them here.
     let cwd = tempfile::tempdir().unwrap();
     let run = |cmd: &str| {
@@ -99,7 +99,7 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
     );
     let masked = run(curls[2]);
     assert!(masked.contains("\"ethnicity\":\"***\""), "{masked}");
-    rest_service_through_x_road(&curls[3..], &run, cwd.path());
+    rest_service_through_x_road(&curls[3..8], &run, cwd.path());
 
     // Sync reaches the center (the printed status command, run as printed).
     let status_line = lines
@@ -144,7 +144,7 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
         .iter()
         .filter(|l| l.trim_start().starts_with("curl "))
         .collect();
-    assert_eq!(curls2.len(), 8);
+    assert_eq!(curls2.len(), 9);
     assert_eq!(run(curls2[0]), allowed, "same data after a restart");
     let log_line = lines2
         .iter()
@@ -157,7 +157,7 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
 }
 
 /// `HTTP/2 400` or `HTTP/1.1 400`, as curl -i prints it.
-fn status_line(response: &str) -> &str {
+pub(crate) fn status_line(response: &str) -> &str {
     response.lines().next().unwrap_or("").trim()
 }
 
@@ -239,7 +239,7 @@ fn rest_service_through_x_road(
     );
 }
 
-fn get_json(url: &str) -> serde_json::Value {
+pub(crate) fn get_json(url: &str) -> serde_json::Value {
     let out = Command::new("curl").args(["-sf", url]).output().unwrap();
     assert!(out.status.success(), "{url}");
     serde_json::from_slice(&out.stdout).unwrap()

@@ -3,6 +3,7 @@
 mod cli_errors;
 mod crash;
 mod demo;
+mod demo_citizen;
 mod documents;
 mod exchange;
 mod guide;
