@@ -702,14 +702,23 @@ async fn an_archive_cut_short_is_released_by_the_next_run() {
     // The state a cut-short run leaves: archive made on a copy, then only its record added
     // to the original (entries and bodies still in place).
     let copy = dir.path().join("copy.db").display().to_string();
-    std::fs::copy(&path, &copy).unwrap();
+    // Through SQLite, not a file copy: what the log's last connections left in the WAL is
+    // in the copy too (a bare copy of the main file, taken before they closed, was not).
+    sqlx::any::install_default_drivers();
+    let source = sqlx::AnyPool::connect(&format!("sqlite://{path}"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("VACUUM INTO '{copy}'"))
+        .execute(&source)
+        .await
+        .unwrap();
+    source.close().await;
     let out = dir.path().join("archive");
     let done = msglog::archive(&copy, msglog::ArchiveUntil::Size(2500), &out)
         .await
         .unwrap()
         .unwrap();
     assert!(done.to > 1000, "more than one release chunk: {}", done.to);
-    sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&format!("sqlite://{path}"))
         .await
         .unwrap();
