@@ -1,4 +1,5 @@
 use super::status::{self, StatusList};
+use super::unpack::decode;
 use super::*;
 use serde_json::json;
 

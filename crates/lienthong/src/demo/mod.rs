@@ -24,6 +24,7 @@ mod citizen;
 mod commands;
 mod country;
 mod data;
+mod nodes;
 mod quality;
 mod school_api;
 mod workload;
@@ -307,40 +308,20 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let api = school_api::serve(ports.take_tokio(ports.api())?, &school_db.0, school_db.1).await?;
 
     // 4. The nodes.
+    let setup = nodes::Setup {
+        dir,
+        ports: &ports,
+        ca: &ca,
+        registry_key: &registry_key,
+        systems: &systems,
+        api,
+        log_keys: &log_keys,
+        witness_key: &witness_key,
+    };
     let mut nodes: Vec<RunningNode> = Vec::new();
     for (i, (a, (key, (cert, tls_key)))) in AGENCIES.iter().zip(&identities).enumerate() {
         let (client, peer, admin) = ports.node(i);
-        let tables = a
-            .publishes
-            .map(|(code, dataset)| TableConfig {
-                code: code.into(),
-                dataset,
-                database_url: db(&slug(a.id)),
-                table: code.into(),
-                // A person's records by their id where the id is not the key (the e-documents).
-                filters: std::iter::once("province_code")
-                    .chain(
-                        (dataset.field("personal_id").is_some() && dataset.key != ["personal_id"])
-                            .then_some("personal_id"),
-                    )
-                    .map(str::to_owned)
-                    .collect(),
-                columns: Default::default(),
-                connections_max: 4,
-                changes: false,
-            })
-            .into_iter()
-            .chain((a.id == HOP.province).then(|| TableConfig {
-                code: HOP.service.into(),
-                dataset: &catalog::CIVIL_STATUS_EVENT,
-                database_url: db(HOP.province_db),
-                table: catalog::CIVIL_STATUS_EVENT.name.into(),
-                filters: vec!["province_code".into()],
-                columns: Default::default(),
-                connections_max: 4,
-                changes: true,
-            }))
-            .collect();
+        let tables = nodes::tables(a, &db);
         let listeners = node::Listeners {
             client: Some(ports.take(client)?),
             peer: Some(ports.take(peer)?),
@@ -348,68 +329,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         };
         nodes.push(
             node::start_on(
-                NodeConfig {
-                    member: MemberId::parse(a.id)?,
-                    client_listen: client,
-                    peer_listen: peer,
-                    admin_listen: admin,
-                    signing_key: SigningKey::from_pem(&key.to_pem()?)?,
-                    ca_pem: ca.cert_pem.clone(),
-                    cert_pem: cert.clone(),
-                    key_pem: tls_key.clone(),
-                    registry_url: format!("http://{}", ports.registry()),
-                    registry_key: registry_key.public_b64(),
-                    registry_poll_ms: 5_000,
-                    request_timeout_ms: 5_000,
-                    body_bytes_max: 4 << 20,
-                    inflight_body_bytes_max: 64 << 20,
-                    replay_window_s: 300,
-                    replay_entries_max: 1_000_000,
-                    tables,
-                    log_path: dir
-                        .join(format!("{}.messages.db", slug(a.id)))
-                        .display()
-                        .to_string(),
-                    log_bodies: false,
-                    log_bodies_services: vec![],
-                    log_bodies_retention_days: None,
-                    log_archive_dir: None,
-                    log_archive_after_days: None,
-                    default_purposes: Default::default(),
-                    // The center's client face serves its own sync on this host (loopback,
-                    // NOAUTH); every agency's systems present their certificates.
-                    connections_max: 1024,
-                    consumer_calls_max: 64,
-                    consumer_rate_per_s: 0,
-                    client_auth: if a.id == HOP.center {
-                        node::ClientAuth::NoAuth
-                    } else {
-                        node::ClientAuth::SslAuth {
-                            cert_pem: cert.clone(),
-                            key_pem: tls_key.clone(),
-                            systems: vec![node::ClientSystem {
-                                name: format!("{}-portal", slug(a.id)),
-                                fingerprint: systems[i].fingerprint.clone(),
-                            }],
-                        }
-                    },
-                    rest: if a.id == SCHOOL {
-                        vec![node::RestConfig {
-                            code: school_api::SERVICE.into(),
-                            base_url: format!("http://{api}"),
-                        }]
-                    } else {
-                        vec![]
-                    },
-                    log_key: Some(SigningKey::from_pem(&log_keys[i].to_pem()?)?),
-                    witness_key: if a.id == HOP.center {
-                        Some(SigningKey::from_pem(&witness_key.to_pem()?)?)
-                    } else {
-                        None
-                    },
-                    witness_every_ms: 5_000,
-                    documents: citizen::documents(a.id, &ports),
-                },
+                nodes::config(&setup, i, a, (key, cert, tls_key), tables)?,
                 listeners,
             )
             .await
