@@ -9,6 +9,7 @@ pub mod engine;
 pub mod finding;
 pub mod input;
 pub mod legacy;
+mod memo;
 pub mod report;
 pub mod schema;
 pub mod units;

@@ -1,0 +1,138 @@
+//! Field values repeat: a few thousand names cover most people, addresses share their
+//! communes and streets, dates and codes come from small sets. A field's check is a pure
+//! function of the field (its element and options) and the raw value, so each thread keeps
+//! the last results per field and a repeated value costs a hash lookup: the normalised value
+//! and the findings, exactly as the check gave them.
+//!
+//! Bounded: at most [`ENTRIES_MAX`] values per field and thread (values seen first stay). A
+//! field whose values rarely repeat (ids, phone numbers, timestamps) is measured over each
+//! window of [`WINDOW`] lookups and left alone from the first window with fewer than one
+//! hit in [`MIN_HIT_SHARE`]: then it costs one branch per value.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
+
+use crate::finding::Finding;
+
+/// Values kept per field and thread.
+pub const ENTRIES_MAX: usize = 32_768;
+/// Lookups over which a field's hit share is judged.
+pub const WINDOW: u32 = 8_192;
+/// Below one hit in this many lookups (10 %), a field is not memoised.
+pub const MIN_HIT_SHARE: u32 = 10;
+
+struct Cached {
+    value: String,
+    findings: Vec<Finding>,
+}
+
+#[derive(Default)]
+struct FieldMemo {
+    map: HashMap<Box<str>, Cached, RandomState>,
+    lookups: u32,
+    hits: u32,
+    off: bool,
+}
+
+/// The memo of one thread, by field (the address of the dataset's `'static` field, which
+/// fixes the element and its options).
+#[derive(Default)]
+pub(crate) struct Memo {
+    fields: HashMap<usize, FieldMemo, RandomState>,
+}
+
+thread_local! {
+    static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
+}
+
+/// Runs `f` with this thread's memo.
+pub(crate) fn with<R>(f: impl FnOnce(&mut Memo) -> R) -> R {
+    MEMO.with(|m| f(&mut m.borrow_mut()))
+}
+
+impl Memo {
+    /// The check's result for `raw` in field `field`: from the memo, or `check` run now
+    /// (its findings appended to `findings`) and remembered.
+    pub(crate) fn get_or_check(
+        &mut self,
+        field: usize,
+        raw: &str,
+        findings: &mut Vec<Finding>,
+        check: impl FnOnce(&mut Vec<Finding>) -> String,
+    ) -> String {
+        let memo = self.fields.entry(field).or_default();
+        if memo.off {
+            return check(findings);
+        }
+        memo.lookups += 1;
+        if let Some(c) = memo.map.get(raw) {
+            memo.hits += 1;
+            findings.extend(c.findings.iter().cloned());
+            return c.value.clone();
+        }
+        if memo.lookups >= WINDOW {
+            if memo.hits * MIN_HIT_SHARE < memo.lookups {
+                memo.off = true;
+                memo.map = HashMap::default();
+            }
+            memo.lookups = 0;
+            memo.hits = 0;
+        }
+        let before = findings.len();
+        let value = check(findings);
+        if !memo.off && memo.map.len() < ENTRIES_MAX {
+            memo.map.insert(
+                raw.into(),
+                Cached {
+                    value: value.clone(),
+                    findings: findings[before..].to_vec(),
+                },
+            );
+        }
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Severity;
+
+    #[test]
+    fn a_repeated_value_gives_the_same_value_and_findings_without_checking_again() {
+        let mut memo = Memo::default();
+        let mut calls = 0;
+        let mut check = |raw: &str, findings: &mut Vec<Finding>| {
+            calls += 1;
+            findings.push(Finding::new("f", "r", Severity::Repaired, "m"));
+            raw.to_uppercase()
+        };
+        let mut found = Vec::new();
+        let a = memo.get_or_check(1, "abc", &mut found, |f| check("abc", f));
+        let b = memo.get_or_check(1, "abc", &mut found, |f| check("abc", f));
+        let c = memo.get_or_check(2, "abc", &mut found, |f| check("abc", f));
+        assert_eq!((a.as_str(), b.as_str(), c.as_str()), ("ABC", "ABC", "ABC"));
+        assert_eq!(
+            found.len(),
+            3,
+            "the finding comes with the remembered value"
+        );
+        assert_eq!(calls, 2, "once per field");
+    }
+
+    #[test]
+    fn a_field_whose_values_do_not_repeat_is_left_alone() {
+        let mut memo = Memo::default();
+        let mut found = Vec::new();
+        for i in 0..WINDOW as usize + 10 {
+            let raw = i.to_string();
+            memo.get_or_check(7, &raw, &mut found, |_| raw.clone());
+        }
+        let f = &memo.fields[&7];
+        assert!(f.off && f.map.is_empty());
+        // Still correct when off.
+        assert_eq!(memo.get_or_check(7, "x", &mut found, |_| "y".into()), "y");
+    }
+}
