@@ -4,7 +4,9 @@
 //! the last results per field and a repeated value costs a hash lookup: the normalised value
 //! and the findings, exactly as the check gave them.
 //!
-//! Bounded: at most [`ENTRIES_MAX`] values per field and thread (values seen first stay). A
+//! Bounded: at most [`ENTRIES_MAX`] values per field and [`THREAD_ENTRIES_MAX`] in all per
+//! thread (values seen first stay; a long-lived thread validating many datasets, a node's,
+//! holds no more than that). A
 //! field whose values rarely repeat (ids, phone numbers, timestamps) is measured over each
 //! window of [`WINDOW`] lookups and left alone from the first window with fewer than one
 //! hit in [`MIN_HIT_SHARE`]: then it costs one branch per value.
@@ -18,6 +20,8 @@ use crate::finding::Finding;
 
 /// Values kept per field and thread.
 pub const ENTRIES_MAX: usize = 32_768;
+/// Values kept per thread, all fields together.
+pub const THREAD_ENTRIES_MAX: usize = 131_072;
 /// Lookups over which a field's hit share is judged.
 pub const WINDOW: u32 = 8_192;
 /// Below one hit in this many lookups (10 %), a field is not memoised.
@@ -41,6 +45,8 @@ struct FieldMemo {
 #[derive(Default)]
 pub(crate) struct Memo {
     fields: HashMap<usize, FieldMemo, RandomState>,
+    /// Values kept, all fields together.
+    entries: usize,
 }
 
 thread_local! {
@@ -75,6 +81,7 @@ impl Memo {
         if memo.lookups >= WINDOW {
             if memo.hits * MIN_HIT_SHARE < memo.lookups {
                 memo.off = true;
+                self.entries -= memo.map.len();
                 memo.map = HashMap::default();
             }
             memo.lookups = 0;
@@ -82,7 +89,8 @@ impl Memo {
         }
         let before = findings.len();
         let value = check(findings);
-        if !memo.off && memo.map.len() < ENTRIES_MAX {
+        if !memo.off && memo.map.len() < ENTRIES_MAX && self.entries < THREAD_ENTRIES_MAX {
+            self.entries += 1;
             memo.map.insert(
                 raw.into(),
                 Cached {
@@ -132,6 +140,7 @@ mod tests {
         }
         let f = &memo.fields[&7];
         assert!(f.off && f.map.is_empty());
+        assert_eq!(memo.entries, 0, "what it held is given back");
         // Still correct when off.
         assert_eq!(memo.get_or_check(7, "x", &mut found, |_| "y".into()), "y");
     }
