@@ -96,14 +96,18 @@ pub fn validate_in_order<R: BufRead + Send, E>(
     let stop = AtomicBool::new(false);
     let (batch_tx, batch_rx) = sync_channel::<Batch>(workers * 2);
     let (done_tx, done_rx) = sync_channel::<Done>(workers * 2);
+    // Records the sink is done with go back to the reader, their strings kept: the reader
+    // then allocates almost nothing, and the strings are not freed on another thread.
+    let (spent_tx, spent_rx) = sync_channel::<Vec<RawRecord>>(workers * 2 + 2);
     let batch_rx = Mutex::new(batch_rx);
     std::thread::scope(|scope| {
         let stop = &stop;
         let read = scope.spawn(move || -> Result<(), InputError> {
             for seq in 0.. {
+                let mut spent = spent_rx.try_recv().unwrap_or_default();
                 let mut batch = Vec::with_capacity(batch_rows_max);
                 while batch.len() < batch_rows_max {
-                    let mut rec = RawRecord::default();
+                    let mut rec = spent.pop().unwrap_or_default();
                     if !reader.next_into(&mut rec)? {
                         break;
                     }
@@ -150,6 +154,7 @@ pub fn validate_in_order<R: BufRead + Send, E>(
             pending.insert(seq, batch);
             while let Some(batch) = pending.remove(&next) {
                 next += 1;
+                let mut spent = Vec::with_capacity(batch.len());
                 for (rec, outcome) in batch {
                     if result.is_ok() {
                         result = sink(&rec, outcome).map_err(EngineError::Sink);
@@ -157,7 +162,10 @@ pub fn validate_in_order<R: BufRead + Send, E>(
                             stop.store(true, Ordering::Relaxed);
                         }
                     }
+                    spent.push(rec);
                 }
+                // A full return queue (the reader is ahead) or a finished reader: dropped.
+                let _ = spent_tx.try_send(spent);
             }
         }
         read.join().map_err(|_| EngineError::ReaderPanicked)??;

@@ -210,10 +210,14 @@ impl<R: BufRead> Reader<R> {
         }
     }
 
-    /// Reads the next record into `out`; `Ok(false)` at the end of input.
+    /// Reads the next record into `out`; `Ok(false)` at the end of input. The strings `out`
+    /// already holds are emptied and reused (a record read into again allocates nothing
+    /// for values that fit).
     pub fn next_into(&mut self, out: &mut RawRecord) -> Result<bool, InputError> {
-        out.values.clear();
-        out.values.resize(self.dataset.fields.len(), String::new());
+        let n = self.dataset.fields.len();
+        out.values.truncate(n);
+        out.values.iter_mut().for_each(String::clear);
+        out.values.resize(n, String::new());
         out.findings.clear();
         match &mut self.inner {
             Inner::Csv { reader, buf } => {
