@@ -178,6 +178,25 @@ impl Face {
         }
     }
 
+    /// The signed-in person sending a form from their own page (the form carries their
+    /// session's token), or the refusal to answer.
+    fn form_sender(
+        &self,
+        headers: &HeaderMap,
+        form: &str,
+    ) -> Result<String, (StatusCode, &'static str)> {
+        let Some((id, _, token)) = self.session_full(headers) else {
+            return Err((StatusCode::UNAUTHORIZED, "sign in first"));
+        };
+        if form != token {
+            return Err((
+                StatusCode::FORBIDDEN,
+                "this form was not sent from your page",
+            ));
+        }
+        Ok(id)
+    }
+
     /// The agreements resting on consent, with the person's consent to each as the providing
     /// nodes hold it: (consumer, service, purpose, granted).
     async fn consents(&self, id: &str) -> Vec<(String, String, String, bool)> {
@@ -495,15 +514,10 @@ async fn consent(
     headers: HeaderMap,
     axum::Form(c): axum::Form<ConsentForm>,
 ) -> Response {
-    let Some((id, _, form)) = f.session_full(&headers) else {
-        return plain(StatusCode::UNAUTHORIZED, "sign in first");
+    let id = match f.form_sender(&headers, &c.form) {
+        Ok(id) => id,
+        Err((status, why)) => return plain(status, why),
     };
-    if c.form != form {
-        return plain(
-            StatusCode::FORBIDDEN,
-            "this form was not sent from your page",
-        );
-    }
     let granted = match c.action.as_str() {
         "grant" => true,
         "withdraw" => false,

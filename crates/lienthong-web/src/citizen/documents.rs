@@ -139,15 +139,10 @@ pub(super) async fn issue(
     headers: HeaderMap,
     axum::Form(c): axum::Form<IssueForm>,
 ) -> Response {
-    let Some((id, _, form)) = f.session_full(&headers) else {
-        return plain(StatusCode::UNAUTHORIZED, "sign in first");
+    let id = match f.form_sender(&headers, &c.form) {
+        Ok(id) => id,
+        Err((status, why)) => return plain(status, why),
     };
-    if c.form != form {
-        return plain(
-            StatusCode::FORBIDDEN,
-            "this form was not sent from your page",
-        );
-    }
     let Some(desk) = &f.cfg.documents else {
         return plain(StatusCode::NOT_FOUND, "no e-documents here");
     };

@@ -156,6 +156,20 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
     assert!(interrupt(&mut again.0[0]).success());
 }
 
+/// The citizen face's sign-in link the demo prints.
+pub(crate) fn sign_in_url(lines: &[String]) -> String {
+    lines
+        .iter()
+        .find(|l| l.starts_with("Citizens:"))
+        .and_then(|l| {
+            l.split_whitespace()
+                .find(|w| w.contains("/citizen/login?login_hint="))
+        })
+        .expect("the citizen face's sign-in URL printed")
+        .trim_end_matches(')')
+        .to_owned()
+}
+
 /// `HTTP/2 400` or `HTTP/1.1 400`, as curl -i prints it.
 pub(crate) fn status_line(response: &str) -> &str {
     response.lines().next().unwrap_or("").trim()
@@ -345,16 +359,7 @@ fn dashboard(lines: &[String], allowed_curl: &str) {
     // A citizen signs in (the demo's identity provider, the authorization code flow, the
     // session cookie — all followed by the browser) and sees who read their record, each
     // access checked against the node's log key and the center's cosignature.
-    let sign_in = lines
-        .iter()
-        .find(|l| l.starts_with("Citizens:"))
-        .and_then(|l| {
-            l.split_whitespace()
-                .find(|w| w.contains("/citizen/login?login_hint="))
-        })
-        .expect("the citizen face's sign-in URL printed")
-        .trim_end_matches(')')
-        .to_owned();
+    let sign_in = sign_in_url(lines);
     let citizen = chromium(&["--dump-dom", &sign_in]).unwrap();
     assert!(citizen.contains("id=\"accesses\""), "{citizen}");
     assert!(number_in(&citizen, "count") >= 1, "{citizen}");

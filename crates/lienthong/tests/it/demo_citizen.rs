@@ -7,7 +7,7 @@
 
 use std::process::Command;
 
-use crate::demo::{get_json, start, status_line};
+use crate::demo::{get_json, sign_in_url, start, status_line};
 
 fn sh(cmd: &str, cwd: &std::path::Path) -> String {
     let out = Command::new("sh")
@@ -25,14 +25,7 @@ fn sh(cmd: &str, cwd: &std::path::Path) -> String {
 }
 
 fn run(args: &[&str], cwd: &std::path::Path) -> String {
-    let out = crate::lienthong(args, cwd);
-    assert!(
-        out.status.success(),
-        "lienthong {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    crate::succeeded(crate::lienthong(args, cwd), &format!("lienthong {args:?}"))
 }
 
 /// The JWK of a base64 Ed25519 key from the registry (what the reference implementation takes).
@@ -74,16 +67,7 @@ fn in_chromium_a_citizen_sees_their_history_withdraws_a_consent_and_downloads_a_
         .find(|m| m["id"] == "VN/GOV/BCA/DANCU")
         .unwrap()
         .clone();
-    let sign_in = lines
-        .iter()
-        .find(|l| l.starts_with("Citizens:"))
-        .and_then(|l| {
-            l.split_whitespace()
-                .find(|w| w.contains("/citizen/login?login_hint="))
-        })
-        .expect("the sign-in URL printed")
-        .trim_end_matches(')')
-        .to_owned();
+    let sign_in = sign_in_url(&lines);
     let pid = sign_in.rsplit('=').next().unwrap().to_owned();
     let face = sign_in.split("/citizen/").next().unwrap().to_owned();
 

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use lienthong_registry::{Member, Registry, SignedSnapshot, SnapshotBody};
 use lienthong_trust::SigningKey;
 
-use super::lienthong;
+use super::{lienthong, succeeded};
 
 const MEMBER: &str = "VN/GOV/BCA/DANCU";
 
@@ -23,16 +23,6 @@ fn reference(python: &str, args: &[&str], cwd: &Path) -> Output {
         .current_dir(cwd)
         .output()
         .expect("running the reference implementation")
-}
-
-fn ok(out: Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// A member key, a registry snapshot naming it (signed by a registry key), the issuer's
@@ -82,7 +72,7 @@ fn documents_interoperate_with_the_sd_jwt_reference_implementation() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let registry_key = setup(d);
-    ok(
+    succeeded(
         lienthong(&["doc", "holder-key", "--out", "holder.pem"], d),
         "holder key",
     );
@@ -104,8 +94,8 @@ fn documents_interoperate_with_the_sd_jwt_reference_implementation() {
         "--out",
         "doc.sd-jwt",
     ];
-    ok(lienthong(&issue, d), "issue");
-    let all = ok(
+    succeeded(lienthong(&issue, d), "issue");
+    let all = succeeded(
         reference(
             &python,
             &[
@@ -139,7 +129,7 @@ fn documents_interoperate_with_the_sd_jwt_reference_implementation() {
         "--out",
         "shown.sd-jwt",
     ];
-    ok(lienthong(&present, d), "present");
+    succeeded(lienthong(&present, d), "present");
     let check = |nonce: &str| {
         reference(
             &python,
@@ -157,7 +147,7 @@ fn documents_interoperate_with_the_sd_jwt_reference_implementation() {
             d,
         )
     };
-    let shown: serde_json::Value = serde_json::from_str(&ok(
+    let shown: serde_json::Value = serde_json::from_str(&succeeded(
         check("n-42"),
         "the reference verifies the presentation",
     ))
@@ -184,7 +174,7 @@ fn documents_interoperate_with_the_sd_jwt_reference_implementation() {
         "--holder-jwk",
         "holder.pem.jwk.json",
     ];
-    let ref_doc = ok(reference(&python, &ref_issue, d), "the reference issues");
+    let ref_doc = succeeded(reference(&python, &ref_issue, d), "the reference issues");
     std::fs::write(d.join("ref.sd-jwt"), &ref_doc).unwrap();
     let verify = |file: &str, extra: &[&str]| {
         let mut args = vec![
@@ -199,7 +189,7 @@ fn documents_interoperate_with_the_sd_jwt_reference_implementation() {
         args.extend_from_slice(extra);
         lienthong(&args, d)
     };
-    let out = ok(
+    let out = succeeded(
         verify("ref.sd-jwt", &[]),
         "lienthong verifies the reference's document",
     );
@@ -221,12 +211,12 @@ fn documents_interoperate_with_the_sd_jwt_reference_implementation() {
         "--nonce",
         "n-7",
     ];
-    let ref_shown = ok(
+    let ref_shown = succeeded(
         reference(&python, &ref_present, d),
         "the reference presents",
     );
     std::fs::write(d.join("ref-shown.sd-jwt"), &ref_shown).unwrap();
-    let out = ok(
+    let out = succeeded(
         verify(
             "ref-shown.sd-jwt",
             &["--aud", "https://verifier.example", "--nonce", "n-7"],

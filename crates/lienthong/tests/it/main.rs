@@ -26,6 +26,17 @@ pub fn lienthong(args: &[&str], cwd: &Path) -> Output {
         .expect("running lienthong")
 }
 
+/// The standard output of a command that must have succeeded (`what` names it otherwise).
+pub fn succeeded(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Creates a table with a dataset's columns (text; VARCHAR on MySQL) and returns the pool.
 pub async fn dataset_table(
     url: &str,
