@@ -70,20 +70,7 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
     assert_eq!(curls.len(), 9, "{lines:#?}");
     // Commands that write files write them here.
     let cwd = tempfile::tempdir().unwrap();
-    let run = |cmd: &str| {
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(cmd.trim())
-            .current_dir(cwd.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |cmd: &str| sh(cmd, cwd.path());
     let allowed = run(curls[0]);
     assert!(
         allowed.contains("\"personal_id\"") && !allowed.contains("ethnicity"),
@@ -154,6 +141,22 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
         .replacen("lienthong", env!("CARGO_BIN_EXE_lienthong"), 1);
     assert!(run(&log_line).starts_with("intact:"));
     assert!(interrupt(&mut again.0[0]).success());
+}
+
+/// A printed command run as printed, in `cwd`; it must succeed. Its standard output.
+pub(crate) fn sh(cmd: &str, cwd: &std::path::Path) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(cmd.trim())
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The citizen face's sign-in link the demo prints.

@@ -5,24 +5,7 @@
 //! IETF SD-JWT reference implementation verifies, the verifier page accepts, and, once the
 //! issuer revokes it, reports revoked.
 
-use std::process::Command;
-
-use crate::demo::{get_json, sign_in_url, start, status_line};
-
-fn sh(cmd: &str, cwd: &std::path::Path) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(cmd.trim())
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::demo::{get_json, sh, sign_in_url, start, status_line};
 
 fn run(args: &[&str], cwd: &std::path::Path) -> String {
     crate::succeeded(crate::lienthong(args, cwd), &format!("lienthong {args:?}"))
