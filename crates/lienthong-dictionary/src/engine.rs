@@ -16,8 +16,18 @@ use crate::validate::{Outcome, Validator};
 /// Validates one record. A bug in a check costs that record, reported as
 /// `record.internal_error` with its values kept as given, never the run.
 pub fn validate_guarded(validator: &Validator, values: &[&str]) -> Outcome {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| validator.validate(values)))
-        .unwrap_or_else(|_| Outcome {
+    let mut out = Outcome::default();
+    validate_guarded_into(validator, values, &mut out);
+    out
+}
+
+/// [`validate_guarded`] into `out`, reusing its strings.
+pub fn validate_guarded_into(validator: &Validator, values: &[&str], out: &mut Outcome) {
+    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        validator.validate_into(values, out)
+    }));
+    if done.is_err() {
+        *out = Outcome {
             values: values.iter().map(|v| (*v).to_owned()).collect(),
             findings: vec![Finding::new(
                 "record",
@@ -25,7 +35,8 @@ pub fn validate_guarded(validator: &Validator, values: &[&str]) -> Outcome {
                 Severity::Error,
                 "the validator failed on this record (a bug: please report it with the record)",
             )],
-        })
+        };
+    }
 }
 
 /// `f` over `items` on up to `threads` threads, results in the items' order; one thread
@@ -78,8 +89,8 @@ pub enum EngineError<E> {
     ReaderPanicked,
 }
 
-type Batch = (u64, Vec<RawRecord>);
-type Done = (u64, Vec<(RawRecord, Outcome)>);
+/// Records with the outcome each will be validated into (an earlier record's, reused).
+type Batch = (u64, Vec<(RawRecord, Outcome)>);
 
 /// Validates every record of `reader`: one thread reads records into batches, `workers`
 /// threads validate them (each record guarded), and `sink` sees each record and its outcome
@@ -89,16 +100,16 @@ pub fn validate_in_order<R: BufRead + Send, E>(
     mut reader: Reader<R>,
     validator: &Validator,
     limits: &Limits,
-    mut sink: impl FnMut(&RawRecord, Outcome) -> Result<(), E>,
+    mut sink: impl FnMut(&RawRecord, &mut Outcome) -> Result<(), E>,
 ) -> Result<(), EngineError<E>> {
     let workers = limits.workers.max(1);
     let batch_rows_max = limits.batch_rows_max.max(1);
     let stop = AtomicBool::new(false);
     let (batch_tx, batch_rx) = sync_channel::<Batch>(workers * 2);
-    let (done_tx, done_rx) = sync_channel::<Done>(workers * 2);
-    // Records the sink is done with go back to the reader, their strings kept: the reader
-    // then allocates almost nothing, and the strings are not freed on another thread.
-    let (spent_tx, spent_rx) = sync_channel::<Vec<RawRecord>>(workers * 2 + 2);
+    let (done_tx, done_rx) = sync_channel::<Batch>(workers * 2);
+    // Records and outcomes the sink is done with go back to the reader, their strings kept:
+    // reading and validating then allocate little, and nothing is freed on another thread.
+    let (spent_tx, spent_rx) = sync_channel::<Vec<(RawRecord, Outcome)>>(workers * 2 + 2);
     let batch_rx = Mutex::new(batch_rx);
     std::thread::scope(|scope| {
         let stop = &stop;
@@ -107,11 +118,11 @@ pub fn validate_in_order<R: BufRead + Send, E>(
                 let mut spent = spent_rx.try_recv().unwrap_or_default();
                 let mut batch = Vec::with_capacity(batch_rows_max);
                 while batch.len() < batch_rows_max {
-                    let mut rec = spent.pop().unwrap_or_default();
+                    let (mut rec, outcome) = spent.pop().unwrap_or_default();
                     if !reader.next_into(&mut rec)? {
                         break;
                     }
-                    batch.push(rec);
+                    batch.push((rec, outcome));
                 }
                 let last = batch.len() < batch_rows_max;
                 if stop.load(Ordering::Relaxed)
@@ -131,17 +142,13 @@ pub fn validate_in_order<R: BufRead + Send, E>(
                     Ok(rx) => rx.recv(),
                     Err(_) => return,
                 };
-                let Ok((seq, batch)) = next else { return };
-                let out = batch
-                    .into_iter()
-                    .map(|mut rec| {
-                        let read_findings = std::mem::take(&mut rec.findings);
-                        let mut outcome = validate_guarded(validator, &rec.as_strs());
-                        outcome.findings.extend(read_findings);
-                        (rec, outcome)
-                    })
-                    .collect();
-                if done_tx.send((seq, out)).is_err() {
+                let Ok((seq, mut batch)) = next else { return };
+                for (rec, outcome) in &mut batch {
+                    let read_findings = std::mem::take(&mut rec.findings);
+                    validate_guarded_into(validator, &rec.as_strs(), outcome);
+                    outcome.findings.extend(read_findings);
+                }
+                if done_tx.send((seq, batch)).is_err() {
                     return;
                 }
             });
@@ -154,18 +161,17 @@ pub fn validate_in_order<R: BufRead + Send, E>(
             pending.insert(seq, batch);
             while let Some(batch) = pending.remove(&next) {
                 next += 1;
-                let mut spent = Vec::with_capacity(batch.len());
-                for (rec, outcome) in batch {
+                let mut batch = batch;
+                for (rec, outcome) in &mut batch {
                     if result.is_ok() {
-                        result = sink(&rec, outcome).map_err(EngineError::Sink);
+                        result = sink(rec, outcome).map_err(EngineError::Sink);
                         if result.is_err() {
                             stop.store(true, Ordering::Relaxed);
                         }
                     }
-                    spent.push(rec);
                 }
                 // A full return queue (the reader is ahead) or a finished reader: dropped.
-                let _ = spent_tx.try_send(spent);
+                let _ = spent_tx.try_send(batch);
             }
         }
         read.join().map_err(|_| EngineError::ReaderPanicked)??;

@@ -59,24 +59,29 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Memo) -> R) -> R {
 }
 
 impl Memo {
-    /// The check's result for `raw` in field `field`: from the memo, or `check` run now
-    /// (its findings appended to `findings`) and remembered.
-    pub(crate) fn get_or_check(
+    /// The check's result for `raw` in field `field`, written into `target`: from the memo
+    /// (copied into `target`'s buffer), or `check` run now (its findings appended to
+    /// `findings`) and remembered.
+    pub(crate) fn check_into(
         &mut self,
         field: usize,
         raw: &str,
         findings: &mut Vec<Finding>,
+        target: &mut String,
         check: impl FnOnce(&mut Vec<Finding>) -> String,
-    ) -> String {
+    ) {
         let memo = self.fields.entry(field).or_default();
         if memo.off {
-            return check(findings);
+            *target = check(findings);
+            return;
         }
         memo.lookups += 1;
         if let Some(c) = memo.map.get(raw) {
             memo.hits += 1;
             findings.extend(c.findings.iter().cloned());
-            return c.value.clone();
+            target.clear();
+            target.push_str(&c.value);
+            return;
         }
         if memo.lookups >= WINDOW {
             if memo.hits * MIN_HIT_SHARE < memo.lookups {
@@ -88,18 +93,17 @@ impl Memo {
             memo.hits = 0;
         }
         let before = findings.len();
-        let value = check(findings);
+        *target = check(findings);
         if !memo.off && memo.map.len() < ENTRIES_MAX && self.entries < THREAD_ENTRIES_MAX {
             self.entries += 1;
             memo.map.insert(
                 raw.into(),
                 Cached {
-                    value: value.clone(),
+                    value: target.clone(),
                     findings: findings[before..].to_vec(),
                 },
             );
         }
-        value
     }
 }
 
@@ -118,9 +122,10 @@ mod tests {
             raw.to_uppercase()
         };
         let mut found = Vec::new();
-        let a = memo.get_or_check(1, "abc", &mut found, |f| check("abc", f));
-        let b = memo.get_or_check(1, "abc", &mut found, |f| check("abc", f));
-        let c = memo.get_or_check(2, "abc", &mut found, |f| check("abc", f));
+        let (mut a, mut b, mut c) = (String::new(), "old".to_owned(), String::new());
+        memo.check_into(1, "abc", &mut found, &mut a, |f| check("abc", f));
+        memo.check_into(1, "abc", &mut found, &mut b, |f| check("abc", f));
+        memo.check_into(2, "abc", &mut found, &mut c, |f| check("abc", f));
         assert_eq!((a.as_str(), b.as_str(), c.as_str()), ("ABC", "ABC", "ABC"));
         assert_eq!(
             found.len(),
@@ -136,12 +141,14 @@ mod tests {
         let mut found = Vec::new();
         for i in 0..WINDOW as usize + 10 {
             let raw = i.to_string();
-            memo.get_or_check(7, &raw, &mut found, |_| raw.clone());
+            memo.check_into(7, &raw, &mut found, &mut String::new(), |_| raw.clone());
         }
         let f = &memo.fields[&7];
         assert!(f.off && f.map.is_empty());
         assert_eq!(memo.entries, 0, "what it held is given back");
         // Still correct when off.
-        assert_eq!(memo.get_or_check(7, "x", &mut found, |_| "y".into()), "y");
+        let mut v = String::new();
+        memo.check_into(7, "x", &mut found, &mut v, |_| "y".into());
+        assert_eq!(v, "y");
     }
 }

@@ -56,35 +56,43 @@ impl Validator {
 
     /// Validates one record given as raw values in dataset field order (empty = absent).
     pub fn validate(&self, raw: &[&str]) -> Outcome {
+        let mut out = Outcome::default();
+        self.validate_into(raw, &mut out);
+        out
+    }
+
+    /// [`Validator::validate`] into `out`, whatever it held: its strings are reused (a run
+    /// that hands outcomes back allocates little per record).
+    pub fn validate_into(&self, raw: &[&str], out: &mut Outcome) {
         debug_assert_eq!(raw.len(), self.dataset.fields.len());
-        let mut out = Outcome {
-            values: Vec::with_capacity(raw.len()),
-            findings: Vec::new(),
-        };
+        out.findings.clear();
+        out.values.truncate(raw.len());
+        out.values.resize(raw.len(), String::new());
+        let Outcome { values, findings } = out;
         crate::memo::with(|memo| {
-            for ((field, el), value) in self.dataset.fields.iter().zip(&self.elements).zip(raw) {
+            let fields = self.dataset.fields.iter().zip(&self.elements);
+            for (((field, el), value), slot) in fields.zip(raw).zip(values.iter_mut()) {
                 if value.trim().is_empty() {
                     if field.mandatory {
-                        out.findings.push(Finding::new(
+                        findings.push(Finding::new(
                             field.name,
                             "mandatory.missing",
                             Severity::Error,
                             "mandatory field is empty",
                         ));
                     }
-                    out.values.push(String::new());
+                    slot.clear();
                     continue;
                 }
                 // The field's `'static` address names its element and options: the memo's key.
-                let slot = std::ptr::from_ref(field) as usize;
-                let v = memo.get_or_check(slot, value, &mut out.findings, |findings| {
+                let key = std::ptr::from_ref(field) as usize;
+                memo.check_into(key, value, findings, slot, |findings| {
                     let mut o = Out {
                         field: field.name,
                         findings,
                     };
                     check(&el.kind, &field.opts, value, &mut o)
                 });
-                out.values.push(v);
             }
         });
         if !self.options.today.is_empty() {
@@ -107,9 +115,8 @@ impl Validator {
             }
         }
         for c in self.dataset.checks {
-            self.cross(c, &mut out);
+            self.cross(c, out);
         }
-        out
     }
 
     fn value<'a>(&self, out: &'a Outcome, name: &str) -> Option<&'a str> {

@@ -172,7 +172,7 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
                     workers,
                     batch_rows_max: 2048,
                 },
-                |raw, outcome| failing.write_all(&scoring.observe(&raw.findings, &outcome)),
+                |raw, outcome| failing.write_all(&scoring.observe(&raw.findings, outcome)),
             )
             .map_err(|e| match e {
                 EngineError::Input(e) => {

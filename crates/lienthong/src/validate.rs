@@ -220,47 +220,42 @@ pub fn validate_stream(
         workers,
         batch_rows_max: 1024,
     };
-    validate_in_order(
-        reader,
-        &validator,
-        &limits,
-        |rec, mut outcome| -> Result<()> {
-            if let Some(key) = record_key(dataset, &outcome) {
-                if let Some(first) = keys.observe(key, rec.record) {
-                    let field = dataset
-                        .key
-                        .first()
-                        .and_then(|k| dataset.field(k))
-                        .map_or("record", |f| f.name);
-                    outcome.findings.push(Finding::new(
-                        field,
-                        "key.duplicate",
-                        Severity::Error,
-                        format!("same key as record {first}"),
-                    ));
-                }
+    validate_in_order(reader, &validator, &limits, |rec, outcome| -> Result<()> {
+        if let Some(key) = record_key(dataset, outcome) {
+            if let Some(first) = keys.observe(key, rec.record) {
+                let field = dataset
+                    .key
+                    .first()
+                    .and_then(|k| dataset.field(k))
+                    .map_or("record", |f| f.name);
+                outcome.findings.push(Finding::new(
+                    field,
+                    "key.duplicate",
+                    Severity::Error,
+                    format!("same key as record {first}"),
+                ));
             }
-            report.add(rec.record, rec.line, &outcome.findings, |field| {
-                dataset.index(field).map_or("", |i| rec.values[i].as_str())
-            });
-            if let Some(w) = findings_out.as_mut() {
-                for f in &outcome.findings {
-                    let line = serde_json::json!({
-                        "record": rec.record, "line": rec.line, "field": f.field, "rule": f.rule,
-                        "severity": f.severity.as_str(), "message": f.message,
-                    });
-                    serde_json::to_writer(&mut *w, &line)?;
-                    w.write_all(b"\n")?;
-                }
+        }
+        report.add(rec.record, rec.line, &outcome.findings, |field| {
+            dataset.index(field).map_or("", |i| rec.values[i].as_str())
+        });
+        if let Some(w) = findings_out.as_mut() {
+            for f in &outcome.findings {
+                let line = serde_json::json!({
+                    "record": rec.record, "line": rec.line, "field": f.field, "rule": f.rule,
+                    "severity": f.severity.as_str(), "message": f.message,
+                });
+                serde_json::to_writer(&mut *w, &line)?;
+                w.write_all(b"\n")?;
             }
-            if let Some(out) = normalized.as_mut() {
-                if outcome.is_valid() {
-                    out.write(dataset, &outcome.values)?;
-                }
+        }
+        if let Some(out) = normalized.as_mut() {
+            if outcome.is_valid() {
+                out.write(dataset, &outcome.values)?;
             }
-            Ok(())
-        },
-    )
+        }
+        Ok(())
+    })
     .map_err(|e| match e {
         EngineError::Sink(e) => e,
         EngineError::Input(e) => anyhow::Error::new(e).context("reading input"),
