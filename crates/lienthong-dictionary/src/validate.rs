@@ -364,18 +364,33 @@ fn ethnicity_label(code: &str, label: &str, system: &'static CodeSystem) -> Labe
     }
 }
 
-/// Remembers keys across records to report duplicates; bounded by the number of records.
-#[derive(Default)]
+/// Remembers keys across records to report duplicates. Each key is kept as a 128-bit
+/// digest (two SipHash-1-3 hashes under keys drawn at random for this tracker), not as the
+/// key itself: 24 bytes a record instead of the key's string — 10 M records fit in a few
+/// hundred MB. Two different keys share a digest with probability about n²/2¹²⁹ (10⁻²⁵ at
+/// 10 M records), and since the hash keys are secret to the process, keys cannot be made
+/// to collide on purpose.
 pub struct KeyTracker {
-    /// foldhash: keys are the dataset's own values, hashed once per record on the one
-    /// thread that sees records in order (SipHash cost that thread 5 % of a run).
-    seen: HashMap<String, u64, foldhash::fast::RandomState>,
+    hashers: [std::collections::hash_map::RandomState; 2],
+    /// foldhash for the table itself: the digests are already uniform.
+    seen: HashMap<[u64; 2], u64, foldhash::fast::RandomState>,
+}
+
+impl Default for KeyTracker {
+    fn default() -> Self {
+        KeyTracker {
+            hashers: Default::default(),
+            seen: HashMap::default(),
+        }
+    }
 }
 
 impl KeyTracker {
     /// Records `key` for `record`; returns the earlier record with the same key, if any.
     pub fn observe(&mut self, key: String, record: u64) -> Option<u64> {
-        match self.seen.entry(key) {
+        use std::hash::BuildHasher;
+        let digest = self.hashers.each_ref().map(|h| h.hash_one(key.as_str()));
+        match self.seen.entry(digest) {
             std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(record);
