@@ -370,19 +370,11 @@ fn ethnicity_label(code: &str, label: &str, system: &'static CodeSystem) -> Labe
 /// hundred MB. Two different keys share a digest with probability about n²/2¹²⁹ (10⁻²⁵ at
 /// 10 M records), and since the hash keys are secret to the process, keys cannot be made
 /// to collide on purpose.
+#[derive(Default)]
 pub struct KeyTracker {
     hashers: [std::collections::hash_map::RandomState; 2],
     /// foldhash for the table itself: the digests are already uniform.
     seen: HashMap<[u64; 2], u64, foldhash::fast::RandomState>,
-}
-
-impl Default for KeyTracker {
-    fn default() -> Self {
-        KeyTracker {
-            hashers: Default::default(),
-            seen: HashMap::default(),
-        }
-    }
 }
 
 impl KeyTracker {
