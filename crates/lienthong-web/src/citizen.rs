@@ -79,6 +79,8 @@ struct Face {
     pending: Mutex<HashMap<String, (String, Instant)>>,
     /// session id → (person id, name, when it ends, the session's form token).
     sessions: Mutex<HashMap<String, Session>>,
+    /// Issuers' status list tokens as last fetched: member → (when, token).
+    status_lists: Mutex<HashMap<String, (Instant, String)>>,
 }
 
 /// A signed-in person: id, name, when the session ends, the token its forms carry (a form
@@ -110,6 +112,7 @@ pub fn router(cfg: CitizenFace) -> Router {
         jwks: Mutex::new(None),
         pending: Mutex::new(HashMap::new()),
         sessions: Mutex::new(HashMap::new()),
+        status_lists: Mutex::new(HashMap::new()),
     });
     Router::new()
         .route("/citizen", get(page))

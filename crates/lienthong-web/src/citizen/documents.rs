@@ -221,10 +221,24 @@ pub(super) async fn download(
         .into_response()
 }
 
-/// The issuer's status list token, asked of its node now.
-async fn status_token(f: &Face, member: &str) -> Result<String, String> {
+/// How long an issuer's status list token is served from memory: anyone may ask for
+/// `/status/…`, and each ask of the issuer's node costs it a signature.
+const STATUS_CACHE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The issuer's status list token. `/status/…` asks the issuer's node at most every
+/// [`STATUS_CACHE`] (a revocation shows there within that; the token's own `ttl` is
+/// longer); the verifier's page asks `now`, so a revoked document shows revoked at once.
+async fn status_token(f: &Face, member: &str, now: bool) -> Result<String, String> {
+    let fresh = |(at, _): &(std::time::Instant, String)| at.elapsed() < STATUS_CACHE;
+    let cached = (!now)
+        .then(|| f.status_lists.lock().ok())
+        .flatten()
+        .and_then(|c| c.get(member).filter(|e| fresh(e)).cloned());
+    if let Some((_, t)) = cached {
+        return Ok(t);
+    }
     let desk = f.cfg.documents.as_ref().ok_or("no e-documents here")?;
-    match desk(DocumentAsk::Status {
+    let token = match desk(DocumentAsk::Status {
         member: member.to_owned(),
     })
     .await
@@ -233,10 +247,18 @@ async fn status_token(f: &Face, member: &str) -> Result<String, String> {
         Some((_, Ok(v))) => v["token"]
             .as_str()
             .map(str::to_owned)
-            .ok_or("no token in the answer".into()),
-        Some((_, Err(e))) => Err(e),
-        None => Err("no registry snapshot yet".into()),
+            .ok_or_else(|| "no token in the answer".to_owned())?,
+        Some((_, Err(e))) => return Err(e),
+        None => return Err("no registry snapshot yet".into()),
+    };
+    if let Ok(mut c) = f.status_lists.lock() {
+        // Only registry members are asked for: the map holds at most one per member.
+        c.insert(
+            member.to_owned(),
+            (std::time::Instant::now(), token.clone()),
+        );
     }
+    Ok(token)
 }
 
 /// `GET /status/<member>`: the member's status list token (`application/statuslist+jwt`),
@@ -248,11 +270,11 @@ pub(super) async fn status_list(
     if f.cfg.registry.member(&member).is_none() {
         return plain(StatusCode::NOT_FOUND, "no such member");
     }
-    match status_token(&f, &member).await {
+    match status_token(&f, &member, false).await {
         Ok(t) => (
             [
                 (header::CONTENT_TYPE, "application/statuslist+jwt"),
-                (header::CACHE_CONTROL, "max-age=60"),
+                (header::CACHE_CONTROL, "max-age=30"),
             ],
             t,
         )
@@ -302,7 +324,7 @@ pub(super) async fn verify_page(
                     .registry
                     .member(&member)
                     .map_or(member.clone(), |m| m.name.clone());
-                let state = match status_token(&f, &member)
+                let state = match status_token(&f, &member, true)
                     .await
                     .map(|tok| documents::status_of(&v, &f.cfg.registry, &tok, now))
                 {
