@@ -56,13 +56,15 @@ pub(super) fn check_config(
     Ok(())
 }
 
-fn kinds_json(docs: &DocumentsConfig) -> Value {
-    docs.kinds
-        .iter()
-        .map(
-            |k| json!({ "kind": k.kind, "vct": k.vct, "name_vi": k.name_vi, "name_en": k.name_en }),
-        )
-        .collect()
+/// The kinds this node issues, each saying whether `person` has a record to issue it from
+/// (so that the page offers only what can be issued).
+async fn kinds_for(node: &Inner, docs: &DocumentsConfig, person: &str) -> Value {
+    let mut out = Vec::with_capacity(docs.kinds.len());
+    for k in &docs.kinds {
+        let available = record_of(node, k, person).await.is_ok();
+        out.push(json!({ "kind": k.kind, "vct": k.vct, "name_vi": k.name_vi, "name_en": k.name_en, "available": available }));
+    }
+    out.into()
 }
 
 /// The caller is the center, this node issues documents, and the body is JSON with a
@@ -97,15 +99,15 @@ fn admit<'a>(
 
 const NO_DOCUMENTS: &str = "this node issues no documents";
 
-/// `POST /lt1/documents` `{"subject"}`: the kinds this node issues and the person's
-/// documents (newest first).
+/// `POST /lt1/documents` `{"subject"}`: the kinds this node issues (each with whether the
+/// person has a record for it) and the person's documents (newest first).
 pub(super) async fn list(
     State(node): State<Arc<Inner>>,
     Extension(peer): Extension<PeerFingerprint>,
     Extension(subject): Extension<PeerSubject>,
     body: Bytes,
 ) -> Response {
-    let (docs, _, _, stored) = match admit(&node, &peer, &subject, &body) {
+    let (docs, _, person, stored) = match admit(&node, &peer, &subject, &body) {
         Ok(a) => a,
         Err((status, why)) => return refused(status, why),
     };
@@ -116,7 +118,7 @@ pub(super) async fn list(
     {
         Ok(list) => json_answer(
             StatusCode::OK,
-            json!({ "kinds": kinds_json(docs), "documents": list }),
+            json!({ "kinds": kinds_for(&node, docs, &person).await, "documents": list }),
         ),
         Err(e) => refused(StatusCode::INTERNAL_SERVER_ERROR, &e),
     }

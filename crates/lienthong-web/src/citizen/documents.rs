@@ -97,7 +97,13 @@ pub(super) async fn section(f: &Face, id: &str, form: &str, en: bool) -> String 
                 t(en, "Tải về", "Download")
             ));
         }
-        for k in answer["kinds"].as_array().into_iter().flatten() {
+        // Only what the issuer holds a record to issue from.
+        for k in answer["kinds"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|k| k["available"] != false)
+        {
             let kind = k["kind"].as_str().unwrap_or("");
             offers.push_str(&format!(
                 "<form class=\"issue\" method=\"post\" action=\"/citizen/documents/issue\"><input type=\"hidden\" name=\"member\" value=\"{}\"><input type=\"hidden\" name=\"kind\" value=\"{}\"><input type=\"hidden\" name=\"form\" value=\"{}\"><label>{} <input name=\"holder_jwk\" size=\"40\" placeholder=\"{}\"></label> <button>{}: {}</button></form>",

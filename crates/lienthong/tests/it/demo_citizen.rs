@@ -110,6 +110,26 @@ fn in_chromium_a_citizen_sees_their_history_withdraws_a_consent_and_downloads_a_
     let withdrawn = sh(under_consent, w);
     assert!(no_consent(&withdrawn), "{withdrawn}");
 
+    // Every kind the page offers can be issued for this person (a kind whose issuer holds
+    // no record of them is not offered).
+    let offered = browser.eval(
+        "Promise.all([...document.querySelectorAll('form.issue')].map(f => fetch(f.action, \
+         { method: 'POST', body: new URLSearchParams(new FormData(f)), redirect: 'manual' }) \
+         .then(r => r.type + ' ' + f.querySelector('input[name=kind]').value)))",
+    );
+    let offered: Vec<&str> = offered
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(offered.contains(&"opaqueredirect residence"), "{offered:?}");
+    assert!(
+        offered.iter().all(|o| o.starts_with("opaqueredirect ")),
+        "{offered:?}"
+    );
+    browser.goto(&format!("{face}/citizen"), "/citizen");
+
     // An e-document: issued from the register on the page, downloaded, verified elsewhere.
     browser.eval("document.querySelector('form.issue input[name=kind][value=residence]').form.querySelector('button').click()");
     browser.wait_for("/citizen#documents");
