@@ -26,8 +26,6 @@ mod documents;
 mod oidc;
 mod page;
 
-pub use documents::status_link;
-
 use page::page;
 
 /// Records or reads a person's consent at the providing node — `RunningNode::consenter`.

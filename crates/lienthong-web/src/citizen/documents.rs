@@ -402,11 +402,3 @@ pub(super) async fn verify_page(
         check = t(en, "Kiểm tra", "Check"),
     ))
 }
-
-/// The status list link for a member, as the node's documents carry it.
-pub fn status_link(public_url: &str, member: &str) -> String {
-    documents::status_uri(
-        &format!("{}/status", public_url.trim_end_matches('/')),
-        member,
-    )
-}
