@@ -69,11 +69,9 @@ pub fn program(what: &str, candidates: &[&str]) -> Option<PathBuf> {
     found
 }
 
-/// Headless Chromium (Debian's package; the test command installs it) run with `args`
-/// (`--dump-dom URL`, `--screenshot=…`) in a fresh profile; its standard output, or `None`
-/// after [`skip`] when it is not installed.
+/// Chromium's binary and a fresh profile folder for one browser, or `None` after [`skip`].
 #[track_caller]
-pub fn chromium(args: &[&str]) -> Option<String> {
+fn chromium_and_profile() -> Option<(PathBuf, PathBuf)> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let bin = program(
@@ -85,6 +83,15 @@ pub fn chromium(args: &[&str]) -> Option<String> {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
+    Some((bin, profile))
+}
+
+/// Headless Chromium (Debian's package; the test command installs it) run with `args`
+/// (`--dump-dom URL`, `--screenshot=…`) in a fresh profile; its standard output, or `None`
+/// after [`skip`] when it is not installed.
+#[track_caller]
+pub fn chromium(args: &[&str]) -> Option<String> {
+    let (bin, profile) = chromium_and_profile()?;
     let out = std::process::Command::new(bin)
         .args([
             "--headless",
@@ -121,17 +128,7 @@ impl Browser {
     #[track_caller]
     pub fn open() -> Option<Browser> {
         use command_fds::{CommandFdExt, FdMapping};
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        let bin = program(
-            "chromium (the browser part)",
-            &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
-        )?;
-        let profile = std::env::temp_dir().join(format!(
-            "lt-browser-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
+        let (bin, profile) = chromium_and_profile()?;
         let (cmd_read, cmd_write) = std::io::pipe().expect("pipe");
         let (out_read, out_write) = std::io::pipe().expect("pipe");
         let mut command = std::process::Command::new(bin);

@@ -78,9 +78,15 @@ async fn sign_in(face: &str, who: &str) -> String {
     cookie.split(';').next().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
-    // A real node log with a log key: A's record read twice, B's once.
+/// A node's message log with a log key, and how it names persons.
+struct NodeLog {
+    _dir: tempfile::TempDir,
+    log: MessageLog,
+    pseudonyms: Arc<Pseudonymiser>,
+    log_vkey: String,
+}
+
+async fn node_log() -> NodeLog {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("node.messages.db").display().to_string();
     let log_key = SigningKey::generate();
@@ -89,15 +95,26 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
     let log = MessageLog::open_with(&path, SigningKey::generate(), Some(signer))
         .await
         .unwrap();
-    let pseudonyms = Arc::new(Pseudonymiser::of_log_key(&log_key));
-    let now = lienthong_core::time::now_s();
-    for (n, who) in [A, A, B].iter().enumerate() {
-        let entry = json!({ "side": "provider", "timestamp": now - 100 + n as u64, "client": "VN/GOV/BHXH/SI",
-            "service": "VN/GOV/BCA/DANCU/citizen", "user_id": "VN-OFFICER-7", "purpose": "insurance-enrolment",
-            "code": "ok", "status": 200, "fields": ["personal_id", "full_name"],
-            "data_subjects": [pseudonyms.pseudonym(who)], "message_id": format!("m-{n}") });
-        log.append(&format!("m-{n}"), &entry, vec![]).await.unwrap();
+    NodeLog {
+        _dir: dir,
+        log,
+        pseudonyms: Arc::new(Pseudonymiser::of_log_key(&log_key)),
+        log_vkey,
     }
+}
+
+/// The citizen face and the demo's identity provider it is registered with.
+struct Served {
+    face: String,
+    issuer: String,
+    provider_key: SigningKey,
+}
+
+/// Serves the demo's identity provider (A and B may sign in) and the citizen face over
+/// `node`'s log: the registry names the node (its log key) and BHXH, whose agreement on the
+/// node's household records rests on consent. The face's history is the node's as it
+/// answers, with an access withheld for an investigation until `withheld_until`, if given.
+async fn serve(node: &NodeLog, withheld_until: Option<u64>) -> Served {
     let registry = Registry {
         instance: "VN".into(),
         members: vec![
@@ -107,7 +124,7 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
                 signing_key: SigningKey::generate().public_b64(),
                 address: Some("127.0.0.1:1".into()),
                 cert_fingerprint: "0".repeat(64),
-                log_key: Some(log_vkey),
+                log_key: Some(node.log_vkey.clone()),
             },
             Member {
                 id: "VN/GOV/BHXH/SI".into(),
@@ -154,8 +171,8 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
         key: SigningKey::from_pem(&provider_key.to_pem().unwrap()).unwrap(),
     });
     tokio::spawn(async move { axum::serve(provider_listener, provider).await.unwrap() });
-    let gather_log = log.clone();
-    let (consent_log, consent_p) = (log.clone(), pseudonyms.clone());
+    let (gather_log, gather_p) = (node.log.clone(), node.pseudonyms.clone());
+    let (consent_log, consent_p) = (node.log.clone(), node.pseudonyms.clone());
     let app = lienthong_web::citizen::router(lienthong_web::citizen::CitizenFace {
         oidc: lienthong_web::citizen::Oidc {
             issuer: issuer.clone(),
@@ -166,12 +183,12 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
         },
         registry,
         gather: Arc::new(move |id: String| {
-            let (log, p) = (gather_log.clone(), pseudonyms.clone());
+            let (log, p) = (gather_log.clone(), gather_p.clone());
             Box::pin(async move {
                 // As the node answers: its history, and what it withholds for an investigation.
                 let mut doc = log.history(&p.pseudonym(&id), 1000).await;
-                if let Ok(d) = &mut doc {
-                    d["withheld"] = json!({ "count": 1, "until": now + 30 * 86_400 });
+                if let (Ok(d), Some(until)) = (&mut doc, withheld_until) {
+                    d["withheld"] = json!({ "count": 1, "until": until });
                 }
                 vec![(NODE.to_owned(), doc)]
             })
@@ -197,6 +214,31 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
         )),
     });
     tokio::spawn(async move { axum::serve(face_listener, app).await.unwrap() });
+    Served {
+        face,
+        issuer,
+        provider_key,
+    }
+}
+
+#[tokio::test]
+async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
+    // A real node log with a log key: A's record read twice, B's once.
+    let node = node_log().await;
+    let (log, pseudonyms) = (node.log.clone(), node.pseudonyms.clone());
+    let now = lienthong_core::time::now_s();
+    for (n, who) in [A, A, B].iter().enumerate() {
+        let entry = json!({ "side": "provider", "timestamp": now - 100 + n as u64, "client": "VN/GOV/BHXH/SI",
+            "service": "VN/GOV/BCA/DANCU/citizen", "user_id": "VN-OFFICER-7", "purpose": "insurance-enrolment",
+            "code": "ok", "status": 200, "fields": ["personal_id", "full_name"],
+            "data_subjects": [pseudonyms.pseudonym(who)], "message_id": format!("m-{n}") });
+        log.append(&format!("m-{n}"), &entry, vec![]).await.unwrap();
+    }
+    let Served {
+        face,
+        issuer,
+        provider_key,
+    } = serve(&node, Some(now + 30 * 86_400)).await;
 
     // Not signed in: the page offers sign-in; the API refuses.
     let page = get(&format!("{face}/citizen"), &[]).await;
@@ -271,7 +313,7 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
         .await,
         303
     );
-    let who = Pseudonymiser::of_log_key(&log_key).pseudonym(A);
+    let who = pseudonyms.pseudonym(A);
     assert!(log
         .consented(&who, ("VN/GOV/BHXH/SI", &household, "insurance-enrolment"))
         .await
@@ -378,103 +420,10 @@ async fn a_citizen_signs_in_and_sees_only_their_own_history_with_proofs() {
 /// page's button, then withdraw it — the provider's node holds each before the page says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_chromium_a_citizen_grants_and_withdraws_a_consent_on_the_page() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("node.messages.db").display().to_string();
-    let log_key = SigningKey::generate();
-    let signer = NoteSigner::log(&log_origin(NODE), &log_key).unwrap();
-    let log_vkey = signer.vkey();
-    let log = MessageLog::open_with(&path, SigningKey::generate(), Some(signer))
-        .await
-        .unwrap();
-    let pseudonyms = Arc::new(Pseudonymiser::of_log_key(&log_key));
+    let node = node_log().await;
+    let Served { face, .. } = serve(&node, None).await;
+    let (log, pseudonyms) = (node.log.clone(), node.pseudonyms.clone());
     let household = format!("{NODE}/household");
-    let registry = Registry {
-        instance: "VN".into(),
-        members: vec![
-            Member {
-                id: NODE.into(),
-                name: "Bộ Công an".into(),
-                signing_key: SigningKey::generate().public_b64(),
-                address: Some("127.0.0.1:1".into()),
-                cert_fingerprint: "0".repeat(64),
-                log_key: Some(log_vkey),
-            },
-            Member {
-                id: "VN/GOV/BHXH/SI".into(),
-                name: "Bảo hiểm xã hội Việt Nam".into(),
-                signing_key: SigningKey::generate().public_b64(),
-                address: None,
-                cert_fingerprint: "0".repeat(64),
-                log_key: None,
-            },
-        ],
-        services: vec![],
-        agreements: vec![lienthong_registry::Agreement {
-            consumer: "VN/GOV/BHXH/SI".into(),
-            service: household.clone(),
-            fields: vec!["*".into()],
-            purposes: vec!["insurance-enrolment".into()],
-            legal_basis: "Luật Bảo hiểm y tế".into(),
-            valid_from: "2025-01-01".into(),
-            valid_to: "2099-12-31".into(),
-            methods: vec![],
-            changes: false,
-            basis: Some("consent".into()),
-            withhold_days: None,
-        }],
-        revoked: vec![],
-        witness: None,
-    };
-    let provider_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let issuer = format!("http://{}", provider_listener.local_addr().unwrap());
-    let face_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let face = format!("http://{}", face_listener.local_addr().unwrap());
-    let provider = lienthong_web::oidc_demo::router(lienthong_web::oidc_demo::DemoProvider {
-        issuer: issuer.clone(),
-        client_id: "lienthong-citizen".into(),
-        client_secret: "s3cret".into(),
-        redirect_uris: vec![format!("{face}/citizen/callback")],
-        people: vec![(A.into(), "Nguyễn Văn An".into())],
-        key: SigningKey::generate(),
-    });
-    tokio::spawn(async move { axum::serve(provider_listener, provider).await.unwrap() });
-    let (gather_log, gather_p) = (log.clone(), pseudonyms.clone());
-    let (consent_log, consent_p) = (log.clone(), pseudonyms.clone());
-    let app = lienthong_web::citizen::router(lienthong_web::citizen::CitizenFace {
-        oidc: lienthong_web::citizen::Oidc {
-            issuer,
-            client_id: "lienthong-citizen".into(),
-            client_secret: "s3cret".into(),
-            public_url: face.clone(),
-            id_claim: "sub".into(),
-        },
-        registry,
-        gather: Arc::new(move |id: String| {
-            let (log, p) = (gather_log.clone(), gather_p.clone());
-            Box::pin(
-                async move { vec![(NODE.to_owned(), log.history(&p.pseudonym(&id), 1000).await)] },
-            )
-        }),
-        documents: None,
-        consent: Some(Arc::new(
-            move |id: String,
-                  consumer: String,
-                  service: String,
-                  purpose: String,
-                  granted: Option<bool>| {
-                let (log, p) = (consent_log.clone(), consent_p.clone());
-                Box::pin(async move {
-                    let who = p.pseudonym(&id);
-                    if let Some(g) = granted {
-                        log.set_consent(&who, (&consumer, &service, &purpose), g)
-                            .await?;
-                    }
-                    Ok(json!({ "consents": log.consents_of(&who).await? }))
-                })
-            },
-        )),
-    });
-    tokio::spawn(async move { axum::serve(face_listener, app).await.unwrap() });
     let who = pseudonyms.pseudonym(A);
     let key = ("VN/GOV/BHXH/SI", household.as_str(), "insurance-enrolment");
     let login = format!("{face}/citizen/login?login_hint={A}");

@@ -5,7 +5,7 @@
 //! And the center's side: asking the nodes.
 
 use super::transparency::{
-    ask_center_endpoint, center_caller, json_answer, refused, stored_subject,
+    ask_center_endpoint, center_caller, json_answer, person_in, refused, stored_subject,
 };
 use super::*;
 use crate::documents::{self, DocumentKind, DocumentsConfig, NewDocument, StatusEntry};
@@ -85,14 +85,10 @@ fn admit<'a>(
         .ok_or((StatusCode::NOT_FOUND, NO_DOCUMENTS))?;
     let req: Value =
         serde_json::from_slice(body).map_err(|_| (StatusCode::BAD_REQUEST, "not JSON"))?;
-    let person = req["subject"]
-        .as_str()
-        .filter(|s| !s.is_empty() && s.len() <= crate::msglog::SUBJECT_BYTES_MAX)
-        .map(str::to_owned)
-        .ok_or((
-            StatusCode::BAD_REQUEST,
-            "expected {\"subject\": \"<personal id>\"}",
-        ))?;
+    let person = person_in(&req).ok_or((
+        StatusCode::BAD_REQUEST,
+        "expected {\"subject\": \"<personal id>\"}",
+    ))?;
     let stored = stored_subject(node, person.clone());
     Ok((docs, req, person, stored))
 }

@@ -50,6 +50,15 @@ pub(super) fn center_caller(
     Ok(snapshot)
 }
 
+/// The person a center's ask names (`"subject"`: a personal id, at most
+/// [`crate::msglog::SUBJECT_BYTES_MAX`] bytes).
+pub(super) fn person_in(req: &serde_json::Value) -> Option<String> {
+    req["subject"]
+        .as_str()
+        .filter(|s| !s.is_empty() && s.len() <= crate::msglog::SUBJECT_BYTES_MAX)
+        .map(str::to_owned)
+}
+
 /// How this node stores a person: their pseudonym where it has a log key.
 pub(super) fn stored_subject(node: &Inner, person: String) -> String {
     match &node.pseudonyms {
@@ -75,8 +84,7 @@ pub(super) async fn accesses(
     };
     let Some(id) = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
-        .and_then(|v| v["subject"].as_str().map(str::to_owned))
-        .filter(|s| !s.is_empty() && s.len() <= crate::msglog::SUBJECT_BYTES_MAX)
+        .and_then(|v| person_in(&v))
     else {
         return refused(
             StatusCode::BAD_REQUEST,
@@ -218,8 +226,7 @@ pub(super) async fn consent(
             .filter(|s| !s.is_empty() && s.len() <= 200)
             .map(str::to_owned)
     };
-    let Some(person) = text("subject").filter(|s| s.len() <= crate::msglog::SUBJECT_BYTES_MAX)
-    else {
+    let Some(person) = person_in(&req) else {
         return refused(StatusCode::BAD_REQUEST, "expected a subject");
     };
     let stored = stored_subject(&node, person);
