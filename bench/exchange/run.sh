@@ -5,8 +5,13 @@
 #
 #   bash bench/exchange/run.sh [PAIRS] [DURATION]      (defaults: 3 pairs, 15s)
 #
+# ABLATION=1 adds, in the same run and under the same load, the cost of each layer
+# (`lienthong bench hop`: plain hyper hops, + HTTP/2, + mutual TLS, + signatures, + message
+# log; then the node itself) with req/s, p99 and CPU per request. PROFILE=1 adds a perf
+# profile of both nodes under load (perf-report.txt).
+#
 # Installs nginx and wrk from Debian packages when missing (as root). Everything runs on
-# 127.0.0.1 ports 18080-18099 and stops when the script ends.
+# 127.0.0.1 ports 18080-18196 and stops when the script ends.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PAIRS="${1:-3}"
@@ -251,6 +256,66 @@ print(f"throughput ratio lienthong/nginx: {med(4)/med(1):.2f}x; p99 ratio: {med(
 print(f"median witnessed lienthong: {med(8):.0f} req/s, p50 {med(9):.2f} ms, p99 {med(10):.2f} ms")
 print(f"witnessing cost: {100 * (1 - med(8) / med(4)):.1f} % of throughput")
 PY
+# The ablation: each layer's cost, same load. CPU per request is the machine's (wrk, the
+# backend and both hops together, from /proc/stat) and the hops' own processes'.
+CLK_TCK=$(getconf CLK_TCK)
+cpu_busy() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+proc_cpu() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }
+ablate() { # name "pids" url [wrk args…] → "req/s p99_ms machine_us_per_req hops_us_per_req non2xx"
+  local name=$1 watched=$2 url=$3; shift 3
+  local b0 p0 r b1 p1 n
+  b0=$(cpu_busy); p0=$(proc_cpu $watched)
+  r=$(run_wrk "$name" "$url" "$@")
+  b1=$(cpu_busy); p1=$(proc_cpu $watched)
+  n=$(grep -oE '[0-9]+ requests in' "wrk-$name.txt" | cut -d' ' -f1)
+  python3 -c "import sys; r=sys.argv[1].split(); n=int(sys.argv[2]); k=1e6/int(sys.argv[5])/n
+print(r[0], r[2], f'{(int(sys.argv[3]))*k:.0f}', f'{int(sys.argv[4])*k:.0f}', r[3])" "$r" "$n" "$((b1 - b0))" "$((p1 - p0))" "$CLK_TCK"
+}
+if [ "${ABLATION:-0}" = 1 ]; then
+  "$L" bench hop --role provider --keys provider --ca ca/ca.crt --peer-key "$CKEY" --port 18110 \
+    --upstream http://127.0.0.1:18080/people --log hop-provider.db 2>hop-provider.log & hop_p=$!; pids+=($hop_p)
+  "$L" bench hop --role consumer --keys consumer --ca ca/ca.crt --peer-key "$PKEY" --peer-fingerprint "$PFP" \
+    --port 18100 --upstream 18110 --log hop-consumer.db 2>hop-consumer.log & hop_c=$!; pids+=($hop_c)
+  for port in 18100 18104 18110 18114; do
+    for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+  done
+  for stage in 0 1 2 3 4; do check "http://127.0.0.1:$((18100 + stage))/001090123456"; done
+  NGINX_PIDS="$(pgrep -P "$(cat nginx.pid)" | tr '\n' ' ')"
+  stages=(plain h2 tls sign log)
+  echo "ablation round: stage req/s p99_ms machine_us/req hops_us/req non2xx"
+  for i in $(seq 1 "$PAIRS"); do
+    echo "$i nginx $(ablate abl-nginx-$i "$NGINX_PIDS" "$NG_URL")"
+    for stage in 0 1 2 3 4; do
+      echo "$i ${stages[$stage]} $(ablate abl-${stages[$stage]}-$i "$hop_c $hop_p" "http://127.0.0.1:$((18100 + stage))/001090123456")"
+    done
+    echo "$i lienthong $(ablate abl-lienthong-$i "${pids[2]} ${pids[1]}" "$LT_URL" -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: bench')"
+  done | tee ablation.txt
+  python3 - <<'PY'
+import statistics as st
+rows = [l.split() for l in open("ablation.txt") if l[0].isdigit()]
+order = []
+for r in rows:
+    if r[1] not in order:
+        order.append(r[1])
+nginx = st.median(float(r[2]) for r in rows if r[1] == "nginx")
+print("median | stage | req/s | × nginx | p99 ms | machine µs/req | hops µs/req")
+for s in order:
+    m = lambda i: st.median(float(r[i]) for r in rows if r[1] == s)
+    print(f"median | {s} | {m(2):.0f} | {m(2)/nginx:.2f} | {m(3):.2f} | {m(4):.0f} | {m(5):.0f}")
+PY
+  kill "$hop_c" "$hop_p" 2>/dev/null || true
+fi
+if [ "${PROFILE:-0}" = 1 ]; then
+  # Both nodes under load, 99 Hz call graphs; the top of the flat profile goes in the report.
+  perf record -F 99 -g -o perf.data -p "${pids[1]},${pids[2]}" -- sleep 10 2>perf-record.log &
+  perf_pid=$!
+  run_wrk profile "$LT_URL" -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: bench' >/dev/null
+  wait "$perf_pid" || true
+  perf report -i perf.data --no-children -g none --sort dso,symbol --percent-limit 0.7 --stdio 2>/dev/null \
+    | grep -v '^$' | grep -v '^#' | grep '%' | head -60 > perf-report.txt || true
+  perf report -i perf.data --no-children --sort dso --stdio 2>/dev/null | grep '%' | head -20 > perf-dso.txt || true
+  echo "perf profile of both nodes: $WORK/perf-report.txt, $WORK/perf-dso.txt"
+fi
 # The X-Road mix: throughput, p99 and the nodes' peak memory (VmHWM) — bounded by
 # inflight_body_bytes_max (256 MiB by default) whatever the sizes.
 peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }

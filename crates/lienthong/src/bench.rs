@@ -219,11 +219,13 @@ pub async fn ledger(args: LedgerArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let per_task = args.entries / args.concurrency;
     let mut tasks = Vec::new();
-    for t in 0..args.concurrency {
+    for _ in 0..args.concurrency {
         let (log, entry) = (log.clone(), entry.clone());
         tasks.push(tokio::spawn(async move {
-            for i in 0..per_task {
-                log.append(&format!("{t}-{i}"), &entry, Vec::new()).await?;
+            for _ in 0..per_task {
+                // The ids a node gives its exchanges.
+                let id = lienthong_gateway::node::new_message_id();
+                log.append(&id, &entry, Vec::new()).await?;
             }
             Ok::<_, String>(())
         }));

@@ -2,6 +2,7 @@
 //! typed configuration and calls the library crates.
 
 mod bench;
+mod bench_hop;
 mod demo;
 mod doc_cmd;
 mod incident_cmd;
@@ -223,6 +224,9 @@ enum BenchCommand {
     Validate(bench::Args),
     /// Message-log appends against SQLite's fsync'd-commit floor, and proof times at scale.
     Ledger(bench::LedgerArgs),
+    /// One hop of the exchange benchmark's ablation (bench/exchange/run.sh with ABLATION=1):
+    /// the nodes' transport, signatures and message log added one by one.
+    Hop(bench_hop::HopArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -355,6 +359,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Ledger(args),
         } => runtime()?.block_on(bench::ledger(args)),
+        Command::Bench {
+            command: BenchCommand::Hop(args),
+        } => runtime()?.block_on(bench_hop::hop(args)),
         Command::Keys { command } => roles::keys(command),
         Command::Demo(args) => runtime()?.block_on(demo::run(args)),
         Command::Sync { command } => runtime()?.block_on(sync_cmd::sync(command)),

@@ -51,7 +51,7 @@ pub(super) async fn log_refusal(
     // The client's id when it is one the exchange would accept, else one made up.
     let message_id = match header_str(headers, xroad::ID) {
         id if !id.is_empty() && id.len() <= MESSAGE_ID_BYTES_MAX => id.to_owned(),
-        _ => uuid::Uuid::new_v4().to_string(),
+        _ => new_message_id(),
     };
     if matches!(error, GatewayError::LogUnavailable(_)) {
         return message_id;
@@ -241,7 +241,7 @@ pub(super) fn metadata_call(
     // The X-Road headers of an answer (PR-REST 4.3), for a call answered here.
     let id = match header_str(&parts.headers, xroad::ID) {
         id if !id.is_empty() && id.len() <= MESSAGE_ID_BYTES_MAX => id.to_owned(),
-        _ => uuid::Uuid::new_v4().to_string(),
+        _ => new_message_id(),
     };
     let request_hash = lienthong_trust::sha512_b64(
         format!(
@@ -345,7 +345,7 @@ pub(super) async fn consume(
         .map_err(|e| e.or(|m| GatewayError::BadRequest(format!("request body: {m}"))))?;
     // The node's own id for the exchange (signed; replay protection between nodes), and the
     // client's X-Road-Id, its correlation id: a retry or a batch may reuse it.
-    let message_id = uuid::Uuid::new_v4().to_string();
+    let message_id = new_message_id();
     let client_message_id = match header_str(&parts.headers, xroad::ID) {
         "" => message_id.clone(),
         id if id.len() > MESSAGE_ID_BYTES_MAX => {

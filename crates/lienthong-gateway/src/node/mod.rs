@@ -548,6 +548,14 @@ async fn healthz(State(node): State<Arc<Inner>>) -> Response {
     }
 }
 
+/// A new message id: a UUID version 7 (RFC 9562), time-ordered, so that the message log's
+/// index by message id grows at its end instead of touching a random page per entry
+/// (docs/benchmarks.md, issue 14). Unique like a version 4; its first 48 bits are the
+/// millisecond it was made, which the signed timestamp beside it states anyway.
+pub fn new_message_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
         .get(name)
