@@ -311,10 +311,41 @@ if [ "${PROFILE:-0}" = 1 ]; then
   perf_pid=$!
   run_wrk profile "$LT_URL" -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: bench' >/dev/null
   wait "$perf_pid" || true
-  perf report -i perf.data --no-children -g none --sort dso,symbol --percent-limit 0.7 --stdio 2>/dev/null \
-    | grep -v '^$' | grep -v '^#' | grep '%' | head -60 > perf-report.txt || true
-  perf report -i perf.data --no-children --sort dso --stdio 2>/dev/null | grep '%' | head -20 > perf-dso.txt || true
-  echo "perf profile of both nodes: $WORK/perf-report.txt, $WORK/perf-dso.txt"
+  perf report -i perf.data --no-children -g none --sort dso,symbol --stdio 2>/dev/null | grep '%' > perf-flat.txt || true
+  head -60 perf-flat.txt > perf-report.txt
+  # The flat profile summed by what the code does (the ablation says which layer adds it).
+  python3 - <<'PY' | tee perf-categories.txt
+import re
+rules = [("kernel: scheduler, futex, wake-ups", r"\[k\] (finish_task_switch|_raw_spin_unlock|try_to_wake|futex|schedule|irqentry|__schedule|dequeue|enqueue|update_)"),
+         ("kernel: TCP/loopback, syscalls", r"\[k\] (tcp|ip_|__tcp|_copy|copy_|sock|skb|__skb|net_|__dev|loopback|do_syscall|entry_SYSCALL|__sys|sys_|ep_|__x64|syscall_exit|handle_softirqs|__local_bh|kmem|__kmalloc|kfree)"),
+         ("kernel: files, fsync (message log)", r"\[k\] (ext4|iowrite|blk|bio|filemap|folio|mark_buffer|block_|jbd2|__filemap|generic_perform|pagecache|xas_)"),
+         ("kernel: other", r"\[k\]"),
+         ("SQLite (message log)", r"sqlite|sqlx|pager|wal[A-Z]|btree|Vdbe|vdbe"),
+         ("Ed25519 (signatures)", r"curve25519|ed25519"),
+         ("SHA-2 (hashes of bodies, canonical strings)", r"sha2::|sha256|sha512"),
+         ("TLS record protection", r"aes_gcm|ring_core|chacha|rustls"),
+         ("HTTP/2 and HTTP/1 (h2, hyper)", r"h2::|hyper|httparse|http::"),
+         ("JSON (serde_json)", r"serde_json|serde_core|serde::"),
+         ("allocator (mimalloc) and copies", r"mi_|_mi_|memmove|memcpy|memcmp|malloc|free|memset"),
+         ("tokio runtime", r"tokio::"),
+         ("lienthong's own code", r"lienthong_")]
+totals = {}
+for line in open("perf-flat.txt"):
+    m = re.match(r"\s*([\d.]+)%\s+(.*)", line)
+    if not m:
+        continue
+    pct, rest = float(m.group(1)), m.group(2)
+    for name, pattern in rules:
+        if re.search(pattern, rest):
+            totals[name] = totals.get(name, 0) + pct
+            break
+    else:
+        totals["other (std, utf-8, formatting…)"] = totals.get("other (std, utf-8, formatting…)", 0) + pct
+for name, pct in sorted(totals.items(), key=lambda kv: -kv[1]):
+    print(f"{pct:5.1f} %  {name}")
+PY
+  perf report -i perf.data --no-children -g none --sort comm,dso --stdio 2>/dev/null | grep '%' | head -20 > perf-dso.txt || true
+  echo "perf profile of both nodes: $WORK/perf-report.txt, perf-categories.txt, perf-dso.txt"
 fi
 # The X-Road mix: throughput, p99 and the nodes' peak memory (VmHWM) — bounded by
 # inflight_body_bytes_max (256 MiB by default) whatever the sizes.

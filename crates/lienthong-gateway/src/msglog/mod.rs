@@ -380,6 +380,69 @@ async fn reopen(
 /// Rows per INSERT statement (4 bound values each, well under SQLite's variable limit).
 const ROWS_PER_STATEMENT: usize = 256;
 
+/// A value bound in a commit's statements.
+enum Arg {
+    Int(i64),
+    Text(String),
+    OptText(Option<String>),
+    Blob(Vec<u8>),
+}
+
+fn bind<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    args.into_iter().fold(query, |q, arg| match arg {
+        Arg::Int(v) => q.bind(v),
+        Arg::Text(v) => q.bind(v),
+        Arg::OptText(v) => q.bind(v),
+        Arg::Blob(v) => q.bind(v),
+    })
+}
+
+/// Runs `statements` in one transaction. On SQLite they go to its connection's thread as
+/// one script, `BEGIN IMMEDIATE` to `COMMIT`: one round trip instead of one per statement
+/// (measured in docs/benchmarks.md, issue 14); a failed script is rolled back and its
+/// connection closed, so no transaction is left open in the pool. PostgreSQL does not take
+/// several statements with parameters at once: a transaction, statement by statement.
+async fn in_one_transaction(
+    store: Store,
+    pool: &AnyPool,
+    statements: Vec<(String, Vec<Arg>)>,
+) -> Result<(), String> {
+    let err = |e: sqlx::Error| format!("message log: {e}");
+    match store {
+        Store::Sqlite => {
+            let mut script = String::from("BEGIN IMMEDIATE;");
+            let mut args = Vec::new();
+            for (sql, a) in statements {
+                script.push_str(&sql);
+                script.push(';');
+                args.extend(a);
+            }
+            script.push_str("COMMIT;");
+            let mut conn = pool.acquire().await.map_err(err)?;
+            if let Err(e) = bind(sqlx::query(&script), args).execute(&mut *conn).await {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                let _ = conn.close().await;
+                return Err(err(e));
+            }
+        }
+        Store::Postgres => {
+            let mut tx = pool.begin().await.map_err(err)?;
+            for (sql, args) in statements {
+                let sql = store.sql(&sql);
+                bind(sqlx::query(&sql), args)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+            }
+            tx.commit().await.map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
 /// Appends the batch to the tree, writes entries, bodies and the signed checkpoint in one
 /// transaction, and returns the index of the first entry once committed.
 async fn commit(
@@ -390,7 +453,6 @@ async fn commit(
     notes: Option<&LogNotes>,
     batch: &[Pending],
 ) -> Result<u64, String> {
-    let err = |e: sqlx::Error| format!("message log: {e}");
     let leaves: Vec<_> = batch
         .iter()
         .map(|p| leaf_hash(p.entry.as_bytes()))
@@ -405,22 +467,21 @@ async fn commit(
     };
     let signature = key.sign(&checkpoint.to_signing_bytes());
     let note = notes.map(|n| n.sign(checkpoint.size, checkpoint.root));
-    let mut tx = pool.begin().await.map_err(err)?;
+    let mut statements = Vec::new();
     for (chunk_no, chunk) in batch.chunks(ROWS_PER_STATEMENT).enumerate() {
         let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
-        let sql = store.sql(&format!(
-            "INSERT INTO log_entries (idx, message_id, entry, leaf_hash) VALUES {values}"
-        ));
-        let mut q = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(4 * chunk.len());
         for (i, p) in chunk.iter().enumerate() {
             let n = chunk_no * ROWS_PER_STATEMENT + i;
-            q = q
-                .bind((start + n as u64) as i64)
-                .bind(p.message_id.clone())
-                .bind(p.entry.clone())
-                .bind(hash_to_hex(&leaves[n]));
+            args.push(Arg::Int((start + n as u64) as i64));
+            args.push(Arg::Text(p.message_id.clone()));
+            args.push(Arg::Text(p.entry.clone()));
+            args.push(Arg::Text(hash_to_hex(&leaves[n])));
         }
-        q.execute(&mut *tx).await.map_err(err)?;
+        statements.push((
+            format!("INSERT INTO log_entries (idx, message_id, entry, leaf_hash) VALUES {values}"),
+            args,
+        ));
     }
     // The index by person: one row per (person, entry), in the same transaction.
     let rows: Vec<(&str, i64)> = batch
@@ -434,46 +495,41 @@ async fn commit(
         .collect();
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let values = vec!["(?, ?)"; chunk.len()].join(", ");
-        let sql = store.sql(&format!(
-            "INSERT INTO log_subjects (subject, idx) VALUES {values}"
+        let args = chunk
+            .iter()
+            .flat_map(|(subject, idx)| [Arg::Text(subject.to_string()), Arg::Int(*idx)])
+            .collect();
+        statements.push((
+            format!("INSERT INTO log_subjects (subject, idx) VALUES {values}"),
+            args,
         ));
-        let mut q = sqlx::query(&sql);
-        for (subject, idx) in chunk {
-            q = q.bind(subject.to_string()).bind(*idx);
-        }
-        q.execute(&mut *tx).await.map_err(err)?;
     }
     let now_ms = lienthong_core::time::now_ms() as i64;
     for (n, p) in batch.iter().enumerate() {
         for (sha, body) in &p.bodies {
-            sqlx::query(
-                &store.sql(
-                    "INSERT INTO log_bodies (sha256, body, stored_at_ms, last_idx) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET stored_at_ms = excluded.stored_at_ms, last_idx = excluded.last_idx",
-                ),
-            )
-            .bind(sha.clone())
-            .bind(body.clone())
-            .bind(now_ms)
-            .bind((start + n as u64) as i64)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+            statements.push((
+                "INSERT INTO log_bodies (sha256, body, stored_at_ms, last_idx) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET stored_at_ms = excluded.stored_at_ms, last_idx = excluded.last_idx".to_owned(),
+                vec![
+                    Arg::Text(sha.clone()),
+                    Arg::Blob(body.clone()),
+                    Arg::Int(now_ms),
+                    Arg::Int((start + n as u64) as i64),
+                ],
+            ));
         }
     }
-    sqlx::query(
-        &store.sql(
-            "INSERT INTO log_checkpoints (size, root, timestamp, signature, note) VALUES (?, ?, ?, ?, ?)",
-        ),
-    )
-    .bind(checkpoint.size as i64)
-    .bind(hash_to_hex(&checkpoint.root))
-    .bind(checkpoint.timestamp as i64)
-    .bind(signature)
-    .bind(note.as_ref().map(|n| n.note.to_string()))
-    .execute(&mut *tx)
-    .await
-    .map_err(err)?;
-    tx.commit().await.map_err(err)?;
+    statements.push((
+        "INSERT INTO log_checkpoints (size, root, timestamp, signature, note) VALUES (?, ?, ?, ?, ?)"
+            .to_owned(),
+        vec![
+            Arg::Int(checkpoint.size as i64),
+            Arg::Text(hash_to_hex(&checkpoint.root)),
+            Arg::Int(checkpoint.timestamp as i64),
+            Arg::Text(signature),
+            Arg::OptText(note.as_ref().map(|n| n.note.to_string())),
+        ],
+    ));
+    in_one_transaction(store, pool, statements).await?;
     // Shown to others only once durable.
     if let (Some(notes), Some(note)) = (notes, note) {
         notes.publish(note);
