@@ -46,6 +46,14 @@ pub static ELEMENTS: &[Element] = &[
     el!("date", "Ngày", "Date", Kind::Date { year_only: false }, "YYYY-MM-DD", Public, "accepts ISO, YYYYMMDD, DD/MM/YYYY; writes ISO"),
     el!("timestamp", "Thời điểm", "Timestamp", Kind::Timestamp, "RFC 3339", Public, "a space separator accepted; no offset means +07:00"),
     el!("land_parcel_id", "Mã thửa đất", "Land parcel identifier", Kind::LandParcelId, "CCCCC-S-N: commune code, map sheet, parcel number", Public, "none"),
+    el!("tax_code", "Mã số thuế", "Tax identification number", Kind::TaxCode, "10 digits with the check digit last; 10-3 for a dependent unit; a person's 12-digit id number (from 1 July 2025)", Personal, "spaces and dots removed; the dash before a dependent unit's number written"),
+    el!("cas_number", "Số CAS", "CAS Registry Number", Kind::CasNumber, "2-7 digits, 2 digits, check digit: NNNNNNN-NN-R", Public, "dashes written where they were left out"),
+    el!("un_number", "Số UN", "UN number (dangerous goods)", Kind::UnNumber, "UN and 4 digits", Public, "upper-cased; spaces removed; UN written before bare digits"),
+    el!("enterprise_name", "Tên doanh nghiệp", "Enterprise name", Kind::Text { max_chars: 300 }, "text", Public, TEXT_NORM),
+    el!("enterprise_status", "Tình trạng hoạt động", "Enterprise status", Kind::Enum(&["active", "suspended", "dissolved"]), "active | suspended | dissolved", Public, "none"),
+    el!("declaration_id", "Số khai báo", "Declaration number", Kind::Identifier { min_len: 6, max_len: 20, charset: Charset::UpperAlnum }, "6-20 letters and digits", Public, "upper-cased"),
+    el!("substance_name", "Tên hóa chất", "Substance name", Kind::Text { max_chars: 300 }, "text", Public, TEXT_NORM),
+    el!("quantity_kg", "Khối lượng (kg)", "Quantity in kilograms", Kind::Decimal { min: 0.0, max: 1.0e12 }, "decimal", Public, "comma decimal separator accepted"),
     el!("event_id", "Mã sự kiện hộ tịch", "Civil-status event id", Kind::Identifier { min_len: 6, max_len: 20, charset: Charset::UpperAlnum }, "6-20 letters and digits", Public, "upper-cased"),
     el!("event_type", "Loại sự kiện", "Civil-status event type", Kind::Enum(&["birth", "death", "marriage"]), "birth | death | marriage", Public, "none"),
     el!("insurance_no", "Mã số BHXH", "Social-insurance number", Kind::Identifier { min_len: 10, max_len: 10, charset: Charset::Digits }, "10 digits", Personal, "none"),
@@ -340,6 +348,56 @@ pub static EDUCATION_ENROLMENT: Dataset = Dataset {
     }],
 };
 
+/// The enterprise register (finance: đăng ký doanh nghiệp): the tax code is the enterprise
+/// code; `personal_id` and `full_name` are the legal representative's.
+pub static ENTERPRISE: Dataset = Dataset {
+    name: "enterprise",
+    title: "Enterprise register (doanh nghiệp)",
+    fields: &[
+        f!("tax_code", !),
+        f!("enterprise_name", !),
+        f!("personal_id", !),
+        f!("full_name", !),
+        f!("founded_on", "date", !),
+        f!("status", "enterprise_status", !),
+        f!("province_code", !),
+        f!("commune_code", !),
+        f!("address"),
+    ],
+    key: &["tax_code"],
+    allow_extra: false,
+    checks: &[
+        CrossCheck::CommuneInProvince {
+            commune: "commune_code",
+            province: "province_code",
+        },
+        CrossCheck::AddressAgrees {
+            address: "address",
+            commune: Some("commune_code"),
+            province: "province_code",
+        },
+    ],
+};
+
+/// Chemicals: what a facility declares it holds or uses (khai báo hóa chất), the facility
+/// named by its tax code.
+pub static CHEMICAL_DECLARATION: Dataset = Dataset {
+    name: "chemical_declaration",
+    title: "Chemical declarations (khai báo hóa chất)",
+    fields: &[
+        f!("declaration_id", !),
+        f!("tax_code", !),
+        f!("cas_number", !),
+        f!("un_number"),
+        f!("substance_name", !),
+        f!("quantity_kg", !),
+        f!("declared_on", "date", !),
+    ],
+    key: &["declaration_id"],
+    allow_extra: false,
+    checks: &[],
+};
+
 /// Every shipped dataset.
 pub static DATASETS: &[&Dataset] = &[
     &CITIZEN,
@@ -349,6 +407,8 @@ pub static DATASETS: &[&Dataset] = &[
     &LAND_PARCEL,
     &LAND_OWNER,
     &EDUCATION_ENROLMENT,
+    &ENTERPRISE,
+    &CHEMICAL_DECLARATION,
 ];
 
 pub fn dataset(name: &str) -> Option<&'static Dataset> {

@@ -81,6 +81,18 @@ fn field_schema(el: &Element, opts: &FieldOpts) -> Value {
         Kind::LandParcelId => {
             s.insert("pattern".into(), "^[0-9]{5}-[0-9]{1,4}-[0-9]{1,5}$".into());
         }
+        Kind::TaxCode => {
+            s.insert(
+                "pattern".into(),
+                "^([0-9]{10}(-[0-9]{3})?|[0-9]{12})$".into(),
+            );
+        }
+        Kind::CasNumber => {
+            s.insert("pattern".into(), "^[1-9][0-9]{1,6}-[0-9]{2}-[0-9]$".into());
+        }
+        Kind::UnNumber => {
+            s.insert("pattern".into(), "^UN[0-9]{4}$".into());
+        }
         Kind::Identifier {
             min_len,
             max_len,

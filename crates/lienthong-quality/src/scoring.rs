@@ -42,7 +42,8 @@ pub struct Scoring {
     dataset: &'static Dataset,
     opts: Options,
     model: Model,
-    schema: Schema,
+    /// The model bound to the dataset; `None` for a dataset that names no person.
+    schema: Option<Schema>,
     builder: Builder,
     keys: KeyTracker,
     record_keys: Vec<String>,
@@ -75,7 +76,14 @@ impl Scoring {
         if let Some(t) = opts.threshold {
             model.threshold = t;
         }
-        let schema = Scoring::schema_for(&model, dataset)?;
+        let person = dataset.field("full_name").is_some() && dataset.field("birth_date").is_some();
+        let schema = match Scoring::schema_for(&model, dataset) {
+            Ok(schema) => Some(schema),
+            // A dataset that names no person (chemicals, parcels without owners) is scored
+            // without the same-person checks; a model asked for must bind.
+            Err(_) if !person && opts.model.is_none() => None,
+            Err(e) => return Err(e),
+        };
         Ok(Scoring {
             dataset,
             builder: Builder::new(dataset, opts.examples),
@@ -86,7 +94,7 @@ impl Scoring {
             updated_at: dataset.index("updated_at"),
             oldest: None,
             stale: 0,
-            person: dataset.field("full_name").is_some() && dataset.field("birth_date").is_some(),
+            person,
             model,
             schema,
             opts,
@@ -158,9 +166,9 @@ impl Scoring {
                 }
             }
         }
-        if self.person {
+        if let (true, Some(schema)) = (self.person, &self.schema) {
             let values: Vec<&str> = outcome.values.iter().map(String::as_str).collect();
-            self.prepared.push(self.schema.prepare(&values));
+            self.prepared.push(schema.prepare(&values));
         }
         self.record_keys.push(key);
         out
@@ -207,7 +215,7 @@ impl Scoring {
                 "no civil-status reference given: deceased people still active not checked.",
             );
         }
-        if self.person && records > 0 {
+        if let (true, Some(schema), true) = (self.person, &self.schema, records > 0) {
             fill_term_frequencies(&self.model, None, &mut self.prepared);
             let blocks = Blocks::new(&self.prepared, self.model.blocking.len());
             let topts = train::Options {
@@ -217,15 +225,13 @@ impl Scoring {
             // Trained as `link` and `link dedupe` train: with a register, on both together.
             let trained = match (&self.opts.model, &register) {
                 (Some(_), _) => self.model.clone(),
-                (None, None) => {
-                    train::train(&self.model, &self.schema, &self.prepared, &blocks, &topts)
-                }
+                (None, None) => train::train(&self.model, schema, &self.prepared, &blocks, &topts),
                 (None, Some(reg)) => {
                     let mut all: Vec<Prepared> =
                         self.prepared.iter().chain(&reg.prepared).cloned().collect();
                     fill_term_frequencies(&self.model, None, &mut all);
                     let all_blocks = Blocks::new(&all, self.model.blocking.len());
-                    train::train(&self.model, &self.schema, &all, &all_blocks, &topts)
+                    train::train(&self.model, schema, &all, &all_blocks, &topts)
                 }
             };
             let scorer = Scorer::new(&trained);

@@ -8,6 +8,7 @@ pub mod encoders;
 pub mod linkage;
 pub mod noise;
 pub mod people;
+mod registers;
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -148,7 +149,7 @@ impl Sink {
     }
 }
 
-fn iso((y, m, d): (u32, u32, u32)) -> String {
+pub(crate) fn iso((y, m, d): (u32, u32, u32)) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
@@ -201,7 +202,14 @@ pub fn generate(
         &catalog::LAND_PARCEL,
         &catalog::LAND_OWNER,
         &catalog::EDUCATION_ENROLMENT,
+        &catalog::ENTERPRISE,
+        &catalog::CHEMICAL_DECLARATION,
     ];
+    // The registers added later draw from a stream of their own, so that the datasets
+    // before them stay, for a seed, what they were.
+    let mut rng_registers = ChaCha8Rng::seed_from_u64(config.seed ^ 0x7265_6769_7374_6572);
+    let mut tax_codes = HashSet::new();
+    let mut declaration_no = 0u64;
     let mut sinks = datasets
         .iter()
         .map(|d| Sink::open(dir, d))
@@ -455,6 +463,39 @@ pub fn generate(
                     street: "",
                 };
                 emit(5, &mut d, &mut rng, &mut summary, &mut sinks)?;
+            }
+        }
+
+        // Enterprises (finance) with the person as legal representative, and the chemicals
+        // some of them declare.
+        if age >= 25 && rng_registers.gen_bool(0.05) {
+            let (values, street) = registers::enterprise(&mut rng_registers, &p, &mut tax_codes);
+            let (tax_code, founded) = (values[0].clone(), values[4].clone());
+            let mut d = Draft {
+                dataset: &catalog::ENTERPRISE,
+                values,
+                locked: HashSet::new(),
+                commune: Some(p.commune),
+                street: &street,
+            };
+            emit(7, &mut d, &mut rng_registers, &mut summary, &mut sinks)?;
+            if rng_registers.gen_bool(0.3) {
+                let rows = registers::declarations(
+                    &mut rng_registers,
+                    &tax_code,
+                    &founded,
+                    &mut declaration_no,
+                );
+                for values in rows {
+                    let mut d = Draft {
+                        dataset: &catalog::CHEMICAL_DECLARATION,
+                        values,
+                        locked: HashSet::new(),
+                        commune: None,
+                        street: "",
+                    };
+                    emit(8, &mut d, &mut rng_registers, &mut summary, &mut sinks)?;
+                }
             }
         }
 

@@ -45,10 +45,12 @@ pub enum Defect {
     Phone0084,
     PhoneGrouped,
     ScientificNotation,
+    /// One digit of a tax code or CAS number mistyped, so that its check digit fails.
+    CheckDigitTypo,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 24] = [
+    pub const ALL: [Defect; 25] = [
         Defect::Nfd,
         Defect::Tcvn3,
         Defect::Vni,
@@ -73,6 +75,7 @@ impl Defect {
         Defect::Phone0084,
         Defect::PhoneGrouped,
         Defect::ScientificNotation,
+        Defect::CheckDigitTypo,
     ];
 
     pub fn name(self) -> &'static str {
@@ -101,6 +104,7 @@ impl Defect {
             Defect::Phone0084 => "phone_0084",
             Defect::PhoneGrouped => "phone_grouped",
             Defect::ScientificNotation => "scientific_notation",
+            Defect::CheckDigitTypo => "check_digit_typo",
         }
     }
 
@@ -223,6 +227,57 @@ fn old_address(street: &str, commune: &units::Commune) -> Option<String> {
 }
 
 /// One of `fields` that the record has and no defect holds yet.
+/// The fields whose values carry a check digit.
+const CHECK_DIGIT_FIELDS: [&str; 2] = ["tax_code", "cas_number"];
+
+/// `value` with one digit before its check digit changed so that the check fails: the
+/// typing error the check digit exists to catch.
+fn mistyped(rng: &mut ChaCha8Rng, field: &str, value: &str) -> Option<String> {
+    use lienthong_dictionary::element::{cas_check_digit, tax_code_check_digit};
+    let mut bytes = value.as_bytes().to_vec();
+    // Positions of the digits the check digit covers.
+    let covered: Vec<usize> = match field {
+        "tax_code" => (0..9).collect(),
+        _ => (0..bytes.len().saturating_sub(2))
+            .filter(|&i| bytes[i].is_ascii_digit())
+            .collect(),
+    };
+    if covered.is_empty() || !bytes.iter().all(|b| b.is_ascii_digit() || *b == b'-') {
+        return None;
+    }
+    let fails = |b: &[u8]| -> bool {
+        let digits: Vec<u8> = b
+            .iter()
+            .filter(|c| c.is_ascii_digit())
+            .map(|c| c - b'0')
+            .collect();
+        match field {
+            "tax_code" => {
+                let nine: [u8; 9] = std::array::from_fn(|i| digits[i]);
+                tax_code_check_digit(&nine) != digits[9]
+            }
+            _ => {
+                let (body, check) = digits.split_at(digits.len() - 1);
+                cas_check_digit(body) != check[0]
+            }
+        }
+    };
+    for _ in 0..20 {
+        let i = covered[rng.gen_range(0..covered.len())];
+        let was = bytes[i];
+        bytes[i] = b'0' + rng.gen_range(0..10u8);
+        // A leading zero would make a CAS number malformed rather than mistyped.
+        if bytes[i] != was
+            && !(field == "cas_number" && i == 0 && bytes[i] == b'0')
+            && fails(&bytes)
+        {
+            return String::from_utf8(bytes).ok();
+        }
+        bytes[i] = was;
+    }
+    None
+}
+
 fn free_of(d: &Draft<'_>, rng: &mut ChaCha8Rng, fields: &[&'static str]) -> Option<&'static str> {
     let free: Vec<&'static str> = fields.iter().copied().filter(|f| d.free(f)).collect();
     (!free.is_empty()).then(|| free[rng.gen_range(0..free.len())])
@@ -238,7 +293,17 @@ pub fn inject(
     out: &mut Vec<Injected>,
 ) {
     let dataset = draft.dataset.name;
+    // Only datasets with a checked identifier draw for a typo in one: the others' draws, and
+    // so their data for a seed, stay what they were before the class existed.
+    let has_check_digit = draft
+        .dataset
+        .fields
+        .iter()
+        .any(|f| CHECK_DIGIT_FIELDS.contains(&f.name));
     for &(defect, rate) in rates {
+        if defect == Defect::CheckDigitTypo && !has_check_digit {
+            continue;
+        }
         if rate <= 0.0 || !rng.gen_bool(rate.min(1.0)) {
             continue;
         }
@@ -481,6 +546,12 @@ fn apply(
                 format!("{}{sep}{}{sep}{}", &v[..4], &v[4..7], &v[7..]),
             );
             Some("phone")
+        }
+        Defect::CheckDigitTypo => {
+            let field = free_of(d, rng, &CHECK_DIGIT_FIELDS)?;
+            let v = mistyped(rng, field, d.get(field)?)?;
+            d.set(field, v);
+            Some(field)
         }
         Defect::ScientificNotation => {
             // Excel's General format: the id read as a number, six significant digits.

@@ -13,6 +13,7 @@ use crate::vn;
 
 mod dates;
 mod ids;
+mod registers;
 #[cfg(test)]
 mod tests;
 mod text;
@@ -20,9 +21,11 @@ mod values;
 
 use dates::*;
 use ids::*;
+use registers::*;
 use values::*;
 
 pub use dates::{days_in_month, is_iso_date};
+pub use registers::{cas_check_digit, tax_code_check_digit};
 pub use text::*;
 
 /// Sensitivity class per Law 91/2025/QH15 (personal data) and NĐ 356/2025 (sensitive data).
@@ -77,6 +80,13 @@ pub enum Kind {
     Email,
     AmountVnd,
     LandParcelId,
+    /// Tax identification number, also the enterprise code: 10 digits with a check digit,
+    /// `-NNN` for a dependent unit, or a person's 12-digit id number.
+    TaxCode,
+    /// CAS Registry Number of a chemical substance, with its check digit.
+    CasNumber,
+    /// UN number of dangerous goods (`UN1203`).
+    UnNumber,
     Identifier {
         min_len: usize,
         max_len: usize,
@@ -197,6 +207,9 @@ pub fn check(kind: &Kind, opts: &FieldOpts, raw: &str, out: &mut Out<'_>) -> Str
         Kind::Email => email(raw, out),
         Kind::AmountVnd => amount_vnd(raw, out),
         Kind::LandParcelId => land_parcel_id(raw, out),
+        Kind::TaxCode => tax_code(raw, out),
+        Kind::CasNumber => cas_number(raw, out),
+        Kind::UnNumber => un_number(raw, out),
         Kind::Identifier {
             min_len,
             max_len,

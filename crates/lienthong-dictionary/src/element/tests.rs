@@ -339,6 +339,186 @@ fn data_driven_single_values() {
     }
 }
 
+#[test]
+fn register_identifiers_with_their_check_digits() {
+    use Severity::*;
+    // Each rule: a real code, one digit wrong, two neighbours swapped, and the repairs.
+    let cases = vec![
+        (Kind::TaxCode, "0100109106", "0100109106", vec![]),
+        (Kind::TaxCode, "0300588569", "0300588569", vec![]),
+        (
+            Kind::TaxCode,
+            "0100109107",
+            "0100109107",
+            vec![("tax_code.check_digit", Error)],
+        ),
+        (
+            Kind::TaxCode,
+            "0100019106",
+            "0100019106",
+            vec![("tax_code.check_digit", Error)],
+        ),
+        (Kind::TaxCode, "0100109106-001", "0100109106-001", vec![]),
+        (
+            Kind::TaxCode,
+            "0100109106001",
+            "0100109106-001",
+            vec![("tax_code.branch_dash", Repaired)],
+        ),
+        (
+            Kind::TaxCode,
+            "0100 109 106",
+            "0100109106",
+            vec![("id.separators", Repaired)],
+        ),
+        (
+            Kind::TaxCode,
+            "0100109106-000",
+            "0100109106-000",
+            vec![("tax_code.branch", Error)],
+        ),
+        (Kind::TaxCode, "001090123456", "001090123456", vec![]),
+        (
+            Kind::TaxCode,
+            "01001091",
+            "01001091",
+            vec![("tax_code.format", Error)],
+        ),
+        (Kind::CasNumber, "7732-18-5", "7732-18-5", vec![]),
+        (Kind::CasNumber, "50-00-0", "50-00-0", vec![]),
+        (Kind::CasNumber, "64-17-5", "64-17-5", vec![]),
+        (
+            Kind::CasNumber,
+            "7732185",
+            "7732-18-5",
+            vec![("cas_number.dashes", Repaired)],
+        ),
+        (
+            Kind::CasNumber,
+            "7732-18-6",
+            "7732-18-6",
+            vec![("cas_number.check_digit", Error)],
+        ),
+        (
+            Kind::CasNumber,
+            "7723-18-5",
+            "7723-18-5",
+            vec![("cas_number.check_digit", Error)],
+        ),
+        (
+            Kind::CasNumber,
+            "0064-17-5",
+            "0064-17-5",
+            vec![("cas_number.format", Error)],
+        ),
+        (
+            Kind::CasNumber,
+            "water",
+            "water",
+            vec![("cas_number.format", Error)],
+        ),
+        (Kind::UnNumber, "UN1203", "UN1203", vec![]),
+        (
+            Kind::UnNumber,
+            "un 1203",
+            "UN1203",
+            vec![("un_number.form", Repaired)],
+        ),
+        (
+            Kind::UnNumber,
+            "1203",
+            "UN1203",
+            vec![("un_number.form", Repaired)],
+        ),
+        (
+            Kind::UnNumber,
+            "UN12",
+            "UN12",
+            vec![("un_number.format", Error)],
+        ),
+    ];
+    for (kind, raw, want, want_findings) in cases {
+        let (got, findings) = run(kind, raw);
+        assert_eq!(got, want, "{raw}");
+        assert_eq!(findings, want_findings, "{raw}");
+    }
+}
+
+/// Over many tax codes: every single wrong digit and every swap of two different neighbours
+/// is caught, but where the rule's 10 and 0 fall together (both written 0); CAS numbers catch
+/// every swap of neighbours and every wrong digit whose weight times the error is not a
+/// multiple of ten.
+#[test]
+fn check_digits_catch_typing_errors() {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % 10) as u8
+    };
+    let sum_mod_11 = |d: &[u8]| {
+        d.iter()
+            .zip([31u32, 29, 23, 19, 17, 13, 7, 5, 3])
+            .map(|(a, w)| u32::from(*a) * w)
+            .sum::<u32>()
+            % 11
+    };
+    let (mut tried, mut missed) = (0, 0);
+    for _ in 0..500 {
+        let nine: [u8; 9] = std::array::from_fn(|_| next());
+        let check = tax_code_check_digit(&nine);
+        let mut changed = Vec::new();
+        for i in 0..9 {
+            for v in 0..10u8 {
+                if v != nine[i] {
+                    let mut c = nine;
+                    c[i] = v;
+                    changed.push(c);
+                }
+            }
+            if i < 8 && nine[i] != nine[i + 1] {
+                let mut c = nine;
+                c.swap(i, i + 1);
+                changed.push(c);
+            }
+        }
+        for c in changed {
+            tried += 1;
+            if tax_code_check_digit(&c) == check {
+                missed += 1;
+                let remainders = [sum_mod_11(&nine), sum_mod_11(&c)];
+                assert!(
+                    remainders.contains(&0) && remainders.contains(&10),
+                    "{nine:?} → {c:?} missed outside the 0/10 case"
+                );
+            }
+        }
+    }
+    assert!(missed * 10 < tried, "{missed} of {tried} missed");
+    for _ in 0..500 {
+        let body: Vec<u8> = (0..6).map(|_| next()).collect();
+        let check = cas_check_digit(&body);
+        for i in 0..body.len() - 1 {
+            if body[i] != body[i + 1] {
+                let mut c = body.clone();
+                c.swap(i, i + 1);
+                assert_ne!(cas_check_digit(&c), check, "{body:?} swap at {i}");
+            }
+        }
+        for i in 0..body.len() {
+            let weight = (body.len() - i) as i32;
+            for v in 0..10u8 {
+                let mut c = body.clone();
+                c[i] = v;
+                let caught = cas_check_digit(&c) != check;
+                let multiple_of_ten = (weight * (i32::from(v) - i32::from(body[i]))) % 10 == 0;
+                assert_eq!(caught, !multiple_of_ten, "{body:?} digit {i} → {v}");
+            }
+        }
+    }
+}
+
 proptest::proptest! {
     /// No check panics, whatever the text (found: a non-ASCII byte inside a timestamp).
     #[test]

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::lienthong;
 
-pub(crate) const DATASETS: [&str; 7] = [
+pub(crate) const DATASETS: [&str; 9] = [
     "citizen",
     "civil_status_event",
     "social_insurance",
@@ -16,6 +16,8 @@ pub(crate) const DATASETS: [&str; 7] = [
     "land_parcel",
     "land_owner",
     "education_enrolment",
+    "enterprise",
+    "chemical_declaration",
 ];
 
 /// The least share of each legacy class (TCVN3, VNI, mojibake) the validator must find,
@@ -62,6 +64,7 @@ fn expected_rules(class: &str) -> &'static [&'static str] {
         "phone_0084" => &["phone.international_0084"],
         "phone_grouped" => &["phone.separators"],
         "scientific_notation" => &["id.scientific_notation"],
+        "check_digit_typo" => &["tax_code.check_digit", "cas_number.check_digit"],
         other => panic!("unknown defect class {other}"),
     }
 }
@@ -101,6 +104,7 @@ fn check_seed(seed: u64) {
         "phone_0084",
         "phone_grouped",
         "scientific_notation",
+        "check_digit_typo",
     ] {
         args.extend(["--noise".into(), format!("{class}=0.03")]);
     }
@@ -233,7 +237,7 @@ fn check_seed(seed: u64) {
     }
     assert_eq!(
         classes.len(),
-        24,
+        25,
         "seed {seed}: every defect class was injected: {classes:?}"
     );
     for (class, counts) in &recall {
