@@ -54,6 +54,14 @@ pub static ELEMENTS: &[Element] = &[
     el!("declaration_id", "Số khai báo", "Declaration number", Kind::Identifier { min_len: 6, max_len: 20, charset: Charset::UpperAlnum }, "6-20 letters and digits", Public, "upper-cased"),
     el!("substance_name", "Tên hóa chất", "Substance name", Kind::Text { max_chars: 300 }, "text", Public, TEXT_NORM),
     el!("quantity_kg", "Khối lượng (kg)", "Quantity in kilograms", Kind::Decimal { min: 0.0, max: 1.0e12 }, "decimal", Public, "comma decimal separator accepted"),
+    el!("document_number", "Số, ký hiệu văn bản", "Document number and symbol", Kind::DocumentNumber, "NUMBER[/YEAR]/TYPE-ISSUER (NĐ 30/2020)", Public, "a leading \"Số:\" and spaces removed; abbreviations upper-cased"),
+    el!("vehicle_plate", "Biển số xe", "Vehicle registration plate", Kind::VehiclePlate, "locality (2 digits), series, 4-5 digits; stored without separators", Personal, "separators removed, upper-cased"),
+    el!("agency_name", "Cơ quan, đơn vị", "Agency or unit", Kind::Text { max_chars: 300 }, "text", Public, TEXT_NORM),
+    el!("position", "Chức vụ", "Position", Kind::Text { max_chars: 200 }, "text", Personal, TEXT_NORM),
+    el!("year", "Năm", "Year", Kind::Identifier { min_len: 4, max_len: 4, charset: Charset::Digits }, "4 digits", Public, "none"),
+    el!("violation", "Hành vi vi phạm", "Violation", Kind::Text { max_chars: 1000 }, "text", Personal, TEXT_NORM),
+    el!("floors", "Số tầng", "Floors", Kind::Decimal { min: 1.0, max: 200.0 }, "1-200", Public, "none"),
+    el!("crop", "Cây trồng, vật nuôi", "Crop or livestock", Kind::Enum(&["rice", "maize", "coffee", "rubber", "pepper", "fruit", "vegetables", "aquaculture", "pigs", "poultry", "cattle"]), "lienthong's list (no national code list found)", Public, "none"),
     el!("event_id", "Mã sự kiện hộ tịch", "Civil-status event id", Kind::Identifier { min_len: 6, max_len: 20, charset: Charset::UpperAlnum }, "6-20 letters and digits", Public, "upper-cased"),
     el!("event_type", "Loại sự kiện", "Civil-status event type", Kind::Enum(&["birth", "death", "marriage"]), "birth | death | marriage", Public, "none"),
     el!("insurance_no", "Mã số BHXH", "Social-insurance number", Kind::Identifier { min_len: 10, max_len: 10, charset: Charset::Digits }, "10 digits", Personal, "none"),
@@ -398,6 +406,107 @@ pub static CHEMICAL_DECLARATION: Dataset = Dataset {
     checks: &[],
 };
 
+/// Asset and income declarations of officials (kê khai tài sản, thu nhập).
+pub static ASSET_DECLARATION: Dataset = Dataset {
+    name: "asset_declaration",
+    title: "Asset and income declarations (kê khai tài sản, thu nhập)",
+    fields: &[
+        f!("declaration_id", !),
+        f!("personal_id", !),
+        f!("full_name", !),
+        f!("birth_date", !),
+        f!("agency", "agency_name", !),
+        f!("position", !),
+        f!("year", !),
+        f!("total_assets_vnd", "amount_vnd", !),
+        f!("declared_on", "date", !),
+    ],
+    key: &["declaration_id"],
+    allow_extra: false,
+    checks: &[CrossCheck::DateOrder {
+        from: "birth_date",
+        to: "declared_on",
+    }],
+};
+
+/// Administrative violation decisions (quyết định xử phạt vi phạm hành chính): a person or an
+/// organisation (its tax code); a traffic violation names the vehicle's plate.
+pub static ADMINISTRATIVE_VIOLATION: Dataset = Dataset {
+    name: "administrative_violation",
+    title: "Administrative violation decisions (xử phạt vi phạm hành chính)",
+    fields: &[
+        f!("decision_no", "document_number", !),
+        f!("personal_id"),
+        f!("full_name"),
+        f!("tax_code"),
+        f!("vehicle_plate"),
+        f!("violation", !),
+        f!("fine_vnd", "amount_vnd", !),
+        f!("decided_on", "date", !),
+        f!("province_code", !),
+        f!("commune_code"),
+    ],
+    key: &["decision_no"],
+    allow_extra: false,
+    checks: &[CrossCheck::CommuneInProvince {
+        commune: "commune_code",
+        province: "province_code",
+    }],
+};
+
+/// Construction permits (giấy phép xây dựng) for a building on a land parcel.
+pub static CONSTRUCTION_PERMIT: Dataset = Dataset {
+    name: "construction_permit",
+    title: "Construction permits (giấy phép xây dựng)",
+    fields: &[
+        f!("permit_no", "document_number", !),
+        f!("personal_id", !),
+        f!("full_name", !),
+        f!("parcel_id", "land_parcel_id", !),
+        f!("province_code", !),
+        f!("commune_code", !),
+        f!("address"),
+        f!("floors"),
+        f!("area_m2"),
+        f!("issued_on", "date", !),
+    ],
+    key: &["permit_no"],
+    allow_extra: false,
+    checks: &[
+        CrossCheck::CommuneInProvince {
+            commune: "commune_code",
+            province: "province_code",
+        },
+        CrossCheck::AddressAgrees {
+            address: "address",
+            commune: Some("commune_code"),
+            province: "province_code",
+        },
+    ],
+};
+
+/// Agriculture: a household's crops or livestock for a year.
+pub static FARM_RECORD: Dataset = Dataset {
+    name: "farm_record",
+    title: "Farm records (trồng trọt, chăn nuôi)",
+    fields: &[
+        f!("record_id", "declaration_id", !),
+        f!("personal_id", !),
+        f!("full_name", !),
+        f!("province_code", !),
+        f!("commune_code", !),
+        f!("crop", !),
+        f!("area_m2", !),
+        f!("year", !),
+    ],
+    key: &["record_id"],
+    allow_extra: false,
+    checks: &[CrossCheck::CommuneInProvince {
+        commune: "commune_code",
+        province: "province_code",
+    }],
+};
+
 /// Every shipped dataset.
 pub static DATASETS: &[&Dataset] = &[
     &CITIZEN,
@@ -409,6 +518,10 @@ pub static DATASETS: &[&Dataset] = &[
     &EDUCATION_ENROLMENT,
     &ENTERPRISE,
     &CHEMICAL_DECLARATION,
+    &ASSET_DECLARATION,
+    &ADMINISTRATIVE_VIOLATION,
+    &CONSTRUCTION_PERMIT,
+    &FARM_RECORD,
 ];
 
 pub fn dataset(name: &str) -> Option<&'static Dataset> {

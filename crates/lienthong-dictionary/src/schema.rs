@@ -93,6 +93,15 @@ fn field_schema(el: &Element, opts: &FieldOpts) -> Value {
         Kind::UnNumber => {
             s.insert("pattern".into(), "^UN[0-9]{4}$".into());
         }
+        Kind::DocumentNumber => {
+            s.insert(
+                "pattern".into(),
+                "^[0-9]{1,6}(/[0-9]{4})?/[A-ZĐ]+(-[A-ZĐ0-9]+)*$".into(),
+            );
+        }
+        Kind::VehiclePlate => {
+            s.insert("pattern".into(), "^[0-9]{2}[A-Z]{1,2}[0-9]{4,6}$".into());
+        }
         Kind::Identifier {
             min_len,
             max_len,

@@ -149,6 +149,9 @@ impl Sink {
     }
 }
 
+/// The sink of the first of [`registers::DATASETS`].
+const REGISTERS_FIRST_SINK: usize = 7;
+
 pub(crate) fn iso((y, m, d): (u32, u32, u32)) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
@@ -194,7 +197,7 @@ pub fn generate(
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let geo = Geo::new();
     let mut used_ids = HashSet::with_capacity(config.citizens as usize * 2);
-    let datasets = [
+    let datasets: Vec<&'static catalog::Dataset> = [
         &catalog::CITIZEN,
         &catalog::CIVIL_STATUS_EVENT,
         &catalog::SOCIAL_INSURANCE,
@@ -202,14 +205,14 @@ pub fn generate(
         &catalog::LAND_PARCEL,
         &catalog::LAND_OWNER,
         &catalog::EDUCATION_ENROLMENT,
-        &catalog::ENTERPRISE,
-        &catalog::CHEMICAL_DECLARATION,
-    ];
+    ]
+    .into_iter()
+    .chain(registers::DATASETS)
+    .collect();
     // The registers added later draw from a stream of their own, so that the datasets
     // before them stay, for a seed, what they were.
     let mut rng_registers = ChaCha8Rng::seed_from_u64(config.seed ^ 0x7265_6769_7374_6572);
-    let mut tax_codes = HashSet::new();
-    let mut declaration_no = 0u64;
+    let mut register_state = registers::State::default();
     let mut sinks = datasets
         .iter()
         .map(|d| Sink::open(dir, d))
@@ -466,38 +469,22 @@ pub fn generate(
             }
         }
 
-        // Enterprises (finance) with the person as legal representative, and the chemicals
-        // some of them declare.
-        if age >= 25 && rng_registers.gen_bool(0.05) {
-            let (values, street) = registers::enterprise(&mut rng_registers, &p, &mut tax_codes);
-            let (tax_code, founded) = (values[0].clone(), values[4].clone());
-            let mut d = Draft {
-                dataset: &catalog::ENTERPRISE,
-                values,
-                locked: HashSet::new(),
-                commune: Some(p.commune),
-                street: &street,
-            };
-            emit(7, &mut d, &mut rng_registers, &mut summary, &mut sinks)?;
-            if rng_registers.gen_bool(0.3) {
-                let rows = registers::declarations(
-                    &mut rng_registers,
-                    &tax_code,
-                    &founded,
-                    &mut declaration_no,
-                );
-                for values in rows {
-                    let mut d = Draft {
-                        dataset: &catalog::CHEMICAL_DECLARATION,
-                        values,
-                        locked: HashSet::new(),
-                        commune: None,
-                        street: "",
-                    };
-                    emit(8, &mut d, &mut rng_registers, &mut summary, &mut sinks)?;
-                }
-            }
-        }
+        // The other priority registers, from their own random stream.
+        registers::generate(
+            &mut rng_registers,
+            &p,
+            age,
+            &mut register_state,
+            &mut |sink, draft, rng| {
+                emit(
+                    REGISTERS_FIRST_SINK + sink,
+                    draft,
+                    rng,
+                    &mut summary,
+                    &mut sinks,
+                )
+            },
+        )?;
 
         // Education: ages 6 to 22.
         if (6..=22).contains(&age) && p.deceased.is_none() && rng.gen_bool(0.9) {

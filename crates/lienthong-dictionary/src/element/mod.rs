@@ -87,6 +87,10 @@ pub enum Kind {
     CasNumber,
     /// UN number of dangerous goods (`UN1203`).
     UnNumber,
+    /// Number and symbol of an administrative document (`123/QĐ-UBND`).
+    DocumentNumber,
+    /// Vehicle registration plate, without separators (`30A12345`).
+    VehiclePlate,
     Identifier {
         min_len: usize,
         max_len: usize,
@@ -210,6 +214,8 @@ pub fn check(kind: &Kind, opts: &FieldOpts, raw: &str, out: &mut Out<'_>) -> Str
         Kind::TaxCode => tax_code(raw, out),
         Kind::CasNumber => cas_number(raw, out),
         Kind::UnNumber => un_number(raw, out),
+        Kind::DocumentNumber => document_number(raw, out),
+        Kind::VehiclePlate => vehicle_plate(raw, out),
         Kind::Identifier {
             min_len,
             max_len,

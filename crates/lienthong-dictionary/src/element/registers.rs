@@ -191,3 +191,98 @@ pub(super) fn un_number(raw: &str, out: &mut Out<'_>) -> String {
     }
     written
 }
+
+/// Number and symbol of an administrative document (số, ký hiệu: `123/QĐ-UBND`, with the year
+/// for legal documents `15/2024/QĐ-UBND`, a permit `45/GPXD`): digits, an optional year, the
+/// document type's abbreviation and the issuer's, joined as Decree 30/2020/NĐ-CP lays out. A
+/// leading `Số:` and spaces around the separators are removed.
+pub(super) fn document_number(raw: &str, out: &mut Out<'_>) -> String {
+    let v = raw.trim();
+    let bare = ["Số:", "số:", "Số", "số", "SỐ:"]
+        .iter()
+        .find_map(|p| v.strip_prefix(p))
+        .map(str::trim_start);
+    let mut written: String = bare.unwrap_or(v).to_owned();
+    if bare.is_some() {
+        out.repaired("document_number.prefix", "the leading \"Số:\" removed");
+    }
+    let compact: String = written.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact != written {
+        out.repaired("id.separators", "spaces removed");
+        written = compact;
+    }
+    let upper = written.to_uppercase();
+    if upper != written {
+        out.repaired("document_number.case", "abbreviations upper-cased");
+        written = upper;
+    }
+    let parts: Vec<&str> = written.split('/').collect();
+    let number_ok =
+        |p: &str| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit());
+    let symbol_ok = |p: &str| {
+        let mut pieces = p.split('-');
+        let kind = pieces.next().unwrap_or("");
+        !kind.is_empty()
+            && kind.chars().all(|c| c.is_ascii_uppercase() || c == 'Đ')
+            && pieces.all(|q| {
+                !q.is_empty()
+                    && q.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == 'Đ')
+            })
+    };
+    let ok = match parts.as_slice() {
+        [n, s] => number_ok(n) && symbol_ok(s),
+        [n, y, s] => {
+            number_ok(n) && y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()) && symbol_ok(s)
+        }
+        _ => false,
+    };
+    if !ok {
+        out.error(
+            "document_number.format",
+            "expected NUMBER/TYPE-ISSUER (123/QĐ-UBND), with the year for a legal document \
+             (15/2024/QĐ-UBND)",
+        );
+    }
+    written
+}
+
+/// Vehicle registration plate, stored without separators (`30A12345`, `29B112345`): the
+/// locality's two digits (not 00 or 10), a series of one or two letters (a motorcycle's with
+/// one digit more), and a number of four or five digits. The separators people write (`30A-
+/// 123.45`, `29-B1 123.45`) are removed; only the form is checked.
+pub(super) fn vehicle_plate(raw: &str, out: &mut Out<'_>) -> String {
+    let v = raw.trim();
+    let compact: String = v
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.'))
+        .collect::<String>()
+        .to_ascii_uppercase();
+    if compact != v {
+        out.repaired(
+            "vehicle_plate.separators",
+            "written without separators, upper-cased",
+        );
+    }
+    let b = compact.as_bytes();
+    let letters = b
+        .iter()
+        .skip(2)
+        .take_while(|c| c.is_ascii_uppercase())
+        .count();
+    let rest = b.get(2 + letters..).unwrap_or(&[]);
+    let ok = b.len() >= 7
+        && b[..2].iter().all(u8::is_ascii_digit)
+        && !matches!(&b[..2], b"00" | b"10")
+        && (1..=2).contains(&letters)
+        && (4..=6).contains(&rest.len())
+        && rest.iter().all(u8::is_ascii_digit);
+    if !ok {
+        out.error(
+            "vehicle_plate.format",
+            "expected the locality's two digits, a series of one or two letters (and a digit \
+             for a motorcycle) and four or five digits, e.g. 30A-123.45",
+        );
+    }
+    compact
+}

@@ -436,6 +436,57 @@ fn register_identifiers_with_their_check_digits() {
             "UN12",
             vec![("un_number.format", Error)],
         ),
+        (Kind::DocumentNumber, "123/QĐ-UBND", "123/QĐ-UBND", vec![]),
+        (Kind::DocumentNumber, "45/GPXD", "45/GPXD", vec![]),
+        (
+            Kind::DocumentNumber,
+            "Số: 123/QĐ-UBND",
+            "123/QĐ-UBND",
+            vec![("document_number.prefix", Repaired)],
+        ),
+        (
+            Kind::DocumentNumber,
+            "15/2024/qđ-ubnd",
+            "15/2024/QĐ-UBND",
+            vec![("document_number.case", Repaired)],
+        ),
+        (
+            Kind::DocumentNumber,
+            "123 / QĐ-UBND",
+            "123/QĐ-UBND",
+            vec![("id.separators", Repaired)],
+        ),
+        (
+            Kind::DocumentNumber,
+            "QĐ-UBND",
+            "QĐ-UBND",
+            vec![("document_number.format", Error)],
+        ),
+        (
+            Kind::VehiclePlate,
+            "30A-123.45",
+            "30A12345",
+            vec![("vehicle_plate.separators", Repaired)],
+        ),
+        (Kind::VehiclePlate, "29B112345", "29B112345", vec![]),
+        (
+            Kind::VehiclePlate,
+            "29-B1 123.45",
+            "29B112345",
+            vec![("vehicle_plate.separators", Repaired)],
+        ),
+        (
+            Kind::VehiclePlate,
+            "00A12345",
+            "00A12345",
+            vec![("vehicle_plate.format", Error)],
+        ),
+        (
+            Kind::VehiclePlate,
+            "ABC",
+            "ABC",
+            vec![("vehicle_plate.format", Error)],
+        ),
     ];
     for (kind, raw, want, want_findings) in cases {
         let (got, findings) = run(kind, raw);

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::lienthong;
 
-pub(crate) const DATASETS: [&str; 9] = [
+pub(crate) const DATASETS: [&str; 13] = [
     "citizen",
     "civil_status_event",
     "social_insurance",
@@ -18,6 +18,10 @@ pub(crate) const DATASETS: [&str; 9] = [
     "education_enrolment",
     "enterprise",
     "chemical_declaration",
+    "asset_declaration",
+    "administrative_violation",
+    "construction_permit",
+    "farm_record",
 ];
 
 /// The least share of each legacy class (TCVN3, VNI, mojibake) the validator must find,
