@@ -4,13 +4,15 @@
 use super::*;
 
 /// Prints the curl commands: lookups (allowed, refused for its purpose, field-masked), the
-/// Ministry of Education's REST API through X-Road, and the metaservices.
+/// Ministry of Education's REST API through X-Road, the metaservices, consent, and an
+/// enterprise from the enterprise register.
 pub(super) fn print_exchange_commands(
     keys: &Path,
     systems: &[Portal],
     clients: &[SocketAddr],
     pid: &str,
     (student, student_pid): (&str, &str),
+    enterprise: &str,
 ) -> Result<()> {
     let (bhxh, byt) = (clients[1], clients[2]);
     // Each agency's own system calls its node over TLS with the certificate its node pins
@@ -62,5 +64,8 @@ pub(super) fn print_exchange_commands(
         "  {c_hcm} -i -H 'X-Road-Client: {}' -H 'X-Lienthong-Purpose: {}' https://{hcm}/r1/VN/GOV/BCA/DANCU/citizen/records/{pid}",
         CONSENT.consumer, CONSENT.purpose
     );
+    let (agency, table) = ENTERPRISES;
+    println!("Another priority database — BHXH checks an employer in the enterprise register (Ministry of Finance), by its tax code:");
+    println!("  {c_bhxh} -H 'X-Road-Client: VN/GOV/BHXH/SI' -H 'X-Lienthong-Purpose: employer-verification' https://{bhxh}/r1/{agency}/{table}/records/{enterprise}");
     Ok(())
 }

@@ -50,6 +50,37 @@ pub(super) const AGENCIES: &[Agency] = &[
         name: "Trung tâm Dữ liệu quốc gia",
         publishes: None,
     },
+    // The other priority databases (after the first ones, whose ports stay where they were).
+    Agency {
+        id: "VN/GOV/BTC/DKDN",
+        name: "Bộ Tài chính — CSDL quốc gia về đăng ký doanh nghiệp",
+        publishes: Some(("enterprises", &catalog::ENTERPRISE)),
+    },
+    Agency {
+        id: "VN/GOV/BCT/HOACHAT",
+        name: "Bộ Công Thương — CSDL hóa chất",
+        publishes: Some(("declarations", &catalog::CHEMICAL_DECLARATION)),
+    },
+    Agency {
+        id: "VN/GOV/TTCP/KSTSTN",
+        name: "Thanh tra Chính phủ — CSDL về kiểm soát tài sản, thu nhập",
+        publishes: Some(("declarations", &catalog::ASSET_DECLARATION)),
+    },
+    Agency {
+        id: "VN/GOV/BTP/XLVPHC",
+        name: "Bộ Tư pháp — CSDL quốc gia về xử lý vi phạm hành chính",
+        publishes: Some(("decisions", &catalog::ADMINISTRATIVE_VIOLATION)),
+    },
+    Agency {
+        id: "VN/GOV/BXD/CPXD",
+        name: "Bộ Xây dựng — CSDL về cấp phép xây dựng",
+        publishes: Some(("permits", &catalog::CONSTRUCTION_PERMIT)),
+    },
+    Agency {
+        id: "VN/GOV/BNNMT/NONGNGHIEP",
+        name: "Bộ Nông nghiệp và Môi trường — CSDL nông nghiệp",
+        publishes: Some(("farms", &catalog::FARM_RECORD)),
+    },
 ];
 
 /// Hop by hop: Hà Nội's communes register civil-status events; the city's replica keeps
@@ -108,6 +139,9 @@ pub(super) const CONSENT: Consent = Consent {
     consumer: "VN/LOCAL/HCM/UBND",
     purpose: "social-assistance",
 };
+
+/// The enterprise register's agency and table (a printed command reads an enterprise).
+pub(super) const ENTERPRISES: (&str, &str) = ("VN/GOV/BTC/DKDN", "enterprises");
 
 /// The Ministry of Education's REST-proxied service (its existing API, `school_api.rs`).
 pub(super) const SCHOOL: &str = "VN/GOV/BGDDT/HOCSINH";
@@ -201,6 +235,62 @@ pub(super) fn agreements() -> Vec<Agreement> {
             &["*"],
             "land-administration",
             "Luật Đất đai 2024",
+        ),
+        // The other priority databases, each read by an agency that needs it.
+        agreement(
+            "VN/GOV/BHXH/SI",
+            "VN/GOV/BTC/DKDN/enterprises",
+            &[
+                "tax_code",
+                "enterprise_name",
+                "status",
+                "province_code",
+                "commune_code",
+            ],
+            "employer-verification",
+            "Luật Bảo hiểm xã hội 2024",
+        ),
+        agreement(
+            "VN/LOCAL/HANOI/UBND",
+            "VN/GOV/BCT/HOACHAT/declarations",
+            &["*"],
+            "chemical-safety-inspection",
+            "Luật Hóa chất",
+        ),
+        agreement(
+            "VN/GOV/TTDLQG/CENTER",
+            "VN/GOV/TTCP/KSTSTN/declarations",
+            &[
+                "declaration_id",
+                "personal_id",
+                "full_name",
+                "agency",
+                "position",
+                "year",
+            ],
+            "national-data-center",
+            "Luật Phòng, chống tham nhũng 2018; NĐ 278/2025/NĐ-CP",
+        ),
+        agreement(
+            "VN/LOCAL/HCM/UBND",
+            "VN/GOV/BTP/XLVPHC/decisions",
+            &["*"],
+            "administrative-sanctions",
+            "Luật Xử lý vi phạm hành chính 2012",
+        ),
+        agreement(
+            "VN/LOCAL/HANOI/UBND",
+            "VN/GOV/BXD/CPXD/permits",
+            &["*"],
+            "construction-inspection",
+            "Luật Xây dựng 2014",
+        ),
+        agreement(
+            "VN/GOV/TTDLQG/CENTER",
+            "VN/GOV/BNNMT/NONGNGHIEP/farms",
+            &["*"],
+            "national-data-center",
+            "NĐ 278/2025/NĐ-CP",
         ),
         hop,
     ]

@@ -238,3 +238,48 @@ pub(super) fn read_or<T>(
         }
     }
 }
+
+/// The first row of `table` (by its first column): the values of `columns`, as text; empty
+/// when the table is.
+pub(super) async fn first_row(url: &str, table: &str, columns: &[&str]) -> Result<Vec<String>> {
+    let pool = sqlx::AnyPool::connect(url).await?;
+    let row = sqlx::query(&format!(
+        "SELECT {} FROM {table} ORDER BY {} LIMIT 1",
+        columns.join(", "),
+        columns[0]
+    ))
+    .fetch_optional(&pool)
+    .await?;
+    pool.close().await;
+    Ok(row
+        .map(|r| (0..columns.len()).map(|i| sqlx::Row::get(&r, i)).collect())
+        .unwrap_or_default())
+}
+
+/// Loads each publishing agency's table from the synthetic data, where its database is not
+/// there yet (a new demo directory, or an agency added since it was made).
+pub(super) async fn load_missing_tables(
+    dir: &Path,
+    synth_dir: &Path,
+    db: &dyn Fn(&str) -> String,
+) -> Result<()> {
+    for a in AGENCIES {
+        let Some((table, dataset)) = a.publishes else {
+            continue;
+        };
+        let file = dir.join(format!("{}.db", slug(a.id)));
+        if file.exists() {
+            continue;
+        }
+        let n = load_table(
+            &synth_dir.join(format!("{}.csv", dataset.name)),
+            &db(&slug(a.id)),
+            table,
+            dataset,
+            None,
+        )
+        .await?;
+        eprintln!("  {:<24} {n:>8} rows → {}", a.id, file.display());
+    }
+    Ok(())
+}

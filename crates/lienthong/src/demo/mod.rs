@@ -77,9 +77,14 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         )
     };
 
-    // 1. Data: generated once, kept.
+    // 1. Data: generated once, kept. A demo directory from a version with fewer agencies
+    // gets the data it lacks (the same seed gives the earlier datasets unchanged).
     let synth_dir = dir.join("synth");
-    if !synth_dir.join("truth.json").exists() {
+    let csv_missing = AGENCIES
+        .iter()
+        .filter_map(|a| a.publishes)
+        .any(|(_, d)| !synth_dir.join(format!("{}.csv", d.name)).exists());
+    if !synth_dir.join("truth.json").exists() || csv_missing {
         eprintln!(
             "generating {} synthetic citizens and their sector records…",
             args.citizens
@@ -91,24 +96,8 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             |n| bar.set_position(n),
         )?;
         bar.finish_and_clear();
-        for a in AGENCIES {
-            if let Some((table, dataset)) = a.publishes {
-                let n = load_table(
-                    &synth_dir.join(format!("{}.csv", dataset.name)),
-                    &db(&slug(a.id)),
-                    table,
-                    dataset,
-                    None,
-                )
-                .await?;
-                eprintln!(
-                    "  {:<24} {n:>8} rows → {}",
-                    a.id,
-                    dir.join(format!("{}.db", slug(a.id))).display()
-                );
-            }
-        }
     }
+    load_missing_tables(dir, &synth_dir, &db).await?;
 
     // Hà Nội's communes keep their civil-status registers (kept between runs too).
     let communes = dir.join(format!("{}.db", HOP.communes_db));
@@ -498,19 +487,16 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         serving_stop.clone(),
     )
     .await?;
-    // A student of the ministry's API, for the printed commands.
-    let (student, student_pid): (String, String) = {
-        let pool = sqlx::AnyPool::connect(&school_db.0).await?;
-        let row = sqlx::query(&format!(
-            "SELECT student_id, personal_id FROM {} ORDER BY student_id LIMIT 1",
-            school_db.1
-        ))
-        .fetch_optional(&pool)
-        .await?;
-        pool.close().await;
-        row.map(|r| (sqlx::Row::get(&r, 0), sqlx::Row::get(&r, 1)))
-            .unwrap_or_default()
+    // A student of the ministry's API and an enterprise, for the printed commands.
+    let first_student = first_row(&school_db.0, school_db.1, &["student_id", "personal_id"]);
+    let (student, student_pid) = match &first_student.await?[..] {
+        [s, p] => (s.clone(), p.clone()),
+        _ => Default::default(),
     };
+    let enterprise = first_row(&db(&slug(ENTERPRISES.0)), ENTERPRISES.1, &["tax_code"])
+        .await?
+        .pop()
+        .unwrap_or_default();
     let clients: Vec<SocketAddr> = (0..AGENCIES.len()).map(|i| ports.node(i).0).collect();
     let workload_db = db(&slug(AGENCIES[1].id));
     let faces = AGENCIES
@@ -550,7 +536,14 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         );
     }
     println!();
-    print_exchange_commands(&keys, &systems, &clients, &pid, (&student, &student_pid))?;
+    print_exchange_commands(
+        &keys,
+        &systems,
+        &clients,
+        &pid,
+        (&student, &student_pid),
+        &enterprise,
+    )?;
     println!();
     println!("Sync to the National Data Center:");
     println!(

@@ -23,12 +23,11 @@ pub(super) fn tables(a: &Agency, db: &dyn Fn(&str) -> String) -> Vec<TableConfig
             dataset,
             database_url: db(&slug(a.id)),
             table: code.into(),
-            // A person's records by their id where the id is not the key (the e-documents).
-            filters: std::iter::once("province_code")
-                .chain(
-                    (dataset.field("personal_id").is_some() && dataset.key != ["personal_id"])
-                        .then_some("personal_id"),
-                )
+            // By province where the dataset has one; a person's records by their id where
+            // the id is not the key (the e-documents); a facility's by its tax code.
+            filters: ["province_code", "personal_id", "tax_code"]
+                .into_iter()
+                .filter(|f| dataset.field(f).is_some() && dataset.key != [*f])
                 .map(str::to_owned)
                 .collect(),
             columns: Default::default(),

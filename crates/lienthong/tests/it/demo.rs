@@ -67,7 +67,7 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
         .iter()
         .filter(|l| l.trim_start().starts_with("curl "))
         .collect();
-    assert_eq!(curls.len(), 9, "{lines:#?}");
+    assert_eq!(curls.len(), 10, "{lines:#?}");
     // Commands that write files write them here.
     let cwd = tempfile::tempdir().unwrap();
     let run = |cmd: &str| sh(cmd, cwd.path());
@@ -87,6 +87,14 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
     let masked = run(curls[2]);
     assert!(masked.contains("\"ethnicity\":\"***\""), "{masked}");
     rest_service_through_x_road(&curls[3..8], &run, cwd.path());
+    // Another priority database through the exchange: an employer from the enterprise
+    // register, with its valid tax code.
+    let employer: serde_json::Value = serde_json::from_str(&run(curls[9])).unwrap_or_default();
+    let tax_code = employer["tax_code"].as_str().unwrap_or_default();
+    assert!(
+        tax_code.len() == 10 && employer["enterprise_name"].is_string(),
+        "{employer}"
+    );
 
     // Sync reaches the center (the printed status command, run as printed).
     let status_line = lines
@@ -108,7 +116,32 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
             .nth(1)
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
-        if applied > 250 {
+        // Every priority database's pipeline reaches the center too: each row of its table
+        // applied or quarantined, none lost.
+        let synced = |(pipeline, table): &(&str, &str)| {
+            let counts: Vec<u64> = status
+                .lines()
+                .find(|l| l.starts_with(pipeline))
+                .map(|l| {
+                    l.split_whitespace()
+                        .skip(1)
+                        .take(3)
+                        .filter_map(|n| n.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let agency = pipeline.rsplit_once('/').unwrap().0.replace('/', "_");
+            counts.len() == 3 && counts[0] + counts[2] == rows_in(&data, &agency, table)
+        };
+        let registers = [
+            ("VN/GOV/BTC/DKDN/enterprises", "enterprises"),
+            ("VN/GOV/BCT/HOACHAT/declarations", "declarations"),
+            ("VN/GOV/TTCP/KSTSTN/declarations", "declarations"),
+            ("VN/GOV/BTP/XLVPHC/decisions", "decisions"),
+            ("VN/GOV/BXD/CPXD/permits", "permits"),
+            ("VN/GOV/BNNMT/NONGNGHIEP/farms", "farms"),
+        ];
+        if applied > 250 && registers.iter().all(synced) {
             break;
         }
         assert!(
@@ -131,7 +164,7 @@ fn demo_starts_answers_its_printed_commands_syncs_and_resumes() {
         .iter()
         .filter(|l| l.trim_start().starts_with("curl "))
         .collect();
-    assert_eq!(curls2.len(), 9);
+    assert_eq!(curls2.len(), 10);
     assert_eq!(run(curls2[0]), allowed, "same data after a restart");
     let log_line = lines2
         .iter()
@@ -449,6 +482,20 @@ fn dashboard(lines: &[String], allowed_curl: &str) {
         "screenshot written to {}",
         shot.display()
     );
+}
+
+/// Rows in an agency's table of the demo.
+fn rows_in(data: &std::path::Path, agency: &str, table: &str) -> u64 {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}", data.join(format!("{agency}.db")).display());
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        let n: i64 = sqlx::Row::get(&sqlx::query(&sql).fetch_one(&pool).await.unwrap(), 0);
+        pool.close().await;
+        n as u64
+    })
 }
 
 fn change_reaches_center(data: &std::path::Path) {
