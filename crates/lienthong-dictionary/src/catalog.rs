@@ -177,6 +177,19 @@ macro_rules! f {
     };
 }
 
+/// The record's commune code belongs to its province code.
+const COMMUNE_IN_PROVINCE: CrossCheck = CrossCheck::CommuneInProvince {
+    commune: "commune_code",
+    province: "province_code",
+};
+
+/// The record's address names its coded commune and province.
+const ADDRESS_AGREES: CrossCheck = CrossCheck::AddressAgrees {
+    address: "address",
+    commune: Some("commune_code"),
+    province: "province_code",
+};
+
 /// The citizen register (`citizen`): the contract other tools and tests rely on.
 pub static CITIZEN: Dataset = Dataset {
     name: "citizen",
@@ -204,15 +217,8 @@ pub static CITIZEN: Dataset = Dataset {
             birth_date: "birth_date",
             sex: Some("sex"),
         },
-        CrossCheck::CommuneInProvince {
-            commune: "commune_code",
-            province: "province_code",
-        },
-        CrossCheck::AddressAgrees {
-            address: "address",
-            commune: Some("commune_code"),
-            province: "province_code",
-        },
+        COMMUNE_IN_PROVINCE,
+        ADDRESS_AGREES,
     ],
 };
 
@@ -231,10 +237,7 @@ pub static CIVIL_STATUS_EVENT: Dataset = Dataset {
     ],
     key: &["event_id"],
     allow_extra: false,
-    checks: &[CrossCheck::CommuneInProvince {
-        commune: "commune_code",
-        province: "province_code",
-    }],
+    checks: &[COMMUNE_IN_PROVINCE],
 };
 
 pub static SOCIAL_INSURANCE: Dataset = Dataset {
@@ -306,17 +309,7 @@ pub static LAND_PARCEL: Dataset = Dataset {
     ],
     key: &["parcel_id"],
     allow_extra: false,
-    checks: &[
-        CrossCheck::CommuneInProvince {
-            commune: "commune_code",
-            province: "province_code",
-        },
-        CrossCheck::AddressAgrees {
-            address: "address",
-            commune: Some("commune_code"),
-            province: "province_code",
-        },
-    ],
+    checks: &[COMMUNE_IN_PROVINCE, ADDRESS_AGREES],
 };
 
 pub static LAND_OWNER: Dataset = Dataset {
@@ -350,10 +343,7 @@ pub static EDUCATION_ENROLMENT: Dataset = Dataset {
     ],
     key: &["student_id"],
     allow_extra: false,
-    checks: &[CrossCheck::CommuneInProvince {
-        commune: "commune_code",
-        province: "province_code",
-    }],
+    checks: &[COMMUNE_IN_PROVINCE],
 };
 
 /// The enterprise register (finance: đăng ký doanh nghiệp): the tax code is the enterprise
@@ -374,17 +364,7 @@ pub static ENTERPRISE: Dataset = Dataset {
     ],
     key: &["tax_code"],
     allow_extra: false,
-    checks: &[
-        CrossCheck::CommuneInProvince {
-            commune: "commune_code",
-            province: "province_code",
-        },
-        CrossCheck::AddressAgrees {
-            address: "address",
-            commune: Some("commune_code"),
-            province: "province_code",
-        },
-    ],
+    checks: &[COMMUNE_IN_PROVINCE, ADDRESS_AGREES],
 };
 
 /// Chemicals: what a facility declares it holds or uses (khai báo hóa chất), the facility
@@ -448,10 +428,7 @@ pub static ADMINISTRATIVE_VIOLATION: Dataset = Dataset {
     ],
     key: &["decision_no"],
     allow_extra: false,
-    checks: &[CrossCheck::CommuneInProvince {
-        commune: "commune_code",
-        province: "province_code",
-    }],
+    checks: &[COMMUNE_IN_PROVINCE],
 };
 
 /// Construction permits (giấy phép xây dựng) for a building on a land parcel.
@@ -472,17 +449,7 @@ pub static CONSTRUCTION_PERMIT: Dataset = Dataset {
     ],
     key: &["permit_no"],
     allow_extra: false,
-    checks: &[
-        CrossCheck::CommuneInProvince {
-            commune: "commune_code",
-            province: "province_code",
-        },
-        CrossCheck::AddressAgrees {
-            address: "address",
-            commune: Some("commune_code"),
-            province: "province_code",
-        },
-    ],
+    checks: &[COMMUNE_IN_PROVINCE, ADDRESS_AGREES],
 };
 
 /// Agriculture: a household's crops or livestock for a year.
@@ -501,10 +468,7 @@ pub static FARM_RECORD: Dataset = Dataset {
     ],
     key: &["record_id"],
     allow_extra: false,
-    checks: &[CrossCheck::CommuneInProvince {
-        commune: "commune_code",
-        province: "province_code",
-    }],
+    checks: &[COMMUNE_IN_PROVINCE],
 };
 
 /// Every shipped dataset.
