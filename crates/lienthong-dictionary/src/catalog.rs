@@ -120,6 +120,12 @@ pub enum CrossCheck {
         id: &'static str,
         status: &'static str,
     },
+    /// The value names a record of another register (a dataset, by its key), when that
+    /// register is given as a reference.
+    InRegister {
+        field: &'static str,
+        register: &'static str,
+    },
     /// `from` is not after `to`.
     DateOrder {
         from: &'static str,
@@ -188,6 +194,18 @@ const ADDRESS_AGREES: CrossCheck = CrossCheck::AddressAgrees {
     address: "address",
     commune: Some("commune_code"),
     province: "province_code",
+};
+
+/// The person named is in the population register (when it is given as a reference).
+const PERSON_IN_REGISTER: CrossCheck = CrossCheck::InRegister {
+    field: "personal_id",
+    register: "citizen",
+};
+
+/// The organisation named is in the enterprise register (when it is given as a reference).
+const ENTERPRISE_IN_REGISTER: CrossCheck = CrossCheck::InRegister {
+    field: "tax_code",
+    register: "enterprise",
 };
 
 /// The citizen register (`citizen`): the contract other tools and tests rely on.
@@ -364,7 +382,7 @@ pub static ENTERPRISE: Dataset = Dataset {
     ],
     key: &["tax_code"],
     allow_extra: false,
-    checks: &[COMMUNE_IN_PROVINCE, ADDRESS_AGREES],
+    checks: &[COMMUNE_IN_PROVINCE, ADDRESS_AGREES, PERSON_IN_REGISTER],
 };
 
 /// Chemicals: what a facility declares it holds or uses (khai báo hóa chất), the facility
@@ -383,7 +401,7 @@ pub static CHEMICAL_DECLARATION: Dataset = Dataset {
     ],
     key: &["declaration_id"],
     allow_extra: false,
-    checks: &[],
+    checks: &[ENTERPRISE_IN_REGISTER],
 };
 
 /// Asset and income declarations of officials (kê khai tài sản, thu nhập).
@@ -403,10 +421,13 @@ pub static ASSET_DECLARATION: Dataset = Dataset {
     ],
     key: &["declaration_id"],
     allow_extra: false,
-    checks: &[CrossCheck::DateOrder {
-        from: "birth_date",
-        to: "declared_on",
-    }],
+    checks: &[
+        CrossCheck::DateOrder {
+            from: "birth_date",
+            to: "declared_on",
+        },
+        PERSON_IN_REGISTER,
+    ],
 };
 
 /// Administrative violation decisions (quyết định xử phạt vi phạm hành chính): a person or an
@@ -428,7 +449,11 @@ pub static ADMINISTRATIVE_VIOLATION: Dataset = Dataset {
     ],
     key: &["decision_no"],
     allow_extra: false,
-    checks: &[COMMUNE_IN_PROVINCE],
+    checks: &[
+        COMMUNE_IN_PROVINCE,
+        PERSON_IN_REGISTER,
+        ENTERPRISE_IN_REGISTER,
+    ],
 };
 
 /// Construction permits (giấy phép xây dựng) for a building on a land parcel.
@@ -449,7 +474,7 @@ pub static CONSTRUCTION_PERMIT: Dataset = Dataset {
     ],
     key: &["permit_no"],
     allow_extra: false,
-    checks: &[COMMUNE_IN_PROVINCE, ADDRESS_AGREES],
+    checks: &[COMMUNE_IN_PROVINCE, ADDRESS_AGREES, PERSON_IN_REGISTER],
 };
 
 /// Agriculture: a household's crops or livestock for a year.
@@ -468,7 +493,7 @@ pub static FARM_RECORD: Dataset = Dataset {
     ],
     key: &["record_id"],
     allow_extra: false,
-    checks: &[COMMUNE_IN_PROVINCE],
+    checks: &[COMMUNE_IN_PROVINCE, PERSON_IN_REGISTER],
 };
 
 /// Every shipped dataset.

@@ -18,6 +18,9 @@ pub struct Options {
     pub today: String,
     /// Personal IDs with a death event, for [`CrossCheck::NotDeceasedWhenActive`].
     pub deceased: Option<HashSet<String>>,
+    /// The keys of other registers, by dataset name, for [`CrossCheck::InRegister`]; a
+    /// register not given is not checked.
+    pub registers: HashMap<String, HashSet<String>>,
 }
 
 /// The verdict on one record.
@@ -234,6 +237,21 @@ impl Validator {
                     )
                 })
             }
+            CrossCheck::InRegister { field, register } => {
+                let (Some(keys), Some(v)) =
+                    (self.options.registers.get(register), self.value(out, field))
+                else {
+                    return;
+                };
+                (!keys.contains(v)).then(|| {
+                    Finding::new(
+                        field_name(self.dataset, field),
+                        "reference.not_in_register",
+                        Severity::Error,
+                        format!("{v} is not in the {register} register given as reference"),
+                    )
+                })
+            }
             CrossCheck::DateOrder { from, to } => {
                 let (Some(a), Some(b)) = (self.value(out, from), self.value(out, to)) else {
                     return;
@@ -420,6 +438,7 @@ mod tests {
             Options {
                 today: "2026-11-23".into(),
                 deceased: None,
+                registers: Default::default(),
             },
         )
         .validate(&values)

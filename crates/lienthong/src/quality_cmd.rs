@@ -2,7 +2,7 @@
 //! findings (the dictionary), duplicates (the linkage engine) and the reconciliation with
 //! the population register feed `lienthong-quality`; this file only reads and writes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,7 +19,7 @@ use lienthong_quality::scoring::{day_number, Options, Register, Scoring};
 use lienthong_quality::{html, Criterion, Failure, HistoryPoint};
 
 use crate::link_cmd::{self, Common};
-use crate::validate::{format_of, load_deceased, open, today};
+use crate::validate::{format_of, load_references, open, today};
 
 #[derive(clap::Subcommand, Clone)]
 pub enum QualityCommand {
@@ -111,16 +111,8 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
     if args.input.is_none() == args.replica.is_none() {
         bail!("give the records as --input FILE or --replica URL (one of them)");
     }
-    let deceased = match args.reference.as_slice() {
-        [] => None,
-        specs => {
-            let mut all = HashSet::new();
-            for s in specs {
-                all.extend(load_deceased(s)?);
-            }
-            Some(all)
-        }
-    };
+    let refs = load_references(&args.reference)?;
+    let deceased = refs.deceased;
     let model = match &args.link.model {
         Some(p) => Some(
             Model::from_toml(
@@ -149,6 +141,7 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
         VOptions {
             today: today.clone(),
             deceased,
+            registers: refs.registers,
         },
     );
     let mut failing = FailingOut(match &args.failing {
@@ -348,7 +341,7 @@ pub(crate) fn score_rows(
         ds,
         VOptions {
             today: today.to_owned(),
-            deceased: None,
+            ..VOptions::default()
         },
     );
     observe_rows(&mut scoring, &validator, rows);

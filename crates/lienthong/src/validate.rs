@@ -1,6 +1,6 @@
 //! `lienthong dictionary validate`: streams a file through the dictionary.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -36,8 +36,10 @@ pub struct Args {
     /// Write every finding as JSON Lines (record, line, field, rule, severity, message).
     #[arg(long)]
     pub findings: Option<PathBuf>,
-    /// Reference dataset for cross-dataset checks, NAME=FILE (civil_status_event=FILE lets
-    /// social_insurance flag deceased participants still active).
+    /// Reference dataset for cross-dataset checks, NAME=FILE: civil_status_event=FILE lets
+    /// social_insurance flag deceased participants still active; citizen=FILE or
+    /// enterprise=FILE lets records that name a person or an enterprise be checked against
+    /// that register (`reference.not_in_register`). Repeatable.
     #[arg(long, value_name = "NAME=FILE")]
     pub reference: Vec<String>,
     /// Examples kept per rule and field in the report.
@@ -80,45 +82,67 @@ pub fn today() -> String {
     lienthong_core::vietnam_date(lienthong_core::time::now_s() as i64)
 }
 
-pub(crate) fn load_deceased(spec: &str) -> Result<HashSet<String>> {
-    let (name, path) = spec
-        .split_once('=')
-        .with_context(|| format!("--reference {spec}: expected NAME=FILE"))?;
-    if name != catalog::CIVIL_STATUS_EVENT.name {
-        bail!(
-            "--reference {spec}: only {} is used as a reference",
-            catalog::CIVIL_STATUS_EVENT.name
-        );
-    }
-    let path = Path::new(path);
-    let mut reader = Reader::new(
-        open(path)?,
-        format_of(None, path)?,
-        &catalog::CIVIL_STATUS_EVENT,
-    )
-    .with_context(|| format!("reference {}", path.display()))?;
-    let (kind, pid) = (
-        catalog::CIVIL_STATUS_EVENT.index("event_type"),
-        catalog::CIVIL_STATUS_EVENT.index("personal_id"),
-    );
-    let (Some(kind), Some(pid)) = (kind, pid) else {
-        bail!("civil_status_event lacks event_type or personal_id")
+/// What `--reference NAME=FILE` gave: the deceased (from `civil_status_event`) and the keys of
+/// other registers (any other dataset with a one-field key, e.g. `citizen`, `enterprise`).
+pub(crate) struct References {
+    pub(crate) deceased: Option<HashSet<String>>,
+    pub(crate) registers: HashMap<String, HashSet<String>>,
+}
+
+pub(crate) fn load_references(specs: &[String]) -> Result<References> {
+    let mut refs = References {
+        deceased: None,
+        registers: HashMap::new(),
     };
-    // Reference records go through the dictionary too, so "1090123456" and "001090123456"
-    // name the same person on both sides.
-    let validator = Validator::new(&catalog::CIVIL_STATUS_EVENT, Options::default());
-    let mut set = HashSet::new();
-    let mut rec = RawRecord::default();
-    while reader
-        .next_into(&mut rec)
-        .with_context(|| format!("reference {}", path.display()))?
-    {
-        let outcome = lienthong_dictionary::engine::validate_guarded(&validator, &rec.as_strs());
-        if outcome.values[kind] == "death" && !outcome.values[pid].is_empty() {
-            set.insert(outcome.values[pid].clone());
+    for spec in specs {
+        let (name, path) = spec
+            .split_once('=')
+            .with_context(|| format!("--reference {spec}: expected NAME=FILE"))?;
+        let dataset = catalog::dataset(name)
+            .with_context(|| format!("--reference {spec}: no dataset {name}"))?;
+        let column = |field: &str| {
+            dataset
+                .index(field)
+                .with_context(|| format!("--reference {spec}: {name} lacks {field}"))
+        };
+        // A register's keys; the civil-status register's deaths.
+        let (wanted, death) = if dataset.name == catalog::CIVIL_STATUS_EVENT.name {
+            (column("personal_id")?, Some(column("event_type")?))
+        } else {
+            match dataset.key {
+                [key] => (column(key)?, None),
+                _ => bail!("--reference {spec}: {name} has no one-field key to refer to"),
+            }
+        };
+        let path = Path::new(path);
+        let mut reader = Reader::new(open(path)?, format_of(None, path)?, dataset)
+            .with_context(|| format!("reference {}", path.display()))?;
+        // Reference records go through the dictionary too, so "1090123456" and
+        // "001090123456" name the same person on both sides.
+        let validator = Validator::new(dataset, Options::default());
+        let mut set = HashSet::new();
+        let mut rec = RawRecord::default();
+        while reader
+            .next_into(&mut rec)
+            .with_context(|| format!("reference {}", path.display()))?
+        {
+            let outcome =
+                lienthong_dictionary::engine::validate_guarded(&validator, &rec.as_strs());
+            let value = &outcome.values[wanted];
+            if !value.is_empty() && death.is_none_or(|k| outcome.values[k] == "death") {
+                set.insert(value.clone());
+            }
+        }
+        match death {
+            Some(_) => refs.deceased.get_or_insert_with(HashSet::new).extend(set),
+            None => refs
+                .registers
+                .entry(name.to_owned())
+                .or_default()
+                .extend(set),
         }
     }
-    Ok(set)
+    Ok(refs)
 }
 
 /// Writes normalised records in the input's format.
@@ -176,19 +200,11 @@ pub fn validate_stream(
     format: Format,
     dataset: &'static Dataset,
 ) -> Result<Report> {
-    let deceased = match args.reference.as_slice() {
-        [] => None,
-        specs => {
-            let mut all = HashSet::new();
-            for s in specs {
-                all.extend(load_deceased(s)?);
-            }
-            Some(all)
-        }
-    };
+    let refs = load_references(&args.reference)?;
     let options = Options {
         today: args.today.clone().unwrap_or_else(today),
-        deceased,
+        deceased: refs.deceased,
+        registers: refs.registers,
     };
     let validator = Validator::new(dataset, options);
     let reader = Reader::new(input, format, dataset)

@@ -185,6 +185,7 @@ impl Pipeline {
             Options {
                 today,
                 deceased: None,
+                registers: Default::default(),
             },
         ));
         Ok(Pipeline {

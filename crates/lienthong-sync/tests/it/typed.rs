@@ -149,6 +149,7 @@ fn dictionary_reading(typed: &[String; 8]) -> Vec<String> {
         Options {
             today: "2026-11-23".into(),
             deceased: None,
+            registers: Default::default(),
         },
     );
     let raw: Vec<&str> = std::iter::once("1")

@@ -213,3 +213,64 @@ fn log_archive_commands_explain_bad_input() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A record of another register that names a person or an enterprise is checked against that
+/// register when it is given as a reference — its ids normalised on both sides — and not
+/// otherwise; a reference that cannot be used is refused with one line.
+#[test]
+fn records_are_checked_against_the_registers_given_as_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("citizen.csv"), format!("{HEADER}{CLEAN}")).unwrap();
+    std::fs::write(
+        d.join("farms.csv"),
+        "record_id,personal_id,full_name,province_code,commune_code,crop,area_m2,year\n\
+         NN00000001,001 090 123 456,Nguyễn Văn An,01,00004,rice,1200,2025\n\
+         NN00000002,001090999999,Trần Thị Bình,01,00004,pigs,300,2025\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "dictionary",
+            "validate",
+            "--dataset",
+            "farm_record",
+            "--input",
+            "farms.csv",
+            "--today",
+            "2026-11-23",
+            "--findings",
+            "findings.jsonl",
+        ];
+        args.extend_from_slice(extra);
+        let out = lienthong(&args, d);
+        let findings = std::fs::read_to_string(d.join("findings.jsonl")).unwrap_or_default();
+        (out, findings)
+    };
+    // Without the register: nothing to check against.
+    let (out, findings) = run(&[]);
+    assert!(
+        !findings.contains("reference.not_in_register"),
+        "{findings}"
+    );
+    assert!(out.status.code().is_some());
+    // With it: the second person is not in the register; the first is (its id written in
+    // groups, normalised before it is looked up, as the register's ids are).
+    let (out, findings) = run(&["--reference", "citizen=citizen.csv"]);
+    assert_eq!(out.status.code(), Some(1), "{findings}");
+    let missing: Vec<serde_json::Value> = findings
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|f| f["rule"] == "reference.not_in_register")
+        .collect();
+    assert_eq!(missing.len(), 1, "{findings}");
+    assert_eq!(missing[0]["record"], 2, "{findings}");
+    assert_eq!(missing[0]["field"], "personal_id", "{findings}");
+    // A register without a one-field key, or no such dataset: refused, exit 2.
+    for bad in ["land_owner=citizen.csv", "nosuch=citizen.csv"] {
+        let (out, _) = run(&["--reference", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--reference"), "{bad}: {err}");
+    }
+}
