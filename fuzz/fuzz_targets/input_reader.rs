@@ -8,7 +8,7 @@ use lienthong_dictionary::input::{Format, RawRecord, Reader};
 use lienthong_dictionary::validate::{Options, Validator};
 
 fuzz_target!(|data: &[u8]| {
-    let validator = Validator::new(&CITIZEN, Options { today: "2026-01-01".into(), deceased: None });
+    let validator = Validator::new(&CITIZEN, Options { today: "2026-01-01".into(), ..Options::default() });
     for format in [Format::Csv, Format::Jsonl] {
         let Ok(mut reader) = Reader::new(data, format, &CITIZEN) else { continue };
         let mut rec = RawRecord::default();
