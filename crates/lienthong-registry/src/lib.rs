@@ -3,6 +3,7 @@
 //! purposes. Published as a signed snapshot with a monotonic version and an expiry; nodes
 //! verify it against the pinned registry key and refuse rollbacks and expired snapshots.
 
+pub mod catalogue;
 pub mod server;
 pub mod store;
 
@@ -205,6 +206,10 @@ pub struct Registry {
     /// Who witnesses the members' message logs, if anyone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witness: Option<Witness>,
+    /// The national and sectoral databases of the program and their planned road
+    /// (`catalogue.rs`); where each stands is measured, never stored here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub catalogue: Vec<catalogue::Database>,
 }
 
 /// Entries added to the registry content, each replacing the entry with its key (a member or
@@ -219,11 +224,17 @@ pub struct Additions {
     pub services: Vec<Service>,
     #[serde(default)]
     pub agreements: Vec<Agreement>,
+    /// Catalogue entries, each replacing the entry with its id.
+    #[serde(default)]
+    pub catalogue: Vec<catalogue::Database>,
 }
 
 impl Additions {
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty() && self.services.is_empty() && self.agreements.is_empty()
+        self.members.is_empty()
+            && self.services.is_empty()
+            && self.agreements.is_empty()
+            && self.catalogue.is_empty()
     }
 }
 
@@ -262,6 +273,9 @@ impl Registry {
             put(&mut self.agreements, a, |x, y| {
                 x.consumer == y.consumer && x.service == y.service
             });
+        }
+        for d in additions.catalogue {
+            put(&mut self.catalogue, d, |a, b| a.id == b.id);
         }
     }
 
@@ -397,6 +411,13 @@ impl Registry {
                     "agreement {} → {}: valid_from after valid_to",
                     a.consumer, a.service
                 ));
+            }
+        }
+        let mut ids = std::collections::HashSet::new();
+        for d in &self.catalogue {
+            catalogue::check(d).map_err(RegistryError::Invalid)?;
+            if !ids.insert(d.id.as_str()) {
+                return bad(format!("catalogue {}: listed twice", d.id));
             }
         }
         Ok(())
@@ -549,6 +570,7 @@ mod tests {
             members: vec![bhxh.clone(), new.clone()],
             services: vec![],
             agreements: vec![agreement.clone()],
+            catalogue: vec![],
         });
         assert_eq!(r.members.len(), 3);
         assert_eq!(r.members[1], bhxh, "replaced in place");
@@ -559,6 +581,39 @@ mod tests {
             "one agreement per consumer and service"
         );
         assert!(r.validate().is_ok());
+        // Catalogue entries by id; a duplicate or a malformed entry is invalid content.
+        let entry: catalogue::Database = toml::from_str(
+            r#"id = "population"
+name = "Cơ sở dữ liệu quốc gia về dân cư"
+scope = "national"
+agency = "Bộ Công an"
+legal_basis = "Luật Căn cước 2023"
+planned = { synced = "2026-12-31" }"#,
+        )
+        .unwrap();
+        let mut renamed = entry.clone();
+        renamed.agency = "Bộ Công an (C06)".into();
+        for d in [entry, renamed.clone()] {
+            r.add(Additions {
+                catalogue: vec![d],
+                ..Default::default()
+            });
+        }
+        assert_eq!(r.catalogue, vec![renamed.clone()]);
+        assert!(r.validate().is_ok());
+        r.catalogue.push(renamed.clone());
+        assert!(r
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("population: listed twice"));
+        r.catalogue.pop();
+        r.catalogue[0].planned.built = Some("2021-7-1".into());
+        assert!(r
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("planned.built"));
     }
 
     #[test]

@@ -133,6 +133,10 @@ pub async fn apps(config: Config) -> Result<(Router, Router), RegistryError> {
             "/admin/agreements",
             post(admin_agreement).delete(admin_agreement_delete),
         )
+        .route(
+            "/admin/catalogue",
+            axum::routing::put(admin_catalogue_put).delete(admin_catalogue_delete),
+        )
         .route("/admin/revocations", post(admin_revoke))
         .route("/admin/history", get(admin_history))
         .with_state(state);
@@ -287,7 +291,7 @@ async fn admin_add(
         .map_err(|e| AdminError::Invalid(format!("additions: {e}")))?;
     if additions.is_empty() {
         return Err(AdminError::Invalid(
-            "additions: no members, services or agreements".into(),
+            "additions: no members, services, agreements or catalogue entries".into(),
         ));
     }
     change(&state, (&operator, "add"), |r| {
@@ -334,6 +338,50 @@ async fn admin_agreement_delete(
             return Err(AdminError::Invalid(format!(
                 "no agreement {} → {}",
                 key.consumer, key.service
+            )));
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Adds a catalogue entry or replaces the one with its id.
+async fn admin_catalogue_put(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, AdminError> {
+    let operator = authorise(&state, &headers)?;
+    let entry: crate::catalogue::Database = serde_json::from_slice(&body)
+        .map_err(|e| AdminError::Invalid(format!("catalogue entry: {e}")))?;
+    change(&state, (&operator, "catalogue"), |r| {
+        r.add(crate::Additions {
+            catalogue: vec![entry],
+            ..Default::default()
+        });
+        Ok(())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct CatalogueKey {
+    id: String,
+}
+
+async fn admin_catalogue_delete(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(key): Query<CatalogueKey>,
+) -> Result<Json<serde_json::Value>, AdminError> {
+    let operator = authorise(&state, &headers)?;
+    change(&state, (&operator, "catalogue-delete"), |r| {
+        let before = r.catalogue.len();
+        r.catalogue.retain(|d| d.id != key.id);
+        if r.catalogue.len() == before {
+            return Err(AdminError::Invalid(format!(
+                "no catalogue entry {:?}",
+                key.id
             )));
         }
         Ok(())

@@ -53,6 +53,7 @@ async fn refusal_bursts_and_calls_outside_an_agreement_raise_alerts() {
         agreements: vec![],
         revoked: vec![],
         witness: None,
+        catalogue: vec![],
     };
     let app = lienthong_web::router(lienthong_web::Sources::new(
         registry,

@@ -152,6 +152,7 @@ async fn serve(node: &NodeLog, withheld_until: Option<u64>) -> Served {
         }],
         revoked: vec![],
         witness: None,
+        catalogue: vec![],
     };
     // The demo's identity provider and the face registered with it.
     let provider_key = SigningKey::generate();

@@ -94,6 +94,7 @@ fn registry() -> Registry {
         }],
         revoked: vec![],
         witness: None,
+        catalogue: vec![],
     }
 }
 

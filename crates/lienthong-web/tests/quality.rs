@@ -50,6 +50,7 @@ async fn the_quality_view_shows_every_dataset_and_its_records_to_fix() {
         agreements: vec![],
         revoked: vec![],
         witness: None,
+        catalogue: vec![],
     };
     let app = lienthong_web::router(
         lienthong_web::Sources::new(registry, vec![], vec![], vec![]).with_quality(board.clone()),

@@ -146,6 +146,7 @@ pub fn registry(provider: &Identity, provider_addr: SocketAddr, consumer: &Ident
         }],
         revoked: vec![],
         witness: None,
+        catalogue: vec![],
     }
 }
 

@@ -33,6 +33,7 @@ fn registry() -> Registry {
         agreements: vec![],
         revoked: vec![],
         witness: None,
+        catalogue: vec![],
     }
 }
 
@@ -343,4 +344,123 @@ async fn admin_api_changes_publish_new_versions() {
     assert!(status.is_client_error());
     let (_, history) = send(&app, "GET", "/admin/history", Some(token), None).await;
     assert_eq!(history["versions"].as_array().map(Vec::len), Some(5));
+}
+
+#[tokio::test]
+async fn the_catalogue_is_edited_through_the_admin_api_and_published_versioned() {
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate();
+    let public = key.public_b64();
+    let store = Store::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("r.db").display()
+    ))
+    .await
+    .unwrap();
+    let token = "catalogue-token";
+    let app = app(Config {
+        store,
+        seed: Some(registry()),
+        key,
+        validity_s: 3600,
+        operators: vec![lienthong_registry::server::Operator {
+            name: "lan".into(),
+            token_sha256: lienthong_trust::sha256_hex(token.as_bytes()),
+        }],
+        next_key: None,
+    })
+    .await
+    .unwrap();
+    let entry = serde_json::json!({
+        "id": "land", "name": "Cơ sở dữ liệu quốc gia về đất đai", "scope": "national",
+        "agency": "Bộ Nông nghiệp và Môi trường", "legal_basis": "Luật Đất đai 2024",
+        "datasets": ["land_parcel"], "members": ["VN/GOV/BNNMT/DATDAI"],
+        "planned": { "connected": "2025-12-31" },
+    });
+    let (status, v) = send(
+        &app,
+        "PUT",
+        "/admin/catalogue",
+        Some(token),
+        Some(entry.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, v["version"].as_u64()),
+        (StatusCode::OK, Some(2)),
+        "{v}"
+    );
+    // The same id replaces the entry.
+    let mut moved = entry.clone();
+    moved["planned"]["connected"] = "2026-06-30".into();
+    let (status, _) = send(&app, "PUT", "/admin/catalogue", Some(token), Some(moved)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, snap) = send(&app, "GET", "/snapshot", None, None).await;
+    let signed: SignedSnapshot = serde_json::from_value(snap).unwrap();
+    let body = signed
+        .verify(&public, Some(3), lienthong_registry::server::now_s())
+        .unwrap();
+    assert_eq!(body.registry.catalogue.len(), 1);
+    assert_eq!(
+        body.registry.catalogue[0].planned.connected.as_deref(),
+        Some("2026-06-30")
+    );
+    // Bad entries are refused with the reason and publish nothing.
+    for (change, reason) in [
+        (
+            serde_json::json!({ "planned": { "synced": "31/12/2026" } }),
+            "planned.synced",
+        ),
+        (serde_json::json!({ "id": "Đất đai" }), "the id is"),
+        (
+            serde_json::json!({ "scope": "regional" }),
+            "unknown variant",
+        ),
+        (serde_json::json!({ "owner": "x" }), "unknown field"),
+    ] {
+        let mut bad = entry.clone();
+        for (k, v) in change.as_object().unwrap() {
+            bad[k] = v.clone();
+        }
+        let (status, err) = send(&app, "PUT", "/admin/catalogue", Some(token), Some(bad)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+        assert!(err["error"].as_str().unwrap().contains(reason), "{err}");
+    }
+    assert_eq!(
+        send(&app, "PUT", "/admin/catalogue", None, Some(entry))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _) = send(
+        &app,
+        "DELETE",
+        "/admin/catalogue?id=land",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, err) = send(
+        &app,
+        "DELETE",
+        "/admin/catalogue?id=land",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(err["error"]
+        .as_str()
+        .unwrap()
+        .contains("no catalogue entry"));
+    let (_, history) = send(&app, "GET", "/admin/history", Some(token), None).await;
+    let changes: Vec<&str> = history["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(changes, ["catalogue-delete", "catalogue", "catalogue", ""]);
 }

@@ -237,6 +237,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             )?
             .vkey(),
         }),
+        catalogue: vec![],
     };
     let registry_content = registry.clone();
     let store = lienthong_registry::store::Store::connect(&db("registry")).await?;
