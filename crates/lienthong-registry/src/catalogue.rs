@@ -112,6 +112,8 @@ pub struct Evidence {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PipelineState {
+    /// A process holds the pipeline's lease now (it runs).
+    pub running: bool,
     pub snapshot_done: bool,
     /// The pipeline's lag now (ms; 0 once caught up), if known.
     pub lag_ms: Option<i64>,
@@ -224,6 +226,9 @@ fn synced(ev: &Evidence, bounds: &Bounds) -> (bool, String) {
         let Some(p) = state else {
             return (false, format!("pipeline {name} does not run at the center"));
         };
+        if !p.running {
+            return (false, format!("pipeline {name} is stopped"));
+        }
         if !p.snapshot_done || p.applied_at_ms <= 0 {
             return (false, format!("pipeline {name}: initial snapshot not done"));
         }
@@ -403,6 +408,7 @@ mod tests {
             pipelines: vec![(
                 "p".into(),
                 Some(PipelineState {
+                    running: true,
                     snapshot_done: true,
                     lag_ms: Some(0),
                     applied_at_ms: NOW - 1_000,
@@ -416,6 +422,7 @@ mod tests {
     #[test]
     fn each_bound_undoes_its_step() {
         let good = PipelineState {
+            running: true,
             snapshot_done: true,
             lag_ms: Some(0),
             applied_at_ms: NOW,
@@ -448,6 +455,16 @@ mod tests {
         assert!(r[2].why.contains("q does not run"), "{}", r[2].why);
         assert_eq!(r[3].state, State::Overdue);
         assert!(r[3].why.contains("x is not in the dictionary"));
+        // A stopped pipeline is not synced, however caught up it was.
+        ev.pipelines = vec![(
+            "p".into(),
+            Some(PipelineState {
+                running: false,
+                ..good
+            }),
+        )];
+        let r = road(&db(), &ev, "2026-12-01", NOW, &Bounds::default());
+        assert!(r[2].why.contains("p is stopped"), "{}", r[2].why);
         // No scorecard yet: standardised on the mapping alone.
         ev.datasets = vec![("citizen".into(), true, None)];
         let r = road(&db(), &ev, "2026-12-01", NOW, &Bounds::default());

@@ -70,6 +70,7 @@ impl StatusReader {
                     source: kind,
                     state: State::default(),
                     quarantined_open: 0,
+                    lease_until_ms: 0,
                 });
             }
             return Ok(out);
@@ -80,6 +81,11 @@ impl StatusReader {
                 source: kind,
                 state: self.replica.state(name).await?.unwrap_or_default(),
                 quarantined_open: self.replica.quarantine_open(name).await?,
+                lease_until_ms: self
+                    .replica
+                    .lease_holder(name)
+                    .await?
+                    .map_or(0, |(_, until)| until),
             });
         }
         Ok(out)

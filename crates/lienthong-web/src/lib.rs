@@ -15,8 +15,11 @@ use lienthong_gateway::msglog::LogReader;
 use lienthong_registry::Registry;
 use lienthong_sync::StatusReader;
 
+mod catalogue;
+mod charts;
 pub mod citizen;
 mod flagged;
+pub mod history;
 pub mod incident;
 pub mod oidc_demo;
 mod quality;
@@ -35,6 +38,10 @@ pub struct Sources {
     pub health: Vec<(String, String)>,
     /// The datasets' quality scorecards (empty unless the center computes them).
     pub quality: QualityBoard,
+    /// The center's time series, sampled by the dashboard (none: no history is kept).
+    pub history: Option<history::History>,
+    /// What the catalogue's steps are measured against.
+    pub bounds: lienthong_registry::catalogue::Bounds,
     samples: Samples,
 }
 
@@ -51,8 +58,16 @@ impl Sources {
             sync,
             health,
             quality: Default::default(),
+            history: None,
+            bounds: Default::default(),
             samples: Default::default(),
         }
+    }
+
+    /// Keeps the center's time series in `history`, sampled every 10 s.
+    pub fn with_history(mut self, history: history::History) -> Sources {
+        self.history = Some(history);
+        self
     }
 
     /// Shows the scorecards another task keeps in `board`.
@@ -69,8 +84,21 @@ pub fn router(sources: Sources) -> Router {
     let sources = Arc::new(sources);
     let sampler = sources.clone();
     tokio::spawn(async move {
+        let mut pruned = 0;
         loop {
             sample_sync(&sampler).await;
+            if let Some(h) = &sampler.history {
+                if let Err(e) = sample_history(&sampler, h).await {
+                    tracing::warn!(error = %e, "history: sampling failed");
+                }
+                let now = now_ms() / 1000;
+                if now - pruned > 3_600 {
+                    pruned = now;
+                    if let Err(e) = h.prune(now).await {
+                        tracing::warn!(error = %e, "history: pruning failed");
+                    }
+                }
+            }
             tokio::time::sleep(std::time::Duration::from_secs(10)).await;
         }
     });
@@ -79,12 +107,16 @@ pub fn router(sources: Sources) -> Router {
         .route("/log", get(page_log))
         .route("/api/overview", get(api_overview))
         .route("/api/log", get(api_log))
+        .route("/catalogue", get(catalogue::page_catalogue))
+        .route("/api/catalogue", get(catalogue::api_catalogue))
+        .route("/history", get(charts::page_history))
+        .route("/api/history", get(charts::api_history))
         .route("/quality", get(quality::page_quality))
         .route("/api/quality", get(quality::api_quality))
         .with_state(sources)
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     lienthong_core::time::now_ms() as i64
 }
 
@@ -106,6 +138,69 @@ async fn sample_sync(s: &Sources) {
             q.pop_front();
         }
     }
+}
+
+/// One sample of the history: the log entries written since the last sample (counted per
+/// service and minute, with each log's new position), and per pipeline the rows applied since
+/// the last sample, its lag and open quarantine, each node's health, each dataset's score.
+async fn sample_history(s: &Sources, h: &history::History) -> Result<(), String> {
+    let now = now_ms() / 1000;
+    let mut points = Vec::new();
+    let mut positions = Vec::new();
+    for (member, log) in &s.logs {
+        let source = format!("log:{member}");
+        let after = h.position(&source).await?.map(|i| i as u64);
+        let entries = log.after(after, 20_000).await?;
+        if let Some(last) = entries.last() {
+            positions.push((source, last.index as i64));
+        }
+        let records: Vec<Value> = entries.into_iter().map(|e| e.record).collect();
+        points.extend(history::tally(&records));
+    }
+    let point = |series: String, value: f64| history::Point {
+        series,
+        t: now,
+        value,
+    };
+    for reader in &s.sync {
+        for st in reader.statuses().await.unwrap_or_default() {
+            let total = (st.state.rows_applied + st.state.rows_deleted) as i64;
+            let source = format!("pipeline:{}", st.name);
+            // The history starts at the first sample; a replica reset counts from zero.
+            let applied = match h.position(&source).await? {
+                Some(before) if total >= before => total - before,
+                _ => 0,
+            };
+            points.push(point(format!("applied:{}", st.name), applied as f64));
+            if let Some(lag) = st.lag_ms() {
+                points.push(point(format!("lag_s:{}", st.name), lag as f64 / 1000.0));
+            }
+            points.push(point(
+                format!("quarantined:{}", st.name),
+                st.quarantined_open as f64,
+            ));
+            positions.push((source, total));
+        }
+    }
+    for (member, state) in health(s).await {
+        points.push(point(
+            format!("down:{member}"),
+            if state == "up" { 0.0 } else { 1.0 },
+        ));
+    }
+    let scores: Vec<(String, f64)> = s
+        .quality
+        .read()
+        .map(|b| {
+            b.iter()
+                .map(|(k, r)| (k.clone(), r.overall.score))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (dataset, score) in scores {
+        points.push(point(format!("quality:{dataset}"), score * 100.0));
+    }
+    h.add(&points, &positions).await
 }
 
 /// Changes applied per minute over the sampled window, once two samples exist.
@@ -150,7 +245,7 @@ async fn health(s: &Sources) -> std::collections::HashMap<String, &'static str> 
 }
 
 /// The provider subsystem of a service id (`INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE`).
-fn provider_of(service: &str) -> &str {
+pub(crate) fn provider_of(service: &str) -> &str {
     service.rsplit_once('/').map_or(service, |(p, _)| p)
 }
 
@@ -252,7 +347,7 @@ async fn api_overview(State(s): State<Arc<Sources>>) -> Json<Value> {
 }
 
 #[derive(Deserialize)]
-struct LangQuery {
+pub(crate) struct LangQuery {
     lang: Option<String>,
     message_id: Option<String>,
 }
@@ -277,9 +372,11 @@ pub(crate) fn layout(en: bool, title: &str, body: &str) -> Html<String> {
     let lang = if en { "en" } else { "vi" };
     Html(format!(
         r#"<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title} — lienthong</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1d2733}}table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #cdd5df;padding:.3rem .6rem;text-align:left}}th{{background:#eef2f7}}.num{{text-align:right}}nav a{{margin-right:1rem}}.bar{{background:#3b82f6;height:.8rem;display:inline-block}}</style></head>
-<body><nav><a href="/?lang={lang}">{}</a><a href="/log?lang={lang}">{}</a><a href="/quality?lang={lang}">{}</a><a href="?lang={}">{}</a></nav><h1>{title}</h1>{body}</body></html>"#,
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1d2733}}table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #cdd5df;padding:.3rem .6rem;text-align:left}}th{{background:#eef2f7}}.num{{text-align:right}}nav a{{margin-right:1rem}}.bar{{background:#3b82f6;height:.8rem;display:inline-block}}td.done{{background:#dcfce7}}td.overdue,.overdue{{background:#fee2e2;color:#991b1b;font-weight:600}}figure{{margin:0 0 1rem}}.grid{{display:flex;flex-wrap:wrap;gap:0 1.5rem}}.grid figcaption{{font-size:.85rem}}figcaption{{font-weight:600}}@media print{{nav{{display:none}}}}</style></head>
+<body><nav><a href="/?lang={lang}">{}</a><a href="/catalogue?lang={lang}">{}</a><a href="/history?lang={lang}">{}</a><a href="/log?lang={lang}">{}</a><a href="/quality?lang={lang}">{}</a><a href="?lang={}">{}</a></nav><h1>{title}</h1>{body}</body></html>"#,
         t(en, "Tổng quan", "Overview"),
+        t(en, "Lộ trình CSDL", "Databases"),
+        t(en, "Lịch sử", "History"),
         t(en, "Nhật ký trao đổi", "Message log"),
         t(en, "Chất lượng dữ liệu", "Data quality"),
         if en { "vi" } else { "en" },

@@ -37,6 +37,20 @@ impl LogReader {
         Ok(rows.iter().filter_map(entry_of).collect())
     }
 
+    /// Up to `limit` entries after index `after` (exclusive), oldest first: how a reader
+    /// follows a log without reading it twice.
+    pub async fn after(&self, after: Option<u64>, limit: u32) -> Result<Vec<LogEntry>, String> {
+        let from = after.map_or(-1, |i| i as i64);
+        let sql = format!(
+            "SELECT idx, entry FROM log_entries WHERE idx > {from} ORDER BY idx LIMIT {limit}"
+        );
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(rows.iter().filter_map(entry_of).collect())
+    }
+
     /// The entries of one message id (an exchange has one per node; a reused client id more).
     pub async fn by_message_id(&self, message_id: &str) -> Result<Vec<LogEntry>, String> {
         let sql = self

@@ -54,6 +54,9 @@ pub struct Status {
     pub state: State,
     /// Open quarantine rows (invalid changes not yet superseded or replayed).
     pub quarantined_open: u64,
+    /// Until when (ms since the epoch) a running process holds the pipeline's lease; 0 when
+    /// none does (stopped, released, or never run). A running pipeline renews it.
+    pub lease_until_ms: i64,
 }
 
 impl Status {
@@ -265,6 +268,11 @@ impl Pipeline {
             source: self.config.source.kind(),
             state: self.state.clone(),
             quarantined_open: self.replica.quarantine_open(&self.config.name).await?,
+            lease_until_ms: self
+                .replica
+                .lease_holder(&self.config.name)
+                .await?
+                .map_or(0, |(_, until)| until),
         })
     }
 
@@ -576,6 +584,7 @@ mod tests {
                 ..State::default()
             },
             quarantined_open: 0,
+            lease_until_ms: 0,
         };
         // Caught up: a months-old newest row is not a lag.
         assert_eq!(status(0).lag_ms(), Some(0));

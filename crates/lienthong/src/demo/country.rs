@@ -292,6 +292,33 @@ pub(super) fn agreements() -> Vec<Agreement> {
             "national-data-center",
             "NĐ 278/2025/NĐ-CP",
         ),
+        // Social insurance checks the health-insurance cards it pays for.
+        agreement(
+            "VN/GOV/BHXH/SI",
+            "VN/GOV/BYT/BHYT/cards",
+            &[
+                "card_no",
+                "full_name",
+                "valid_from",
+                "valid_to",
+                "province_code",
+            ],
+            "health-insurance-payment",
+            "Luật Bảo hiểm y tế 2008, sửa đổi 2024",
+        ),
         hop,
     ]
+}
+
+/// The demo's catalogue of databases (`catalogue.toml`): the priority databases the demo
+/// runs, and three it does not.
+pub(super) fn catalogue() -> Result<Vec<lienthong_registry::catalogue::Database>> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        catalogue: Vec<lienthong_registry::catalogue::Database>,
+    }
+    let file: File =
+        toml::from_str(include_str!("catalogue.toml")).context("demo/catalogue.toml")?;
+    Ok(file.catalogue)
 }

@@ -237,7 +237,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             )?
             .vkey(),
         }),
-        catalogue: vec![],
+        catalogue: country::catalogue()?,
     };
     let registry_content = registry.clone();
     let store = lienthong_registry::store::Store::connect(&db("registry")).await?;
@@ -438,7 +438,13 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     ));
     let citizen_registry = registry_content.clone();
     let dashboard = lienthong_web::router(
-        lienthong_web::Sources::new(registry_content, logs, sync_views, health).with_quality(board),
+        lienthong_web::Sources::new(registry_content, logs, sync_views, health)
+            .with_quality(board)
+            .with_history(
+                lienthong_web::history::History::open(&db("center-history"))
+                    .await
+                    .map_err(anyhow::Error::msg)?,
+            ),
     );
     let dashboard_addr = ports.dashboard();
     let dashboard_listener = ports.take_tokio(dashboard_addr)?;
@@ -512,8 +518,40 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             }
         })
         .collect::<Result<Vec<_>>>()?;
+    // A filter for a page of each register the workload reads: one province where the
+    // dataset has one, else the first facility's tax code or person's id in its table.
+    let mut pages = Vec::new();
+    for a in AGENCIES {
+        let Some((table, dataset)) = a.publishes else {
+            continue;
+        };
+        let query = if dataset.field("province_code").is_some() {
+            Some("province_code=01".to_owned())
+        } else {
+            let mut found = None;
+            for column in ["tax_code", "personal_id"] {
+                if dataset.field(column).is_some() && dataset.key != [column] {
+                    found = first_row(&db(&slug(a.id)), table, &[column])
+                        .await?
+                        .pop()
+                        .map(|v| format!("{column}={v}"));
+                    break;
+                }
+            }
+            found
+        };
+        if let Some(q) = query {
+            pages.push((format!("{}/{table}", a.id), format!("records?{q}&limit=1")));
+        }
+    }
+    // The school system's own REST API, proxied by the ministry's node.
+    pages.push((
+        format!("{SCHOOL}/{}", school_api::SERVICE),
+        "v1/students".to_owned(),
+    ));
     tokio::spawn(workload(
         faces,
+        pages,
         sample,
         workload_db,
         db(HOP.communes_db),

@@ -63,6 +63,7 @@ impl Face {
 /// Lookups with purposes (a few refused on purpose), and agency updates that sync carries.
 pub(super) async fn workload(
     clients: Vec<Face>,
+    pages: Vec<(String, String)>,
     sample: Vec<String>,
     bhxh_db: String,
     communes_db: String,
@@ -82,10 +83,49 @@ pub(super) async fn workload(
         (1, "VN/GOV/BHXH/SI", "marketing"),
         (7, "VN/GOV/TTDLQG/CENTER", "national-data-center"),
     ];
+    // Every 10 s, each agency reads one page of each other register it has an agreement for
+    // (the population register is read above, the city's feed by the center's pipeline): the
+    // catalogue's "connected" is then measured on every database the demo runs.
+    let reads: Vec<(usize, String, String, String)> = agreements()
+        .into_iter()
+        .filter(|a| {
+            !a.service.starts_with("VN/GOV/BCA/DANCU/")
+                && a.service != format!("{}/{}", HOP.province, HOP.service)
+                && a.basis.as_deref() != Some("consent")
+        })
+        .filter_map(|a| {
+            // The page to read: a path under the service.
+            let filter = &pages.iter().find(|(s, _)| *s == a.service)?.1;
+            let i = AGENCIES.iter().position(|x| x.id == a.consumer)?;
+            let purpose = a.purposes.first()?.clone();
+            let path = format!("{}/{filter}", a.service);
+            Some((i, a.consumer, path, purpose))
+        })
+        .collect();
     let mut tick = 0u64;
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         tick += 1;
+        if tick.is_multiple_of(40) {
+            for (i, consumer, path, purpose) in &reads {
+                let (scheme, addr) = match &clients[*i] {
+                    Face::Plain(a) => ("http", a),
+                    Face::Tls(a, _) => ("https", a),
+                };
+                let uri = format!("{scheme}://{addr}/r1/{path}");
+                if let Ok(req) = hyper::Request::get(uri)
+                    .header("X-Road-Client", consumer.as_str())
+                    .header("X-Lienthong-Purpose", purpose.as_str())
+                    .header("X-Road-UserId", "VN-DEMO-OFFICER")
+                    .body(Empty::new())
+                {
+                    let _ = match &clients[*i] {
+                        Face::Plain(_) => plain.request(req).await,
+                        Face::Tls(_, tls) => tls.request(req).await,
+                    };
+                }
+            }
+        }
         if sample.is_empty() {
             continue;
         }
