@@ -463,6 +463,7 @@ fn dashboard(lines: &[String], allowed_curl: &str) {
         insurance["records"].as_u64().unwrap()
     );
     assert!(detail.contains("Records to fix"), "{detail}");
+    national_view(&url);
     // A screenshot as a test artifact.
     let artifacts =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
@@ -482,6 +483,117 @@ fn dashboard(lines: &[String], allowed_curl: &str) {
         "screenshot written to {}",
         shot.display()
     );
+}
+
+/// The program view and the history: every catalogue entry on its road as measured, the same
+/// figures on the page as in the JSON, charts with the exchanges counted; screenshots kept.
+fn national_view(url: &str) {
+    let state = |c: &serde_json::Value, id: &str, step: &str| -> String {
+        let db = c["databases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["id"] == id)
+            .unwrap_or_else(|| panic!("{id} in the catalogue: {c}"));
+        let s = db["road"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == step)
+            .unwrap();
+        s["state"].as_str().unwrap().to_owned()
+    };
+    // The history is sampled every 10 s: the population register's answers reach it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let catalogue = loop {
+        let c = get_json(&format!("{url}api/catalogue"));
+        if state(&c, "population", "connected") == "done" {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "population never connected: {c}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(catalogue["databases"].as_array().unwrap().len(), 15);
+    for step in ["built", "synced", "standardised"] {
+        assert_eq!(state(&catalogue, "population", step), "done", "{catalogue}");
+    }
+    // The hop's pipeline at the center carries the civil-status database.
+    assert_eq!(state(&catalogue, "civil-status", "synced"), "done");
+    // Not started, its planned date passed: overdue; nothing to measure: never done.
+    assert_eq!(state(&catalogue, "civil-servants", "built"), "overdue");
+    for id in ["civil-servants", "employment", "vehicles"] {
+        for step in ["built", "connected", "synced", "standardised"] {
+            assert_ne!(state(&catalogue, id, step), "done", "{id} {step}");
+        }
+    }
+    let page = chromium(&["--dump-dom", &format!("{url}catalogue")]).unwrap();
+    assert_eq!(page.matches("<tr id=\"db-").count(), 15, "{page}");
+    assert!(page.contains("Cơ sở dữ liệu quốc gia về dân cư") && page.contains("quá hạn"));
+    // The summary on the page is the JSON's.
+    let summary_table = &page[page.find("id=\"road-summary\"").unwrap()..];
+    let summary_table = &summary_table[..summary_table.find("</table>").unwrap()];
+    for row in catalogue["summary"].as_array().unwrap() {
+        let cells = format!(
+            "{}</td><td class=\"num{}\">{}</td><td class=\"num\">{}</td>",
+            row["done"],
+            if row["overdue"].as_u64().unwrap() > 0 {
+                " overdue"
+            } else {
+                ""
+            },
+            row["overdue"],
+            row["pending"]
+        );
+        assert!(summary_table.contains(&cells), "{cells} in {summary_table}");
+    }
+    // History: the exchanges of the last hour, per minute, on the page and in the JSON.
+    let h = get_json(&format!("{url}api/history?series=exchanges:&range=hour"));
+    let points = h["points"].as_array().unwrap();
+    assert_eq!(points.len(), 60);
+    let total: f64 = points.iter().map(|p| p[1].as_f64().unwrap()).sum();
+    assert!(total > 0.0, "{h}");
+    let page = chromium(&["--dump-dom", &format!("{url}history?lang=en")]).unwrap();
+    let chart = &page[page
+        .find("id=\"chart-exchanges\"")
+        .expect("exchanges chart")..];
+    let chart = &chart[..chart.find("</svg>").unwrap()];
+    assert_eq!(chart.matches("class=\"bucket\"").count(), 60);
+    assert!(page.contains("Largest lag (s) — VN/GOV/BCA/DANCU/citizen"));
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            &format!("{url}api/history?range=year"),
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.ends_with("\n400") && out.contains("range is hour, day or month"),
+        "{out}"
+    );
+    let artifacts =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    for (name, path) in [
+        ("catalogue", "catalogue"),
+        ("history", "history?range=hour"),
+    ] {
+        let shot = artifacts.join(format!("{name}.png"));
+        let _ = std::fs::remove_file(&shot);
+        chromium(&[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,1600",
+            &format!("{url}{path}"),
+        ])
+        .unwrap();
+        assert!(
+            std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000),
+            "{}",
+            shot.display()
+        );
+    }
 }
 
 /// Rows in an agency's table of the demo.
