@@ -131,6 +131,13 @@ ensure_chromium() {
   apt_install chromium || service_failed "chromium could not be installed"
 }
 
+ensure_promtool() {
+  # The shipped Prometheus alerting rules are checked and unit-tested with promtool.
+  command -v promtool >/dev/null && return 0
+  log "installing promtool (Debian's prometheus package) for the alerting rules' test"
+  apt_install prometheus || service_failed "promtool could not be installed"
+}
+
 ensure_sdjwt_reference() {
   # The e-documents' interoperability test runs the IETF SD-JWT reference implementation
   # (PyPI sd-jwt, pinned) from a virtual environment beside the build.
@@ -163,6 +170,7 @@ ensure_fault_cluster
 ensure_mariadb
 ensure_nats
 ensure_chromium
+ensure_promtool
 ensure_sdjwt_reference
 export LIENTHONG_TEST_POSTGRES_URL="${LIENTHONG_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 export LIENTHONG_TEST_MARIADB_URL="${LIENTHONG_TEST_MARIADB_URL:-mysql://root@127.0.0.1:3306/test}"

@@ -30,6 +30,16 @@ pub fn witness_alarm(kind: &'static str) {
     metrics::counter!("lienthong_witness_alarms_total", "kind" => kind).increment(1);
 }
 
+/// When something of a node expires (`registry_snapshot`, `tls_certificate`), Unix seconds:
+/// `lienthong_<what>_expiry_timestamp_seconds{member}`.
+pub fn expiry(what: &'static str, member: &str, at_s: f64) {
+    let name = match what {
+        "registry_snapshot" => "lienthong_registry_snapshot_expiry_timestamp_seconds",
+        _ => "lienthong_tls_certificate_expiry_timestamp_seconds",
+    };
+    metrics::gauge!(name, "member" => member.to_owned()).set(at_s);
+}
+
 /// Records one exchange on a side (`consumer` or `provider`).
 pub fn exchange(
     side: &'static str,

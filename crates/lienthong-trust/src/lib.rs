@@ -159,6 +159,15 @@ pub fn cert_common_name(der: &[u8]) -> Option<String> {
     names.next().is_none().then_some(first)
 }
 
+/// When a PEM certificate expires (its `notAfter`), Unix seconds.
+pub fn cert_not_after(cert_pem: &str) -> Result<i64, TrustError> {
+    let der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
+        .map_err(|e| TrustError::Certificate(e.to_string()))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der)
+        .map_err(|e| TrustError::Certificate(e.to_string()))?;
+    Ok(cert.validity().not_after.timestamp())
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()

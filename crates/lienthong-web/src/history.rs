@@ -88,7 +88,7 @@ pub struct Point {
 /// The store.
 #[derive(Clone)]
 pub struct History {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     postgres: bool,
 }
 
@@ -131,10 +131,14 @@ impl History {
                 .await
                 .map_err(|e| format!("history {url}: {e}"))?;
         }
-        Ok(History { pool, postgres })
+        let h = History { pool, postgres };
+        h.alerts_table()
+            .await
+            .map_err(|e| format!("history {url}: {e}"))?;
+        Ok(h)
     }
 
-    fn sql(&self, s: &str) -> String {
+    pub(crate) fn sql(&self, s: &str) -> String {
         if !self.postgres {
             return s.to_owned();
         }

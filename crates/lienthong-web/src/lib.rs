@@ -15,6 +15,8 @@ use lienthong_gateway::msglog::LogReader;
 use lienthong_registry::Registry;
 use lienthong_sync::StatusReader;
 
+pub mod alerting;
+mod alerts_page;
 mod catalogue;
 mod charts;
 pub mod citizen;
@@ -22,7 +24,9 @@ mod flagged;
 pub mod history;
 pub mod incident;
 pub mod oidc_demo;
+mod prom;
 mod quality;
+mod sampler;
 pub use quality::QualityBoard;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -42,7 +46,13 @@ pub struct Sources {
     pub history: Option<history::History>,
     /// What the catalogue's steps are measured against.
     pub bounds: lienthong_registry::catalogue::Bounds,
+    /// Who may acknowledge alerts: (operator name, SHA-256 hex of their token).
+    pub operators: Vec<(String, String)>,
+    /// How often the history is sampled and the alert rules checked (10 s).
+    pub sample_every: std::time::Duration,
     samples: Samples,
+    /// The alert conditions that held at the last sample (rule, subject).
+    pending: std::sync::Mutex<Vec<(&'static str, String)>>,
 }
 
 impl Sources {
@@ -60,8 +70,17 @@ impl Sources {
             quality: Default::default(),
             history: None,
             bounds: Default::default(),
+            operators: Vec::new(),
+            sample_every: std::time::Duration::from_secs(10),
             samples: Default::default(),
+            pending: Default::default(),
         }
+    }
+
+    /// Operators who may acknowledge alerts: (name, SHA-256 hex of their token).
+    pub fn with_operators(mut self, operators: Vec<(String, String)>) -> Sources {
+        self.operators = operators;
+        self
     }
 
     /// Keeps the center's time series in `history`, sampled every 10 s.
@@ -88,7 +107,7 @@ pub fn router(sources: Sources) -> Router {
         loop {
             sample_sync(&sampler).await;
             if let Some(h) = &sampler.history {
-                if let Err(e) = sample_history(&sampler, h).await {
+                if let Err(e) = sampler::sample_history(&sampler, h).await {
                     tracing::warn!(error = %e, "history: sampling failed");
                 }
                 let now = now_ms() / 1000;
@@ -99,7 +118,7 @@ pub fn router(sources: Sources) -> Router {
                     }
                 }
             }
-            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+            tokio::time::sleep(sampler.sample_every).await;
         }
     });
     Router::new()
@@ -110,6 +129,10 @@ pub fn router(sources: Sources) -> Router {
         .route("/catalogue", get(catalogue::page_catalogue))
         .route("/api/catalogue", get(catalogue::api_catalogue))
         .route("/history", get(charts::page_history))
+        .route("/alerts", get(alerts_page::page_alerts))
+        .route("/alerts/ack", axum::routing::post(alerts_page::ack))
+        .route("/api/alerts", get(alerts_page::api_alerts))
+        .route("/metrics", get(prom::metrics))
         .route("/api/history", get(charts::api_history))
         .route("/quality", get(quality::page_quality))
         .route("/api/quality", get(quality::api_quality))
@@ -140,69 +163,6 @@ async fn sample_sync(s: &Sources) {
     }
 }
 
-/// One sample of the history: the log entries written since the last sample (counted per
-/// service and minute, with each log's new position), and per pipeline the rows applied since
-/// the last sample, its lag and open quarantine, each node's health, each dataset's score.
-async fn sample_history(s: &Sources, h: &history::History) -> Result<(), String> {
-    let now = now_ms() / 1000;
-    let mut points = Vec::new();
-    let mut positions = Vec::new();
-    for (member, log) in &s.logs {
-        let source = format!("log:{member}");
-        let after = h.position(&source).await?.map(|i| i as u64);
-        let entries = log.after(after, 20_000).await?;
-        if let Some(last) = entries.last() {
-            positions.push((source, last.index as i64));
-        }
-        let records: Vec<Value> = entries.into_iter().map(|e| e.record).collect();
-        points.extend(history::tally(&records));
-    }
-    let point = |series: String, value: f64| history::Point {
-        series,
-        t: now,
-        value,
-    };
-    for reader in &s.sync {
-        for st in reader.statuses().await.unwrap_or_default() {
-            let total = (st.state.rows_applied + st.state.rows_deleted) as i64;
-            let source = format!("pipeline:{}", st.name);
-            // The history starts at the first sample; a replica reset counts from zero.
-            let applied = match h.position(&source).await? {
-                Some(before) if total >= before => total - before,
-                _ => 0,
-            };
-            points.push(point(format!("applied:{}", st.name), applied as f64));
-            if let Some(lag) = st.lag_ms() {
-                points.push(point(format!("lag_s:{}", st.name), lag as f64 / 1000.0));
-            }
-            points.push(point(
-                format!("quarantined:{}", st.name),
-                st.quarantined_open as f64,
-            ));
-            positions.push((source, total));
-        }
-    }
-    for (member, state) in health(s).await {
-        points.push(point(
-            format!("down:{member}"),
-            if state == "up" { 0.0 } else { 1.0 },
-        ));
-    }
-    let scores: Vec<(String, f64)> = s
-        .quality
-        .read()
-        .map(|b| {
-            b.iter()
-                .map(|(k, r)| (k.clone(), r.overall.score))
-                .collect()
-        })
-        .unwrap_or_default();
-    for (dataset, score) in scores {
-        points.push(point(format!("quality:{dataset}"), score * 100.0));
-    }
-    h.add(&points, &positions).await
-}
-
 /// Changes applied per minute over the sampled window, once two samples exist.
 fn changes_per_minute(s: &Sources, name: &str) -> Option<f64> {
     let samples = s.samples.lock().ok()?;
@@ -217,7 +177,7 @@ pub async fn open_log(location: &str) -> Result<LogReader, String> {
 }
 
 /// Probes every node's `/healthz` at once (300 ms each): member → "up" or "down".
-async fn health(s: &Sources) -> std::collections::HashMap<String, &'static str> {
+pub(crate) async fn health(s: &Sources) -> std::collections::HashMap<String, &'static str> {
     use http_body_util::Empty;
     use hyper::body::Bytes;
     let client: hyper_util::client::legacy::Client<_, Empty<Bytes>> =
@@ -372,11 +332,12 @@ pub(crate) fn layout(en: bool, title: &str, body: &str) -> Html<String> {
     let lang = if en { "en" } else { "vi" };
     Html(format!(
         r#"<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title} — lienthong</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1d2733}}table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #cdd5df;padding:.3rem .6rem;text-align:left}}th{{background:#eef2f7}}.num{{text-align:right}}nav a{{margin-right:1rem}}.bar{{background:#3b82f6;height:.8rem;display:inline-block}}td.done{{background:#dcfce7}}td.overdue,.overdue{{background:#fee2e2;color:#991b1b;font-weight:600}}figure{{margin:0 0 1rem}}.grid{{display:flex;flex-wrap:wrap;gap:0 1.5rem}}.grid figcaption{{font-size:.85rem}}figcaption{{font-weight:600}}@media print{{nav{{display:none}}}}</style></head>
-<body><nav><a href="/?lang={lang}">{}</a><a href="/catalogue?lang={lang}">{}</a><a href="/history?lang={lang}">{}</a><a href="/log?lang={lang}">{}</a><a href="/quality?lang={lang}">{}</a><a href="?lang={}">{}</a></nav><h1>{title}</h1>{body}</body></html>"#,
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1d2733}}table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #cdd5df;padding:.3rem .6rem;text-align:left}}th{{background:#eef2f7}}.num{{text-align:right}}nav a{{margin-right:1rem}}.bar{{background:#3b82f6;height:.8rem;display:inline-block}}td.done{{background:#dcfce7}}td.overdue,.overdue{{background:#fee2e2;color:#991b1b;font-weight:600}}figure{{margin:0 0 1rem}}.grid{{display:flex;flex-wrap:wrap;gap:0 1.5rem}}.grid figcaption{{font-size:.85rem}}figcaption{{font-weight:600}}tr.firing td:first-child{{color:#b91c1c;font-weight:600}}@media print{{nav{{display:none}}}}</style></head>
+<body><nav><a href="/?lang={lang}">{}</a><a href="/catalogue?lang={lang}">{}</a><a href="/history?lang={lang}">{}</a><a href="/alerts?lang={lang}">{}</a><a href="/log?lang={lang}">{}</a><a href="/quality?lang={lang}">{}</a><a href="?lang={}">{}</a></nav><h1>{title}</h1>{body}</body></html>"#,
         t(en, "Tổng quan", "Overview"),
         t(en, "Lộ trình CSDL", "Databases"),
         t(en, "Lịch sử", "History"),
+        t(en, "Cảnh báo", "Alerts"),
         t(en, "Nhật ký trao đổi", "Message log"),
         t(en, "Chất lượng dữ liệu", "Data quality"),
         if en { "vi" } else { "en" },

@@ -500,10 +500,7 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
     crate::telemetry::handle();
     let admin_app = Router::new()
         .route("/healthz", get(healthz))
-        .route(
-            "/metrics",
-            get(|| async { crate::telemetry::handle().render() }),
-        )
+        .route("/metrics", get(metrics))
         .with_state(inner.clone());
     let admin_task = tokio::spawn(serve(
         admin_listener,
@@ -530,6 +527,19 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         room_seen,
         inner,
     })
+}
+
+/// The process's metrics, with this node's expiry gauges set first: when its registry
+/// snapshot and its TLS certificate expire (the shipped alerting rules warn before either).
+async fn metrics(State(node): State<Arc<Inner>>) -> String {
+    let member = node.config.member.to_string();
+    if let Ok(s) = node.snapshot.current() {
+        crate::telemetry::expiry("registry_snapshot", &member, s.expires_at as f64);
+    }
+    if let Ok(t) = lienthong_trust::cert_not_after(&node.config.cert_pem) {
+        crate::telemetry::expiry("tls_certificate", &member, t as f64);
+    }
+    crate::telemetry::handle().render()
 }
 
 /// Healthy while the node holds a registry snapshot that has not expired.

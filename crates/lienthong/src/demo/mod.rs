@@ -437,9 +437,27 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         Duration::from_secs(120),
     ));
     let citizen_registry = registry_content.clone();
+    // The center's operator acknowledges alerts with a token kept beside the demo's data
+    // (the same one across runs).
+    let token_file = dir.join("operator.token");
+    let operator_token = match std::fs::read_to_string(&token_file) {
+        Ok(t) if !t.trim().is_empty() => t.trim().to_owned(),
+        _ => {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
+            let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            lienthong_store::private::private_file(&token_file)?;
+            std::fs::write(&token_file, format!("{token}\n"))?;
+            token
+        }
+    };
     let dashboard = lienthong_web::router(
         lienthong_web::Sources::new(registry_content, logs, sync_views, health)
             .with_quality(board)
+            .with_operators(vec![(
+                "demo-operator".into(),
+                lienthong_trust::sha256_hex(operator_token.as_bytes()),
+            )])
             .with_history(
                 lienthong_web::history::History::open(&db("center-history"))
                     .await
@@ -565,6 +583,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     );
     println!();
     println!("Dashboard of the National Data Center: http://{dashboard_addr}/  (English: http://{dashboard_addr}/?lang=en)");
+    println!(
+        "Alerts: http://{dashboard_addr}/alerts  (acknowledge with the operator token in {})",
+        token_file.display()
+    );
     println!("Citizens: who used my data — http://{citizen_addr}/citizen  (sign in as a synthetic citizen, e.g. http://{citizen_addr}/citizen/login?login_hint={pid})");
     println!();
     for (i, a) in AGENCIES.iter().enumerate() {
