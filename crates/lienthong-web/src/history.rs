@@ -26,12 +26,16 @@ pub enum Agg {
 pub const KINDS: &[(&str, Agg)] = &[
     ("exchanges", Agg::Sum),
     ("served", Agg::Sum),
+    ("consumed", Agg::Sum),
     ("refusals", Agg::Sum),
     ("applied", Agg::Sum),
+    ("downtime_s", Agg::Sum),
     ("lag_s", Agg::Max),
     ("down", Agg::Max),
     ("quarantined", Agg::Last),
     ("quality", Agg::Last),
+    // A catalogue entry's step: 2 done, 1 pending, 0 overdue (`road:<id>/<step>`).
+    ("road", Agg::Last),
 ];
 
 /// The resolutions kept: (bucket width s, how long its buckets are kept s).
@@ -267,6 +271,21 @@ impl History {
             .collect()
     }
 
+    /// The alerts that were open at some time in `[from_ms, to_ms)`, oldest first.
+    pub async fn alerts_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<crate::alerting::Alert>, String> {
+        let all = self.alert_history(100_000).await?;
+        let mut out: Vec<_> = all
+            .into_iter()
+            .filter(|a| a.started_ms < to_ms && a.resolved_ms.is_none_or(|r| r >= from_ms))
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+
     /// The series of one kind that hold any point, sorted.
     pub async fn names(&self, kind: &str) -> Result<Vec<String>, String> {
         let rows = sqlx::query(&self.sql(
@@ -297,8 +316,9 @@ impl History {
 }
 
 /// What a page of log entries adds: per provider-side record, one exchange of its service
-/// in its minute, one served if its code is `ok`, else one refusal of its code. Consumer-side
-/// records are not counted (an exchange between two nodes the center reads would count twice).
+/// in its minute, one served if its code is `ok`, else one refusal of its code, and one
+/// consumed by its client. Consumer-side records are not counted (an exchange between two
+/// nodes the center reads would count twice).
 pub fn tally(records: &[serde_json::Value]) -> Vec<Point> {
     use std::collections::BTreeMap;
     let mut counts: BTreeMap<(String, i64), f64> = BTreeMap::new();
@@ -312,6 +332,11 @@ pub fn tally(records: &[serde_json::Value]) -> Vec<Point> {
         let minute = t.div_euclid(60) * 60;
         let service = e["service"].as_str().unwrap_or("");
         let code = e["code"].as_str().unwrap_or("");
+        if let Some(client) = e["client"].as_str().filter(|c| !c.is_empty()) {
+            *counts
+                .entry((format!("consumed:{client}"), minute))
+                .or_default() += 1.0;
+        }
         *counts
             .entry((format!("exchanges:{service}"), minute))
             .or_default() += 1.0;
@@ -335,7 +360,7 @@ mod tests {
 
     #[test]
     fn a_log_page_is_counted_per_service_minute_and_code() {
-        let r = |side: &str, t: i64, svc: &str, code: &str| json!({ "side": side, "timestamp": t, "service": svc, "code": code });
+        let r = |side: &str, t: i64, svc: &str, code: &str| json!({ "side": side, "timestamp": t, "service": svc, "code": code, "client": "c" });
         let points = tally(&[
             r("provider", 120, "a", "ok"),
             r("provider", 179, "a", "ok"),
@@ -351,6 +376,8 @@ mod tests {
         assert_eq!(
             points,
             vec![
+                p("consumed:c", 120, 2.0),
+                p("consumed:c", 180, 1.0),
                 p("exchanges:a", 120, 2.0),
                 p("exchanges:a", 180, 1.0),
                 p("refusals:Client.Forbidden", 180, 1.0),

@@ -26,6 +26,7 @@ pub mod incident;
 pub mod oidc_demo;
 mod prom;
 mod quality;
+pub mod report;
 mod sampler;
 pub use quality::QualityBoard;
 use serde::Deserialize;
@@ -133,6 +134,8 @@ pub fn router(sources: Sources) -> Router {
         .route("/alerts/ack", axum::routing::post(alerts_page::ack))
         .route("/api/alerts", get(alerts_page::api_alerts))
         .route("/metrics", get(prom::metrics))
+        .route("/report", get(report::page_report))
+        .route("/api/report", get(report::api_report))
         .route("/api/history", get(charts::api_history))
         .route("/quality", get(quality::page_quality))
         .route("/api/quality", get(quality::api_quality))
@@ -333,11 +336,12 @@ pub(crate) fn layout(en: bool, title: &str, body: &str) -> Html<String> {
     Html(format!(
         r#"<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title} — lienthong</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1d2733}}table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{border:1px solid #cdd5df;padding:.3rem .6rem;text-align:left}}th{{background:#eef2f7}}.num{{text-align:right}}nav a{{margin-right:1rem}}.bar{{background:#3b82f6;height:.8rem;display:inline-block}}td.done{{background:#dcfce7}}td.overdue,.overdue{{background:#fee2e2;color:#991b1b;font-weight:600}}figure{{margin:0 0 1rem}}.grid{{display:flex;flex-wrap:wrap;gap:0 1.5rem}}.grid figcaption{{font-size:.85rem}}figcaption{{font-weight:600}}tr.firing td:first-child{{color:#b91c1c;font-weight:600}}@media print{{nav{{display:none}}}}</style></head>
-<body><nav><a href="/?lang={lang}">{}</a><a href="/catalogue?lang={lang}">{}</a><a href="/history?lang={lang}">{}</a><a href="/alerts?lang={lang}">{}</a><a href="/log?lang={lang}">{}</a><a href="/quality?lang={lang}">{}</a><a href="?lang={}">{}</a></nav><h1>{title}</h1>{body}</body></html>"#,
+<body><nav><a href="/?lang={lang}">{}</a><a href="/catalogue?lang={lang}">{}</a><a href="/history?lang={lang}">{}</a><a href="/alerts?lang={lang}">{}</a><a href="/report?lang={lang}">{}</a><a href="/log?lang={lang}">{}</a><a href="/quality?lang={lang}">{}</a><a href="?lang={}">{}</a></nav><h1>{title}</h1>{body}</body></html>"#,
         t(en, "Tổng quan", "Overview"),
         t(en, "Lộ trình CSDL", "Databases"),
         t(en, "Lịch sử", "History"),
         t(en, "Cảnh báo", "Alerts"),
+        t(en, "Báo cáo tháng", "Monthly report"),
         t(en, "Nhật ký trao đổi", "Message log"),
         t(en, "Chất lượng dữ liệu", "Data quality"),
         if en { "vi" } else { "en" },

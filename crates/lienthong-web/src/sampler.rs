@@ -66,6 +66,13 @@ pub(crate) async fn sample_history(s: &Sources, h: &History) -> Result<(), Strin
             format!("down:{member}"),
             if state == "up" { 0.0 } else { 1.0 },
         ));
+        if state != "up" {
+            // Down since the last sample, as far as the center can tell.
+            points.push(point(
+                format!("downtime_s:{member}"),
+                s.sample_every.as_secs_f64(),
+            ));
+        }
         measured.health.push((member, state == "up"));
     }
     measured.health.sort();
@@ -80,6 +87,25 @@ pub(crate) async fn sample_history(s: &Sources, h: &History) -> Result<(), Strin
         .unwrap_or_default();
     for (dataset, score) in scores {
         points.push(point(format!("quality:{dataset}"), score * 100.0));
+    }
+    // Each database's road as measured now, for the monthly report's "done by the month's end".
+    let road = crate::catalogue::catalogue(s).await;
+    for d in road["databases"].as_array().into_iter().flatten() {
+        for step in d["road"].as_array().into_iter().flatten() {
+            let value = match step["state"].as_str() {
+                Some("done") => 2.0,
+                Some("pending") => 1.0,
+                _ => 0.0,
+            };
+            points.push(point(
+                format!(
+                    "road:{}/{}",
+                    d["id"].as_str().unwrap_or(""),
+                    step["step"].as_str().unwrap_or("")
+                ),
+                value,
+            ));
+        }
     }
     h.add(&points, &positions).await?;
     let sum = |p: Vec<(i64, f64)>| p.iter().map(|x| x.1).sum::<f64>();

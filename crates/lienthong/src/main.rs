@@ -8,6 +8,7 @@ mod doc_cmd;
 mod incident_cmd;
 mod link_cmd;
 mod quality_cmd;
+mod report_cmd;
 mod roles;
 mod sync_cmd;
 mod validate;
@@ -129,6 +130,11 @@ enum Command {
     Quality {
         #[command(subcommand)]
         command: quality_cmd::QualityCommand,
+    },
+    /// Reports of the program for the center's operators: the monthly report (JSON, HTML, PDF).
+    Report {
+        #[command(subcommand)]
+        command: report_cmd::ReportCommand,
     },
     /// Benchmarks that measure lienthong against its anchors in the same run.
     Bench {
@@ -368,6 +374,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Log { command } => runtime()?.block_on(roles::log(command)),
         Command::Doc { command } => doc_cmd::run(command),
         Command::Incident { command } => runtime()?.block_on(incident_cmd::run(command)),
+        Command::Report { command } => runtime()?.block_on(report_cmd::run(command)),
         Command::Registry { command } => match command {
             RegistryCommand::Run { config } => runtime()?.block_on(roles::registry_run(&config)),
             RegistryCommand::Token { out } => roles::registry_token(out.as_deref()),

@@ -11,6 +11,7 @@ mod hop;
 mod linkage;
 mod recall;
 mod registry_tls;
+mod report;
 mod stream_crash;
 mod sync;
 mod sync_crash;
