@@ -20,6 +20,7 @@ mod alerts_page;
 mod catalogue;
 mod charts;
 pub mod citizen;
+mod drill;
 mod flagged;
 pub mod history;
 pub mod incident;
@@ -127,6 +128,9 @@ pub fn router(sources: Sources) -> Router {
         .route("/log", get(page_log))
         .route("/api/overview", get(api_overview))
         .route("/api/log", get(api_log))
+        .route("/log/evidence", get(log_evidence))
+        .route("/member", get(drill::page_member))
+        .route("/pipeline", get(drill::page_pipeline))
         .route("/catalogue", get(catalogue::page_catalogue))
         .route("/api/catalogue", get(catalogue::api_catalogue))
         .route("/history", get(charts::page_history))
@@ -426,9 +430,12 @@ async fn page_overview(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>
             Some(n) if n >= 0 && !unit.is_empty() => format!("{n} {}", esc(unit)),
             _ => "–".into(),
         };
+        let pipeline = r["pipeline"].as_str().unwrap_or("");
         b.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{lag}</td><td class=num>{rate}</td><td class=num>{backlog}</td></tr>",
-            esc(r["pipeline"].as_str().unwrap_or("")),
+            "<tr><td><a href=\"/pipeline?name={}&amp;lang={}\">{}</a></td><td>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{}</td><td class=num>{lag}</td><td class=num>{rate}</td><td class=num>{backlog}</td></tr>",
+            esc(&query_escape(pipeline)),
+            if en { "en" } else { "vi" },
+            esc(pipeline),
             esc(r["source"].as_str().unwrap_or("")),
             r["rows_applied"],
             r["rows_deleted"],
@@ -450,9 +457,12 @@ async fn page_overview(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>
     ));
     for m in o["members"].as_array().into_iter().flatten() {
         let h = m["health"].as_str().unwrap_or("unknown");
+        let id = m["id"].as_str().unwrap_or("");
         b.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"health-{h}\">{}</td></tr>",
-            esc(m["id"].as_str().unwrap_or("")),
+            "<tr><td><a href=\"/member?id={}&amp;lang={}\">{}</a></td><td>{}</td><td>{}</td><td class=\"health-{h}\">{}</td></tr>",
+            esc(&query_escape(id)),
+            if en { "en" } else { "vi" },
+            esc(id),
             esc(m["name"].as_str().unwrap_or("")),
             esc(m["address"].as_str().unwrap_or("—")),
             match (h, en) {
@@ -560,6 +570,72 @@ async fn api_log(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>) -> R
     }
 }
 
+/// A query-string value, percent-encoded (everything but unreserved characters).
+pub(crate) fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct EvidenceQuery {
+    node: String,
+    message_id: String,
+}
+
+/// One exchange's evidence file from one node's log, as a download.
+async fn log_evidence(State(s): State<Arc<Sources>>, Query(q): Query<EvidenceQuery>) -> Response {
+    let fail = |code, e: String| (code, Json(json!({ "error": e }))).into_response();
+    let Some((_, log)) = s.logs.iter().find(|(m, _)| *m == q.node) else {
+        return fail(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("no message log of {} here", q.node),
+        );
+    };
+    let Some(member) = s.registry.member(&q.node) else {
+        return fail(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("{} is not a member of the registry", q.node),
+        );
+    };
+    match log.evidence(&q.message_id, &member.signing_key).await {
+        Ok(doc) => {
+            let name: String = q
+                .message_id
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .take(80)
+                .collect();
+            (
+                [
+                    (
+                        axum::http::header::CONTENT_TYPE,
+                        "application/json".to_owned(),
+                    ),
+                    (
+                        axum::http::header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"evidence-{name}.json\""),
+                    ),
+                ],
+                serde_json::to_string_pretty(&doc).unwrap_or_default(),
+            )
+                .into_response()
+        }
+        Err(e) => fail(axum::http::StatusCode::NOT_FOUND, e),
+    }
+}
+
 async fn page_log(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>) -> Html<String> {
     let en = q.lang.as_deref() == Some("en");
     let lang = if en { "en" } else { "vi" };
@@ -572,12 +648,19 @@ async fn page_log(State(s): State<Arc<Sources>>, Query(q): Query<LangQuery>) -> 
     );
     if !id.is_empty() {
         let records = find(&s, &id).await;
-        b.push_str(&format!("<p>{}: <b id=\"found\">{}</b></p><table id=\"records\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>", t(en, "Bản ghi", "Records"), records.len(), t(en, "Nút", "Node"), t(en, "Bên", "Side"), t(en, "Bên dùng", "Consumer"), t(en, "Mục đích", "Purpose"), t(en, "Cán bộ", "Officer"), t(en, "Kết quả", "Result")));
+        b.push_str(&format!("<p>{}: <b id=\"found\">{}</b></p><table id=\"records\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>", t(en, "Bản ghi", "Records"), records.len(), t(en, "Nút", "Node"), t(en, "Bên", "Side"), t(en, "Bên dùng", "Consumer"), t(en, "Mục đích", "Purpose"), t(en, "Cán bộ", "Officer"), t(en, "Kết quả", "Result"), t(en, "Bằng chứng", "Evidence")));
         for r in &records {
             let e = &r["entry"];
+            let node = r["node"].as_str().unwrap_or("");
+            let evidence = format!(
+                "<a class=\"evidence\" download href=\"/log/evidence?node={}&amp;message_id={}\">{}</a>",
+                esc(&query_escape(node)),
+                esc(&query_escape(&id)),
+                t(en, "Tải tệp bằng chứng", "Download evidence")
+            );
             b.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(r["node"].as_str().unwrap_or("")),
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{evidence}</td></tr>",
+                esc(node),
                 esc(e["side"].as_str().unwrap_or("")),
                 esc(e["client"].as_str().unwrap_or("")),
                 esc(e["purpose"].as_str().unwrap_or("")),

@@ -274,6 +274,26 @@ async fn a_stopped_node_and_a_stopped_pipeline_fire_alerts_that_resolve_when_the
     .await;
     assert_eq!(status, 400, "{body}");
 
+    // The pipeline's own page: stopped, its row applied, its charts.
+    let (status, page) = http(
+        "GET",
+        &format!("{url}/pipeline?lang=en&name={}", urlencode(PIPELINE)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("<tr><th>Running</th><td>no</td></tr>"),
+        "{page}"
+    );
+    assert!(page.contains("<tr><th>Applied / deleted</th><td>1 / 0</td></tr>"));
+    assert!(page.contains("id=\"chart-lag\"") && page.contains("id=\"chart-quarantined\""));
+    let (status, page) = http("GET", &format!("{url}/pipeline?name=nope"), None).await;
+    assert_eq!(status, 404);
+    assert!(page.contains("no pipeline &quot;nope&quot;"), "{page}");
+    let (status, _) = http("GET", &format!("{url}/member?id=VN/GOV/NOBODY/X"), None).await;
+    assert_eq!(status, 404);
+
     // Both come back: both alerts resolve by themselves, kept in the history.
     let _node = node_health(node_addr).await;
     let _keep_running = start(pipeline(dir.path()).await);

@@ -16,6 +16,7 @@ pub struct LogEntry {
 pub struct LogReader {
     pool: AnyPool,
     store: Store,
+    location: String,
 }
 
 impl LogReader {
@@ -24,7 +25,14 @@ impl LogReader {
         Ok(LogReader {
             pool: connect_ro(location).await?,
             store: Store::of(location),
+            location: location.to_owned(),
         })
+    }
+
+    /// The evidence file of one exchange (`audit::evidence`): its entry, the inclusion proof
+    /// to a signed checkpoint, checked against the node member's `public_key`.
+    pub async fn evidence(&self, message_id: &str, public_key: &str) -> Result<Value, String> {
+        super::audit::evidence(&self.location, message_id, public_key).await
     }
 
     /// The newest `limit` entries, newest first.

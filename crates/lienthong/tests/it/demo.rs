@@ -415,6 +415,54 @@ fn dashboard(lines: &[String], allowed_curl: &str) {
         chromium(&["--dump-dom", &format!("{url}log?lang=en&message_id=dash-1")]).unwrap();
     assert_eq!(number_in(&log_page, "found"), 2);
     assert!(log_page.contains("insurance-enrolment"));
+    // One click downloads an exchange's evidence; it verifies offline against the key the
+    // registry publishes for the provider.
+    let href = "/log/evidence?node=VN%2FGOV%2FBCA%2FDANCU&amp;message_id=dash-1";
+    assert!(log_page.contains(href), "{log_page}");
+    let registry = lines
+        .iter()
+        .find_map(|l| {
+            l.split("registry ")
+                .nth(1)
+                .filter(|r| r.starts_with("http://"))
+        })
+        .expect("registry URL printed")
+        .trim()
+        .to_owned();
+    let snapshot = get_json(&format!("{registry}/snapshot"));
+    let body: serde_json::Value = serde_json::from_str(snapshot["body"].as_str().unwrap()).unwrap();
+    let key = body["registry"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "VN/GOV/BCA/DANCU")
+        .unwrap()["signing_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let file = std::env::temp_dir().join(format!("lt-evidence-{}.json", std::process::id()));
+    let got = Command::new("curl")
+        .args(["-sf", "-o"])
+        .arg(&file)
+        .arg(format!(
+            "{url}{}",
+            href.replace("&amp;", "&").trim_start_matches('/')
+        ))
+        .status()
+        .unwrap();
+    assert!(got.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_lienthong"))
+        .args(["log", "verify-evidence", "--key", &key, "--file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The quality view: every synced dataset scored at the center against the register's
     // replica, shown with its records to fix.
     let mut scored = serde_json::Value::Null;
