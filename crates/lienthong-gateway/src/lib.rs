@@ -18,4 +18,5 @@ pub mod protocol;
 pub mod record;
 pub mod snapshot;
 pub mod telemetry;
+pub mod trace;
 pub mod witness;

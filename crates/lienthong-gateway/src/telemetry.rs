@@ -58,3 +58,37 @@ pub fn exchange(
     metrics::histogram!("lienthong_exchange_duration_seconds", &labels[..3])
         .record(started.elapsed().as_secs_f64());
 }
+
+/// A tracer provider exporting spans over OTLP/HTTP to `endpoint` (the collector's base URL,
+/// `/v1/traces` added when missing), in protobuf or, with `json`, in JSON, batched.
+/// `service` names this process in the traces.
+pub fn otlp_tracer(
+    endpoint: &str,
+    json: bool,
+    service: &str,
+) -> Result<opentelemetry_sdk::trace::SdkTracerProvider, String> {
+    use opentelemetry_otlp::{Protocol, WithExportConfig};
+    let endpoint = if endpoint.trim_end_matches('/').ends_with("/v1/traces") {
+        endpoint.to_owned()
+    } else {
+        format!("{}/v1/traces", endpoint.trim_end_matches('/'))
+    };
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(if json {
+            Protocol::HttpJson
+        } else {
+            Protocol::HttpBinary
+        })
+        .with_endpoint(endpoint.clone())
+        .build()
+        .map_err(|e| format!("OTLP exporter to {endpoint}: {e}"))?;
+    Ok(opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name(service.to_owned())
+                .build(),
+        )
+        .build())
+}

@@ -261,13 +261,74 @@ fn main() -> ExitCode {
     let filter = std::env::var("LIENTHONG_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&filter)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .try_init();
+    let otel = match otlp_from_env() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        use tracing_subscriber::Layer;
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(
+                tracing_subscriber::EnvFilter::try_new(&filter)
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            );
+        // The exchange's and the sync batches' spans, whatever the log filter.
+        let spans = otel.as_ref().map(|p| {
+            use opentelemetry::trace::TracerProvider as _;
+            tracing_opentelemetry::layer()
+                .with_tracer(p.tracer("lienthong"))
+                .with_filter(
+                    tracing_subscriber::filter::Targets::new()
+                        .with_target("lienthong_gateway", tracing::Level::INFO)
+                        .with_target("lienthong_sync", tracing::Level::INFO),
+                )
+        });
+        let _ = tracing_subscriber::registry()
+            .with(fmt)
+            .with(spans)
+            .try_init();
+    }
+    let code = run_and_report(cli);
+    if let Some(p) = otel {
+        // Sends the spans still batched.
+        let _ = p.shutdown();
+    }
+    code
+}
+
+/// OpenTelemetry export when the standard variables ask for it: `OTEL_EXPORTER_OTLP_ENDPOINT`
+/// (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`), `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`,
+/// the default, or `http/json`), `OTEL_SERVICE_NAME` (default `lienthong`).
+fn otlp_from_env() -> Result<Option<opentelemetry_sdk::trace::SdkTracerProvider>> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    let Some(endpoint) =
+        var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    else {
+        return Ok(None);
+    };
+    let protocol = var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        .or_else(|| var("OTEL_EXPORTER_OTLP_PROTOCOL"))
+        .unwrap_or_else(|| "http/protobuf".into());
+    let json = match protocol.as_str() {
+        "http/protobuf" => false,
+        "http/json" => true,
+        other => bail!(
+            "OTEL_EXPORTER_OTLP_PROTOCOL={other}: lienthong exports over http/protobuf or http/json"
+        ),
+    };
+    let service = var("OTEL_SERVICE_NAME").unwrap_or_else(|| "lienthong".into());
+    lienthong_gateway::telemetry::otlp_tracer(&endpoint, json, &service)
+        .map(Some)
+        .map_err(anyhow::Error::msg)
+}
+
+fn run_and_report(cli: Cli) -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         // `lienthong dictionary export | head`: the reader left; nothing went wrong here.

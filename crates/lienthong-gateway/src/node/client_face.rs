@@ -2,6 +2,7 @@
 //! provider's node; the answer verified and logged before it is returned.
 
 use super::*;
+use tracing::Instrument;
 
 /// Client face: `{METHOD} /r1/{INSTANCE}/{CLASS}/{MEMBER}/{SUBSYSTEM}/{SERVICE}[/path][?query]`.
 pub(super) async fn consumer(State(node): State<Arc<Inner>>, request: Request) -> Response {
@@ -19,7 +20,19 @@ pub(super) async fn consumer(State(node): State<Arc<Inner>>, request: Request) -
     let service = service_label(&node, &rest);
     // The request's parts stay here: a refusal's log entry is made from them.
     let (parts, body) = request.into_parts();
-    let (response, code) = match consume(&node, &rest, &parts, body).await {
+    // The agency system's trace, continued, or a new one for this exchange.
+    let trace = parts
+        .headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::trace::Trace::parse)
+        .unwrap_or_default();
+    let span = trace.span("consumer", &service);
+    let sent = trace.header(&crate::trace::span_id(&span));
+    let (response, code) = match consume(&node, &rest, &parts, body, (&trace.trace_id, &sent))
+        .instrument(span.clone())
+        .await
+    {
         Ok(r) => {
             let code = if r.status().is_success() {
                 "ok"
@@ -30,7 +43,7 @@ pub(super) async fn consumer(State(node): State<Arc<Inner>>, request: Request) -
         }
         Err(e) => {
             let code = e.code();
-            let id = log_refusal(&node, &rest, &parts, &e).await;
+            let id = log_refusal(&node, &rest, &parts, &e, &trace.trace_id).await;
             (e.respond(Side::Consumer, &parts.headers, &id), code)
         }
     };
@@ -46,6 +59,7 @@ pub(super) async fn log_refusal(
     rest: &str,
     parts: &axum::http::request::Parts,
     error: &GatewayError,
+    trace_id: &str,
 ) -> String {
     let headers = &parts.headers;
     // The client's id when it is one the exchange would accept, else one made up.
@@ -84,6 +98,9 @@ pub(super) async fn log_refusal(
     };
     let mut entry = record.to_json();
     entry["client_system"] = client_system(node, parts).into();
+    if !trace_id.is_empty() {
+        entry["trace_id"] = trace_id.into();
+    }
     if let Err(e) = node.log.append(&message_id, &entry, Vec::new()).await {
         tracing::error!(error = %e, "message log append failed for a refused call");
     }
@@ -294,6 +311,7 @@ pub(super) async fn consume(
     rest: &str,
     parts: &axum::http::request::Parts,
     body: Body,
+    (trace_id, trace_header): (&str, &str),
 ) -> Result<Response, GatewayError> {
     if let Some(answer) = metadata_call(node, rest, parts)? {
         return Ok(answer);
@@ -418,6 +436,7 @@ pub(super) async fn consume(
         (header::SIGNATURE, signature.as_str()),
         (header::BODY_SHA256, body_sha.as_str()),
         (header::CLIENT_MESSAGE_ID, client_message_id.as_str()),
+        (crate::trace::HEADER, trace_header),
     ] {
         outgoing = outgoing.header(name, value);
     }
@@ -513,6 +532,7 @@ pub(super) async fn consume(
     let mut entry = record.to_json();
     entry["client_message_id"] = client_message_id.clone().into();
     entry["client_system"] = client_system(node, parts).into();
+    entry["trace_id"] = trace_id.into();
     node.log
         .append(&client_message_id, &entry, bodies)
         .await

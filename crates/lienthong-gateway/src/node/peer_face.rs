@@ -2,6 +2,7 @@
 //! before any backend is touched, answered signed and logged.
 
 use super::*;
+use tracing::Instrument;
 
 /// Peer face: verifies the calling node and member, the agreement, then reads the table.
 pub(super) async fn provider(
@@ -31,6 +32,10 @@ pub(super) async fn provider(
         .unwrap_or("")
         .to_owned();
     let message_id = header_str(&parts.headers, header::MESSAGE_ID).to_owned();
+    // The exchange's trace, as the consumer's node sent it (or a new one).
+    let trace = crate::trace::Trace::parse(header_str(&parts.headers, crate::trace::HEADER))
+        .unwrap_or_default();
+    let span = trace.span("provider", &service_s);
     // The client's X-Road-Id (the consumer's claim, logged and searchable), else the node's id.
     let client_message_id = match header_str(&parts.headers, header::CLIENT_MESSAGE_ID) {
         id if !id.is_empty() && id.len() <= MESSAGE_ID_BYTES_MAX => id.to_owned(),
@@ -91,6 +96,7 @@ pub(super) async fn provider(
                     room: &mut room,
                 },
             )
+            .instrument(span.clone())
             .await
         }
     };
@@ -172,7 +178,13 @@ pub(super) async fn provider(
     };
     let mut entry = record.to_json();
     entry["client_message_id"] = client_message_id.clone().into();
-    if let Err(e) = node.log.append(&client_message_id, &entry, bodies).await {
+    entry["trace_id"] = trace.trace_id.clone().into();
+    if let Err(e) = node
+        .log
+        .append(&client_message_id, &entry, bodies)
+        .instrument(tracing::info_span!(parent: &span, "lt.log.append"))
+        .await
+    {
         tracing::error!(error = %e, "message log append failed; answer withheld");
         // The store's own error stays in this node's log; the consumer learns only that the
         // exchange could not be recorded.
@@ -509,7 +521,9 @@ pub(super) async fn serve_call(
                 id => id,
             },
         };
-        return proxy(node, backend, signed, forward, incoming, agreement, dataset).await;
+        return proxy(node, backend, signed, forward, incoming, agreement, dataset)
+            .instrument(tracing::info_span!("lt.backend", kind = "rest"))
+            .await;
     }
     if method != Method::GET && method != Method::HEAD {
         return Err(GatewayError::MethodNotAllowed(format!(
@@ -533,7 +547,10 @@ pub(super) async fn serve_call(
     };
     let subjects: Vec<String>;
     let json = if let Some(key) = signed.path.strip_prefix("/records/") {
-        let row = table.get(key).await?;
+        let row = table
+            .get(key)
+            .instrument(tracing::info_span!("lt.backend", kind = "table"))
+            .await?;
         subjects = subjects_of(dataset, &[&row]);
         serde_json::Value::Object(filter(row))
     } else if signed.path == "/records" || signed.path == "/records/" {
@@ -569,7 +586,10 @@ pub(super) async fn serve_call(
                 "cursor (the record key)".into(),
             ));
         }
-        let (rows, next) = table.query(&filters, limit, cursor.as_deref()).await?;
+        let (rows, next) = table
+            .query(&filters, limit, cursor.as_deref())
+            .instrument(tracing::info_span!("lt.backend", kind = "table"))
+            .await?;
         let next = next.filter(|_| key_allowed);
         subjects = subjects_of(dataset, &rows.iter().collect::<Vec<_>>());
         serde_json::json!({ "records": rows.into_iter().map(filter).collect::<Vec<_>>(), "next_cursor": next })
@@ -600,7 +620,10 @@ pub(super) async fn serve_call(
                 _ => return Err(GatewayError::BadRequest(format!("unknown parameter {k}"))),
             }
         }
-        let changes = table.changes(after, limit).await?;
+        let changes = table
+            .changes(after, limit)
+            .instrument(tracing::info_span!("lt.backend", kind = "changes"))
+            .await?;
         subjects = subjects_of(
             dataset,
             &changes.iter().map(|c| &c.record).collect::<Vec<_>>(),

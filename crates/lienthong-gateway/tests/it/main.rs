@@ -9,5 +9,6 @@ mod harness;
 mod msglog;
 mod passthrough;
 mod tables;
+mod traces;
 mod witness;
 mod xroad;

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use lienthong_dictionary::catalog::Dataset;
 use lienthong_dictionary::finding::Severity;
@@ -317,6 +318,9 @@ impl Pipeline {
         // commits. The source is lent to that task; after an error it is gone, and the next
         // step reopens everything from the replica's position.
         let mut source = self.source.take().expect("open");
+        // One span per batch committed (JetStream, then the replica): exported over OTLP when
+        // the process is configured to.
+        let span = tracing::info_span!("lt.sync.batch", pipeline = %self.config.name, changes = batch.changes.len());
         let report = if batch.changes.len() >= rows_max {
             let validator = self.validator.clone();
             let ahead = tokio::spawn(async move {
@@ -326,7 +330,7 @@ impl Pipeline {
                 };
                 (source, next)
             });
-            let report = self.apply(&batch, checks).await;
+            let report = self.apply(&batch, checks).instrument(span).await;
             let (back, next) = ahead
                 .await
                 .map_err(|e| SyncError::Source(format!("reading ahead: {e}")))?;
@@ -343,7 +347,7 @@ impl Pipeline {
             self.prefetched = Some(next?);
             report
         } else {
-            self.apply(&batch, checks).await?
+            self.apply(&batch, checks).instrument(span).await?
         };
         source.acknowledged(&batch.position).await?;
         self.source = Some(source);
