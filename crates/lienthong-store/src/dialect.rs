@@ -157,6 +157,22 @@ pub fn text_at(row: &sqlx::any::AnyRow, i: usize) -> Result<String, sqlx::Error>
     }
 }
 
+/// A statement written with `?` placeholders, numbered `$1, $2…` as PostgreSQL wants them.
+/// (The statements it is given hold no `?` of their own: values are bound.)
+pub fn numbered_params(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A pool for any supported URL (`mariadb:` is read as `mysql:`).
 pub async fn connect(url: &str, connections_max: u32) -> Result<AnyPool, sqlx::Error> {
     sqlx::any::install_default_drivers();
@@ -170,6 +186,14 @@ pub async fn connect(url: &str, connections_max: u32) -> Result<AnyPool, sqlx::E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_numbered_for_postgres() {
+        assert_eq!(
+            numbered_params("UPDATE t SET a = ? WHERE b = ? AND c = 'x'"),
+            "UPDATE t SET a = $1 WHERE b = $2 AND c = 'x'"
+        );
+    }
 
     #[test]
     fn statements_per_dialect() {

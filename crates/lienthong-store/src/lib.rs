@@ -7,7 +7,7 @@ pub mod changelog;
 pub mod dialect;
 pub mod private;
 
-pub use dialect::{connect, identifier_ok, text_at, Dialect};
+pub use dialect::{connect, identifier_ok, numbered_params, text_at, Dialect};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

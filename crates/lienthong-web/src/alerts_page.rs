@@ -88,15 +88,7 @@ pub(crate) async fn page_alerts(
     let lang = if en { "en" } else { "vi" };
     let title = t(en, "Cảnh báo", "Alerts");
     let Some(h) = &s.history else {
-        return layout(
-            en,
-            title,
-            t(
-                en,
-                "<p>Bảng điều khiển này không lưu lịch sử.</p>",
-                "<p>This dashboard keeps no history.</p>",
-            ),
-        );
+        return crate::no_history(en, title);
     };
     let head = format!(
         "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th></th></tr>",

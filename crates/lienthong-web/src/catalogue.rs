@@ -24,15 +24,7 @@ pub(crate) async fn catalogue(s: &Sources) -> Value {
             statuses.insert(st.name.clone(), st);
         }
     }
-    let scores: std::collections::BTreeMap<String, f64> = s
-        .quality
-        .read()
-        .map(|b| {
-            b.iter()
-                .map(|(k, r)| (k.clone(), r.overall.score))
-                .collect()
-        })
-        .unwrap_or_default();
+    let scores = crate::quality::scores(s);
     let since_s = now_ms / 1000 - bounds.connected_within_s;
     let answered = last_answers(s, since_s).await;
     let mut out = Vec::new();

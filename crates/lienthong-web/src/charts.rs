@@ -142,15 +142,7 @@ pub(crate) async fn page_history(
     let lang = if en { "en" } else { "vi" };
     let title = t(en, "Lịch sử", "History");
     let Some(h) = &s.history else {
-        return layout(
-            en,
-            title,
-            t(
-                en,
-                "<p>Bảng điều khiển này không lưu lịch sử.</p>",
-                "<p>This dashboard keeps no history.</p>",
-            ),
-        );
+        return crate::no_history(en, title);
     };
     let range = Range::parse(q.range.as_deref()).unwrap_or(Range::Hour);
     let (step, _) = range.buckets();

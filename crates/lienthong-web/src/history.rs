@@ -146,17 +146,7 @@ impl History {
         if !self.postgres {
             return s.to_owned();
         }
-        let mut out = String::with_capacity(s.len() + 8);
-        let mut n = 0;
-        for c in s.chars() {
-            if c == '?' {
-                n += 1;
-                out.push_str(&format!("${n}"));
-            } else {
-                out.push(c);
-            }
-        }
-        out
+        lienthong_store::numbered_params(s)
     }
 
     /// Adds points at every resolution and sets read positions, in one transaction.

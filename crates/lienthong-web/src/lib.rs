@@ -335,6 +335,19 @@ pub(crate) fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// The page of a view that needs the history, where this dashboard keeps none.
+pub(crate) fn no_history(en: bool, title: &str) -> Html<String> {
+    layout(
+        en,
+        title,
+        t(
+            en,
+            "<p>Bảng điều khiển này không lưu lịch sử.</p>",
+            "<p>This dashboard keeps no history.</p>",
+        ),
+    )
+}
+
 pub(crate) fn layout(en: bool, title: &str, body: &str) -> Html<String> {
     let lang = if en { "en" } else { "vi" };
     Html(format!(

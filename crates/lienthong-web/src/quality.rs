@@ -23,6 +23,18 @@ pub(crate) struct QualityQuery {
     dataset: Option<String>,
 }
 
+/// Each scored dataset's overall score (0–1).
+pub(crate) fn scores(s: &Sources) -> BTreeMap<String, f64> {
+    s.quality
+        .read()
+        .map(|b| {
+            b.iter()
+                .map(|(k, r)| (k.clone(), r.overall.score))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn reports(s: &Sources) -> BTreeMap<String, Report> {
     s.quality.read().map(|b| b.clone()).unwrap_or_default()
 }

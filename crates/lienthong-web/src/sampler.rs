@@ -76,15 +76,7 @@ pub(crate) async fn sample_history(s: &Sources, h: &History) -> Result<(), Strin
         measured.health.push((member, state == "up"));
     }
     measured.health.sort();
-    let scores: Vec<(String, f64)> = s
-        .quality
-        .read()
-        .map(|b| {
-            b.iter()
-                .map(|(k, r)| (k.clone(), r.overall.score))
-                .collect()
-        })
-        .unwrap_or_default();
+    let scores = crate::quality::scores(s);
     for (dataset, score) in scores {
         points.push(point(format!("quality:{dataset}"), score * 100.0));
     }

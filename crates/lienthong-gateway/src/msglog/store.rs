@@ -26,17 +26,7 @@ impl Store {
         if self == Store::Sqlite {
             return s.to_owned();
         }
-        let mut out = String::with_capacity(s.len() + 16);
-        let mut n = 0;
-        for c in s.chars() {
-            if c == '?' {
-                n += 1;
-                out.push_str(&format!("${n}"));
-            } else {
-                out.push(c);
-            }
-        }
-        out
+        lienthong_store::numbered_params(s)
     }
 }
 
