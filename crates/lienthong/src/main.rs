@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_hop;
+mod bench_js;
 mod demo;
 mod doc_cmd;
 mod incident_cmd;
@@ -233,6 +234,9 @@ enum BenchCommand {
     /// One hop of the exchange benchmark's ablation (bench/exchange/run.sh with ABLATION=1):
     /// the nodes' transport, signatures and message log added one by one.
     Hop(bench_hop::HopArgs),
+    /// The sync pipeline's JetStream sink against publishing the same messages with
+    /// async-nats alone.
+    Jetstream(bench_js::JsArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -429,6 +433,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Hop(args),
         } => runtime()?.block_on(bench_hop::hop(args)),
+        Command::Bench {
+            command: BenchCommand::Jetstream(args),
+        } => runtime()?.block_on(bench_js::run(args)),
         Command::Keys { command } => roles::keys(command),
         Command::Demo(args) => runtime()?.block_on(demo::run(args)),
         Command::Sync { command } => runtime()?.block_on(sync_cmd::sync(command)),
