@@ -194,7 +194,15 @@ pub async fn monthly(
     let open_at_end: Vec<Value> = alerts
         .iter()
         .filter(|a| a.resolved_ms.is_none_or(|r| r >= to * 1000))
-        .map(|a| json!({ "rule": a.rule, "subject": a.subject, "state": a.state, "started_ms": a.started_ms }))
+        .map(|a| {
+            // Its state at the month's end, whatever happened since: a report does not change.
+            let state = if a.acked_ms.is_some_and(|t| t < to * 1000) {
+                "acknowledged"
+            } else {
+                "firing"
+            };
+            json!({ "rule": a.rule, "subject": a.subject, "state": state, "started_ms": a.started_ms })
+        })
         .collect();
     Ok(json!({
         "month": month, "from": from, "to": to, "resolution_s": step,

@@ -210,6 +210,8 @@ async fn the_monthly_report_in_json_html_and_pdf_equals_the_dashboards() {
     assert_eq!(report["agencies"][1]["downtime_s"], 40);
     assert_eq!(report["refusals"][0]["code"], "Client.PurposeNotAllowed");
     assert_eq!(report["alerts"]["open_at_end"].as_array().unwrap().len(), 1);
+    // As it stood at the month's end, whatever the dashboard has done with it since.
+    assert_eq!(report["alerts"]["open_at_end"][0]["state"], "firing");
 
     // The dashboard's JSON is the same report.
     let api: serde_json::Value = get_json_async(&format!("{url}/api/report?month=2026-11")).await;
