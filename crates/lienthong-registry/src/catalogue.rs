@@ -472,6 +472,45 @@ mod tests {
     }
 
     #[test]
+    fn entries_are_added_by_id_and_checked_with_the_registry() {
+        use crate::{Additions, Registry};
+        let mut r = Registry::default();
+        // Catalogue entries by id; a duplicate or a malformed entry is invalid content.
+        let entry: Database = toml::from_str(
+            r#"id = "population"
+name = "Cơ sở dữ liệu quốc gia về dân cư"
+scope = "national"
+agency = "Bộ Công an"
+legal_basis = "Luật Căn cước 2023"
+planned = { synced = "2026-12-31" }"#,
+        )
+        .unwrap();
+        let mut renamed = entry.clone();
+        renamed.agency = "Bộ Công an (C06)".into();
+        for d in [entry, renamed.clone()] {
+            r.add(Additions {
+                catalogue: vec![d],
+                ..Default::default()
+            });
+        }
+        assert_eq!(r.catalogue, vec![renamed.clone()]);
+        assert!(r.validate().is_ok());
+        r.catalogue.push(renamed.clone());
+        assert!(r
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("population: listed twice"));
+        r.catalogue.pop();
+        r.catalogue[0].planned.built = Some("2021-7-1".into());
+        assert!(r
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("planned.built"));
+    }
+
+    #[test]
     fn entries_are_checked() {
         assert_eq!(check(&db()), Ok(()));
         let mut bad = db();

@@ -283,3 +283,19 @@ pub(super) async fn load_missing_tables(
     }
     Ok(())
 }
+
+/// The center's operator acknowledges alerts with a token kept beside the demo's data (0600,
+/// the same one across runs).
+pub(super) fn operator_token(file: &Path) -> Result<String> {
+    if let Ok(t) = std::fs::read_to_string(file) {
+        if !t.trim().is_empty() {
+            return Ok(t.trim().to_owned());
+        }
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    lienthong_store::private::private_file(file)?;
+    std::fs::write(file, format!("{token}\n"))?;
+    Ok(token)
+}

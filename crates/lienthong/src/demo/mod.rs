@@ -437,20 +437,8 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         Duration::from_secs(120),
     ));
     let citizen_registry = registry_content.clone();
-    // The center's operator acknowledges alerts with a token kept beside the demo's data
-    // (the same one across runs).
     let token_file = dir.join("operator.token");
-    let operator_token = match std::fs::read_to_string(&token_file) {
-        Ok(t) if !t.trim().is_empty() => t.trim().to_owned(),
-        _ => {
-            let mut bytes = [0u8; 32];
-            getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
-            let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            lienthong_store::private::private_file(&token_file)?;
-            std::fs::write(&token_file, format!("{token}\n"))?;
-            token
-        }
-    };
+    let operator_token = data::operator_token(&token_file)?;
     let dashboard = lienthong_web::router(
         lienthong_web::Sources::new(registry_content, logs, sync_views, health)
             .with_quality(board)
@@ -536,37 +524,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    // A filter for a page of each register the workload reads: one province where the
-    // dataset has one, else the first facility's tax code or person's id in its table.
-    let mut pages = Vec::new();
-    for a in AGENCIES {
-        let Some((table, dataset)) = a.publishes else {
-            continue;
-        };
-        let query = if dataset.field("province_code").is_some() {
-            Some("province_code=01".to_owned())
-        } else {
-            let mut found = None;
-            for column in ["tax_code", "personal_id"] {
-                if dataset.field(column).is_some() && dataset.key != [column] {
-                    found = first_row(&db(&slug(a.id)), table, &[column])
-                        .await?
-                        .pop()
-                        .map(|v| format!("{column}={v}"));
-                    break;
-                }
-            }
-            found
-        };
-        if let Some(q) = query {
-            pages.push((format!("{}/{table}", a.id), format!("records?{q}&limit=1")));
-        }
-    }
-    // The school system's own REST API, proxied by the ministry's node.
-    pages.push((
-        format!("{SCHOOL}/{}", school_api::SERVICE),
-        "v1/students".to_owned(),
-    ));
+    let pages = register_pages(&db).await?;
     tokio::spawn(workload(
         faces,
         pages,

@@ -177,3 +177,38 @@ pub(super) async fn workload(
         }
     }
 }
+
+/// A page of each register the workload reads: one province where the dataset has one, else
+/// the first facility's tax code or person's id in its table; and the school system's REST API.
+pub(super) async fn register_pages(db: &dyn Fn(&str) -> String) -> Result<Vec<(String, String)>> {
+    let mut pages = Vec::new();
+    for a in AGENCIES {
+        let Some((table, dataset)) = a.publishes else {
+            continue;
+        };
+        let query = if dataset.field("province_code").is_some() {
+            Some("province_code=01".to_owned())
+        } else {
+            let mut found = None;
+            for column in ["tax_code", "personal_id"] {
+                if dataset.field(column).is_some() && dataset.key != [column] {
+                    found = first_row(&db(&slug(a.id)), table, &[column])
+                        .await?
+                        .pop()
+                        .map(|v| format!("{column}={v}"));
+                    break;
+                }
+            }
+            found
+        };
+        if let Some(q) = query {
+            pages.push((format!("{}/{table}", a.id), format!("records?{q}&limit=1")));
+        }
+    }
+    // The school system's own REST API, proxied by the ministry's node.
+    pages.push((
+        format!("{SCHOOL}/{}", school_api::SERVICE),
+        "v1/students".to_owned(),
+    ));
+    Ok(pages)
+}
