@@ -431,6 +431,19 @@ impl Registry {
         self.services.iter().find(|s| s.id == id)
     }
 
+    /// The services that publish a catalogue entry: its members' services for its datasets
+    /// (every service of its members when it names no dataset).
+    pub fn services_of<'a>(
+        &'a self,
+        db: &'a catalogue::Database,
+    ) -> impl Iterator<Item = &'a Service> {
+        self.services.iter().filter(move |s| {
+            let provider = s.id.rsplit_once('/').map_or(s.id.as_str(), |p| p.0);
+            db.members.iter().any(|m| m == provider)
+                && (db.datasets.is_empty() || db.datasets.contains(&s.dataset))
+        })
+    }
+
     pub fn is_revoked(&self, id: &str) -> bool {
         self.revoked
             .iter()

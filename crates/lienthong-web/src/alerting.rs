@@ -166,7 +166,7 @@ pub fn step(open: &[Alert], now: &[Condition], now_ms: i64) -> Vec<Alert> {
     out
 }
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, rule, subject, state, detail, started_ms, last_ms, acked_ms, acked_by, resolved_ms";
 
 impl History {
@@ -194,7 +194,7 @@ impl History {
         .await
     }
 
-    async fn read_alerts(&self, sql: &str) -> Result<Vec<Alert>, String> {
+    pub(crate) async fn read_alerts(&self, sql: &str) -> Result<Vec<Alert>, String> {
         let rows = sqlx::query(sql)
             .fetch_all(&self.pool)
             .await

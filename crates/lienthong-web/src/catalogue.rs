@@ -11,7 +11,7 @@ use axum::Json;
 use lienthong_registry::catalogue::{self, Evidence, PipelineState, Scope, Step};
 use serde_json::{json, Value};
 
-use crate::{esc, layout, provider_of, t, LangQuery, Sources};
+use crate::{esc, layout, t, LangQuery, Sources};
 
 /// What was measured of each catalogue entry, and its road, as JSON.
 pub(crate) async fn catalogue(s: &Sources) -> Value {
@@ -31,10 +31,7 @@ pub(crate) async fn catalogue(s: &Sources) -> Value {
     for db in &s.registry.catalogue {
         let services: Vec<String> = s
             .registry
-            .services
-            .iter()
-            .filter(|svc| db.members.iter().any(|m| m == provider_of(&svc.id)))
-            .filter(|svc| db.datasets.is_empty() || db.datasets.contains(&svc.dataset))
+            .services_of(db)
             .map(|svc| svc.id.clone())
             .collect();
         let mut last_answer_ms = None;

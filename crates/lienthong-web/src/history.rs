@@ -267,13 +267,12 @@ impl History {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<crate::alerting::Alert>, String> {
-        let all = self.alert_history(100_000).await?;
-        let mut out: Vec<_> = all
-            .into_iter()
-            .filter(|a| a.started_ms < to_ms && a.resolved_ms.is_none_or(|r| r >= from_ms))
-            .collect();
-        out.reverse();
-        Ok(out)
+        // Bounds are integers: written into the statement, nothing of a caller's text.
+        self.read_alerts(&format!(
+            "SELECT {} FROM alerts WHERE started_ms < {to_ms} AND (resolved_ms IS NULL OR resolved_ms >= {from_ms}) ORDER BY started_ms, id",
+            crate::alerting::COLUMNS
+        ))
+        .await
     }
 
     /// The series of one kind that hold any point, sorted.

@@ -87,13 +87,7 @@ pub async fn monthly(
     let n = |x: f64| x.round() as u64;
     let mut databases = Vec::new();
     for db in &registry.catalogue {
-        let services: Vec<&str> = registry
-            .services
-            .iter()
-            .filter(|s| db.members.iter().any(|m| m == provider_of(&s.id)))
-            .filter(|s| db.datasets.is_empty() || db.datasets.contains(&s.dataset))
-            .map(|s| s.id.as_str())
-            .collect();
+        let services: Vec<&str> = registry.services_of(db).map(|s| s.id.as_str()).collect();
         let (mut exchanges, mut served) = (0.0, 0.0);
         for s in &services {
             exchanges += total(h, &format!("exchanges:{s}"), step, from_b, to_b).await?;
@@ -358,7 +352,7 @@ pub fn html(r: &Value, en: bool) -> String {
     }
     let al = &r["alerts"];
     b.push_str(&format!(
-        "</table><h2>{}</h2><p>{}: <b data-key=\"alerts.in_month\">{}</b> · {}: <b data-key=\"alerts.open_at_end\">{}</b></p></body></html>",
+        "</table><h2>{}</h2><p>{}: <b data-key=\"alerts.in_month\">{}</b> · {}: <b data-key=\"alerts.open_at_end\">{}</b></p>",
         t(en, "Sự cố", "Incidents"),
         t(en, "Cảnh báo trong tháng", "Alerts in the month"),
         al["in_month"],
@@ -367,8 +361,6 @@ pub fn html(r: &Value, en: bool) -> String {
     ));
     let open = al["open_at_end"].as_array().cloned().unwrap_or_default();
     if !open.is_empty() {
-        // Before the closing tags written above.
-        b.truncate(b.len() - "</body></html>".len());
         b.push_str(&format!(
             "<table id=\"open-incidents\"><tr><th>{}</th><th>{}</th><th>{}</th></tr>",
             t(en, "Cảnh báo", "Alert"),
@@ -385,8 +377,9 @@ pub fn html(r: &Value, en: bool) -> String {
                 ))
             ));
         }
-        b.push_str("</table></body></html>");
+        b.push_str("</table>");
     }
+    b.push_str("</body></html>");
     b
 }
 
