@@ -22,13 +22,17 @@ pub fn validate_guarded(validator: &Validator, values: &[&str]) -> Outcome {
 }
 
 /// [`validate_guarded`] into `out`, reusing its strings.
-pub fn validate_guarded_into(validator: &Validator, values: &[&str], out: &mut Outcome) {
+pub fn validate_guarded_into<S: AsRef<str>>(
+    validator: &Validator,
+    values: &[S],
+    out: &mut Outcome,
+) {
     let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         validator.validate_into(values, out)
     }));
     if done.is_err() {
         *out = Outcome {
-            values: values.iter().map(|v| (*v).to_owned()).collect(),
+            values: values.iter().map(|v| v.as_ref().to_owned()).collect(),
             findings: vec![Finding::new(
                 "record",
                 "record.internal_error",
@@ -145,7 +149,7 @@ pub fn validate_in_order<R: BufRead + Send, E>(
                 let Ok((seq, mut batch)) = next else { return };
                 for (rec, outcome) in &mut batch {
                     let read_findings = std::mem::take(&mut rec.findings);
-                    validate_guarded_into(validator, &rec.as_strs(), outcome);
+                    validate_guarded_into(validator, &rec.values, outcome);
                     outcome.findings.extend(read_findings);
                 }
                 if done_tx.send((seq, batch)).is_err() {

@@ -234,11 +234,13 @@ impl<R: BufRead> Reader<R> {
                         format!("{} fields, header has {}", buf.len(), self.map.len()),
                     ));
                 }
-                for (value, target) in buf.iter().zip(&self.map) {
-                    let text =
-                        std::str::from_utf8(value).map_err(|_| InputError::Encoding { line })?;
-                    if let Some(i) = target {
-                        out.values[*i].push_str(text);
+                // One UTF-8 check over the record's bytes, not one per field: fields end at
+                // ASCII delimiters, so each field's range is a valid slice of the whole.
+                let text = std::str::from_utf8(buf.as_slice())
+                    .map_err(|_| InputError::Encoding { line })?;
+                for (i, target) in self.map.iter().enumerate() {
+                    if let (Some(t), Some(range)) = (target, buf.range(i)) {
+                        out.values[*t].push_str(&text[range]);
                     }
                 }
                 out.record = self.record;

@@ -3,7 +3,8 @@
 //! and the `PPP` part of personal IDs). Data: `data/admin-units/` (MIT, see its LICENSE),
 //! compiled in with `include_str!` and parsed once on first use.
 
-use std::collections::HashMap;
+// Fixed tables read with untrusted keys but never grown by them: a fast hash is safe here.
+use foldhash::HashMap;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -55,6 +56,11 @@ pub struct UnitTree {
     province_by_name: HashMap<String, usize>,
     /// Exact full names ("Thành phố Hà Nội"): the common case, looked up before folding.
     province_by_full_name: HashMap<String, usize>,
+    /// Communes by province code and folded full name (`fold_key`), for finding a unit
+    /// written in an address without scanning the province's communes.
+    commune_by_folded_name: HashMap<(String, String), Vec<usize>>,
+    /// `fold_key` of each district's full name, in `districts` order.
+    district_folded_names: Vec<String>,
 }
 
 impl UnitTree {
@@ -78,6 +84,26 @@ impl UnitTree {
             .get(name)
             .or_else(|| self.province_by_name.get(&province_key(name)));
         i.map(|i| &self.provinces[*i])
+    }
+
+    /// The communes of a province whose full name folds (`fold_key`) to `folded`.
+    pub fn communes_named<'a>(
+        &'a self,
+        province_code: &str,
+        folded: &str,
+    ) -> impl Iterator<Item = &'a Commune> + 'a {
+        self.commune_by_folded_name
+            .get(&(province_code.to_owned(), folded.to_owned()))
+            .into_iter()
+            .flatten()
+            .map(|i| &self.communes[*i])
+    }
+
+    /// `fold_key` of the district's full name.
+    pub fn district_folded_name(&self, code: &str) -> Option<&str> {
+        self.district_index
+            .get(code)
+            .map(|i| self.district_folded_names[*i].as_str())
     }
 
     pub fn communes_of<'a>(
@@ -160,7 +186,7 @@ fn build(json: &str, effective_from: &'static str, effective_to: Option<&'static
             .map(|(i, c)| (c.clone(), i))
             .collect()
     };
-    let mut province_by_name: HashMap<String, usize> = HashMap::new();
+    let mut province_by_name: HashMap<String, usize> = HashMap::default();
     for (i, p) in provinces.iter().enumerate() {
         province_by_name.insert(province_key(&p.name), i);
         province_by_name.insert(province_key(&p.full_name), i);
@@ -169,8 +195,17 @@ fn build(json: &str, effective_from: &'static str, effective_to: Option<&'static
         province_by_name.insert("thua thien hue".into(), i);
         province_by_name.insert("hue".into(), i);
     }
+    let mut commune_by_folded_name: HashMap<(String, String), Vec<usize>> = HashMap::default();
+    for (i, c) in communes.iter().enumerate() {
+        commune_by_folded_name
+            .entry((c.province_code.clone(), fold_key(&c.full_name)))
+            .or_default()
+            .push(i);
+    }
     UnitTree {
         effective_from,
+        commune_by_folded_name,
+        district_folded_names: districts.iter().map(|d| fold_key(&d.full_name)).collect(),
         effective_to,
         province_index: index(provinces.iter().map(|p| &p.code).collect()),
         commune_index: index(communes.iter().map(|c| &c.code).collect()),
@@ -226,7 +261,7 @@ pub fn tree_on(date: &str) -> &'static UnitTree {
 pub fn successor_province(old_code: &str) -> Option<&'static Province> {
     static MAP: OnceLock<HashMap<String, String>> = OnceLock::new();
     let map = MAP.get_or_init(|| {
-        let mut votes: HashMap<(String, String), usize> = HashMap::new();
+        let mut votes: HashMap<(String, String), usize> = HashMap::default();
         for c in &current().communes {
             if let Some(old) = pre_2025().commune(&c.code) {
                 *votes
@@ -234,7 +269,7 @@ pub fn successor_province(old_code: &str) -> Option<&'static Province> {
                     .or_default() += 1;
             }
         }
-        let mut best: HashMap<String, (String, usize)> = HashMap::new();
+        let mut best: HashMap<String, (String, usize)> = HashMap::default();
         for ((old, new), n) in votes {
             let entry = best.entry(old).or_insert((new.clone(), 0));
             if n > entry.1 {

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::catalog::{element, CrossCheck, Dataset};
 use crate::codes::{self, CodeSystem};
-use crate::element::{check, parse_address, Element, Out};
+use crate::element::{address_units, check, Element, Out};
 use crate::finding::{Finding, Severity};
 use crate::units;
 use crate::vn::fold_key;
@@ -40,18 +40,140 @@ impl Outcome {
 pub struct Validator {
     pub dataset: &'static Dataset,
     elements: Vec<&'static Element>,
+    /// The dataset's cross-field checks with their fields resolved to indices.
+    checks: Vec<Cross>,
+    /// Indices of the date fields (checked against `options.today`).
+    dates: Vec<usize>,
     options: Options,
 }
 
+/// A [`CrossCheck`] with its fields as indices into the record, resolved once.
+enum Cross {
+    PersonalIdStructure {
+        id: usize,
+        birth_date: usize,
+        sex: Option<usize>,
+    },
+    CommuneInProvince {
+        commune: usize,
+        province: usize,
+    },
+    AddressAgrees {
+        address: usize,
+        commune: Option<usize>,
+        province: usize,
+    },
+    EthnicityLabel {
+        code: usize,
+        label: usize,
+    },
+    NotDeceasedWhenActive {
+        id: usize,
+        status: usize,
+    },
+    InRegister {
+        field: usize,
+        register: &'static str,
+    },
+    DateOrder {
+        from: usize,
+        to: usize,
+    },
+}
+
+impl Cross {
+    fn resolve(dataset: &Dataset, check: &CrossCheck) -> Self {
+        let at = |name: &str| {
+            dataset
+                .index(name)
+                .expect("shipped cross-field checks name fields of their dataset (tested)")
+        };
+        match *check {
+            CrossCheck::PersonalIdStructure {
+                id,
+                birth_date,
+                sex,
+            } => Cross::PersonalIdStructure {
+                id: at(id),
+                birth_date: at(birth_date),
+                sex: sex.map(at),
+            },
+            CrossCheck::CommuneInProvince { commune, province } => Cross::CommuneInProvince {
+                commune: at(commune),
+                province: at(province),
+            },
+            CrossCheck::AddressAgrees {
+                address,
+                commune,
+                province,
+            } => Cross::AddressAgrees {
+                address: at(address),
+                commune: commune.map(at),
+                province: at(province),
+            },
+            CrossCheck::EthnicityLabel { code, label } => Cross::EthnicityLabel {
+                code: at(code),
+                label: at(label),
+            },
+            CrossCheck::NotDeceasedWhenActive { id, status } => Cross::NotDeceasedWhenActive {
+                id: at(id),
+                status: at(status),
+            },
+            CrossCheck::InRegister { field, register } => Cross::InRegister {
+                field: at(field),
+                register,
+            },
+            CrossCheck::DateOrder { from, to } => Cross::DateOrder {
+                from: at(from),
+                to: at(to),
+            },
+        }
+    }
+}
+
+/// Which fields of the record have an error finding (bit `i` for field `i`): kept while
+/// the record is checked so that a cross-field rule never searches the findings.
+#[derive(Clone, Copy, Default)]
+struct Invalid(u64);
+
+impl Invalid {
+    fn has(self, i: usize) -> bool {
+        self.0 & (1 << i) != 0
+    }
+    fn set(&mut self, i: usize) {
+        self.0 |= 1 << i;
+    }
+}
+
+/// The most fields a dataset may have (one bit each in [`Invalid`]).
+pub const FIELDS_MAX: usize = 64;
+
 impl Validator {
     pub fn new(dataset: &'static Dataset, options: Options) -> Self {
-        let elements = dataset
+        assert!(
+            dataset.fields.len() <= FIELDS_MAX,
+            "dataset {} has more than {FIELDS_MAX} fields",
+            dataset.name
+        );
+        let elements: Vec<&'static Element> = dataset
             .fields
             .iter()
             .map(|f| element(f.element).expect("shipped datasets bind to known elements (tested)"))
             .collect();
+        let dates = elements
+            .iter()
+            .enumerate()
+            .filter(|(_, el)| matches!(el.kind, crate::element::Kind::Date { .. }))
+            .map(|(i, _)| i)
+            .collect();
         Validator {
             dataset,
+            checks: dataset
+                .checks
+                .iter()
+                .map(|c| Cross::resolve(dataset, c))
+                .collect(),
+            dates,
             elements,
             options,
         }
@@ -66,16 +188,19 @@ impl Validator {
 
     /// [`Validator::validate`] into `out`, whatever it held: its strings are reused (a run
     /// that hands outcomes back allocates little per record).
-    pub fn validate_into(&self, raw: &[&str], out: &mut Outcome) {
+    pub fn validate_into<S: AsRef<str>>(&self, raw: &[S], out: &mut Outcome) {
         debug_assert_eq!(raw.len(), self.dataset.fields.len());
         out.findings.clear();
         out.values.truncate(raw.len());
         out.values.resize(raw.len(), String::new());
+        let mut invalid = Invalid::default();
         let Outcome { values, findings } = out;
         crate::memo::with(|memo| {
             let fields = self.dataset.fields.iter().zip(&self.elements);
-            for (((field, el), value), slot) in fields.zip(raw).zip(values.iter_mut()) {
-                if value.trim().is_empty() {
+            let cells = fields.zip(raw).zip(values.iter_mut()).enumerate();
+            for (i, (((field, el), value), slot)) in cells {
+                let value = value.as_ref();
+                if is_blank(value) {
                     if field.mandatory {
                         findings.push(Finding::new(
                             field.name,
@@ -83,10 +208,12 @@ impl Validator {
                             Severity::Error,
                             "mandatory field is empty",
                         ));
+                        invalid.set(i);
                     }
                     slot.clear();
                     continue;
                 }
+                let before = findings.len();
                 // The field's `'static` address names its element and options: the memo's key.
                 let key = std::ptr::from_ref(field) as usize;
                 memo.check_into(key, value, findings, slot, |findings| {
@@ -96,122 +223,128 @@ impl Validator {
                     };
                     check(&el.kind, &field.opts, value, &mut o)
                 });
+                if findings[before..]
+                    .iter()
+                    .any(|f| f.severity == Severity::Error)
+                {
+                    invalid.set(i);
+                }
             }
         });
         if !self.options.today.is_empty() {
-            for (i, (field, el)) in self.dataset.fields.iter().zip(&self.elements).enumerate() {
+            for &i in &self.dates {
                 let v = out.values[i].as_str();
-                let is_date = matches!(el.kind, crate::element::Kind::Date { .. });
                 // ISO strings compare in date order; a bare year compares below its own days.
-                if is_date
-                    && !v.is_empty()
-                    && v > self.options.today.as_str()
-                    && field_valid(&out.findings, field.name)
-                {
+                if !v.is_empty() && v > self.options.today.as_str() && !invalid.has(i) {
                     out.findings.push(Finding::new(
-                        field.name,
+                        self.dataset.fields[i].name,
                         "date.future",
                         Severity::Error,
                         "date is in the future",
                     ));
+                    invalid.set(i);
                 }
             }
         }
-        for c in self.dataset.checks {
-            self.cross(c, out);
+        for c in &self.checks {
+            self.cross(c, out, &mut invalid);
         }
     }
 
-    fn value<'a>(&self, out: &'a Outcome, name: &str) -> Option<&'a str> {
-        let i = self.dataset.index(name)?;
+    /// The value of field `i` when it is present and has no error.
+    fn value(out: &Outcome, invalid: Invalid, i: usize) -> Option<&str> {
         let v = out.values[i].as_str();
-        (!v.is_empty() && field_valid(&out.findings, self.dataset.fields[i].name)).then_some(v)
+        (!v.is_empty() && !invalid.has(i)).then_some(v)
     }
 
-    fn cross(&self, check: &CrossCheck, out: &mut Outcome) {
-        let finding = match *check {
-            CrossCheck::PersonalIdStructure {
+    fn cross(&self, check: &Cross, out: &mut Outcome, invalid: &mut Invalid) {
+        let name = |i: usize| self.dataset.fields[i].name;
+        let inv = *invalid;
+        let (field, finding) = match *check {
+            Cross::PersonalIdStructure {
                 id,
                 birth_date,
                 sex,
             } => {
-                let (Some(pid), Some(birth)) = (self.value(out, id), self.value(out, birth_date))
+                let (Some(pid), Some(birth)) =
+                    (Self::value(out, inv, id), Self::value(out, inv, birth_date))
                 else {
                     return;
                 };
-                let sex = sex.and_then(|s| self.value(out, s));
-                personal_id_structure(pid, birth, sex).map(|m| {
-                    Finding::new(
-                        field_name(self.dataset, id),
-                        "personal_id.structure",
-                        Severity::Warning,
-                        m,
-                    )
-                })
+                let sex = sex.and_then(|s| Self::value(out, inv, s));
+                (
+                    id,
+                    personal_id_structure(pid, birth, sex).map(|m| {
+                        Finding::new(name(id), "personal_id.structure", Severity::Warning, m)
+                    }),
+                )
             }
-            CrossCheck::CommuneInProvince { commune, province } => {
-                let (Some(c), Some(p)) = (self.value(out, commune), self.value(out, province))
-                else {
+            Cross::CommuneInProvince { commune, province } => {
+                let (Some(c), Some(p)) = (
+                    Self::value(out, inv, commune),
+                    Self::value(out, inv, province),
+                ) else {
                     return;
                 };
-                units::current()
-                    .commune(c)
-                    .filter(|unit| unit.province_code != p)
-                    .map(|unit| {
-                        Finding::new(
-                            field_name(self.dataset, commune),
-                            "commune_code.not_in_province",
-                            Severity::Error,
-                            format!(
-                                "commune {c} belongs to province {}, not {p}",
-                                unit.province_code
-                            ),
-                        )
-                    })
+                (
+                    commune,
+                    units::current()
+                        .commune(c)
+                        .filter(|unit| unit.province_code != p)
+                        .map(|unit| {
+                            Finding::new(
+                                name(commune),
+                                "commune_code.not_in_province",
+                                Severity::Error,
+                                format!(
+                                    "commune {c} belongs to province {}, not {p}",
+                                    unit.province_code
+                                ),
+                            )
+                        }),
+                )
             }
-            CrossCheck::AddressAgrees {
+            Cross::AddressAgrees {
                 address,
                 commune,
                 province,
             } => {
-                let Some(addr) = self.value(out, address) else {
+                let Some(addr) = Self::value(out, inv, address) else {
                     return;
                 };
-                let commune = commune
-                    .and_then(|c| self.value(out, c))
+                let commune_unit = commune
+                    .and_then(|c| Self::value(out, inv, c))
                     .and_then(|c| units::current().commune(c));
-                let province = self
-                    .value(out, province)
-                    .and_then(|p| units::current().province(p));
-                address_agrees(addr, commune, province).map(|m| {
-                    Finding::new(
-                        field_name(self.dataset, address),
-                        "address.unit_mismatch",
-                        Severity::Warning,
-                        m,
-                    )
-                })
+                let province_unit =
+                    Self::value(out, inv, province).and_then(|p| units::current().province(p));
+                (
+                    address,
+                    address_agrees(addr, commune_unit, province_unit).map(|m| {
+                        Finding::new(name(address), "address.unit_mismatch", Severity::Warning, m)
+                    }),
+                )
             }
-            CrossCheck::EthnicityLabel { code, label } => {
-                let i = self.dataset.index(code).unwrap_or(0);
-                let system = self.dataset.fields[i].opts.ethnicity;
-                let (Some(c), Some(l)) = (self.value(out, code), self.value(out, label)) else {
+            Cross::EthnicityLabel { code, label } => {
+                let system = self.dataset.fields[code].opts.ethnicity;
+                let (Some(c), Some(l)) =
+                    (Self::value(out, inv, code), Self::value(out, inv, label))
+                else {
                     return;
                 };
                 let (c, l) = (c.to_owned(), l.to_owned());
-                match ethnicity_label(&c, &l, system) {
+                let finding = match ethnicity_label(&c, &l, system) {
                     LabelVerdict::Agrees => None,
                     LabelVerdict::OtherOrdering(recoded) => {
-                        out.values[i] = recoded.to_owned();
+                        out.values[code] = recoded.to_owned();
                         Some(Finding::new(
-                            field_name(self.dataset, code),
+                            name(code),
                             "ethnicity.other_ordering",
                             Severity::Repaired,
                             format!("code {c} is '{l}' in the other ethnic ordering; recoded to {recoded} ({})", system.id),
                         ))
                     }
                     LabelVerdict::Mismatch => Some(Finding::new(
-                        field_name(self.dataset, code),
+                        name(code),
                         "ethnicity.label_mismatch",
                         Severity::Error,
                         format!(
@@ -219,65 +352,84 @@ impl Validator {
                             system.id
                         ),
                     )),
-                }
+                };
+                (code, finding)
             }
-            CrossCheck::NotDeceasedWhenActive { id, status } => {
+            Cross::NotDeceasedWhenActive { id, status } => {
                 let Some(deceased) = &self.options.deceased else {
                     return;
                 };
-                let (Some(pid), Some(st)) = (self.value(out, id), self.value(out, status)) else {
-                    return;
-                };
-                (st == "active" && deceased.contains(pid)).then(|| {
-                    Finding::new(
-                        field_name(self.dataset, status),
-                        "status.deceased_active",
-                        Severity::Error,
-                        "active although the civil-status register records a death",
-                    )
-                })
-            }
-            CrossCheck::InRegister { field, register } => {
-                let (Some(keys), Some(v)) =
-                    (self.options.registers.get(register), self.value(out, field))
+                let (Some(pid), Some(st)) =
+                    (Self::value(out, inv, id), Self::value(out, inv, status))
                 else {
                     return;
                 };
-                (!keys.contains(v)).then(|| {
-                    Finding::new(
-                        field_name(self.dataset, field),
-                        "reference.not_in_register",
-                        Severity::Error,
-                        format!("{v} is not in the {register} register given as reference"),
-                    )
-                })
+                (
+                    status,
+                    (st == "active" && deceased.contains(pid)).then(|| {
+                        Finding::new(
+                            name(status),
+                            "status.deceased_active",
+                            Severity::Error,
+                            "active although the civil-status register records a death",
+                        )
+                    }),
+                )
             }
-            CrossCheck::DateOrder { from, to } => {
-                let (Some(a), Some(b)) = (self.value(out, from), self.value(out, to)) else {
+            Cross::InRegister { field, register } => {
+                let (Some(keys), Some(v)) = (
+                    self.options.registers.get(register),
+                    Self::value(out, inv, field),
+                ) else {
                     return;
                 };
-                (a > b).then(|| {
-                    Finding::new(
-                        field_name(self.dataset, to),
-                        "date.order",
-                        Severity::Error,
-                        format!("{to} is before {from}"),
-                    )
-                })
+                (
+                    field,
+                    (!keys.contains(v)).then(|| {
+                        Finding::new(
+                            name(field),
+                            "reference.not_in_register",
+                            Severity::Error,
+                            format!("{v} is not in the {register} register given as reference"),
+                        )
+                    }),
+                )
+            }
+            Cross::DateOrder { from, to } => {
+                let (Some(a), Some(b)) = (Self::value(out, inv, from), Self::value(out, inv, to))
+                else {
+                    return;
+                };
+                (
+                    to,
+                    (a > b).then(|| {
+                        Finding::new(
+                            name(to),
+                            "date.order",
+                            Severity::Error,
+                            format!("{} is before {}", name(to), name(from)),
+                        )
+                    }),
+                )
             }
         };
-        out.findings.extend(finding);
+        if let Some(f) = finding {
+            if f.severity == Severity::Error {
+                invalid.set(field);
+            }
+            out.findings.push(f);
+        }
     }
 }
 
-fn field_name(dataset: &Dataset, name: &str) -> &'static str {
-    dataset.field(name).map_or("record", |f| f.name)
-}
-
-fn field_valid(findings: &[Finding], field: &str) -> bool {
-    !findings
-        .iter()
-        .any(|f| f.field == field && f.severity == Severity::Error)
+/// Whether a value is empty or only whitespace (absent). Most values begin with a visible
+/// ASCII character, which settles it without a scan.
+fn is_blank(value: &str) -> bool {
+    match value.as_bytes().first() {
+        None => true,
+        Some(&b) if b > b' ' && b < 0x80 => false,
+        Some(_) => value.trim().is_empty(),
+    }
 }
 
 /// Checks `PPP G YY` against birth date (`YYYY…`) and sex; `Some(message)` on mismatch.
@@ -336,9 +488,9 @@ fn address_agrees(
     commune: Option<&units::Commune>,
     province: Option<&units::Province>,
 ) -> Option<String> {
-    let parts = parse_address(addr);
+    let (written_commune, written_province) = address_units(addr);
     let mut problems = Vec::new();
-    if let (Some(written), Some(c)) = (parts.commune, commune) {
+    if let (Some(written), Some(c)) = (written_commune, commune) {
         if written != c.full_name && fold_key(written) != fold_key(&c.full_name) {
             problems.push(format!(
                 "address names '{written}' but commune_code is {} {}",
@@ -346,7 +498,7 @@ fn address_agrees(
             ));
         }
     }
-    if let (Some(written), Some(p)) = (parts.province, province) {
+    if let (Some(written), Some(p)) = (written_province, province) {
         if units::current()
             .province_by_name(written)
             .is_none_or(|w| w.code != p.code)

@@ -84,6 +84,11 @@ pub fn plain_vowel(base: char) -> char {
 /// Folds a letter to lower-case ASCII where it is a Vietnamese letter: tones and vowel
 /// qualities removed, Đ/đ (and the look-alikes Ð U+00D0, Ɖ U+0189) → d.
 pub fn fold_char(c: char) -> char {
+    // ASCII folds to its lower case (a vowel's split is itself, tone 0): most characters of
+    // addresses and codes take this path.
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
     match c {
         'Đ' | 'đ' | 'Ð' | 'Ɖ' | 'ð' | 'ɖ' => 'd',
         _ => match split_tone(c) {

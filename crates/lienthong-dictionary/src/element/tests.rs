@@ -611,3 +611,54 @@ fn address_parts() {
     assert_eq!(p.district, Some("Huyện Hoài Đức"));
     assert_eq!(p.province, Some("Thành phố Hà Nội"));
 }
+
+#[test]
+fn address_units_agree_with_the_full_parse() {
+    for a in [
+        "Số 3, Thôn Đông, Xã An Khánh, Huyện Hoài Đức, Thành phố Hà Nội",
+        "Xã An Khánh",
+        "Phường Ba Đình",
+        "Số 3",
+        "",
+        " , ,",
+        "Xã A, Xã B, Tỉnh C",
+        "Số 1, Tỉnh C",
+        "Thị trấn Đông Anh, Thành phố Hà Nội",
+        "XÃ AN KHÁNH,THÀNH PHỐ HÀ NỘI",
+        "Số 9,, Phường Hồng Hà ,  Thành phố Hà Nội ",
+        "Đặc khu Phú Quốc, Tỉnh An Giang",
+        "Phường X",
+    ] {
+        let p = parse_address(a);
+        assert_eq!(address_units(a), (p.commune, p.province), "{a}");
+    }
+}
+
+#[test]
+fn surely_nfc_holds_only_characters_the_quick_check_passes() {
+    use unicode_normalization::char::canonical_combining_class;
+    let fast = (0..0x300u32)
+        .chain(0x1E00..0x1F00)
+        .filter_map(char::from_u32);
+    for c in fast {
+        let s = c.to_string();
+        assert!(surely_nfc(&s), "U+{:04X}", c as u32);
+        assert_eq!(
+            (is_nfc_quick(s.chars()), canonical_combining_class(c)),
+            (IsNormalized::Yes, 0),
+            "U+{:04X}",
+            c as u32
+        );
+    }
+    for s in [
+        "Nguye\u{303}\u{302}n",
+        "\u{300}",
+        "Ω",
+        "\u{1F00}",
+        "한",
+        "𝐀",
+    ] {
+        assert!(!surely_nfc(s), "{s}");
+    }
+    assert!(surely_nfc("Nguyễn Văn Đức, Phường Ba Đình"));
+}

@@ -29,6 +29,24 @@ pub(super) fn rare_bytes(s: &str) -> bool {
     })
 }
 
+/// Whether `s` is surely NFC without the per-character quick check: every character is
+/// below U+0300 (ASCII, Latin-1, Latin Extended-A/B, IPA, spacing modifiers) or in Latin
+/// Extended Additional U+1E00–U+1EFF (the precomposed Vietnamese letters) — each of them
+/// NFC_QC=Yes with combining class 0 (a test checks every one), so their sequence is NFC.
+pub(super) fn surely_nfc(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while let Some(&x) = b.get(i) {
+        i += match x {
+            0x00..=0x7F => 1,
+            0xC2..=0xCB => 2,
+            0xE1 if matches!(b.get(i + 1), Some(0xB8..=0xBB)) => 3,
+            _ => return false,
+        };
+    }
+    true
+}
+
 /// `s` without invisible characters, or `None` when it has none.
 pub(super) fn without_invisible(s: &str) -> Option<String> {
     without_invisible_but(s, '\0')
@@ -43,7 +61,7 @@ pub(super) fn without_invisible_but(s: &str, keep: char) -> Option<String> {
 /// NFC, legacy-encoding repair, whitespace, canonical tone placement. Each change reported.
 pub fn clean_text<'a>(raw: &'a str, out: &mut Out<'_>) -> Cow<'a, str> {
     let mut s: Cow<'a, str> = Cow::Borrowed(raw);
-    if is_nfc_quick(s.chars()) != IsNormalized::Yes {
+    if !surely_nfc(&s) && is_nfc_quick(s.chars()) != IsNormalized::Yes {
         let n: String = s.nfc().collect();
         if n != *s {
             out.repaired("text.not_nfc", "decomposed (NFD) text recomposed to NFC");
@@ -188,16 +206,41 @@ pub fn parse_address(s: &str) -> AddressParts<'_> {
     parts
 }
 
+/// The commune and province an address names, as [`parse_address`] finds them, without
+/// collecting its segments (the cross-field check reads only these two, on every record).
+pub fn address_units(s: &str) -> (Option<&str>, Option<&str>) {
+    let is_commune = |seg: &str| {
+        COMMUNE_PREFIXES
+            .iter()
+            .any(|p| vn::folded_starts_with(seg, p))
+    };
+    let mut commune = None;
+    let mut last = None;
+    let mut n = 0;
+    for seg in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+        if let Some(before) = last {
+            if commune.is_none() && is_commune(before) {
+                commune = Some(before);
+            }
+        }
+        last = Some(seg);
+        n += 1;
+    }
+    match last {
+        Some(only) if n == 1 => (commune.or(Some(only).filter(|s| is_commune(s))), None),
+        province => (commune, province),
+    }
+}
+
 /// Expands a unit abbreviation at the start of an address segment.
 pub(super) fn expand_segment(seg: &str) -> Option<String> {
     let t = seg.trim();
     // Only a first word with a dot, or one of the dotless forms, can be an abbreviation.
     let first = t.split(' ').next().unwrap_or("");
     if !first.contains('.')
-        && !matches!(
-            first.to_ascii_uppercase().as_str(),
-            "TP" | "KP" | "TPHCM" | "HCM"
-        )
+        && !["TP", "KP", "TPHCM", "HCM"]
+            .iter()
+            .any(|a| first.eq_ignore_ascii_case(a))
     {
         return None;
     }
@@ -284,7 +327,7 @@ pub(super) fn old_units(s: &str, out: &mut Out<'_>) -> Option<String> {
     let current_province = units::current().province_by_name(province);
     let township = parts
         .commune
-        .is_some_and(|c| vn::fold_key(c).starts_with("thi tran "));
+        .is_some_and(|c| vn::folded_starts_with(c, "thi tran "));
     if parts.district.is_none() && current_province.is_some() && !township {
         return None;
     }
@@ -299,18 +342,17 @@ pub(super) fn old_units(s: &str, out: &mut Out<'_>) -> Option<String> {
         return None;
     };
     // Find the old commune by name within the old province (and district when given).
-    let commune_key = parts.commune.map(vn::fold_key);
+    let commune_key = parts.commune.map(vn::fold_key).unwrap_or_default();
     let district_key = parts.district.map(vn::fold_key);
     let old = units::pre_2025();
     let candidates: Vec<&units::Commune> = old
-        .communes_of(&old_province.code)
-        .filter(|c| Some(vn::fold_key(&c.full_name)) == commune_key)
+        .communes_named(&old_province.code, &commune_key)
         .filter(|c| {
             district_key.as_ref().is_none_or(|d| {
                 c.district_code
                     .as_deref()
-                    .and_then(|dc| old.district(dc))
-                    .is_some_and(|dd| vn::fold_key(&dd.full_name) == *d)
+                    .and_then(|dc| old.district_folded_name(dc))
+                    .is_some_and(|dd| dd == d)
             })
         })
         .collect();
