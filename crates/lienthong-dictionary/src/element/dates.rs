@@ -111,6 +111,33 @@ pub(super) const VIETNAM_OFFSET_MIN: i32 = 7 * 60;
 
 pub(super) fn date(raw: &str, year_only: bool, out: &mut Out<'_>) -> String {
     let whole = raw.trim();
+    // Fast path: a real calendar date `YYYY-MM-DD` in the accepted years, which the general
+    // path returns unchanged and without a finding (a test compares the two).
+    if let Some((y, m, d)) = iso_digits(whole) {
+        if (1800..=2200).contains(&y) && (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m)
+        {
+            return whole.to_owned();
+        }
+    }
+    date_general(raw, year_only, out)
+}
+
+/// Year, month and day of `YYYY-MM-DD` written with ASCII digits.
+fn iso_digits(v: &str) -> Option<(u32, u32, u32)> {
+    let b = v.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    Some((n(0..4)?, n(5..7)?, n(8..10)?))
+}
+
+pub(super) fn date_general(raw: &str, year_only: bool, out: &mut Out<'_>) -> String {
+    let whole = raw.trim();
     let mut v = whole;
     if let Some((date_part, time)) = split_time(whole) {
         let Some((midnight, offset)) = read_time(time) else {

@@ -4,6 +4,16 @@
 use super::*;
 
 pub(super) fn digits_id(raw: &str, len: usize, out: &mut Out<'_>) -> String {
+    // Fast path: already `len` ASCII digits, which the general path returns unchanged and
+    // without a finding (a test compares the two).
+    let t = raw.trim();
+    if t.len() == len && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.to_owned();
+    }
+    digits_id_general(raw, len, out)
+}
+
+pub(super) fn digits_id_general(raw: &str, len: usize, out: &mut Out<'_>) -> String {
     let v = export_marks(raw, out);
     if is_scientific(&v) {
         scientific_error(&v, out);

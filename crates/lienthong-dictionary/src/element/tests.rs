@@ -662,3 +662,137 @@ fn surely_nfc_holds_only_characters_the_quick_check_passes() {
     }
     assert!(surely_nfc("Nguyễn Văn Đức, Phường Ba Đình"));
 }
+
+/// Inputs for comparing a fast path with its general path: every string the generator
+/// makes from `alphabet` (seeded, so a failure repeats), biased towards the shapes the fast
+/// paths take, plus the given edge cases.
+fn near_misses(alphabet: &[&str], lens: std::ops::Range<usize>, edge: &[&str]) -> Vec<String> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut out: Vec<String> = edge.iter().map(|s| (*s).to_owned()).collect();
+    for _ in 0..200_000 {
+        let len = lens.start + (next() as usize) % (lens.end - lens.start);
+        // Mostly digits (the fast shapes), sometimes any symbol of the alphabet.
+        let s: String = (0..len)
+            .map(|_| {
+                let r = next() as usize;
+                if r.is_multiple_of(8) {
+                    alphabet[(r >> 8) % alphabet.len()]
+                } else {
+                    ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"][(r >> 8) % 10]
+                }
+            })
+            .collect();
+        out.push(s);
+    }
+    out
+}
+
+fn agree(
+    inputs: &[String],
+    fast: impl Fn(&str, &mut Out<'_>) -> String,
+    general: impl Fn(&str, &mut Out<'_>) -> String,
+) {
+    for raw in inputs {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let va = fast(
+            raw,
+            &mut Out {
+                field: "f",
+                findings: &mut a,
+            },
+        );
+        let vb = general(
+            raw,
+            &mut Out {
+                field: "f",
+                findings: &mut b,
+            },
+        );
+        assert_eq!((va, a), (vb, b), "{raw:?}");
+    }
+}
+
+#[test]
+fn fast_paths_give_what_the_general_checks_give() {
+    let ids = near_misses(
+        &[" ", ".", "-", "E", "e", "+", "'", "a", "０", "\u{200B}"],
+        0..15,
+        &[
+            "001090123456",
+            " 001090123456 ",
+            "00109012345",
+            "0010901234567",
+            "123456789",
+        ],
+    );
+    agree(
+        &ids,
+        |r, o| digits_id(r, 12, o),
+        |r, o| digits_id_general(r, 12, o),
+    );
+    agree(
+        &ids,
+        |r, o| digits_id(r, 9, o),
+        |r, o| digits_id_general(r, 9, o),
+    );
+    let phones = near_misses(
+        &[" ", ".", "-", "(", ")", "+", "E", "0", "2", "8", "4"],
+        0..14,
+        &[
+            "0912345678",
+            "0084912345",
+            "00849123456",
+            "02439876543",
+            "0212345678",
+            "0312345678",
+            "0412345678",
+            "0112345678",
+            "01231234567",
+            " 0912345678",
+            "+84912345678",
+            "84912345678",
+        ],
+    );
+    agree(&phones, phone, phone_general);
+    let dates = near_misses(
+        &["-", "/", ".", " ", "T", ":"],
+        8..12,
+        &[
+            "2024-02-29",
+            "2023-02-29",
+            "1800-01-01",
+            "1799-12-31",
+            "2200-12-31",
+            "2201-01-01",
+            "2020-13-01",
+            "2020-00-10",
+            "2020-01-00",
+            "2020-04-31",
+            " 2020-04-30 ",
+            "2020-04-30T00:00:00",
+            "0000-01-01",
+            "9999-12-31",
+        ],
+    );
+    // Most random strings of length 10 are not dates: make the generator's digits into
+    // `YYYY-MM-DD` shapes too.
+    let shaped: Vec<String> = dates
+        .iter()
+        .filter(|s| s.len() == 8 && s.is_ascii())
+        .map(|s| format!("{}-{}-{}", &s[..4], &s[4..6], &s[6..]))
+        .chain(dates.iter().cloned())
+        .collect();
+    for year_only in [false, true] {
+        agree(
+            &shaped,
+            |r, o| date(r, year_only, o),
+            |r, o| date_general(r, year_only, o),
+        );
+    }
+}

@@ -88,6 +88,25 @@ pub(super) const OLD_MOBILE: [(&str, &str); 21] = [
 ];
 
 pub(super) fn phone(raw: &str, out: &mut Out<'_>) -> String {
+    // Fast path: a national number as most registers hold it, `0` + a 9-digit mobile
+    // number or a 10-digit landline (`02…`), digits only; the general path gives it `+84`
+    // and no finding (a test compares the two).
+    let t = raw.trim().as_bytes();
+    let plain = match t {
+        [b'0', b'3' | b'5' | b'7' | b'8' | b'9', ..] => t.len() == 10,
+        [b'0', b'2', ..] => t.len() == 11,
+        _ => false,
+    };
+    if plain && t.iter().all(u8::is_ascii_digit) {
+        let mut v = String::with_capacity(t.len() + 2);
+        v.push_str("+84");
+        v.extend(t[1..].iter().map(|b| char::from(*b)));
+        return v;
+    }
+    phone_general(raw, out)
+}
+
+pub(super) fn phone_general(raw: &str, out: &mut Out<'_>) -> String {
     let v = export_marks(raw, out);
     let v = v.as_ref();
     if is_scientific(v) {
