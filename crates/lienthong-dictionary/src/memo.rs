@@ -4,17 +4,18 @@
 //! the last results per field and a repeated value costs a hash lookup: the normalised value
 //! and the findings, exactly as the check gave them.
 //!
-//! Bounded: at most [`ENTRIES_MAX`] values per field and [`THREAD_ENTRIES_MAX`] in all per
-//! thread (values seen first stay; a long-lived thread validating many datasets, a node's,
-//! holds no more than that). A
-//! field whose values rarely repeat (ids, phone numbers, timestamps) is measured over each
+//! Bounded: at most [`ENTRIES_MAX`] values per field, [`THREAD_ENTRIES_MAX`] and
+//! [`THREAD_BYTES_MAX`] bytes of values in all per thread (values seen first stay; a
+//! long-lived thread validating many datasets, a node's, holds no more than that). A field
+//! whose values rarely repeat (ids, phone numbers, timestamps) is measured over each
 //! window of [`WINDOW`] lookups and left alone from the first window with fewer than one
 //! hit in [`MIN_HIT_SHARE`]: then it costs one branch per value.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
+use hashbrown::HashTable;
 
 use crate::finding::Finding;
 
@@ -22,19 +23,34 @@ use crate::finding::Finding;
 pub const ENTRIES_MAX: usize = 32_768;
 /// Values kept per thread, all fields together.
 pub const THREAD_ENTRIES_MAX: usize = 131_072;
+/// Bytes of raw and normalised values kept per thread, all fields together.
+pub const THREAD_BYTES_MAX: usize = 16 << 20;
 /// Lookups over which a field's hit share is judged.
 pub const WINDOW: u32 = 8_192;
 /// Below one hit in this many lookups (10 %), a field is not memoised.
 pub const MIN_HIT_SHARE: u32 = 10;
 
-struct Cached {
-    value: String,
-    findings: Vec<Finding>,
+/// `Entry::value_len` of a value equal to its raw form (nothing stored twice).
+const SAME: u32 = u32::MAX;
+/// `Entry::findings` of a value without findings.
+const NONE: u32 = u32::MAX;
+
+/// A remembered value: where its raw form (and after it the normalised value) lies in the
+/// thread's arena. The table holds these small records and the strings lie side by side
+/// in one buffer, so a lookup reads the table and one place in the arena: a memo of owned
+/// strings cost a cache miss for the key, another for the value.
+#[derive(Clone, Copy)]
+struct Entry {
+    at: u32,
+    raw_len: u32,
+    value_len: u32,
+    findings: u32,
 }
 
-#[derive(Default)]
 struct FieldMemo {
-    map: HashMap<Box<str>, Cached, RandomState>,
+    /// The field's `'static` address.
+    field: usize,
+    table: HashTable<Entry>,
     lookups: u32,
     hits: u32,
     off: bool,
@@ -44,9 +60,16 @@ struct FieldMemo {
 /// fixes the element and its options).
 #[derive(Default)]
 pub(crate) struct Memo {
-    fields: HashMap<usize, FieldMemo, RandomState>,
+    fields: Vec<FieldMemo>,
+    /// Where the next field is most likely: fields are checked in record order.
+    cursor: usize,
+    /// Raw value, then the normalised value unless equal, of every entry.
+    arena: String,
+    /// Findings of the entries that have any.
+    findings: Vec<Vec<Finding>>,
     /// Values kept, all fields together.
     entries: usize,
+    hasher: RandomState,
 }
 
 thread_local! {
@@ -59,6 +82,26 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Memo) -> R) -> R {
 }
 
 impl Memo {
+    /// Index of `field` in `fields`, added if new; looked for from the cursor on.
+    fn slot(&mut self, field: usize) -> usize {
+        let n = self.fields.len();
+        let found = (0..n)
+            .map(|k| (self.cursor + k) % n)
+            .find(|&i| self.fields[i].field == field);
+        let i = found.unwrap_or_else(|| {
+            self.fields.push(FieldMemo {
+                field,
+                table: HashTable::new(),
+                lookups: 0,
+                hits: 0,
+                off: false,
+            });
+            n
+        });
+        self.cursor = i + 1;
+        i
+    }
+
     /// The check's result for `raw` in field `field`, written into `target`: from the memo
     /// (copied into `target`'s buffer), or `check` run now (its findings appended to
     /// `findings`) and remembered.
@@ -70,40 +113,84 @@ impl Memo {
         target: &mut String,
         check: impl FnOnce(&mut Vec<Finding>) -> String,
     ) {
-        let memo = self.fields.entry(field).or_default();
+        let i = self.slot(field);
+        let Memo {
+            fields,
+            arena,
+            findings: kept,
+            entries,
+            hasher,
+            ..
+        } = self;
+        let memo = &mut fields[i];
         if memo.off {
             *target = check(findings);
             return;
         }
         memo.lookups += 1;
-        if let Some(c) = memo.map.get(raw) {
+        let hash = hasher.hash_one(raw);
+        let raw_of = |e: &Entry| &arena[e.at as usize..][..e.raw_len as usize];
+        if let Some(e) = memo.table.find(hash, |e| raw_of(e) == raw) {
             memo.hits += 1;
-            findings.extend(c.findings.iter().cloned());
             target.clear();
-            target.push_str(&c.value);
+            if e.value_len == SAME {
+                target.push_str(raw);
+            } else {
+                let at = (e.at + e.raw_len) as usize;
+                target.push_str(&arena[at..at + e.value_len as usize]);
+            }
+            if e.findings != NONE {
+                findings.extend(kept[e.findings as usize].iter().cloned());
+            }
             return;
         }
         if memo.lookups >= WINDOW {
             if memo.hits * MIN_HIT_SHARE < memo.lookups {
                 memo.off = true;
-                self.entries -= memo.map.len();
-                memo.map = HashMap::default();
+                *entries -= memo.table.len();
+                memo.table = HashTable::new();
             }
             memo.lookups = 0;
             memo.hits = 0;
         }
         let before = findings.len();
         *target = check(findings);
-        if !memo.off && memo.map.len() < ENTRIES_MAX && self.entries < THREAD_ENTRIES_MAX {
-            self.entries += 1;
-            memo.map.insert(
-                raw.into(),
-                Cached {
-                    value: target.clone(),
-                    findings: findings[before..].to_vec(),
-                },
-            );
+        let same = target.as_str() == raw;
+        let bytes = raw.len() + if same { 0 } else { target.len() };
+        if memo.off
+            || memo.table.len() >= ENTRIES_MAX
+            || *entries >= THREAD_ENTRIES_MAX
+            || arena.len() + bytes > THREAD_BYTES_MAX
+        {
+            return;
         }
+        let at = arena.len() as u32;
+        arena.push_str(raw);
+        let value_len = if same {
+            SAME
+        } else {
+            arena.push_str(target);
+            target.len() as u32
+        };
+        let found = if findings.len() > before {
+            kept.push(findings[before..].to_vec());
+            (kept.len() - 1) as u32
+        } else {
+            NONE
+        };
+        memo.table.insert_unique(
+            hash,
+            Entry {
+                at,
+                raw_len: raw.len() as u32,
+                value_len,
+                findings: found,
+            },
+            // Growing the table hashes the entries again from the arena: smaller entries
+            // (16 bytes, no stored hash) keep more of the table in cache on every lookup.
+            |e| hasher.hash_one(&arena[e.at as usize..][..e.raw_len as usize]),
+        );
+        *entries += 1;
     }
 }
 
@@ -143,8 +230,8 @@ mod tests {
             let raw = i.to_string();
             memo.check_into(7, &raw, &mut found, &mut String::new(), |_| raw.clone());
         }
-        let f = &memo.fields[&7];
-        assert!(f.off && f.map.is_empty());
+        let f = memo.fields.iter().find(|f| f.field == 7).unwrap();
+        assert!(f.off && f.table.is_empty());
         assert_eq!(memo.entries, 0, "what it held is given back");
         // Still correct when off.
         let mut v = String::new();

@@ -44,6 +44,8 @@ pub struct Validator {
     checks: Vec<Cross>,
     /// Indices of the date fields (checked against `options.today`).
     dates: Vec<usize>,
+    /// Per field, whether its results are memoised (see [`memo_pays`]).
+    memoised: Vec<bool>,
     options: Options,
 }
 
@@ -168,6 +170,7 @@ impl Validator {
             .collect();
         Validator {
             dataset,
+            memoised: elements.iter().map(|el| memo_pays(&el.kind)).collect(),
             checks: dataset
                 .checks
                 .iter()
@@ -214,15 +217,20 @@ impl Validator {
                     continue;
                 }
                 let before = findings.len();
-                // The field's `'static` address names its element and options: the memo's key.
-                let key = std::ptr::from_ref(field) as usize;
-                memo.check_into(key, value, findings, slot, |findings| {
+                let run = |findings: &mut Vec<Finding>| {
                     let mut o = Out {
                         field: field.name,
                         findings,
                     };
                     check(&el.kind, &field.opts, value, &mut o)
-                });
+                };
+                if self.memoised[i] {
+                    // The field's `'static` address names its element and options: the key.
+                    let key = std::ptr::from_ref(field) as usize;
+                    memo.check_into(key, value, findings, slot, run);
+                } else {
+                    *slot = run(findings);
+                }
                 if findings[before..]
                     .iter()
                     .any(|f| f.severity == Severity::Error)
@@ -420,6 +428,25 @@ impl Validator {
             out.findings.push(f);
         }
     }
+}
+
+/// Whether remembering a kind's results pays: not for kinds whose values rarely repeat
+/// (ids, phone numbers, e-mail addresses, timestamps, amounts) nor for dates, whose check
+/// in the usual form costs less than a lookup in a table of tens of thousands of dates
+/// (a lookup that misses the cache). Names, addresses, text and codes are remembered.
+fn memo_pays(kind: &crate::element::Kind) -> bool {
+    use crate::element::Kind as K;
+    !matches!(
+        kind,
+        K::PersonalId
+            | K::OldId
+            | K::Date { .. }
+            | K::Timestamp
+            | K::Phone
+            | K::Email
+            | K::AmountVnd
+            | K::Decimal { .. }
+    )
 }
 
 /// Whether a value is empty or only whitespace (absent). Most values begin with a visible
