@@ -323,6 +323,9 @@ fn all_vietnamese(s: &str) -> bool {
 fn reads_as_unicode_vietnamese(s: &str) -> bool {
     let mut beyond_latin1 = false;
     for c in s.chars() {
+        if c.is_ascii() {
+            continue;
+        }
         if !(crate::vn::is_vietnamese_char(c) || c.is_whitespace()) {
             return false;
         }

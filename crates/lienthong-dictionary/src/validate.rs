@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::catalog::{element, CrossCheck, Dataset};
 use crate::codes::{self, CodeSystem};
-use crate::element::{address_units, check, Element, Out};
+use crate::element::{address_units, check, check_into, Element, Out};
 use crate::finding::{Finding, Severity};
 use crate::units;
 use crate::vn::fold_key;
@@ -229,7 +229,11 @@ impl Validator {
                     let key = std::ptr::from_ref(field) as usize;
                     memo.check_into(key, value, findings, slot, run);
                 } else {
-                    *slot = run(findings);
+                    let mut o = Out {
+                        field: field.name,
+                        findings,
+                    };
+                    check_into(&el.kind, &field.opts, value, &mut o, slot);
                 }
                 if findings[before..]
                     .iter()
@@ -515,7 +519,7 @@ fn address_agrees(
     commune: Option<&units::Commune>,
     province: Option<&units::Province>,
 ) -> Option<String> {
-    let (written_commune, written_province) = address_units(addr);
+    let (written_commune, _, written_province) = address_units(addr);
     let mut problems = Vec::new();
     if let (Some(written), Some(c)) = (written_commune, commune) {
         if written != c.full_name && fold_key(written) != fold_key(&c.full_name) {
@@ -579,6 +583,31 @@ impl KeyTracker {
     pub fn observe(&mut self, key: String, record: u64) -> Option<u64> {
         use std::hash::BuildHasher;
         let digest = self.hashers.each_ref().map(|h| h.hash_one(key.as_str()));
+        self.observe_digest(digest, record)
+    }
+
+    /// [`KeyTracker::observe`] for the key of a validated record ([`record_key`]), hashed
+    /// part by part without joining it into a string; `None` also when it has no key.
+    pub fn observe_record(
+        &mut self,
+        dataset: &Dataset,
+        outcome: &Outcome,
+        record: u64,
+    ) -> Option<u64> {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut hashers = self.hashers.each_ref().map(|h| h.build_hasher());
+        for k in dataset.key {
+            let v = &outcome.values[dataset.index(k)?];
+            if v.is_empty() {
+                return None;
+            }
+            // `str`'s `Hash` ends each part with a marker: parts cannot run into each other.
+            hashers.iter_mut().for_each(|h| v.as_str().hash(h));
+        }
+        self.observe_digest(hashers.map(|h| h.finish()), record)
+    }
+
+    fn observe_digest(&mut self, digest: [u64; 2], record: u64) -> Option<u64> {
         match self.seen.entry(digest) {
             std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
             std::collections::hash_map::Entry::Vacant(e) => {
@@ -698,6 +727,24 @@ mod tests {
             "{:?}",
             o.findings
         );
+    }
+
+    #[test]
+    fn duplicates_are_tracked_by_the_record_key() {
+        let mut t = KeyTracker::default();
+        let rec = |pid: &str| {
+            let mut r = CLEAN;
+            r[0] = pid;
+            citizen(r)
+        };
+        assert_eq!(t.observe_record(&CITIZEN, &rec("001090123456"), 1), None);
+        assert_eq!(t.observe_record(&CITIZEN, &rec("001090123457"), 2), None);
+        assert_eq!(
+            t.observe_record(&CITIZEN, &rec(" 001090123456"), 3),
+            Some(1)
+        );
+        assert_eq!(t.observe_record(&CITIZEN, &rec(""), 4), None, "no key");
+        assert_eq!(t.observe_record(&CITIZEN, &rec(""), 5), None, "no key");
     }
 
     #[test]

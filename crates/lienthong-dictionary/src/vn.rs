@@ -275,6 +275,12 @@ pub fn canonical_tone_placement(s: &str) -> Option<String> {
     let mut i = 0;
     while i + 1 < chars.len() {
         let (a, b) = (chars[i], chars[i + 1]);
+        // Only an unmarked o or u can open a movable pair (oa, oe, uy): the rest is skipped
+        // without looking the letters up.
+        if !matches!(a, 'o' | 'u' | 'O' | 'U') {
+            i += 1;
+            continue;
+        }
         let next_is_letter = chars.get(i + 2).is_some_and(|c| c.is_alphabetic());
         let prev = if i > 0 { Some(chars[i - 1]) } else { None };
         if let (Some((ba, ta)), Some((bb, tb))) = (split_tone(a), split_tone(b)) {

@@ -13,7 +13,7 @@ use lienthong_dictionary::input::{Format, RawRecord, Reader};
 use lienthong_dictionary::report::Report;
 
 use lienthong_dictionary::engine::{validate_in_order, EngineError, Limits};
-use lienthong_dictionary::validate::{record_key, KeyTracker, Options, Validator};
+use lienthong_dictionary::validate::{KeyTracker, Options, Validator};
 
 #[derive(clap::Args, Clone)]
 pub struct Args {
@@ -237,20 +237,18 @@ pub fn validate_stream(
         batch_rows_max: 1024,
     };
     validate_in_order(reader, &validator, &limits, |rec, outcome| -> Result<()> {
-        if let Some(key) = record_key(dataset, outcome) {
-            if let Some(first) = keys.observe(key, rec.record) {
-                let field = dataset
-                    .key
-                    .first()
-                    .and_then(|k| dataset.field(k))
-                    .map_or("record", |f| f.name);
-                outcome.findings.push(Finding::new(
-                    field,
-                    "key.duplicate",
-                    Severity::Error,
-                    format!("same key as record {first}"),
-                ));
-            }
+        if let Some(first) = keys.observe_record(dataset, outcome, rec.record) {
+            let field = dataset
+                .key
+                .first()
+                .and_then(|k| dataset.field(k))
+                .map_or("record", |f| f.name);
+            outcome.findings.push(Finding::new(
+                field,
+                "key.duplicate",
+                Severity::Error,
+                format!("same key as record {first}"),
+            ));
         }
         report.add(rec.record, rec.line, &outcome.findings, |field| {
             dataset.index(field).map_or("", |i| rec.values[i].as_str())

@@ -110,16 +110,44 @@ pub(super) fn read_time(t: &str) -> Option<(bool, i32)> {
 pub(super) const VIETNAM_OFFSET_MIN: i32 = 7 * 60;
 
 pub(super) fn date(raw: &str, year_only: bool, out: &mut Out<'_>) -> String {
-    let whole = raw.trim();
-    // Fast path: a real calendar date `YYYY-MM-DD` in the accepted years, which the general
-    // path returns unchanged and without a finding (a test compares the two).
-    if let Some((y, m, d)) = iso_digits(whole) {
-        if (1800..=2200).contains(&y) && (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m)
-        {
-            return whole.to_owned();
-        }
+    match date_in_form(raw) {
+        Some(t) => t.to_owned(),
+        None => date_general(raw, year_only, out),
     }
-    date_general(raw, year_only, out)
+}
+
+/// Fast path: `raw` trimmed when it is a real calendar date `YYYY-MM-DD` in the accepted
+/// years, which the general path returns unchanged and without a finding (a test compares
+/// the two).
+pub(super) fn date_in_form(raw: &str) -> Option<&str> {
+    let t = raw.trim();
+    let (y, m, d) = iso_digits(t)?;
+    ((1800..=2200).contains(&y) && (1..=12).contains(&m) && d >= 1 && d <= days_in_month(y, m))
+        .then_some(t)
+}
+
+/// Fast path: `raw` trimmed when it is an RFC 3339 timestamp in the form kept
+/// (`YYYY-MM-DDTHH:MM:SS` and `Z` or `±HH:MM`, a real date in the accepted years), which the
+/// general path returns unchanged and without a finding (a test compares the two).
+pub(super) fn timestamp_in_form(raw: &str) -> Option<&str> {
+    let t = raw.trim();
+    let b = t.as_bytes();
+    if !(b.len() == 20 || b.len() == 25) || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    date_in_form(&t[..10])?;
+    let n = |r: std::ops::Range<usize>| {
+        b[r].iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let clock = n(11..13)? < 24 && n(14..16)? < 60 && n(17..19)? < 61;
+    let zone = match &b[19..] {
+        [b'Z'] => true,
+        [b'+' | b'-', _, _, b':', _, _] => n(20..22)? <= 14 && n(23..25)? < 60,
+        _ => false,
+    };
+    (clock && zone).then_some(t)
 }
 
 /// Year, month and day of `YYYY-MM-DD` written with ASCII digits.
@@ -230,6 +258,13 @@ pub(super) fn calendar_date(v: &str, year_only: bool, out: &mut Out<'_>) -> Stri
 }
 
 pub(super) fn timestamp(raw: &str, out: &mut Out<'_>) -> String {
+    match timestamp_in_form(raw) {
+        Some(t) => t.to_owned(),
+        None => timestamp_general(raw, out),
+    }
+}
+
+pub(super) fn timestamp_general(raw: &str, out: &mut Out<'_>) -> String {
     let v = raw.trim();
     let (date_part, rest) = if v.len() >= 19 && matches!(v.as_bytes()[10], b'T' | b' ') {
         (&v[..10], &v[11..])

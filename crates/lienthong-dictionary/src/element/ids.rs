@@ -4,13 +4,17 @@
 use super::*;
 
 pub(super) fn digits_id(raw: &str, len: usize, out: &mut Out<'_>) -> String {
-    // Fast path: already `len` ASCII digits, which the general path returns unchanged and
-    // without a finding (a test compares the two).
-    let t = raw.trim();
-    if t.len() == len && t.bytes().all(|b| b.is_ascii_digit()) {
-        return t.to_owned();
+    match digits_in_form(raw, len) {
+        Some(t) => t.to_owned(),
+        None => digits_id_general(raw, len, out),
     }
-    digits_id_general(raw, len, out)
+}
+
+/// Fast path: `raw` trimmed when it is already `len` ASCII digits, which the general path
+/// returns unchanged and without a finding (a test compares the two).
+pub(super) fn digits_in_form(raw: &str, len: usize) -> Option<&str> {
+    let t = raw.trim();
+    (t.len() == len && t.bytes().all(|b| b.is_ascii_digit())).then_some(t)
 }
 
 pub(super) fn digits_id_general(raw: &str, len: usize, out: &mut Out<'_>) -> String {

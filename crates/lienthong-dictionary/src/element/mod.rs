@@ -181,6 +181,39 @@ impl Out<'_> {
     }
 }
 
+/// [`check`] into `target`: a value already in its normalised form (an id of digits, an ISO
+/// date, an RFC 3339 timestamp, a national phone number) is copied into `target`'s buffer
+/// without a new allocation; any other value is checked by [`check`].
+pub fn check_into(
+    kind: &Kind,
+    opts: &FieldOpts,
+    raw: &str,
+    out: &mut Out<'_>,
+    target: &mut String,
+) {
+    let in_form = match kind {
+        Kind::PersonalId => digits_in_form(raw, 12),
+        Kind::OldId => digits_in_form(raw, 9),
+        Kind::Date { .. } => date_in_form(raw),
+        Kind::Timestamp => timestamp_in_form(raw),
+        Kind::Phone => {
+            if let Some(t) = national_in_form(raw) {
+                international_into(t, target);
+                return;
+            }
+            None
+        }
+        _ => None,
+    };
+    match in_form {
+        Some(t) => {
+            target.clear();
+            target.push_str(t);
+        }
+        None => *target = check(kind, opts, raw, out),
+    }
+}
+
 /// Checks one non-empty value and returns its normalised form (the trimmed input when the
 /// value is invalid, so nothing is lost).
 pub fn check(kind: &Kind, opts: &FieldOpts, raw: &str, out: &mut Out<'_>) -> String {

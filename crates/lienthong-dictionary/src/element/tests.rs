@@ -628,9 +628,13 @@ fn address_units_agree_with_the_full_parse() {
         "Số 9,, Phường Hồng Hà ,  Thành phố Hà Nội ",
         "Đặc khu Phú Quốc, Tỉnh An Giang",
         "Phường X",
+        "Xã A, Huyện B, Quận C, Tỉnh D",
+        "Huyện B, Xã A, Huyện C, Tỉnh D",
+        "Số 1, Phường A, Thị xã B, Thành phố C",
+        "Huyện B, Tỉnh D",
     ] {
         let p = parse_address(a);
-        assert_eq!(address_units(a), (p.commune, p.province), "{a}");
+        assert_eq!(address_units(a), (p.commune, p.district, p.province), "{a}");
     }
 }
 
@@ -675,7 +679,7 @@ fn near_misses(alphabet: &[&str], lens: std::ops::Range<usize>, edge: &[&str]) -
         state
     };
     let mut out: Vec<String> = edge.iter().map(|s| (*s).to_owned()).collect();
-    for _ in 0..200_000 {
+    for _ in 0..60_000 {
         let len = lens.start + (next() as usize) % (lens.end - lens.start);
         // Mostly digits (the fast shapes), sometimes any symbol of the alphabet.
         let s: String = (0..len)
@@ -794,5 +798,84 @@ fn fast_paths_give_what_the_general_checks_give() {
             |r, o| date(r, year_only, o),
             |r, o| date_general(r, year_only, o),
         );
+    }
+    // Timestamps: valid dates with clocks and zones from the generator's digits.
+    let stamps: Vec<String> = near_misses(&[":", "+", "-", "Z", "T", " ", "."], 10..12, &[])
+        .iter()
+        .filter(|s| s.is_ascii())
+        .map(|s| {
+            let zone = match s.as_bytes()[0] % 4 {
+                0 => "Z".to_owned(),
+                1 => format!("+{}:{}", &s[2..4], &s[4..6]),
+                2 => format!("-{}:{}", &s[6..8], &s[8..10]),
+                _ => s[8..].to_owned(),
+            };
+            format!(
+                "2025-0{}-1{}T{}:{}:{}{zone}",
+                &s[0..1],
+                &s[1..2],
+                &s[2..4],
+                &s[4..6],
+                &s[6..8]
+            )
+        })
+        .chain(
+            [
+                "2025-08-02T11:15:11+07:00",
+                "2025-08-02T23:59:60+14:00",
+                "2025-08-02T24:00:00Z",
+                "2025-08-02T11:15:11+15:00",
+                "2025-08-02T11:15:11+07:60",
+                "2025-08-02 11:15:11+07:00",
+                "2025-08-02T11:15:11+0700",
+                "2025-08-02T11:15:11.5+07:00",
+                "2025-02-29T11:15:11Z",
+                " 2025-08-02T11:15:11Z ",
+                "1799-08-02T11:15:11Z",
+                "2025-08-02T11:15:11",
+            ]
+            .map(str::to_owned),
+        )
+        .collect();
+    agree(&stamps, timestamp, timestamp_general);
+    // `check_into` gives what `check` gives, whatever its target held.
+    let kinds = [
+        Kind::PersonalId,
+        Kind::OldId,
+        Kind::Date { year_only: false },
+        Kind::Timestamp,
+        Kind::Phone,
+    ];
+    for kind in &kinds {
+        for raw in ids
+            .iter()
+            .chain(&phones)
+            .chain(&shaped)
+            .chain(&stamps)
+            .step_by(7)
+        {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let mut target = "left over".to_owned();
+            check_into(
+                kind,
+                &FieldOpts::default(),
+                raw,
+                &mut Out {
+                    field: "f",
+                    findings: &mut a,
+                },
+                &mut target,
+            );
+            let want = check(
+                kind,
+                &FieldOpts::default(),
+                raw,
+                &mut Out {
+                    field: "f",
+                    findings: &mut b,
+                },
+            );
+            assert_eq!((target, a), (want, b), "{kind:?} {raw:?}");
+        }
     }
 }

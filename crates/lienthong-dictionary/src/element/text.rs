@@ -206,29 +206,36 @@ pub fn parse_address(s: &str) -> AddressParts<'_> {
     parts
 }
 
-/// The commune and province an address names, as [`parse_address`] finds them, without
-/// collecting its segments (the cross-field check reads only these two, on every record).
-pub fn address_units(s: &str) -> (Option<&str>, Option<&str>) {
-    let is_commune = |seg: &str| {
-        COMMUNE_PREFIXES
-            .iter()
-            .any(|p| vn::folded_starts_with(seg, p))
-    };
-    let mut commune = None;
+/// The commune, district and province an address names, as [`parse_address`] finds them,
+/// without collecting its segments (the checks that run on every address read only these).
+pub fn address_units(s: &str) -> (Option<&str>, Option<&str>, Option<&str>) {
+    fn starts(seg: &str, prefixes: &[&str]) -> bool {
+        prefixes.iter().any(|p| vn::folded_starts_with(seg, p))
+    }
+    // Each segment is placed once the next one shows it is not the last (the province).
+    fn place<'a>(seg: &'a str, commune: &mut Option<&'a str>, district: &mut Option<&'a str>) {
+        if commune.is_none() && starts(seg, &COMMUNE_PREFIXES) {
+            *commune = Some(seg);
+        } else if commune.is_some() && district.is_none() && starts(seg, &DISTRICT_PREFIXES) {
+            *district = Some(seg);
+        }
+    }
+    let (mut commune, mut district) = (None, None);
     let mut last = None;
     let mut n = 0;
     for seg in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
         if let Some(before) = last {
-            if commune.is_none() && is_commune(before) {
-                commune = Some(before);
-            }
+            place(before, &mut commune, &mut district);
         }
         last = Some(seg);
         n += 1;
     }
     match last {
-        Some(only) if n == 1 => (commune.or(Some(only).filter(|s| is_commune(s))), None),
-        province => (commune, province),
+        Some(only) if n == 1 => {
+            place(only, &mut commune, &mut district);
+            (commune, district, None)
+        }
+        province => (commune, district, province),
     }
 }
 
@@ -322,13 +329,11 @@ pub(super) fn address(raw: &str, out: &mut Out<'_>) -> String {
 /// Detects pre-2025 unit names (district level, townships, merged provinces) and maps them
 /// to current units where the mapping is unambiguous.
 pub(super) fn old_units(s: &str, out: &mut Out<'_>) -> Option<String> {
-    let parts = parse_address(s);
-    let province = parts.province?;
+    let (commune, district, province) = address_units(s);
+    let province = province?;
     let current_province = units::current().province_by_name(province);
-    let township = parts
-        .commune
-        .is_some_and(|c| vn::folded_starts_with(c, "thi tran "));
-    if parts.district.is_none() && current_province.is_some() && !township {
+    let township = commune.is_some_and(|c| vn::folded_starts_with(c, "thi tran "));
+    if district.is_none() && current_province.is_some() && !township {
         return None;
     }
     let old_province = units::pre_2025().province_by_name(province);
@@ -342,8 +347,8 @@ pub(super) fn old_units(s: &str, out: &mut Out<'_>) -> Option<String> {
         return None;
     };
     // Find the old commune by name within the old province (and district when given).
-    let commune_key = parts.commune.map(vn::fold_key).unwrap_or_default();
-    let district_key = parts.district.map(vn::fold_key);
+    let commune_key = commune.map(vn::fold_key).unwrap_or_default();
+    let district_key = district.map(vn::fold_key);
     let old = units::pre_2025();
     let candidates: Vec<&units::Commune> = old
         .communes_named(&old_province.code, &commune_key)
@@ -370,7 +375,7 @@ pub(super) fn old_units(s: &str, out: &mut Out<'_>) -> Option<String> {
                     new.full_name, new_province.full_name
                 ),
             );
-            let mut segs: Vec<&str> = parts.street.clone();
+            let mut segs: Vec<&str> = parse_address(s).street;
             segs.push(&new.full_name);
             segs.push(&new_province.full_name);
             Some(segs.join(", "))

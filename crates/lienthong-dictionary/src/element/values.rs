@@ -88,22 +88,37 @@ pub(super) const OLD_MOBILE: [(&str, &str); 21] = [
 ];
 
 pub(super) fn phone(raw: &str, out: &mut Out<'_>) -> String {
-    // Fast path: a national number as most registers hold it, `0` + a 9-digit mobile
-    // number or a 10-digit landline (`02…`), digits only; the general path gives it `+84`
-    // and no finding (a test compares the two).
-    let t = raw.trim().as_bytes();
-    let plain = match t {
-        [b'0', b'3' | b'5' | b'7' | b'8' | b'9', ..] => t.len() == 10,
-        [b'0', b'2', ..] => t.len() == 11,
+    match national_in_form(raw) {
+        Some(t) => international(t),
+        None => phone_general(raw, out),
+    }
+}
+
+/// Fast path: `raw` trimmed when it is a national number as most registers hold it, `0` +
+/// a 9-digit mobile number or a 10-digit landline (`02…`), digits only; the general path
+/// gives it `+84` ([`international`]) and no finding (a test compares the two).
+pub(super) fn national_in_form(raw: &str) -> Option<&str> {
+    let t = raw.trim();
+    let b = t.as_bytes();
+    let plain = match b {
+        [b'0', b'3' | b'5' | b'7' | b'8' | b'9', ..] => b.len() == 10,
+        [b'0', b'2', ..] => b.len() == 11,
         _ => false,
     };
-    if plain && t.iter().all(u8::is_ascii_digit) {
-        let mut v = String::with_capacity(t.len() + 2);
-        v.push_str("+84");
-        v.extend(t[1..].iter().map(|b| char::from(*b)));
-        return v;
-    }
-    phone_general(raw, out)
+    (plain && b.iter().all(u8::is_ascii_digit)).then_some(t)
+}
+
+/// `+84` and the national number `t` (from [`national_in_form`]) without its leading `0`.
+pub(super) fn international(t: &str) -> String {
+    let mut v = String::with_capacity(t.len() + 2);
+    international_into(t, &mut v);
+    v
+}
+
+pub(super) fn international_into(t: &str, v: &mut String) {
+    v.clear();
+    v.push_str("+84");
+    v.push_str(&t[1..]);
 }
 
 pub(super) fn phone_general(raw: &str, out: &mut Out<'_>) -> String {
