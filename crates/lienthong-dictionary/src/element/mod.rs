@@ -182,7 +182,7 @@ impl Out<'_> {
 }
 
 /// [`check`] into `target`: a value already in its normalised form (an id of digits, an ISO
-/// date, an RFC 3339 timestamp, a national phone number) is copied into `target`'s buffer
+/// date, an RFC 3339 timestamp, a national phone number, a lower-case e-mail address) is copied into `target`'s buffer
 /// without a new allocation; any other value is checked by [`check`].
 pub fn check_into(
     kind: &Kind,
@@ -196,6 +196,7 @@ pub fn check_into(
         Kind::OldId => digits_in_form(raw, 9),
         Kind::Date { .. } => date_in_form(raw),
         Kind::Timestamp => timestamp_in_form(raw),
+        Kind::Email => email_in_form(raw),
         Kind::Phone => {
             if let Some(t) = national_in_form(raw) {
                 international_into(t, target);

@@ -838,6 +838,32 @@ fn fast_paths_give_what_the_general_checks_give() {
         )
         .collect();
     agree(&stamps, timestamp, timestamp_general);
+    let mails = near_misses(
+        &["a", "B", "@", ".", " ", "-", "_", "é", "\t", "x"],
+        0..12,
+        &[
+            "an@example.vn",
+            "An.Nguyen@Example.VN",
+            "an@example",
+            "@example.vn",
+            "an@.vn",
+            "an@vn.",
+            "a@b@c.vn",
+            " an@example.vn ",
+            "an b@example.vn",
+            "ân@example.vn",
+            "an@exämple.vn",
+            "an@example.vn\u{200B}",
+        ],
+    );
+    // Shaped as addresses too: most random strings hold no `@`.
+    let mails: Vec<String> = mails
+        .iter()
+        .filter(|s| s.is_char_boundary(s.len() / 2))
+        .map(|s| format!("{}@{}.vn", &s[..s.len() / 2], &s[s.len() / 2..]))
+        .chain(mails.iter().cloned())
+        .collect();
+    agree(&mails, email, email_general);
     // `check_into` gives what `check` gives, whatever its target held.
     let kinds = [
         Kind::PersonalId,
@@ -845,6 +871,7 @@ fn fast_paths_give_what_the_general_checks_give() {
         Kind::Date { year_only: false },
         Kind::Timestamp,
         Kind::Phone,
+        Kind::Email,
     ];
     for kind in &kinds {
         for raw in ids
@@ -852,6 +879,7 @@ fn fast_paths_give_what_the_general_checks_give() {
             .chain(&phones)
             .chain(&shaped)
             .chain(&stamps)
+            .chain(&mails)
             .step_by(7)
         {
             let (mut a, mut b) = (Vec::new(), Vec::new());

@@ -210,7 +210,13 @@ pub fn parse_address(s: &str) -> AddressParts<'_> {
 /// without collecting its segments (the checks that run on every address read only these).
 pub fn address_units(s: &str) -> (Option<&str>, Option<&str>, Option<&str>) {
     fn starts(seg: &str, prefixes: &[&str]) -> bool {
-        prefixes.iter().any(|p| vn::folded_starts_with(seg, p))
+        // The first letter, folded once, rules out most prefixes (and most segments).
+        let Some(first) = seg.chars().next().map(vn::fold_char) else {
+            return false;
+        };
+        prefixes
+            .iter()
+            .any(|p| p.starts_with(first) && vn::folded_starts_with(seg, p))
     }
     // Each segment is placed once the next one shows it is not the last (the province).
     fn place<'a>(seg: &'a str, commune: &mut Option<&'a str>, district: &mut Option<&'a str>) {

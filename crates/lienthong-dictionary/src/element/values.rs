@@ -191,6 +191,31 @@ pub(super) fn phone_general(raw: &str, out: &mut Out<'_>) -> String {
 }
 
 pub(super) fn email(raw: &str, out: &mut Out<'_>) -> String {
+    match email_in_form(raw) {
+        Some(t) => t.to_owned(),
+        None => email_general(raw, out),
+    }
+}
+
+/// Fast path: `raw` trimmed when it is an ASCII address `local@domain.tld` whose domain is
+/// already lower case, which the general path returns unchanged and without a finding (a
+/// test compares the two).
+pub(super) fn email_in_form(raw: &str) -> Option<&str> {
+    let v = raw.trim();
+    let (local, domain) = v.split_once('@')?;
+    let in_form = |c: u8| c.is_ascii_graphic() && c != b'@';
+    let ok = !local.is_empty()
+        && local.bytes().all(in_form)
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && domain
+            .bytes()
+            .all(|c| in_form(c) && !c.is_ascii_uppercase());
+    ok.then_some(v)
+}
+
+pub(super) fn email_general(raw: &str, out: &mut Out<'_>) -> String {
     let v = raw.trim();
     let ok = v.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty()
