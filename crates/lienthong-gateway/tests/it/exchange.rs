@@ -976,8 +976,11 @@ async fn a_consumer_is_held_to_its_rate() {
         |_| {},
         vec![],
         |c| {
+            // One call a second: eight calls in a row would have to take seven seconds
+            // to all pass (at three a second, a loaded CI machine's slow calls refilled the
+            // bucket between calls and none was refused).
             if c.member.to_string() == PROVIDER {
-                c.consumer_rate_per_s = 3;
+                c.consumer_rate_per_s = 1;
             }
         },
     )
@@ -997,7 +1000,7 @@ async fn a_consumer_is_held_to_its_rate() {
         .filter(|c| *c == "Client.TooManyRequests")
         .count();
     assert!(
-        codes.iter().filter(|c| *c == "ok").count() >= 3 && limited >= 1,
+        codes.first().is_some_and(|c| c == "ok") && limited >= 1,
         "{codes:?}"
     );
     // A second later there is room again.
