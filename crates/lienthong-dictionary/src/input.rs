@@ -295,6 +295,29 @@ fn csv_error(e: csv::Error) -> InputError {
     }
 }
 
+/// The finding for a JSON key the dataset lacks (none when it allows extra fields).
+fn unknown_field(key: &str, dataset: &Dataset) -> Option<Finding> {
+    (!dataset.allow_extra).then(|| {
+        let name: String = key.chars().take(64).collect();
+        Finding::new(
+            "record",
+            "record.unknown_field",
+            Severity::Error,
+            format!("field {name:?} is not in dataset {}", dataset.name),
+        )
+    })
+}
+
+/// The finding for field `i` given an array or object.
+fn not_scalar(dataset: &Dataset, i: usize) -> Finding {
+    Finding::new(
+        dataset.fields[i].name,
+        "record.not_scalar",
+        Severity::Error,
+        "value is an array or object",
+    )
+}
+
 /// A JSON object's key, borrowed from the line unless it holds escapes.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Key<'a>(std::borrow::Cow<'a, str>);
@@ -335,15 +358,7 @@ fn json_record(text: &str, dataset: &'static Dataset, out: &mut RawRecord) {
     };
     for (key, raw) in &parsed {
         let Some(i) = dataset.index(&key.0) else {
-            if !dataset.allow_extra {
-                let name: String = key.0.chars().take(64).collect();
-                out.findings.push(Finding::new(
-                    "record",
-                    "record.unknown_field",
-                    Severity::Error,
-                    format!("field {name:?} is not in dataset {}", dataset.name),
-                ));
-            }
+            out.findings.extend(unknown_field(&key.0, dataset));
             continue;
         };
         let raw = raw.get();
@@ -360,12 +375,7 @@ fn json_record(text: &str, dataset: &'static Dataset, out: &mut RawRecord) {
             Some(b'[' | b'{') => match serde_json::from_str::<serde_json::Value>(raw) {
                 Ok(v) => {
                     value.push_str(&v.to_string());
-                    out.findings.push(Finding::new(
-                        dataset.fields[i].name,
-                        "record.not_scalar",
-                        Severity::Error,
-                        "value is an array or object",
-                    ));
+                    out.findings.push(not_scalar(dataset, i));
                 }
                 Err(_) => return json_record_general(text, dataset, out),
             },
@@ -395,15 +405,7 @@ fn json_record_general(text: &str, dataset: &'static Dataset, out: &mut RawRecor
     };
     for (key, value) in parsed {
         let Some(i) = dataset.index(&key) else {
-            if !dataset.allow_extra {
-                let name: String = key.chars().take(64).collect();
-                out.findings.push(Finding::new(
-                    "record",
-                    "record.unknown_field",
-                    Severity::Error,
-                    format!("field {name:?} is not in dataset {}", dataset.name),
-                ));
-            }
+            out.findings.extend(unknown_field(&key, dataset));
             continue;
         };
         out.values[i] = match value {
@@ -414,12 +416,7 @@ fn json_record_general(text: &str, dataset: &'static Dataset, out: &mut RawRecor
             serde_json::Value::Number(n) => n.to_string(),
             serde_json::Value::Bool(b) => b.to_string(),
             other => {
-                out.findings.push(Finding::new(
-                    dataset.fields[i].name,
-                    "record.not_scalar",
-                    Severity::Error,
-                    "value is an array or object",
-                ));
+                out.findings.push(not_scalar(dataset, i));
                 other.to_string()
             }
         };

@@ -182,8 +182,8 @@ impl Out<'_> {
 }
 
 /// [`check`] into `target`: a value already in its normalised form (an id of digits, an ISO
-/// date, an RFC 3339 timestamp, a national phone number, a lower-case e-mail address) is copied into `target`'s buffer
-/// without a new allocation; any other value is checked by [`check`].
+/// date, an RFC 3339 timestamp, a national phone number, a lower-case e-mail address) is
+/// copied into `target`'s buffer without a new allocation; any other value goes to [`check`].
 pub fn check_into(
     kind: &Kind,
     opts: &FieldOpts,
