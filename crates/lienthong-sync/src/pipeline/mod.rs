@@ -431,6 +431,7 @@ impl Pipeline {
                 changelog: &changelog,
                 state: &state,
                 owner: &self.owner,
+                new_rows: batch.snapshot,
             })
             .await?;
         tracing::debug!(

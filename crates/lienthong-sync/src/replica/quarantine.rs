@@ -86,8 +86,14 @@ impl Replica {
                             committed_at_ms: None,
                             defect: None,
                         };
-                        sqlx::Any::upsert(&mut tx, d, target, &[(&change, values.as_slice())])
-                            .await?;
+                        sqlx::Any::upsert(
+                            &mut tx,
+                            d,
+                            target,
+                            &[(&change, values.as_slice())],
+                            false,
+                        )
+                        .await?;
                         logged.push(Logged {
                             change_id: r.change_id.clone(),
                             op: crate::change::Op::Upsert,

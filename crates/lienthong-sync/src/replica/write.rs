@@ -9,11 +9,14 @@ use super::*;
 pub(super) trait BatchDb: sqlx::Database {
     fn affected(r: &Self::QueryResult) -> u64;
 
+    /// `new_rows`: the rows are expected to be new (an initial snapshot); a database may
+    /// then try a faster plain insert, falling back to the upsert when a key exists.
     async fn upsert(
         tx: &mut sqlx::Transaction<'_, Self>,
         d: Dialect,
         target: &Target,
         rows: &[(&Change, &[String])],
+        new_rows: bool,
     ) -> Result<(), SyncError>;
 }
 
@@ -27,6 +30,7 @@ impl BatchDb for sqlx::Any {
         d: Dialect,
         target: &Target,
         rows: &[(&Change, &[String])],
+        _new_rows: bool,
     ) -> Result<(), SyncError> {
         let per = (d.params_max() / target.names.len()).max(1);
         for chunk in rows.chunks(per) {
@@ -55,30 +59,22 @@ impl BatchDb for sqlx::Postgres {
     }
 
     /// `COPY` into a session-local staging table, then one `INSERT … ON CONFLICT` from it:
-    /// measured at half the cost of any parameter-based upsert.
+    /// measured at half the cost of any parameter-based upsert. Rows expected to be new (an
+    /// initial snapshot) are first copied straight into the table inside a savepoint — half
+    /// the cost again (docs/benchmarks.md, issue 13); if any key exists already (a row
+    /// another pipeline of a shared table wrote), that copy is rolled back and the batch
+    /// takes the upsert.
     async fn upsert(
         tx: &mut sqlx::Transaction<'_, Self>,
         _d: Dialect,
         target: &Target,
         rows: &[(&Change, &[String])],
+        new_rows: bool,
     ) -> Result<(), SyncError> {
         if rows.is_empty() {
             return Ok(());
         }
-        let stage = format!("\"lt_stage_{}\"", target.table_name);
-        sqlx::query(&format!(
-            "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-            target.table
-        ))
-        .execute(&mut **tx)
-        .await
-        .map_err(err)?;
-        let cols = target.names.join(", ");
-        let mut copy = tx
-            .copy_in_raw(&format!("COPY {stage} ({cols}) FROM STDIN"))
-            .await
-            .map_err(err)?;
-        let mut buf = Vec::with_capacity(64 * 1024);
+        let mut buf = Vec::with_capacity(rows.len() * 256);
         for (c, values) in rows {
             for (i, v) in values.iter().enumerate() {
                 if v.is_empty() && !target.key_indexes.contains(&i) {
@@ -92,14 +88,48 @@ impl BatchDb for sqlx::Postgres {
             buf.push(b'\t');
             copy_text(&mut buf, &target.pipeline);
             buf.push(b'\n');
-            if buf.len() > 60 * 1024 {
-                copy.send(std::mem::take(&mut buf)).await.map_err(err)?;
+        }
+        let cols = target.names.join(", ");
+        if new_rows {
+            sqlx::query("SAVEPOINT lt_new_rows")
+                .execute(&mut **tx)
+                .await
+                .map_err(err)?;
+            let copied = copy_in(
+                tx,
+                &format!("COPY {} ({cols}) FROM STDIN", target.table),
+                &buf,
+            )
+            .await;
+            match copied {
+                Ok(()) => {
+                    sqlx::query("RELEASE SAVEPOINT lt_new_rows")
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(err)?;
+                    return Ok(());
+                }
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
+                    tracing::debug!(table = %target.table, "a key of the batch exists already: upserting instead");
+                    sqlx::query("ROLLBACK TO SAVEPOINT lt_new_rows")
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(err)?;
+                }
+                Err(e) => return Err(err(e)),
             }
         }
-        if !buf.is_empty() {
-            copy.send(buf).await.map_err(err)?;
-        }
-        copy.finish().await.map_err(err)?;
+        let stage = format!("\"lt_stage_{}\"", target.table_name);
+        sqlx::query(&format!(
+            "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+            target.table
+        ))
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+        copy_in(tx, &format!("COPY {stage} ({cols}) FROM STDIN"), &buf)
+            .await
+            .map_err(err)?;
         let set = target
             .names
             .iter()
@@ -122,17 +152,39 @@ impl BatchDb for sqlx::Postgres {
     }
 }
 
-/// A value in COPY's text format (backslash escapes for the separators).
-pub(super) fn copy_text(buf: &mut Vec<u8>, v: &str) {
-    for b in v.bytes() {
-        match b {
-            b'\\' => buf.extend_from_slice(b"\\\\"),
-            b'\t' => buf.extend_from_slice(b"\\t"),
-            b'\n' => buf.extend_from_slice(b"\\n"),
-            b'\r' => buf.extend_from_slice(b"\\r"),
-            _ => buf.push(b),
-        }
+/// Sends `data` (COPY text rows) with `statement`, in 64 KiB messages; a database error in
+/// the rows comes back from the finish.
+async fn copy_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    statement: &str,
+    data: &[u8],
+) -> Result<(), sqlx::Error> {
+    let mut copy = tx.copy_in_raw(statement).await?;
+    for chunk in data.chunks(64 * 1024) {
+        copy.send(chunk).await?;
     }
+    copy.finish().await?;
+    Ok(())
+}
+
+/// A value in COPY's text format (backslash escapes for the separators).
+/// Runs of ordinary bytes are copied whole (most values have no separator at all).
+pub(super) fn copy_text(buf: &mut Vec<u8>, v: &str) {
+    let bytes = v.as_bytes();
+    let mut from = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[from..i]);
+        buf.extend_from_slice(escaped);
+        from = i + 1;
+    }
+    buf.extend_from_slice(&bytes[from..]);
 }
 
 /// Everything one batch writes, in one transaction of any of the replica databases.
@@ -147,6 +199,8 @@ pub struct Commit<'a, 'b> {
     pub state: &'a State,
     /// The lease owner: the commit renews its lease, and fails when it is not held.
     pub owner: &'a str,
+    /// The upserts are expected to be new rows (a batch of an initial snapshot).
+    pub new_rows: bool,
 }
 
 impl Commit<'_, '_> {
@@ -219,7 +273,7 @@ impl Commit<'_, '_> {
                         q = q.bind(target.pipeline.clone());
                         q.execute(&mut **tx).await.map_err(err)?;
                     }
-                    DB::upsert(tx, d, target, upserts).await?;
+                    DB::upsert(tx, d, target, upserts, self.new_rows).await?;
                 }
             }
         }
@@ -398,5 +452,16 @@ mod tests {
         let mut b = Vec::new();
         super::copy_text(&mut b, "a\tb\\c\nd\re Việt");
         assert_eq!(String::from_utf8(b).unwrap(), "a\\tb\\\\c\\nd\\re Việt");
+        for (value, copied) in [
+            ("", ""),
+            ("plain Việt", "plain Việt"),
+            ("\t", "\\t"),
+            ("\\\\", "\\\\\\\\"),
+            ("\nx\r", "\\nx\\r"),
+        ] {
+            let mut b = b"before|".to_vec();
+            super::copy_text(&mut b, value);
+            assert_eq!(String::from_utf8(b).unwrap(), format!("before|{copied}"));
+        }
     }
 }

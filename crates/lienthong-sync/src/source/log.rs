@@ -5,15 +5,16 @@
 use std::sync::Mutex;
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
+use sqlx::{Any, Database, Transaction};
 
 use crate::change::{Batch, Change};
 use crate::SyncError;
 
-/// A snapshot being read: its transaction and how far it got.
-pub(crate) struct SnapshotRead {
+/// A snapshot being read: its transaction (in any database, or in PostgreSQL's own driver,
+/// which reads rows without converting each one) and how far it got.
+pub(crate) struct SnapshotRead<DB: Database = Any> {
     /// Behind a mutex only to make the source `Sync`; reached through `&mut` (`get_mut`).
-    tx: Mutex<Transaction<'static, Any>>,
+    tx: Mutex<Transaction<'static, DB>>,
     done: u64,
     total: u64,
     first: bool,
@@ -23,9 +24,9 @@ pub(crate) struct SnapshotRead {
     attempt_ms: u64,
 }
 
-impl SnapshotRead {
+impl<DB: Database> SnapshotRead<DB> {
     /// A snapshot of `total` rows (as counted when it started) read through `tx`.
-    pub(crate) fn new(tx: Transaction<'static, Any>, total: u64) -> SnapshotRead {
+    pub(crate) fn new(tx: Transaction<'static, DB>, total: u64) -> SnapshotRead<DB> {
         SnapshotRead {
             tx: Mutex::new(tx),
             done: 0,
@@ -47,22 +48,20 @@ impl SnapshotRead {
     }
 
     /// The transaction the snapshot is read in.
-    pub(crate) fn tx(&mut self) -> &mut Transaction<'static, Any> {
+    pub(crate) fn tx(&mut self) -> &mut Transaction<'static, DB> {
         match self.tx.get_mut() {
             Ok(tx) => tx,
             Err(poisoned) => poisoned.into_inner(),
         }
     }
 
-    /// The next page's rows (text columns in dataset field order) as upserts, with ids
-    /// from `id(row number)`; says whether this page is the snapshot's first.
-    pub(crate) fn page(
+    /// The next page's changes, made by `changes(rows done so far)` (which says how many
+    /// it read); says whether this page is the snapshot's first.
+    pub(crate) fn page_with<E>(
         &mut self,
-        rows: &[AnyRow],
-        fields: usize,
-        id: impl Fn(u64) -> String,
-    ) -> Result<(Vec<Change>, bool), sqlx::Error> {
-        let changes = super::snapshot_changes(rows, fields, &mut self.done, id)?;
+        changes: impl FnOnce(&mut u64) -> Result<Vec<Change>, E>,
+    ) -> Result<(Vec<Change>, bool), E> {
+        let changes = changes(&mut self.done)?;
         Ok((changes, std::mem::take(&mut self.first)))
     }
 
@@ -78,6 +77,19 @@ impl SnapshotRead {
             .map_err(|e| SyncError::Source(format!("{pipeline}: {e}")))?;
         tracing::info!(pipeline = %pipeline, rows = done, "initial snapshot read; streaming");
         Ok(done)
+    }
+}
+
+impl SnapshotRead<Any> {
+    /// The next page's rows (text columns in dataset field order) as upserts, with ids
+    /// from `id(row number)`; says whether this page is the snapshot's first.
+    pub(crate) fn page(
+        &mut self,
+        rows: &[AnyRow],
+        fields: usize,
+        id: impl Fn(u64) -> String,
+    ) -> Result<(Vec<Change>, bool), sqlx::Error> {
+        self.page_with(|done| super::snapshot_changes(rows, fields, done, id))
     }
 }
 

@@ -165,6 +165,78 @@ async fn provinces_sharing_a_replica_table_keep_each_others_rows_postgres() {
     shared_contract(&pg, &pg).await;
 }
 
+/// A snapshot into a PostgreSQL replica copies its rows straight into the table, expecting
+/// them new; when another pipeline wrote one of its keys before (a person who moved
+/// province), that copy is rolled back and the page is upserted: the row is the
+/// snapshotting pipeline's, with its values, and nothing else changes.
+#[tokio::test]
+async fn a_snapshot_over_keys_another_pipeline_wrote_takes_those_rows_over() {
+    let Some(pg) = url("LIENTHONG_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let table = format!("rep_{}", suffix());
+    let a = Province::new(
+        &pg,
+        &[
+            v("001090000011", "Nguyễn Văn An"),
+            v("079090000011", "Trần Văn Cường"),
+        ],
+    )
+    .await;
+    let b = Province::new(
+        &pg,
+        &[
+            v("079090000011", "Trần Văn Cường Mới"),
+            v("079090000012", "Phạm Thị Dung"),
+        ],
+    )
+    .await;
+    let (name_a, name_b) = (format!("{}-a", a.table), format!("{}-b", b.table));
+    let mut pa = open(&config(&name_a, a.source(), &pg, &table)).await;
+    until(&mut pa, "A's snapshot", |s| s.snapshot_done).await;
+    // One row a page: every row of B's snapshot comes in a page that is not its last (the
+    // last one is applied as a stream batch).
+    let mut cfg_b = config(&name_b, b.source(), &pg, &table);
+    cfg_b.batch_rows_max = 1;
+    let mut pb = open(&cfg_b).await;
+    until(&mut pb, "B's snapshot", |s| s.snapshot_done).await;
+    assert_eq!(pb.state().rows_applied, 2);
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&pg).await.unwrap();
+    let rows: Vec<(String, String, String)> = sqlx::query(&format!(
+        "SELECT personal_id, full_name, lt_pipeline FROM {table} ORDER BY personal_id"
+    ))
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        (
+            sqlx::Row::get(r, 0),
+            sqlx::Row::get(r, 1),
+            sqlx::Row::get(r, 2),
+        )
+    })
+    .collect();
+    pool.close().await;
+    let want = [
+        ("001090000011", "Nguyễn Văn An", name_a.as_str()),
+        ("079090000011", "Trần Văn Cường Mới", name_b.as_str()),
+        ("079090000012", "Phạm Thị Dung", name_b.as_str()),
+    ];
+    assert_eq!(
+        rows.iter()
+            .map(|(k, n, p)| (k.as_str(), n.as_str(), p.as_str()))
+            .collect::<Vec<_>>(),
+        want
+    );
+    pa.close().await;
+    pb.close().await;
+    a.drop().await;
+    b.drop().await;
+    exec(&pg, &format!("DROP TABLE {table}")).await;
+}
+
 /// A replica table made before rows carried their pipeline: the column is added, and the
 /// rows become the pipeline's when it is the only one the replica has run.
 #[tokio::test]

@@ -75,7 +75,12 @@ impl Pos {
 }
 
 struct Snapshot {
-    read: super::log::SnapshotRead,
+    /// Read through PostgreSQL's own driver: a page of rows is decoded in place, where the
+    /// any-database driver converted every row and its columns first (measured in
+    /// docs/benchmarks.md, issue 13).
+    read: super::log::SnapshotRead<sqlx::Postgres>,
+    /// The snapshot's one connection, closed when the snapshot is read.
+    pool: sqlx::PgPool,
     lsn: u64,
 }
 
@@ -87,6 +92,8 @@ pub struct PgSource {
     dataset: &'static Dataset,
     key_indexes: Vec<usize>,
     control: AnyPool,
+    /// The source's address, for the snapshot's own connection.
+    url: String,
     repl: Option<ReplicationClient>,
     repl_config: ReplicationConfig,
     snapshot: Option<Snapshot>,
@@ -156,6 +163,7 @@ impl PgSource {
             dataset,
             key_indexes,
             control,
+            url: url.to_owned(),
             repl: None,
             repl_config,
             snapshot: None,
@@ -351,7 +359,12 @@ impl PgSource {
                 format!("unexpected snapshot name {snapshot_name:?}"),
             ));
         }
-        let mut tx = self.control.begin().await.map_err(|e| src(&p, e))?;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&self.url)
+            .await
+            .map_err(|e| src(&p, e))?;
+        let mut tx = pool.begin().await.map_err(|e| src(&p, e))?;
         let mut setup = vec![
             "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY".to_owned(),
             format!("SET TRANSACTION SNAPSHOT '{snapshot_name}'"),
@@ -402,6 +415,7 @@ impl PgSource {
         self.skip_through = (0, 0);
         self.snapshot = Some(Snapshot {
             read: super::log::SnapshotRead::new(tx, total as u64),
+            pool,
             lsn,
         });
         Ok(())
@@ -410,7 +424,7 @@ impl PgSource {
     /// Column names of the table, in order (read inside the snapshot).
     async fn source_columns(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     ) -> Result<Vec<String>, SyncError> {
         let rows = sqlx::query("SELECT CAST(attname AS TEXT) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
             .bind(self.table.clone())
@@ -482,11 +496,16 @@ impl PgSource {
         let attempt = snap.read.attempt();
         let (changes, first) = snap
             .read
-            .page(&rows, n_fields, |n| format!("{lsn}-S{attempt}{n:012}"))
+            .page_with(|done| {
+                snapshot_changes(&rows, n_fields, done, |n| {
+                    format!("{lsn}-S{attempt}{n:012}")
+                })
+            })
             .map_err(|e| src(&p, e))?;
         let finished = rows.len() < rows_max;
         if let Some(snap) = self.snapshot.take_if(|_| finished) {
             snap.read.finish(&p).await?;
+            snap.pool.close().await;
             let cfg = self.repl_config.clone();
             self.start_stream(cfg).await?;
         }
@@ -527,6 +546,35 @@ impl PgSource {
         }
         self.control.close().await;
     }
+}
+
+/// Snapshot rows (every column cast to text, in dataset field order; NULL as empty) as
+/// upserts; `id` names the change from its row number, counted on from `done`.
+fn snapshot_changes(
+    rows: &[sqlx::postgres::PgRow],
+    fields: usize,
+    done: &mut u64,
+    id: impl Fn(u64) -> String,
+) -> Result<Vec<Change>, sqlx::Error> {
+    let mut changes = Vec::with_capacity(rows.len());
+    for r in rows {
+        let values = (0..fields)
+            .map(|i| {
+                Ok(r.try_get::<Option<&str>, _>(i)?
+                    .unwrap_or_default()
+                    .to_owned())
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        changes.push(Change {
+            op: Op::Upsert,
+            id: id(*done),
+            values,
+            committed_at_ms: None,
+            defect: None,
+        });
+        *done += 1;
+    }
+    Ok(changes)
 }
 
 #[cfg(test)]
