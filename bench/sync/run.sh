@@ -9,7 +9,8 @@
 #             backlog is the walsender's ceiling
 #   live      a writer inserting 5,000 rows/s for LIVE_S seconds (pgbench -R): apply lag
 #             p50/p99 (source insert time → replica row time) and rows/s kept up
-#   mariadb   the same 1 M rows from MariaDB (binlog source) into the replica: snapshot rows/s
+#   mariadb   the same 1 M rows and backlog from MariaDB (binlog source) into the replica,
+#             against a MariaDB replica server seeded by mariadb-dump (bench/sync/mariadb.sh)
 #
 #   bash bench/sync/run.sh [PAIRS] [LIVE_S]        (defaults: 3 pairs, 30 s)
 #
@@ -210,24 +211,9 @@ for side in native lienthong; do
   rec "live $side writer $(grep -E '^tps' "$WORK/pgbench-$side.txt" | head -1)"
 done
 
-# --- MariaDB → replica: snapshot of the same rows -----------------------------------------
+# --- MariaDB → replica, against MariaDB's own replica (bench/sync/mariadb.sh) -------------
 if mariadb -uroot -h127.0.0.1 -e "SELECT 1" >/dev/null 2>&1; then
-  M="mariadb -uroot -h127.0.0.1 lt_bench_src"
-  mariadb -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS lt_bench_src; CREATE DATABASE lt_bench_src CHARACTER SET utf8mb4"
-  $M -e "CREATE TABLE citizen (personal_id VARCHAR(32) PRIMARY KEY, full_name TEXT, birth_date TEXT, sex TEXT, ethnicity TEXT, religion TEXT, nationality TEXT, province_code TEXT, commune_code TEXT, address TEXT, phone TEXT, email TEXT, updated_at TEXT)"
-  q -p 5432 -d lt_bench_src -c "\\copy citizen_template TO '$WORK/template.tsv'"
-  $M --local-infile=1 -e "SET GLOBAL local_infile = 1; LOAD DATA LOCAL INFILE '$WORK/template.tsv' INTO TABLE citizen FIELDS TERMINATED BY '\t' LINES TERMINATED BY '\n'"
-  sed -e 's/source = "postgres"/source = "mariadb"/' \
-      -e 's#source_url = .*#source_url = "mysql://root@127.0.0.1:3306/lt_bench_src"#' \
-      -e '/^slot/d' -e '/^publication/d' -e 's/name = "bench"/name = "bench-mariadb"/' \
-      "$WORK/sync.toml" > "$WORK/sync-mariadb.toml"
-  for pair in $(seq 1 "$PAIRS"); do
-    reset_dest lt_bench_rep
-    t0=$(now)
-    "$L" sync run --config "$WORK/sync-mariadb.toml" --once > "$WORK/once.txt"
-    t1=$(now)
-    rec "pair $pair mariadb snapshot_s $(elapsed "$t0" "$t1") $(cat "$WORK/once.txt")"
-  done
+  bash bench/sync/mariadb.sh "$PAIRS" || log "WARNING: the MariaDB part failed"
 fi
 
 # --- medians and ratios --------------------------------------------------------------------
@@ -247,9 +233,6 @@ rl = med("pg_recvlogical", "backlog_s")
 lt = med("lienthong", "backlog_s")
 if rl and lt:
     print(f"  walsender ceiling (pg_recvlogical) {changes / rl:,.0f} changes/s; lienthong at {rl / lt:.0%} of it")
-ma = med("mariadb", "snapshot_s")
-if ma:
-    print(f"  mariadb snapshot lienthong {rows / ma:,.0f} rows/s")
 for l in lines:
     if l[0] == "live" and l[2].startswith("lag"):
         print(f"  live {l[1]:9} lag p50 {l[3]} ms  p99 {l[4]} ms  rows {l[5]}")

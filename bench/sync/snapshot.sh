@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# One lienthong snapshot of the sync bench's 1 M-row PostgreSQL source, measured alone: the
+# quick check for a change on the snapshot path (run bench/sync/run.sh once first: it makes
+# the source, the :5433 cluster and sync.toml). Prints lienthong's CPU and peak RSS, the
+# wall time and the whole machine's busy CPU.
+#
+#   bash bench/sync/snapshot.sh [BINARY]       (default target/release/lienthong)
+#   PERF=1 bash bench/sync/snapshot.sh         (perf record -g into bench-out/sync/snapshot.perf)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+WORK=bench-out/sync
+B="${1:-target/release/lienthong}"
+[ -f "$WORK/sync.toml" ] || { echo "run bench/sync/run.sh first" >&2; exit 1; }
+q() { psql -X -q -h 127.0.0.1 -U postgres -At "$@"; }
+qs() { q -p 5432 -d lt_bench_src -c "$1"; }
+COLS="personal_id text PRIMARY KEY, full_name text, birth_date text, sex text, ethnicity text, religion text, nationality text, province_code text, commune_code text, address text, phone text, email text, updated_at text"
+qs "DROP PUBLICATION IF EXISTS bench_pub"
+qs "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'bench%' OR slot_name LIKE 'lt_bench%'" >/dev/null
+qs "DROP TABLE IF EXISTS citizen"
+qs "CREATE TABLE citizen ($COLS)"
+qs "INSERT INTO citizen SELECT * FROM citizen_template"
+qs "CREATE PUBLICATION bench_pub FOR TABLE citizen"
+qs "CHECKPOINT"
+q -p 5433 -d postgres -c "DROP DATABASE IF EXISTS lt_bench_rep WITH (FORCE)" -c "CREATE DATABASE lt_bench_rep"
+busy() { awk '/^cpu /{print $2+$3+$4+$6+$7+$8}' /proc/stat; }
+b0=$(busy)
+t0=$(date +%s.%N)
+if [ -n "${PERF:-}" ]; then
+  perf record -F 999 -g -o "$WORK/snapshot.perf" "$B" sync run --config "$WORK/sync.toml" --once
+else
+  /usr/bin/time -f "lienthong CPU: %U s user, %S s system; peak RSS %M KB" "$B" sync run --config "$WORK/sync.toml" --once
+fi
+t1=$(date +%s.%N)
+b1=$(busy)
+awk -v a="$t0" -v b="$t1" -v j=$((b1 - b0)) -v hz="$(getconf CLK_TCK)" \
+  'BEGIN { printf "snapshot wall %.2f s; machine busy CPU %.1f s\n", b - a, j / hz }'
