@@ -74,21 +74,12 @@ impl BatchDb for sqlx::Postgres {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut buf = Vec::with_capacity(rows.len() * 256);
-        for (c, values) in rows {
-            for (i, v) in values.iter().enumerate() {
-                if v.is_empty() && !target.key_indexes.contains(&i) {
-                    buf.extend_from_slice(b"\\N");
-                } else {
-                    copy_text(&mut buf, v);
-                }
-                buf.push(b'\t');
-            }
-            copy_text(&mut buf, &c.id);
-            buf.push(b'\t');
-            copy_text(&mut buf, &target.pipeline);
-            buf.push(b'\n');
-        }
+        let mut rows = CopyRows {
+            rows,
+            target,
+            buf: Vec::with_capacity(rows.len() * 256),
+            encoded: 0,
+        };
         let cols = target.names.join(", ");
         if new_rows {
             sqlx::query("SAVEPOINT lt_new_rows")
@@ -98,7 +89,7 @@ impl BatchDb for sqlx::Postgres {
             let copied = copy_in(
                 tx,
                 &format!("COPY {} ({cols}) FROM STDIN", target.table),
-                &buf,
+                &mut rows,
             )
             .await;
             match copied {
@@ -127,7 +118,7 @@ impl BatchDb for sqlx::Postgres {
         .execute(&mut **tx)
         .await
         .map_err(err)?;
-        copy_in(tx, &format!("COPY {stage} ({cols}) FROM STDIN"), &buf)
+        copy_in(tx, &format!("COPY {stage} ({cols}) FROM STDIN"), &mut rows)
             .await
             .map_err(err)?;
         let set = target
@@ -152,16 +143,58 @@ impl BatchDb for sqlx::Postgres {
     }
 }
 
-/// Sends `data` (COPY text rows) with `statement`, in 64 KiB messages; a database error in
-/// the rows comes back from the finish.
+/// A batch's upserts in COPY's text format, encoded as they are sent — the server copies
+/// the first rows while the next are encoded — and kept, to be sent again if the first copy
+/// is rolled back.
+struct CopyRows<'a, 'b> {
+    rows: &'a [(&'b Change, &'b [String])],
+    target: &'a Target,
+    buf: Vec<u8>,
+    /// Rows encoded into `buf` so far.
+    encoded: usize,
+}
+
+impl CopyRows<'_, '_> {
+    fn encode_next(&mut self) {
+        let (c, values) = self.rows[self.encoded];
+        let buf = &mut self.buf;
+        for (i, v) in values.iter().enumerate() {
+            if v.is_empty() && !self.target.key_indexes.contains(&i) {
+                buf.extend_from_slice(b"\\N");
+            } else {
+                copy_text(buf, v);
+            }
+            buf.push(b'\t');
+        }
+        copy_text(buf, &c.id);
+        buf.push(b'\t');
+        copy_text(buf, &self.target.pipeline);
+        buf.push(b'\n');
+        self.encoded += 1;
+    }
+}
+
+/// COPY messages of this size at most.
+const COPY_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Sends the rows with `statement`; a database error in the rows comes back from the finish.
 async fn copy_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     statement: &str,
-    data: &[u8],
+    rows: &mut CopyRows<'_, '_>,
 ) -> Result<(), sqlx::Error> {
     let mut copy = tx.copy_in_raw(statement).await?;
-    for chunk in data.chunks(64 * 1024) {
-        copy.send(chunk).await?;
+    let mut sent = 0;
+    loop {
+        while rows.encoded < rows.rows.len() && rows.buf.len() < sent + COPY_CHUNK_BYTES {
+            rows.encode_next();
+        }
+        let end = rows.buf.len().min(sent + COPY_CHUNK_BYTES);
+        if end == sent {
+            break;
+        }
+        copy.send(&rows.buf[sent..end]).await?;
+        sent = end;
     }
     copy.finish().await?;
     Ok(())

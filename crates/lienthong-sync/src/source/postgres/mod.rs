@@ -361,6 +361,7 @@ impl PgSource {
         }
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
             .connect(&self.url)
             .await
             .map_err(|e| src(&p, e))?;
