@@ -27,8 +27,7 @@ mkdir -p "$WORK"
 PGBIN=/usr/lib/postgresql/15/bin
 SRC="host=127.0.0.1 port=5432 user=postgres dbname=lt_bench_src"
 DST_PORT=5433
-q() { psql -X -q -h 127.0.0.1 -U postgres -At "$@"; }
-qs() { q -p 5432 -d lt_bench_src -c "$1"; }
+. bench/sync/common.sh
 qd() { q -p $DST_PORT -d "$1" -c "$2"; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
@@ -53,7 +52,6 @@ if ! grep -q "lienthong bench" "$HBA"; then
   pg_ctlcluster --skip-systemctl-redirect 15 bench reload
 fi
 
-COLS="personal_id text PRIMARY KEY, full_name text, birth_date text, sex text, ethnicity text, religion text, nationality text, province_code text, commune_code text, address text, phone text, email text, updated_at text"
 
 # The 1 M-row source (distinct personal ids from the synthetic register, seed 7).
 if [ "$(q -p 5432 -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'lt_bench_src'")" != 1 ] \
@@ -69,15 +67,6 @@ if [ "$(q -p 5432 -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'lt_
   qs "CREATE INDEX ON citizen_keys (n)"
 fi
 
-reset_source() {
-  qs "DROP PUBLICATION IF EXISTS bench_pub"
-  qs "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'bench%' OR slot_name LIKE 'lt_bench%'" >/dev/null
-  qs "DROP TABLE IF EXISTS citizen"
-  qs "CREATE TABLE citizen ($COLS)"
-  qs "INSERT INTO citizen SELECT * FROM citizen_template"
-  qs "CREATE PUBLICATION bench_pub FOR TABLE citizen"
-  qs "CHECKPOINT"
-}
 
 reset_dest() { # database
   if [ "$(q -p $DST_PORT -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$1'")" = 1 ]; then

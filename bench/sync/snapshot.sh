@@ -11,16 +11,8 @@ cd "$(dirname "$0")/../.."
 WORK=bench-out/sync
 B="${1:-target/release/lienthong}"
 [ -f "$WORK/sync.toml" ] || { echo "run bench/sync/run.sh first" >&2; exit 1; }
-q() { psql -X -q -h 127.0.0.1 -U postgres -At "$@"; }
-qs() { q -p 5432 -d lt_bench_src -c "$1"; }
-COLS="personal_id text PRIMARY KEY, full_name text, birth_date text, sex text, ethnicity text, religion text, nationality text, province_code text, commune_code text, address text, phone text, email text, updated_at text"
-qs "DROP PUBLICATION IF EXISTS bench_pub"
-qs "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'bench%' OR slot_name LIKE 'lt_bench%'" >/dev/null
-qs "DROP TABLE IF EXISTS citizen"
-qs "CREATE TABLE citizen ($COLS)"
-qs "INSERT INTO citizen SELECT * FROM citizen_template"
-qs "CREATE PUBLICATION bench_pub FOR TABLE citizen"
-qs "CHECKPOINT"
+. bench/sync/common.sh
+reset_source
 q -p 5433 -d postgres -c "DROP DATABASE IF EXISTS lt_bench_rep WITH (FORCE)" -c "CREATE DATABASE lt_bench_rep"
 busy() { awk '/^cpu /{print $2+$3+$4+$6+$7+$8}' /proc/stat; }
 b0=$(busy)
