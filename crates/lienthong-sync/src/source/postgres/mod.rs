@@ -545,6 +545,11 @@ impl PgSource {
         if let Some(mut r) = self.repl.take() {
             let _ = tokio::time::timeout(Duration::from_secs(2), r.shutdown()).await;
         }
+        // A snapshot stopped part-way: its transaction ends (rolled back) with its connection.
+        if let Some(snap) = self.snapshot.take() {
+            drop(snap.read);
+            let _ = tokio::time::timeout(Duration::from_secs(2), snap.pool.close()).await;
+        }
         self.control.close().await;
     }
 }
