@@ -89,7 +89,7 @@ impl SnapshotRead<Any> {
         fields: usize,
         id: impl Fn(u64) -> String,
     ) -> Result<(Vec<Change>, bool), sqlx::Error> {
-        self.page_with(|done| super::snapshot_changes(rows, fields, done, id))
+        self.page_with(|done| super::snapshot_changes(rows, fields, done, id, crate::db::text_at))
     }
 }
 

@@ -216,18 +216,19 @@ pub fn field_columns<S: AsRef<str>>(dataset: &Dataset, columns: &[S]) -> Vec<Opt
         .collect()
 }
 
-/// Snapshot rows (text columns in dataset field order) as upserts; `id` names the change
-/// from its row number, counted on from `done`.
-pub(crate) fn snapshot_changes(
-    rows: &[sqlx::any::AnyRow],
+/// Snapshot rows (text columns in dataset field order) as upserts, each value read by
+/// `text(row, column)`; `id` names the change from its row number, counted on from `done`.
+pub(crate) fn snapshot_changes<R>(
+    rows: &[R],
     fields: usize,
     done: &mut u64,
     id: impl Fn(u64) -> String,
+    text: impl Fn(&R, usize) -> Result<String, sqlx::Error>,
 ) -> Result<Vec<crate::change::Change>, sqlx::Error> {
     let mut changes = Vec::with_capacity(rows.len());
     for r in rows {
         let values = (0..fields)
-            .map(|i| crate::db::text_at(r, i))
+            .map(|i| text(r, i))
             .collect::<Result<Vec<_>, _>>()?;
         changes.push(crate::change::Change {
             op: crate::change::Op::Upsert,

@@ -498,9 +498,18 @@ impl PgSource {
         let (changes, first) = snap
             .read
             .page_with(|done| {
-                snapshot_changes(&rows, n_fields, done, |n| {
-                    format!("{lsn}-S{attempt}{n:012}")
-                })
+                super::snapshot_changes(
+                    &rows,
+                    n_fields,
+                    done,
+                    |n| format!("{lsn}-S{attempt}{n:012}"),
+                    // Every column is cast to text in the cursor; NULL reads as empty.
+                    |r, i| {
+                        Ok(r.try_get::<Option<&str>, _>(i)?
+                            .unwrap_or_default()
+                            .to_owned())
+                    },
+                )
             })
             .map_err(|e| src(&p, e))?;
         let finished = rows.len() < rows_max;
@@ -552,35 +561,6 @@ impl PgSource {
         }
         self.control.close().await;
     }
-}
-
-/// Snapshot rows (every column cast to text, in dataset field order; NULL as empty) as
-/// upserts; `id` names the change from its row number, counted on from `done`.
-fn snapshot_changes(
-    rows: &[sqlx::postgres::PgRow],
-    fields: usize,
-    done: &mut u64,
-    id: impl Fn(u64) -> String,
-) -> Result<Vec<Change>, sqlx::Error> {
-    let mut changes = Vec::with_capacity(rows.len());
-    for r in rows {
-        let values = (0..fields)
-            .map(|i| {
-                Ok(r.try_get::<Option<&str>, _>(i)?
-                    .unwrap_or_default()
-                    .to_owned())
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        changes.push(Change {
-            op: Op::Upsert,
-            id: id(*done),
-            values,
-            committed_at_ms: None,
-            defect: None,
-        });
-        *done += 1;
-    }
-    Ok(changes)
 }
 
 #[cfg(test)]
