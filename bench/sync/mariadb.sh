@@ -10,6 +10,7 @@
 #             (START SLAVE … MASTER_POS_WAIT), lienthong = `sync run --once` from its position
 #
 #   bash bench/sync/mariadb.sh [PAIRS]        (default 3; run.sh calls it after PostgreSQL)
+#   BIN=path/to/lienthong bash bench/sync/mariadb.sh 1    (another build, for before/after)
 #
 # Needs MariaDB on :3306 with the row binlog (`bash scripts/test.sh` sets it up) and the
 # PostgreSQL replica cluster on :5433 that run.sh creates. Starts a second MariaDB server of
@@ -20,7 +21,7 @@ PAIRS="${1:-3}"
 ROOT="$(pwd)"
 WORK="$ROOT/bench-out/sync"
 mkdir -p "$WORK"
-L="$ROOT/target/release/lienthong"
+L="${BIN:-$ROOT/target/release/lienthong}"
 [ -x "$L" ] || cargo build --release -q -p lienthong
 log() { printf '[bench] %s\n' "$*" >&2; }
 now() { date +%s.%N; }

@@ -79,19 +79,6 @@ reset_dest() { # database
   q -p $DST_PORT -d postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"
 }
 
-# 1 M changes: 10,000 transactions of 50 updates and 50 inserts.
-workload() {
-  qs "DO \$\$ DECLARE r citizen_template%ROWTYPE; BEGIN
-    SELECT * INTO r FROM citizen_template LIMIT 1;
-    FOR t IN 0..9999 LOOP
-      UPDATE citizen c SET email = 'v' || t || '@dancu.gov.vn', updated_at = clock_timestamp()::text
-        FROM citizen_keys k WHERE k.personal_id = c.personal_id AND k.n > t * 50 AND k.n <= t * 50 + 50;
-      INSERT INTO citizen SELECT '999' || lpad((t * 50 + g)::text, 9, '0'), r.full_name, r.birth_date, r.sex, r.ethnicity, r.religion, r.nationality, r.province_code, r.commune_code, r.address, r.phone, r.email, clock_timestamp()::text
-        FROM generate_series(1, 50) g;
-      COMMIT;
-    END LOOP; END \$\$"
-}
-
 lsn_now() { qs "SELECT pg_current_wal_lsn()"; }
 slot_flushed() { # slot target → 0 when confirmed_flush ≥ target
   [ "$(qs "SELECT coalesce(confirmed_flush_lsn >= '$2', false) FROM pg_replication_slots WHERE slot_name = '$1'")" = t ]

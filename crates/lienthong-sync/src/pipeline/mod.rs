@@ -7,6 +7,7 @@
 //! ([`Source::acknowledged`]: PostgreSQL's slot position, a finished file's move). After
 //! any error the source is reopened from the replica's position.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -29,6 +30,10 @@ use check::*;
 
 /// Times [`Pipeline::catch_up`] reopens and repeats after a failed step.
 const CATCH_UP_RETRIES: u32 = 5;
+
+/// Open quarantine keys a pipeline keeps in memory, at most (a few tens of MB); past it a
+/// batch looks for every one of its keys in the quarantine.
+pub const OPEN_KEYS_MAX: usize = 1_000_000;
 
 /// Typed configuration of one pipeline (the CLI builds it from TOML).
 #[derive(Debug, Clone)]
@@ -107,8 +112,13 @@ pub struct Pipeline {
     broken: bool,
     /// The batch the source read ahead (and validated) while the previous one committed.
     prefetched: Option<(Batch, Vec<Check>)>,
-    /// Whether the quarantine may hold open rows: only then does a batch supersede them.
-    quarantine_may_be_open: bool,
+    /// The keys of this pipeline's open quarantine rows, or more: only this pipeline opens
+    /// rows (operators only close them), so a batch supersedes only the rows of those of its
+    /// keys found here — a batch's every key looked up in the quarantine cost more than a
+    /// tenth of a backlog's replica time (docs/benchmarks.md, issue 13). `None` when not
+    /// known (a pipeline opened for replay, or more than [`OPEN_KEYS_MAX`]): every key of a
+    /// batch is then looked for.
+    open_keys: Option<HashSet<String>>,
     /// This pipeline object's lease owner id (empty: opened for replay, holds no lease),
     /// and the task renewing the lease.
     owner: String,
@@ -130,7 +140,10 @@ impl Pipeline {
         let opened = async {
             // Read after the claim: a process that ran before may have committed until then.
             p.state = p.replica.state(&p.config.name).await?.unwrap_or_default();
-            p.quarantine_may_be_open = p.replica.quarantine_open(&p.config.name).await? > 0;
+            p.open_keys = p
+                .replica
+                .quarantine_open_keys(&p.config.name, OPEN_KEYS_MAX)
+                .await?;
             if let Some(j) = &p.config.jetstream {
                 p.jet =
                     Some(JetSink::open(j, &p.config.name, p.config.source.ordered_ids()).await?);
@@ -203,7 +216,7 @@ impl Pipeline {
             backlog_at_ms: 0,
             broken: false,
             prefetched: None,
-            quarantine_may_be_open: true,
+            open_keys: None,
             owner: String::new(),
             renewer: None,
         })
@@ -231,12 +244,16 @@ impl Pipeline {
     pub async fn recover(&mut self) -> Result<(), SyncError> {
         self.broken = true;
         // A commit that failed on the way back may have committed: quarantine rows too.
-        self.quarantine_may_be_open = true;
+        self.open_keys = None;
         self.state = self
             .replica
             .state(&self.config.name)
             .await?
             .unwrap_or_default();
+        self.open_keys = self
+            .replica
+            .quarantine_open_keys(&self.config.name, OPEN_KEYS_MAX)
+            .await?;
         if let Some(j) = &self.config.jetstream {
             self.jet =
                 Some(JetSink::open(j, &self.config.name, self.config.source.ordered_ids()).await?);
@@ -369,10 +386,14 @@ impl Pipeline {
             ..StepReport::default()
         };
         // Only rows of earlier batches need superseding; this batch's rows know already.
-        let touched: Vec<String> = if self.quarantine_may_be_open {
-            classified.last_valid_of_key.keys().cloned().collect()
-        } else {
-            Vec::new()
+        let touched: Vec<String> = match &self.open_keys {
+            Some(open) => classified
+                .last_valid_of_key
+                .keys()
+                .filter(|k| open.contains(*k))
+                .cloned()
+                .collect(),
+            None => classified.last_valid_of_key.keys().cloned().collect(),
         };
         let mut state = self.state.clone();
         // A new snapshot starts with a truncate marker, as it empties the replica table.
@@ -442,7 +463,15 @@ impl Pipeline {
             "batch committed"
         );
         self.state = state;
-        self.quarantine_may_be_open |= quarantine.iter().any(|q| q.open);
+        if let Some(open) = &mut self.open_keys {
+            for k in &touched {
+                open.remove(k);
+            }
+            open.extend(quarantine.iter().filter(|q| q.open).map(|q| q.key.clone()));
+            if open.len() > OPEN_KEYS_MAX {
+                self.open_keys = None;
+            }
+        }
         Ok(report)
     }
 
@@ -548,7 +577,13 @@ impl Pipeline {
                 }
             })
             .await?;
-        self.quarantine_may_be_open = open > 0;
+        self.open_keys = if open == 0 {
+            Some(HashSet::new())
+        } else {
+            self.replica
+                .quarantine_open_keys(&self.config.name, OPEN_KEYS_MAX)
+                .await?
+        };
         Ok((replayed, open))
     }
 

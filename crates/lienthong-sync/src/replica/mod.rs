@@ -315,6 +315,32 @@ impl Replica {
         Ok(n as u64)
     }
 
+    /// The keys of the pipeline's open quarantine rows; `None` when there are more than
+    /// `max`.
+    pub async fn quarantine_open_keys(
+        &self,
+        pipeline: &str,
+        max: usize,
+    ) -> Result<Option<std::collections::HashSet<String>>, SyncError> {
+        let sql = format!(
+            "SELECT DISTINCT record_key FROM lt_quarantine WHERE pipeline = {} AND state = 'open' LIMIT {}",
+            self.d.param(1),
+            max + 1
+        );
+        let rows = sqlx::query(&sql)
+            .bind(pipeline.to_owned())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
+        if rows.len() > max {
+            return Ok(None);
+        }
+        rows.iter()
+            .map(|r| text_at(r, 0).map_err(err))
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+
     pub async fn quarantine_list(
         &self,
         pipeline: &str,

@@ -208,3 +208,60 @@ async fn the_status_reader_creates_no_table() {
     assert_eq!(tables, 0, "a reader creates no table");
     pool.close().await;
 }
+
+/// A record quarantined by one process and made valid later — after a restart, or in the
+/// same process — closes its quarantine row (the pipeline knows which keys are open from
+/// the replica when it starts, and from its own batches after).
+#[tokio::test]
+async fn a_quarantined_record_made_valid_later_closes_its_row_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let drops = dir.path().join("drops");
+    std::fs::create_dir(&drops).unwrap();
+    let replica = sqlite(dir.path(), "center.db");
+    let row = |id: &str, born: &str| {
+        format!("{id},Lê Thị Bình,{born},2,01,00004,2026-11-01T08:00:00+07:00")
+    };
+    let cfg = config(
+        "reopen",
+        SourceConfig::Files { dir: drops.clone() },
+        &replica,
+        "rep",
+    );
+    drop_file(
+        &drops.join("1.csv"),
+        format!(
+            "{HEADER}\n{}\n{}\n",
+            row("001090000005", "1990-13-45"),
+            row("001090000006", "1990-03-25")
+        ),
+    );
+    let mut p = open(&cfg).await;
+    p.catch_up().await.unwrap();
+    assert_eq!(p.status().await.unwrap().quarantined_open, 1);
+    p.close().await;
+
+    // Another process: the key quarantined before is made valid, another one goes bad.
+    drop_file(
+        &drops.join("2.csv"),
+        format!(
+            "{HEADER}\n{}\n{}\n",
+            row("001090000005", "1990-03-25"),
+            row("001090000007", "1990-02-30")
+        ),
+    );
+    let mut p = open(&cfg).await;
+    p.catch_up().await.unwrap();
+    assert!(names(&replica, "rep").await.contains_key("001090000005"));
+    let open_rows = quarantine(&p).await;
+    assert_eq!(open_rows.len(), 1, "{open_rows:?}");
+    assert!(!names(&replica, "rep").await.contains_key("001090000007"));
+
+    // The same process: the record quarantined in it is made valid.
+    drop_file(
+        &drops.join("3.csv"),
+        format!("{HEADER}\n{}\n", row("001090000007", "1990-02-28")),
+    );
+    p.catch_up().await.unwrap();
+    assert_eq!(names(&replica, "rep").await.len(), 3);
+    assert_eq!(p.status().await.unwrap().quarantined_open, 0);
+}

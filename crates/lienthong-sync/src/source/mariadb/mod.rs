@@ -29,6 +29,7 @@ use crate::db::{connect, identifier_ok};
 use crate::state::State;
 use crate::SyncError;
 
+mod rows;
 mod stream;
 
 use stream::*;
@@ -115,6 +116,21 @@ fn vietnam_text(secs: i64, micros: &str) -> String {
         s.push_str(micros);
     }
     s
+}
+
+/// As [`value_text`], taking the value: text bytes that are UTF-8 become the string
+/// without a copy.
+fn value_into_text(v: Option<BinlogValue<'_>>, ty: Option<ColumnType>) -> String {
+    match v {
+        Some(BinlogValue::Value(Value::Bytes(b)))
+            if ty != Some(ColumnType::MYSQL_TYPE_TIMESTAMP2)
+                && ty != Some(ColumnType::MYSQL_TYPE_TIMESTAMP) =>
+        {
+            String::from_utf8(b)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        }
+        v => value_text(v.as_ref(), ty),
+    }
 }
 
 /// A binlog value as the text `CAST(col AS CHAR)` gives in a `+07:00` session.

@@ -139,21 +139,35 @@ impl BinlogSource {
                         .iter()
                         .map(|c| c.and_then(|c| tme.get_column_type(c).ok().flatten()))
                         .collect();
-                    let mut decoded = Vec::new();
-                    for row in rows.rows(&tme) {
-                        let (before, after) =
-                            row.map_err(|e| src(&p, format!("binlog row: {e}")))?;
-                        let values = |r: &mysql_async::binlog::row::BinlogRow| -> Vec<String> {
+                    let decoded = if rows::handles(&rows) {
+                        rows::decode(&rows, &tme, |image| {
                             map.iter()
                                 .zip(&types)
                                 .map(|(c, ty)| match c {
-                                    Some(c) => value_text(r.as_ref(*c), *ty),
+                                    Some(c) => value_into_text(image[*c].take(), *ty),
                                     None => String::new(),
                                 })
-                                .collect()
-                        };
-                        decoded.push((before.as_ref().map(values), after.as_ref().map(values)));
-                    }
+                                .collect::<Vec<String>>()
+                        })
+                        .map_err(|e| src(&p, format!("binlog row: {e}")))?
+                    } else {
+                        let mut decoded = Vec::new();
+                        for row in rows.rows(&tme) {
+                            let (before, after) =
+                                row.map_err(|e| src(&p, format!("binlog row: {e}")))?;
+                            let values = |r: &mysql_async::binlog::row::BinlogRow| -> Vec<String> {
+                                map.iter()
+                                    .zip(&types)
+                                    .map(|(c, ty)| match c {
+                                        Some(c) => value_text(r.as_ref(*c), *ty),
+                                        None => String::new(),
+                                    })
+                                    .collect()
+                            };
+                            decoded.push((before.as_ref().map(values), after.as_ref().map(values)));
+                        }
+                        decoded
+                    };
                     for (before, after) in decoded {
                         match (before, after) {
                             (None, Some(new)) => self.push(Op::Upsert, new),

@@ -10,6 +10,9 @@ pub(super) struct Relation {
     map: Vec<Option<usize>>,
     /// Key fields' columns.
     key_columns: Vec<Option<usize>>,
+    /// Per field: whether a later field reads the same column (its text is then copied, not
+    /// moved out of the tuple).
+    shared: Vec<bool>,
     /// Columns of type boolean: pgoutput sends `t`/`f`, the snapshot's `CAST(… AS TEXT)`
     /// gives `true`/`false`; the stream is written like the snapshot.
     booleans: Vec<bool>,
@@ -24,6 +27,14 @@ fn as_snapshot(rel: &Relation, column: usize, text: &str) -> String {
         (Some(true), "t") => "true".to_owned(),
         (Some(true), "f") => "false".to_owned(),
         _ => text.to_owned(),
+    }
+}
+
+/// As [`as_snapshot`], taking the decoded text instead of copying it.
+fn into_snapshot(rel: &Relation, column: usize, text: String) -> String {
+    match rel.booleans.get(column) {
+        Some(true) => as_snapshot(rel, column, &text),
+        _ => text,
     }
 }
 
@@ -127,19 +138,25 @@ impl PgSource {
                 let map = field_columns(self.dataset, &names);
                 let key_columns = self.key_indexes.iter().map(|&i| map[i]).collect();
                 let booleans = columns.iter().map(|c| c.type_oid == BOOLOID).collect();
+                let shared = map
+                    .iter()
+                    .enumerate()
+                    .map(|(f, c)| c.is_some() && map[f + 1..].contains(c))
+                    .collect();
                 self.relation = Some(Relation {
                     oid,
                     map,
                     key_columns,
+                    shared,
                     booleans,
                 });
             }
             Message::Insert { oid, new } if ours(oid, &self.relation) => {
-                let values = self.values(&new, None);
+                let values = self.values(new, None);
                 self.push(Op::Upsert, values, out);
             }
             Message::Update { oid, old, new } if ours(oid, &self.relation) => {
-                let new_values = self.values(&new, old.as_deref());
+                let new_values = self.values(new, old.as_deref());
                 if let Some(old) = &old {
                     let old_key = self.key_values(old);
                     let new_key: Vec<&String> =
@@ -188,11 +205,12 @@ impl PgSource {
             .collect()
     }
 
-    /// Dataset values of a tuple; an unchanged TOAST value is taken from the old row when
-    /// the publisher sent it, else the change is marked defective.
+    /// Dataset values of a tuple (its texts moved, not copied); an unchanged TOAST value is
+    /// taken from the old row when the publisher sent it, else the change is marked
+    /// defective.
     pub(super) fn values(
         &self,
-        tuple: &[Datum],
+        mut tuple: Vec<Datum>,
         old: Option<&[Datum]>,
     ) -> (Vec<String>, Option<String>) {
         let rel = self
@@ -204,7 +222,10 @@ impl PgSource {
             .map
             .iter()
             .enumerate()
-            .map(|(f, c)| match c.and_then(|c| tuple.get(c).map(|d| (c, d))) {
+            .map(|(f, c)| match c.and_then(|c| tuple.get_mut(c).map(|d| (c, d))) {
+                Some((c, Datum::Text(s))) if !rel.shared[f] => {
+                    into_snapshot(rel, c, std::mem::take(s))
+                }
                 Some((c, Datum::Text(s))) => as_snapshot(rel, c, s),
                 Some((c, Datum::Unchanged)) => match old.and_then(|o| o.get(c)) {
                     Some(Datum::Text(s)) => as_snapshot(rel, c, s),
