@@ -139,11 +139,19 @@ impl BinlogSource {
                         .iter()
                         .map(|c| c.and_then(|c| tme.get_column_type(c).ok().flatten()))
                         .collect();
+                    // A column two fields read is copied for the first, taken by the last.
+                    let shared: Vec<bool> = map
+                        .iter()
+                        .enumerate()
+                        .map(|(f, c)| c.is_some() && map[f + 1..].contains(c))
+                        .collect();
                     let decoded = if rows::handles(&rows) {
                         rows::decode(&rows, &tme, |image| {
                             map.iter()
                                 .zip(&types)
-                                .map(|(c, ty)| match c {
+                                .zip(&shared)
+                                .map(|((c, ty), shared)| match c {
+                                    Some(c) if *shared => value_text(image[*c].as_ref(), *ty),
                                     Some(c) => value_into_text(image[*c].take(), *ty),
                                     None => String::new(),
                                 })
