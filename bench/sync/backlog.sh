@@ -19,15 +19,4 @@ q -p 5433 -d postgres -c "DROP DATABASE IF EXISTS lt_bench_rep WITH (FORCE)" -c 
 "${SNAPSHOT_BIN:-$B}" sync run --config "$WORK/sync.toml" --once >/dev/null
 workload
 qs "CHECKPOINT"
-busy() { awk '/^cpu /{print $2+$3+$4+$6+$7+$8}' /proc/stat; }
-b0=$(busy)
-t0=$(date +%s.%N)
-if [ -n "${PERF:-}" ]; then
-  perf record -F 999 -g -o "$WORK/backlog.perf" "$B" sync run --config "$WORK/sync.toml" --once
-else
-  /usr/bin/time -f "lienthong CPU: %U s user, %S s system; peak RSS %M KB" "$B" sync run --config "$WORK/sync.toml" --once
-fi
-t1=$(date +%s.%N)
-b1=$(busy)
-awk -v a="$t0" -v b="$t1" -v j=$((b1 - b0)) -v hz="$(getconf CLK_TCK)" \
-  'BEGIN { printf "backlog wall %.2f s; machine busy CPU %.1f s\n", b - a, j / hz }'
+timed_once backlog "$B"

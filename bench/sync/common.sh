@@ -1,6 +1,6 @@
 # What bench/sync/run.sh, snapshot.sh and backlog.sh share (sourced): psql on the source
-# cluster, the citizen table's columns, the source table reset to the 1 M-row template, and
-# the backlog's 1 M changes.
+# cluster, the citizen table's columns, the source table reset to the 1 M-row template, the
+# backlog's 1 M changes, and one timed `sync run --once`.
 q() { psql -X -q -h 127.0.0.1 -U postgres -At "$@"; }
 qs() { q -p 5432 -d lt_bench_src -c "$1"; }
 COLS="personal_id text PRIMARY KEY, full_name text, birth_date text, sex text, ethnicity text, religion text, nationality text, province_code text, commune_code text, address text, phone text, email text, updated_at text"
@@ -26,4 +26,23 @@ workload() {
         FROM generate_series(1, 50) g;
       COMMIT;
     END LOOP; END \$\$"
+}
+
+# One `sync run --once` of bench-out/sync/sync.toml with BINARY, timed: lienthong's CPU and
+# peak RSS, the wall time and the whole machine's busy CPU; with PERF set, recorded by
+# `perf record -g` into bench-out/sync/LABEL.perf instead of timed by /usr/bin/time.
+timed_once() { # LABEL BINARY
+  local busy b0 b1 t0 t1
+  busy() { awk '/^cpu /{print $2+$3+$4+$6+$7+$8}' /proc/stat; }
+  b0=$(busy)
+  t0=$(date +%s.%N)
+  if [ -n "${PERF:-}" ]; then
+    perf record -F 999 -g -o "bench-out/sync/$1.perf" "$2" sync run --config bench-out/sync/sync.toml --once
+  else
+    /usr/bin/time -f "lienthong CPU: %U s user, %S s system; peak RSS %M KB" "$2" sync run --config bench-out/sync/sync.toml --once
+  fi
+  t1=$(date +%s.%N)
+  b1=$(busy)
+  awk -v a="$t0" -v b="$t1" -v j=$((b1 - b0)) -v hz="$(getconf CLK_TCK)" -v l="$1" \
+    'BEGIN { printf "%s wall %.2f s; machine busy CPU %.1f s\n", l, b - a, j / hz }'
 }

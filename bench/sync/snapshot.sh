@@ -14,15 +14,4 @@ B="${1:-target/release/lienthong}"
 . bench/sync/common.sh
 reset_source
 q -p 5433 -d postgres -c "DROP DATABASE IF EXISTS lt_bench_rep WITH (FORCE)" -c "CREATE DATABASE lt_bench_rep"
-busy() { awk '/^cpu /{print $2+$3+$4+$6+$7+$8}' /proc/stat; }
-b0=$(busy)
-t0=$(date +%s.%N)
-if [ -n "${PERF:-}" ]; then
-  perf record -F 999 -g -o "$WORK/snapshot.perf" "$B" sync run --config "$WORK/sync.toml" --once
-else
-  /usr/bin/time -f "lienthong CPU: %U s user, %S s system; peak RSS %M KB" "$B" sync run --config "$WORK/sync.toml" --once
-fi
-t1=$(date +%s.%N)
-b1=$(busy)
-awk -v a="$t0" -v b="$t1" -v j=$((b1 - b0)) -v hz="$(getconf CLK_TCK)" \
-  'BEGIN { printf "snapshot wall %.2f s; machine busy CPU %.1f s\n", b - a, j / hz }'
+timed_once snapshot "$B"

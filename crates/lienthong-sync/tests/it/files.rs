@@ -218,8 +218,13 @@ async fn a_quarantined_record_made_valid_later_closes_its_row_across_restarts() 
     let drops = dir.path().join("drops");
     std::fs::create_dir(&drops).unwrap();
     let replica = sqlite(dir.path(), "center.db");
-    let row = |id: &str, born: &str| {
-        format!("{id},Lê Thị Bình,{born},2,01,00004,2026-11-01T08:00:00+07:00")
+    // A drop of (personal id, birth date) rows.
+    let drop_rows = |name: &str, rows: &[(&str, &str)]| {
+        let mut csv = format!("{HEADER}\n");
+        for (id, born) in rows {
+            csv += &format!("{id},Lê Thị Bình,{born},2,01,00004,2026-11-01T08:00:00+07:00\n");
+        }
+        drop_file(&drops.join(name), csv);
     };
     let cfg = config(
         "reopen",
@@ -227,13 +232,12 @@ async fn a_quarantined_record_made_valid_later_closes_its_row_across_restarts() 
         &replica,
         "rep",
     );
-    drop_file(
-        &drops.join("1.csv"),
-        format!(
-            "{HEADER}\n{}\n{}\n",
-            row("001090000005", "1990-13-45"),
-            row("001090000006", "1990-03-25")
-        ),
+    drop_rows(
+        "1.csv",
+        &[
+            ("001090000005", "1990-13-45"),
+            ("001090000006", "1990-03-25"),
+        ],
     );
     let mut p = open(&cfg).await;
     p.catch_up().await.unwrap();
@@ -241,13 +245,12 @@ async fn a_quarantined_record_made_valid_later_closes_its_row_across_restarts() 
     p.close().await;
 
     // Another process: the key quarantined before is made valid, another one goes bad.
-    drop_file(
-        &drops.join("2.csv"),
-        format!(
-            "{HEADER}\n{}\n{}\n",
-            row("001090000005", "1990-03-25"),
-            row("001090000007", "1990-02-30")
-        ),
+    drop_rows(
+        "2.csv",
+        &[
+            ("001090000005", "1990-03-25"),
+            ("001090000007", "1990-02-30"),
+        ],
     );
     let mut p = open(&cfg).await;
     p.catch_up().await.unwrap();
@@ -257,10 +260,7 @@ async fn a_quarantined_record_made_valid_later_closes_its_row_across_restarts() 
     assert!(!names(&replica, "rep").await.contains_key("001090000007"));
 
     // The same process: the record quarantined in it is made valid.
-    drop_file(
-        &drops.join("3.csv"),
-        format!("{HEADER}\n{}\n", row("001090000007", "1990-02-28")),
-    );
+    drop_rows("3.csv", &[("001090000007", "1990-02-28")]);
     p.catch_up().await.unwrap();
     assert_eq!(names(&replica, "rep").await.len(), 3);
     assert_eq!(p.status().await.unwrap().quarantined_open, 0);
