@@ -7,7 +7,6 @@
 //! ([`Source::acknowledged`]: PostgreSQL's slot position, a finished file's move). After
 //! any error the source is reopened from the replica's position.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -24,16 +23,14 @@ use crate::source::{now_ms, Source, SourceConfig};
 use crate::SyncError;
 
 mod check;
+mod open_keys;
 mod plan;
 
 use check::*;
+use open_keys::OpenKeys;
 
 /// Times [`Pipeline::catch_up`] reopens and repeats after a failed step.
 const CATCH_UP_RETRIES: u32 = 5;
-
-/// Open quarantine keys a pipeline keeps in memory, at most (a few tens of MB); past it a
-/// batch looks for every one of its keys in the quarantine.
-pub const OPEN_KEYS_MAX: usize = 1_000_000;
 
 /// Typed configuration of one pipeline (the CLI builds it from TOML).
 #[derive(Debug, Clone)]
@@ -112,13 +109,8 @@ pub struct Pipeline {
     broken: bool,
     /// The batch the source read ahead (and validated) while the previous one committed.
     prefetched: Option<(Batch, Vec<Check>)>,
-    /// The keys of this pipeline's open quarantine rows, or more: only this pipeline opens
-    /// rows (operators only close them), so a batch supersedes only the rows of those of its
-    /// keys found here — a batch's every key looked up in the quarantine cost more than a
-    /// tenth of a backlog's replica time (docs/benchmarks.md, issue 13). `None` when not
-    /// known (a pipeline opened for replay, or more than [`OPEN_KEYS_MAX`]): every key of a
-    /// batch is then looked for.
-    open_keys: Option<HashSet<String>>,
+    /// The keys of this pipeline's open quarantine rows, or more.
+    open_keys: OpenKeys,
     /// This pipeline object's lease owner id (empty: opened for replay, holds no lease),
     /// and the task renewing the lease.
     owner: String,
@@ -140,10 +132,7 @@ impl Pipeline {
         let opened = async {
             // Read after the claim: a process that ran before may have committed until then.
             p.state = p.replica.state(&p.config.name).await?.unwrap_or_default();
-            p.open_keys = p
-                .replica
-                .quarantine_open_keys(&p.config.name, OPEN_KEYS_MAX)
-                .await?;
+            p.open_keys = OpenKeys::load(&p.replica, &p.config.name).await?;
             if let Some(j) = &p.config.jetstream {
                 p.jet =
                     Some(JetSink::open(j, &p.config.name, p.config.source.ordered_ids()).await?);
@@ -216,7 +205,7 @@ impl Pipeline {
             backlog_at_ms: 0,
             broken: false,
             prefetched: None,
-            open_keys: None,
+            open_keys: OpenKeys::default(),
             owner: String::new(),
             renewer: None,
         })
@@ -244,16 +233,13 @@ impl Pipeline {
     pub async fn recover(&mut self) -> Result<(), SyncError> {
         self.broken = true;
         // A commit that failed on the way back may have committed: quarantine rows too.
-        self.open_keys = None;
+        self.open_keys = OpenKeys::default();
         self.state = self
             .replica
             .state(&self.config.name)
             .await?
             .unwrap_or_default();
-        self.open_keys = self
-            .replica
-            .quarantine_open_keys(&self.config.name, OPEN_KEYS_MAX)
-            .await?;
+        self.open_keys = OpenKeys::load(&self.replica, &self.config.name).await?;
         if let Some(j) = &self.config.jetstream {
             self.jet =
                 Some(JetSink::open(j, &self.config.name, self.config.source.ordered_ids()).await?);
@@ -386,15 +372,7 @@ impl Pipeline {
             ..StepReport::default()
         };
         // Only rows of earlier batches need superseding; this batch's rows know already.
-        let touched: Vec<String> = match &self.open_keys {
-            Some(open) => classified
-                .last_valid_of_key
-                .keys()
-                .filter(|k| open.contains(*k))
-                .cloned()
-                .collect(),
-            None => classified.last_valid_of_key.keys().cloned().collect(),
-        };
+        let touched = self.open_keys.among(classified.last_valid_of_key.keys());
         let mut state = self.state.clone();
         // A new snapshot starts with a truncate marker, as it empties the replica table.
         let marker = batch.snapshot_start.then(|| Change {
@@ -463,15 +441,7 @@ impl Pipeline {
             "batch committed"
         );
         self.state = state;
-        if let Some(open) = &mut self.open_keys {
-            for k in &touched {
-                open.remove(k);
-            }
-            open.extend(quarantine.iter().filter(|q| q.open).map(|q| q.key.clone()));
-            if open.len() > OPEN_KEYS_MAX {
-                self.open_keys = None;
-            }
-        }
+        self.open_keys.committed(&touched, &quarantine);
         Ok(report)
     }
 
@@ -577,13 +547,7 @@ impl Pipeline {
                 }
             })
             .await?;
-        self.open_keys = if open == 0 {
-            Some(HashSet::new())
-        } else {
-            self.replica
-                .quarantine_open_keys(&self.config.name, OPEN_KEYS_MAX)
-                .await?
-        };
+        self.open_keys = OpenKeys::load(&self.replica, &self.config.name).await?;
         Ok((replayed, open))
     }
 

@@ -6,21 +6,18 @@
 //! (docs/benchmarks.md, issue 13). Here the column types, metadata and signedness are taken
 //! from the table map once per event, and only a row image's framing — the bitmap of NULLs
 //! over the columns the image holds — is read by hand; every value is still read by
-//! `mysql_common`'s own `BinlogValue` decoder. Partial JSON updates (MySQL's shared image)
-//! are left to `mysql_common` (the caller checks [`handles`]).
+//! `mysql_common`'s own `BinlogValue` decoder. MySQL's partial JSON updates (a shared
+//! image) are read by `mysql_common`'s rows, laid out the same way.
 
 use std::io;
 
 use mysql_common::binlog::events::{OptionalMetaExtractor, RowsEventData, TableMapEvent};
+use mysql_common::binlog::row::BinlogRow;
 use mysql_common::binlog::value::BinlogValue;
 use mysql_common::constants::ColumnType;
 use mysql_common::io::ParseBuf;
 use mysql_common::proto::MyDeserialize;
-
-/// Whether [`decode`] reads this event (everything but MySQL's partial JSON updates).
-pub(super) fn handles(rows: &RowsEventData<'_>) -> bool {
-    !matches!(rows, RowsEventData::PartialUpdateRowsEvent(_))
-}
+use mysql_common::Value;
 
 fn invalid(what: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
@@ -79,23 +76,52 @@ fn image<'de>(
     Ok(())
 }
 
+/// A row `mysql_common` read (its values those of the columns `present` marks, in order)
+/// laid out as [`image`] lays one out.
+fn slots(row: BinlogRow, present: &[bool], out: &mut Vec<Option<BinlogValue<'static>>>) {
+    let mut values = row.unwrap().into_iter();
+    out.clear();
+    for &p in present {
+        out.push(if p {
+            values
+                .next()
+                .filter(|v| !matches!(v, BinlogValue::Value(Value::NULL)))
+        } else {
+            None
+        });
+    }
+}
+
 /// Every row of the event: (before image, after image), each through `row` (which takes the
 /// image's values, one slot per column of the table, and may move them out).
 pub(super) fn decode<'a, T>(
     rows: &'a RowsEventData<'a>,
-    tme: &TableMapEvent<'_>,
+    tme: &'a TableMapEvent<'a>,
     mut row: impl FnMut(&mut [Option<BinlogValue<'_>>]) -> T,
 ) -> io::Result<Vec<(Option<T>, Option<T>)>> {
-    if !handles(rows) {
-        return Err(invalid("partial JSON updates are read by mysql_common"));
-    }
-    let columns = layout(tme)?;
     let before: Option<Vec<bool>> = rows
         .columns_before_image()
         .map(|b| b.iter().by_vals().collect());
     let after: Option<Vec<bool>> = rows
         .columns_after_image()
         .map(|b| b.iter().by_vals().collect());
+    if let RowsEventData::PartialUpdateRowsEvent(_) = rows {
+        let mut values = Vec::new();
+        let mut out = Vec::new();
+        for r in rows.rows(tme) {
+            let (b, a) = r?;
+            let mut one = |image: Option<BinlogRow>, present: &Option<Vec<bool>>| {
+                let (image, present) = (image?, present.as_ref()?);
+                slots(image, present, &mut values);
+                Some(row(&mut values))
+            };
+            let b = one(b, &before);
+            let a = one(a, &after);
+            out.push((b, a));
+        }
+        return Ok(out);
+    }
+    let columns = layout(tme)?;
     let mut buf = ParseBuf(rows.rows_data());
     let mut values = Vec::with_capacity(columns.len());
     let mut out = Vec::new();

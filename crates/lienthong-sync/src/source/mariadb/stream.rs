@@ -145,37 +145,18 @@ impl BinlogSource {
                         .enumerate()
                         .map(|(f, c)| c.is_some() && map[f + 1..].contains(c))
                         .collect();
-                    let decoded = if rows::handles(&rows) {
-                        rows::decode(&rows, &tme, |image| {
-                            map.iter()
-                                .zip(&types)
-                                .zip(&shared)
-                                .map(|((c, ty), shared)| match c {
-                                    Some(c) if *shared => value_text(image[*c].as_ref(), *ty),
-                                    Some(c) => value_into_text(image[*c].take(), *ty),
-                                    None => String::new(),
-                                })
-                                .collect::<Vec<String>>()
-                        })
-                        .map_err(|e| src(&p, format!("binlog row: {e}")))?
-                    } else {
-                        let mut decoded = Vec::new();
-                        for row in rows.rows(&tme) {
-                            let (before, after) =
-                                row.map_err(|e| src(&p, format!("binlog row: {e}")))?;
-                            let values = |r: &mysql_async::binlog::row::BinlogRow| -> Vec<String> {
-                                map.iter()
-                                    .zip(&types)
-                                    .map(|(c, ty)| match c {
-                                        Some(c) => value_text(r.as_ref(*c), *ty),
-                                        None => String::new(),
-                                    })
-                                    .collect()
-                            };
-                            decoded.push((before.as_ref().map(values), after.as_ref().map(values)));
-                        }
-                        decoded
-                    };
+                    let decoded = rows::decode(&rows, &tme, |image| {
+                        map.iter()
+                            .zip(&types)
+                            .zip(&shared)
+                            .map(|((c, ty), shared)| match c {
+                                Some(c) if *shared => value_text(image[*c].as_ref(), *ty),
+                                Some(c) => value_into_text(image[*c].take(), *ty),
+                                None => String::new(),
+                            })
+                            .collect::<Vec<String>>()
+                    })
+                    .map_err(|e| src(&p, format!("binlog row: {e}")))?;
                     for (before, after) in decoded {
                         match (before, after) {
                             (None, Some(new)) => self.push(Op::Upsert, new),
