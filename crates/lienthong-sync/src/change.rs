@@ -41,6 +41,9 @@ pub struct Change {
     /// Why the source could not read this change whole: it goes to quarantine with this
     /// reason whatever its values.
     pub defect: Option<String>,
+    /// The source reported an insert: the record did not exist there before this change. A
+    /// hint only (the replica may try a plain insert first and upserts when the key exists).
+    pub inserted: bool,
 }
 
 /// Changes in source order up to a position the source can resume from.
@@ -77,6 +80,9 @@ pub struct Net<'a> {
     pub deletes: Vec<(&'a Change, &'a [String])>,
     /// Keys whose last valid change is an upsert, with the normalised values.
     pub upserts: Vec<(&'a Change, &'a [String])>,
+    /// Upserts whose key's first change in the run is an insert at the source: the replica
+    /// is not expected to hold them yet (kept apart from `upserts`).
+    pub inserts: Vec<(&'a Change, &'a [String])>,
 }
 
 /// Reduces `changes` (in source order, none of them a truncate) to their net effect.
@@ -91,20 +97,27 @@ pub fn net<'a>(
 ) -> Net<'a> {
     debug_assert!(changes.len() == values.len() && changes.len() == valid.len());
     debug_assert_eq!(changes.len(), keys.len());
-    let mut last: HashMap<&str, usize> = HashMap::with_capacity(changes.len());
+    // Per key: its first change in the run, and its last valid one.
+    let mut seen: HashMap<&str, (usize, Option<usize>)> = HashMap::with_capacity(changes.len());
     for (i, c) in changes.iter().enumerate() {
         debug_assert!(c.op != Op::Truncate, "truncates split batches");
+        let (_, last) = seen.entry(&keys[i]).or_insert((i, None));
         if valid[i] {
-            last.insert(&keys[i], i);
+            *last = Some(i);
         }
     }
-    let mut winners: Vec<usize> = last.into_values().collect();
+    let mut winners: Vec<(usize, bool)> = seen
+        .into_values()
+        .filter_map(|(first, last)| last.map(|i| (i, changes[first].inserted)))
+        .collect();
     winners.sort_unstable();
     let mut out = Net::default();
-    for i in winners {
+    for (i, new) in winners {
+        let row = (&changes[i], values[i].as_slice());
         match changes[i].op {
-            Op::Upsert => out.upserts.push((&changes[i], &values[i])),
-            _ => out.deletes.push((&changes[i], &values[i])),
+            Op::Upsert if new => out.inserts.push(row),
+            Op::Upsert => out.upserts.push(row),
+            _ => out.deletes.push(row),
         }
     }
     out
@@ -182,6 +195,7 @@ mod tests {
             values: vec![key.into(), name.into()],
             committed_at_ms: None,
             defect: None,
+            inserted: false,
         }
     }
 
@@ -211,6 +225,44 @@ mod tests {
         let n = net(&changes, &values, &valid, &keys);
         let dels: Vec<&str> = n.deletes.iter().map(|(c, _)| c.id.as_str()).collect();
         assert_eq!(dels, ["3"], "the invalid re-insert leaves a deleted");
+    }
+
+    /// An upsert is expected new when its key's first change in the run was an insert at
+    /// the source, whatever came after it; a key deleted or updated first was held before.
+    #[test]
+    fn upserts_of_keys_first_inserted_in_the_run_are_expected_new() {
+        let inserted = |id, key, name| Change {
+            inserted: true,
+            ..change(Op::Upsert, id, key, name)
+        };
+        let changes = vec![
+            inserted("1", "a", "A1"),
+            change(Op::Upsert, "2", "a", "A2"),
+            change(Op::Upsert, "3", "b", "B1"),
+            change(Op::Delete, "4", "c", ""),
+            inserted("5", "c", "C1"),
+            inserted("6", "d", "bad"),
+            change(Op::Upsert, "7", "d", "D1"),
+            inserted("8", "e", "E1"),
+        ];
+        let values: Vec<Vec<String>> = changes.iter().map(|c| c.values.clone()).collect();
+        let keys: Vec<String> = changes.iter().map(|c| key_of(&c.values, &[0])).collect();
+        let valid = [true, true, true, true, true, false, true, true];
+        let n = net(&changes, &values, &valid, &keys);
+        let ids =
+            |v: &[(&Change, &[String])]| v.iter().map(|(c, _)| c.id.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(&n.inserts),
+            ["2", "7", "8"],
+            "a, d and e were inserted first"
+        );
+        assert_eq!(
+            ids(&n.upserts),
+            ["3", "5"],
+            "b was held before, c deleted first"
+        );
+        assert!(n.deletes.is_empty());
+        assert_eq!(n.inserts[0].1, ["a", "A2"], "with the last valid values");
     }
 
     #[test]

@@ -333,6 +333,7 @@ mod tests {
             values: values.clone(),
             committed_at_ms: Some(5),
             defect: None,
+            inserted: false,
         };
         let b = body(&CITIZEN, "p", &c, &values);
         assert_eq!(b["record"]["full_name"], "Nguyễn Văn An");

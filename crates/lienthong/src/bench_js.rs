@@ -58,6 +58,7 @@ fn messages(n: usize) -> Vec<(String, serde_json::Value)> {
                 values: values.clone(),
                 committed_at_ms: Some(1_796_083_200_000 + i as i64),
                 defect: None,
+                inserted: false,
             };
             (change.id.clone(), body(&CITIZEN, "bench", &change, &values))
         })

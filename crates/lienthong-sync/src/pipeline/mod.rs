@@ -381,6 +381,7 @@ impl Pipeline {
             values: Vec::new(),
             committed_at_ms: None,
             defect: None,
+            inserted: false,
         });
         let outgoing = if self.jet.is_some() || self.target.changelog {
             plan::outgoing(ds, &self.config.name, marker.as_ref(), batch, &classified)
@@ -532,6 +533,7 @@ impl Pipeline {
                         values: Vec::new(),
                         committed_at_ms: None,
                         defect: None,
+                        inserted: false,
                     };
                     let record = body(ds, name, &change, &outcome.values)["record"].to_string();
                     Ok((outcome.values, record))

@@ -123,6 +123,7 @@ pub(super) fn steps<'a>(batch: &'a Batch, c: &'a Classified) -> (Vec<Step<'a>>, 
             .count() as u64;
         steps.push(Step::Apply {
             upserts: net.upserts,
+            inserts: net.inserts,
             deletes: net.deletes,
         });
         if b < n {
@@ -188,6 +189,7 @@ mod tests {
             values,
             committed_at_ms: None,
             defect: None,
+            inserted: false,
         }
     }
 
@@ -242,7 +244,9 @@ mod tests {
             .iter()
             .map(|s| match s {
                 Step::Truncate => "truncate".to_owned(),
-                Step::Apply { upserts, deletes } => {
+                Step::Apply {
+                    upserts, deletes, ..
+                } => {
                     let ids = |v: &Vec<(&Change, &[String])>| {
                         v.iter()
                             .map(|(ch, _)| ch.id.clone())

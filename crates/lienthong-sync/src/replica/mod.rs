@@ -64,6 +64,8 @@ pub enum Step<'a> {
     Apply {
         /// (change, normalised values)
         upserts: Vec<(&'a Change, &'a [String])>,
+        /// Upserts of keys the source reported new (see `change::Net::inserts`).
+        inserts: Vec<(&'a Change, &'a [String])>,
         /// (change, normalised key record)
         deletes: Vec<(&'a Change, &'a [String])>,
     },

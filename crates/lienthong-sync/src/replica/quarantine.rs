@@ -85,15 +85,10 @@ impl Replica {
                             values: Vec::new(),
                             committed_at_ms: None,
                             defect: None,
+                            inserted: false,
                         };
-                        sqlx::Any::upsert(
-                            &mut tx,
-                            d,
-                            target,
-                            &[(&change, values.as_slice())],
-                            false,
-                        )
-                        .await?;
+                        sqlx::Any::upsert(&mut tx, d, target, &[], &[(&change, values.as_slice())])
+                            .await?;
                         logged.push(Logged {
                             change_id: r.change_id.clone(),
                             op: crate::change::Op::Upsert,

@@ -9,14 +9,15 @@ use super::*;
 pub(super) trait BatchDb: sqlx::Database {
     fn affected(r: &Self::QueryResult) -> u64;
 
-    /// `new_rows`: the rows are expected to be new (an initial snapshot); a database may
-    /// then try a faster plain insert, falling back to the upsert when a key exists.
+    /// Upserts `new` and `rows`. The keys of `new` are expected to be absent from the table
+    /// (an initial snapshot, or records the source reported inserted): a database may try a
+    /// faster plain insert for them, upserting them with the rest when a key exists.
     async fn upsert(
         tx: &mut sqlx::Transaction<'_, Self>,
         d: Dialect,
         target: &Target,
+        new: &[(&Change, &[String])],
         rows: &[(&Change, &[String])],
-        new_rows: bool,
     ) -> Result<(), SyncError>;
 }
 
@@ -29,11 +30,11 @@ impl BatchDb for sqlx::Any {
         tx: &mut sqlx::Transaction<'_, Self>,
         d: Dialect,
         target: &Target,
+        new: &[(&Change, &[String])],
         rows: &[(&Change, &[String])],
-        _new_rows: bool,
     ) -> Result<(), SyncError> {
         let per = (d.params_max() / target.names.len()).max(1);
-        for chunk in rows.chunks(per) {
+        for chunk in new.chunks(per).chain(rows.chunks(per)) {
             let sql = d.upsert_sql(&target.table, &target.names, &target.key, chunk.len());
             let mut q = sqlx::query(&sql);
             for (c, values) in chunk {
@@ -60,45 +61,50 @@ impl BatchDb for sqlx::Postgres {
 
     /// `COPY` into a session-local staging table, then one `INSERT … ON CONFLICT` from it:
     /// measured at half the cost of any parameter-based upsert. Rows expected to be new (an
-    /// initial snapshot) are first copied straight into the table inside a savepoint — half
-    /// the cost again (docs/benchmarks.md, issue 13); if any key exists already (a row
-    /// another pipeline of a shared table wrote), that copy is rolled back and the batch
-    /// takes the upsert.
+    /// initial snapshot, inserts at the source) are first copied straight into the table
+    /// inside a savepoint — half the cost again (docs/benchmarks.md, issue 13); if any key
+    /// exists already (a row another pipeline of a shared table wrote, a record deleted and
+    /// inserted again), that copy is rolled back and those rows are upserted with the rest.
     async fn upsert(
         tx: &mut sqlx::Transaction<'_, Self>,
         _d: Dialect,
         target: &Target,
+        new: &[(&Change, &[String])],
         rows: &[(&Change, &[String])],
-        new_rows: bool,
     ) -> Result<(), SyncError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut rows = CopyRows {
-            rows,
-            target,
-            buf: Vec::with_capacity(rows.len() * 256),
-            encoded: 0,
-        };
         let cols = target.names.join(", ");
-        if new_rows {
+        let mut buf = Vec::with_capacity(new.len().max(rows.len()) * 256);
+        // Rows of `pending` already encoded into `buf`.
+        let mut encoded = 0;
+        let both: Vec<(&Change, &[String])>;
+        let pending: &[(&Change, &[String])] = if new.is_empty() {
+            rows
+        } else {
             sqlx::query("SAVEPOINT lt_new_rows")
                 .execute(&mut **tx)
                 .await
                 .map_err(err)?;
+            let mut copy = CopyRows {
+                rows: new,
+                target,
+                buf,
+                encoded: 0,
+            };
             let copied = copy_in(
                 tx,
                 &format!("COPY {} ({cols}) FROM STDIN", target.table),
-                &mut rows,
+                &mut copy,
             )
             .await;
+            buf = copy.buf;
             match copied {
                 Ok(()) => {
                     sqlx::query("RELEASE SAVEPOINT lt_new_rows")
                         .execute(&mut **tx)
                         .await
                         .map_err(err)?;
-                    return Ok(());
+                    buf.clear();
+                    rows
                 }
                 Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
                     tracing::debug!(table = %target.table, "a key of the batch exists already: upserting instead");
@@ -106,10 +112,23 @@ impl BatchDb for sqlx::Postgres {
                         .execute(&mut **tx)
                         .await
                         .map_err(err)?;
+                    // The rows encoded for the failed copy go first, not encoded again.
+                    encoded = copy.encoded;
+                    both = [new, rows].concat();
+                    &both
                 }
                 Err(e) => return Err(err(e)),
             }
+        };
+        if pending.is_empty() {
+            return Ok(());
         }
+        let mut rest = CopyRows {
+            rows: pending,
+            target,
+            buf,
+            encoded,
+        };
         let stage = format!("\"lt_stage_{}\"", target.table_name);
         sqlx::query(&format!(
             "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
@@ -118,7 +137,7 @@ impl BatchDb for sqlx::Postgres {
         .execute(&mut **tx)
         .await
         .map_err(err)?;
-        copy_in(tx, &format!("COPY {stage} ({cols}) FROM STDIN"), &mut rows)
+        copy_in(tx, &format!("COPY {stage} ({cols}) FROM STDIN"), &mut rest)
             .await
             .map_err(err)?;
         let set = target
@@ -232,7 +251,7 @@ pub struct Commit<'a, 'b> {
     pub state: &'a State,
     /// The lease owner: the commit renews its lease, and fails when it is not held.
     pub owner: &'a str,
-    /// The upserts are expected to be new rows (a batch of an initial snapshot).
+    /// Every upsert is expected to be a new row (a batch of an initial snapshot).
     pub new_rows: bool,
 }
 
@@ -286,7 +305,11 @@ impl Commit<'_, '_> {
                         .await
                         .map_err(err)?;
                 }
-                Step::Apply { upserts, deletes } => {
+                Step::Apply {
+                    upserts,
+                    inserts,
+                    deletes,
+                } => {
                     let per = ((d.params_max() - 1) / target.key.len()).max(1);
                     for chunk in deletes.chunks(per) {
                         // A key another pipeline wrote last is that pipeline's row now (a
@@ -306,7 +329,12 @@ impl Commit<'_, '_> {
                         q = q.bind(target.pipeline.clone());
                         q.execute(&mut **tx).await.map_err(err)?;
                     }
-                    DB::upsert(tx, d, target, upserts, self.new_rows).await?;
+                    if self.new_rows {
+                        let all = [&inserts[..], &upserts[..]].concat();
+                        DB::upsert(tx, d, target, &all, &[]).await?;
+                    } else {
+                        DB::upsert(tx, d, target, inserts, upserts).await?;
+                    }
                 }
             }
         }

@@ -289,6 +289,7 @@ impl FileSource {
                     id: id(&cur.pos, 0),
                     values: vec![String::new(); n_fields],
                     committed_at_ms: None,
+                    inserted: false,
                     defect: Some(format!(
                         "file {}: {}; the file is moved to rejected/",
                         cur.pos.name, cur.rejected
@@ -313,6 +314,7 @@ impl FileSource {
                                 id: id(&cur.pos, cur.pos.records),
                                 values: std::mem::take(&mut rec.values),
                                 committed_at_ms: None,
+                                inserted: false,
                                 defect: (!errors.is_empty()).then(|| {
                                     format!(
                                         "file {} line {}: {}",
@@ -335,6 +337,7 @@ impl FileSource {
                                 id: id(&cur.pos, cur.pos.records + 1),
                                 values: vec![String::new(); n_fields],
                                 committed_at_ms: None,
+                                inserted: false,
                                 defect: Some(format!(
                                     "file {}: {e}; the file is moved to rejected/ and the records after this point were not applied",
                                     cur.pos.name

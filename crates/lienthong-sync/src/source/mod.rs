@@ -236,6 +236,7 @@ pub(crate) fn snapshot_changes<R>(
             values,
             committed_at_ms: None,
             defect: None,
+            inserted: false,
         });
         *done += 1;
     }

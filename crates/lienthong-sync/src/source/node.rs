@@ -180,6 +180,7 @@ impl NodeSource {
                 values,
                 committed_at_ms: item["committed_at_ms"].as_i64().filter(|t| *t > 0),
                 defect: None,
+                inserted: false,
             });
             self.after = seq;
         }

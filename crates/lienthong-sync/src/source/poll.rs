@@ -129,6 +129,7 @@ impl PollSource {
                 // The change-order column is the best the source says of when it changed.
                 committed_at_ms: timestamp_ms(&at),
                 defect: None,
+                inserted: false,
             });
             self.at = (at, key);
         }

@@ -201,24 +201,7 @@ async fn a_snapshot_over_keys_another_pipeline_wrote_takes_those_rows_over() {
     let mut pb = open(&cfg_b).await;
     until(&mut pb, "B's snapshot", |s| s.snapshot_done).await;
     assert_eq!(pb.state().rows_applied, 2);
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&pg).await.unwrap();
-    let rows: Vec<(String, String, String)> = sqlx::query(&format!(
-        "SELECT personal_id, full_name, lt_pipeline FROM {table} ORDER BY personal_id"
-    ))
-    .fetch_all(&pool)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| {
-        (
-            sqlx::Row::get(r, 0),
-            sqlx::Row::get(r, 1),
-            sqlx::Row::get(r, 2),
-        )
-    })
-    .collect();
-    pool.close().await;
+    let rows = owned_rows(&pg, &table).await;
     let want = [
         ("001090000011", "Nguyễn Văn An", name_a.as_str()),
         ("079090000011", "Trần Văn Cường Mới", name_b.as_str()),
@@ -235,6 +218,81 @@ async fn a_snapshot_over_keys_another_pipeline_wrote_takes_those_rows_over() {
     a.drop().await;
     b.drop().await;
     exec(&pg, &format!("DROP TABLE {table}")).await;
+}
+
+/// A record the source reports inserted is copied straight into a PostgreSQL replica, like
+/// a snapshot's; when another pipeline holds its key already (a person who moved province),
+/// that copy is rolled back and the batch's inserts are upserted with its updates: in one
+/// source transaction, an insert over B's key, a fresh insert and an update all land.
+#[tokio::test]
+async fn a_streamed_insert_over_a_key_another_pipeline_wrote_takes_that_row_over() {
+    let Some(pg) = url("LIENTHONG_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let table = format!("rep_{}", suffix());
+    let a = Province::new(&pg, &[v("001090000021", "Nguyễn Văn An")]).await;
+    let b = Province::new(&pg, &[v("079090000021", "Phạm Thị Dung")]).await;
+    let (name_a, name_b) = (format!("{}-a", a.table), format!("{}-b", b.table));
+    let mut pa = open(&config(&name_a, a.source(), &pg, &table)).await;
+    until(&mut pa, "A's snapshot", |s| s.snapshot_done).await;
+    let mut pb = open(&config(&name_b, b.source(), &pg, &table)).await;
+    until(&mut pb, "B's snapshot", |s| s.snapshot_done).await;
+    let before = pa.state().rows_applied;
+    exec(
+        &pg,
+        &format!(
+            "INSERT INTO {t} ({COLUMNS}) VALUES {}, {}; UPDATE {t} SET full_name = 'Nguyễn Văn An Hai' WHERE personal_id = '001090000021'",
+            v("079090000021", "Phạm Thị Dung Mới"),
+            v("001090000022", "Lê Văn Em"),
+            t = a.table
+        ),
+    )
+    .await;
+    until(&mut pa, "A's three changes", |s| {
+        s.rows_applied >= before + 3
+    })
+    .await;
+    assert_eq!(pa.state().rows_quarantined, 0);
+    let got = owned_rows(&pg, &table).await;
+    let want = [
+        ("001090000021", "Nguyễn Văn An Hai", name_a.as_str()),
+        ("001090000022", "Lê Văn Em", name_a.as_str()),
+        ("079090000021", "Phạm Thị Dung Mới", name_a.as_str()),
+    ];
+    assert_eq!(
+        got.iter()
+            .map(|(k, n, p)| (k.as_str(), n.as_str(), p.as_str()))
+            .collect::<Vec<_>>(),
+        want
+    );
+    pa.close().await;
+    pb.close().await;
+    a.drop().await;
+    b.drop().await;
+    exec(&pg, &format!("DROP TABLE {table}")).await;
+}
+
+/// `(personal_id, full_name, lt_pipeline)` of every row of a replica table, by key.
+async fn owned_rows(url: &str, table: &str) -> Vec<(String, String, String)> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let rows = sqlx::query(&format!(
+        "SELECT personal_id, full_name, lt_pipeline FROM {table} ORDER BY personal_id"
+    ))
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        (
+            sqlx::Row::get(r, 0),
+            sqlx::Row::get(r, 1),
+            sqlx::Row::get(r, 2),
+        )
+    })
+    .collect();
+    pool.close().await;
+    rows
 }
 
 /// A replica table made before rows carried their pipeline: the column is added, and the

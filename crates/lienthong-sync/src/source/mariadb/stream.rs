@@ -159,14 +159,14 @@ impl BinlogSource {
                     .map_err(|e| src(&p, format!("binlog row: {e}")))?;
                     for (before, after) in decoded {
                         match (before, after) {
-                            (None, Some(new)) => self.push(Op::Upsert, new),
+                            (None, Some(new)) => self.push(Op::Upsert, new, true),
                             (Some(old), Some(new)) => {
                                 if self.key_indexes.iter().any(|&i| old[i] != new[i]) {
-                                    self.push(Op::Delete, old);
+                                    self.push(Op::Delete, old, false);
                                 }
-                                self.push(Op::Upsert, new);
+                                self.push(Op::Upsert, new, false);
                             }
-                            (Some(old), None) => self.push(Op::Delete, old),
+                            (Some(old), None) => self.push(Op::Delete, old, false),
                             (None, None) => {}
                         }
                     }
@@ -218,7 +218,7 @@ impl BinlogSource {
         Ok(())
     }
 
-    pub(super) fn push(&mut self, op: Op, values: Vec<String>) {
+    pub(super) fn push(&mut self, op: Op, values: Vec<String>, inserted: bool) {
         let Some(txn) = self.txn.as_mut() else {
             return;
         };
@@ -253,6 +253,7 @@ impl BinlogSource {
             values,
             committed_at_ms: Some(txn.committed_at_ms),
             defect: None,
+            inserted,
         };
         self.pending.push_back((change, txn.start, idx));
     }

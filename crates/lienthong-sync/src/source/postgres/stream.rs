@@ -153,7 +153,7 @@ impl PgSource {
             }
             Message::Insert { oid, new } if ours(oid, &self.relation) => {
                 let values = self.values(new, None);
-                self.push(Op::Upsert, values, out);
+                self.push(Op::Upsert, values, true, out);
             }
             Message::Update { oid, old, new } if ours(oid, &self.relation) => {
                 let new_values = self.values(new, old.as_deref());
@@ -166,23 +166,23 @@ impl PgSource {
                         for (&i, v) in self.key_indexes.iter().zip(old_key) {
                             values[i] = v;
                         }
-                        self.push(Op::Delete, (values, None), out);
+                        self.push(Op::Delete, (values, None), false, out);
                     }
                 }
-                self.push(Op::Upsert, new_values, out);
+                self.push(Op::Upsert, new_values, false, out);
             }
             Message::Delete { oid, old } if ours(oid, &self.relation) => {
                 let mut values = vec![String::new(); self.dataset.fields.len()];
                 for (&i, v) in self.key_indexes.iter().zip(self.key_values(&old)) {
                     values[i] = v;
                 }
-                self.push(Op::Delete, (values, None), out);
+                self.push(Op::Delete, (values, None), false, out);
             }
             Message::Truncate { oids } => {
                 if let Some(r) = &self.relation {
                     if oids.contains(&r.oid) {
                         let values = vec![String::new(); self.dataset.fields.len()];
-                        self.push(Op::Truncate, (values, None), out);
+                        self.push(Op::Truncate, (values, None), false, out);
                     }
                 }
             }
@@ -247,6 +247,7 @@ impl PgSource {
         &mut self,
         op: Op,
         (values, defect): (Vec<String>, Option<String>),
+        inserted: bool,
         out: &mut Vec<Change>,
     ) {
         let Some(txn) = self.txn.as_mut() else {
@@ -265,6 +266,7 @@ impl PgSource {
             values,
             committed_at_ms: Some(txn.committed_at_ms),
             defect,
+            inserted,
         });
     }
 
