@@ -519,6 +519,11 @@ mod tests {
             ("\t", "\\t"),
             ("\\\\", "\\\\\\\\"),
             ("\nx\r", "\\nx\\r"),
+            ("\u{b}\u{c} kept", "\u{b}\u{c} kept"),
+            (
+                "a long value of thirty-two bytes\\",
+                "a long value of thirty-two bytes\\\\",
+            ),
         ] {
             let mut b = b"before|".to_vec();
             super::copy_text(&mut b, value);
