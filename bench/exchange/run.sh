@@ -10,6 +10,8 @@
 # log; then the node itself) with req/s, p99 and CPU per request. PROFILE=1 adds a perf
 # profile of both nodes under load (perf-report.txt).
 #
+# BIN=/path/to/lienthong measures that build instead of this tree's.
+#
 # Installs nginx and wrk from Debian packages when missing (as root). Everything runs on
 # 127.0.0.1 ports 18080-18196 and stops when the script ends.
 set -euo pipefail
@@ -22,8 +24,9 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null
 fi
-cargo build --release -q -p lienthong
-L="$(pwd)/target/release/lienthong"
+# BIN=path measures another build (a before/after check); default: this tree's release build.
+if [ -z "${BIN:-}" ]; then cargo build --release -q -p lienthong; fi
+L="${BIN:-$(pwd)/target/release/lienthong}"
 
 pids=()
 cleanup() {

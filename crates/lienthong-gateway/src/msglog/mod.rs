@@ -20,6 +20,7 @@ mod audit;
 mod documents;
 mod incidents;
 mod reader;
+mod sqlite_writer;
 mod store;
 mod witnessed;
 
@@ -189,10 +190,14 @@ impl MessageLog {
         let tree = Arc::new(RwLock::new(tree));
         let (tx, rx) = mpsc::channel(QUEUE_ENTRIES_MAX);
         let (wpool, wtree, wnotes) = (pool.clone(), tree.clone(), notes.clone());
-        tokio::spawn(async move {
-            writer(store, wpool, wtree, key, wnotes, rx).await;
-            drop(lock);
-        });
+        if store == Store::Sqlite && !path.starts_with(":memory:") {
+            sqlite_writer::spawn(path, wpool, wtree, key, wnotes, rx)?;
+        } else {
+            tokio::spawn(async move {
+                writer(store, wpool, wtree, key, wnotes, rx).await;
+                drop(lock);
+            });
+        }
         Ok(MessageLog {
             tx,
             tree,
@@ -303,6 +308,8 @@ impl MessageLog {
     }
 }
 
+/// The writer task (PostgreSQL, or an in-memory SQLite log): takes every waiting entry and
+/// commits them in one transaction through the pool.
 async fn writer(
     store: Store,
     pool: AnyPool,
@@ -311,47 +318,91 @@ async fn writer(
     notes: Option<Arc<LogNotes>>,
     mut rx: mpsc::Receiver<Pending>,
 ) {
-    // After a failed commit the in-memory tree may hold leaves the disk does not: the log
-    // fails closed — every append is refused — until the stored log again matches its latest
-    // signed checkpoint (checked at most once a second); then the tree is rebuilt from disk
-    // and appends resume, with no restart. Nothing answered was lost: a failed batch's
-    // callers were refused.
-    let mut broken: Option<(String, Option<std::time::Instant>)> = None;
-    let public_key = key.public_b64();
+    let mut health = Health::new(key.public_b64());
     while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < BATCH_ENTRIES_MAX {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
+        let batch = gather(first, &mut rx);
+        if health.reopen_due() {
+            let reopened = reopen(&pool, &tree, &health.public_key).await;
+            health.reopened(reopened);
         }
-        if let Some((e, tried)) = &mut broken {
-            let due = tried.is_none_or(|t| t.elapsed() >= REOPEN_EVERY);
-            if due {
-                *tried = Some(std::time::Instant::now());
-                match reopen(&pool, &tree, &public_key).await {
-                    Ok(()) => {
-                        tracing::warn!(error = %e, "message log verified again after a failed commit: appends resume");
-                        broken = None;
-                    }
-                    Err(why) => tracing::warn!(error = %why, "message log still unusable"),
-                }
-            }
-        }
-        let result = match &broken {
-            Some((e, _)) => Err(format!(
-                "message log failed ({e}); appends resume once the stored log verifies again"
-            )),
+        let result = match health.refusal() {
+            Some(refused) => Err(refused),
             None => commit(store, &pool, &tree, &key, notes.as_deref(), &batch).await,
         };
-        if let Err(e) = &result {
-            if broken.is_none() {
-                broken = Some((e.clone(), Some(std::time::Instant::now())));
-            }
+        health.record(&result);
+        answer(batch, result);
+    }
+}
+
+/// The first waiting entry and every other one waiting behind it, up to a batch.
+fn gather(first: Pending, rx: &mut mpsc::Receiver<Pending>) -> Vec<Pending> {
+    let mut batch = vec![first];
+    while batch.len() < BATCH_ENTRIES_MAX {
+        match rx.try_recv() {
+            Ok(p) => batch.push(p),
+            Err(_) => break,
         }
-        for (i, p) in batch.into_iter().enumerate() {
-            let _ = p.ack.send(result.clone().map(|start| start + i as u64));
+    }
+    batch
+}
+
+/// Each caller learns its entry's index, or why the batch was refused.
+fn answer(batch: Vec<Pending>, result: Result<u64, String>) {
+    for (i, p) in batch.into_iter().enumerate() {
+        let _ = p.ack.send(result.clone().map(|start| start + i as u64));
+    }
+}
+
+/// Whether a writer may commit. After a failed commit the in-memory tree may hold leaves
+/// the disk does not: the log fails closed — every append is refused — until the stored log
+/// again matches its latest signed checkpoint (checked at most once a second); then the
+/// tree is rebuilt from disk and appends resume, with no restart. Nothing answered was
+/// lost: a failed batch's callers were refused.
+struct Health {
+    public_key: String,
+    broken: Option<(String, Option<std::time::Instant>)>,
+}
+
+impl Health {
+    fn new(public_key: String) -> Health {
+        Health {
+            public_key,
+            broken: None,
+        }
+    }
+
+    /// Whether to check now whether a failed log verifies again.
+    fn reopen_due(&mut self) -> bool {
+        match &mut self.broken {
+            Some((_, tried)) if tried.is_none_or(|t| t.elapsed() >= REOPEN_EVERY) => {
+                *tried = Some(std::time::Instant::now());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn reopened(&mut self, result: Result<(), String>) {
+        match result {
+            Ok(()) => {
+                if let Some((e, _)) = self.broken.take() {
+                    tracing::warn!(error = %e, "message log verified again after a failed commit: appends resume");
+                }
+            }
+            Err(why) => tracing::warn!(error = %why, "message log still unusable"),
+        }
+    }
+
+    /// Why appends are refused now, if they are.
+    fn refusal(&self) -> Option<String> {
+        self.broken.as_ref().map(|(e, _)| {
+            format!("message log failed ({e}); appends resume once the stored log verifies again")
+        })
+    }
+
+    fn record(&mut self, result: &Result<u64, String>) {
+        if let (Err(e), None) = (result, &self.broken) {
+            self.broken = Some((e.clone(), Some(std::time::Instant::now())));
         }
     }
 }
@@ -453,86 +504,143 @@ async fn commit(
     notes: Option<&LogNotes>,
     batch: &[Pending],
 ) -> Result<u64, String> {
-    let leaves: Vec<_> = batch
-        .iter()
-        .map(|p| leaf_hash(p.entry.as_bytes()))
-        .collect();
-    let (start, checkpoint) = {
-        let mut t = tree.write().map_err(|_| "tree lock poisoned".to_owned())?;
-        let start = t.size();
-        for leaf in &leaves {
-            t.append_leaf_hash(*leaf);
-        }
-        (start, t.checkpoint(lienthong_core::time::now_s() * 1000))
-    };
-    let signature = key.sign(&checkpoint.to_signing_bytes());
-    let note = notes.map(|n| n.sign(checkpoint.size, checkpoint.root));
-    let mut statements = Vec::new();
-    for (chunk_no, chunk) in batch.chunks(ROWS_PER_STATEMENT).enumerate() {
-        let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
-        let mut args = Vec::with_capacity(4 * chunk.len());
-        for (i, p) in chunk.iter().enumerate() {
-            let n = chunk_no * ROWS_PER_STATEMENT + i;
-            args.push(Arg::Int((start + n as u64) as i64));
-            args.push(Arg::Text(p.message_id.clone()));
-            args.push(Arg::Text(p.entry.clone()));
-            args.push(Arg::Text(hash_to_hex(&leaves[n])));
-        }
-        statements.push((
-            format!("INSERT INTO log_entries (idx, message_id, entry, leaf_hash) VALUES {values}"),
-            args,
-        ));
-    }
-    // The index by person: one row per (person, entry), in the same transaction.
-    let rows: Vec<(&str, i64)> = batch
-        .iter()
-        .enumerate()
-        .flat_map(|(n, p)| {
-            p.subjects
-                .iter()
-                .map(move |s| (s.as_str(), (start + n as u64) as i64))
-        })
-        .collect();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let values = vec!["(?, ?)"; chunk.len()].join(", ");
-        let args = chunk
+    let prepared = Prepared::new(tree, key, notes, batch)?;
+    in_one_transaction(store, pool, prepared.statements(batch)).await?;
+    Ok(prepared.durable(notes))
+}
+
+/// A bodies row: a body stored once by its hash, with the last entry that refers to it.
+const BODY_SQL: &str = "INSERT INTO log_bodies (sha256, body, stored_at_ms, last_idx) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET stored_at_ms = excluded.stored_at_ms, last_idx = excluded.last_idx";
+const CHECKPOINT_SQL: &str =
+    "INSERT INTO log_checkpoints (size, root, timestamp, signature, note) VALUES (?, ?, ?, ?, ?)";
+
+/// A batch appended to the in-memory tree and its checkpoint signed: what its transaction
+/// writes.
+struct Prepared {
+    /// The index of the batch's first entry.
+    start: u64,
+    leaves: Vec<lienthong_ledger::Hash>,
+    checkpoint: Checkpoint,
+    signature: String,
+    note: Option<LatestNote>,
+    now_ms: i64,
+}
+
+impl Prepared {
+    fn new(
+        tree: &RwLock<MerkleTree>,
+        key: &SigningKey,
+        notes: Option<&LogNotes>,
+        batch: &[Pending],
+    ) -> Result<Prepared, String> {
+        let leaves: Vec<_> = batch
             .iter()
-            .flat_map(|(subject, idx)| [Arg::Text(subject.to_string()), Arg::Int(*idx)])
+            .map(|p| leaf_hash(p.entry.as_bytes()))
             .collect();
-        statements.push((
-            format!("INSERT INTO log_subjects (subject, idx) VALUES {values}"),
-            args,
-        ));
+        let (start, checkpoint) = {
+            let mut t = tree.write().map_err(|_| "tree lock poisoned".to_owned())?;
+            let start = t.size();
+            for leaf in &leaves {
+                t.append_leaf_hash(*leaf);
+            }
+            (start, t.checkpoint(lienthong_core::time::now_s() * 1000))
+        };
+        Ok(Prepared {
+            start,
+            signature: key.sign(&checkpoint.to_signing_bytes()),
+            note: notes.map(|n| n.sign(checkpoint.size, checkpoint.root)),
+            checkpoint,
+            leaves,
+            now_ms: lienthong_core::time::now_ms() as i64,
+        })
     }
-    let now_ms = lienthong_core::time::now_ms() as i64;
-    for (n, p) in batch.iter().enumerate() {
-        for (sha, body) in &p.bodies {
+
+    /// The index of entry `n` of the batch.
+    fn idx(&self, n: usize) -> i64 {
+        (self.start + n as u64) as i64
+    }
+
+    /// The checkpoint row's values, in `CHECKPOINT_SQL`'s order.
+    fn checkpoint_row(&self) -> (i64, String, i64, &str, Option<String>) {
+        (
+            self.checkpoint.size as i64,
+            hash_to_hex(&self.checkpoint.root),
+            self.checkpoint.timestamp as i64,
+            &self.signature,
+            self.note.as_ref().map(|n| n.note.to_string()),
+        )
+    }
+
+    /// The transaction as statements of many rows each (one round trip per statement).
+    fn statements(&self, batch: &[Pending]) -> Vec<(String, Vec<Arg>)> {
+        let mut statements = Vec::new();
+        for (chunk_no, chunk) in batch.chunks(ROWS_PER_STATEMENT).enumerate() {
+            let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
+            let mut args = Vec::with_capacity(4 * chunk.len());
+            for (i, p) in chunk.iter().enumerate() {
+                let n = chunk_no * ROWS_PER_STATEMENT + i;
+                args.push(Arg::Int(self.idx(n)));
+                args.push(Arg::Text(p.message_id.clone()));
+                args.push(Arg::Text(p.entry.clone()));
+                args.push(Arg::Text(hash_to_hex(&self.leaves[n])));
+            }
             statements.push((
-                "INSERT INTO log_bodies (sha256, body, stored_at_ms, last_idx) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET stored_at_ms = excluded.stored_at_ms, last_idx = excluded.last_idx".to_owned(),
-                vec![
-                    Arg::Text(sha.clone()),
-                    Arg::Blob(body.clone()),
-                    Arg::Int(now_ms),
-                    Arg::Int((start + n as u64) as i64),
-                ],
+                format!(
+                    "INSERT INTO log_entries (idx, message_id, entry, leaf_hash) VALUES {values}"
+                ),
+                args,
             ));
         }
+        // The index by person: one row per (person, entry), in the same transaction.
+        let rows: Vec<(&str, i64)> = batch
+            .iter()
+            .enumerate()
+            .flat_map(|(n, p)| p.subjects.iter().map(move |s| (s.as_str(), self.idx(n))))
+            .collect();
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let values = vec!["(?, ?)"; chunk.len()].join(", ");
+            let args = chunk
+                .iter()
+                .flat_map(|(subject, idx)| [Arg::Text(subject.to_string()), Arg::Int(*idx)])
+                .collect();
+            statements.push((
+                format!("INSERT INTO log_subjects (subject, idx) VALUES {values}"),
+                args,
+            ));
+        }
+        for (n, p) in batch.iter().enumerate() {
+            for (sha, body) in &p.bodies {
+                statements.push((
+                    BODY_SQL.to_owned(),
+                    vec![
+                        Arg::Text(sha.clone()),
+                        Arg::Blob(body.clone()),
+                        Arg::Int(self.now_ms),
+                        Arg::Int(self.idx(n)),
+                    ],
+                ));
+            }
+        }
+        let (size, root, timestamp, signature, note) = self.checkpoint_row();
+        statements.push((
+            CHECKPOINT_SQL.to_owned(),
+            vec![
+                Arg::Int(size),
+                Arg::Text(root),
+                Arg::Int(timestamp),
+                Arg::Text(signature.to_owned()),
+                Arg::OptText(note),
+            ],
+        ));
+        statements
     }
-    statements.push((
-        "INSERT INTO log_checkpoints (size, root, timestamp, signature, note) VALUES (?, ?, ?, ?, ?)"
-            .to_owned(),
-        vec![
-            Arg::Int(checkpoint.size as i64),
-            Arg::Text(hash_to_hex(&checkpoint.root)),
-            Arg::Int(checkpoint.timestamp as i64),
-            Arg::Text(signature),
-            Arg::OptText(note.as_ref().map(|n| n.note.to_string())),
-        ],
-    ));
-    in_one_transaction(store, pool, statements).await?;
-    // Shown to others only once durable.
-    if let (Some(notes), Some(note)) = (notes, note) {
-        notes.publish(note);
+
+    /// Once the batch is committed: its note is shown to others (only once durable), and the
+    /// index of its first entry returned.
+    fn durable(self, notes: Option<&LogNotes>) -> u64 {
+        if let (Some(notes), Some(note)) = (notes, self.note) {
+            notes.publish(note);
+        }
+        self.start
     }
-    Ok(start)
 }
