@@ -63,8 +63,9 @@ impl BatchDb for sqlx::Postgres {
     /// measured at half the cost of any parameter-based upsert. Rows expected to be new (an
     /// initial snapshot, inserts at the source) are first copied straight into the table
     /// inside a savepoint — half the cost again (docs/benchmarks.md, issue 13); if any key
-    /// exists already (a row another pipeline of a shared table wrote, a record deleted and
-    /// inserted again), that copy is rolled back and those rows are upserted with the rest.
+    /// exists already (a row another pipeline of a shared table wrote, an insert reported over
+    /// a row the replica still holds), that copy is rolled back and those rows are upserted
+    /// with the rest.
     async fn upsert(
         tx: &mut sqlx::Transaction<'_, Self>,
         _d: Dialect,

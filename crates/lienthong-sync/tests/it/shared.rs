@@ -201,23 +201,13 @@ async fn a_snapshot_over_keys_another_pipeline_wrote_takes_those_rows_over() {
     let mut pb = open(&cfg_b).await;
     until(&mut pb, "B's snapshot", |s| s.snapshot_done).await;
     assert_eq!(pb.state().rows_applied, 2);
-    let rows = owned_rows(&pg, &table).await;
     let want = [
-        ("001090000011", "Nguyễn Văn An", name_a.as_str()),
-        ("079090000011", "Trần Văn Cường Mới", name_b.as_str()),
-        ("079090000012", "Phạm Thị Dung", name_b.as_str()),
+        ["001090000011", "Nguyễn Văn An", name_a.as_str()],
+        ["079090000011", "Trần Văn Cường Mới", name_b.as_str()],
+        ["079090000012", "Phạm Thị Dung", name_b.as_str()],
     ];
-    assert_eq!(
-        rows.iter()
-            .map(|(k, n, p)| (k.as_str(), n.as_str(), p.as_str()))
-            .collect::<Vec<_>>(),
-        want
-    );
-    pa.close().await;
-    pb.close().await;
-    a.drop().await;
-    b.drop().await;
-    exec(&pg, &format!("DROP TABLE {table}")).await;
+    assert_eq!(owned_rows(&pg, &table).await, want);
+    close_two(&pg, &table, [pa, pb], [a, b]).await;
 }
 
 /// A record the source reports inserted is copied straight into a PostgreSQL replica, like
@@ -253,27 +243,33 @@ async fn a_streamed_insert_over_a_key_another_pipeline_wrote_takes_that_row_over
     })
     .await;
     assert_eq!(pa.state().rows_quarantined, 0);
-    let got = owned_rows(&pg, &table).await;
     let want = [
-        ("001090000021", "Nguyễn Văn An Hai", name_a.as_str()),
-        ("001090000022", "Lê Văn Em", name_a.as_str()),
-        ("079090000021", "Phạm Thị Dung Mới", name_a.as_str()),
+        ["001090000021", "Nguyễn Văn An Hai", name_a.as_str()],
+        ["001090000022", "Lê Văn Em", name_a.as_str()],
+        ["079090000021", "Phạm Thị Dung Mới", name_a.as_str()],
     ];
-    assert_eq!(
-        got.iter()
-            .map(|(k, n, p)| (k.as_str(), n.as_str(), p.as_str()))
-            .collect::<Vec<_>>(),
-        want
-    );
-    pa.close().await;
-    pb.close().await;
-    a.drop().await;
-    b.drop().await;
-    exec(&pg, &format!("DROP TABLE {table}")).await;
+    assert_eq!(owned_rows(&pg, &table).await, want);
+    close_two(&pg, &table, [pa, pb], [a, b]).await;
+}
+
+/// Closes both pipelines, drops both provinces' slots and tables, and the replica table.
+async fn close_two(
+    pg: &str,
+    table: &str,
+    pipelines: [lienthong_sync::Pipeline; 2],
+    provinces: [Province; 2],
+) {
+    for p in pipelines {
+        p.close().await;
+    }
+    for p in provinces {
+        p.drop().await;
+    }
+    exec(pg, &format!("DROP TABLE {table}")).await;
 }
 
 /// `(personal_id, full_name, lt_pipeline)` of every row of a replica table, by key.
-async fn owned_rows(url: &str, table: &str) -> Vec<(String, String, String)> {
+async fn owned_rows(url: &str, table: &str) -> Vec<[String; 3]> {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(url).await.unwrap();
     let rows = sqlx::query(&format!(
@@ -283,13 +279,7 @@ async fn owned_rows(url: &str, table: &str) -> Vec<(String, String, String)> {
     .await
     .unwrap()
     .iter()
-    .map(|r| {
-        (
-            sqlx::Row::get(r, 0),
-            sqlx::Row::get(r, 1),
-            sqlx::Row::get(r, 2),
-        )
-    })
+    .map(|r| [0usize, 1, 2].map(|i| sqlx::Row::get::<String, _>(r, i)))
     .collect();
     pool.close().await;
     rows
