@@ -95,6 +95,8 @@ pub struct MessageLog {
     store: Store,
     /// The checkpoints as C2SP signed notes, when the node has a log key.
     notes: Option<Arc<LogNotes>>,
+    /// A SQLite file's writer thread, joined by the last handle's `close`.
+    writer: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 /// Rebuilds the tree from the stored leaf hashes, refusing a gap in the indexes.
@@ -190,8 +192,9 @@ impl MessageLog {
         let tree = Arc::new(RwLock::new(tree));
         let (tx, rx) = mpsc::channel(QUEUE_ENTRIES_MAX);
         let (wpool, wtree, wnotes) = (pool.clone(), tree.clone(), notes.clone());
+        let mut thread = None;
         if store == Store::Sqlite && !path.starts_with(":memory:") {
-            sqlite_writer::spawn(path, wpool, wtree, key, wnotes, rx)?;
+            thread = Some(sqlite_writer::spawn(path, wpool, wtree, key, wnotes, rx)?);
         } else {
             tokio::spawn(async move {
                 writer(store, wpool, wtree, key, wnotes, rx).await;
@@ -204,6 +207,7 @@ impl MessageLog {
             pool,
             store,
             notes,
+            writer: Arc::new(std::sync::Mutex::new(thread)),
         })
     }
 
@@ -302,8 +306,20 @@ impl MessageLog {
             .collect()
     }
 
+    /// Stops appends through this handle and closes the pool; the last handle also waits
+    /// for a SQLite file's writer thread to commit what it holds and close its connection, so
+    /// that the file is closed when this returns.
     pub async fn close(self) {
+        let last = self.tx.strong_count() == 1;
         drop(self.tx);
+        let thread = if last {
+            self.writer.lock().ok().and_then(|mut w| w.take())
+        } else {
+            None
+        };
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
         self.pool.close().await;
     }
 }

@@ -26,15 +26,14 @@ pub(super) fn spawn(
     key: SigningKey,
     notes: Option<Arc<LogNotes>>,
     rx: mpsc::Receiver<Pending>,
-) -> Result<(), String> {
+) -> Result<std::thread::JoinHandle<()>, String> {
     let conn = open(path).map_err(|e| format!("message log {path}: {e}"))?;
     // The check that a failed log verifies again reads through the pool, on this runtime.
     let runtime = tokio::runtime::Handle::current();
     std::thread::Builder::new()
         .name("lt-msglog".into())
         .spawn(move || run(conn, runtime, pool, tree, key, notes, rx))
-        .map_err(|e| format!("message log {path}: starting its writer: {e}"))?;
-    Ok(())
+        .map_err(|e| format!("message log {path}: starting its writer: {e}"))
 }
 
 fn open(path: &str) -> rusqlite::Result<Connection> {

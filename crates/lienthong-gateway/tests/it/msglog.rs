@@ -672,6 +672,9 @@ async fn a_sqlite_log_is_readable_by_its_owner_only() {
     assert!(wal.exists());
     assert_eq!(mode(&wal), 0o600);
     log.close().await;
+    // Closing the last handle closes the file: the writer's connection and the pool's are
+    // gone, so SQLite has folded the write-ahead file back and removed it.
+    assert!(!wal.exists(), "the log is still open after close");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let key = lienthong_trust::SigningKey::generate();
     let reopened = msglog::MessageLog::open(path.to_str().unwrap(), key).await;
