@@ -13,9 +13,8 @@ use rusqlite::{params, Connection, TransactionBehavior};
 use sqlx::AnyPool;
 use tokio::sync::mpsc;
 
-use super::{
-    answer, gather, reopen, Health, LogNotes, Pending, Prepared, BODY_SQL, CHECKPOINT_SQL,
-};
+use super::writer::{answer, gather, reopen, Health, Prepared, BODY_SQL, CHECKPOINT_SQL};
+use super::{LogNotes, Pending};
 
 /// Opens the writer's connection to the log file at `path` (made by the pool already) and
 /// starts its thread; the thread ends when every sender of `rx` is gone.

@@ -536,7 +536,7 @@ pub(super) async fn backfill_subjects(
         }
     }
     let mut tx = pool.begin().await?;
-    for chunk in pairs.chunks(super::ROWS_PER_STATEMENT) {
+    for chunk in pairs.chunks(super::writer::ROWS_PER_STATEMENT) {
         let values = vec!["(?, ?)"; chunk.len()].join(", ");
         let sql = store.sql(&format!(
             "INSERT INTO log_subjects (subject, idx) VALUES {values}"
