@@ -10,7 +10,7 @@ use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 
 use crate::finding::{Finding, Severity};
-use crate::input::{InputError, RawRecord, Reader};
+use crate::input::{Chunk, InputError, RawRecord, Reader};
 use crate::validate::{Outcome, Validator};
 
 /// Validates one record. A bug in a check costs that record, reported as
@@ -75,10 +75,12 @@ pub fn map_in_order<T: Sync, O: Send>(
     })
 }
 
-/// Worker threads and batch size of [`validate_in_order`].
+/// Worker threads and chunk size of [`validate_in_order`].
 pub struct Limits {
     pub workers: usize,
-    pub batch_rows_max: usize,
+    /// About how many bytes of input each batch holds (whole records, so more when one
+    /// record is longer).
+    pub batch_bytes: usize,
 }
 
 /// Why [`validate_in_order`] stopped early.
@@ -93,13 +95,26 @@ pub enum EngineError<E> {
     ReaderPanicked,
 }
 
-/// Records with the outcome each will be validated into (an earlier record's, reused).
-type Batch = (u64, Vec<(RawRecord, Outcome)>);
+/// A chunk of input, its records and the outcomes they are validated into (all reused
+/// from an earlier batch).
+#[derive(Default)]
+struct Batch {
+    seq: u64,
+    chunk: Chunk,
+    records: Vec<RawRecord>,
+    outcomes: Vec<Outcome>,
+    /// How many of `records` the chunk held.
+    n: usize,
+    /// Why the chunk could not be read past its `n` records.
+    error: Option<InputError>,
+}
 
-/// Validates every record of `reader`: one thread reads records into batches, `workers`
-/// threads validate them (each record guarded), and `sink` sees each record and its outcome
-/// in input order on the caller's thread. Every queue is bounded (`2 × workers` batches).
-/// The first error of the reader or the sink stops the run and is returned.
+/// Validates every record of `reader`: one thread cuts the input into chunks of whole
+/// records, `workers` threads parse and validate them (each record guarded), and `sink`
+/// sees each record and its outcome in input order on the caller's thread, records
+/// numbered on from those `reader` had given. Every queue is bounded (`2 × workers`
+/// batches). The first error of the input or the sink stops the run and is returned; the
+/// sink has then seen every record before it.
 pub fn validate_in_order<R: BufRead + Send, E>(
     mut reader: Reader<R>,
     validator: &Validator,
@@ -107,32 +122,27 @@ pub fn validate_in_order<R: BufRead + Send, E>(
     mut sink: impl FnMut(&RawRecord, &mut Outcome) -> Result<(), E>,
 ) -> Result<(), EngineError<E>> {
     let workers = limits.workers.max(1);
-    let batch_rows_max = limits.batch_rows_max.max(1);
+    let batch_bytes = limits.batch_bytes.max(1);
+    let parser = reader.parser();
+    let mut record = reader.records_read();
     let stop = AtomicBool::new(false);
     let (batch_tx, batch_rx) = sync_channel::<Batch>(workers * 2);
     let (done_tx, done_rx) = sync_channel::<Batch>(workers * 2);
-    // Records and outcomes the sink is done with go back to the reader, their strings kept:
-    // reading and validating then allocate little, and nothing is freed on another thread.
-    let (spent_tx, spent_rx) = sync_channel::<Vec<(RawRecord, Outcome)>>(workers * 2 + 2);
+    // Batches the sink is done with go back to the reader, their buffers and strings kept:
+    // reading, parsing and validating then allocate little, and nothing is freed on
+    // another thread.
+    let (spent_tx, spent_rx) = sync_channel::<Batch>(workers * 2 + 2);
     let batch_rx = Mutex::new(batch_rx);
     std::thread::scope(|scope| {
         let stop = &stop;
         let read = scope.spawn(move || -> Result<(), InputError> {
             for seq in 0.. {
-                let mut spent = spent_rx.try_recv().unwrap_or_default();
-                let mut batch = Vec::with_capacity(batch_rows_max);
-                while batch.len() < batch_rows_max {
-                    let (mut rec, outcome) = spent.pop().unwrap_or_default();
-                    if !reader.next_into(&mut rec)? {
-                        break;
-                    }
-                    batch.push((rec, outcome));
+                let mut batch = spent_rx.try_recv().unwrap_or_default();
+                if !reader.next_chunk(&mut batch.chunk, batch_bytes)? {
+                    break;
                 }
-                let last = batch.len() < batch_rows_max;
-                if stop.load(Ordering::Relaxed)
-                    || (!batch.is_empty() && batch_tx.send((seq, batch)).is_err())
-                    || last
-                {
+                batch.seq = seq;
+                if stop.load(Ordering::Relaxed) || batch_tx.send(batch).is_err() {
                     break;
                 }
             }
@@ -140,39 +150,51 @@ pub fn validate_in_order<R: BufRead + Send, E>(
         });
         for _ in 0..workers {
             let done_tx = done_tx.clone();
-            let batch_rx = &batch_rx;
+            let (batch_rx, parser) = (&batch_rx, &parser);
             scope.spawn(move || loop {
                 let next = match batch_rx.lock() {
                     Ok(rx) => rx.recv(),
                     Err(_) => return,
                 };
-                let Ok((seq, mut batch)) = next else { return };
-                for (rec, outcome) in &mut batch {
+                let Ok(mut batch) = next else { return };
+                let (n, error) = parser.parse(&batch.chunk, &mut batch.records);
+                (batch.n, batch.error) = (n, error);
+                if batch.outcomes.len() < n {
+                    batch.outcomes.resize_with(n, Outcome::default);
+                }
+                for (rec, outcome) in batch.records.iter_mut().zip(&mut batch.outcomes).take(n) {
                     let read_findings = std::mem::take(&mut rec.findings);
                     validate_guarded_into(validator, &rec.values, outcome);
                     outcome.findings.extend(read_findings);
                 }
-                if done_tx.send((seq, batch)).is_err() {
+                if done_tx.send(batch).is_err() {
                     return;
                 }
             });
         }
         drop(done_tx);
-        let mut pending: BTreeMap<u64, Vec<(RawRecord, Outcome)>> = BTreeMap::new();
+        let mut pending: BTreeMap<u64, Batch> = BTreeMap::new();
         let mut next = 0;
         let mut result = Ok(());
-        for (seq, batch) in done_rx {
-            pending.insert(seq, batch);
-            while let Some(batch) = pending.remove(&next) {
+        for batch in done_rx {
+            pending.insert(batch.seq, batch);
+            while let Some(mut batch) = pending.remove(&next) {
                 next += 1;
-                let mut batch = batch;
-                for (rec, outcome) in &mut batch {
+                let records = batch.records.iter_mut().zip(&mut batch.outcomes);
+                for (rec, outcome) in records.take(batch.n) {
                     if result.is_ok() {
+                        rec.record += record;
                         result = sink(rec, outcome).map_err(EngineError::Sink);
-                        if result.is_err() {
-                            stop.store(true, Ordering::Relaxed);
-                        }
                     }
+                }
+                record += batch.n as u64;
+                if let Some(e) = batch.error.take() {
+                    if result.is_ok() {
+                        result = Err(EngineError::Input(e));
+                    }
+                }
+                if result.is_err() {
+                    stop.store(true, Ordering::Relaxed);
                 }
                 // A full return queue (the reader is ahead) or a finished reader: dropped.
                 let _ = spent_tx.try_send(batch);
@@ -213,7 +235,7 @@ mod tests {
             let mut seen = Vec::new();
             let limits = Limits {
                 workers,
-                batch_rows_max: 64,
+                batch_bytes: 2048,
             };
             validate_in_order(reader, &validator, &limits, |rec, o| {
                 seen.push((rec.record, o.values[0].clone()));
@@ -223,6 +245,51 @@ mod tests {
             assert_eq!(seen.len(), 2500);
             assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "in order");
             assert_eq!(seen[7].1, "001090000007");
+        }
+    }
+
+    #[test]
+    fn chunks_give_the_records_and_lines_that_reading_one_by_one_gives() {
+        let mut csv = String::from(
+            "\u{feff}personal_id,full_name,birth_date,sex,province_code,commune_code,address\r\n",
+        );
+        for i in 0..3000 {
+            match i % 4 {
+                0 => csv.push_str(&format!("0010900{i:05},\"Lê\r\nVăn\",1990,1,01,00004,\r\n")),
+                1 => csv.push_str(&format!(
+                    "\r\n0010900{i:05},\"An \"\"B\"\"\",1990,1,01,00004,\"Số 1, Huế\"\n"
+                )),
+                2 => csv.push_str(&format!("0010900{i:05},Lê\"x,1990,1,01\n")),
+                _ => csv.push_str(&format!("0010900{i:05},Bình,1990,1,01,00004,a,b\r")),
+            }
+        }
+        let validator = Validator::new(&CITIZEN, Options::default());
+        let mut reader = Reader::new(csv.as_bytes(), Format::Csv, &CITIZEN).unwrap();
+        let mut want = Vec::new();
+        let mut rec = RawRecord::default();
+        while reader.next_into(&mut rec).unwrap() {
+            want.push((rec.record, rec.line, rec.values.clone(), rec.findings.len()));
+        }
+        assert_eq!(want.len(), 3000);
+        assert_eq!(
+            (want[1].1, want[2].1),
+            (5, 6),
+            "blank and multi-line records counted"
+        );
+        for (workers, batch_bytes) in [(1, 1), (2, 100), (3, 4096), (2, 1 << 20)] {
+            let reader = Reader::new(csv.as_bytes(), Format::Csv, &CITIZEN).unwrap();
+            let mut got = Vec::new();
+            let limits = Limits {
+                workers,
+                batch_bytes,
+            };
+            validate_in_order(reader, &validator, &limits, |rec, o| {
+                let read = o.findings.iter().filter(|f| f.field == "record").count();
+                got.push((rec.record, rec.line, rec.values.clone(), read));
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+            assert!(got == want, "{workers} workers, chunks of {batch_bytes}");
         }
     }
 
@@ -238,7 +305,7 @@ mod tests {
             &validator,
             &Limits {
                 workers: 2,
-                batch_rows_max: 16,
+                batch_bytes: 512,
             },
             |_, _| {
                 n += 1;

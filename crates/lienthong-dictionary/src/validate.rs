@@ -225,6 +225,15 @@ pub struct KeyTracker {
 }
 
 impl KeyTracker {
+    /// A tracker with room for `keys` keys before its table grows (each growth moves
+    /// every key into a table twice the size, on fresh memory).
+    pub fn with_capacity(keys: usize) -> Self {
+        KeyTracker {
+            hashers: Default::default(),
+            seen: HashMap::with_capacity_and_hasher(keys, Default::default()),
+        }
+    }
+
     /// Records `key` for `record`; returns the earlier record with the same key, if any.
     pub fn observe(&mut self, key: String, record: u64) -> Option<u64> {
         use std::hash::BuildHasher;

@@ -163,7 +163,7 @@ fn score(args: &ScoreArgs) -> Result<ExitCode> {
                 &validator,
                 &Limits {
                     workers,
-                    batch_rows_max: 2048,
+                    batch_bytes: 256 << 10,
                 },
                 |raw, outcome| failing.write_all(&scoring.observe(&raw.findings, outcome)),
             )

@@ -1,5 +1,5 @@
 //! Streaming CSV / JSONL record reader bound to a dataset. Reads from any `BufRead` (the
-//! caller opens files), one record at a time, never the whole input. Header and encoding
+//! caller opens files), a record or a chunk of records at a time, never the whole input. Header and encoding
 //! problems are [`InputError`]s (the input is unusable); a malformed single record is a
 //! record-level finding so that the rest of the file is still checked.
 
@@ -7,6 +7,11 @@ use std::io::BufRead;
 
 use crate::catalog::Dataset;
 use crate::finding::{Finding, Severity};
+
+mod chunks;
+
+pub use chunks::{Chunk, Parser};
+use chunks::{Chunker, Cursor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -72,6 +77,14 @@ pub struct RawRecord {
 }
 
 impl RawRecord {
+    /// Emptied for a record of `fields` values, its strings kept.
+    pub(crate) fn reset(&mut self, fields: usize) {
+        self.values.truncate(fields);
+        self.values.iter_mut().for_each(String::clear);
+        self.values.resize(fields, String::new());
+        self.findings.clear();
+    }
+
     pub fn as_strs(&self) -> Vec<&str> {
         self.values.iter().map(String::as_str).collect()
     }
@@ -133,165 +146,97 @@ fn column_map(
     Ok((map, absent))
 }
 
-/// A record source over CSV or JSONL.
+/// A record source over CSV or JSONL: records one by one ([`Reader::next_into`]), or
+/// chunks of whole records ([`Reader::next_chunk`]) for a [`Parser`] to parse on another
+/// thread. Either way each record's `line` is the line its first byte is on.
 pub struct Reader<R: BufRead> {
-    inner: Inner<R>,
-    dataset: &'static Dataset,
-    map: Vec<Option<usize>>,
+    chunker: Chunker<R>,
+    parser: Parser,
     /// Optional dataset columns the input does not have (read as empty).
     pub absent_columns: Vec<&'static str>,
+    /// Records read one by one: the chunk they come from and where parsing stands in it.
+    chunk: Chunk,
+    cursor: Cursor,
     record: u64,
 }
 
-enum Inner<R: BufRead> {
-    Csv {
-        reader: csv::Reader<R>,
-        buf: csv::ByteRecord,
-    },
-    Jsonl {
-        reader: R,
-        line: u64,
-        buf: Vec<u8>,
-    },
-}
+/// The chunk size when records are read one by one.
+const CHUNK_BYTES: usize = 64 << 10;
 
 impl<R: BufRead> Reader<R> {
     pub fn new(input: R, format: Format, dataset: &'static Dataset) -> Result<Self, InputError> {
-        match format {
+        let mut chunker = Chunker::new(input, format);
+        let mut chunk = Chunk::default();
+        let mut cursor = Cursor::new(&chunk);
+        let (map, absent_columns) = match format {
             Format::Csv => {
-                let mut reader = csv::ReaderBuilder::new()
-                    .flexible(true)
-                    .has_headers(true)
-                    .from_reader(input);
-                let header = reader.byte_headers().map_err(csv_error)?.clone();
-                if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+                if !chunker.next(&mut chunk, CHUNK_BYTES)? {
                     return Err(InputError::Empty);
                 }
-                let mut names = Vec::with_capacity(header.len());
-                for (i, h) in header.iter().enumerate() {
-                    let h = if i == 0 {
-                        h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
-                    } else {
-                        h
-                    };
-                    names.push(
-                        std::str::from_utf8(h)
-                            .map_err(|_| InputError::Encoding { line: 1 })?
-                            .to_owned(),
-                    );
-                }
-                let (map, absent) = column_map(dataset, &names)?;
-                Ok(Reader {
-                    inner: Inner::Csv {
-                        reader,
-                        buf: csv::ByteRecord::new(),
-                    },
-                    dataset,
-                    map,
-                    absent_columns: absent,
-                    record: 0,
-                })
+                cursor.restart(&chunk);
+                let names = Parser::csv_header(&chunk.bytes, &mut cursor)?;
+                column_map(dataset, &names)?
             }
-            Format::Jsonl => {
-                // JSONL has no header: every dataset field may appear; unknown keys are checked per line.
-                let map = (0..dataset.fields.len()).map(Some).collect();
-                Ok(Reader {
-                    inner: Inner::Jsonl {
-                        reader: input,
-                        line: 0,
-                        buf: Vec::new(),
-                    },
-                    dataset,
-                    map,
-                    absent_columns: Vec::new(),
-                    record: 0,
-                })
-            }
-        }
+            // JSONL has no header: every dataset field may appear; unknown keys are checked per line.
+            Format::Jsonl => ((0..dataset.fields.len()).map(Some).collect(), Vec::new()),
+        };
+        Ok(Reader {
+            chunker,
+            parser: Parser {
+                format,
+                dataset,
+                map,
+            },
+            absent_columns,
+            chunk,
+            cursor,
+            record: 0,
+        })
     }
 
     /// Reads the next record into `out`; `Ok(false)` at the end of input. The strings `out`
     /// already holds are emptied and reused (a record read into again allocates nothing
     /// for values that fit).
     pub fn next_into(&mut self, out: &mut RawRecord) -> Result<bool, InputError> {
-        let n = self.dataset.fields.len();
-        out.values.truncate(n);
-        out.values.iter_mut().for_each(String::clear);
-        out.values.resize(n, String::new());
-        out.findings.clear();
-        match &mut self.inner {
-            Inner::Csv { reader, buf } => {
-                if !reader.read_byte_record(buf).map_err(csv_error)? {
-                    return Ok(false);
-                }
-                self.record += 1;
-                let line = buf.position().map_or(0, |p| p.line());
-                if buf.len() != self.map.len() {
-                    out.findings.push(Finding::new(
-                        "record",
-                        "record.field_count",
-                        Severity::Error,
-                        format!("{} fields, header has {}", buf.len(), self.map.len()),
-                    ));
-                }
-                // One UTF-8 check over the record's bytes, not one per field: fields end at
-                // ASCII delimiters, so each field's range is a valid slice of the whole.
-                let text = std::str::from_utf8(buf.as_slice())
-                    .map_err(|_| InputError::Encoding { line })?;
-                for (i, target) in self.map.iter().enumerate() {
-                    if let (Some(t), Some(range)) = (target, buf.range(i)) {
-                        out.values[*t].push_str(&text[range]);
-                    }
-                }
-                out.record = self.record;
-                out.line = line;
-                Ok(true)
-            }
-            Inner::Jsonl { reader, line, buf } => loop {
-                buf.clear();
-                let n = std::io::Read::take(&mut *reader, LINE_BYTES_MAX as u64 + 1)
-                    .read_until(b'\n', buf)?;
-                if n == 0 {
-                    return Ok(false);
-                }
-                *line += 1;
-                if buf.len() > LINE_BYTES_MAX {
-                    return Err(InputError::LineTooLong {
-                        line: *line,
-                        max: LINE_BYTES_MAX,
-                    });
-                }
-                let text = std::str::from_utf8(buf)
-                    .map_err(|_| InputError::Encoding { line: *line })?
-                    .trim();
-                if text.is_empty() {
-                    continue;
-                }
+        loop {
+            if self.parser.next(&self.chunk.bytes, &mut self.cursor, out)? {
                 self.record += 1;
                 out.record = self.record;
-                out.line = *line;
-                json_record(text, self.dataset, out);
                 return Ok(true);
-            },
+            }
+            if !self.chunker.next(&mut self.chunk, CHUNK_BYTES)? {
+                return Ok(false);
+            }
+            self.cursor.restart(&self.chunk);
         }
     }
-}
 
-fn csv_error(e: csv::Error) -> InputError {
-    let line = e.position().map_or(0, |p| p.line());
-    match e.kind() {
-        csv::ErrorKind::Io(_) => match e.into_kind() {
-            csv::ErrorKind::Io(io) => InputError::Io(io),
-            _ => InputError::Csv {
-                line,
-                message: "i/o".into(),
-            },
-        },
-        csv::ErrorKind::Utf8 { .. } => InputError::Encoding { line },
-        _ => InputError::Csv {
-            line,
-            message: e.to_string(),
-        },
+    /// Fills `chunk` with the next whole records, about `target` bytes of them, for
+    /// [`Reader::parser`]; `Ok(false)` at the end of input.
+    pub fn next_chunk(&mut self, chunk: &mut Chunk, target: usize) -> Result<bool, InputError> {
+        // What records read one by one (or the header) left of their chunk comes first.
+        if self.cursor.pos < self.chunk.bytes.len() {
+            chunk.bytes.clear();
+            chunk
+                .bytes
+                .extend_from_slice(&self.chunk.bytes[self.cursor.pos..]);
+            chunk.line = self.cursor.line;
+            chunk.last = self.chunk.last;
+            self.chunk.bytes.clear();
+            self.cursor.restart(&self.chunk);
+            return Ok(true);
+        }
+        self.chunker.next(chunk, target)
+    }
+
+    /// The parser of this input's chunks (its dataset and columns).
+    pub fn parser(&self) -> Parser {
+        self.parser.clone()
+    }
+
+    /// Records read so far by [`Reader::next_into`].
+    pub fn records_read(&self) -> u64 {
+        self.record
     }
 }
 

@@ -1,0 +1,537 @@
+//! Input cut into chunks of whole records, and the one record parser. The thread that reads
+//! only finds where records end (a scan that jumps between the few bytes that matter); any
+//! thread parses a chunk into records, so that on several threads the parsing is spread
+//! with the validation and each record's bytes stay in the cache of the thread that checks
+//! them. Records read one by one ([`super::Reader::next_into`]) go through the same chunks
+//! and the same parser.
+
+use std::io::BufRead;
+
+use super::{json_record, Format, InputError, RawRecord, LINE_BYTES_MAX};
+use crate::catalog::Dataset;
+use crate::finding::{Finding, Severity};
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Whole records' bytes and the line they start on.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    pub(super) bytes: Vec<u8>,
+    /// 1-based line of the chunk's first byte.
+    pub(super) line: u64,
+    /// Whether the input ends with this chunk (only then may its last record lack its end).
+    pub(super) last: bool,
+}
+
+/// Reads an input into chunks that end where a record ends.
+pub(super) struct Chunker<R> {
+    input: R,
+    format: Format,
+    /// Bytes read after the last chunk's end: the start of the next record.
+    carry: Vec<u8>,
+    /// Line of `carry`'s first byte.
+    line: u64,
+    started: bool,
+    eof: bool,
+}
+
+impl<R: BufRead> Chunker<R> {
+    pub(super) fn new(input: R, format: Format) -> Self {
+        Chunker {
+            input,
+            format,
+            carry: Vec::new(),
+            line: 1,
+            started: false,
+            eof: false,
+        }
+    }
+
+    /// Fills `chunk` with whole records, about `target` bytes of them (more when a record
+    /// is longer); `Ok(false)` at the end of input. A UTF-8 byte-order mark at the start of
+    /// the input is dropped.
+    pub(super) fn next(&mut self, chunk: &mut Chunk, target: usize) -> Result<bool, InputError> {
+        let bytes = &mut chunk.bytes;
+        bytes.clear();
+        bytes.append(&mut self.carry);
+        chunk.line = self.line;
+        chunk.last = false;
+        // At least a byte-order mark's length, so that the first chunk shows whether it has one.
+        let mut target = target.max(BOM.len());
+        loop {
+            while bytes.len() < target && !self.eof {
+                let buf = match self.input.fill_buf() {
+                    Ok(buf) => buf,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                if buf.is_empty() {
+                    self.eof = true;
+                    break;
+                }
+                let n = buf.len().min(target - bytes.len());
+                bytes.extend_from_slice(&buf[..n]);
+                self.input.consume(n);
+            }
+            if !self.started {
+                self.started = true;
+                if bytes.starts_with(BOM) {
+                    bytes.drain(..BOM.len());
+                }
+            }
+            if self.eof {
+                // The rest of the input, whether or not its last record is terminated.
+                chunk.last = true;
+                return Ok(!bytes.is_empty());
+            }
+            let end = match self.format {
+                Format::Csv => csv_last_boundary(bytes),
+                Format::Jsonl => memchr::memrchr(b'\n', bytes).map(|i| i + 1),
+            };
+            match end {
+                Some(end) => {
+                    self.carry.extend_from_slice(&bytes[end..]);
+                    self.line = chunk.line + newlines(&bytes[..end]);
+                    bytes.truncate(end);
+                    return Ok(true);
+                }
+                // One record longer than the chunk so far: read on.
+                None if self.format == Format::Jsonl && bytes.len() > LINE_BYTES_MAX => {
+                    return Err(InputError::LineTooLong {
+                        line: chunk.line,
+                        max: LINE_BYTES_MAX,
+                    })
+                }
+                None => target = target.max(bytes.len()) * 2,
+            }
+        }
+    }
+}
+
+fn newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// The end of the last whole record of `bytes` (which begin where a record begins): the
+/// offset just after the last `\r` or `\n` outside quotes, as csv-core reads the csv crate's
+/// default dialect — `,` between fields; a `"` that opens a field quotes it up to the next
+/// single `"` (a doubled one is data); a `"` anywhere else is data; `\r`, `\n` or `\r\n`
+/// end a record. Written here because csv-core finds where records end only by parsing
+/// every field into a buffer; this scan visits only quotes and line ends, and is checked
+/// against csv-core on random inputs in the tests.
+pub(super) fn csv_last_boundary(bytes: &[u8]) -> Option<usize> {
+    let mut last = None;
+    let mut i = 0;
+    loop {
+        // Outside quotes.
+        let Some(j) = memchr::memchr3(b'"', b'\n', b'\r', &bytes[i..]) else {
+            return last;
+        };
+        let j = i + j;
+        if bytes[j] != b'"' {
+            last = Some(j + 1);
+            i = j + 1;
+            continue;
+        }
+        if j > 0 && !matches!(bytes[j - 1], b',' | b'\n' | b'\r') {
+            i = j + 1;
+            continue;
+        }
+        // Inside quotes, up to a single `"`.
+        let mut k = j + 1;
+        loop {
+            let Some(q) = memchr::memchr(b'"', &bytes[k..]) else {
+                return last;
+            };
+            let q = k + q;
+            match bytes.get(q + 1) {
+                Some(b'"') => k = q + 2,
+                Some(_) => {
+                    i = q + 1;
+                    break;
+                }
+                None => return last,
+            }
+        }
+    }
+}
+
+/// Parses records of one dataset from chunks, on any thread.
+#[derive(Clone)]
+pub struct Parser {
+    pub(super) format: Format,
+    pub(super) dataset: &'static Dataset,
+    /// Input column → dataset field (CSV).
+    pub(super) map: Vec<Option<usize>>,
+}
+
+/// Where the parsing of one chunk stands.
+pub(super) struct Cursor {
+    pub(super) pos: usize,
+    pub(super) line: u64,
+    /// Records parsed from the chunk so far.
+    record: u64,
+    /// Whether `core` has read nothing yet.
+    fresh: bool,
+    /// Whether the input ends with the chunk.
+    last: bool,
+    core: csv_core::Reader,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Cursor {
+    pub(super) fn new(chunk: &Chunk) -> Self {
+        Cursor {
+            pos: 0,
+            line: chunk.line,
+            record: 0,
+            fresh: true,
+            last: chunk.last,
+            core: csv_core::Reader::new(),
+            out: vec![0; 1024],
+            ends: vec![0; 64],
+        }
+    }
+
+    pub(super) fn restart(&mut self, chunk: &Chunk) {
+        self.pos = 0;
+        self.line = chunk.line;
+        self.record = 0;
+        self.fresh = true;
+        self.last = chunk.last;
+        self.core.reset();
+    }
+
+    /// Reads the next CSV record's fields into `out` (the fields' bytes) and `ends` (where
+    /// each ends); its line and the lengths, or `None` at the end of `bytes`.
+    fn csv_fields(&mut self, bytes: &[u8]) -> Result<Option<(u64, usize, usize)>, InputError> {
+        use csv_core::ReadRecordResult as R;
+        // Blank lines between records are no records (csv-core skips them too); skipping
+        // them here gives each record the line its first byte is on.
+        while let Some(&b) = bytes.get(self.pos) {
+            match b {
+                b'\n' => self.line += 1,
+                b'\r' => {}
+                _ => break,
+            }
+            self.pos += 1;
+        }
+        if self.pos == bytes.len() {
+            return Ok(None);
+        }
+        let (start, line) = (self.pos, self.line);
+        let (mut outlen, mut endlen) = (0, 0);
+        loop {
+            // A fresh csv-core drops a byte-order mark at the start of what it reads first;
+            // a chunk's start is not the input's (the chunker drops the input's own mark),
+            // so the first read is one byte, too short to hold a mark.
+            let input = if self.fresh {
+                &bytes[self.pos..=self.pos]
+            } else {
+                &bytes[self.pos..]
+            };
+            self.fresh = false;
+            let at_end = input.is_empty();
+            let (res, nin, nout, nend) =
+                self.core
+                    .read_record(input, &mut self.out[outlen..], &mut self.ends[endlen..]);
+            self.pos += nin;
+            outlen += nout;
+            endlen += nend;
+            match res {
+                // The input so far is read: go on, or end the record at the chunk's end.
+                R::InputEmpty => {}
+                R::OutputFull => self.out.resize(self.out.len() * 2, 0),
+                R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                // The end of the chunk ended the record: only the input's last may end so.
+                R::Record if at_end && !self.last => return Err(InputError::Csv {
+                    line,
+                    message:
+                        "internal error: input cut inside a record (please report it with the file)"
+                            .into(),
+                }),
+                R::Record => break,
+                // Only terminators were left, which the loop above skips: not reached.
+                R::End => return Ok(None),
+            }
+        }
+        self.line += newlines(&bytes[start..self.pos]);
+        Ok(Some((line, outlen, endlen)))
+    }
+}
+
+impl Parser {
+    /// Parses every record of `chunk` into `records[..n]` (their strings reused; `records`
+    /// grows as needed and keeps what it had beyond `n`), numbered from 1 within the chunk.
+    /// Returns `n` and, when the chunk is unusable from some record on, why: the records
+    /// before it are whole.
+    pub fn parse(
+        &self,
+        chunk: &Chunk,
+        records: &mut Vec<RawRecord>,
+    ) -> (usize, Option<InputError>) {
+        let mut cursor = Cursor::new(chunk);
+        let mut n = 0;
+        loop {
+            if n == records.len() {
+                records.push(RawRecord::default());
+            }
+            match self.next(&chunk.bytes, &mut cursor, &mut records[n]) {
+                Ok(true) => n += 1,
+                Ok(false) => return (n, None),
+                Err(e) => return (n, Some(e)),
+            }
+        }
+    }
+
+    /// The next record of `bytes` from `cursor` into `out`; `Ok(false)` at their end.
+    pub(super) fn next(
+        &self,
+        bytes: &[u8],
+        cursor: &mut Cursor,
+        out: &mut RawRecord,
+    ) -> Result<bool, InputError> {
+        match self.format {
+            Format::Csv => self.next_csv(bytes, cursor, out),
+            Format::Jsonl => self.next_jsonl(bytes, cursor, out),
+        }
+    }
+
+    fn next_csv(
+        &self,
+        bytes: &[u8],
+        cursor: &mut Cursor,
+        out: &mut RawRecord,
+    ) -> Result<bool, InputError> {
+        let Some((line, outlen, endlen)) = cursor.csv_fields(bytes)? else {
+            return Ok(false);
+        };
+        // One UTF-8 check over the record's bytes, not one per field: fields end at ASCII
+        // delimiters, so each field's range is a valid slice of the whole.
+        let text = simdutf8::basic::from_utf8(&cursor.out[..outlen])
+            .map_err(|_| InputError::Encoding { line })?;
+        out.reset(self.dataset.fields.len());
+        cursor.record += 1;
+        out.record = cursor.record;
+        out.line = line;
+        if endlen != self.map.len() {
+            out.findings.push(Finding::new(
+                "record",
+                "record.field_count",
+                Severity::Error,
+                format!("{endlen} fields, header has {}", self.map.len()),
+            ));
+        }
+        let mut from = 0;
+        for (target, &end) in self.map.iter().zip(&cursor.ends[..endlen]) {
+            if let Some(t) = target {
+                out.values[*t].push_str(&text[from..end]);
+            }
+            from = end;
+        }
+        Ok(true)
+    }
+
+    fn next_jsonl(
+        &self,
+        bytes: &[u8],
+        cursor: &mut Cursor,
+        out: &mut RawRecord,
+    ) -> Result<bool, InputError> {
+        while cursor.pos < bytes.len() {
+            let rest = &bytes[cursor.pos..];
+            let (len, newline) = match memchr::memchr(b'\n', rest) {
+                Some(i) => (i, 1),
+                None => (rest.len(), 0),
+            };
+            let line = cursor.line;
+            cursor.pos += len + newline;
+            cursor.line += newline as u64;
+            if len + newline > LINE_BYTES_MAX {
+                return Err(InputError::LineTooLong {
+                    line,
+                    max: LINE_BYTES_MAX,
+                });
+            }
+            let text = simdutf8::basic::from_utf8(&rest[..len])
+                .map_err(|_| InputError::Encoding { line })?
+                .trim();
+            if text.is_empty() {
+                continue;
+            }
+            out.reset(self.dataset.fields.len());
+            cursor.record += 1;
+            out.record = cursor.record;
+            out.line = line;
+            json_record(text, self.dataset, out);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// The header's column names, from the first record of `bytes`.
+    pub(super) fn csv_header(bytes: &[u8], cursor: &mut Cursor) -> Result<Vec<String>, InputError> {
+        let Some((line, outlen, endlen)) = cursor.csv_fields(bytes)? else {
+            return Err(InputError::Empty);
+        };
+        let text = std::str::from_utf8(&cursor.out[..outlen])
+            .map_err(|_| InputError::Encoding { line })?;
+        let mut from = 0;
+        let names: Vec<String> = cursor.ends[..endlen]
+            .iter()
+            .map(|&end| {
+                let name = text[from..end].to_owned();
+                from = end;
+                name
+            })
+            .collect();
+        if names.is_empty() || (names.len() == 1 && names[0].is_empty()) {
+            return Err(InputError::Empty);
+        }
+        Ok(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Records as the line each begins on and its fields' bytes.
+    type Records = Vec<(u64, Vec<Vec<u8>>)>;
+
+    /// Every record's fields and the line its first byte is on, as the csv crate reads
+    /// `input` (the reference).
+    fn by_csv(input: &[u8]) -> Records {
+        let mut r = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(input);
+        let body = input.strip_prefix(BOM).map_or(0, |_| BOM.len());
+        let mut rec = csv::ByteRecord::new();
+        let mut out = Vec::new();
+        while r.read_byte_record(&mut rec).unwrap() {
+            // The csv crate's position is where the record's read began: skip the line
+            // ends it skipped to find the record's first byte.
+            let mut at = (rec.position().unwrap().byte() as usize).max(body);
+            while matches!(input.get(at), Some(b'\r' | b'\n')) {
+                at += 1;
+            }
+            let line = 1 + newlines(&input[..at]);
+            out.push((line, rec.iter().map(<[u8]>::to_vec).collect()));
+        }
+        out
+    }
+
+    /// The same through chunks of about `target` bytes.
+    fn by_chunks(input: &[u8], target: usize) -> Result<Records, InputError> {
+        let mut chunker = Chunker::new(input, Format::Csv);
+        let mut chunk = Chunk::default();
+        let mut out = Vec::new();
+        while chunker.next(&mut chunk, target)? {
+            let mut cursor = Cursor::new(&chunk);
+            while let Some((line, outlen, endlen)) = cursor.csv_fields(&chunk.bytes)? {
+                let mut from = 0;
+                let fields = cursor.ends[..endlen]
+                    .iter()
+                    .map(|&end| {
+                        let f = cursor.out[from..end].to_vec();
+                        from = end;
+                        f
+                    })
+                    .collect();
+                assert!(outlen >= from);
+                out.push((line, fields));
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn chunks_read_what_the_csv_crate_reads_on_tricky_inputs() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"a",
+            b"a,b\nc,d",
+            b"a,b\r\nc,d\r\n",
+            b"a\rb\rc",
+            b"\n\n a \n\r\n\rb\n",
+            b"\"a\nb\",c\n\"d\"\"e\",f\n",
+            b"ab\"c\n\"x\ny\"\n",
+            b"\"a\"x\"y\nz\n",
+            b"\"unterminated\nquote,\n",
+            b"\xEF\xBB\xBF\"x\",y\n\xEF\xBB\xBFz\n",
+            b"a,\"\"\n\"\",b\n,\n",
+            "Nguyễn,\"Số 1, phố Huế\"\r\nLê,\"Đường \"\"A\"\"\"\r\n".as_bytes(),
+        ];
+        for input in cases {
+            let want = by_csv(input);
+            for target in [1, 2, 3, 5, 8, 64, 1 << 16] {
+                let got = by_chunks(input, target).unwrap();
+                assert_eq!(
+                    got,
+                    want,
+                    "{:?} in chunks of {target}",
+                    String::from_utf8_lossy(input)
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn chunks_read_what_the_csv_crate_reads(
+            input in proptest::collection::vec(
+                prop_oneof![
+                    Just(b'a'), Just(b'"'), Just(b','), Just(b'\n'), Just(b'\r'), Just(b' '),
+                ],
+                0..120,
+            ),
+            target in 1usize..48,
+        ) {
+            prop_assert_eq!(by_chunks(&input, target).unwrap(), by_csv(&input));
+        }
+    }
+
+    #[test]
+    fn jsonl_chunks_end_at_line_ends_and_long_lines_are_refused() {
+        let input = b"{\"a\": 1}\n\n{\"b\": \"x\ny\"}\r\n{}";
+        let mut chunker = Chunker::new(&input[..], Format::Jsonl);
+        let mut chunk = Chunk::default();
+        let mut seen = Vec::new();
+        while chunker.next(&mut chunk, 4).unwrap() {
+            assert!(chunk.last || chunk.bytes.ends_with(b"\n"));
+            assert_eq!(chunk.line, 1 + newlines(&seen), "{seen:?}");
+            seen.extend_from_slice(&chunk.bytes);
+        }
+        assert_eq!(seen, input.to_vec());
+
+        // A line too long is refused with its number, whether the chunker meets it (it
+        // grows past the limit without a line end) or the parser does.
+        let spaces = vec![b' '; LINE_BYTES_MAX + 1];
+        for tail in [&b""[..], b"\n{}\n", &[b' '; LINE_BYTES_MAX * 2]] {
+            let input = [b"{}\n\n".as_slice(), &spaces, tail].concat();
+            let mut reader =
+                super::super::Reader::new(&input[..], Format::Jsonl, &crate::catalog::CITIZEN)
+                    .unwrap();
+            let mut rec = RawRecord::default();
+            assert!(reader.next_into(&mut rec).unwrap());
+            let got = reader.next_into(&mut rec);
+            assert!(
+                matches!(got, Err(InputError::LineTooLong { line: 3, .. })),
+                "{} bytes after: {got:?}",
+                tail.len()
+            );
+        }
+        // At the limit, read.
+        let input = [b"{}\n".as_slice(), &spaces[2..], b"\n{}"].concat();
+        let mut reader =
+            super::super::Reader::new(&input[..], Format::Jsonl, &crate::catalog::CITIZEN).unwrap();
+        let mut rec = RawRecord::default();
+        assert!(reader.next_into(&mut rec).unwrap());
+        assert!(reader.next_into(&mut rec).unwrap());
+        assert_eq!(rec.line, 3);
+        assert!(!reader.next_into(&mut rec).unwrap());
+    }
+}
