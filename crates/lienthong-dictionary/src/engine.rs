@@ -157,15 +157,38 @@ pub fn validate_in_order<R: BufRead + Send, E>(
                     Err(_) => return,
                 };
                 let Ok(mut batch) = next else { return };
-                let (n, error) = parser.parse(&batch.chunk, &mut batch.records);
-                (batch.n, batch.error) = (n, error);
-                if batch.outcomes.len() < n {
-                    batch.outcomes.resize_with(n, Outcome::default);
-                }
-                for (rec, outcome) in batch.records.iter_mut().zip(&mut batch.outcomes).take(n) {
+                // Each record validated as soon as it is parsed, while its values are in
+                // this core's cache.
+                let Batch {
+                    chunk,
+                    records,
+                    outcomes,
+                    n,
+                    error,
+                    ..
+                } = &mut batch;
+                let mut cursor = parser.cursor(chunk);
+                *n = 0;
+                loop {
+                    if *n == records.len() {
+                        records.push(RawRecord::default());
+                    }
+                    if *n == outcomes.len() {
+                        outcomes.push(Outcome::default());
+                    }
+                    let (rec, outcome) = (&mut records[*n], &mut outcomes[*n]);
+                    match parser.next(chunk, &mut cursor, rec) {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => {
+                            *error = Some(e);
+                            break;
+                        }
+                    }
                     let read_findings = std::mem::take(&mut rec.findings);
                     validate_guarded_into(validator, &rec.values, outcome);
                     outcome.findings.extend(read_findings);
+                    *n += 1;
                 }
                 if done_tx.send(batch).is_err() {
                     return;

@@ -164,6 +164,11 @@ impl Memo {
         {
             return;
         }
+        if arena.capacity() == 0 {
+            // Its whole bound at once: growing by doubling would copy the arena each time
+            // onto fresh pages. Pages never written are never backed by memory.
+            arena.reserve(THREAD_BYTES_MAX);
+        }
         let at = arena.len() as u32;
         arena.push_str(raw);
         let value_len = if same {

@@ -163,8 +163,8 @@ pub struct Parser {
     pub(super) map: Vec<Option<usize>>,
 }
 
-/// Where the parsing of one chunk stands.
-pub(super) struct Cursor {
+/// Where the parsing of one chunk stands ([`Parser::cursor`]).
+pub struct Cursor {
     pub(super) pos: usize,
     pub(super) line: u64,
     /// Records parsed from the chunk so far.
@@ -280,36 +280,20 @@ impl Cursor {
 }
 
 impl Parser {
-    /// Parses every record of `chunk` into `records[..n]` (their strings reused; `records`
-    /// grows as needed and keeps what it had beyond `n`), numbered from 1 within the chunk.
-    /// Returns `n` and, when the chunk is unusable from some record on, why: the records
-    /// before it are whole.
-    pub fn parse(
-        &self,
-        chunk: &Chunk,
-        records: &mut Vec<RawRecord>,
-    ) -> (usize, Option<InputError>) {
-        let mut cursor = Cursor::new(chunk);
-        let mut n = 0;
-        loop {
-            if n == records.len() {
-                records.push(RawRecord::default());
-            }
-            match self.next(&chunk.bytes, &mut cursor, &mut records[n]) {
-                Ok(true) => n += 1,
-                Ok(false) => return (n, None),
-                Err(e) => return (n, Some(e)),
-            }
-        }
+    /// A cursor at the start of `chunk`, for [`Parser::next`].
+    pub fn cursor(&self, chunk: &Chunk) -> Cursor {
+        Cursor::new(chunk)
     }
 
-    /// The next record of `bytes` from `cursor` into `out`; `Ok(false)` at their end.
-    pub(super) fn next(
+    /// The next record of `chunk` from `cursor` (made for it) into `out`, numbered from 1
+    /// within the chunk; `Ok(false)` at its end.
+    pub fn next(
         &self,
-        bytes: &[u8],
+        chunk: &Chunk,
         cursor: &mut Cursor,
         out: &mut RawRecord,
     ) -> Result<bool, InputError> {
+        let bytes = &chunk.bytes;
         match self.format {
             Format::Csv => self.next_csv(bytes, cursor, out),
             Format::Jsonl => self.next_jsonl(bytes, cursor, out),

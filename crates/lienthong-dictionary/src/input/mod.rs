@@ -10,8 +10,8 @@ use crate::finding::{Finding, Severity};
 
 mod chunks;
 
-pub use chunks::{Chunk, Parser};
-use chunks::{Chunker, Cursor};
+use chunks::Chunker;
+pub use chunks::{Chunk, Cursor, Parser};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -199,7 +199,7 @@ impl<R: BufRead> Reader<R> {
     /// for values that fit).
     pub fn next_into(&mut self, out: &mut RawRecord) -> Result<bool, InputError> {
         loop {
-            if self.parser.next(&self.chunk.bytes, &mut self.cursor, out)? {
+            if self.parser.next(&self.chunk, &mut self.cursor, out)? {
                 self.record += 1;
                 out.record = self.record;
                 return Ok(true);
