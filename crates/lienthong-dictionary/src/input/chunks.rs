@@ -309,10 +309,13 @@ impl Parser {
         let Some((line, outlen, endlen)) = cursor.csv_fields(bytes)? else {
             return Ok(false);
         };
-        // One UTF-8 check over the record's bytes, not one per field: fields end at ASCII
-        // delimiters, so each field's range is a valid slice of the whole.
+        // One UTF-8 check over the fields' bytes, not one per field; a field is valid too
+        // if it ends where a character does (a delimiter or quote may have cut one in two).
+        let ends = &cursor.ends[..endlen];
         let text = simdutf8::basic::from_utf8(&cursor.out[..outlen])
-            .map_err(|_| InputError::Encoding { line })?;
+            .ok()
+            .filter(|text| ends.iter().all(|&end| text.is_char_boundary(end)))
+            .ok_or(InputError::Encoding { line })?;
         out.reset(self.dataset.fields.len());
         cursor.record += 1;
         out.record = cursor.record;
@@ -326,7 +329,7 @@ impl Parser {
             ));
         }
         let mut from = 0;
-        for (target, &end) in self.map.iter().zip(&cursor.ends[..endlen]) {
+        for (target, &end) in self.map.iter().zip(ends) {
             if let Some(t) = target {
                 out.values[*t].push_str(&text[from..end]);
             }
@@ -377,10 +380,13 @@ impl Parser {
         let Some((line, outlen, endlen)) = cursor.csv_fields(bytes)? else {
             return Err(InputError::Empty);
         };
+        let ends = &cursor.ends[..endlen];
         let text = std::str::from_utf8(&cursor.out[..outlen])
-            .map_err(|_| InputError::Encoding { line })?;
+            .ok()
+            .filter(|text| ends.iter().all(|&end| text.is_char_boundary(end)))
+            .ok_or(InputError::Encoding { line })?;
         let mut from = 0;
-        let names: Vec<String> = cursor.ends[..endlen]
+        let names: Vec<String> = ends
             .iter()
             .map(|&end| {
                 let name = text[from..end].to_owned();

@@ -399,6 +399,10 @@ mod tests {
             (b"personal_id,full_name\n1,2\n", "lacks mandatory"),
             (b"personal_id,full_name,birth_date,sex,province_code,commune_code,extra\n", "not in dataset"),
             (b"personal_id,full_name,birth_date,sex,province_code,commune_code\n1,\xff\xfe,3,4,5,6\n", "UTF-8"),
+            // A character cut in two by a delimiter, or by a closing quote: each half is invalid.
+            (b"personal_id,full_name,birth_date,sex,province_code,commune_code\n1,\xc3,\xa9,4,5,6\n", "UTF-8"),
+            (b"personal_id,full_name,birth_date,sex,province_code,commune_code\n1,\"\xc3\",\xa9,4,5,6\n", "UTF-8"),
+            (b"personal_id,full_\xc3,\xa9name\n", "UTF-8"),
             (b"personal_id,personal_id\n", "repeats"),
         ];
         for (input, want) in cases {
