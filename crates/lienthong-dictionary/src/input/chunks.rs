@@ -376,9 +376,13 @@ impl Parser {
     }
 
     /// The header's column names, from the first record of `bytes`.
-    pub(super) fn csv_header(bytes: &[u8], cursor: &mut Cursor) -> Result<Vec<String>, InputError> {
+    /// `None` when the chunk holds only blank lines.
+    pub(super) fn csv_header(
+        bytes: &[u8],
+        cursor: &mut Cursor,
+    ) -> Result<Option<Vec<String>>, InputError> {
         let Some((line, outlen, endlen)) = cursor.csv_fields(bytes)? else {
-            return Err(InputError::Empty);
+            return Ok(None);
         };
         let ends = &cursor.ends[..endlen];
         let text = std::str::from_utf8(&cursor.out[..outlen])
@@ -397,7 +401,7 @@ impl Parser {
         if names.is_empty() || (names.len() == 1 && names[0].is_empty()) {
             return Err(InputError::Empty);
         }
-        Ok(names)
+        Ok(Some(names))
     }
 }
 

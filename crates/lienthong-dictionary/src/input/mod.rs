@@ -169,14 +169,16 @@ impl<R: BufRead> Reader<R> {
         let mut chunk = Chunk::default();
         let mut cursor = Cursor::new(&chunk);
         let (map, absent_columns) = match format {
-            Format::Csv => {
+            Format::Csv => loop {
+                // Blank lines before the header are skipped, however many.
                 if !chunker.next(&mut chunk, CHUNK_BYTES)? {
                     return Err(InputError::Empty);
                 }
                 cursor.restart(&chunk);
-                let names = Parser::csv_header(&chunk.bytes, &mut cursor)?;
-                column_map(dataset, &names)?
-            }
+                if let Some(names) = Parser::csv_header(&chunk.bytes, &mut cursor)? {
+                    break column_map(dataset, &names)?;
+                }
+            },
             // JSONL has no header: every dataset field may appear; unknown keys are checked per line.
             Format::Jsonl => ((0..dataset.fields.len()).map(Some).collect(), Vec::new()),
         };
@@ -449,6 +451,18 @@ mod tests {
             json_record_general(line, &CITIZEN, &mut b);
             assert_eq!((a.values, a.findings), (b.values, b.findings), "{line}");
         }
+    }
+
+    #[test]
+    fn blank_lines_before_the_header_are_skipped_however_many() {
+        let input = ["\r\n".repeat(100_000).as_str(), "full_name,personal_id,birth_date,sex,province_code,commune_code\nAn,001090123456,1990,1,01,00004\n"].concat();
+        let recs = read_all(Format::Csv, input.as_bytes()).unwrap();
+        assert_eq!(recs.len(), 1);
+        assert_eq!((recs[0].values[1].as_str(), recs[0].line), ("An", 100_002));
+        assert!(matches!(
+            read_all(Format::Csv, "\n".repeat(100_000).as_bytes()),
+            Err(InputError::Empty)
+        ));
     }
 
     #[test]
