@@ -36,6 +36,67 @@ pub struct Record<'a> {
     pub registry_version: u64,
     /// Where set, the persons named are stored as keyed pseudonyms, not in clear.
     pub pseudonyms: Option<&'a Pseudonymiser>,
+    /// `X-Road-Request-Hash` of `request` (the caller computed it to sign or check it).
+    pub request_hash: &'a str,
+    /// The client's `X-Road-Id`, where the node has one.
+    pub client_message_id: Option<&'a str>,
+    /// The registered information system that made the call (the consumer's node).
+    pub client_system: Option<&'a str>,
+    /// The exchange's trace id, where the node has one.
+    pub trace_id: Option<&'a str>,
+}
+
+/// A record as the log stores it: its JSON text, and the persons it names as stored
+/// (pseudonyms where the node has a log key), for the log's index of persons.
+pub struct Entry {
+    pub text: String,
+    pub subjects: Vec<String>,
+}
+
+/// The stored form of a [`Record`]: its fields in the order of their names, as a JSON object
+/// built with `serde_json::json!` writes them (a `BTreeMap`), so the text is the same as
+/// before records were written straight from the exchange — without building a `Value` of
+/// some 35 allocated keys and values on every exchange. Keep the fields sorted by name.
+#[derive(serde::Serialize)]
+struct Stored<'a> {
+    bytes_in: usize,
+    bytes_out: usize,
+    client: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_system: Option<&'a str>,
+    code: &'a str,
+    consumer_key: &'a str,
+    data_subjects: &'a [String],
+    duration_ms: u64,
+    fields: &'a [String],
+    issue: &'a str,
+    message_id: &'a str,
+    method: &'a str,
+    path: &'a str,
+    provider_key: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pseudonymised: Option<bool>,
+    purpose: &'a str,
+    query: &'a str,
+    registry_version: u64,
+    request_body_sha256: &'a str,
+    request_hash: &'a str,
+    request_headers_sha256: &'a str,
+    request_id: &'a str,
+    request_signature: &'a str,
+    response_body_sha256: &'a str,
+    response_headers_sha256: &'a str,
+    response_signature: &'a str,
+    response_timestamp: u64,
+    service: &'a str,
+    side: &'a str,
+    status: u16,
+    timestamp: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_id: Option<&'a str>,
+    user_id: &'a str,
 }
 
 /// Data subjects as the log stores them: `p1:` and 22 characters of base64url — the first
@@ -109,56 +170,65 @@ impl Pseudonymiser {
 }
 
 impl Record<'_> {
-    pub fn to_json(&self) -> Value {
+    /// The record as the log stores it.
+    pub fn entry(&self) -> Entry {
         let r = self.request;
+        let redacted;
         let (path, query, subjects) = match self.pseudonyms {
-            Some(p) => (
-                p.redact(r.path, &self.data_subjects),
-                p.redact(r.query, &self.data_subjects),
-                self.data_subjects.iter().map(|s| p.pseudonym(s)).collect(),
-            ),
-            None => (
-                r.path.to_owned(),
-                r.query.to_owned(),
-                self.data_subjects.clone(),
-            ),
+            Some(p) => {
+                redacted = (
+                    p.redact(r.path, &self.data_subjects),
+                    p.redact(r.query, &self.data_subjects),
+                );
+                (
+                    redacted.0.as_str(),
+                    redacted.1.as_str(),
+                    self.data_subjects.iter().map(|s| p.pseudonym(s)).collect(),
+                )
+            }
+            None => (r.path, r.query, self.data_subjects.clone()),
         };
-        let mut record = json!({
-            "side": self.side,
-            "message_id": r.message_id,
-            "request_id": self.answer.request_id,
-            "client": r.client,
-            "service": r.service,
-            "user_id": r.user_id,
-            "purpose": r.purpose,
-            "issue": r.issue,
-            "method": r.method,
-            "path": path,
-            "query": query,
-            "timestamp": r.timestamp,
-            "request_body_sha256": r.body_sha256,
-            "request_headers_sha256": r.headers_sha256,
-            "request_hash": r.hash(),
-            "request_signature": self.request_signature,
-            "consumer_key": self.consumer_key,
-            "status": self.answer.status,
-            "code": self.code,
-            "response_body_sha256": self.answer.body_sha256,
-            "response_headers_sha256": self.answer.headers_sha256,
-            "response_timestamp": self.answer.timestamp,
-            "response_signature": self.answer.signature,
-            "provider_key": self.provider_key,
-            "data_subjects": subjects,
-            "fields": self.fields,
-            "bytes_in": self.bytes_in,
-            "bytes_out": self.bytes_out,
-            "duration_ms": self.duration_ms,
-            "registry_version": self.registry_version,
-        });
-        if self.pseudonyms.is_some() {
-            record["pseudonymised"] = true.into();
+        let stored = Stored {
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            client: r.client,
+            client_message_id: self.client_message_id,
+            client_system: self.client_system,
+            code: self.code,
+            consumer_key: self.consumer_key,
+            data_subjects: &subjects,
+            duration_ms: self.duration_ms,
+            fields: &self.fields,
+            issue: r.issue,
+            message_id: r.message_id,
+            method: r.method,
+            path,
+            provider_key: self.provider_key,
+            pseudonymised: self.pseudonyms.map(|_| true),
+            purpose: r.purpose,
+            query,
+            registry_version: self.registry_version,
+            request_body_sha256: r.body_sha256,
+            request_hash: self.request_hash,
+            request_headers_sha256: r.headers_sha256,
+            request_id: self.answer.request_id,
+            request_signature: self.request_signature,
+            response_body_sha256: self.answer.body_sha256,
+            response_headers_sha256: self.answer.headers_sha256,
+            response_signature: self.answer.signature,
+            response_timestamp: self.answer.timestamp,
+            service: r.service,
+            side: self.side,
+            status: self.answer.status,
+            timestamp: r.timestamp,
+            trace_id: self.trace_id,
+            user_id: r.user_id,
+        };
+        Entry {
+            // Strings, numbers and slices of strings: serialising cannot fail.
+            text: serde_json::to_string(&stored).unwrap_or_default(),
+            subjects,
         }
-        record
     }
 }
 
@@ -209,6 +279,16 @@ pub fn subjects_and_fields(
     path: &str,
     body: &[u8],
 ) -> (Vec<String>, Vec<String>) {
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    subjects_and_fields_of(dataset, path, &value)
+}
+
+/// [`subjects_and_fields`] of an answer already parsed (`Null` when it is not JSON).
+pub fn subjects_and_fields_of(
+    dataset: Option<&Dataset>,
+    path: &str,
+    value: &Value,
+) -> (Vec<String>, Vec<String>) {
     let mut subjects = Vec::new();
     let mut fields = Vec::new();
     let is_pid = |name: &str| {
@@ -221,8 +301,7 @@ pub fn subjects_and_fields(
             subjects.push(key.to_owned());
         }
     }
-    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let objects: Vec<&serde_json::Map<String, Value>> = match &value {
+    let objects: Vec<&serde_json::Map<String, Value>> = match value {
         Value::Object(m) if m.contains_key("records") => m["records"]
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_object).collect())
@@ -326,4 +405,136 @@ pub fn verify_signatures(record: &Value) -> Result<bool, String> {
     )
     .map_err(|_| "the provider's response signature does not verify".to_owned())?;
     Ok(request_checked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The record as it was built before it was serialised straight from the exchange.
+    fn built_as_before(record: &Record) -> Value {
+        let r = record.request;
+        let (path, query, subjects): (String, String, Vec<String>) = match record.pseudonyms {
+            Some(p) => (
+                p.redact(r.path, &record.data_subjects),
+                p.redact(r.query, &record.data_subjects),
+                record
+                    .data_subjects
+                    .iter()
+                    .map(|s| p.pseudonym(s))
+                    .collect(),
+            ),
+            None => (
+                r.path.to_owned(),
+                r.query.to_owned(),
+                record.data_subjects.clone(),
+            ),
+        };
+        let mut v = json!({
+            "side": record.side, "message_id": r.message_id,
+            "request_id": record.answer.request_id, "client": r.client, "service": r.service,
+            "user_id": r.user_id, "purpose": r.purpose, "issue": r.issue, "method": r.method,
+            "path": path, "query": query, "timestamp": r.timestamp,
+            "request_body_sha256": r.body_sha256, "request_headers_sha256": r.headers_sha256,
+            "request_hash": r.hash(), "request_signature": record.request_signature,
+            "consumer_key": record.consumer_key, "status": record.answer.status,
+            "code": record.code, "response_body_sha256": record.answer.body_sha256,
+            "response_headers_sha256": record.answer.headers_sha256,
+            "response_timestamp": record.answer.timestamp,
+            "response_signature": record.answer.signature,
+            "provider_key": record.provider_key, "data_subjects": subjects,
+            "fields": record.fields, "bytes_in": record.bytes_in,
+            "bytes_out": record.bytes_out, "duration_ms": record.duration_ms,
+            "registry_version": record.registry_version,
+        });
+        if record.pseudonyms.is_some() {
+            v["pseudonymised"] = true.into();
+        }
+        for (name, value) in [
+            ("client_message_id", record.client_message_id),
+            ("client_system", record.client_system),
+            ("trace_id", record.trace_id),
+        ] {
+            if let Some(value) = value {
+                v[name] = value.into();
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn a_stored_record_is_the_text_its_json_object_writes() {
+        // Text that needs escaping in every free field: quotes, backslashes, controls, non-ASCII.
+        let request = RequestParts {
+            method: "POST",
+            path: "/records/001090123456",
+            query: "q=\"a\\b\"&who=Nguyễn Văn An\u{1}",
+            client: "VN/GOV/BHXH/SI",
+            service: "VN/GOV/BCA/DANCU/profile",
+            message_id: "0192f7c8-1111-7000-8000-000000000001",
+            timestamp: 1_764_892_800,
+            purpose: "kiểm tra \"hồ sơ\"",
+            user_id: "cán bộ\t01",
+            issue: "",
+            body_sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            headers_sha256: "",
+        };
+        let answer = Answer {
+            status: 200,
+            body_sha256: "ab",
+            timestamp: u64::MAX,
+            signature: "b1.sig.0.1.",
+            request_id: "r-1",
+            headers_sha256: "cd",
+        };
+        let pseudonyms = Pseudonymiser::new([7; 32]);
+        let hash = request.hash();
+        for (pseudonymised, extras) in [
+            (false, (None, None, None)),
+            (
+                true,
+                (
+                    Some("x-1"),
+                    Some(""),
+                    Some("4bf92f3577b34da6a3ce929d0e0e4736"),
+                ),
+            ),
+            (false, (Some("x-2"), None, Some(""))),
+        ] {
+            let record = Record {
+                side: "consumer",
+                request: &request,
+                request_signature: "b1.s.0.1.",
+                consumer_key: "ck",
+                provider_key: "pk",
+                answer: &answer,
+                code: "ok",
+                data_subjects: vec!["001090123456".into(), "079190000001".into()],
+                fields: vec!["full_name".into(), "personal_id".into(), "ghi chú".into()],
+                bytes_in: 1043,
+                bytes_out: 0,
+                duration_ms: 12,
+                registry_version: 3,
+                pseudonyms: pseudonymised.then_some(&pseudonyms),
+                request_hash: &hash,
+                client_message_id: extras.0,
+                client_system: extras.1,
+                trace_id: extras.2,
+            };
+            let entry = record.entry();
+            let before = built_as_before(&record);
+            assert_eq!(entry.text, before.to_string());
+            let stored: Vec<String> = before["data_subjects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(entry.subjects, stored);
+            assert_eq!(
+                entry.subjects[0].starts_with(PSEUDONYM_PREFIX),
+                pseudonymised
+            );
+        }
+    }
 }

@@ -256,9 +256,13 @@ async fn log_exchange(
         duration_ms: 0,
         registry_version: 1,
         pseudonyms: None,
+        request_hash: &request.hash(),
+        client_message_id: None,
+        client_system: None,
+        trace_id: None,
     };
     hop.log
-        .append(request.message_id, &record.to_json(), Vec::new())
+        .append_entry(request.message_id, record.entry(), Vec::new())
         .await
         .map(|_| ())
         .map_err(|e| fail(StatusCode::SERVICE_UNAVAILABLE, e))

@@ -212,28 +212,44 @@ impl MessageLog {
         })
     }
 
-    /// Appends one exchange record; returns its index once it is durable.
+    /// Appends one record given as JSON (a refusal, an incident); returns its index once it
+    /// is durable. The persons it names are its `data_subjects`.
     pub async fn append(
         &self,
         message_id: &str,
         entry: &Value,
         bodies: Vec<(String, Vec<u8>)>,
     ) -> Result<u64, String> {
-        let (ack, done) = oneshot::channel();
         let subjects = entry["data_subjects"]
             .as_array()
             .map(|a| {
                 a.iter()
                     .filter_map(Value::as_str)
-                    .filter(|s| s.len() <= SUBJECT_BYTES_MAX)
                     .map(str::to_owned)
                     .collect()
             })
             .unwrap_or_default();
+        let entry = crate::record::Entry {
+            text: entry.to_string(),
+            subjects,
+        };
+        self.append_entry(message_id, entry, bodies).await
+    }
+
+    /// Appends one exchange record as it is stored; returns its index once it is durable.
+    pub async fn append_entry(
+        &self,
+        message_id: &str,
+        entry: crate::record::Entry,
+        bodies: Vec<(String, Vec<u8>)>,
+    ) -> Result<u64, String> {
+        let (ack, done) = oneshot::channel();
+        let crate::record::Entry { text, mut subjects } = entry;
+        subjects.retain(|s| s.len() <= SUBJECT_BYTES_MAX);
         let pending = Pending {
             message_id: message_id.to_owned(),
             subjects,
-            entry: entry.to_string(),
+            entry: text,
             bodies,
             ack,
         };

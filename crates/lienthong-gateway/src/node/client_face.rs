@@ -467,10 +467,11 @@ pub(super) async fn consume(
         .parse()
         .unwrap_or(0);
     let r_sig = header_str(&rparts.headers, header::SIGNATURE);
+    let response_sha = lienthong_trust::sha256_hex(&rbody);
     let canonical = canonical_response(
         r_hash,
         rparts.status.as_u16(),
-        &lienthong_trust::sha256_hex(&rbody),
+        &response_sha,
         r_ts,
         &r_headers_sha,
     );
@@ -489,7 +490,6 @@ pub(super) async fn consume(
     node.observe_peer(&provider.id, &rparts.headers);
     let request_id = header_str(&rparts.headers, header::REQUEST_ID).to_owned();
     // The consumer's own record: both signatures, so it proves the exchange on its own.
-    let response_sha = lienthong_trust::sha256_hex(&rbody);
     let error_code = rparts
         .headers
         .get(xroad::ERROR)
@@ -523,18 +523,18 @@ pub(super) async fn consume(
         bytes_out: signed_body_len,
         duration_ms: started.elapsed().as_millis() as u64,
         registry_version: snapshot.version,
+        request_hash: &request_hash,
+        client_message_id: Some(&client_message_id),
+        client_system: Some(&client_system(node, parts)),
+        trace_id: Some(trace_id),
     };
     let bodies = if node.logs_bodies_of(&service_s) {
         vec![(response_sha.clone(), rbody.to_vec())]
     } else {
         Vec::new()
     };
-    let mut entry = record.to_json();
-    entry["client_message_id"] = client_message_id.clone().into();
-    entry["client_system"] = client_system(node, parts).into();
-    entry["trace_id"] = trace_id.into();
     node.log
-        .append(&client_message_id, &entry, bodies)
+        .append_entry(&client_message_id, record.entry(), bodies)
         .await
         .map_err(GatewayError::LogUnavailable)?;
     let basis = snapshot

@@ -119,6 +119,7 @@ pub(super) async fn provider(
                 headers: r.headers,
                 body: r.body,
                 subjects: Vec::new(),
+                fields: None,
             };
             (answer, Some(e.code()))
         }
@@ -128,6 +129,7 @@ pub(super) async fn provider(
         headers: answer_headers,
         body,
         subjects: answered_subjects,
+        fields: answered_fields,
     } = answer;
     // HEAD is answered like GET without the body (errors too): the signature covers what is
     // sent.
@@ -149,11 +151,18 @@ pub(super) async fn provider(
         .and_then(|s| crate::record::dataset_of(s, &service_s));
     // Subjects only for answered calls, from the unprojected rows; a refusal names nobody (its
     // path is the caller's claim, not an access).
-    let (_, fields) = crate::record::subjects_and_fields(
-        dataset,
-        &sub_path,
-        if error_code.is_none() { &body } else { b"" },
-    );
+    let fields = match answered_fields {
+        // HEAD's answer carries no body, so no fields.
+        Some(fields) if error_code.is_none() && parts.method != Method::HEAD => fields,
+        _ => {
+            crate::record::subjects_and_fields(
+                dataset,
+                &sub_path,
+                if error_code.is_none() { &body } else { b"" },
+            )
+            .1
+        }
+    };
     let data_subjects = answered_subjects;
     let record = crate::record::Record {
         side: "provider",
@@ -170,18 +179,19 @@ pub(super) async fn provider(
         bytes_out: body.len(),
         duration_ms: started.elapsed().as_millis() as u64,
         registry_version: snapshot.as_ref().map_or(0, |s| s.version),
+        request_hash: &request_hash,
+        client_message_id: Some(&client_message_id),
+        client_system: None,
+        trace_id: Some(&trace.trace_id),
     };
     let bodies = if node.logs_bodies_of(signed.service) {
         vec![(signed_answer.body_sha256.clone(), body.to_vec())]
     } else {
         Vec::new()
     };
-    let mut entry = record.to_json();
-    entry["client_message_id"] = client_message_id.clone().into();
-    entry["trace_id"] = trace.trace_id.clone().into();
     if let Err(e) = node
         .log
-        .append(&client_message_id, &entry, bodies)
+        .append_entry(&client_message_id, record.entry(), bodies)
         .instrument(tracing::info_span!(parent: &span, "lt.log.append"))
         .await
     {
@@ -212,6 +222,7 @@ fn not_found() -> Answered {
         headers,
         body: br#"{"message":"no record with this key"}"#.to_vec(),
         subjects: Vec::new(),
+        fields: None,
     }
 }
 
@@ -238,6 +249,9 @@ pub(super) struct Answered {
     pub(super) headers: HeaderMap,
     pub(super) body: Vec<u8>,
     pub(super) subjects: Vec<String>,
+    /// The fields the body carries, where the service read them already (else the body is
+    /// read for them when the exchange is logged).
+    pub(super) fields: Option<Vec<String>>,
 }
 
 /// Personal IDs in rows, by the dataset's `personal_id` fields.
@@ -648,5 +662,6 @@ pub(super) async fn serve_call(
         headers,
         body: bytes,
         subjects,
+        fields: Some(crate::record::subjects_and_fields_of(None, "", &json).1),
     })
 }

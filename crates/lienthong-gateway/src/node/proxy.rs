@@ -84,13 +84,18 @@ pub(super) async fn proxy(
         .read_body(body, room, 5)
         .await
         .map_err(|e| e.or(|m| GatewayError::Backend(format!("REST backend body: {m}"))))?;
-    let (subjects, _) = crate::record::subjects_and_fields(Some(dataset), "", &bytes);
+    // The answer parsed once: its persons (before any projection), its fields and the
+    // projection all come from the same value.
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    let (subjects, fields) = crate::record::subjects_and_fields_of(Some(dataset), "", &value);
     if !projects || bytes.is_empty() || !parts.status.is_success() {
         return Ok(Answered {
             status: parts.status,
             headers,
             body: bytes.to_vec(),
             subjects,
+            fields: Some(fields),
         });
     }
     let content_type = header_str(&headers, "content-type").to_ascii_lowercase();
@@ -116,9 +121,10 @@ pub(super) async fn proxy(
     {
         return Err(not_projectable());
     }
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| not_projectable())?;
+    // Not JSON (`Null` then) is not projectable either.
     let projected = project_json(value, agreement, dataset).ok_or_else(not_projectable)?;
     let out = serde_json::to_vec(&projected).map_err(|e| GatewayError::Backend(e.to_string()))?;
+    let (_, fields) = crate::record::subjects_and_fields_of(Some(dataset), "", &projected);
     headers.remove("etag");
     headers.remove("content-md5");
     headers.remove("digest");
@@ -127,5 +133,6 @@ pub(super) async fn proxy(
         headers,
         body: out,
         subjects,
+        fields: Some(fields),
     })
 }
