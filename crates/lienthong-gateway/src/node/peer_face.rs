@@ -117,7 +117,7 @@ pub(super) async fn provider(
             let answer = Answered {
                 status: r.status,
                 headers: r.headers,
-                body: r.body,
+                body: Bytes::from(r.body),
                 subjects: Vec::new(),
                 fields: None,
             };
@@ -136,7 +136,7 @@ pub(super) async fn provider(
     let body = if parts.method == Method::HEAD {
         Bytes::new()
     } else {
-        Bytes::from(body)
+        body
     };
     let signed_answer = sign_answer(&node, &request_hash, status, &body, &answer_headers).await;
     // Every call that reached the peer face is logged, refusals included, before it is answered.
@@ -220,7 +220,7 @@ fn not_found() -> Answered {
     Answered {
         status: StatusCode::NOT_FOUND,
         headers,
-        body: br#"{"message":"no record with this key"}"#.to_vec(),
+        body: Bytes::from_static(br#"{"message":"no record with this key"}"#),
         subjects: Vec::new(),
         fields: None,
     }
@@ -247,7 +247,7 @@ fn claimed_body_sha256(headers: &HeaderMap) -> String {
 pub(super) struct Answered {
     pub(super) status: StatusCode,
     pub(super) headers: HeaderMap,
-    pub(super) body: Vec<u8>,
+    pub(super) body: Bytes,
     pub(super) subjects: Vec<String>,
     /// The fields the body carries, where the service read them already (else the body is
     /// read for them when the exchange is logged).
@@ -660,7 +660,7 @@ pub(super) async fn serve_call(
     Ok(Answered {
         status: StatusCode::OK,
         headers,
-        body: bytes,
+        body: Bytes::from(bytes),
         subjects,
         fields: Some(crate::record::subjects_and_fields_of(None, "", &json).1),
     })

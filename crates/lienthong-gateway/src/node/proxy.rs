@@ -84,16 +84,13 @@ pub(super) async fn proxy(
         .read_body(body, room, 5)
         .await
         .map_err(|e| e.or(|m| GatewayError::Backend(format!("REST backend body: {m}"))))?;
-    // The answer parsed once: its persons (before any projection), its fields and the
-    // projection all come from the same value.
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-    let (subjects, fields) = crate::record::subjects_and_fields_of(Some(dataset), "", &value);
     if !projects || bytes.is_empty() || !parts.status.is_success() {
+        // Passed as it is: its persons and fields read from the text as it is parsed.
+        let (subjects, fields) = crate::record::subjects_and_fields(Some(dataset), "", &bytes);
         return Ok(Answered {
             status: parts.status,
             headers,
-            body: bytes.to_vec(),
+            body: bytes,
             subjects,
             fields: Some(fields),
         });
@@ -121,7 +118,9 @@ pub(super) async fn proxy(
     {
         return Err(not_projectable());
     }
-    // Not JSON (`Null` then) is not projectable either.
+    // Parsed once: its persons (before the projection), the projection and its fields.
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| not_projectable())?;
+    let (subjects, _) = crate::record::subjects_and_fields_of(Some(dataset), "", &value);
     let projected = project_json(value, agreement, dataset).ok_or_else(not_projectable)?;
     let out = serde_json::to_vec(&projected).map_err(|e| GatewayError::Backend(e.to_string()))?;
     let (_, fields) = crate::record::subjects_and_fields_of(Some(dataset), "", &projected);
@@ -131,7 +130,7 @@ pub(super) async fn proxy(
     Ok(Answered {
         status: parts.status,
         headers,
-        body: out,
+        body: Bytes::from(out),
         subjects,
         fields: Some(fields),
     })
