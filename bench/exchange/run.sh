@@ -207,8 +207,30 @@ service = "profile"
 base_url = "http://127.0.0.1:18080/people"
 EOF
 done
+# REGISTRY_FILLER=N: N more members, each with a service and an agreement, listed before the
+# bench's own (a national registry's size: the nodes look members, services and agreements
+# up on every exchange).
+if [ "${REGISTRY_FILLER:-0}" -gt 0 ]; then
+  python3 - "$REGISTRY_FILLER" "$CKEY" <<'PY'
+import sys
+n, key = int(sys.argv[1]), sys.argv[2]
+filler = []
+for i in range(n):
+    m = f"VN/GOV/F{i:05d}/S"
+    filler.append(f'[[registry.members]]\nid = "{m}"\nname = "filler {i}"\nsigning_key = "{key}"\n'
+                  f'address = "127.0.0.1:9"\ncert_fingerprint = "{i:064x}"\n'
+                  f'[[registry.services]]\nid = "{m}/profile"\ndataset = "citizen"\n'
+                  f'[[registry.agreements]]\nconsumer = "{m}"\nservice = "VN/GOV/F{(i + 1) % n:05d}/S/profile"\n'
+                  f'fields = ["*"]\npurposes = ["bench"]\nlegal_basis = "benchmark"\n'
+                  f'valid_from = "2025-01-01"\nvalid_to = "2099-12-31"\n')
+text = open("registry.toml").read()
+head, sep, rest = text.partition("[[registry.members]]")
+open("registry.toml", "w").write(head + "".join(filler) + sep + rest)
+PY
+fi
 "$L" registry run --config registry.toml 2>registry.log & pids+=($!)
-sleep 1
+# The registry signs its snapshot before it listens (seconds for a large one).
+for _ in $(seq 1 600); do (exec 3<>/dev/tcp/127.0.0.1/18090) 2>/dev/null && break; sleep 0.1; done
 "$L" node run --config provider.toml 2>provider.log & pids+=($!)
 "$L" node run --config consumer.toml 2>consumer.log & pids+=($!)
 "$L" node run --config wprovider.toml 2>wprovider.log & pids+=($!)

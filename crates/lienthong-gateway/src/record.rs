@@ -623,11 +623,10 @@ mod scan {
 
 /// The dataset a service serves, by the registry's service entry.
 pub fn dataset_of(
-    snapshot: &lienthong_registry::SnapshotBody,
+    snapshot: &crate::snapshot::Installed,
     service: &str,
 ) -> Option<&'static Dataset> {
     snapshot
-        .registry
         .service(service)
         .and_then(|s| catalog::dataset(&s.dataset))
 }

@@ -11,7 +11,8 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use lienthong_registry::{SignedSnapshot, SnapshotBody};
+use lienthong_registry::lookup::Lookup;
+use lienthong_registry::{Agreement, Member, Service, SignedSnapshot, SnapshotBody};
 
 use crate::error::GatewayError;
 
@@ -20,11 +21,53 @@ pub use lienthong_core::time::{now_ms, now_s};
 /// Snapshot bodies are small; anything bigger is refused.
 const SNAPSHOT_BYTES_MAX: usize = 16 << 20;
 
+/// A snapshot in force, with its registry's lookups by id (built once, when it is installed).
+pub struct Installed {
+    body: SnapshotBody,
+    lookup: Lookup,
+}
+
+impl Installed {
+    pub fn new(body: SnapshotBody) -> Installed {
+        let lookup = Lookup::new(&body.registry);
+        Installed { body, lookup }
+    }
+
+    pub fn member(&self, id: &str) -> Option<&Member> {
+        self.lookup.member(&self.body.registry, id)
+    }
+
+    pub fn service(&self, id: &str) -> Option<&Service> {
+        self.lookup.service(&self.body.registry, id)
+    }
+
+    /// The agreements of `consumer` for `service`, in the registry's order.
+    pub fn agreements<'a>(
+        &'a self,
+        consumer: &str,
+        service: &str,
+    ) -> impl Iterator<Item = &'a Agreement> + use<'a> {
+        self.lookup
+            .agreements(&self.body.registry, consumer, service)
+    }
+
+    pub fn is_revoked(&self, id: &str) -> bool {
+        self.lookup.is_revoked(id)
+    }
+}
+
+impl std::ops::Deref for Installed {
+    type Target = SnapshotBody;
+    fn deref(&self) -> &SnapshotBody {
+        &self.body
+    }
+}
+
 pub struct SnapshotCache {
     registry_url: String,
     /// The registry key trusted now: the configured one, or one it announced since.
     registry_key: RwLock<String>,
-    current: RwLock<Option<Arc<SnapshotBody>>>,
+    current: RwLock<Option<Arc<Installed>>>,
     /// The highest version seen, saved ones included (expired too): nothing below it is
     /// installed, across restarts.
     floor: AtomicU64,
@@ -127,14 +170,14 @@ impl SnapshotCache {
         self.floor.fetch_max(version, Ordering::SeqCst);
         if now_s() < body.expires_at {
             if let Ok(mut c) = self.current.write() {
-                *c = Some(Arc::new(body));
+                *c = Some(Arc::new(Installed::new(body)));
             }
         }
         Ok(Some(version))
     }
 
     /// The snapshot in force, or an explicit error once it has expired (or none was loaded).
-    pub fn current(&self) -> Result<Arc<SnapshotBody>, GatewayError> {
+    pub fn current(&self) -> Result<Arc<Installed>, GatewayError> {
         let guard = self
             .current
             .read()
@@ -204,7 +247,7 @@ impl SnapshotCache {
         }
         self.floor.fetch_max(version, Ordering::SeqCst);
         if let Ok(mut c) = self.current.write() {
-            *c = Some(Arc::new(body));
+            *c = Some(Arc::new(Installed::new(body)));
         }
         Ok((version, Some(issued_at)))
     }

@@ -4,6 +4,7 @@
 //! verify it against the pinned registry key and refuse rollbacks and expired snapshots.
 
 pub mod catalogue;
+pub mod lookup;
 pub mod server;
 pub mod store;
 
@@ -445,9 +446,10 @@ impl Registry {
     }
 
     pub fn is_revoked(&self, id: &str) -> bool {
-        self.revoked
-            .iter()
-            .any(|r| r == id || id.starts_with(&format!("{r}/")))
+        self.revoked.iter().any(|r| {
+            id.strip_prefix(r.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
     }
 }
 

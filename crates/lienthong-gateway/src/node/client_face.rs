@@ -148,23 +148,18 @@ pub(super) fn xroad_client(headers: &HeaderMap) -> Result<MemberId, GatewayError
 /// the single purpose of the client's agreement in force for it; otherwise none.
 pub(super) fn default_purpose(
     node: &Inner,
-    registry: &lienthong_registry::Registry,
+    snapshot: &crate::snapshot::Installed,
     client: &MemberId,
     service: &str,
 ) -> String {
     if let Some(p) = node.config.default_purposes.get(service) {
         return p.clone();
     }
-    let client = client.to_string();
     let today = today();
-    let mut purposes = registry
-        .agreements
-        .iter()
+    let mut purposes = snapshot
+        .agreements(&client.to_string(), service)
         .filter(|a| {
-            a.consumer == client
-                && a.service == service
-                && a.valid_from.as_str() <= today.as_str()
-                && today.as_str() <= a.valid_to.as_str()
+            a.valid_from.as_str() <= today.as_str() && today.as_str() <= a.valid_to.as_str()
         })
         .flat_map(|a| a.purposes.iter());
     match (purposes.next(), purposes.next()) {
@@ -232,7 +227,7 @@ pub(super) fn metadata_call(
             ))
             .map_err(|e| GatewayError::BadRequest(e.to_string()))?;
             service = format!("{provider}/{method}");
-            let is_rest = |id: &str| snapshot.registry.service(id).is_some_and(|s| s.rest);
+            let is_rest = |id: &str| snapshot.service(id).is_some_and(|s| s.rest);
             let answer = match *method {
                 "listMethods" => metadata::methods(&snapshot, &provider, None, &today(), is_rest),
                 "allowedMethods" => {
@@ -298,7 +293,7 @@ pub(super) fn service_label(node: &Inner, rest: &str) -> String {
     let known = node
         .snapshot
         .current()
-        .is_ok_and(|s| s.registry.service(&id).is_some());
+        .is_ok_and(|s| s.service(&id).is_some());
     if known {
         id
     } else {
@@ -336,21 +331,19 @@ pub(super) async fn consume(
     }
     let snapshot = node.snapshot.current()?;
     let provider = snapshot
-        .registry
         .member(&service_id.provider.to_string())
         .ok_or_else(|| GatewayError::UnknownService(service_id.to_string()))?;
-    if snapshot.registry.is_revoked(&provider.id) {
+    if snapshot.is_revoked(&provider.id) {
         return Err(GatewayError::Revoked(provider.id.clone()));
     }
     let address = provider.address.clone().ok_or_else(|| {
         GatewayError::UnknownService(format!("{} has no node address", provider.id))
     })?;
     let service_meta = snapshot
-        .registry
         .service(&service_id.to_string())
         .ok_or_else(|| GatewayError::UnknownService(service_id.to_string()))?;
     let purpose = match header_str(&parts.headers, xroad::PURPOSE) {
-        "" => default_purpose(node, &snapshot.registry, &client, &service_id.to_string()),
+        "" => default_purpose(node, &snapshot, &client, &service_id.to_string()),
         given => given.to_owned(),
     };
     if service_meta.personal_data && purpose.is_empty() {
@@ -538,10 +531,8 @@ pub(super) async fn consume(
         .await
         .map_err(GatewayError::LogUnavailable)?;
     let basis = snapshot
-        .registry
-        .agreements
-        .iter()
-        .find(|a| a.consumer == client_s && a.service == service_s)
+        .agreements(&client_s, &service_s)
+        .next()
         .and_then(|a| a.basis.clone());
     let mut out = Response::builder().status(rparts.status);
     if let Some(h) = out.headers_mut() {

@@ -295,7 +295,7 @@ async fn ask(node: &Arc<Inner>, ask: DocumentAsk) -> Vec<(String, Result<Value, 
         return Vec::new();
     };
     let one = |member: &str, path: &'static str, body: Value| {
-        let m = snapshot.registry.member(member).cloned();
+        let m = snapshot.member(member).cloned();
         let (node, member) = (node.clone(), member.to_owned());
         async move {
             let answer = match m {
@@ -324,7 +324,7 @@ async fn ask(node: &Arc<Inner>, ask: DocumentAsk) -> Vec<(String, Result<Value, 
             let body = json!({ "subject": subject }).to_string();
             let mut asks = tokio::task::JoinSet::new();
             for m in &snapshot.registry.members {
-                if m.address.is_none() || snapshot.registry.is_revoked(&m.id) {
+                if m.address.is_none() || snapshot.is_revoked(&m.id) {
                     continue;
                 }
                 let (node, member, body) = (node.clone(), m.clone(), body.clone());

@@ -18,7 +18,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use lienthong_core::{MemberId, ServiceId};
 use lienthong_dictionary::catalog;
 use lienthong_dictionary::element::Sensitivity;
-use lienthong_registry::{Agreement, SnapshotBody};
+use lienthong_registry::Agreement;
 use lienthong_trust::SigningKey;
 use tokio::net::TcpListener;
 use tokio::sync::watch;

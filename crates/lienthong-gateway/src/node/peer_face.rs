@@ -143,7 +143,7 @@ pub(super) async fn provider(
     let snapshot = node.snapshot.current().ok();
     let consumer_key = snapshot
         .as_ref()
-        .and_then(|s| s.registry.member(signed.client))
+        .and_then(|s| s.member(signed.client))
         .map(|m| m.signing_key.clone())
         .unwrap_or_default();
     let dataset = snapshot
@@ -370,11 +370,10 @@ pub(super) fn identify(
     let consumer =
         MemberId::parse(signed.client).map_err(|e| GatewayError::BadRequest(e.to_string()))?;
     let consumer_s = consumer.to_string();
-    if snapshot.registry.is_revoked(&consumer_s) {
+    if snapshot.is_revoked(&consumer_s) {
         return Err(GatewayError::Revoked(consumer_s));
     }
     let member = snapshot
-        .registry
         .member(&consumer_s)
         .ok_or_else(|| GatewayError::UnknownMember(consumer_s.clone()))?;
     // The certificate the registry lists for the member, and one that names the member: a
@@ -463,7 +462,6 @@ pub(super) async fn serve_call(
     }
     check_sub_path(signed.path)?;
     let meta = snapshot
-        .registry
         .service(signed.service)
         .ok_or_else(|| GatewayError::UnknownService(signed.service.to_owned()))?;
     let agreement = agreement_for(&snapshot, &consumer_s, signed.service).ok_or_else(|| {

@@ -4,15 +4,11 @@
 use super::*;
 
 pub(super) fn agreement_for<'a>(
-    snapshot: &'a SnapshotBody,
+    snapshot: &'a crate::snapshot::Installed,
     consumer: &str,
     service: &str,
 ) -> Option<&'a Agreement> {
-    snapshot
-        .registry
-        .agreements
-        .iter()
-        .find(|a| a.consumer == consumer && a.service == service)
+    snapshot.agreements(consumer, service).next()
 }
 
 pub(super) fn today() -> String {

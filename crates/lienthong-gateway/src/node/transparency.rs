@@ -26,7 +26,7 @@ pub(super) fn center_caller(
     node: &Inner,
     peer: &PeerFingerprint,
     subject: &PeerSubject,
-) -> Result<Arc<SnapshotBody>, (StatusCode, &'static str)> {
+) -> Result<Arc<crate::snapshot::Installed>, (StatusCode, &'static str)> {
     let snapshot = node.snapshot.current().map_err(|_| {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -41,7 +41,7 @@ pub(super) fn center_caller(
     let is_center = snapshot.registry.members.iter().any(|m| {
         Some(m.id.as_str()) == center && m.cert_fingerprint == peer.0 && m.id == subject.0
     });
-    if !is_center || center.is_some_and(|c| snapshot.registry.is_revoked(c)) {
+    if !is_center || center.is_some_and(|c| snapshot.is_revoked(c)) {
         return Err((
             StatusCode::FORBIDDEN,
             "only the center's node asks for a person's accesses or records their consent",
@@ -105,7 +105,11 @@ pub(super) async fn accesses(
 /// Takes out of a history the accesses an agency may still withhold (an agreement under
 /// `investigation` with `withhold_days`), and says so: how many, and the day the last of
 /// them is disclosed. The entries left keep their own proofs.
-fn withhold(mut doc: serde_json::Value, snapshot: &SnapshotBody, now: u64) -> serde_json::Value {
+fn withhold(
+    mut doc: serde_json::Value,
+    snapshot: &crate::snapshot::Installed,
+    now: u64,
+) -> serde_json::Value {
     let Some(entries) = doc["entries"].as_array().cloned() else {
         return doc;
     };
@@ -184,7 +188,7 @@ pub(super) async fn gather_accesses(
     let body = serde_json::json!({ "subject": personal_id }).to_string();
     let mut asks = tokio::task::JoinSet::new();
     for m in &snapshot.registry.members {
-        if m.address.is_none() || m.log_key.is_none() || snapshot.registry.is_revoked(&m.id) {
+        if m.address.is_none() || m.log_key.is_none() || snapshot.is_revoked(&m.id) {
             continue;
         }
         let (node, member, body) = (node.clone(), m.clone(), body.clone());
@@ -277,7 +281,6 @@ pub(super) async fn push_consent(
         .provider
         .to_string();
     let m = snapshot
-        .registry
         .member(&provider)
         .ok_or(format!("{provider} is not a member"))?;
     let mut body = serde_json::json!({ "subject": personal_id, "consumer": consumer, "service": service, "purpose": purpose });

@@ -136,7 +136,6 @@ impl Inner {
             return;
         };
         let Some(vkey) = snapshot
-            .registry
             .member(peer)
             .and_then(|m| m.log_key.as_deref())
             .and_then(|k| NoteVerifier::parse(k).ok())
@@ -391,7 +390,7 @@ pub(super) async fn add_checkpoint(
     let Some(caller) = caller else {
         return plain(403, "not a registered member's node\n".into());
     };
-    if snapshot.registry.is_revoked(&caller.id) {
+    if snapshot.is_revoked(&caller.id) {
         return plain(403, "revoked\n".into());
     }
     let Ok(text) = std::str::from_utf8(&body) else {
@@ -411,7 +410,6 @@ pub(super) async fn add_checkpoint(
         return plain(404, "unknown origin\n".into());
     };
     let Some(vkey) = snapshot
-        .registry
         .member(member)
         .and_then(|m| m.log_key.as_deref())
         .and_then(|k| NoteVerifier::parse(k).ok())
@@ -487,7 +485,7 @@ pub(super) async fn submit_loop(
             tracing::warn!(witness = %w.member, "the witness's own log failed witnessing here: its cosignatures are not taken");
             continue;
         }
-        let Some(target) = snapshot.registry.member(&w.member).cloned() else {
+        let Some(target) = snapshot.member(&w.member).cloned() else {
             continue;
         };
         let Some(address) = target.address.clone() else {
