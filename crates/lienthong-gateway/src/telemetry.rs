@@ -59,6 +59,18 @@ pub fn exchange(
         .record(started.elapsed().as_secs_f64());
 }
 
+/// Drains the histograms' recorded samples into their buckets every few seconds until
+/// `stop`. The recorder keeps every sample until a scrape (`render`) or an upkeep drains
+/// them: a node nobody scrapes would otherwise grow by the samples of every exchange.
+pub async fn upkeep(mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => handle().run_upkeep(),
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 /// A tracer provider exporting spans over OTLP/HTTP to `endpoint` (the collector's base URL,
 /// `/v1/traces` added when missing), in protobuf or, with `json`, in JSON, batched.
 /// `service` names this process in the traces.

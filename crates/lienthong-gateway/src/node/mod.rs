@@ -498,6 +498,7 @@ pub async fn start_on(config: NodeConfig, listeners: Listeners) -> Result<Runnin
         .route("/lt1/{*rest}", any(provider))
         .with_state(inner.clone());
     crate::telemetry::handle();
+    tokio::spawn(crate::telemetry::upkeep(stop_rx.clone()));
     let admin_app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
