@@ -59,9 +59,15 @@ pub struct RequestParts<'a> {
     pub headers_sha256: &'a str,
 }
 
-fn clean(v: &str) -> String {
-    // Newlines would let one field pose as another in the canonical form.
-    v.replace(['\n', '\r'], " ")
+/// Appends a field and its line break; a line break inside the field is written as a space
+/// (it would let one field pose as another in the canonical form).
+fn push_line(out: &mut String, v: &str) {
+    if v.contains(['\n', '\r']) {
+        out.push_str(&v.replace(['\n', '\r'], " "));
+    } else {
+        out.push_str(v);
+    }
+    out.push('\n');
 }
 
 impl RequestParts<'_> {
@@ -88,24 +94,31 @@ impl RequestParts<'_> {
     /// The canonical request: one field per line, in this order, prefixed by `lt1-request`;
     /// the headers' hash last, when headers were passed.
     pub fn canonical(&self) -> String {
-        let mut lines = vec![
-            "lt1-request".to_owned(),
-            clean(self.method),
-            clean(self.path),
-            clean(self.query),
-            clean(self.client),
-            clean(self.service),
-            clean(self.message_id),
-            self.timestamp.to_string(),
-            clean(self.purpose),
-            clean(self.user_id),
-            clean(self.issue),
-            clean(self.body_sha256),
+        let fields = [
+            self.method,
+            self.path,
+            self.query,
+            self.client,
+            self.service,
+            self.message_id,
         ];
-        if !self.headers_sha256.is_empty() {
-            lines.push(clean(self.headers_sha256));
+        let after = [self.purpose, self.user_id, self.issue, self.body_sha256];
+        let len: usize = fields.iter().chain(&after).map(|f| f.len() + 1).sum();
+        let mut out = String::with_capacity(len + 32 + self.headers_sha256.len() + 1);
+        out.push_str("lt1-request\n");
+        for field in fields {
+            push_line(&mut out, field);
         }
-        lines.join("\n")
+        push_line(&mut out, &self.timestamp.to_string());
+        for field in after {
+            push_line(&mut out, field);
+        }
+        if !self.headers_sha256.is_empty() {
+            push_line(&mut out, self.headers_sha256);
+        }
+        // Lines are joined: no break after the last.
+        out.pop();
+        out
     }
 
     /// `X-Road-Request-Hash`: SHA-512 of the canonical request, base64.
@@ -314,6 +327,46 @@ mod tests {
             body_sha256: "e3b0",
             headers_sha256: "",
         }
+    }
+
+    #[test]
+    fn canonical_form_is_the_fields_joined_by_line_breaks() {
+        // The form as it was first written: each field cleaned, then joined.
+        let joined = |p: &RequestParts| {
+            let clean = |v: &str| v.replace(['\n', '\r'], " ");
+            let mut lines = vec![
+                "lt1-request".to_owned(),
+                clean(p.method),
+                clean(p.path),
+                clean(p.query),
+                clean(p.client),
+                clean(p.service),
+                clean(p.message_id),
+                p.timestamp.to_string(),
+                clean(p.purpose),
+                clean(p.user_id),
+                clean(p.issue),
+                clean(p.body_sha256),
+            ];
+            if !p.headers_sha256.is_empty() {
+                lines.push(clean(p.headers_sha256));
+            }
+            lines.join("\n")
+        };
+        let base = parts();
+        for text in ["", "a", "x\ny", "\r\n", "trailing\n", "Nguyễn\rVăn", "\n"] {
+            let mut p = parts();
+            p.query = text;
+            p.user_id = text;
+            p.issue = text;
+            assert_eq!(p.canonical(), joined(&p), "{text:?}");
+            p.headers_sha256 = text;
+            assert_eq!(p.canonical(), joined(&p), "{text:?}");
+            p.method = text;
+            p.body_sha256 = text;
+            assert_eq!(p.canonical(), joined(&p), "{text:?}");
+        }
+        assert_eq!(base.canonical(), joined(&base));
     }
 
     #[test]
