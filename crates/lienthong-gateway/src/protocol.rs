@@ -74,6 +74,15 @@ impl RequestParts<'_> {
     /// Whether every field can be signed unambiguously: no control characters anywhere
     /// (the canonical form separates fields with newlines).
     pub fn is_unambiguous(&self) -> bool {
+        self.text_fields()
+            .iter()
+            .chain([&self.headers_sha256])
+            .all(|f| !f.chars().any(char::is_control))
+    }
+
+    /// The signed text fields in canonical order; the timestamp goes after the sixth, the
+    /// headers' hash last.
+    fn text_fields(&self) -> [&str; 10] {
         [
             self.method,
             self.path,
@@ -85,28 +94,18 @@ impl RequestParts<'_> {
             self.user_id,
             self.issue,
             self.body_sha256,
-            self.headers_sha256,
         ]
-        .iter()
-        .all(|f| !f.chars().any(char::is_control))
     }
 
     /// The canonical request: one field per line, in this order, prefixed by `lt1-request`;
     /// the headers' hash last, when headers were passed.
     pub fn canonical(&self) -> String {
-        let fields = [
-            self.method,
-            self.path,
-            self.query,
-            self.client,
-            self.service,
-            self.message_id,
-        ];
-        let after = [self.purpose, self.user_id, self.issue, self.body_sha256];
-        let len: usize = fields.iter().chain(&after).map(|f| f.len() + 1).sum();
+        let fields = self.text_fields();
+        let len: usize = fields.iter().map(|f| f.len() + 1).sum();
         let mut out = String::with_capacity(len + 32 + self.headers_sha256.len() + 1);
         out.push_str("lt1-request\n");
-        for field in fields {
+        let (before, after) = fields.split_at(6);
+        for field in before {
             push_line(&mut out, field);
         }
         push_line(&mut out, &self.timestamp.to_string());
