@@ -169,8 +169,10 @@ impl SnapshotCache {
         let version = body.version;
         self.floor.fetch_max(version, Ordering::SeqCst);
         if now_s() < body.expires_at {
+            // Indexed before the lock: exchanges read the snapshot in force meanwhile.
+            let installed = Arc::new(Installed::new(body));
             if let Ok(mut c) = self.current.write() {
-                *c = Some(Arc::new(Installed::new(body)));
+                *c = Some(installed);
             }
         }
         Ok(Some(version))
@@ -246,8 +248,10 @@ impl SnapshotCache {
             }
         }
         self.floor.fetch_max(version, Ordering::SeqCst);
+        // Indexed before the lock: exchanges read the snapshot in force meanwhile.
+        let installed = Arc::new(Installed::new(body));
         if let Ok(mut c) = self.current.write() {
-            *c = Some(Arc::new(Installed::new(body)));
+            *c = Some(installed);
         }
         Ok((version, Some(issued_at)))
     }
