@@ -6,6 +6,7 @@
 //! and agreement (consumer, service, purpose, validity) before its backend is touched, and
 //! returns only the fields the agreement allows.
 
+pub mod answer;
 pub mod backend;
 pub mod batchsig;
 pub mod documents;

@@ -489,7 +489,7 @@ pub(super) async fn consume(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("ok")
         .to_owned();
-    let (data_subjects, fields) = crate::record::subjects_and_fields(
+    let (data_subjects, fields) = crate::answer::subjects_and_fields(
         crate::record::dataset_of(&snapshot, &service_s),
         &sub_path,
         if error_code == "ok" { &rbody } else { b"" },

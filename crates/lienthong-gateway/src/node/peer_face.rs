@@ -119,7 +119,7 @@ pub(super) async fn provider(
                 headers: r.headers,
                 body: Bytes::from(r.body),
                 subjects: Vec::new(),
-                fields: None,
+                fields: Vec::new(),
             };
             (answer, Some(e.code()))
         }
@@ -146,22 +146,13 @@ pub(super) async fn provider(
         .and_then(|s| s.member(signed.client))
         .map(|m| m.signing_key.clone())
         .unwrap_or_default();
-    let dataset = snapshot
-        .as_ref()
-        .and_then(|s| crate::record::dataset_of(s, &service_s));
     // Subjects only for answered calls, from the unprojected rows; a refusal names nobody (its
-    // path is the caller's claim, not an access).
-    let fields = match answered_fields {
-        // HEAD's answer carries no body, so no fields.
-        Some(fields) if error_code.is_none() && parts.method != Method::HEAD => fields,
-        _ => {
-            crate::record::subjects_and_fields(
-                dataset,
-                &sub_path,
-                if error_code.is_none() { &body } else { b"" },
-            )
-            .1
-        }
+    // path is the caller's claim, not an access). Fields only of a body sent: none for a
+    // refusal, none for HEAD.
+    let fields = if error_code.is_none() && parts.method != Method::HEAD {
+        answered_fields
+    } else {
+        Vec::new()
     };
     let data_subjects = answered_subjects;
     let record = crate::record::Record {
@@ -222,7 +213,7 @@ fn not_found() -> Answered {
         headers,
         body: Bytes::from_static(br#"{"message":"no record with this key"}"#),
         subjects: Vec::new(),
-        fields: None,
+        fields: Vec::new(),
     }
 }
 
@@ -249,9 +240,8 @@ pub(super) struct Answered {
     pub(super) headers: HeaderMap,
     pub(super) body: Bytes,
     pub(super) subjects: Vec<String>,
-    /// The fields the body carries, where the service read them already (else the body is
-    /// read for them when the exchange is logged).
-    pub(super) fields: Option<Vec<String>>,
+    /// The fields the body carries (read by the service as it made or passed the body).
+    pub(super) fields: Vec<String>,
 }
 
 /// Personal IDs in rows, by the dataset's `personal_id` fields.
@@ -660,6 +650,6 @@ pub(super) async fn serve_call(
         headers,
         body: Bytes::from(bytes),
         subjects,
-        fields: Some(crate::record::subjects_and_fields_of(None, "", &json).1),
+        fields: crate::answer::subjects_and_fields_of(None, "", &json).1,
     })
 }

@@ -86,13 +86,13 @@ pub(super) async fn proxy(
         .map_err(|e| e.or(|m| GatewayError::Backend(format!("REST backend body: {m}"))))?;
     if !projects || bytes.is_empty() || !parts.status.is_success() {
         // Passed as it is: its persons and fields read from the text as it is parsed.
-        let (subjects, fields) = crate::record::subjects_and_fields(Some(dataset), "", &bytes);
+        let (subjects, fields) = crate::answer::subjects_and_fields(Some(dataset), "", &bytes);
         return Ok(Answered {
             status: parts.status,
             headers,
             body: bytes,
             subjects,
-            fields: Some(fields),
+            fields,
         });
     }
     let content_type = header_str(&headers, "content-type").to_ascii_lowercase();
@@ -120,10 +120,10 @@ pub(super) async fn proxy(
     }
     // Parsed once: its persons (before the projection), the projection and its fields.
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| not_projectable())?;
-    let (subjects, _) = crate::record::subjects_and_fields_of(Some(dataset), "", &value);
+    let (subjects, _) = crate::answer::subjects_and_fields_of(Some(dataset), "", &value);
     let projected = project_json(value, agreement, dataset).ok_or_else(not_projectable)?;
     let out = serde_json::to_vec(&projected).map_err(|e| GatewayError::Backend(e.to_string()))?;
-    let (_, fields) = crate::record::subjects_and_fields_of(Some(dataset), "", &projected);
+    let (_, fields) = crate::answer::subjects_and_fields_of(Some(dataset), "", &projected);
     headers.remove("etag");
     headers.remove("content-md5");
     headers.remove("digest");
@@ -132,6 +132,6 @@ pub(super) async fn proxy(
         headers,
         body: Bytes::from(out),
         subjects,
-        fields: Some(fields),
+        fields,
     })
 }
