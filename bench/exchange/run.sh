@@ -210,6 +210,9 @@ done
 # REGISTRY_FILLER=N: N more members, each with a service and an agreement, listed before the
 # bench's own (a national registry's size: the nodes look members, services and agreements
 # up on every exchange).
+case "${REGISTRY_FILLER:-0}" in
+  '' | *[!0-9]*) echo "REGISTRY_FILLER must be a whole number, not '$REGISTRY_FILLER'" >&2; exit 2 ;;
+esac
 if [ "${REGISTRY_FILLER:-0}" -gt 0 ]; then
   python3 - "$REGISTRY_FILLER" "$CKEY" <<'PY'
 import sys
