@@ -43,6 +43,36 @@ pub fn validate_guarded_into<S: AsRef<str>>(
     }
 }
 
+/// [`map_in_order`] with each item lent mutably to `f` (which may take its values).
+pub fn map_in_order_mut<T: Send, O: Send>(
+    items: &mut [T],
+    threads: usize,
+    parallel_from: usize,
+    f: impl Fn(&mut T) -> O + Sync,
+) -> Vec<O> {
+    let threads = threads.max(1);
+    if threads == 1 || items.len() < parallel_from.max(2) {
+        return items.iter_mut().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let f = &f;
+        let mut parts = items.chunks_mut(chunk);
+        let first = parts.next().unwrap_or(&mut []);
+        let rest: Vec<_> = parts
+            .map(|part| s.spawn(move || part.iter_mut().map(f).collect::<Vec<O>>()))
+            .collect();
+        let mut out: Vec<O> = first.iter_mut().map(f).collect();
+        for handle in rest {
+            match handle.join() {
+                Ok(part) => out.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
 /// `f` over `items` on up to `threads` threads, results in the items' order; one thread
 /// below `parallel_from` items (starting threads would cost more than it saves).
 pub fn map_in_order<T: Sync, O: Send>(

@@ -98,7 +98,8 @@ pub fn net<'a>(
     debug_assert!(changes.len() == values.len() && changes.len() == valid.len());
     debug_assert_eq!(changes.len(), keys.len());
     // Per key: its first change in the run, and its last valid one.
-    let mut seen: HashMap<&str, (usize, Option<usize>)> = HashMap::with_capacity(changes.len());
+    let mut seen: HashMap<&str, (usize, Option<usize>), foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(changes.len(), Default::default());
     for (i, c) in changes.iter().enumerate() {
         debug_assert!(c.op != Op::Truncate, "truncates split batches");
         let (_, last) = seen.entry(&keys[i]).or_insert((i, None));

@@ -22,7 +22,7 @@ pub(super) struct Classified {
     /// The key as the replica stores it (empty for a truncate).
     pub keys: Vec<String>,
     /// The index of each key's last valid change.
-    pub last_valid_of_key: HashMap<String, usize>,
+    pub last_valid_of_key: HashMap<String, usize, foldhash::fast::RandomState>,
     /// The errors of each invalid change, as JSON.
     reasons: Vec<Option<String>>,
 }
@@ -34,7 +34,7 @@ pub(super) fn classify(batch: &Batch, checks: Vec<Check>, key_indexes: &[usize])
         values: Vec::with_capacity(n),
         valid: Vec::with_capacity(n),
         keys: Vec::with_capacity(n),
-        last_valid_of_key: HashMap::new(),
+        last_valid_of_key: HashMap::with_capacity_and_hasher(n, Default::default()),
         reasons: vec![None; n],
     };
     for (i, (change, (ok, v, reasons))) in batch.changes.iter().zip(checks).enumerate() {

@@ -493,8 +493,7 @@ impl PgSource {
             .await
             .map_err(|e| src(&p, e))?;
         let n_fields = self.dataset.fields.len();
-        let lsn = hex16(snap.lsn);
-        let attempt = snap.read.attempt();
+        let prefix = format!("{}-S{}", hex16(snap.lsn), snap.read.attempt());
         let (changes, first) = snap
             .read
             .page_with(|done| {
@@ -502,10 +501,17 @@ impl PgSource {
                     &rows,
                     n_fields,
                     done,
-                    |n| format!("{lsn}-S{attempt}{n:012}"),
-                    // Every column is cast to text in the cursor; NULL reads as empty.
+                    |n| {
+                        use std::fmt::Write;
+                        let mut id = String::with_capacity(prefix.len() + 12);
+                        id.push_str(&prefix);
+                        let _ = write!(id, "{n:012}");
+                        id
+                    },
+                    // Every column is cast to text in the cursor, so its type is not
+                    // checked again per value; NULL reads as empty.
                     |r, i| {
-                        Ok(r.try_get::<Option<&str>, _>(i)?
+                        Ok(r.try_get_unchecked::<Option<&str>, _>(i)?
                             .unwrap_or_default()
                             .to_owned())
                     },
