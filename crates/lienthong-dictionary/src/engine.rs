@@ -31,8 +31,10 @@ pub fn validate_guarded_into<S: AsRef<str>>(
         validator.validate_into(values, out)
     }));
     if done.is_err() {
+        let values: Vec<String> = values.iter().map(|v| v.as_ref().to_owned()).collect();
         *out = Outcome {
-            values: values.iter().map(|v| v.as_ref().to_owned()).collect(),
+            key_digest: validator.key_digest(&values),
+            values,
             findings: vec![Finding::new(
                 "record",
                 "record.internal_error",

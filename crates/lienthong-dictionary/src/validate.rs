@@ -26,6 +26,9 @@ pub struct Outcome {
     /// Normalised values in dataset field order.
     pub values: Vec<String>,
     pub findings: Vec<Finding>,
+    /// The record's key digested for a [`KeyTracker`], when the validator was given its
+    /// digester ([`Validator::with_key_digests`]) and the record has a whole key.
+    pub key_digest: Option<KeyDigest>,
 }
 
 impl Outcome {
@@ -49,6 +52,8 @@ pub struct Validator {
     /// Per field, whether its results are memoised (see [`memo_pays`]).
     memoised: Vec<bool>,
     options: Options,
+    /// Digests each record's key for a [`KeyTracker`] (see [`Validator::with_key_digests`]).
+    key_digester: Option<KeyDigester>,
 }
 
 /// Which fields of the record have an error finding (bit `i` for field `i`): kept while
@@ -97,7 +102,24 @@ impl Validator {
             dates,
             elements,
             options,
+            key_digester: None,
         }
+    }
+
+    /// Also digests each record's key for the tracker `digester` came from
+    /// ([`KeyTracker::digester`]), into [`Outcome::key_digest`]: the hashing then runs on the
+    /// threads that validate, and the tracker, which sees records one at a time in order,
+    /// only looks the digest up.
+    pub fn with_key_digests(mut self, digester: KeyDigester) -> Self {
+        self.key_digester = Some(digester);
+        self
+    }
+
+    /// The digest of `values`' key for this validator's tracker, if it was given one.
+    pub(crate) fn key_digest(&self, values: &[String]) -> Option<KeyDigest> {
+        self.key_digester
+            .as_ref()
+            .and_then(|d| d.digest(self.dataset, values))
     }
 
     /// Validates one record given as raw values in dataset field order (empty = absent).
@@ -115,7 +137,9 @@ impl Validator {
         out.values.truncate(raw.len());
         out.values.resize(raw.len(), String::new());
         let mut invalid = Invalid::default();
-        let Outcome { values, findings } = out;
+        let Outcome {
+            values, findings, ..
+        } = out;
         crate::memo::with(|memo| {
             let fields = self.dataset.fields.iter().zip(&self.elements);
             let cells = fields.zip(raw).zip(values.iter_mut()).enumerate();
@@ -179,6 +203,7 @@ impl Validator {
         for c in &self.checks {
             self.cross(c, out, &mut invalid);
         }
+        out.key_digest = self.key_digest(&out.values);
     }
 }
 
@@ -220,9 +245,56 @@ fn is_blank(value: &str) -> bool {
 /// to 2⁴⁰ − 1 (a trillion); a later first record is named as that.
 #[derive(Default)]
 pub struct KeyTracker {
-    hashers: [std::collections::hash_map::RandomState; 2],
+    digester: KeyDigester,
     /// The digest in the high 88 bits, the record in the low [`RECORD_BITS`].
     seen: hashbrown::HashTable<u128>,
+}
+
+/// A [`KeyTracker`]'s hash keys: digests a record's key wherever it is validated.
+#[derive(Clone)]
+pub struct KeyDigester {
+    hashers: [std::collections::hash_map::RandomState; 2],
+    /// Tells this digester's trackers apart (drawn from its random hash keys).
+    id: u64,
+}
+
+impl Default for KeyDigester {
+    /// Hash keys drawn at random.
+    fn default() -> Self {
+        use std::hash::BuildHasher;
+        let hashers: [std::collections::hash_map::RandomState; 2] = Default::default();
+        let id = hashers[0].hash_one(0x6c74_u16);
+        KeyDigester { hashers, id }
+    }
+}
+
+/// A record's key as a [`KeyTracker`] keeps it, with the tracker it was digested for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyDigest {
+    /// Which tracker's hash keys made it (a digest made for another is not used).
+    tracker: u64,
+    parts: [u64; 2],
+}
+
+impl KeyDigester {
+    /// The digest of the record's key (its normalised `values`), hashed part by part
+    /// without joining it into a string; `None` when a key part is empty.
+    pub fn digest(&self, dataset: &Dataset, values: &[String]) -> Option<KeyDigest> {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut hashers = self.hashers.each_ref().map(|h| h.build_hasher());
+        for k in dataset.key {
+            let v = values.get(dataset.index(k)?)?;
+            if v.is_empty() {
+                return None;
+            }
+            // `str`'s `Hash` ends each part with a marker: parts cannot run into each other.
+            hashers.iter_mut().for_each(|h| v.as_str().hash(h));
+        }
+        Some(KeyDigest {
+            tracker: self.id,
+            parts: hashers.map(|h| h.finish()),
+        })
+    }
 }
 
 /// Bits of a [`KeyTracker`] entry that hold the record.
@@ -234,37 +306,41 @@ impl KeyTracker {
     /// every key into a table twice the size, on fresh memory).
     pub fn with_capacity(keys: usize) -> Self {
         KeyTracker {
-            hashers: Default::default(),
+            digester: KeyDigester::default(),
             seen: hashbrown::HashTable::with_capacity(keys),
         }
+    }
+
+    /// This tracker's hash keys, for [`Validator::with_key_digests`].
+    pub fn digester(&self) -> KeyDigester {
+        self.digester.clone()
     }
 
     /// Records `key` for `record`; returns the earlier record with the same key, if any.
     pub fn observe(&mut self, key: String, record: u64) -> Option<u64> {
         use std::hash::BuildHasher;
-        let digest = self.hashers.each_ref().map(|h| h.hash_one(key.as_str()));
+        let digest = self
+            .digester
+            .hashers
+            .each_ref()
+            .map(|h| h.hash_one(key.as_str()));
         self.observe_digest(digest, record)
     }
 
     /// [`KeyTracker::observe`] for the key of a validated record ([`record_key`]), hashed
-    /// part by part without joining it into a string; `None` also when it has no key.
+    /// part by part without joining it into a string — or its digest, when the validator
+    /// made one for this tracker; `None` also when it has no key.
     pub fn observe_record(
         &mut self,
         dataset: &Dataset,
         outcome: &Outcome,
         record: u64,
     ) -> Option<u64> {
-        use std::hash::{BuildHasher, Hash, Hasher};
-        let mut hashers = self.hashers.each_ref().map(|h| h.build_hasher());
-        for k in dataset.key {
-            let v = &outcome.values[dataset.index(k)?];
-            if v.is_empty() {
-                return None;
-            }
-            // `str`'s `Hash` ends each part with a marker: parts cannot run into each other.
-            hashers.iter_mut().for_each(|h| v.as_str().hash(h));
-        }
-        self.observe_digest(hashers.map(|h| h.finish()), record)
+        let digest = match outcome.key_digest {
+            Some(d) if d.tracker == self.digester.id => d,
+            _ => self.digester.digest(dataset, &outcome.values)?,
+        };
+        self.observe_digest(digest.parts, record)
     }
 
     fn observe_digest(&mut self, digest: [u64; 2], record: u64) -> Option<u64> {
@@ -412,6 +488,47 @@ mod tests {
         );
         assert_eq!(t.observe_record(&CITIZEN, &rec(""), 4), None, "no key");
         assert_eq!(t.observe_record(&CITIZEN, &rec(""), 5), None, "no key");
+    }
+
+    /// Keys digested by the validator (on the workers) find the same duplicates as keys
+    /// digested by the tracker; a digest made for another tracker is not trusted.
+    #[test]
+    fn keys_digested_by_the_validator_find_the_same_duplicates() {
+        let mut by_validator = KeyTracker::default();
+        let mut by_tracker = KeyTracker::default();
+        let other = KeyTracker::default();
+        let digesting =
+            Validator::new(&CITIZEN, Options::default()).with_key_digests(by_validator.digester());
+        let foreign =
+            Validator::new(&CITIZEN, Options::default()).with_key_digests(other.digester());
+        let plain = Validator::new(&CITIZEN, Options::default());
+        let pids = [
+            "001090123456",
+            "001090123457",
+            " 001090123456",
+            "",
+            "001090123457",
+        ];
+        for (i, pid) in pids.iter().enumerate() {
+            let mut r = CLEAN;
+            r[0] = pid;
+            let o = digesting.validate(&r);
+            assert_eq!(o.key_digest.is_some(), !pid.is_empty(), "record {i}");
+            assert_eq!(plain.validate(&r).key_digest, None);
+            let record = i as u64 + 1;
+            let want = by_tracker.observe_record(&CITIZEN, &plain.validate(&r), record);
+            assert_eq!(by_validator.observe_record(&CITIZEN, &o, record), want);
+        }
+        // Records 3 and 5 repeat the keys of 1 and 2.
+        let mut t = KeyTracker::default();
+        let mut firsts = Vec::new();
+        for (i, pid) in pids.iter().enumerate() {
+            let mut r = CLEAN;
+            r[0] = pid;
+            // Digested for `other`: this tracker hashes the key itself.
+            firsts.push(t.observe_record(&CITIZEN, &foreign.validate(&r), i as u64 + 1));
+        }
+        assert_eq!(firsts, [None, None, Some(1), None, Some(2)]);
     }
 
     #[test]

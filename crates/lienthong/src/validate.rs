@@ -235,7 +235,10 @@ pub fn validate_stream(
         deceased: refs.deceased,
         registers: refs.registers,
     };
-    let validator = Validator::new(dataset, options);
+    let mut keys = KeyTracker::with_capacity(expected_records(&args.input));
+    // Keys are digested where records are validated, on every worker; the tracker, which
+    // sees the records one at a time in order, only looks the digests up.
+    let validator = Validator::new(dataset, options).with_key_digests(keys.digester());
     let reader = Reader::new(input, format, dataset)
         .with_context(|| format!("input {}", args.input.display()))?;
     if !reader.absent_columns.is_empty() && !args.quiet {
@@ -245,7 +248,6 @@ pub fn validate_stream(
         );
     }
     let mut report = Report::new(dataset.name, args.examples);
-    let mut keys = KeyTracker::with_capacity(expected_records(&args.input));
     let mut normalized = args
         .normalized_out
         .as_deref()
