@@ -68,6 +68,7 @@ pub fn map_in_order_mut<T: Send, O: Send>(
         for handle in rest {
             match handle.join() {
                 Ok(part) => out.extend(part),
+                // `f` panicked on that thread: the same panic here, as on one thread.
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
@@ -83,28 +84,8 @@ pub fn map_in_order<T: Sync, O: Send>(
     parallel_from: usize,
     f: impl Fn(&T) -> O + Sync,
 ) -> Vec<O> {
-    let threads = threads.max(1);
-    if threads == 1 || items.len() < parallel_from.max(2) {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let f = &f;
-        let mut parts = items.chunks(chunk);
-        let first = parts.next().unwrap_or(&[]);
-        let rest: Vec<_> = parts
-            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<O>>()))
-            .collect();
-        let mut out: Vec<O> = first.iter().map(f).collect();
-        for handle in rest {
-            match handle.join() {
-                Ok(part) => out.extend(part),
-                // `f` panicked on that thread: the same panic here, as on one thread.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        out
-    })
+    let mut refs: Vec<&T> = items.iter().collect();
+    map_in_order_mut(&mut refs, threads, parallel_from, |t| f(t))
 }
 
 /// Worker threads and chunk size of [`validate_in_order`].
