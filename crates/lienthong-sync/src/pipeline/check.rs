@@ -89,9 +89,7 @@ pub(super) fn check(validator: &Validator, c: &mut Change) -> Check {
         let mut out = out.borrow_mut();
         lienthong_dictionary::engine::validate_guarded_into(validator, &c.values, &mut out);
         if c.op == Op::Delete || out.is_valid() {
-            if c.values.len() != out.values.len() {
-                return (true, out.values.clone(), Vec::new());
-            }
+            // The outcome holds one value per raw value (the validator's own fallback too).
             for (raw, normalised) in c.values.iter_mut().zip(out.values.iter_mut()) {
                 if raw != normalised {
                     std::mem::swap(raw, normalised);
