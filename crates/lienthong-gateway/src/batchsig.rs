@@ -17,7 +17,7 @@
 //! answers every one; under load batches grow by themselves, and alone a message is a
 //! batch of one.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use lienthong_ledger::{hash_from_hex, hash_to_hex, leaf_hash, Hash, MerkleTree};
@@ -61,14 +61,22 @@ fn decode(value: &str) -> Option<(&str, u64, u64, Vec<Hash>)> {
 
 /// Roots already verified, per signing key; cleared when full.
 pub struct RootCache {
-    seen: Mutex<HashSet<(String, Hash, u64)>>,
+    seen: Mutex<Seen>,
     max: usize,
+}
+
+/// (root, size) pairs by signing key: looked up by the key's text without copying it (a
+/// verification costs no allocation once its batch's root is known).
+#[derive(Default)]
+struct Seen {
+    by_key: HashMap<String, HashSet<(Hash, u64)>>,
+    len: usize,
 }
 
 impl RootCache {
     pub fn new(max: usize) -> RootCache {
         RootCache {
-            seen: Mutex::new(HashSet::new()),
+            seen: Mutex::new(Seen::default()),
             max: max.max(1),
         }
     }
@@ -88,12 +96,13 @@ pub fn verify(
     let (sig, index, size, path) = decode(signature).ok_or(TrustError::BadSignature)?;
     let root = lienthong_ledger::root_from_inclusion_proof(&leaf_hash(message), index, size, &path)
         .map_err(|_| TrustError::BadSignature)?;
-    let key = (public_key.to_owned(), root, size);
+    let batch = (root, size);
     if let Some(c) = cache {
-        if c.seen
-            .lock()
-            .map_err(|_| TrustError::BadSignature)?
-            .contains(&key)
+        let seen = c.seen.lock().map_err(|_| TrustError::BadSignature)?;
+        if seen
+            .by_key
+            .get(public_key)
+            .is_some_and(|roots| roots.contains(&batch))
         {
             return Ok(());
         }
@@ -101,10 +110,18 @@ pub fn verify(
     lienthong_trust::verify(public_key, &statement(size, &root), sig)?;
     if let Some(c) = cache {
         let mut seen = c.seen.lock().map_err(|_| TrustError::BadSignature)?;
-        if seen.len() >= c.max {
-            seen.clear();
+        if seen.len >= c.max {
+            *seen = Seen::default();
         }
-        seen.insert(key);
+        let added = match seen.by_key.get_mut(public_key) {
+            Some(roots) => roots.insert(batch),
+            None => {
+                seen.by_key
+                    .insert(public_key.to_owned(), HashSet::from([batch]));
+                true
+            }
+        };
+        seen.len += usize::from(added);
     }
     Ok(())
 }

@@ -49,25 +49,40 @@ pub fn hash_from_hex(text: &str) -> Option<Hash> {
     if bytes.len() != 64 {
         return None;
     }
+    // By table, with one check at the end: every signature header carries an audit path of
+    // these, read on every exchange.
     let mut out = [0u8; 32];
+    let mut bad = 0u8;
     for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        let (hi, lo) = match pair {
-            [hi, lo] => (hex_value(*hi)?, hex_value(*lo)?),
-            _ => return None,
-        };
-        *slot = (hi << 4) | lo;
+        let (hi, lo) = (
+            HEX_VALUE[usize::from(pair[0])],
+            HEX_VALUE[usize::from(pair[1])],
+        );
+        bad |= hi | lo;
+        *slot = (hi << 4) | (lo & 0x0f);
     }
-    Some(out)
+    (bad & NOT_HEX == 0).then_some(out)
 }
 
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+/// `HEX_VALUE` of a byte that is not a hexadecimal digit.
+const NOT_HEX: u8 = 0x80;
+
+/// Each byte's value as a hexadecimal digit (either case), or [`NOT_HEX`].
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -91,5 +106,18 @@ mod tests {
         assert_eq!(hash_from_hex(&format!("{}zz", &text[..62])), None);
         // A multi-byte character must not be sliced into.
         assert_eq!(hash_from_hex(&format!("{}é", &text[..62])), None);
+        // Every ASCII character in either place of a byte: taken exactly when a hex digit.
+        for c in (0u8..128).map(char::from) {
+            for at in [0, 63] {
+                let mut t = text.clone().into_bytes();
+                t[at] = c as u8;
+                let t = String::from_utf8(t).unwrap();
+                let parsed = hash_from_hex(&t);
+                assert_eq!(parsed.is_some(), c.is_ascii_hexdigit(), "{c:?} at {at}");
+                if let Some(p) = parsed {
+                    assert_eq!(hash_to_hex(&p), t.to_lowercase());
+                }
+            }
+        }
     }
 }
