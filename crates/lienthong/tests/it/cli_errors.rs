@@ -214,6 +214,53 @@ fn log_archive_commands_explain_bad_input() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// The message-log bench refuses sizes it cannot measure with one line, and measures a tree
+/// smaller than the 100 entries of its person's history (it once ran, then failed at the end).
+#[test]
+fn the_ledger_bench_takes_small_trees_and_refuses_empty_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (flag, value) in [
+        ("--proof-tree-size", "1"),
+        ("--entries", "0"),
+        ("--concurrency", "0"),
+    ] {
+        let out = lienthong(&["bench", "ledger", flag, value, "--dir", "b"], d);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(flag),
+            "{flag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = lienthong(
+        &[
+            "bench",
+            "ledger",
+            "--entries",
+            "40",
+            "--concurrency",
+            "4",
+            "--proof-tree-size",
+            "10",
+            "--dir",
+            "b",
+        ],
+        d,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("a person's history of 10 entries at 10 entries"),
+        "{stdout}"
+    );
+}
+
 /// A record of another register that names a person or an enterprise is checked against that
 /// register when it is given as a reference — its ids normalised on both sides — and not
 /// otherwise; a reference that cannot be used is refused with one line.
