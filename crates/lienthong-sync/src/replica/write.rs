@@ -224,6 +224,16 @@ async fn copy_in(
 /// Runs of ordinary bytes are copied whole (most values have no separator at all).
 pub(super) fn copy_text(buf: &mut Vec<u8>, v: &str) {
     let bytes = v.as_bytes();
+    // Most values hold no separator: one pass without an early exit (the compiler does it
+    // many bytes at a time) says so, and the value is copied whole — a snapshot writes
+    // every value of every row through here.
+    let plain = bytes.iter().fold(true, |plain, &b| {
+        plain & !matches!(b, b'\\' | b'\t' | b'\n' | b'\r')
+    });
+    if plain {
+        buf.extend_from_slice(bytes);
+        return;
+    }
     let mut from = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escaped: &[u8] = match b {
@@ -529,6 +539,24 @@ mod tests {
             let mut b = b"before|".to_vec();
             super::copy_text(&mut b, value);
             assert_eq!(String::from_utf8(b).unwrap(), format!("before|{copied}"));
+        }
+        // Each separator at every place of a value longer than a vector register, and a
+        // multi-byte letter beside it.
+        let escape = |v: &str| {
+            v.replace('\\', "\\\\")
+                .replace('\t', "\\t")
+                .replace('\n', "\\n")
+                .replace('\r', "\\r")
+        };
+        for sep in ['\\', '\t', '\n', '\r', 'x'] {
+            for at in 0..70 {
+                let mut v: String = "ab".repeat(35);
+                v.insert(at, sep);
+                v.insert_str(0, "Việt ");
+                let mut b = Vec::new();
+                super::copy_text(&mut b, &v);
+                assert_eq!(String::from_utf8(b).unwrap(), escape(&v), "{sep:?} at {at}");
+            }
         }
     }
 }
