@@ -306,9 +306,9 @@ pub async fn ledger(args: LedgerArgs) -> Result<ExitCode> {
     let consistency_us = started.elapsed().as_secs_f64() * 1e6 / samples as f64;
     println!("proofs at {n} entries: inclusion {inclusion_us:.2} µs, consistency {consistency_us:.2} µs (mean of {samples})");
     // A person's history at this size: the log's person index holds one row per (person,
-    // entry) — here `n` rows over 100,000 people, and 100 rows of the person asked for (all
-    // of them in a tree smaller than that) — then those entries' inclusion proofs, made and
-    // verified.
+    // entry) — here `n` rows over 100,000 people, and 100 rows of the person asked for
+    // (every row, in a tree of fewer entries) — then those entries' inclusion proofs, made
+    // and verified.
     let asked = n.min(100);
     let url = format!(
         "sqlite://{}?mode=rwc",
