@@ -30,6 +30,7 @@ pub use audit::*;
 pub use documents::{issued_documents, set_document_status, IssuedDocument};
 pub use incidents::{incidents, open_incident, records, update_incident};
 pub use reader::{LogEntry, LogReader};
+pub use store::SQLITE_PAGE_SIZE;
 use store::{connect, writer_lock, Store};
 pub use witnessed::{
     history_of, saved_notes, stored_tree, Alarm, LatestNote, LogNotes, HISTORY_ENTRIES_MAX,

@@ -778,3 +778,53 @@ async fn an_archive_cut_short_is_released_by_the_next_run() {
     assert_eq!(mode(&done.file), 0o600);
     assert_eq!(mode(&out), 0o700);
 }
+
+/// A new SQLite log is made with 8 KiB pages (two ~2 kB entries fit a page); a log made
+/// with SQLite's default 4 KiB pages keeps them, takes appends and verifies when reopened.
+#[tokio::test]
+async fn a_new_sqlite_log_has_8_kib_pages_and_an_older_log_keeps_its_own() {
+    let page_size = |p: &std::path::Path| -> u32 {
+        let c = rusqlite::Connection::open(p).unwrap();
+        c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let entry = |n: u32| serde_json::json!({ "n": n, "pad": "x".repeat(2_000) });
+    for (name, before) in [("new.db", None), ("old.db", Some(4096))] {
+        let path = dir.path().join(name);
+        if let Some(size) = before {
+            // A log file as SQLite made them before: default pages, WAL, not yet a log.
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(&format!(
+                "PRAGMA page_size={size}; PRAGMA journal_mode=WAL; CREATE TABLE t (x INTEGER);"
+            ))
+            .unwrap();
+        }
+        let key = lienthong_trust::SigningKey::generate();
+        let public = key.public_b64();
+        let pem = key.to_pem().unwrap();
+        let log = msglog::MessageLog::open(path.to_str().unwrap(), key)
+            .await
+            .unwrap();
+        for n in 0..20 {
+            log.append(&format!("m-{n}"), &entry(n), vec![])
+                .await
+                .unwrap();
+        }
+        log.close().await;
+        let want = before.unwrap_or(msglog::SQLITE_PAGE_SIZE);
+        assert_eq!(page_size(&path), want, "{name}");
+        // Reopened (its head verified against the signed checkpoint), it takes more.
+        let key = lienthong_trust::SigningKey::from_pem(&pem).unwrap();
+        let log = msglog::MessageLog::open(path.to_str().unwrap(), key)
+            .await
+            .unwrap();
+        assert_eq!(log.size(), 20, "{name}");
+        log.append("m-20", &entry(20), vec![]).await.unwrap();
+        log.close().await;
+        assert_eq!(page_size(&path), want, "{name}");
+        let report = msglog::verify(path.to_str().unwrap(), &public)
+            .await
+            .unwrap();
+        assert_eq!(report.entries, 21, "{name}");
+    }
+}
