@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no usage reporting from GX
@@ -124,8 +125,16 @@ def pairs_in_set(a: pd.Series, b: pd.Series, pairs: list[tuple[str, str]]) -> pd
     return pd.Series(pd.MultiIndex.from_arrays([a, b]).isin(pairs), index=a.index)
 
 
-def read_csv(path: Path) -> pd.DataFrame:
-    """All fields as text; only an empty field becomes missing."""
+def read_table(path: Path) -> pd.DataFrame:
+    """All fields as text; only an empty (or, in JSONL, absent or null) field is missing.
+
+    CSV with a header row, or JSONL (`.jsonl`: one object of text values per line, as
+    `lienthong synth` writes them)."""
+    if path.suffix == ".jsonl":
+        # The same text dtype `read_csv` gives (pandas' default string type), not the
+        # object-backed strings `read_json` makes.
+        df = pd.read_json(path, lines=True, dtype=False)
+        return df.replace("", np.nan).astype(str)
     return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
 
 
@@ -288,7 +297,7 @@ def gx_validator(units: Units):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tool", choices=["pandera", "gx"], required=True)
-    parser.add_argument("--input", type=Path, required=True, help="citizen CSV with a header row")
+    parser.add_argument("--input", type=Path, required=True, help="citizen CSV with a header row, or JSONL (.jsonl)")
     parser.add_argument(
         "--units-dir", type=Path, default=REPO / "crates/lienthong-dictionary/data/admin-units",
         help=f"folder holding {UNITS_FILE}",
@@ -299,7 +308,7 @@ def main() -> None:
     validate = (pandera_validator if args.tool == "pandera" else gx_validator)(units)
 
     start = time.perf_counter()
-    df = read_csv(args.input)
+    df = read_table(args.input)
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         sys.exit(f"{args.input}: missing columns {missing}")

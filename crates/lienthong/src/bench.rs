@@ -1,5 +1,6 @@
 //! `lienthong bench validate`: validation throughput against pandera and Great Expectations
-//! on the same CSV file, alternating A B A B, plus the raw CSV parse rate (the floor).
+//! on the same file (CSV, or with `--format jsonl` the same citizens as JSON lines),
+//! alternating A B A B, plus the raw parse rate of that file (the floor).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -9,12 +10,15 @@ use anyhow::{bail, Context, Result};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Citizens in the generated file.
+    /// Citizens in the generated files.
     #[arg(long, default_value_t = 1_000_000)]
     rows: u64,
     /// Number of A/B rounds (each runs lienthong and every anchor once).
     #[arg(long, default_value_t = 3)]
     pairs: usize,
+    /// Which of the generated files every tool reads: `citizen.csv` or `citizen.jsonl`.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    format: Format,
     /// Working directory for the generated data.
     #[arg(long, default_value = "bench-out/validate")]
     dir: PathBuf,
@@ -22,6 +26,21 @@ pub struct Args {
     /// .venv-bench).
     #[arg(long, default_value = ".venv-bench/bin/python")]
     python: PathBuf,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Jsonl,
+}
+
+impl Format {
+    fn file(self) -> &'static str {
+        match self {
+            Format::Csv => "citizen.csv",
+            Format::Jsonl => "citizen.jsonl",
+        }
+    }
 }
 
 struct Run {
@@ -90,14 +109,33 @@ fn anchor(python: &Path, tool: &str, input: &Path) -> Result<Run> {
     })
 }
 
-/// Reads every CSV record and touches every field: the floor any validator stands on.
-fn raw_parse(input: &Path) -> Result<f64> {
+/// Reads every record and touches every field, nothing checked or kept: the floor any
+/// validator of the file stands on. A JSON line is parsed whole (strings unescaped and
+/// checked) into nothing.
+fn raw_parse(input: &Path, format: Format) -> Result<f64> {
     let start = Instant::now();
-    let mut reader = csv::Reader::from_path(input)?;
-    let mut rec = csv::ByteRecord::new();
     let mut bytes = 0usize;
-    while reader.read_byte_record(&mut rec)? {
-        bytes += rec.iter().map(<[u8]>::len).sum::<usize>();
+    match format {
+        Format::Csv => {
+            let mut reader = csv::Reader::from_path(input)?;
+            let mut rec = csv::ByteRecord::new();
+            while reader.read_byte_record(&mut rec)? {
+                bytes += rec.iter().map(<[u8]>::len).sum::<usize>();
+            }
+        }
+        Format::Jsonl => {
+            use std::io::BufRead;
+            let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(input)?);
+            for line in reader.split(b'\n') {
+                let line = line?;
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                serde_json::from_slice::<serde::de::IgnoredAny>(&line)
+                    .with_context(|| format!("{}: a line is not JSON", input.display()))?;
+                bytes += line.len();
+            }
+        }
     }
     std::hint::black_box(bytes);
     Ok(start.elapsed().as_secs_f64())
@@ -112,8 +150,9 @@ pub fn validate(args: Args) -> Result<ExitCode> {
     if args.pairs == 0 {
         bail!("--pairs must be at least 1");
     }
-    let input = args.dir.join("citizen.csv");
-    if !input.exists() {
+    let csv_file = args.dir.join(Format::Csv.file());
+    let input = args.dir.join(args.format.file());
+    if !csv_file.exists() || !input.exists() {
         eprintln!(
             "generating {} citizens into {}",
             args.rows,
@@ -127,7 +166,8 @@ pub fn validate(args: Args) -> Result<ExitCode> {
         )?;
         bar.finish_and_clear();
     }
-    let rows = csv::Reader::from_path(&input)?.byte_records().count() as f64;
+    // The same citizens in either file.
+    let rows = csv::Reader::from_path(&csv_file)?.byte_records().count() as f64;
     let tools = ["pandera", "gx"];
     let mut ours = Vec::new();
     let mut theirs: Vec<Vec<f64>> = vec![Vec::new(); tools.len()];
@@ -150,7 +190,7 @@ pub fn validate(args: Args) -> Result<ExitCode> {
             theirs[i].push(a.seconds);
             counts.push((tool, a.invalid));
         }
-        floor.push(raw_parse(&input)?);
+        floor.push(raw_parse(&input, args.format)?);
     }
     let ours = median(ours);
     println!("rows: {rows}");
@@ -168,8 +208,12 @@ pub fn validate(args: Args) -> Result<ExitCode> {
         );
     }
     let f = median(floor);
+    let what = match args.format {
+        Format::Csv => "CSV",
+        Format::Jsonl => "JSONL",
+    };
     println!(
-        "raw CSV parse (floor): {:.0} rows/s; lienthong runs at {:.0}% of it",
+        "raw {what} parse (floor): {:.0} rows/s; lienthong runs at {:.0}% of it",
         rows / f,
         100.0 * f / ours
     );
@@ -365,4 +409,28 @@ pub async fn ledger(args: LedgerArgs) -> Result<ExitCode> {
         median(times)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_floor_reads_csv_and_json_lines_and_refuses_a_line_that_is_not_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("c.csv");
+        std::fs::write(&csv, "a,b\n\"x, y\",2\n3,4\n").unwrap();
+        assert!(raw_parse(&csv, Format::Csv).unwrap() >= 0.0);
+        let jsonl = dir.path().join("c.jsonl");
+        std::fs::write(
+            &jsonl,
+            "{\"a\":\"x\\u00e9\",\"b\":\"2\"}\n\r\n{\"a\":\"3\"}\n",
+        )
+        .unwrap();
+        assert!(raw_parse(&jsonl, Format::Jsonl).unwrap() >= 0.0);
+        std::fs::write(&jsonl, "{\"a\":\"x\"}\n{\"a\":\n").unwrap();
+        let e = raw_parse(&jsonl, Format::Jsonl).unwrap_err();
+        assert!(format!("{e:#}").contains("a line is not JSON"), "{e:#}");
+        assert_eq!(Format::Jsonl.file(), "citizen.jsonl");
+    }
 }
