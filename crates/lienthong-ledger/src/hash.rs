@@ -32,7 +32,8 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     h.finalize().into()
 }
 
-/// Lowercase hexadecimal, 64 characters.
+/// Lowercase hexadecimal, 64 characters (`lienthong_trust::to_hex` is the same loop for any
+/// bytes; this crate depends on no other lienthong crate).
 pub fn hash_to_hex(hash: &Hash) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(64);

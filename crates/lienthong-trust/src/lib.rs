@@ -174,6 +174,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Lower-case hex of `bytes`. By table, not `format!` per byte: an exchange hashes its
 /// request and answer bodies on both nodes, and a `String` per byte cost each ~1 µs.
+/// `lienthong_ledger::hash_to_hex` is the same loop for its 32-byte hashes: neither crate
+/// depends on another lienthong crate, and `hex::encode` (in the build through sqlx)
+/// measured 121 ns a 32-byte hash against this loop's 26 ns.
 pub fn to_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
